@@ -1,0 +1,1 @@
+"""Stakeholders, one module each: state as structure-of-arrays, behaviour as vectorised functions."""

@@ -1,0 +1,62 @@
+"""Co-building units (共建单位, 000): police station, hospital, university, market regulator,
+fire brigade, enterprise, social organisation, attached to a community.
+
+Before reform they exist but are not engaged ("the community sings a solo", 000, 004). Each
+has a resource list: the categories of problems it can help with and how much. The alliance
+policy engages them (``allied``) and turns resources into capacity and success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import World
+from ..taxonomy import CATEGORIES
+
+#: Resource list by unit type: relative help per category (sanitation, parking, dispute, care,
+#: safety, property, admin, health). After 000: the police station lists legal advice,
+#: anti-fraud talks, fire safety (10 items); hospitals free clinics and health education; the
+#: university lectures, volunteers and venues; the market regulator food and trade safety.
+UNIT_RESOURCES: np.ndarray = np.array(
+    [  # san  park  disp  care  safe  prop  admin health
+        [0.0, 0.6, 0.8, 0.0, 1.0, 0.0, 0.4, 0.0],  # police
+        [0.0, 0.0, 0.0, 0.6, 0.0, 0.0, 0.0, 1.0],  # hospital
+        [0.3, 0.0, 0.2, 0.6, 0.0, 0.0, 0.2, 0.2],  # university
+        [0.4, 0.0, 0.2, 0.0, 0.6, 0.2, 0.0, 0.3],  # market_regulator
+        [0.0, 0.2, 0.0, 0.0, 1.0, 0.2, 0.0, 0.0],  # fire_brigade
+        [0.5, 0.4, 0.0, 0.2, 0.0, 0.5, 0.0, 0.0],  # enterprise
+        [0.3, 0.0, 0.6, 0.8, 0.0, 0.0, 0.3, 0.2],  # social_org
+    ],
+    dtype=np.float32,
+)
+
+
+@dataclass
+class CoBuildingUnits:
+    """All co-building units: community, type, resource list, engagement."""
+
+    community: np.ndarray  # int32
+    unit_type: np.ndarray  # int8, UNIT_TYPES code
+    resources: np.ndarray  # float32 (units x categories)
+    allied: np.ndarray  # bool: signed a co-building agreement and named a liaison
+
+    @classmethod
+    def create(cls, world: World) -> CoBuildingUnits:
+        return cls(
+            community=world.unit_community,
+            unit_type=world.unit_type,
+            resources=UNIT_RESOURCES[world.unit_type].copy(),
+            allied=np.zeros(world.unit_community.size, dtype=bool),
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.community.size)
+
+    def community_resources(self, n_communities: int) -> np.ndarray:
+        """Sum of allied units' resources per community and category (communities x categories)."""
+        out = np.zeros((n_communities, len(CATEGORIES)), dtype=np.float32)
+        np.add.at(out, self.community[self.allied], self.resources[self.allied])
+        return out

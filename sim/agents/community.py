@@ -1,0 +1,103 @@
+"""The community: its staff (who handle small matters and carry administrative tasks pushed
+down from above, 004) and its grids with grid workers (who visit households and handle trivia,
+001). The community party organisation is the "1" of the "1+N" alliance (000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import World
+from ..params import DAYS_PER_MONTH, CommunityParams
+
+
+@dataclass
+class Grids:
+    """Grids of households and their workers. Grids never cross a compound's boundary."""
+
+    household_grid: np.ndarray  # int32 per household
+    household_pos: np.ndarray  # int32 per household: position within its grid (visit order)
+    grid_size: np.ndarray  # int32 households per grid
+    grid_community: np.ndarray  # int32
+    grid_compound: np.ndarray  # int32
+    n_workers: np.ndarray  # float32 workers per grid
+    visit_ptr: np.ndarray  # float64 per grid: where today's round of visits starts
+
+    @property
+    def n(self) -> int:
+        return int(self.grid_size.size)
+
+    @classmethod
+    def create(cls, world: World, households_per_grid: np.ndarray, workers_per_grid: float) -> Grids:
+        """Split each compound's households into grids of at most ``households_per_grid[type]``."""
+        hpg = np.asarray(households_per_grid, dtype=np.int64)[world.compound_type]
+        n_grids = -(-world.compound_n_households // hpg)  # ceil
+        grid_start = np.cumsum(n_grids) - n_grids
+        pos_in_compound = np.arange(world.n_households) - world.compound_hh_start[world.household_compound]
+        hh_hpg = hpg[world.household_compound]
+        household_grid = (grid_start[world.household_compound] + pos_in_compound // hh_hpg).astype(np.int32)
+        household_pos = (pos_in_compound % hh_hpg).astype(np.int32)
+        grid_compound = np.repeat(np.arange(world.n_compounds, dtype=np.int32), n_grids)
+        size = np.bincount(household_grid, minlength=grid_compound.size).astype(np.int32)
+        return cls(
+            household_grid=household_grid, household_pos=household_pos, grid_size=size,
+            grid_community=world.compound_community[grid_compound], grid_compound=grid_compound,
+            n_workers=np.full(grid_compound.size, workers_per_grid, dtype=np.float32),
+            visit_ptr=np.zeros(grid_compound.size, dtype=np.float64),
+        )
+
+    def visits_per_day(self, visits_per_worker_per_month: float) -> np.ndarray:
+        """Households each grid's workers visit per day."""
+        return self.n_workers * (visits_per_worker_per_month / DAYS_PER_MONTH)
+
+    def visited(self, households: np.ndarray, visits: np.ndarray) -> np.ndarray:
+        """Whether each household is in today's round: workers go round their grid in order."""
+        g = self.household_grid[households]
+        offset = np.mod(self.household_pos[households] - self.visit_ptr[g], self.grid_size[g])
+        return offset < visits[g]
+
+    def advance(self, visits: np.ndarray) -> None:
+        """Move each grid's round forward by today's visits."""
+        self.visit_ptr = np.mod(self.visit_ptr + visits, self.grid_size)
+
+
+@dataclass
+class Communities:
+    """Community staff capacity and the administrative load pushed onto it."""
+
+    n_staff: np.ndarray  # float32 staff per community
+    admin_tasks: np.ndarray  # float32 administrative tasks pushed down per day
+    admin_cap: np.ndarray  # float32 cap on admitted tasks per day (inf = no admission list, 004)
+    effort_per_task: float
+    capacity_per_staff: float
+    event_rate: np.ndarray  # float32 events per day
+    report_mult: np.ndarray  # float32 reporting multiplier (platforms, venues raise it)
+
+    @classmethod
+    def create(cls, world: World, params: CommunityParams) -> Communities:
+        n = world.n_communities
+        staff = (params.n_staff_per_10k * world.community_size / 1e4).astype(np.float32)
+        return cls(
+            n_staff=staff,
+            admin_tasks=np.full(n, params.rate_admin_tasks, dtype=np.float32),
+            admin_cap=np.full(n, np.inf, dtype=np.float32),
+            effort_per_task=params.effort_admin_task,
+            capacity_per_staff=params.capacity_per_staff,
+            event_rate=np.full(n, params.rate_events, dtype=np.float32),
+            report_mult=np.ones(n, dtype=np.float32),
+        )
+
+    def staff_effort(self) -> np.ndarray:
+        """Effort per day all staff can give."""
+        return self.n_staff * np.float32(self.capacity_per_staff)
+
+    def admin_effort(self) -> np.ndarray:
+        """Effort per day consumed by admitted administrative tasks (capped by staff effort)."""
+        tasks = np.minimum(self.admin_tasks, self.admin_cap)
+        return np.minimum(tasks * np.float32(self.effort_per_task), self.staff_effort())
+
+    def problem_capacity(self) -> np.ndarray:
+        """Effort per day left for residents' problems after administrative tasks."""
+        return self.staff_effort() - self.admin_effort()

@@ -1,0 +1,44 @@
+"""Party members: residents who are party members, each linked to a few residents (双联双带, 001).
+
+Members contact the residents they are linked to and so find problems early; they volunteer
+more often than other residents. In-service members who register with the community (双报到,
+000) are added by the alliance policy through :meth:`PartyMembers.add_in_service`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import World
+from ..params import PartyParams
+
+
+@dataclass
+class PartyMembers:
+    """Party members (resident ids) and, per resident, how many members are linked to them."""
+
+    ids: np.ndarray  # int32 resident ids of members living in the area
+    n_links: np.ndarray  # int16 per resident: number of members linked to the resident
+    n_in_service: np.ndarray  # int32 per community: in-service members registered (双报到)
+    volunteer_mult: np.ndarray  # float32 per resident: volunteering multiplier (members > 1)
+
+    @classmethod
+    def create(cls, world: World, params: PartyParams, resident_rate: float) -> PartyMembers:
+        n_links = np.bincount(world.link_indices, minlength=world.n_residents).astype(np.int16)
+        mult = np.ones(world.n_residents, dtype=np.float32)
+        if resident_rate > 0:
+            mult[world.party_ids] = params.rate_volunteer / resident_rate
+        return cls(ids=world.party_ids, n_links=n_links,
+                   n_in_service=np.zeros(world.n_communities, dtype=np.int32), volunteer_mult=mult)
+
+    def add_in_service(self, per_community: np.ndarray) -> None:
+        """Register in-service members (双报到) with each community; they volunteer, not report."""
+        self.n_in_service += per_community.astype(np.int32)
+
+
+def p_found_by_links(n_links: np.ndarray, params: PartyParams) -> np.ndarray:
+    """Daily chance that a resident's latent problem is found through their party-member links."""
+    p_one = params.rate_contact * params.p_find_on_contact
+    return 1.0 - np.power(1.0 - p_one, n_links.astype(np.float64))

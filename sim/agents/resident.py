@@ -1,0 +1,147 @@
+"""Residents: the people who have problems, report them, wait, judge the outcome and take part.
+
+State is one float32 array per variable over all residents (ids are the row numbers of
+:class:`~sim.graph.World`). Judgement follows expectation-disconfirmation: an outcome's
+performance ``P`` in [0, 1] is compared with the resident's adaptive expectation ``E``;
+satisfaction moves toward ``P + beta (P - E)``, expectation toward ``P``, trust toward ``P``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..graph import World
+from ..params import ResidentParams
+
+
+def _beta(rng: np.random.Generator, mean: float, conc: float, n: int) -> np.ndarray:
+    mean = min(max(mean, 1e-3), 1 - 1e-3)
+    return rng.beta(mean * conc, (1 - mean) * conc, size=n).astype(np.float32)
+
+
+@dataclass
+class Residents:
+    """Dynamic state of all residents (static attributes live in the World)."""
+
+    satisfaction: np.ndarray  # float32 in [0, 1]
+    trust: np.ndarray  # float32 in [0, 1]
+    expectation: np.ndarray  # float32 in [0, 1]
+    volunteer_turns: np.ndarray  # int32, turns volunteered so far
+    _adj: sp.csr_matrix  # neighbour ties, for social influence
+    _inv_deg: np.ndarray  # float32, 1/degree (0 for isolated residents)
+
+    @classmethod
+    def create(cls, world: World, params: ResidentParams, rng: np.random.Generator) -> Residents:
+        """Initial satisfaction, trust and expectation drawn from Beta distributions."""
+        n = world.n_residents
+        adj = world.social_matrix()
+        deg = np.diff(world.social_indptr).astype(np.float32)
+        inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+        return cls(
+            satisfaction=_beta(rng, params.satisfaction_init, params.init_concentration, n),
+            trust=_beta(rng, params.trust_init, params.init_concentration, n),
+            expectation=_beta(rng, params.expectation_init, params.init_concentration, n),
+            volunteer_turns=np.zeros(n, dtype=np.int32),
+            _adj=adj,
+            _inv_deg=inv,
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.satisfaction.size)
+
+
+def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float) -> None:
+    """``target[ids] += values`` where ``ids`` may repeat, in O(k log k) for k ids.
+
+    Faster than ``np.add.at`` and than a full-length ``bincount`` when k is much smaller than
+    the number of residents.
+    """
+    if ids.size == 0:
+        return
+    uniq, inv = np.unique(ids, return_inverse=True)
+    if uniq.size == ids.size:
+        target[ids] += values
+        return
+    w = np.broadcast_to(np.asarray(values, dtype=np.float64), ids.shape)
+    target[uniq] += np.bincount(inv.ravel(), weights=w, minlength=uniq.size).astype(target.dtype)
+
+
+def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
+    target[ids] = np.clip(target[ids], 0.0, 1.0)
+
+
+def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Performance of a resolved problem: 1 if on time, decaying with the overdue share of the wait."""
+    overdue = np.maximum(wait - expected, 0.0) / expected
+    return np.exp(-overdue).astype(np.float32)
+
+
+def judge_outcomes(res: Residents, ids: np.ndarray, perf: np.ndarray, params: ResidentParams) -> None:
+    """Expectation-disconfirmation update for residents whose problems closed today.
+
+    A resident with several outcomes on one day receives the sum of the updates computed from
+    the morning's state (rare; keeps the update vectorised); the result is clipped to [0, 1].
+    """
+    if ids.size == 0:
+        return
+    s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
+    target = np.clip(perf + params.beta_disconfirm * (perf - e), 0.0, 1.0)
+    scatter_add(res.satisfaction, ids, params.alpha_outcome * (target - s))
+    scatter_add(res.expectation, ids, params.alpha_expectation * (perf - e))
+    scatter_add(res.trust, ids, params.alpha_trust * (perf - tr))
+    for arr in (res.satisfaction, res.expectation, res.trust):
+        _clip_at(arr, ids)
+
+
+def erode_waiting(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:
+    """Waiting erodes: each overdue open problem costs its resident satisfaction and some trust."""
+    if ids.size == 0 or params.rate_wait_erosion == 0:
+        return
+    scatter_add(res.satisfaction, ids, -params.rate_wait_erosion)
+    scatter_add(res.trust, ids, -0.5 * params.rate_wait_erosion)
+    _clip_at(res.satisfaction, ids)
+    _clip_at(res.trust, ids)
+
+
+def social_influence(res: Residents, params: ResidentParams) -> None:
+    """Satisfaction moves toward the neighbours' mean (DeGroot step); satisfaction and trust
+    relax toward their initial means (memory fades)."""
+    s = res.satisfaction
+    if params.rate_social > 0:
+        nbr_mean = (res._adj @ s) * res._inv_deg
+        has_nbr = res._inv_deg > 0
+        s += np.float32(params.rate_social) * np.where(has_nbr, nbr_mean - s, 0.0).astype(np.float32)
+    if params.rate_drift > 0:
+        s += np.float32(params.rate_drift) * (np.float32(params.satisfaction_init) - s)
+        res.trust += np.float32(params.rate_drift) * (np.float32(params.trust_init) - res.trust)
+    np.clip(s, 0.0, 1.0, out=s)
+
+
+def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:
+    """Taking part (an event, a volunteer turn) lifts satisfaction and trust."""
+    if ids.size == 0:
+        return
+    scatter_add(res.satisfaction, ids, params.participation_satisfaction)
+    scatter_add(res.trust, ids, params.participation_trust)
+    _clip_at(res.satisfaction, ids)
+    _clip_at(res.trust, ids)
+
+
+def draw_volunteers(res: Residents, rng: np.random.Generator, rate: float, mult: np.ndarray | None = None) -> np.ndarray:
+    """Ids of residents volunteering today: chance ``rate * trust`` (times ``mult``), by thinning.
+
+    Draws Binomial(n, rate * max_mult) candidates and accepts each with its own share of the
+    maximum, so the cost is proportional to the number of candidates, not of residents.
+    """
+    top = rate * (float(mult.max()) if mult is not None and mult.size else 1.0)
+    top = min(top, 1.0)
+    if top <= 0:
+        return np.empty(0, dtype=np.int64)
+    k = rng.binomial(res.n, top)
+    cand = rng.choice(res.n, size=k, replace=False) if k < res.n // 4 else np.flatnonzero(rng.random(res.n) < top)
+    p = rate * res.trust[cand] * (mult[cand] if mult is not None else 1.0)
+    return np.sort(cand[rng.random(cand.size) * top < p])

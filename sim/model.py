@@ -1,0 +1,428 @@
+"""The model: owns all state and runs the phases of each day in the order of :mod:`sim.phases`."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+import networkx as nx
+import numpy as np
+
+from . import policies as policy_registry
+from .agents.cobuilding_unit import CoBuildingUnits
+from .agents.community import Communities, Grids
+from .agents.department import Departments
+from .agents.party_member import PartyMembers, p_found_by_links
+from .agents.property_firm import PropertyFirms
+from .agents.resident import (
+    Residents, draw_volunteers, erode_waiting, judge_outcomes, participate, performance, social_influence,
+)
+from .agents.street_office import StreetOffices
+from .graph import World, generate_world, to_networkx
+from .params import DAYS_PER_MONTH
+from .phases import PHASES, Policy
+from .problems import (
+    NEXT_LEVEL, Ledger, ProblemPool, allocate, arrival_table, climb, draw_arrivals, p_self_report,
+)
+from .results import Recorder, Results
+from .rng import Streams
+from .scenario import Scenario
+from .taxonomy import (
+    ADMIN_CATEGORY, COMMUNITY, DEPARTMENT, GRID, GRID_VISIT, LATENT, N_CATEGORIES, N_LEVELS, PARTY_LINK,
+    PROPERTY, PROPERTY_CATEGORY, QUEUED, SELF_REPORT, STREET,
+)
+
+
+class Model:
+    """One simulated area under one scenario and seed.
+
+    >>> from sim import Model, load_scenario
+    >>> m = Model(load_scenario("scenarios/baseline.toml"), seed=1)   # doctest: +SKIP
+    >>> res = m.run(365)                                              # doctest: +SKIP
+    >>> res.summary["resolution_rate"]                                # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+        t0 = time.perf_counter()
+        self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        self.streams = Streams(self.seed)
+        self.t = 0
+        sc = scenario
+        self.world: World = generate_world(sc.world, self.streams.get("world"))
+        w = self.world
+        self.residents = Residents.create(w, sc.residents, self.streams.get("residents"))
+        self.party = PartyMembers.create(w, sc.party, sc.residents.rate_volunteer)
+        self.communities = Communities.create(w, sc.community)
+        self.grids = Grids.create(w, sc.community.households_per_grid.array(), sc.community.n_grid_workers_per_grid)
+        self.units = CoBuildingUnits.create(w)
+        self.firms = PropertyFirms.create(w, sc.handling, self.streams.get("firms"))
+        self.streets = StreetOffices.create(w, sc.handling)
+        self.departments = Departments.create(w, sc.handling)
+        self.compound_firm = w.compound_firm.copy()
+        self.visits_per_worker_per_month = sc.community.n_visits_per_worker_per_month
+        self.grid_worker_capacity = sc.community.capacity_per_grid_worker
+        self.pay_grid_worker = sc.costs.pay_grid_worker
+
+        h = sc.handling
+        self.authority = h.authority.matrix().astype(np.float32)  # (levels, categories)
+        self.severity_mult = h.severity_mult.array(np.float32)
+        self.effort = h.effort.array(np.float32)
+        self.entry_level = h.entry_level.codes()
+        self.top_level = ("grid", "property", "community", "street", "department", "city").index(h.top_level)
+        self.dur_escalate = h.dur_escalate.array(np.float32)
+        self.rate_escalate = np.full(N_LEVELS, h.rate_escalate, dtype=np.float32)
+        self.rate_abandon = sc.problems.rate_abandon
+        self.extra_capacity = {lvl: None for lvl in range(N_LEVELS)}  # policies may add arrays
+        self.mult: dict[int, np.ndarray] = {}
+        # prevention: chance a problem of (compound type, category) never arises (policies raise it)
+        self.p_prevent = np.full((3, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
+
+        p = sc.problems
+        self.arrivals = arrival_table(
+            w.res_ctype, w.res_group, p.rate_arise, p.category_weights.matrix(), p.category_mult.matrix(),
+            p.severity_weights.matrix(),
+        )
+        self.problems = ProblemPool(capacity=max(1024, int(w.n_residents * p.rate_arise * 60)))
+        self.ledger = Ledger(n_days=sc.run.n_steps + 1)
+        self.volunteer_hours = 0.0
+        self.cost_yuan = 0.0
+        self.events_today = 0
+        self.staff_used = np.zeros(w.n_communities)
+        self.grid_used = np.zeros(self.grids.n)
+        self._closed_res: list[np.ndarray] = []
+        self._closed_perf: list[np.ndarray] = []
+        self._overdue_res = np.empty(0, dtype=np.int32)
+
+        self.policies: list[Policy] = []
+        for spec in sc.policies:
+            cls = policy_registry.get(spec.name)
+            self.policies.append(cls(spec.params, self))
+        self.rebuild_handlers()
+        for pol in self.policies:
+            pol.setup(self)
+        self.rebuild_handlers()
+        self._hooks: dict[str, list[Callable[[Model, int], None]]] = {ph: [] for ph in PHASES}
+        for pol in self.policies:
+            for phase, hook in pol.hooks().items():
+                self._hooks[phase].append(hook)  # type: ignore[arg-type]
+        self.recorder = Recorder(self, sc.run.n_steps, sc.run.record_every)
+        self.setup_s = time.perf_counter() - t0
+        self._graph: nx.Graph | None = None
+
+    # ---- structure --------------------------------------------------------------------------
+    def rebuild_handlers(self) -> None:
+        """Recompute handler offsets and success multipliers after grids or firms change."""
+        counts = [self.grids.n, self.firms.n, self.world.n_communities, self.world.n_streets, N_CATEGORIES, 1]
+        self.level_offset = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self.n_handlers = int(sum(counts))
+        keep = {lvl: arr for lvl, arr in self.mult.items() if arr.shape[0] == counts[lvl]}
+        ones = {lvl: np.ones((counts[lvl], N_CATEGORIES), dtype=np.float32) for lvl in range(N_LEVELS)}
+        self.mult = {**ones, **keep}
+        self.mult[PROPERTY] = np.repeat(self.firms.quality[:, None], N_CATEGORIES, axis=1)
+        self.mult[STREET] = self.streets.authority_mult
+        self.grid_used = np.zeros(self.grids.n)
+
+    def handler_of(self, level: np.ndarray, res: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Handler id within its level for problems of residents ``res`` at ``level``."""
+        w = self.world
+        out = np.zeros(res.size, dtype=np.int32)
+        for lvl, ids in (
+            (GRID, lambda r: self.grids.household_grid[w.res_household[r]]),
+            (PROPERTY, lambda r: self.compound_firm[w.res_compound[r]]),
+            (COMMUNITY, lambda r: w.res_community[r]),
+            (STREET, lambda r: w.res_street[r]),
+        ):
+            m = level == lvl
+            if m.any():
+                out[m] = ids(res[m])
+        m = level == DEPARTMENT
+        out[m] = cat[m]
+        return out
+
+    def p_success(self, level: np.ndarray, handler: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> np.ndarray:
+        """Chance one attempt solves each problem: authority x severity x the handler's multiplier."""
+        base = self.authority[level, cat] * self.severity_mult[sev]
+        mult = np.ones(level.size, dtype=np.float32)
+        for lvl in range(N_LEVELS):
+            m = level == lvl
+            if m.any():
+                mult[m] = self.mult[lvl][handler[m], cat[m]]
+        return np.clip(base * mult, 0.0, 1.0)
+
+    def capacity(self) -> np.ndarray:
+        """Today's effort per handler, all levels concatenated (see ``level_offset``)."""
+        parts = [
+            self.grids.n_workers * np.float32(self.grid_worker_capacity),
+            self.firms.capacity,
+            self.communities.problem_capacity(),
+            self.streets.capacity,
+            self.departments.capacity,
+            self.departments.city_capacity,
+        ]
+        for lvl, extra in self.extra_capacity.items():
+            if extra is not None:
+                parts[lvl] = parts[lvl] + extra
+        return np.concatenate(parts).astype(np.float64)
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The community graph as networkx (built on first access; costly at district scale)."""
+        if self._graph is None:
+            self._graph = to_networkx(self.world, self.grids.household_grid)
+        return self._graph
+
+    # ---- phases -------------------------------------------------------------------------------
+    def _arise(self, t: int) -> None:
+        res, cat, sev, u_prev = draw_arrivals(self.arrivals, self.streams.get("arrival"))
+        prevented = u_prev < self.p_prevent[self.world.res_ctype[res], cat]
+        self.ledger.prevented += int(prevented.sum())
+        ok = ~prevented
+        res, cat, sev = res[ok], cat[ok], sev[ok]
+        k = res.size
+        self.ledger.count_cat_sev(self.ledger.arisen, cat, sev)
+        self.ledger.arisen_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
+        neg = np.full(k, -1)
+        self.problems.append(res=res, cat=cat, sev=sev, status=np.full(k, LATENT), level=neg, handler=neg,
+                             t_arise=np.full(k, t), t_found=neg, t_level=neg, n_contacts=np.zeros(k), finder=neg)
+
+    def _find(self, t: int) -> None:
+        pool, w, sc = self.problems, self.world, self.scenario
+        rng = self.streams.get("find")
+        idx = np.flatnonzero(pool.status == LATENT)
+        if idx.size == 0:
+            return
+        res, sev = pool.res[idx], pool.sev[idx]
+        u = rng.random((3, idx.size))
+        visits = self.grids.visits_per_day(self.visits_per_worker_per_month)
+        hh = w.res_household[res]
+        by_grid = self.grids.visited(hh, visits) & (u[0] < sc.community.p_find_on_visit)
+        self.grids.advance(visits)
+        by_party = u[1] < p_found_by_links(self.party.n_links[res], sc.party)
+        mult = self.communities.report_mult[w.res_community[res]]
+        by_self = u[2] < p_self_report(sc.problems.rate_self_report.array(), sev, self.residents.trust[res],
+                                       sc.problems.report_trust_slope, mult)
+        # one finder per problem, proactive ones first: grid visit, then party link, then self-report
+        finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
+        found = finder >= 0
+        self.mark_found(idx[found], finder[found], t)
+
+    def mark_found(self, rows: np.ndarray, finder: int | np.ndarray, t: int) -> None:
+        """Mark latent problems at pool rows ``rows`` as found today by ``finder`` (policies use it).
+
+        Rows already found are left alone; found problems are routed in the route phase.
+        """
+        pool = self.problems
+        finder = np.broadcast_to(np.asarray(finder, dtype=np.int8), rows.shape)
+        fresh = (pool.status[rows] == LATENT) & (pool.t_found[rows] < 0)
+        rows, finder = rows[fresh], finder[fresh]
+        pool.finder[rows] = finder
+        pool.t_found[rows] = t
+        pool.n_contacts[rows] = 1
+
+    def _route(self, t: int) -> None:
+        pool = self.problems
+        new = np.flatnonzero((pool.t_found == t) & (pool.status == LATENT))
+        self.ledger.found += new.size
+        self.ledger.found_by += np.bincount(pool.finder[new], minlength=self.ledger.found_by.size)
+        pool.status[new] = QUEUED
+        res, cat, sev = pool.res[new], pool.cat[new], pool.sev[new]
+        level = self.entry_level[sev].copy()
+        has_firm = self.compound_firm[self.world.res_compound[res]] >= 0
+        level[(cat == PROPERTY_CATEGORY) & has_firm] = PROPERTY
+        level[(cat == PROPERTY_CATEGORY) & ~has_firm & (level < COMMUNITY)] = COMMUNITY
+        if self.scenario.handling.admin_to_department:
+            level[cat == ADMIN_CATEGORY] = DEPARTMENT
+        self._place(new, level, t)
+
+    def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
+        """Put pool rows at ``level`` or the first level above it that can handle them."""
+        pool = self.problems
+        res, cat, sev = pool.res[rows], pool.cat[rows], pool.sev[rows]
+        k = rows.size
+        p = np.empty((k, N_LEVELS), dtype=np.float32)
+        has = np.ones((k, N_LEVELS), dtype=bool)
+        for lvl in range(N_LEVELS):
+            lv = np.full(k, lvl, dtype=np.int8)
+            h = self.handler_of(lv, res, cat)
+            if lvl == PROPERTY:
+                has[:, lvl] = h >= 0
+                h = np.maximum(h, 0)
+            if lvl == GRID:
+                has[:, lvl] = self.grids.n_workers[h] > 0
+            p[:, lvl] = self.p_success(lv, h, cat, sev) if (self.firms.n or lvl != PROPERTY) else 0.0
+        level = climb(level.astype(np.int8), p, has, self.scenario.handling.p_refer_below, self.top_level)
+        pool.level[rows] = level
+        pool.handler[rows] = self.handler_of(level, res, cat)
+        pool.t_level[rows] = t
+
+    def _handle(self, t: int) -> None:
+        pool = self.problems
+        q = np.flatnonzero(pool.status == QUEUED)
+        self._closed_res, self._closed_perf = [], []
+        if q.size == 0:
+            self._used = np.zeros(self.n_handlers)
+            return
+        level, handler = pool.level[q].astype(np.int64), pool.handler[q]
+        cat, sev = pool.cat[q], pool.sev[q]
+        key = self.level_offset[level] + handler
+        attempted, used = allocate(key, pool.t_level[q], self.effort[sev].astype(np.float64), self.capacity())
+        self._used = used
+        a = q[attempted]
+        p = self.p_success(level[attempted], handler[attempted], cat[attempted], sev[attempted])
+        ok = self.streams.get("handle").random(a.size) < p
+        self.resolve(a[ok], t)
+
+    def resolve(self, rows: np.ndarray, t: int) -> None:
+        """Close pool rows as resolved today at their current level (policies use it too)."""
+        pool, led = self.problems, self.ledger
+        rows = rows[pool.status[rows] == QUEUED]
+        if rows.size == 0:
+            return
+        cat, sev, res = pool.cat[rows], pool.sev[rows], pool.res[rows]
+        wait = t - pool.t_arise[rows]
+        led.count_cat_sev(led.resolved, cat, sev)
+        led.resolved_level += np.bincount(pool.level[rows], minlength=N_LEVELS)
+        led.resolved_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
+        np.add.at(led.days_hist, (sev, np.minimum(wait, led.days_hist.shape[1] - 1)), 1)
+        led.contacts_resolved += int(pool.n_contacts[rows].sum())
+        exp = self.scenario.residents.dur_expected_wait.array(np.float32)[sev]
+        self._closed_res.append(res)
+        self._closed_perf.append(performance(wait.astype(np.float32), exp))
+        pool.status[rows] = -1  # closed; leaves the pool at the end of the escalate phase
+
+    def _escalate(self, t: int) -> None:
+        pool, sc, led = self.problems, self.scenario, self.ledger
+        rng = self.streams.get("escalate")
+        n = pool.n
+        u = rng.random((3, n))
+        age = t - pool.t_arise
+        sev = pool.sev
+        queued = pool.status == QUEUED
+        lvl = pool.level.astype(np.int64)
+        can_go = queued & (NEXT_LEVEL[np.maximum(lvl, 0)] <= self.top_level) & (lvl != self.top_level)
+        stuck = can_go & ((t - pool.t_level) >= self.dur_escalate[sev]) & (u[0] < self.rate_escalate[np.maximum(lvl, 0)])
+        rows = np.flatnonzero(stuck)
+        if rows.size:
+            led.escalations += rows.size
+            self._place(rows, NEXT_LEVEL[pool.level[rows]], t)
+        expected = sc.residents.dur_expected_wait.array(np.float32)[sev]
+        overdue = queued & (age > expected)
+        again = overdue & (u[1] < sc.problems.rate_recontact)
+        pool.n_contacts[again] += 1
+        led.repeat_contacts += int(again.sum())
+        self._overdue_res = pool.res[overdue]
+        late = age > sc.problems.dur_patience.array(np.float32)[sev]
+        give_up = late & np.where(queued, u[2] < self.rate_abandon, (pool.status == LATENT) & (u[2] < sc.problems.rate_abandon_latent))
+        rows = np.flatnonzero(give_up)
+        if rows.size:
+            led.count_cat_sev(led.abandoned, pool.cat[rows], pool.sev[rows])
+            was_found = pool.status[rows] == QUEUED
+            self._closed_res.append(pool.res[rows[was_found]])
+            self._closed_perf.append(np.zeros(int(was_found.sum()), dtype=np.float32))
+            pool.status[rows] = -1
+        pool.keep(pool.status >= 0)
+
+    def _judge(self, t: int) -> None:
+        params = self.scenario.residents
+        if self._closed_res:
+            judge_outcomes(self.residents, np.concatenate(self._closed_res), np.concatenate(self._closed_perf), params)
+        erode_waiting(self.residents, self._overdue_res, params)
+
+    def _participate(self, t: int) -> None:
+        rng = self.streams.get("participate")
+        w, params = self.world, self.scenario.residents
+        events = rng.poisson(self.communities.event_rate)
+        self.events_today = int(events.sum())
+        reach = np.minimum(events * self.scenario.community.p_event_reach, 1.0)
+        n_att = rng.binomial(w.community_size, reach)
+        comm = np.repeat(np.arange(w.n_communities), n_att)
+        attendees = w.community_start[comm] + (rng.random(comm.size) * w.community_size[comm]).astype(np.int64)
+        vols = draw_volunteers(self.residents, rng, params.rate_volunteer, self.party.volunteer_mult)
+        self.residents.volunteer_turns[vols] += 1
+        self.volunteer_hours += vols.size * params.dur_volunteer_hours
+        participate(self.residents, np.concatenate([attendees, vols]), params)
+        social_influence(self.residents, params)
+
+    def cost_per_day(self) -> float:
+        """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
+        c = self.scenario.costs
+        pay = (float(self.grids.n_workers.sum()) * self.pay_grid_worker
+               + float(self.communities.n_staff.sum()) * c.pay_community_staff) / DAYS_PER_MONTH
+        return pay + self.events_today * c.cost_event + sum(p.cost_per_day(self) for p in self.policies)
+
+    def _record(self, t: int) -> None:
+        self.cost_yuan += self.cost_per_day()
+        self.recorder.record(t)
+
+    # ---- running -------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance one day: every phase in order, the core submodel then the policies' hooks."""
+        t = self.t
+        for phase, core in (
+            ("plan", None), ("arise", self._arise), ("find", self._find), ("route", self._route),
+            ("handle", self._handle), ("escalate", self._escalate), ("judge", self._judge),
+            ("participate", self._participate), ("record", self._record),
+        ):
+            if core is not None:
+                core(t)
+            for hook in self._hooks[phase]:
+                hook(self, t)
+        self.t += 1
+
+    def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:
+        """Run ``n_steps`` days (default: the scenario's) and return the results.
+
+        ``progress`` shows a tqdm bar; by default only for runs expected to take over a few seconds.
+        """
+        n = self.scenario.run.n_steps if n_steps is None else int(n_steps)
+        if n < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n}")
+        if self.t + n > self.recorder.n_steps:
+            self.recorder.extend(self.t + n)
+            self.ledger.days_hist = np.pad(self.ledger.days_hist, ((0, 0), (0, self.t + n + 1 - self.ledger.days_hist.shape[1])))
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        show = progress if progress is not None else self.world.n_residents * n > 50_000_000
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, unit="day", desc=self.scenario.name, leave=False)
+        for _ in range(n):
+            self.step()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        run_s = time.perf_counter() - t0
+        return self.recorder.results(started=started, finished=datetime.now(timezone.utc), run_s=run_s)
+
+    def summary(self) -> dict[str, float]:
+        """End-of-run (or so-far) summary outcomes."""
+        return self.recorder.summary()
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if an accounting identity or a bound is violated."""
+        led, pool, r = self.ledger, self.problems, self.residents
+        arisen, resolved, abandoned = int(led.arisen.sum()), int(led.resolved.sum()), int(led.abandoned.sum())
+        assert arisen == resolved + abandoned + pool.n, (arisen, resolved, abandoned, pool.n)
+        assert int(led.resolved_level.sum()) == resolved
+        assert int(led.days_hist.sum()) == resolved
+        assert led.found >= resolved and led.found <= arisen
+        for name in ("satisfaction", "trust", "expectation"):
+            a = getattr(r, name)
+            assert a.min() >= 0.0 and a.max() <= 1.0, name
+        assert np.all(pool.status >= 0)
+        assert np.all((pool.level >= 0) == (pool.status == QUEUED))
+        assert np.all(pool.level <= self.top_level)
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None, n_steps: int | None = None,
+                 progress: bool | None = None) -> Results:
+    """Build a model and run it: the one-call API."""
+    return Model(scenario, seed=seed).run(n_steps, progress=progress)
+
+
+__all__ = ["Model", "run_scenario"]

@@ -1,0 +1,40 @@
+"""Policy plug-ins: one module per reform, registered by name.
+
+Scenario files switch a policy on with a ``[policies.<name>]`` table whose keys are that
+policy's parameters. ``register`` adds a policy class (a notebook can register its own).
+"""
+
+from __future__ import annotations
+
+from ..phases import Policy
+
+_REGISTRY: dict[str, type[Policy]] = {}
+
+#: Built-in policies: name -> module under sim.policies, imported on first use (no import-time
+#: side effects, and a broken optional policy cannot break the core).
+_BUILTIN: dict[str, str] = {}
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    """Register a policy class under ``cls.name``; usable as a decorator."""
+    if not cls.name:
+        raise ValueError(f"policy class {cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> tuple[str, ...]:
+    """Names of all policies a scenario may use."""
+    return tuple(sorted(set(_REGISTRY) | set(_BUILTIN)))
+
+
+def get(name: str) -> type[Policy]:
+    """Return the policy class registered as ``name``; KeyError naming the choices otherwise."""
+    if name not in _REGISTRY and name in _BUILTIN:
+        import importlib
+
+        importlib.import_module(f"{__name__}.{_BUILTIN[name]}")
+    if name not in _REGISTRY:
+        allowed = ", ".join(available()) or "(none registered)"
+        raise KeyError(f"unknown policy {name!r}; allowed: {allowed}")
+    return _REGISTRY[name]

@@ -1,0 +1,224 @@
+"""Problems, the unit of work: a structure-of-arrays pool of open problems and the vectorised
+submodels of their life cycle (arise, find, route, handle, escalate, give up).
+
+Open problems live in :class:`ProblemPool`; closed ones leave the pool at the end of each
+step after being counted in :class:`Ledger`, whose histograms give exact medians and
+percentiles of days to resolution without keeping every problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .taxonomy import (
+    CITY, COMMUNITY, DEPARTMENT, GRID, LATENT, N_CATEGORIES, N_COMPOUND_TYPES, N_FINDERS, N_LEVELS,
+    N_SEVERITIES, PROPERTY, QUEUED, STREET,
+)
+
+#: Where a problem goes when it is escalated: grid -> community -> street -> department -> city;
+#: a property firm escalates to the community.
+NEXT_LEVEL = np.array([COMMUNITY, COMMUNITY, STREET, DEPARTMENT, CITY, CITY], dtype=np.int8)
+
+_FIELDS: dict[str, type] = {
+    "res": np.int32,  # resident id
+    "cat": np.int8,  # category code
+    "sev": np.int8,  # severity code
+    "status": np.int8,  # LATENT or QUEUED
+    "level": np.int8,  # current level (-1 until routed)
+    "handler": np.int32,  # handler id within the level
+    "t_arise": np.int32,
+    "t_found": np.int32,  # -1 while latent
+    "t_level": np.int32,  # step the problem reached its current level
+    "n_contacts": np.int16,  # contacts by the resident (first report + repeats)
+    "finder": np.int8,  # FINDERS code, -1 while latent
+}
+
+
+class ProblemPool:
+    """Open problems as one array per field; ``n`` rows are live."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self._a = {name: np.empty(capacity, dtype=dt) for name, dt in _FIELDS.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        a = self.__dict__.get("_a")
+        if a is not None and name in a:
+            return a[name][: self.n]
+        raise AttributeError(name)
+
+    def append(self, **cols: np.ndarray) -> None:
+        """Append rows; every field must be given, all of the same length."""
+        k = len(next(iter(cols.values())))
+        if k == 0:
+            return
+        if self.n + k > self._a["res"].size:
+            new_cap = max(2 * self._a["res"].size, self.n + k)
+            for name, arr in self._a.items():
+                grown = np.empty(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self._a[name] = grown
+        for name in _FIELDS:
+            self._a[name][self.n : self.n + k] = cols[name]
+        self.n += k
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the rows where ``mask`` is true (order preserved)."""
+        m = int(mask.sum())
+        if m == self.n:
+            return
+        for name, arr in self._a.items():
+            arr[:m] = arr[: self.n][mask]
+        self.n = m
+
+
+@dataclass
+class Ledger:
+    """Cumulative counts of the problem life cycle, and histograms for durations."""
+
+    n_days: int
+    arisen: np.ndarray = field(init=False)  # (category, severity)
+    resolved: np.ndarray = field(init=False)  # (category, severity)
+    abandoned: np.ndarray = field(init=False)  # (category, severity)
+    arisen_ctype: np.ndarray = field(init=False)
+    resolved_ctype: np.ndarray = field(init=False)
+    resolved_level: np.ndarray = field(init=False)
+    found_by: np.ndarray = field(init=False)
+    days_hist: np.ndarray = field(init=False)  # (severity, days) of resolved problems
+    prevented: int = 0
+    found: int = 0
+    escalations: int = 0
+    contacts_resolved: int = 0
+    repeat_contacts: int = 0
+
+    def __post_init__(self) -> None:
+        shape = (N_CATEGORIES, N_SEVERITIES)
+        self.arisen = np.zeros(shape, dtype=np.int64)
+        self.resolved = np.zeros(shape, dtype=np.int64)
+        self.abandoned = np.zeros(shape, dtype=np.int64)
+        self.arisen_ctype = np.zeros(N_COMPOUND_TYPES, dtype=np.int64)
+        self.resolved_ctype = np.zeros(N_COMPOUND_TYPES, dtype=np.int64)
+        self.resolved_level = np.zeros(N_LEVELS, dtype=np.int64)
+        self.found_by = np.zeros(N_FINDERS, dtype=np.int64)
+        self.days_hist = np.zeros((N_SEVERITIES, self.n_days + 1), dtype=np.int64)
+
+    def count_cat_sev(self, target: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> None:
+        target += np.bincount(cat.astype(np.int64) * N_SEVERITIES + sev, minlength=target.size).reshape(target.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# arise
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ArrivalTable:
+    """Precomputed strata for problem arrivals: residents grouped by (compound type, group)."""
+
+    order: np.ndarray  # resident ids sorted by stratum
+    start: np.ndarray  # first position of each stratum in ``order``
+    size: np.ndarray  # residents per stratum
+    rate: np.ndarray  # (strata, categories) problems per resident per day
+    sev_cum: np.ndarray  # (categories, severities) cumulative severity distribution
+
+
+def arrival_table(ctype: np.ndarray, group: np.ndarray, rate_arise: float, weights: np.ndarray,
+                  mult: np.ndarray, sev_weights: np.ndarray) -> ArrivalTable:
+    """Strata and per-category rates: ``rate_arise * w[group, c] * m[ctype, c] / sum_c w[adult, c]``."""
+    n_groups = weights.shape[0]
+    stratum = ctype.astype(np.int64) * n_groups + group
+    n_strata = mult.shape[0] * n_groups
+    order = np.argsort(stratum, kind="stable").astype(np.int32)
+    size = np.bincount(stratum, minlength=n_strata)
+    norm = weights[1].sum()  # the adult row: an adult in a neutral compound has rate_arise in all
+    rate = rate_arise * (mult[:, None, :] * weights[None, :, :]).reshape(n_strata, -1) / norm
+    sev = sev_weights / sev_weights.sum(axis=1, keepdims=True)
+    return ArrivalTable(order=order, start=np.cumsum(size) - size, size=size, rate=rate,
+                        sev_cum=np.cumsum(sev, axis=1))
+
+
+def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Today's new problems: resident ids, categories, severities and a prevention uniform.
+
+    Uses only the ``arrival`` stream and draws the same numbers whatever the state of the model,
+    so scenarios that differ only in handling see identical arrivals (common random numbers).
+    """
+    total = table.rate.sum(axis=1)
+    k = rng.poisson(table.size * total)
+    stratum = np.repeat(np.arange(k.size), k)
+    m = stratum.size
+    u_res, u_cat, u_sev, u_prev = rng.random((4, m))
+    res = table.order[table.start[stratum] + (u_res * table.size[stratum]).astype(np.int64)]
+    cat_cum = np.cumsum(table.rate, axis=1) / np.maximum(total, 1e-300)[:, None]
+    cat = _pick(cat_cum[stratum], u_cat).astype(np.int8)
+    sev = _pick(table.sev_cum[cat], u_sev).astype(np.int8)
+    return res, cat, sev, u_prev
+
+
+def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Categorical draw per row: the first column whose cumulative probability exceeds ``u``."""
+    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# find
+# --------------------------------------------------------------------------------------------
+def p_self_report(base: np.ndarray, sev: np.ndarray, trust: np.ndarray, slope: float, mult: np.ndarray) -> np.ndarray:
+    """Daily chance a resident reports a latent problem: rises with trust and with ``mult``."""
+    hazard = base[sev] * np.maximum(1.0 + slope * (trust - 0.5), 0.0) * mult
+    return 1.0 - np.exp(-hazard)
+
+
+# --------------------------------------------------------------------------------------------
+# route and handle
+# --------------------------------------------------------------------------------------------
+def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, threshold: float, top: int) -> np.ndarray:
+    """Move each problem up from ``level`` past levels that cannot handle it.
+
+    ``p_solve[i, l]`` is problem i's chance of success at level l and ``has_handler[i, l]``
+    whether level l exists for it (a compound without a firm has no property level). A level
+    is skipped (the handler refers the matter up) when it does not exist or its chance is
+    below ``threshold``, never past ``top``.
+    """
+    level = level.copy()
+    rows = np.arange(level.size)
+    for _ in range(N_LEVELS):
+        cur = level.astype(np.int64)
+        bad = (~has_handler[rows, cur]) | (p_solve[rows, cur] < threshold)
+        bad &= cur < top
+        if not bad.any():
+            break
+        level[bad] = NEXT_LEVEL[cur[bad]]
+        level = np.minimum(level, top).astype(np.int8)
+    return level
+
+
+def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which queued problems each handler attempts today, within its capacity.
+
+    Problems are served in ``priority`` order (smallest first) within each handler ``key``; a
+    handler attempts problems while the effort it has started stays below its capacity (the
+    last one started may overrun). Returns the attempted mask and the effort used per key.
+    """
+    order = np.argsort((key.astype(np.int64) << 32) | priority.astype(np.int64), kind="stable")
+    k_sorted = key[order]
+    e_sorted = effort[order]
+    cum = np.cumsum(e_sorted)
+    first = np.ones(k_sorted.size, dtype=bool)
+    first[1:] = k_sorted[1:] != k_sorted[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(k_sorted.size), 0))
+    before = cum - e_sorted - (cum[group_start] - e_sorted[group_start])
+    go_sorted = before < capacity[k_sorted]
+    attempted = np.empty(key.size, dtype=bool)
+    attempted[order] = go_sorted
+    used = np.bincount(k_sorted[go_sorted], weights=e_sorted[go_sorted], minlength=capacity.size)
+    return attempted, used
+
+
+__all__ = [
+    "NEXT_LEVEL", "ProblemPool", "Ledger", "ArrivalTable", "arrival_table", "draw_arrivals",
+    "p_self_report", "climb", "allocate", "GRID", "PROPERTY", "DEPARTMENT", "LATENT", "QUEUED",
+]

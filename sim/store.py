@@ -1,0 +1,429 @@
+"""Results store: saves simulation runs (provenance, summary, time series) via SQLAlchemy 2 Core.
+
+Why Core rather than the ORM: the data are flat rows inserted in bulk, and plain
+``Table`` objects on the shared ``metadata`` let later modules add tables (e.g.
+``sweeps``, ``experiments``) with foreign keys to ``runs.id``. The schema is
+portable: SQLite-only SQL lives solely in the SQLite ``connect`` listener, so the
+same code runs on ``postgresql+psycopg``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import groupby
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+from sqlalchemy import BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import UniqueConstraint, create_engine, event, insert, select
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["DEFAULT_DB_URL", "StoreError", "RunRecord", "ResultStore", "metadata", "runs", "summary", "timeseries"]
+
+DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
+_URL_HINT = "expected an SQLAlchemy URL such as sqlite:///results/govsim.db or postgresql+psycopg://user@host/db"
+_CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
+_NAME_LEN = 200  # max length of scenario and metric names
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class StoreError(Exception):
+    """One clear line for the user: names the URL (password masked) and what is wrong / allowed."""
+
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset, so it gets naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scenario_name", String(_NAME_LEN), nullable=False),
+    Column("scenario_hash", String(64), nullable=False, index=True),
+    Column("scenario_text", Text, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("n_steps", Integer, nullable=False),
+    Column("package_version", String(64), nullable=False),
+    Column("started_at", _UTCDateTime, nullable=False),
+    Column("finished_at", _UTCDateTime, nullable=False),
+    Column("label", Text, nullable=False, default=""),
+)
+
+summary = Table(
+    "summary",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("metric", String(_NAME_LEN), nullable=False),
+    Column("value", Float, nullable=True),  # NULL encodes NaN
+    UniqueConstraint("run_id", "metric", name="uq_summary_run_metric"),
+)
+
+timeseries = Table(
+    "timeseries",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("metric", String(_NAME_LEN), nullable=False),
+    Column("t", Integer, nullable=False),
+    Column("value", Float, nullable=True),  # NULL encodes NaN
+    Index("ix_timeseries_run_metric", "run_id", "metric"),
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything stored about one simulation run: what ``save_run`` takes and ``load_run`` returns."""
+
+    scenario_name: str
+    scenario_hash: str  # sha256 hex of the canonical scenario content
+    scenario_text: str  # the scenario as TOML/JSON text, for provenance
+    seed: int
+    n_steps: int
+    package_version: str
+    started_at: datetime  # timezone-aware UTC
+    finished_at: datetime
+    summary: Mapping[str, float]  # metric name -> value (NaN stored as NULL)
+    timeseries: Mapping[str, np.ndarray]  # metric name -> 1-D array, same length as `t`
+    t: np.ndarray  # int step indices of the recorded rows (strictly increasing)
+    label: str = ""  # free text, e.g. a comparison name
+
+
+def _mask(url: str) -> str:
+    """The URL for messages with its password hidden, even when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparseable: mask anything that looks like user:password@
+        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
+
+
+def _one_line(exc: BaseException) -> str:
+    """First line of a (DB-API) error message, without SQLAlchemy's SQL/background trailer."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Per-connection SQLite setup: WAL (readers never block the writer) and enforced foreign keys."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Driver-level executemany of plain-Python tuples, in chunks.
+
+    Why: for tens of thousands of rows SQLAlchemy's per-row parameter processing costs
+    several times the insert itself. The statement is still compiled for the connection's
+    dialect (``?`` for SQLite, ``%(name)s`` for psycopg), so this stays portable; the
+    values are int/str/float/None, which need no type processing.
+    """
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    params: list[Any]
+    if compiled.positional:
+        order = [list(columns).index(key) for key in compiled.positiontup or ()]
+        params = rows if order == list(range(len(columns))) else [tuple(r[i] for i in order) for r in rows]
+    else:
+        params = [dict(zip(columns, r)) for r in rows]
+    for start in range(0, len(params), _CHUNK_ROWS):
+        conn.exec_driver_sql(compiled.string, params[start : start + _CHUNK_ROWS])
+
+
+class ResultStore:
+    """Opens a results database (creating its tables) and saves / reads back runs."""
+
+    def __init__(self, url: str | None = None) -> None:
+        raw = DEFAULT_DB_URL if url is None else url
+        self._url = _mask(raw)
+        self._engine: Engine | None = None
+        try:
+            parsed = make_url(raw)
+        except (ArgumentError, ValueError):  # ValueError: e.g. a non-numeric port
+            self._fail_open("not a valid database URL")
+        created: list[Path] = []  # filesystem entries made here, removed again if opening fails
+        try:
+            self._engine = self._create_engine(parsed, is_default=(raw == DEFAULT_DB_URL), created=created)
+            with self._engine.begin() as conn:  # the test connect; also creates missing tables
+                metadata.create_all(conn)
+        except StoreError:
+            self._cleanup(created)
+            raise
+        except SQLAlchemyError as exc:
+            self._cleanup(created)
+            self._fail_open(_one_line(exc))
+
+    def _create_engine(self, parsed: URL, *, is_default: bool, created: list[Path]) -> Engine:
+        """Check the target and build the engine; SQLite directories are checked, never invented."""
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            self._prepare_sqlite_path(parsed, is_default=is_default, created=created)
+        elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+            if "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
+        try:
+            engine = create_engine(parsed, connect_args=connect_args)
+        except NoSuchModuleError:
+            self._fail_open(f"unknown database dialect or driver '{parsed.drivername}'")
+        except (ArgumentError, ValueError, TypeError) as exc:  # bad query options, e.g. ?timeout=abc
+            self._fail_open(f"invalid URL options ({_one_line(exc)})")
+        except ImportError as exc:
+            self._fail_open(f"the driver package for '{parsed.drivername}' is not installed ({exc})")
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+
+    def _prepare_sqlite_path(self, parsed: URL, *, is_default: bool, created: list[Path]) -> None:
+        """Create results/ for the default URL only; refuse other paths in missing directories."""
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return  # in-memory or URI filename: nothing on disk to check
+        path = Path(database)
+        directory = path.parent
+        if not directory.exists():
+            if not is_default:
+                self._fail_open(f"directory '{directory}' does not exist (create it first)")
+            missing = [p for p in (directory, *directory.parents) if not p.exists()]
+            try:
+                directory.mkdir(parents=True)
+            except OSError as exc:
+                self._fail_open(f"cannot create directory '{directory}' ({exc.strerror or exc})")
+            created.extend(missing)
+        elif not directory.is_dir():
+            self._fail_open(f"'{directory}' is not a directory")
+        if not path.exists():
+            created.extend(Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal"))
+
+    def _cleanup(self, created: list[Path]) -> None:
+        """Undo a failed open: dispose the engine and remove the files/directories made here."""
+        self.close()
+        for p in sorted(created, key=lambda p: len(p.parts), reverse=True):  # files before their dirs
+            with suppress(OSError):  # best effort; never mask the original error
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+
+    def _fail_open(self, reason: str) -> NoReturn:
+        raise StoreError(f"cannot open results database '{self._url}': {reason}; {_URL_HINT}") from None
+
+    def _fail(self, reason: str) -> NoReturn:
+        raise StoreError(f"results database '{self._url}': {reason}") from None
+
+    @contextmanager
+    def _connect(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        """A connection (a transaction if ``write``) whose database errors become one StoreError."""
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            self._fail(f"could not {what}: {_one_line(exc)}")
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked."""
+        return self._url
+
+    @property
+    def engine(self) -> Engine:
+        """The open engine (for modules that add their own tables to ``metadata``)."""
+        if self._engine is None:
+            self._fail("the store is closed")
+        return self._engine
+
+    def close(self) -> None:
+        """Release all connections; further use raises StoreError. Safe to call twice."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def _check_name(self, name: object, what: str) -> None:
+        if not isinstance(name, str) or not name or len(name) > _NAME_LEN:
+            self._fail(f"{what} must be a non-empty str of at most {_NAME_LEN} characters, got {name!r}")
+
+    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[Any, ...]]]:
+        """Check a whole record before touching the database; return the rows to insert (sans run_id)."""
+        if not isinstance(record, RunRecord):
+            self._fail(f"save_run expects a RunRecord, got {type(record).__name__}")
+        self._check_name(record.scenario_name, "scenario_name")
+        for name in ("scenario_hash", "scenario_text", "package_version", "label"):
+            if not isinstance(getattr(record, name), str):
+                self._fail(f"run field '{name}' must be a str, got {getattr(record, name)!r}")
+        for name in ("seed", "n_steps"):
+            value = getattr(record, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                self._fail(f"run field '{name}' must be an int, got {value!r}")
+        if not _INT64[0] <= int(record.seed) <= _INT64[1]:
+            self._fail(f"seed {record.seed} does not fit in a signed 64-bit integer")
+        if int(record.n_steps) < 0:
+            self._fail(f"n_steps must be >= 0, got {record.n_steps}")
+        for name in ("started_at", "finished_at"):
+            value = getattr(record, name)
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                self._fail(f"run field '{name}' must be a timezone-aware datetime, got {value!r}")
+        for name in ("summary", "timeseries"):
+            if not isinstance(getattr(record, name), Mapping):
+                self._fail(f"run field '{name}' must be a mapping of metric name to values")
+        run_row: dict[str, Any] = {c.name: getattr(record, c.name) for c in runs.c if c.name != "id"}
+        run_row.update(seed=int(record.seed), n_steps=int(record.n_steps))
+
+        summary_rows: list[dict[str, Any]] = []
+        for metric, value in record.summary.items():
+            self._check_name(metric, "summary metric name")
+            if not isinstance(value, numbers.Real):
+                self._fail(f"summary metric '{metric}' must be a real number, got {value!r}")
+            f = float(value)  # numpy scalars -> Python float; NaN -> NULL
+            summary_rows.append({"metric": metric, "value": None if math.isnan(f) else f})
+
+        t = np.asarray(record.t)
+        if t.ndim != 1 or (t.size and t.dtype.kind not in "iu"):
+            self._fail(f"t must be a 1-D array of integer step indices, got shape {t.shape} dtype {t.dtype}")
+        if t.size > 1 and not bool(np.all(np.diff(t.astype(np.int64)) > 0)):  # int64: uint diffs wrap
+            self._fail("t must be strictly increasing")
+        steps = [int(s) for s in t.tolist()]
+        ts_rows: list[tuple[Any, ...]] = []
+        for metric, arr in record.timeseries.items():
+            self._check_name(metric, "timeseries metric name")
+            if metric == "t":
+                self._fail("'t' is reserved for the step column and cannot be a timeseries metric name")
+            values = np.asarray(arr)
+            if values.ndim != 1 or values.shape[0] != t.shape[0]:
+                self._fail(f"timeseries '{metric}' has shape {values.shape} but t has length {t.shape[0]}")
+            if values.dtype.kind not in "biuf":
+                self._fail(f"timeseries '{metric}' must be numeric, got dtype {values.dtype}")
+            floats = values.astype(np.float64).tolist()  # Python floats; v != v only for NaN
+            ts_rows.extend((metric, s, None if v != v else v) for s, v in zip(steps, floats))
+        return run_row, summary_rows, ts_rows
+
+    def save_run(self, record: RunRecord) -> int:
+        """Store one run in a single transaction (all or nothing) and return its id."""
+        run_row, summary_rows, ts_rows = self._validate(record)
+        with self._connect("save the run, nothing was written", write=True) as conn:
+            run_id = int(conn.execute(insert(runs), run_row).inserted_primary_key[0])
+            if summary_rows:
+                conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
+            if ts_rows:
+                rows = [(run_id, *r) for r in ts_rows]
+                _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
+        return run_id
+
+    # ------------------------------------------------------------------ reading
+
+    def _run_row(self, conn: Connection, run_id: int) -> Any:
+        if not isinstance(run_id, numbers.Integral) or isinstance(run_id, bool):
+            self._fail(f"run ids are integers, got {run_id!r}")
+        row = conn.execute(select(runs).where(runs.c.id == int(run_id))).mappings().first()
+        if row is None:
+            self._fail(f"no run with id {run_id}")
+        return row
+
+    def _series(self, conn: Connection, run_id: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """A run's steps and one float array per metric (NULL -> nan), metrics in name order."""
+        rows = conn.execute(
+            select(timeseries.c.metric, timeseries.c.t, timeseries.c.value)
+            .where(timeseries.c.run_id == int(run_id))
+            .order_by(timeseries.c.metric, timeseries.c.t)
+        ).all()
+        steps = np.array([r[1] for r in rows], dtype=np.int64)
+        values = np.array([r[2] for r in rows], dtype=np.float64)  # None (NULL) -> nan
+        t = np.unique(steps)
+        pos = np.searchsorted(t, steps)
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for metric, group in groupby(r[0] for r in rows):  # rows arrive grouped by metric
+            stop = start + sum(1 for _ in group)
+            arr = out[metric] = np.full(t.shape[0], np.nan)
+            arr[pos[start:stop]] = values[start:stop]
+            start = stop
+        return t, out
+
+    def load_run(self, run_id: int) -> RunRecord:
+        """Read a run back in full; StoreError if there is no such run."""
+        with self._connect(f"load run {run_id}") as conn:
+            row = self._run_row(conn, run_id)
+            summ = conn.execute(
+                select(summary.c.metric, summary.c.value)
+                .where(summary.c.run_id == int(run_id))
+                .order_by(summary.c.metric)
+            ).all()
+            t, series = self._series(conn, run_id)
+        fields = {k: v for k, v in row.items() if k != "id"}
+        fields.update(seed=int(row["seed"]), n_steps=int(row["n_steps"]))
+        return RunRecord(
+            **fields,
+            summary={m: (math.nan if v is None else float(v)) for m, v in summ},
+            timeseries=series,
+            t=t,
+        )
+
+    def list_runs(self) -> list[dict[str, object]]:
+        """One dict per run (every column except the bulky scenario_text), lowest id first."""
+        cols = [c for c in runs.c if c.name != "scenario_text"]
+        with self._connect("list runs") as conn:
+            return [dict(r) for r in conn.execute(select(*cols).order_by(runs.c.id)).mappings()]
+
+    def summary_frame(self, run_ids: Sequence[int] | None = None) -> pandas.DataFrame:
+        """Tidy summary table (run_id, metric, value) for the given runs, or all runs if None."""
+        import pandas as pd  # deferred: keeps `import sim.store` light
+
+        query = select(summary.c.run_id, summary.c.metric, summary.c.value)
+        with self._connect("read summaries") as conn:
+            if run_ids is not None:
+                wanted = sorted({int(i) for i in run_ids})
+                found = set(conn.execute(select(runs.c.id).where(runs.c.id.in_(wanted))).scalars())
+                missing = [str(i) for i in wanted if i not in found]
+                if missing:
+                    self._fail(f"no run with id {', '.join(missing)}")
+                query = query.where(summary.c.run_id.in_(wanted))
+            rows = conn.execute(query.order_by(summary.c.run_id, summary.c.metric)).all()
+        return pd.DataFrame(
+            {
+                "run_id": np.array([r[0] for r in rows], dtype=np.int64),
+                "metric": pd.Series([r[1] for r in rows], dtype=str),
+                "value": np.array([r[2] for r in rows], dtype=np.float64),  # None (NULL) -> nan
+            }
+        )
+
+    def timeseries_frame(self, run_id: int) -> pandas.DataFrame:
+        """Wide time-series table for one run: column ``t`` then one float column per metric."""
+        import pandas as pd
+
+        with self._connect(f"read the time series of run {run_id}") as conn:
+            self._run_row(conn, run_id)
+            t, series = self._series(conn, run_id)
+        return pd.DataFrame({"t": t, **series})

@@ -1,0 +1,319 @@
+"""Tests for sim.store: round trips, bulk time series, atomic saves and clear open errors."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from sim.store import DEFAULT_DB_URL, ResultStore, RunRecord, StoreError, _bulk_insert, metadata, runs, timeseries
+
+SCENARIO = 'name = "baseline"\nn_agents = 50\n'
+
+
+def make_record(
+    n_rows: int = 12, n_metrics: int = 3, *, seed: int = 7, label: str = "", rng_seed: int = 0
+) -> RunRecord:
+    """A record with random series (one NaN and one inf planted) and a NaN summary value."""
+    rng = np.random.default_rng(rng_seed)
+    t = np.arange(0, 2 * n_rows, 2, dtype=np.int64)  # non-contiguous steps
+    series = {f"metric_{i:02d}": rng.normal(size=n_rows) for i in range(n_metrics)}
+    series["metric_00"][1] = np.nan
+    series["metric_00"][2] = np.inf
+    start = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+    return RunRecord(
+        scenario_name="baseline",
+        scenario_hash=hashlib.sha256(SCENARIO.encode()).hexdigest(),
+        scenario_text=SCENARIO,
+        seed=seed,
+        n_steps=2 * n_rows,
+        package_version="0.1.0",
+        started_at=start,
+        finished_at=start + timedelta(seconds=3.5),
+        summary={"gini": np.float64(0.25), "turnout": 0.5, "missing": float("nan"), "count": np.int64(3)},
+        timeseries=series,
+        t=t,
+        label=label,
+    )
+
+
+def sqlite_counts(db: Path) -> dict[str, int]:
+    """Row counts read with the plain sqlite3 module, independent of the code under test."""
+    with sqlite3.connect(db) as conn:
+        tables = ("runs", "summary", "timeseries")
+        return {tbl: conn.execute(f"SELECT COUNT(*) FROM {tbl}").fetchone()[0] for tbl in tables}
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "results.db"
+
+
+@pytest.fixture()
+def store(db: Path):
+    with ResultStore(f"sqlite:///{db}") as s:
+        yield s
+
+
+def test_round_trip_every_field(store: ResultStore) -> None:
+    rec = make_record(label="compare-A")
+    loaded = store.load_run(store.save_run(rec))
+    for name in ("scenario_name", "scenario_hash", "scenario_text", "seed", "n_steps", "package_version", "label"):
+        assert getattr(loaded, name) == getattr(rec, name), name
+    assert loaded.started_at == rec.started_at and loaded.finished_at == rec.finished_at
+    assert loaded.started_at.tzinfo is not None and loaded.started_at.utcoffset() == timedelta(0)
+    assert set(loaded.summary) == set(rec.summary)
+    for metric, value in rec.summary.items():
+        got = loaded.summary[metric]
+        assert type(got) is float
+        assert (math.isnan(got) and math.isnan(value)) or got == value, metric
+    np.testing.assert_array_equal(loaded.t, rec.t)
+    assert loaded.t.dtype.kind == "i"
+    assert set(loaded.timeseries) == set(rec.timeseries)
+    for metric, arr in rec.timeseries.items():
+        np.testing.assert_array_equal(loaded.timeseries[metric], arr)  # NaN == NaN here, inf kept
+    assert np.isnan(loaded.timeseries["metric_00"][1]) and np.isposinf(loaded.timeseries["metric_00"][2])
+
+
+def test_non_utc_datetimes_come_back_as_same_instant_in_utc(store: ResultStore) -> None:
+    plus2 = timezone(timedelta(hours=2))
+    rec = make_record()
+    rec = RunRecord(**{**rec.__dict__, "started_at": datetime(2024, 1, 1, 10, 0, tzinfo=plus2)})
+    loaded = store.load_run(store.save_run(rec))
+    assert loaded.started_at == datetime(2024, 1, 1, 8, 0, tzinfo=timezone.utc)
+    assert loaded.started_at.utcoffset() == timedelta(0)
+
+
+def test_two_runs_distinct_ids_and_listed(store: ResultStore) -> None:
+    a = store.save_run(make_record(seed=1, label="a"))
+    b = store.save_run(make_record(seed=2, label="b"))
+    assert a != b
+    listing = store.list_runs()
+    assert [r["id"] for r in listing] == [a, b]
+    assert [(r["seed"], r["label"], r["n_steps"], r["scenario_name"]) for r in listing] == [
+        (1, "a", 24, "baseline"),
+        (2, "b", 24, "baseline"),
+    ]
+    assert isinstance(listing[0]["started_at"], datetime)
+
+
+def test_summary_frame_tidy(store: ResultStore) -> None:
+    a = store.save_run(make_record(seed=1))
+    b = store.save_run(make_record(seed=2))
+    frame = store.summary_frame()
+    assert list(frame.columns) == ["run_id", "metric", "value"]
+    assert frame.shape == (8, 3)
+    assert sorted(set(frame["run_id"])) == [a, b]
+    only_b = store.summary_frame([b])
+    assert set(only_b["run_id"]) == {b} and len(only_b) == 4
+    values = dict(zip(only_b["metric"], only_b["value"]))
+    assert values["gini"] == 0.25 and values["count"] == 3.0 and math.isnan(values["missing"])
+    with pytest.raises(StoreError, match="no run with id 999"):
+        store.summary_frame([a, 999])
+
+
+def test_timeseries_frame_shape_and_values(store: ResultStore) -> None:
+    rec = make_record(n_rows=10, n_metrics=4)
+    frame = store.timeseries_frame(store.save_run(rec))
+    assert list(frame.columns) == ["t"] + sorted(rec.timeseries)
+    assert frame.shape == (10, 5)
+    np.testing.assert_array_equal(frame["t"].to_numpy(), rec.t)
+    for metric, arr in rec.timeseries.items():
+        np.testing.assert_array_equal(frame[metric].to_numpy(), arr)
+
+
+def test_missing_run_raises(store: ResultStore) -> None:
+    with pytest.raises(StoreError, match="no run with id 42"):
+        store.load_run(42)
+    with pytest.raises(StoreError, match="no run with id 42"):
+        store.timeseries_frame(42)
+
+
+def test_sqlite_wal_and_foreign_keys_on(store: ResultStore, db: Path) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one().lower() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    with sqlite3.connect(db) as raw:  # WAL is persistent in the file itself
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+
+
+def test_wrong_length_timeseries_raises_and_writes_nothing(store: ResultStore, db: Path) -> None:
+    rec = make_record(n_rows=5)
+    bad = RunRecord(**{**rec.__dict__, "timeseries": {**rec.timeseries, "short": np.zeros(4)}})
+    with pytest.raises(StoreError, match="timeseries 'short' has shape"):
+        store.save_run(bad)
+    assert sqlite_counts(db) == {"runs": 0, "summary": 0, "timeseries": 0}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("started_at", datetime(2024, 1, 1), "timezone-aware"),
+        ("t", np.array([0, 2, 1, 3, 4]), "strictly increasing"),
+        ("seed", 2**64, "64-bit"),
+        ("summary", {"x": "high"}, "real number"),
+        ("timeseries", {"t": np.zeros(5)}, "reserved"),
+        ("t", np.linspace(0, 1, 5), "integer step indices"),
+    ],
+)
+def test_invalid_records_rejected_before_writing(
+    store: ResultStore, db: Path, field: str, value: object, message: str
+) -> None:
+    rec = make_record(n_rows=5)
+    with pytest.raises(StoreError, match=message):
+        store.save_run(RunRecord(**{**rec.__dict__, field: value}))
+    assert sqlite_counts(db) == {"runs": 0, "summary": 0, "timeseries": 0}
+
+
+def test_nan_sent_as_null_and_numpy_scalars_as_python_floats(store: ResultStore) -> None:
+    sent: list[object] = []
+
+    def capture(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith(("INSERT INTO SUMMARY", "INSERT INTO TIMESERIES")):
+            rows = params if executemany else [params]
+            sent.extend(v for row in rows for v in (row.values() if isinstance(row, dict) else row))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    rec = make_record(n_rows=6, n_metrics=2)
+    store.save_run(rec)
+    assert len(sent) == 3 * 4 + 4 * (6 * 2)  # 4 summary rows of 3 values, 12 timeseries rows of 4
+    assert not any(isinstance(v, np.generic) for v in sent)
+    assert not any(isinstance(v, float) and math.isnan(v) for v in sent)
+    assert sent.count(None) == 2  # summary "missing" and metric_00[1]
+    assert float("inf") in sent
+
+
+def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
+    """The non-positional branch (psycopg's style) runs for real on SQLite's named style."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'named.db'}", paramstyle="named")
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            now = datetime.now(timezone.utc)
+            run_id = conn.execute(
+                runs.insert().values(
+                    scenario_name="s", scenario_hash="h", scenario_text="", seed=1, n_steps=2,
+                    package_version="0", started_at=now, finished_at=now,
+                )
+            ).inserted_primary_key[0]
+            rows = [(run_id, "m", 0, 1.5), (run_id, "m", 1, None)]
+            _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
+            got = conn.execute(select(timeseries.c.t, timeseries.c.value).order_by(timeseries.c.t)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in got] == [(0, 1.5), (1, None)]
+
+
+def test_schema_compiles_for_postgresql() -> None:
+    dialect = postgresql.psycopg.dialect()
+    ddl = " ".join(str(CreateTable(tbl).compile(dialect=dialect)) for tbl in metadata.sorted_tables)
+    indexes = [ix for tbl in metadata.sorted_tables for ix in tbl.indexes]
+    ddl += " ".join(str(CreateIndex(ix).compile(dialect=dialect)) for ix in indexes)
+    assert "TIMESTAMP WITH TIME ZONE" in ddl and "REFERENCES runs (id)" in ddl and "ix_timeseries_run_metric" in ddl
+    bind = runs.c.started_at.type.process_bind_param(datetime(2024, 1, 1, 12, tzinfo=timezone.utc), dialect)
+    assert bind is not None and bind.utcoffset() == timedelta(0)  # Postgres gets an aware value
+
+
+def test_missing_driver_package_gives_store_error() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("psycopg is installed here")
+    with pytest.raises(StoreError, match="driver package .* not installed") as info:
+        ResultStore("postgresql+psycopg://alice:pw@localhost/govsim")
+    assert "postgresql+psycopg://alice:***@localhost/govsim" in str(info.value)
+
+
+def test_database_error_mid_save_rolls_back(store: ResultStore, db: Path) -> None:
+    store.save_run(make_record(seed=1))  # a good run that must survive
+    before = sqlite_counts(db)
+
+    def fail_on_timeseries(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("INSERT INTO TIMESERIES"):
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+
+    event.listen(store.engine, "before_cursor_execute", fail_on_timeseries)
+    try:
+        with pytest.raises(StoreError, match="nothing was written.*simulated"):
+            store.save_run(make_record(seed=2))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail_on_timeseries)
+    assert sqlite_counts(db) == before
+    assert [r["seed"] for r in store.list_runs()] == [1]
+
+
+def test_bulk_save_is_fast(store: ResultStore, db: Path) -> None:
+    rec = make_record(n_rows=1095, n_metrics=40)
+    start = time.perf_counter()
+    run_id = store.save_run(rec)
+    elapsed = time.perf_counter() - start
+    assert sqlite_counts(db)["timeseries"] == 1095 * 40
+    assert elapsed < 1.0, f"saving 1,095 x 40 took {elapsed:.2f}s"
+    np.testing.assert_array_equal(store.load_run(run_id).timeseries["metric_39"], rec.timeseries["metric_39"])
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://x"])
+def test_bad_url_gives_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        ResultStore(url)
+    message = str(info.value)
+    assert f"cannot open results database '{url}'" in message
+    assert "sqlite:///results/govsim.db" in message and "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sqlite_in_missing_directory_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "nope" / "deeper" / "x.db"
+    url = f"sqlite:///{target}"
+    with pytest.raises(StoreError, match="does not exist") as info:
+        ResultStore(url)
+    assert url in str(info.value)
+    assert not (tmp_path / "nope").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unopenable_file_leaves_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "a_dir.db").mkdir()  # a directory where the database file should be
+    with pytest.raises(StoreError, match="cannot open results database"):
+        ResultStore(f"sqlite:///{tmp_path / 'a_dir.db'}")
+    assert [p.name for p in tmp_path.iterdir()] == ["a_dir.db"]
+    assert list((tmp_path / "a_dir.db").iterdir()) == []
+
+
+def test_password_is_masked() -> None:
+    with pytest.raises(StoreError) as info:
+        ResultStore("nosuchdb://alice:s3cret@db.example/govsim")
+    assert "s3cret" not in str(info.value) and "alice:***@db.example" in str(info.value)
+
+
+def test_default_url_creates_results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "results").exists()
+    with ResultStore() as store:
+        assert store.url == DEFAULT_DB_URL
+        run_id = store.save_run(make_record())
+    assert (tmp_path / "results" / "govsim.db").is_file()
+    with ResultStore(DEFAULT_DB_URL) as again:  # reopening keeps the data
+        assert [r["id"] for r in again.list_runs()] == [run_id]
+
+
+def test_closed_store_refuses_use(db: Path) -> None:
+    store = ResultStore(f"sqlite:///{db}")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.list_runs()
