@@ -70,14 +70,24 @@ class Model:
         self.severity_mult = h.severity_mult.array(np.float32)
         self.effort = h.effort.array(np.float32)
         self.entry_level = h.entry_level.codes()
+        #: where administrative matters go first (None: by severity like the rest)
+        self.admin_entry_level: int | None = DEPARTMENT if h.admin_to_department else None
         self.top_level = ("grid", "property", "community", "street", "department", "city").index(h.top_level)
         self.dur_escalate = h.dur_escalate.array(np.float32)
         self.rate_escalate = np.full(N_LEVELS, h.rate_escalate, dtype=np.float32)
+        #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
+        self.deadline = np.full(N_LEVELS, np.inf, dtype=np.float32)
         self.rate_abandon = sc.problems.rate_abandon
         self.extra_capacity = {lvl: None for lvl in range(N_LEVELS)}  # policies may add arrays
         self.mult: dict[int, np.ndarray] = {}
-        # prevention: chance a problem of (compound type, category) never arises (policies raise it)
-        self.p_prevent = np.full((3, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
+        # prevention: chance a problem of (compound, category) never arises (policies raise it)
+        self.p_prevent = np.full((w.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
+        # queue priority: problems of a compound are served as if they had waited this many days more
+        self.priority_days = np.zeros(w.n_compounds, dtype=np.int32)
+        #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
+        self.no_recontact_flags = 0
+        #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
+        self.policy_counters: dict[str, float] = {}
 
         p = sc.problems
         self.arrivals = arrival_table(
@@ -166,6 +176,21 @@ class Model:
                 parts[lvl] = parts[lvl] + extra
         return np.concatenate(parts).astype(np.float64)
 
+    def count(self, policy: str, name: str, value: float = 1.0) -> None:
+        """Add ``value`` to a policy's outcome counter (reported as ``<policy>_<name>``)."""
+        key = f"{policy}_{name}"
+        self.policy_counters[key] = self.policy_counters.get(key, 0.0) + float(value)
+
+    def open_rows(self, *, queued: bool = True, latent: bool = False) -> np.ndarray:
+        """Pool rows of open problems (queued and/or latent)."""
+        st = self.problems.status
+        mask = np.zeros(st.size, dtype=bool)
+        if queued:
+            mask |= st == QUEUED
+        if latent:
+            mask |= st == LATENT
+        return np.flatnonzero(mask)
+
     @property
     def graph(self) -> nx.Graph:
         """The community graph as networkx (built on first access; costly at district scale)."""
@@ -176,7 +201,7 @@ class Model:
     # ---- phases -------------------------------------------------------------------------------
     def _arise(self, t: int) -> None:
         res, cat, sev, u_prev = draw_arrivals(self.arrivals, self.streams.get("arrival"))
-        prevented = u_prev < self.p_prevent[self.world.res_ctype[res], cat]
+        prevented = u_prev < self.p_prevent[self.world.res_compound[res], cat]
         self.ledger.prevented += int(prevented.sum())
         ok = ~prevented
         res, cat, sev = res[ok], cat[ok], sev[ok]
@@ -185,7 +210,8 @@ class Model:
         self.ledger.arisen_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
         neg = np.full(k, -1)
         self.problems.append(res=res, cat=cat, sev=sev, status=np.full(k, LATENT), level=neg, handler=neg,
-                             t_arise=np.full(k, t), t_found=neg, t_level=neg, n_contacts=np.zeros(k), finder=neg)
+                             t_arise=np.full(k, t), t_found=neg, t_level=neg, n_contacts=np.zeros(k), finder=neg,
+                             flags=np.zeros(k))
 
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
@@ -232,8 +258,8 @@ class Model:
         has_firm = self.compound_firm[self.world.res_compound[res]] >= 0
         level[(cat == PROPERTY_CATEGORY) & has_firm] = PROPERTY
         level[(cat == PROPERTY_CATEGORY) & ~has_firm & (level < COMMUNITY)] = COMMUNITY
-        if self.scenario.handling.admin_to_department:
-            level[cat == ADMIN_CATEGORY] = DEPARTMENT
+        if self.admin_entry_level is not None:
+            level[cat == ADMIN_CATEGORY] = self.admin_entry_level
         self._place(new, level, t)
 
     def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
@@ -267,7 +293,8 @@ class Model:
         level, handler = pool.level[q].astype(np.int64), pool.handler[q]
         cat, sev = pool.cat[q], pool.sev[q]
         key = self.level_offset[level] + handler
-        attempted, used = allocate(key, pool.t_level[q], self.effort[sev].astype(np.float64), self.capacity())
+        priority = pool.t_level[q] - self.priority_days[self.world.res_compound[pool.res[q]]]
+        attempted, used = allocate(key, priority, self.effort[sev].astype(np.float64), self.capacity())
         self._used = used
         a = q[attempted]
         p = self.p_success(level[attempted], handler[attempted], cat[attempted], sev[attempted])
@@ -287,6 +314,7 @@ class Model:
         led.resolved_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
         np.add.at(led.days_hist, (sev, np.minimum(wait, led.days_hist.shape[1] - 1)), 1)
         led.contacts_resolved += int(pool.n_contacts[rows].sum())
+        led.count_flags(led.flag_resolved, pool.flags[rows])
         exp = self.scenario.residents.dur_expected_wait.array(np.float32)[sev]
         self._closed_res.append(res)
         self._closed_perf.append(performance(wait.astype(np.float32), exp))
@@ -302,7 +330,10 @@ class Model:
         queued = pool.status == QUEUED
         lvl = pool.level.astype(np.int64)
         can_go = queued & (NEXT_LEVEL[np.maximum(lvl, 0)] <= self.top_level) & (lvl != self.top_level)
-        stuck = can_go & ((t - pool.t_level) >= self.dur_escalate[sev]) & (u[0] < self.rate_escalate[np.maximum(lvl, 0)])
+        at_level = t - pool.t_level
+        lvl0 = np.maximum(lvl, 0)
+        haphazard = (at_level >= self.dur_escalate[sev]) & (u[0] < self.rate_escalate[lvl0])
+        stuck = can_go & (haphazard | (at_level >= self.deadline[lvl0]))
         rows = np.flatnonzero(stuck)
         if rows.size:
             led.escalations += rows.size
@@ -310,6 +341,8 @@ class Model:
         expected = sc.residents.dur_expected_wait.array(np.float32)[sev]
         overdue = queued & (age > expected)
         again = overdue & (u[1] < sc.problems.rate_recontact)
+        if self.no_recontact_flags:
+            again &= (pool.flags & self.no_recontact_flags) == 0
         pool.n_contacts[again] += 1
         led.repeat_contacts += int(again.sum())
         self._overdue_res = pool.res[overdue]
@@ -318,6 +351,7 @@ class Model:
         rows = np.flatnonzero(give_up)
         if rows.size:
             led.count_cat_sev(led.abandoned, pool.cat[rows], pool.sev[rows])
+            led.count_flags(led.flag_abandoned, pool.flags[rows])
             was_found = pool.status[rows] == QUEUED
             self._closed_res.append(pool.res[rows[was_found]])
             self._closed_perf.append(np.zeros(int(was_found.sum()), dtype=np.float32))

@@ -33,6 +33,7 @@ _FIELDS: dict[str, type] = {
     "t_level": np.int32,  # step the problem reached its current level
     "n_contacts": np.int16,  # contacts by the resident (first report + repeats)
     "finder": np.int8,  # FINDERS code, -1 while latent
+    "flags": np.uint8,  # bit flags set by policies (taxonomy.FLAGS), e.g. "entered the whistle process"
 }
 
 
@@ -90,6 +91,8 @@ class Ledger:
     resolved_level: np.ndarray = field(init=False)
     found_by: np.ndarray = field(init=False)
     days_hist: np.ndarray = field(init=False)  # (severity, days) of resolved problems
+    flag_resolved: np.ndarray = field(init=False)  # resolved problems carrying each flag bit
+    flag_abandoned: np.ndarray = field(init=False)
     prevented: int = 0
     found: int = 0
     escalations: int = 0
@@ -106,6 +109,14 @@ class Ledger:
         self.resolved_level = np.zeros(N_LEVELS, dtype=np.int64)
         self.found_by = np.zeros(N_FINDERS, dtype=np.int64)
         self.days_hist = np.zeros((N_SEVERITIES, self.n_days + 1), dtype=np.int64)
+        self.flag_resolved = np.zeros(8, dtype=np.int64)
+        self.flag_abandoned = np.zeros(8, dtype=np.int64)
+
+    def count_flags(self, target: np.ndarray, flags: np.ndarray) -> None:
+        """Add, per bit, how many of ``flags`` carry it."""
+        flags = flags[flags != 0]
+        if flags.size:
+            target += np.unpackbits(flags[:, None], axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
 
     def count_cat_sev(self, target: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> None:
         target += np.bincount(cat.astype(np.int64) * N_SEVERITIES + sev, minlength=target.size).reshape(target.shape)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .taxonomy import (
-    CATEGORIES, COMMUNITY, COMPOUND_TYPES, FINDERS, GRID, GRID_VISIT, LATENT, LEVELS, N_LEVELS, PARTY_LINK,
+    CATEGORIES, COMMUNITY, COMPOUND_TYPES, FINDERS, FLAGS, GRID, GRID_VISIT, LATENT, LEVELS, N_LEVELS, PARTY_LINK,
     QUEUED, SEVERITIES,
 )
 
@@ -190,6 +190,11 @@ class Recorder:
         out["grid_utilisation"] = _ratio(self.grid_busy_total, self.grid_effort_total)
         out["cost_yuan"] = m.cost_yuan
         out["escalations"] = led.escalations
+        for i, flag in enumerate(FLAGS):
+            if led.flag_resolved[i] or led.flag_abandoned[i]:
+                out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
+                out[f"flag_{flag}_abandoned"] = led.flag_abandoned[i]
+        out.update(m.policy_counters)
         return {k: float(v) for k, v in out.items()}
 
     def results(self, started: datetime, finished: datetime, run_s: float) -> Results:

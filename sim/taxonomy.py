@@ -65,3 +65,8 @@ def code_of(name: str, vocabulary: tuple[str, ...], what: str) -> int:
 #: administrative services go to departments before reform (000).
 PROPERTY_CATEGORY: Final[int] = CATEGORIES.index("property")
 ADMIN_CATEGORY: Final[int] = CATEGORIES.index("admin")
+
+#: Bit flags policies set on problems (pool field ``flags``) to follow them through the life
+#: cycle; the ledger counts resolved and abandoned problems per flag.
+FLAGS: Final[tuple[str, ...]] = ("whistle", "proxy", "alliance", "deliberation", "project", "sensor", "rating", "other")
+FLAG_BIT: Final[dict[str, int]] = {name: 1 << i for i, name in enumerate(FLAGS)}

@@ -12,7 +12,11 @@ _REGISTRY: dict[str, type[Policy]] = {}
 
 #: Built-in policies: name -> module under sim.policies, imported on first use (no import-time
 #: side effects, and a broken optional policy cannot break the core).
-_BUILTIN: dict[str, str] = {}
+_BUILTIN: dict[str, str] = {
+    "grid": "grid",
+    "street_empowerment": "street_empowerment",
+    "whistle": "whistle",
+}
 
 
 def register(cls: type[Policy]) -> type[Policy]:

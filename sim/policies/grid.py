@@ -1,0 +1,95 @@
+"""grid — 赋形 "giving form" (001, Gaoxian): smaller grids, integrated grid-worker posts,
+monthly household visits, proxy service (代办) and a three-level grid with building heads.
+
+Mechanism. At set-up the area is re-divided into grids of at most ``households_per_grid``
+households by compound type (001: 150 in old, 300 in new compounds) and each grid gets
+``n_workers_per_grid`` integrated workers (001: 48 posts for 32 grids, merging four former
+roles) paid at least 1,650 yuan a month, each visiting ``n_visits_per_worker_per_month``
+households (001: at least 200). Each day:
+
+* find: building heads (楼栋长, the third grid level) notice latent problems of their
+  building's residents with chance ``p_building_head_find`` (counted as found by the grid);
+* route: with ``proxy_service`` on, administrative matters found by a grid worker's visit are
+  taken by the worker as proxy to the community's service window ("grid workers as proxies ...
+  反映到社区 ... 便民服务窗口统一受理", 001) instead of the resident going to departments; the
+  community handles them with authority ``proxy_authority`` and the resident makes no repeat
+  trips (the problem is flagged ``proxy``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..agents.community import Grids
+from ..paramtools import Params, param, vector_param
+from ..phases import Policy
+from ..taxonomy import ADMIN_CATEGORY, COMMUNITY, FLAG_BIT, GRID_VISIT, QUEUED
+from ..vectors import ByCompoundType
+from . import register
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+
+@dataclass(frozen=True)
+class GridParams(Params):
+    """Parameters of the grid reform (001)."""
+
+    households_per_grid: ByCompoundType = vector_param(
+        ByCompoundType, (150, 200, 300), lo=1, unit="households",
+        source="001: at most 150 households in old and 300 in new compounds; mature: assumption")
+    n_workers_per_grid: float = param(1.5, lo=0.0, hi=20.0, unit="workers",
+                                      source="001: 48 integrated grid-worker posts for 32 grids")
+    n_visits_per_worker_per_month: float = param(200.0, lo=0.0, hi=2000.0, unit="households/month",
+                                                 source="001: each grid worker visits at least 200 households a month")
+    pay_grid_worker: float = param(1650.0, lo=0.0, unit="yuan/month", source="001: pay at least 1,650 yuan a month")
+    proxy_service: bool = param(True, source="001: 为民代办, grid workers act as proxies (600+ services)")
+    proxy_authority: float = param(0.6, lo=0.0, hi=1.0, unit="probability per attempt",
+                                   source="assumption: the community window accepts and forwards applications (001)")
+    p_building_head_find: float = param(0.01, lo=0.0, hi=1.0, unit="/day per latent problem",
+                                        source="assumption: building heads of the three-level grid (001, 002 楼栋长)")
+
+
+@register
+class GridPolicy(Policy):
+    """Smaller grids, more and better-paid integrated workers, proxy service, building heads."""
+
+    name = "grid"
+    Params = GridParams
+    params: GridParams
+
+    def setup(self, model: Model) -> None:
+        p = self.params
+        model.grids = Grids.create(model.world, p.households_per_grid.array(), p.n_workers_per_grid)
+        model.visits_per_worker_per_month = p.n_visits_per_worker_per_month
+        model.pay_grid_worker = p.pay_grid_worker
+        if p.proxy_service:
+            base = float(model.authority[COMMUNITY, ADMIN_CATEGORY])
+            if base > 0:
+                model.mult[COMMUNITY][:, ADMIN_CATEGORY] = max(p.proxy_authority / base, 1.0)
+            else:
+                model.authority[COMMUNITY, ADMIN_CATEGORY] = p.proxy_authority
+            model.no_recontact_flags |= FLAG_BIT["proxy"]
+
+    def on_find(self, model: Model, t: int) -> None:
+        if self.params.p_building_head_find <= 0:
+            return
+        rows = model.open_rows(queued=False, latent=True)
+        hit = rows[self.rng.random(rows.size) < self.params.p_building_head_find]
+        model.mark_found(hit, GRID_VISIT, t)
+
+    def on_route(self, model: Model, t: int) -> None:
+        if not self.params.proxy_service:
+            return
+        pool = model.problems
+        rows = np.flatnonzero((pool.t_level == t) & (pool.status == QUEUED) & (pool.t_found == t)
+                              & (pool.cat == ADMIN_CATEGORY) & (pool.finder == GRID_VISIT))
+        if rows.size == 0:
+            return
+        pool.level[rows] = COMMUNITY
+        pool.handler[rows] = model.world.res_community[pool.res[rows]]
+        pool.flags[rows] |= FLAG_BIT["proxy"]
+        model.count(self.name, "proxy_services", rows.size)

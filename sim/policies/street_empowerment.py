@@ -1,0 +1,82 @@
+"""street_empowerment — 赋权 (002, Bazhong): streets gain powers over the departments'
+stationed agencies; people, money and things follow the task; fewer tasks pushed down.
+
+Mechanism, applied once at set-up:
+
+* authority: for each category, the street's chance of success rises to at least
+  ``authority_share[c]`` times the department's ("owned by the county, used by the street",
+  县区属、街道用: enforcement of urban management, market supervision, justice ... sinks to the
+  street, 002). Categories with share 0 are unchanged.
+* capacity follows the task (人随事转、费随事转、物随事转, 002): a share ``capacity_moved`` of
+  each sunk category's department capacity moves to the streets, split by population.
+* one-stop service: with ``admin_at_street`` administrative matters go to the street's
+  service centre (便民服务中心, 一窗受理) instead of to departments.
+* fewer tasks pushed down (市、县区两级不得随意将任务下派, 002): communities' administrative
+  tasks fall by ``admin_task_cut``.
+
+The reform moves existing staff and budget; its net cost is ``cost_per_street_per_year``
+(coordination and training; the seeds give no figure, so the default is an assumption).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..paramtools import Params, param, vector_param
+from ..phases import Policy
+from ..taxonomy import DEPARTMENT, STREET
+from ..vectors import ByCategory
+from . import register
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+
+@dataclass(frozen=True)
+class StreetEmpowermentParams(Params):
+    """Parameters of the street empowerment reform (002)."""
+
+    authority_share: ByCategory = vector_param(
+        ByCategory, (0.9, 0.9, 0.9, 0.5, 0.9, 0.9, 0.9, 0.3), lo=0.0, hi=1.5, unit="share of department authority",
+        source="002: urban management, market supervision, justice, family planning sink to the street; "
+               "health and care stay with departments (assumption for the shares)")
+    capacity_moved: float = param(0.5, lo=0.0, hi=1.0, unit="share of sunk department capacity",
+                                  source="002: people, money and things follow the task (share an assumption)")
+    admin_at_street: bool = param(True, source="002: one-window service centre at the street (一窗受理)")
+    admin_task_cut: float = param(0.25, lo=0.0, hi=1.0, unit="share of administrative tasks",
+                                  source="002: districts may not push tasks down at will (share an assumption)")
+    cost_per_street_per_year: float = param(100_000.0, lo=0.0, unit="yuan/year", source="assumption")
+
+
+@register
+class StreetEmpowerment(Policy):
+    """More authority and capacity for streets; administrative matters served at the street."""
+
+    name = "street_empowerment"
+    Params = StreetEmpowermentParams
+    params: StreetEmpowermentParams
+
+    def setup(self, model: Model) -> None:
+        p = self.params
+        share = p.authority_share.array(np.float32)
+        street = model.authority[STREET]
+        target = share * model.authority[DEPARTMENT]
+        sunk = share > 0
+        # raise the base authority and keep each street's own multiplier
+        model.authority[STREET] = np.where(sunk, np.maximum(street, np.minimum(target, 1.0)), street)
+        moved = model.departments.capacity * np.float32(p.capacity_moved) * sunk
+        model.departments.capacity = model.departments.capacity - moved
+        w = model.world
+        model.streets.capacity = model.streets.capacity + np.float32(moved.sum()) * (w.street_size / w.street_size.sum()).astype(np.float32)
+        if p.admin_at_street:
+            model.admin_entry_level = STREET
+        model.communities.admin_tasks = model.communities.admin_tasks * np.float32(1.0 - p.admin_task_cut)
+
+    def cost_per_day(self, model: Model) -> float:
+        return self.params.cost_per_street_per_year * model.world.n_streets / 365.0
+
+
+__all__ = ["StreetEmpowerment", "StreetEmpowermentParams"]

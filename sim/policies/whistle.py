@@ -1,0 +1,109 @@
+"""whistle — 吹哨报到 "the community blows the whistle, departments report for duty" (002, Bazhong).
+
+Mechanism:
+
+* three sources (三条路径): besides residents' reports, once a month (``dur_collect``) the
+  community and the units collect problems on the ground: each latent problem of severity big
+  or major is found with chance ``p_collect`` (finder "policy"), and enters the whistle ledger;
+* four response levels (四类响应): community joint committee -> street -> district departments ->
+  city for major or long-standing problems: the city level opens (top level = city) and each
+  level has a deadline (``deadline_*`` days) after which an unsolved problem is escalated for
+  certain, instead of haphazardly; a problem escalated past the community enters the whistle
+  ledger (flag ``whistle``);
+* departments report for duty (报到): whistled matters meet departments that come to the street
+  with ``report_capacity_share`` more capacity and a success multiplier ``report_boost``;
+* five follow-up measures (五项措施: ledger, supervision letters, consultation, quantified
+  assessment, accountability): residents give up less, ``abandon_cut`` off the abandonment
+  hazard, and whistled problems need no repeat trips.
+
+Figures (002): 950+ problems collected in 69 categories, 570 entered the whistle process, 360
+resolved; the summary reports ``whistle_entered`` and ``flag_whistle_resolved`` to compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..paramtools import Params, param
+from ..phases import Policy
+from ..taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, LATENT, POLICY_FIND, QUEUED, STREET
+from . import register
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+_BIG = 2  # severity code of "big"
+
+
+@dataclass(frozen=True)
+class WhistleParams(Params):
+    """Parameters of the whistle-blowing process (002)."""
+
+    deadline_community: float = param(10.0, lo=1.0, unit="days", source="assumption (002: tiered response)")
+    deadline_street: float = param(15.0, lo=1.0, unit="days", source="assumption (002: tiered response)")
+    deadline_department: float = param(30.0, lo=1.0, unit="days",
+                                       source="assumption; then the city for major or long-standing problems (002)")
+    city_level: bool = param(True, source="002: the city convenes departments on major and long-standing problems")
+    dur_collect: int = param(30, lo=1, unit="days", source="002: problems collected regularly from units and on the ground")
+    p_collect: float = param(0.3, lo=0.0, hi=1.0, unit="probability per collection",
+                             source="assumption (002: 950+ problems collected)")
+    report_capacity_share: float = param(0.3, lo=0.0, hi=5.0, unit="extra share of department capacity",
+                                         source="assumption: departments report for duty (002)")
+    report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier at departments and city",
+                                source="assumption: joint consultation on site (002)")
+    abandon_cut: float = param(0.5, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
+                               source="assumption: ledger, supervision, assessment, accountability (002)")
+    cost_per_community_per_year: float = param(20_000.0, lo=0.0, unit="yuan/year",
+                                               source="assumption: meetings, ledgers, supervision")
+
+
+@register
+class Whistle(Policy):
+    """Deadlines and a city level for escalation, departments reporting for duty, follow-up."""
+
+    name = "whistle"
+    Params = WhistleParams
+    params: WhistleParams
+
+    def setup(self, model: Model) -> None:
+        p = self.params
+        if p.city_level:
+            model.top_level = CITY
+        model.deadline[COMMUNITY] = p.deadline_community
+        model.deadline[STREET] = p.deadline_street
+        model.deadline[DEPARTMENT] = p.deadline_department
+        extra = model.departments.capacity * np.float32(p.report_capacity_share)
+        model.extra_capacity[DEPARTMENT] = extra
+        model.mult[DEPARTMENT] *= np.float32(p.report_boost)
+        model.mult[CITY] *= np.float32(p.report_boost)
+        model.rate_abandon *= 1.0 - p.abandon_cut
+        model.no_recontact_flags |= FLAG_BIT["whistle"]
+
+    def on_find(self, model: Model, t: int) -> None:
+        if t % self.params.dur_collect != 0 or t == 0:
+            return
+        pool = model.problems
+        rows = np.flatnonzero((pool.status == LATENT) & (pool.sev >= _BIG))
+        hit = rows[self.rng.random(rows.size) < self.params.p_collect]
+        model.mark_found(hit, POLICY_FIND, t)
+        self._enter(model, hit[pool.t_found[hit] == t], "collected")
+
+    def on_escalate(self, model: Model, t: int) -> None:
+        pool = model.problems
+        rows = np.flatnonzero((pool.status == QUEUED) & (pool.t_level == t) & (pool.t_found < t)
+                              & (pool.level >= STREET))
+        self._enter(model, rows, "escalated")
+
+    def _enter(self, model: Model, rows: np.ndarray, how: str) -> None:
+        pool = model.problems
+        fresh = rows[(pool.flags[rows] & FLAG_BIT["whistle"]) == 0]
+        if fresh.size:
+            pool.flags[fresh] |= FLAG_BIT["whistle"]
+            model.count(self.name, "entered", fresh.size)
+            model.count(self.name, f"entered_{how}", fresh.size)
+
+    def cost_per_day(self, model: Model) -> float:
+        return self.params.cost_per_community_per_year * model.world.n_communities / 365.0
