@@ -418,7 +418,7 @@ class Model:
             self.ledger.days_hist = np.pad(self.ledger.days_hist, ((0, 0), (0, self.t + n + 1 - self.ledger.days_hist.shape[1])))
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
-        show = progress if progress is not None else self.world.n_residents * n > 50_000_000
+        show = progress if progress is not None else self.world.n_residents * n > 10_000_000
         bar = None
         if show:
             from tqdm.auto import tqdm

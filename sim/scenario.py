@@ -101,12 +101,11 @@ class Scenario(Params):
         for path, value in overrides.items():
             node = data
             parts = path.split(".")
-            for i, part in enumerate(parts[:-1]):
+            for part in parts[:-1]:
                 if part not in node or not isinstance(node[part], dict):
-                    if parts[0] == "policies" and i == 1:
-                        node[part] = {}
-                    else:
+                    if parts[0] != "policies":  # policy tables are checked by their own Params
                         raise ParameterError(path, "no such parameter")
+                    node[part] = {}
                 node = node[part]
             if parts[0] != "policies" and parts[-1] not in node:
                 raise ParameterError(path, "no such parameter")

@@ -54,7 +54,7 @@ class WhistleParams(Params):
                                          source="assumption: departments report for duty (002)")
     report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier at departments and city",
                                 source="assumption: joint consultation on site (002)")
-    abandon_cut: float = param(0.5, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
+    abandon_cut: float = param(0.3, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
                                source="assumption: ledger, supervision, assessment, accountability (002)")
     cost_per_community_per_year: float = param(20_000.0, lo=0.0, unit="yuan/year",
                                                source="assumption: meetings, ledgers, supervision")
