@@ -168,7 +168,10 @@ def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
     res_group = np.full(n, ADULT, dtype=np.int8)
     res_group[u < p_child] = CHILD
     res_group[u >= 1.0 - p_old] = ELDERLY
-    res_party = (res_group != CHILD) & (rng.random(n) < params.p_party_member)
+    # members are adults or elderly; the chance among them is scaled so that the share of all
+    # residents is p_party_member, as the seed reports it (003)
+    p_adult_party = np.minimum(params.p_party_member / np.maximum(1.0 - p_child, 1e-9), 1.0)
+    res_party = (res_group != CHILD) & (rng.random(n) < p_adult_party)
 
     def starts_sizes(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
         size = np.bincount(keys, minlength=n_keys).astype(np.int64)

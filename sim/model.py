@@ -78,7 +78,11 @@ class Model:
         #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
         self.deadline = np.full(N_LEVELS, np.inf, dtype=np.float32)
         self.rate_abandon = sc.problems.rate_abandon
-        self.extra_capacity = {lvl: None for lvl in range(N_LEVELS)}  # policies may add arrays
+        #: effort per handler per day added by policies (see ``add_capacity``)
+        self.extra_capacity: dict[int, np.ndarray | None] = {lvl: None for lvl in range(N_LEVELS)}
+        #: success multipliers per (level, category), set by policies through ``boost``; they
+        #: survive re-gridding, unlike the per-handler multipliers in ``mult``
+        self.level_cat_mult = np.ones((N_LEVELS, N_CATEGORIES), dtype=np.float32)
         self.mult: dict[int, np.ndarray] = {}
         # prevention: chance a problem of (compound, category) never arises (policies raise it)
         self.p_prevent = np.full((w.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
@@ -153,7 +157,7 @@ class Model:
 
     def p_success(self, level: np.ndarray, handler: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> np.ndarray:
         """Chance one attempt solves each problem: authority x severity x the handler's multiplier."""
-        base = self.authority[level, cat] * self.severity_mult[sev]
+        base = self.authority[level, cat] * self.severity_mult[sev] * self.level_cat_mult[level, cat]
         mult = np.ones(level.size, dtype=np.float32)
         for lvl in range(N_LEVELS):
             m = level == lvl
@@ -175,6 +179,17 @@ class Model:
             if extra is not None:
                 parts[lvl] = parts[lvl] + extra
         return np.concatenate(parts).astype(np.float64)
+
+    def boost(self, level: int, factor: float | np.ndarray) -> None:
+        """Multiply the chance of success at ``level`` by ``factor`` (scalar or per category)."""
+        self.level_cat_mult[level] *= np.asarray(factor, dtype=np.float32)
+
+    def add_capacity(self, level: int, effort: np.ndarray | float) -> None:
+        """Add effort per day to every handler of ``level`` (array per handler, or a scalar)."""
+        n = int(np.diff(np.append(self.level_offset, self.n_handlers))[level])
+        extra = np.broadcast_to(np.asarray(effort, dtype=np.float32), (n,)).copy()
+        prev = self.extra_capacity[level]
+        self.extra_capacity[level] = extra if prev is None else prev + extra
 
     def count(self, policy: str, name: str, value: float = 1.0) -> None:
         """Add ``value`` to a policy's outcome counter (reported as ``<policy>_<name>``)."""
@@ -217,14 +232,11 @@ class Model:
         pool, w, sc = self.problems, self.world, self.scenario
         rng = self.streams.get("find")
         idx = np.flatnonzero(pool.status == LATENT)
-        if idx.size == 0:
-            return
+        visits = self.grids.visits_per_day(self.visits_per_worker_per_month)
         res, sev = pool.res[idx], pool.sev[idx]
         u = rng.random((3, idx.size))
-        visits = self.grids.visits_per_day(self.visits_per_worker_per_month)
-        hh = w.res_household[res]
-        by_grid = self.grids.visited(hh, visits) & (u[0] < sc.community.p_find_on_visit)
-        self.grids.advance(visits)
+        by_grid = self.grids.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+        self.grids.advance(visits)  # workers go round whether or not there is anything to find
         by_party = u[1] < p_found_by_links(self.party.n_links[res], sc.party)
         mult = self.communities.report_mult[w.res_community[res]]
         by_self = u[2] < p_self_report(sc.problems.rate_self_report.array(), sev, self.residents.trust[res],
@@ -249,7 +261,7 @@ class Model:
 
     def _route(self, t: int) -> None:
         pool = self.problems
-        new = np.flatnonzero((pool.t_found == t) & (pool.status == LATENT))
+        new = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))  # found today (or late yesterday)
         self.ledger.found += new.size
         self.ledger.found_by += np.bincount(pool.finder[new], minlength=self.ledger.found_by.size)
         pool.status[new] = QUEUED
@@ -286,7 +298,6 @@ class Model:
     def _handle(self, t: int) -> None:
         pool = self.problems
         q = np.flatnonzero(pool.status == QUEUED)
-        self._closed_res, self._closed_perf = [], []
         if q.size == 0:
             self._used = np.zeros(self.n_handlers)
             return
@@ -308,7 +319,8 @@ class Model:
         if rows.size == 0:
             return
         cat, sev, res = pool.cat[rows], pool.sev[rows], pool.res[rows]
-        wait = t - pool.t_arise[rows]
+        wait = t - pool.t_arise[rows]  # days to resolution, from arising
+        waited = t - pool.t_found[rows]  # what the resident experienced, from the report
         led.count_cat_sev(led.resolved, cat, sev)
         led.resolved_level += np.bincount(pool.level[rows], minlength=N_LEVELS)
         led.resolved_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
@@ -317,7 +329,7 @@ class Model:
         led.count_flags(led.flag_resolved, pool.flags[rows])
         exp = self.scenario.residents.dur_expected_wait.array(np.float32)[sev]
         self._closed_res.append(res)
-        self._closed_perf.append(performance(wait.astype(np.float32), exp))
+        self._closed_perf.append(performance(waited.astype(np.float32), exp))
         pool.status[rows] = -1  # closed; leaves the pool at the end of the escalate phase
 
     def _escalate(self, t: int) -> None:
@@ -325,7 +337,8 @@ class Model:
         rng = self.streams.get("escalate")
         n = pool.n
         u = rng.random((3, n))
-        age = t - pool.t_arise
+        age = t - pool.t_arise  # since arising: a latent problem's age
+        waited = t - pool.t_found  # since the report: how long a found problem has been waiting
         sev = pool.sev
         queued = pool.status == QUEUED
         lvl = pool.level.astype(np.int64)
@@ -339,14 +352,15 @@ class Model:
             led.escalations += rows.size
             self._place(rows, NEXT_LEVEL[pool.level[rows]], t)
         expected = sc.residents.dur_expected_wait.array(np.float32)[sev]
-        overdue = queued & (age > expected)
+        overdue = queued & (waited > expected)
         again = overdue & (u[1] < sc.problems.rate_recontact)
         if self.no_recontact_flags:
             again &= (pool.flags & self.no_recontact_flags) == 0
         pool.n_contacts[again] += 1
         led.repeat_contacts += int(again.sum())
         self._overdue_res = pool.res[overdue]
-        late = age > sc.problems.dur_patience.array(np.float32)[sev]
+        patience = sc.problems.dur_patience.array(np.float32)[sev]
+        late = np.where(queued, waited, age) > patience
         give_up = late & np.where(queued, u[2] < self.rate_abandon, (pool.status == LATENT) & (u[2] < sc.problems.rate_abandon_latent))
         rows = np.flatnonzero(give_up)
         if rows.size:
@@ -362,6 +376,8 @@ class Model:
         params = self.scenario.residents
         if self._closed_res:
             judge_outcomes(self.residents, np.concatenate(self._closed_res), np.concatenate(self._closed_perf), params)
+        # outcomes closed after this phase (by late policy hooks) are judged tomorrow
+        self._closed_res, self._closed_perf = [], []
         erode_waiting(self.residents, self._overdue_res, params)
 
     def _participate(self, t: int) -> None:
@@ -373,7 +389,7 @@ class Model:
         n_att = rng.binomial(w.community_size, reach)
         comm = np.repeat(np.arange(w.n_communities), n_att)
         attendees = w.community_start[comm] + (rng.random(comm.size) * w.community_size[comm]).astype(np.int64)
-        vols = draw_volunteers(self.residents, rng, params.rate_volunteer, self.party.volunteer_mult)
+        vols = draw_volunteers(self.residents, rng, self.party.volunteer_rate, self.party.volunteer_mult)
         self.residents.volunteer_turns[vols] += 1
         self.volunteer_hours += vols.size * params.dur_volunteer_hours
         participate(self.residents, np.concatenate([attendees, vols]), params)
@@ -403,6 +419,8 @@ class Model:
                 core(t)
             for hook in self._hooks[phase]:
                 hook(self, t)
+        if self.problems.n and (self.problems.status < 0).any():
+            self.problems.keep(self.problems.status >= 0)  # closed by a late hook
         self.t += 1
 
     def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:
@@ -423,7 +441,7 @@ class Model:
         if show:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=n, unit="day", desc=self.scenario.name, leave=False)
+            bar = tqdm(total=n, unit="day", desc=self.scenario.name, leave=False, disable=None)  # off when not a terminal
         for _ in range(n):
             self.step()
             if bar is not None:

@@ -114,13 +114,16 @@ class WorldParams(Params):
         source="003: mature community, 800 over 50 and ~200 over 70; new compounds of young families")
     p_child: ByCompoundType = vector_param(
         ByCompoundType, (0.12, 0.10, 0.25), lo=0.0, hi=1.0, unit="share", source="assumption (003)")
-    p_party_member: float = param(0.063, lo=0.0, hi=1.0, unit="share of adults and elderly",
+    p_party_member: float = param(0.063, lo=0.0, hi=1.0, unit="share of residents (all members are adults or elderly)",
                                   source="003: 17,492 members / 277,000 residents")
     n_links_per_party_member: float = param(4.6, lo=0.0, hi=50.0, unit="residents",
                                             source="001: 130 members link 600+ residents")
-    n_building_ties: float = param(2.0, lo=0.0, hi=50.0, unit="ties per resident (mean)", source="assumption")
-    n_compound_ties: float = param(1.0, lo=0.0, hi=50.0, unit="ties per resident (mean)", source="assumption")
-    n_long_ties: float = param(0.2, lo=0.0, hi=10.0, unit="ties per resident (mean)", source="assumption")
+    n_building_ties: float = param(2.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
+                                   source="assumption")
+    n_compound_ties: float = param(1.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
+                                   source="assumption")
+    n_long_ties: float = param(0.2, lo=0.0, hi=10.0, unit="ties each resident starts (mean; degree about twice)",
+                               source="assumption")
     n_cobuilding_units_per_community: int = param(7, lo=0, hi=100, unit="units",
                                                   source="000: Jiyang convenes 7 co-building units")
 
@@ -185,6 +188,7 @@ class HandlingParams(Params):
     property_quality: ByCompoundType = vector_param(
         ByCompoundType, (0.0, 0.7, 0.8), lo=0.0, hi=1.0, unit="mean quality",
         source="assumption; old compounds have no firm (003)")
+    property_quality_concentration: float = param(10.0, lo=1.0, unit="Beta a+b of firm quality", source="assumption")
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,8 @@ class ResidentParams(Params):
     alpha_expectation: float = param(0.2, lo=0.0, hi=1.0, unit="weight", source="assumption (adaptive expectation)")
     alpha_trust: float = param(0.15, lo=0.0, hi=1.0, unit="weight", source="assumption")
     rate_wait_erosion: float = param(0.0015, lo=0.0, hi=0.1, unit="/day per overdue problem", source="assumption")
+    trust_erosion_share: float = param(0.5, lo=0.0, hi=2.0, unit="trust lost per unit of satisfaction lost waiting",
+                                       source="assumption")
     rate_social: float = param(0.02, lo=0.0, hi=1.0, unit="/day", source="assumption (social influence)")
     rate_drift: float = param(0.004, lo=0.0, hi=1.0, unit="/day toward the initial means",
                               source="assumption: satisfaction and trust relax to their initial means")

@@ -41,6 +41,14 @@ class ParameterError(ValueError):
         return ParameterError(key, self.message)
 
 
+def _merge(base: dict[str, Any], top: typing.Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of plain-data tables: ``top`` wins, nested tables merge."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, typing.Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def param(
     default: Any,
     *,
@@ -140,16 +148,24 @@ class Params:
         if not isinstance(data, typing.Mapping):
             raise ParameterError("", f"expected a table, got {data!r}")
         hints = _hints(cls)
-        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in names:
-                raise ParameterError(str(key), f"unknown key; allowed: {', '.join(sorted(names))}")
+            if key not in fields:
+                raise ParameterError(str(key), f"unknown key; allowed: {', '.join(sorted(fields))}")
             typ = hints[key]
             if isinstance(typ, type) and issubclass(typ, Params):
                 if not isinstance(value, typing.Mapping):
                     raise ParameterError(key, f"expected a table with keys {', '.join(typ.field_names())}, got {value!r}")
+                # a partial table keeps the field's own defaults for the keys it does not set
+                f = fields[key]
+                default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
                 try:
+                    if isinstance(default, Params):
+                        unknown = [k for k in value if k not in typ.field_names()]
+                        if unknown:
+                            raise ParameterError(str(unknown[0]), f"unknown key; allowed: {', '.join(sorted(typ.field_names()))}")
+                        value = _merge(default.to_dict(), value)
                     kwargs[key] = typ.from_dict(value)
                 except ParameterError as err:
                     raise err.under(key) from None

@@ -194,7 +194,7 @@ def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, thres
     is skipped (the handler refers the matter up) when it does not exist or its chance is
     below ``threshold``, never past ``top``.
     """
-    level = level.copy()
+    level = np.minimum(level, top).astype(np.int8)  # nothing enters above the top level
     rows = np.arange(level.size)
     for _ in range(N_LEVELS):
         cur = level.astype(np.int64)
@@ -214,7 +214,9 @@ def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity
     handler attempts problems while the effort it has started stays below its capacity (the
     last one started may overrun). Returns the attempted mask and the effort used per key.
     """
-    order = np.argsort((key.astype(np.int64) << 32) | priority.astype(np.int64), kind="stable")
+    pr = priority.astype(np.int64)
+    pr -= pr.min() if pr.size else 0  # non-negative, so it cannot spill into the key's bits
+    order = np.argsort((key.astype(np.int64) << 32) | pr, kind="stable")
     k_sorted = key[order]
     e_sorted = effort[order]
     cum = np.cumsum(e_sorted)

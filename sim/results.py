@@ -41,7 +41,7 @@ def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
     return float(np.searchsorted(np.cumsum(hist), q * total))
 
 
-def _p10_binned(values: np.ndarray, bins: int = 2000) -> float:
+def _p10_binned(values: np.ndarray, bins: int = 10_000) -> float:
     """10th percentile of values in [0, 1], to 1/bins, by a counting pass (no O(n log n) sort)."""
     counts = np.bincount(np.minimum((values * bins).astype(np.int64), bins - 1), minlength=bins)
     k = int(np.searchsorted(np.cumsum(counts), 0.1 * values.size))
@@ -90,9 +90,13 @@ class Recorder:
         if used is None:
             return staff, grid_cap
         off = m.level_offset
-        comm_used = float(np.minimum(used[off[COMMUNITY]: off[COMMUNITY] + m.world.n_communities],
-                                     m.communities.problem_capacity()).sum())
-        grid_used = float(np.minimum(used[off[GRID]: off[GRID] + m.grids.n], m.grids.n_workers * m.grid_worker_capacity).sum())
+        cap = m.capacity()
+        comm = slice(off[COMMUNITY], off[COMMUNITY] + m.world.n_communities)
+        grid = slice(off[GRID], off[GRID] + m.grids.n)
+        comm_used = float(np.minimum(used[comm], cap[comm]).sum())
+        grid_used = float(np.minimum(used[grid], cap[grid]).sum())
+        staff += float(cap[comm].sum() - m.communities.problem_capacity().sum())  # effort added by policies
+        grid_cap = float(cap[grid].sum())
         self.staff_effort_total += staff
         self.staff_busy_total += comm_used + admin
         self.grid_effort_total += grid_cap

@@ -22,16 +22,17 @@ class PartyMembers:
     ids: np.ndarray  # int32 resident ids of members living in the area
     n_links: np.ndarray  # int16 per resident: number of members linked to the resident
     n_in_service: np.ndarray  # int32 per community: in-service members registered (双报到)
-    volunteer_mult: np.ndarray  # float32 per resident: volunteering multiplier (members > 1)
+    volunteer_rate: np.ndarray  # float32 per resident: daily chance to volunteer at trust 1
+    volunteer_mult: np.ndarray  # float32 per resident: multiplier policies raise (teams, time banks)
 
     @classmethod
     def create(cls, world: World, params: PartyParams, resident_rate: float) -> PartyMembers:
         n_links = np.bincount(world.link_indices, minlength=world.n_residents).astype(np.int16)
-        mult = np.ones(world.n_residents, dtype=np.float32)
-        if resident_rate > 0:
-            mult[world.party_ids] = params.rate_volunteer / resident_rate
+        rate = np.full(world.n_residents, resident_rate, dtype=np.float32)
+        rate[world.party_ids] = params.rate_volunteer
         return cls(ids=world.party_ids, n_links=n_links,
-                   n_in_service=np.zeros(world.n_communities, dtype=np.int32), volunteer_mult=mult)
+                   n_in_service=np.zeros(world.n_communities, dtype=np.int32), volunteer_rate=rate,
+                   volunteer_mult=np.ones(world.n_residents, dtype=np.float32))
 
     def add_in_service(self, per_community: np.ndarray) -> None:
         """Register in-service members (双报到) with each community; they volunteer, not report."""

@@ -30,7 +30,7 @@ class PropertyFirms:
         comp = world.firm_compound
         mean = params.property_quality.array()[world.compound_type[comp]]
         mean = np.clip(mean, 1e-3, 1 - 1e-3)
-        conc = 10.0
+        conc = params.property_quality_concentration
         quality = rng.beta(mean * conc, (1 - mean) * conc).astype(np.float32)
         cap = (params.property_capacity_per_100_households * world.compound_n_households[comp] / 100).astype(np.float32)
         return cls(compound=comp, quality=quality, capacity=cap, community_run=np.zeros(comp.size, dtype=bool))

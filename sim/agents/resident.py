@@ -102,7 +102,7 @@ def erode_waiting(res: Residents, ids: np.ndarray, params: ResidentParams) -> No
     if ids.size == 0 or params.rate_wait_erosion == 0:
         return
     scatter_add(res.satisfaction, ids, -params.rate_wait_erosion)
-    scatter_add(res.trust, ids, -0.5 * params.rate_wait_erosion)
+    scatter_add(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion)
     _clip_at(res.satisfaction, ids)
     _clip_at(res.trust, ids)
 
@@ -131,17 +131,17 @@ def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None
     _clip_at(res.trust, ids)
 
 
-def draw_volunteers(res: Residents, rng: np.random.Generator, rate: float, mult: np.ndarray | None = None) -> np.ndarray:
-    """Ids of residents volunteering today: chance ``rate * trust`` (times ``mult``), by thinning.
+def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Ids of residents volunteering today: chance ``min(1, rate * mult * trust)``, by thinning.
 
-    Draws Binomial(n, rate * max_mult) candidates and accepts each with its own share of the
-    maximum, so the cost is proportional to the number of candidates, not of residents.
+    Draws Binomial(n, top) candidates, top being the largest chance any resident can have, and
+    accepts each with its own share of it, so the cost is proportional to the number of
+    candidates, not of residents.
     """
-    top = rate * (float(mult.max()) if mult is not None and mult.size else 1.0)
-    top = min(top, 1.0)
+    top = min(float((rate * mult).max()) if rate.size else 0.0, 1.0)
     if top <= 0:
         return np.empty(0, dtype=np.int64)
     k = rng.binomial(res.n, top)
     cand = rng.choice(res.n, size=k, replace=False) if k < res.n // 4 else np.flatnonzero(rng.random(res.n) < top)
-    p = rate * res.trust[cand] * (mult[cand] if mult is not None else 1.0)
+    p = np.minimum(rate[cand] * mult[cand] * res.trust[cand], 1.0)
     return np.sort(cand[rng.random(cand.size) * top < p])

@@ -16,6 +16,10 @@ _BUILTIN: dict[str, str] = {
     "grid": "grid",
     "street_empowerment": "street_empowerment",
     "whistle": "whistle",
+    "alliance": "alliance",
+    "micro_projects": "micro_projects",
+    "four_empowerments": "four_empowerments",
+    "one_core_many": "one_core_many",
 }
 
 

@@ -67,11 +67,8 @@ class GridPolicy(Policy):
         model.visits_per_worker_per_month = p.n_visits_per_worker_per_month
         model.pay_grid_worker = p.pay_grid_worker
         if p.proxy_service:
-            base = float(model.authority[COMMUNITY, ADMIN_CATEGORY])
-            if base > 0:
-                model.mult[COMMUNITY][:, ADMIN_CATEGORY] = max(p.proxy_authority / base, 1.0)
-            else:
-                model.authority[COMMUNITY, ADMIN_CATEGORY] = p.proxy_authority
+            # the community window takes administrative matters with at least proxy_authority
+            model.authority[COMMUNITY, ADMIN_CATEGORY] = max(model.authority[COMMUNITY, ADMIN_CATEGORY], p.proxy_authority)
             model.no_recontact_flags |= FLAG_BIT["proxy"]
 
     def on_find(self, model: Model, t: int) -> None:

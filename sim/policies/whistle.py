@@ -75,10 +75,9 @@ class Whistle(Policy):
         model.deadline[COMMUNITY] = p.deadline_community
         model.deadline[STREET] = p.deadline_street
         model.deadline[DEPARTMENT] = p.deadline_department
-        extra = model.departments.capacity * np.float32(p.report_capacity_share)
-        model.extra_capacity[DEPARTMENT] = extra
-        model.mult[DEPARTMENT] *= np.float32(p.report_boost)
-        model.mult[CITY] *= np.float32(p.report_boost)
+        model.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
+        model.boost(DEPARTMENT, p.report_boost)
+        model.boost(CITY, p.report_boost)
         model.rate_abandon *= 1.0 - p.abandon_cut
         model.no_recontact_flags |= FLAG_BIT["whistle"]
 

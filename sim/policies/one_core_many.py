@@ -1,0 +1,230 @@
+"""one_core_many — 党建引领 一核多元 "party building leads, one core and many actors" (004, Luohu).
+
+The community party organisation is the core (一核); many actors (多元: compound party
+branches, owners' committees, property firms, the police post, the market regulator, social
+organisations, residents) take part. Each lever below has a switch so that scenarios can
+compare them one by one.
+
+Three downward moves (三个下沉, ``downward_moves``):
+
+* a street leader is the community's first secretary (街道领导挂点兼任社区党委第一书记): the
+  community is ``first_secretary_boost`` times as successful in every category;
+* street staff go down to the communities at least two half-days a week (街道机关力量…每周不少于
+  两个半天进驻社区): each community gains ``n_street_staff_per_community`` x
+  ``half_days_per_week`` / 7 x 0.5 staff-days of handling effort a day (at the community staff's
+  effort per day); these are the street's office (机关) staff, so the street's own handling
+  capacity is unchanged;
+* community committee members lead compound party branches (社区党委委员兼任小区党支部书记): each
+  latent problem is found by the branch with daily chance ``p_branch_find`` (finder "party_link").
+
+Seven teams (七支队伍: counselling, volunteers, fire, livelihood, environment, market
+supervision, culture and sport; ``seven_teams``): volunteering rises ``teams_volunteer_mult``
+times (``party.volunteer_mult``); grid workers and the community are ``1 + teams_gain[category]``
+times as successful where a team helps (counselling: disputes; fire and market supervision:
+safety; livelihood: care; environment: sanitation); the culture team makes community events
+``teams_event_mult`` times as frequent.
+
+Red, yellow and green ratings (红黄绿三级挂牌, ``ratings``): every ``dur_rating`` days the street
+and the police rate every compound by its known open problems per resident over the last
+period; the worst ``share_red`` are rated red (counter ``red_ratings``). Until the next rating
+their problems are served first (``red_priority_days`` of queue priority) and their grid
+workers and property firm are ``red_boost`` times as successful (a street department's party
+branch pairs with the compound, 机关支部与小区支部结对子).
+
+Smart sensors (智能监管预警平台 for power, gas and flooding, 用电、用气、水浸, ``sensors``): each
+latent safety problem is found with daily chance ``p_sensor_find`` (finder "policy", flag
+``sensor``), and a share ``p_prevent_major_safety`` of major safety problems is prevented
+(隐患于未然). The core prevents by compound and category, not severity, so the share is spread
+over all safety problems so as to prevent the same expected number. Cost per household.
+
+Admission list (社区工作事项准入制度, ``admission_list``): departments may push at most
+``admin_cap`` administrative tasks a day onto a community (``communities.admin_cap``); the
+effort freed goes to residents' problems.
+
+Outcome counters: ``red_ratings``, ``sensor_found``, ``branch_found``, and, sensors on or off,
+``safety_found``, ``safety_found_early`` (within a day of arising) and ``safety_days_to_find``.
+
+Not modelled here: the "six-in-one" party organisations (六位一体) beyond the compound branches;
+entrusted property management of old compounds (委托授权物业管理机构: see ``four_empowerments``'
+community-run property); the canteen, schools and other service projects of 004's last part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..paramtools import Params, param, vector_param
+from ..phases import Policy
+from ..taxonomy import (
+    CATEGORIES, COMMUNITY, FLAG_BIT, GRID, LATENT, PARTY_LINK, POLICY_FIND, PROPERTY, QUEUED, SEVERITIES,
+)
+from ..vectors import ByCategory
+from . import register
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+_SAFETY = CATEGORIES.index("safety")
+_MAJOR = SEVERITIES.index("major")
+
+
+@dataclass(frozen=True)
+class OneCoreManyParams(Params):
+    """Parameters of the "one core, many actors" model (004)."""
+
+    # three downward moves
+    downward_moves: bool = param(True, source="004: 三个下沉")
+    first_secretary_boost: float = param(1.1, lo=1.0, hi=3.0, unit="success multiplier of the community",
+                                         source="assumption (004: a street leader is the community's first secretary)")
+    n_street_staff_per_community: float = param(4.0, lo=0.0, hi=100.0, unit="street staff",
+                                                source="assumption (004: 街道机关力量下沉)")
+    half_days_per_week: float = param(2.0, lo=0.0, hi=14.0, unit="half-days a week",
+                                      source="004: at least two half-days a week in the community")
+    p_branch_find: float = param(0.02, lo=0.0, hi=1.0, unit="/day per latent problem",
+                                 source="assumption (004: committee members lead compound party branches)")
+    # seven teams
+    seven_teams: bool = param(True, source="004: 七支队伍")
+    teams_volunteer_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of volunteering",
+                                        source="assumption (004: 义工队 and retired party members)")
+    teams_gain: ByCategory = vector_param(
+        ByCategory, (0.1, 0.0, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0), lo=0.0, hi=2.0,
+        unit="added success multiplier at grid and community (0.1: x1.1)",
+        source="assumption (004: counselling, fire, livelihood, environment, market supervision teams)")
+    teams_event_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of community events",
+                                    source="assumption (004: culture and sport team, 文体服务队)")
+    teams_cost_per_community_per_year: float = param(30_000.0, lo=0.0, unit="yuan/year",
+                                                     source="assumption: equipment, training, insurance")
+    # red / yellow / green ratings
+    ratings: bool = param(True, source="004: 红、黄、绿三级挂牌警示机制")
+    dur_rating: int = param(90, lo=1, unit="days", source="assumption: quarterly")
+    share_red: float = param(1 / 3, lo=0.0, hi=1.0, unit="share of compounds",
+                             source="assumption (004: 好、中、差 three grades)")
+    red_priority_days: int = param(14, lo=0, hi=3650, unit="days of queue priority", source="assumption")
+    red_boost: float = param(1.2, lo=1.0, hi=3.0, unit="success multiplier of grid workers and firm",
+                             source="assumption (004: 机关支部与小区支部结对子, cadres posted to the compound)")
+    # smart sensors
+    sensors: bool = param(True, source="004: 智能监管预警平台 for power, gas and flooding")
+    p_sensor_find: float = param(0.5, lo=0.0, hi=1.0, unit="/day per latent safety problem",
+                                 source="assumption (004: 24-hour monitoring, warning and alarm)")
+    p_prevent_major_safety: float = param(0.5, lo=0.0, hi=1.0, unit="share of major safety problems prevented",
+                                          source="assumption (004: 隐患于未然)")
+    sensor_cost_per_household_per_year: float = param(60.0, lo=0.0, unit="yuan/household/year",
+                                                      source="assumption: IoT sensors and platform")
+    # admission list
+    admission_list: bool = param(True, source="004: 社区工作事项准入制度")
+    admin_cap: float = param(4.0, lo=0.0, unit="administrative tasks admitted per community per day",
+                             source="assumption (004: departments may not push statutory duties onto communities)")
+
+
+@register
+class OneCoreMany(Policy):
+    """Downward moves, seven teams, compound ratings, sensors and an admission list."""
+
+    name = "one_core_many"
+    Params = OneCoreManyParams
+    params: OneCoreManyParams
+
+    def setup(self, model: Model) -> None:
+        p = self.params
+        w, comm = model.world, model.communities
+        self._red = np.zeros(w.n_compounds, dtype=bool)
+        self._red_grids = np.empty(0, dtype=np.int64)
+        self._red_firms = np.empty(0, dtype=np.int64)
+        self._priority = np.zeros(w.n_compounds, dtype=np.int32)
+        self._backlog = np.zeros(w.n_compounds, dtype=np.float64)
+        if p.downward_moves:
+            model.boost(COMMUNITY, p.first_secretary_boost)
+            staff_days = p.n_street_staff_per_community * p.half_days_per_week * 0.5 / 7.0
+            model.add_capacity(COMMUNITY, staff_days * comm.capacity_per_staff)
+            model.streets.n_staff_in_communities = model.streets.n_staff_in_communities + np.bincount(
+                w.community_street, minlength=w.n_streets).astype(np.float32) * np.float32(staff_days)
+        if p.seven_teams:
+            model.party.volunteer_mult = model.party.volunteer_mult * np.float32(p.teams_volunteer_mult)
+            model.boost(COMMUNITY, 1 + p.teams_gain.array())
+            model.boost(GRID, 1 + p.teams_gain.array())
+            comm.event_rate = comm.event_rate * np.float32(p.teams_event_mult)
+        if p.sensors and p.p_prevent_major_safety > 0:
+            sev = model.scenario.problems.severity_weights.matrix()[_SAFETY]
+            share_major = float(sev[_MAJOR] / sev.sum())
+            extra_p = np.float32(p.p_prevent_major_safety * share_major)
+            model.p_prevent[:, _SAFETY] = 1.0 - (1.0 - model.p_prevent[:, _SAFETY]) * (1.0 - extra_p)
+        if p.admission_list:
+            comm.admin_cap = np.minimum(comm.admin_cap, np.float32(p.admin_cap))
+
+    # ---- daily hooks ------------------------------------------------------------------------
+    def on_plan(self, model: Model, t: int) -> None:
+        p = self.params
+        if p.ratings and t > 0 and t % p.dur_rating == 0:
+            self._rate(model, t)
+
+    def on_find(self, model: Model, t: int) -> None:
+        p, pool = self.params, model.problems
+        if p.sensors and p.p_sensor_find > 0:
+            rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.cat == _SAFETY))
+            hit = rows[self.rng.random(rows.size) < p.p_sensor_find]
+            model.mark_found(hit, POLICY_FIND, t)
+            pool.flags[hit] |= FLAG_BIT["sensor"]
+            model.count(self.name, "sensor_found", hit.size)
+        if p.downward_moves and p.p_branch_find > 0:
+            rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))
+            hit = rows[self.rng.random(rows.size) < p.p_branch_find]
+            model.mark_found(hit, PARTY_LINK, t)
+            model.count(self.name, "branch_found", hit.size)
+
+    def on_route(self, model: Model, t: int) -> None:
+        # how early safety problems are found, sensors or not: days from arising to being found,
+        # and how many within a day (early)
+        pool = model.problems
+        rows = np.flatnonzero((pool.t_found == t) & (pool.status == QUEUED) & (pool.cat == _SAFETY))
+        if rows.size:
+            delay = t - pool.t_arise[rows]
+            model.count(self.name, "safety_found", rows.size)
+            model.count(self.name, "safety_found_early", int((delay <= 1).sum()))
+            model.count(self.name, "safety_days_to_find", int(delay.sum()))
+
+    def on_record(self, model: Model, t: int) -> None:
+        if not self.params.ratings:
+            return
+        pool = model.problems
+        rows = np.flatnonzero(pool.status == QUEUED)
+        self._backlog += np.bincount(model.world.res_compound[pool.res[rows]], minlength=self._backlog.size)
+
+    def _rate(self, model: Model, t: int) -> None:
+        """Rate compounds red / yellow / green by known open problems per resident over the period."""
+        p, w = self.params, model.world
+        score = self._backlog / np.maximum(w.compound_size, 1)
+        self._backlog[:] = 0.0
+        n_red = int(round(p.share_red * w.n_compounds))
+        worst = np.lexsort((self.rng.random(w.n_compounds), -score))[:n_red]  # ties broken at random
+        red = np.zeros(w.n_compounds, dtype=bool)
+        red[worst] = True
+        model.count(self.name, "red_ratings", n_red)
+        # queue priority: replace this policy's previous contribution
+        new_prio = np.where(red, p.red_priority_days, 0).astype(np.int32)
+        model.priority_days += new_prio - self._priority
+        self._priority = new_prio
+        # success boost of the red compounds' grid workers and firm: undo the last, apply the new
+        boost = np.float32(p.red_boost)
+        model.mult[GRID][self._red_grids] /= boost
+        model.mult[PROPERTY][self._red_firms] /= boost
+        self._red_grids = np.flatnonzero(red[model.grids.grid_compound])
+        firms = model.compound_firm[red]
+        self._red_firms = firms[firms >= 0].astype(np.int64)
+        model.mult[GRID][self._red_grids] *= boost
+        model.mult[PROPERTY][self._red_firms] *= boost
+        self._red = red
+
+    def cost_per_day(self, model: Model) -> float:
+        p = self.params
+        cost = 0.0
+        if p.seven_teams:
+            cost += p.teams_cost_per_community_per_year * model.world.n_communities / 365.0
+        if p.sensors:
+            cost += p.sensor_cost_per_household_per_year * model.world.n_households / 365.0
+        return cost
+
+
+__all__ = ["OneCoreMany", "OneCoreManyParams"]
