@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-#: name -> (scenario overrides, steps, floor in resident-steps/s, policies)
 @dataclass(frozen=True)
 class Case:
+    """A benchmark case: scenario overrides on the defaults, steps, and the speed floor."""
+
     name: str
     overrides: dict[str, Any]
     steps: int
@@ -25,16 +26,20 @@ class Case:
     description: str
 
 
+_DISTRICT: dict[str, Any] = {"world.n_streets": 8, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 20}
+_ALL_POLICIES = ("grid", "alliance", "street_empowerment", "whistle", "four_empowerments", "micro_projects", "one_core_many")
+
 CASES: tuple[Case, ...] = (
     Case("community_10k", {"world.n_streets": 1, "world.n_communities_per_street": 1,
                            "world.n_compounds_per_community": 18}, 1095, 0.0,
          "one community of ~10,000 residents x 1,095 days"),
-    Case("district_450k", {"world.n_streets": 8, "world.n_communities_per_street": 5,
-                           "world.n_compounds_per_community": 20}, 365, 5e6,
+    Case("district_450k", _DISTRICT, 365, 5e6,
          "Jiyang-size district: 40 communities, ~450,000 residents (000) x 365 days"),
+    Case("district_450k_all_policies", {**_DISTRICT, **{f"policies.{p}": {} for p in _ALL_POLICIES}}, 365, 3e6,
+         "the same district with all seven policies switched on"),
 )
 
-QUICK_SCALE = {"community_10k": 4, "district_450k": 20}
+QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20}
 
 
 def _child(name: str, quick: bool) -> dict[str, Any]:
@@ -45,13 +50,14 @@ def _child(name: str, quick: bool) -> dict[str, Any]:
     from .scenario import Scenario
 
     case = next(c for c in CASES if c.name == name)
-    overrides = dict(case.overrides)
+    overrides = {k: v for k, v in case.overrides.items() if not k.startswith("policies.")}
     steps = case.steps
     if quick:
         overrides["world.n_compounds_per_community"] = max(1, overrides["world.n_compounds_per_community"] // QUICK_SCALE[name])
         steps = min(steps, 60)
     overrides["run.n_steps"] = steps
-    scenario = Scenario(name=name).with_overrides(overrides)
+    policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
+    scenario = Scenario.from_dict({**Scenario(name=name).with_overrides(overrides).to_dict(), "policies": policies})
     t0 = time.perf_counter()
     model = Model(scenario, seed=1)
     setup_s = time.perf_counter() - t0
