@@ -1,4 +1,4 @@
-"""Command line: ``govsim run``, ``govsim bench``, ``govsim params``.
+"""Command line: ``govsim run``, ``govsim compare``, ``govsim bench``, ``govsim params``.
 
 Every user error (bad scenario, bad parameter, bad database URL) prints one line
 ``govsim: error: ...`` to stderr and exits with code 2, before anything is written.
@@ -80,10 +80,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
     from .store import ResultStore, RunRecord
 
+    scenario = load_scenario(args.scenario)
     overrides = _parse_set(args.set)
     if args.steps is not None:
         overrides["run.n_steps"] = args.steps
-    scenario = load_scenario(args.scenario, overrides)
+    for key, value in overrides.items():
+        try:
+            scenario = scenario.with_overrides({key: value})
+        except ParameterError as err:
+            raise UserError(f"--set {key}={value!r}: {err.message}") from None
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
     model = Model(scenario, seed=args.seed)
     results = model.run(progress=None if not args.quiet else False)
@@ -104,6 +109,52 @@ def cmd_run(args: argparse.Namespace) -> int:
         title = f"{scenario.name}: {int(results.summary['n_residents']):,} residents x {model.t} days, seed {model.seed}"
         print(format_summary(results.summary, title))
         print(f"\nstored as run {run_id} in {store.url} ({results.run_s:.1f} s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from .compare import ComparisonInterrupted, prepare, run_comparison
+    from .store import ResultStore
+
+    if args.replicates < 2:
+        raise UserError(f"--replicates must be at least 2 for confidence intervals, got {args.replicates}")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    entries = prepare(args.scenarios, args.steps)  # every scenario validated before anything runs
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {args.out}: not a directory")
+    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not out.exists() and not (parent.is_dir() and os.access(parent, os.W_OK)):
+        raise UserError(f"--out {args.out}: cannot create it in '{parent}'")
+    store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    try:
+        comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet, store=store)
+    except ComparisonInterrupted as exc:
+        print(f"govsim: interrupted; {exc.n_stored} finished runs were stored with label "
+              f"compare:{exc.comparison_id}, nothing for the unfinished ones", file=sys.stderr)
+        return 130
+    finally:
+        store.close()
+    try:
+        figures = comp.save_figures(out)
+    except OSError as err:
+        raise UserError(f"the runs are stored with label compare:{comp.comparison_id}, but the figures could not be "
+                        f"written to '{out}' ({err.strerror or err})") from None
+    if args.json:
+        data = comp.to_json_dict()
+        data.update(db=store.url, figures=[str(p) for p in figures])
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(comp.format_table())
+        print(f"\nstored {len(comp.runs)} runs with label compare:{comp.comparison_id} in {store.url} "
+              f"({comp.wall_s:.1f} s, {comp.workers} worker{'s' if comp.workers > 1 else ''})")
+        print("figures:")
+        for path in figures:
+            print(f"  {path}")
     return 0
 
 
@@ -137,6 +188,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--label", default="", help="free-text label stored with the run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
+    c = sub.add_parser(
+        "compare", help="compare scenarios over replicates with common random numbers",
+        description="Run every scenario R times and compare them with the first (the baseline). Replicate r of "
+                    "every scenario uses the same seed, int(numpy.random.SeedSequence(S).spawn(R)[r]"
+                    ".generate_state(1)[0]) (common random numbers), so differences to the baseline are paired by "
+                    "replicate. Prints one table of main outcomes, mean [95% CI] per scenario and the paired "
+                    "difference to the baseline; stores every run with label compare:<id>; writes figures "
+                    "<id>_*.png/.svg to the --out directory.")
+    c.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml", help="scenario files; the first is the baseline")
+    c.add_argument("--replicates", type=int, default=20, metavar="R",
+                   help="replicates per scenario (default: 20, at least 2)")
+    c.add_argument("--steps", type=int, metavar="N", help="days to simulate (default: each scenario's run.n_steps)")
+    c.add_argument("--seed", type=int, default=1, metavar="S", help="root seed of the replicate seeds (default: 1)")
+    c.add_argument("--workers", type=int, metavar="W",
+                   help="worker processes (default: the number of CPUs; 1 runs in this process)")
+    c.add_argument("--db", help="SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)")
+    c.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--out", default="results", metavar="DIR", help="directory for the figures (default: results)")
+    c.set_defaults(func=cmd_compare)
     b = sub.add_parser("bench", help="measure speed and memory")
     b.add_argument("--json", action="store_true", help="print one JSON object with the cases")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
@@ -153,11 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "seed", None) is not None and args.seed < 0:
-        parser.error("--seed must be a non-negative integer")
-    if getattr(args, "steps", None) is not None and args.steps < 1:
-        parser.error("--steps must be a positive integer")
     try:
+        if getattr(args, "seed", None) is not None and args.seed < 0:
+            raise UserError(f"--seed {args.seed}: must be a non-negative integer")
+        if getattr(args, "steps", None) is not None and args.steps < 1:
+            raise UserError(f"--steps {args.steps}: must be a positive integer")
         return int(args.func(args))
     except (ScenarioError, StoreError, ParameterError, UserError) as err:
         print(f"govsim: error: {err}", file=sys.stderr)

@@ -144,7 +144,8 @@ def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
     n_cmp = n_comm * params.n_compounds_per_community
     community_street = np.repeat(np.arange(params.n_streets, dtype=np.int32), params.n_communities_per_street)
     compound_community = np.repeat(np.arange(n_comm, dtype=np.int32), params.n_compounds_per_community)
-    compound_type = rng.choice(len(COMPOUND_TYPES), size=n_cmp, p=params.p_compound_type.array()).astype(np.int8)
+    shares = params.p_compound_type.array()
+    compound_type = rng.choice(len(COMPOUND_TYPES), size=n_cmp, p=shares / shares.sum()).astype(np.int8)
 
     n_bld = _sizes(rng, params.n_buildings_per_compound.array()[compound_type])
     building_compound = np.repeat(np.arange(n_cmp, dtype=np.int32), n_bld)

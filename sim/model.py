@@ -46,6 +46,8 @@ class Model:
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
         t0 = time.perf_counter()
         self.scenario = scenario
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.t = 0
@@ -88,6 +90,8 @@ class Model:
         self.p_prevent = np.full((w.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
         # queue priority: problems of a compound are served as if they had waited this many days more
         self.priority_days = np.zeros(w.n_compounds, dtype=np.int32)
+        #: success multiplier for problems carrying each flag bit (taxonomy.FLAGS order)
+        self.flag_success = np.ones(8, dtype=np.float32)
         #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
         self.no_recontact_flags = 0
         #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
@@ -309,6 +313,9 @@ class Model:
         self._used = used
         a = q[attempted]
         p = self.p_success(level[attempted], handler[attempted], cat[attempted], sev[attempted])
+        for bit in np.flatnonzero(self.flag_success != 1.0):
+            flagged = (pool.flags[a] & np.uint8(1 << bit)) != 0
+            p[flagged] = np.minimum(p[flagged] * self.flag_success[bit], 1.0)
         ok = self.streams.get("handle").random(a.size) < p
         self.resolve(a[ok], t)
 
@@ -324,7 +331,9 @@ class Model:
         led.count_cat_sev(led.resolved, cat, sev)
         led.resolved_level += np.bincount(pool.level[rows], minlength=N_LEVELS)
         led.resolved_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
-        np.add.at(led.days_hist, (sev, np.minimum(wait, led.days_hist.shape[1] - 1)), 1)
+        if wait.max() >= led.days_hist.shape[1]:  # a run stepped past its planned length
+            led.days_hist = np.pad(led.days_hist, ((0, 0), (0, int(wait.max()) + 1 - led.days_hist.shape[1])))
+        np.add.at(led.days_hist, (sev, wait), 1)
         led.contacts_resolved += int(pool.n_contacts[rows].sum())
         led.count_flags(led.flag_resolved, pool.flags[rows])
         exp = self.scenario.residents.dur_expected_wait.array(np.float32)[sev]

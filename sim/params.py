@@ -26,7 +26,7 @@ CategoryWeightsByGroup = make_table(
         (1.0, 1.2, 1.0, 0.5, 0.7, 1.0, 1.2, 0.6),  # adult
         (1.0, 0.3, 0.9, 2.2, 0.9, 1.0, 1.3, 1.8),  # elderly (care, health: 003 常青社区)
     ],
-    lo=0.0, doc="Relative weight of each category in a resident's problems, by group.",
+    lo=0.0, doc="Relative weight of each category in a resident's problems, by group.", module=__name__,
 )
 
 CategoryMultByCompound = make_table(
@@ -36,7 +36,7 @@ CategoryMultByCompound = make_table(
         (1.0, 1.0, 1.0, 1.3, 1.0, 1.0, 1.0, 1.2),  # mature: elderly-heavy (003)
         (0.7, 1.5, 1.2, 1.2, 0.8, 0.8, 1.0, 0.8),  # new: parking, noise, child care (003, 001)
     ],
-    lo=0.0, doc="Multiplier of each category's rate by compound type.",
+    lo=0.0, doc="Multiplier of each category's rate by compound type.", module=__name__,
 )
 
 SeverityByCategory = make_table(
@@ -51,7 +51,7 @@ SeverityByCategory = make_table(
         (0.20, 0.50, 0.25, 0.05),  # admin: registration, social assistance (000)
         (0.30, 0.40, 0.22, 0.08),  # health
     ],
-    lo=0.0, doc="Relative weight of each severity, by category.",
+    lo=0.0, doc="Relative weight of each severity, by category.", module=__name__,
 )
 
 Authority = make_table(
@@ -66,6 +66,7 @@ Authority = make_table(
     ],
     lo=0.0, hi=1.0,
     doc="Chance that one handling attempt at a level solves a problem of a category (before severity).",
+    module=__name__,
 )
 
 

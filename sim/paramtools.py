@@ -202,18 +202,18 @@ class Params:
         if head not in names:
             raise ParameterError(head, f"unknown key; allowed: {', '.join(sorted(names))}")
         current = getattr(self, head)
-        try:
+        if rest and not isinstance(current, Params):
+            raise ParameterError(path, f"{head} is a value, not a table")
+        try:  # errors from the nested table are keyed relative to it
             if rest:
-                if not isinstance(current, Params):
-                    raise ParameterError(rest, f"{head} is a value, not a table")
                 new = current.replace_path(rest, value)
-            elif isinstance(current, Params):
-                new = type(current).from_dict(value) if isinstance(value, typing.Mapping) else value
+            elif isinstance(current, Params) and isinstance(value, typing.Mapping):
+                new = type(current).from_dict(value)
             else:
                 new = value
-            return dataclasses.replace(self, **{head: new})
         except ParameterError as err:
-            raise err.under(head) if not err.key.startswith(head + ".") else err from None
+            raise err.under(head) from None
+        return dataclasses.replace(self, **{head: new})  # errors here are keyed relative to self
 
     def get_path(self, path: str) -> Any:
         """Return the value at dotted ``path``."""

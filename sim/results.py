@@ -108,6 +108,8 @@ class Recorder:
         staff_u, grid_u = self._utilisation()
         if t % self.record_every != 0:
             return
+        if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
+            self.extend(2 * self.n_steps)
         m, led, pool = self.model, self.model.ledger, self.model.problems
         r = self.rows
         self.t[r] = t
@@ -194,10 +196,9 @@ class Recorder:
         out["grid_utilisation"] = _ratio(self.grid_busy_total, self.grid_effort_total)
         out["cost_yuan"] = m.cost_yuan
         out["escalations"] = led.escalations
-        for i, flag in enumerate(FLAGS):
-            if led.flag_resolved[i] or led.flag_abandoned[i]:
-                out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
-                out[f"flag_{flag}_abandoned"] = led.flag_abandoned[i]
+        for i, flag in enumerate(FLAGS[:-1]):  # the last bit is spare
+            out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
+            out[f"flag_{flag}_abandoned"] = led.flag_abandoned[i]
         out.update(m.policy_counters)
         return {k: float(v) for k, v in out.items()}
 

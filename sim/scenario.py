@@ -146,6 +146,8 @@ def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     src = str(path)
     if path.resolve() in seen:
         raise ScenarioError(src, "extends", "circular extends chain")
+    if seen and not path.is_file():
+        raise ScenarioError(str(seen[-1]), "extends", f"no such scenario file {str(path)!r}")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

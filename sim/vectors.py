@@ -95,12 +95,17 @@ def make_table(
     lo: float | None = None,
     hi: float | None = None,
     doc: str = "",
+    module: str = __name__,
 ) -> type[Table]:
-    """Create a frozen Table class with one ``vector`` row per name, each range-checked."""
+    """Create a frozen Table class with one ``vector`` row per name, each range-checked.
+
+    ``module`` must be the module that binds the class to ``name`` at top level, so that
+    scenarios pickle (worker processes receive them).
+    """
     fields: list[Any] = [
         (row, vector, param(vector(*values), lo=lo, hi=hi)) for row, values in zip(rows, defaults, strict=True)
     ]
     cls = dataclasses.make_dataclass(name, fields, bases=(Table,), frozen=True, namespace={"__doc__": doc})
     cls.rows = tuple(rows)
-    cls.__module__ = __name__
+    cls.__module__ = module
     return cls

@@ -8,7 +8,7 @@ import pytest
 from paired import SMALL_WORLD, paired_effects
 from sim import Model, Scenario
 from sim.paramtools import ParameterError
-from sim.taxonomy import ADMIN_CATEGORY, COMMUNITY
+from sim.taxonomy import ADMIN_CATEGORY, FLAG_BIT, FLAGS
 
 BASE = Scenario().with_overrides(SMALL_WORLD)
 
@@ -26,10 +26,9 @@ def test_setup_regrids_and_staffs() -> None:
     assert np.all(m.grids.n_workers == 2.0)
     assert m.pay_grid_worker == 1650.0  # 001's floor is the default
     assert m.visits_per_worker_per_month == 200.0
-    # proxy service: the community window's admin success is raised to proxy_authority
-    p = m.p_success(np.array([COMMUNITY], dtype=np.int8), np.array([0]), np.array([ADMIN_CATEGORY]),
-                    np.array([0], dtype=np.int8))
-    assert p[0] == pytest.approx(0.6, rel=1e-5)
+    # proxy service: proxied matters succeed 1.5 times as often and need no repeat contacts
+    assert m.flag_success[FLAGS.index("proxy")] == pytest.approx(1.5)
+    assert m.no_recontact_flags & FLAG_BIT["proxy"]
 
 
 def test_smaller_grids_find_more_problems_proactively() -> None:
@@ -42,13 +41,20 @@ def test_smaller_grids_find_more_problems_proactively() -> None:
     assert eff["share_found_self_report"].z < -3, eff["share_found_self_report"]
 
 
-def test_proxy_service_cuts_repeat_contacts() -> None:
-    """Administrative matters taken by grid workers as proxies need fewer trips by residents."""
-    off = with_grid(proxy_service=False)
-    on = with_grid(proxy_service=True)
-    eff = paired_effects(off, on, ["repeat_contacts_per_resolved", "resolution_rate_admin"],
-                         seeds=range(1, 6), n_steps=240)
-    assert eff["repeat_contacts_per_resolved"].z < -2, eff["repeat_contacts_per_resolved"]
+def test_proxy_service_spares_residents_trips_and_solves_admin_matters() -> None:
+    """Administrative matters taken by grid workers as proxies need no repeat trips by the
+    resident and are solved more often."""
+    m = Model(with_grid(proxy_service=True), seed=2)
+    m.run(150, progress=False)
+    pool = m.problems
+    proxied = (pool.flags & FLAG_BIT["proxy"]) != 0
+    assert proxied.sum() > 0
+    assert np.all(pool.cat[proxied] == ADMIN_CATEGORY)
+    assert np.all(pool.n_contacts[proxied] == 1), "a proxied matter needs no repeat contact"
+    others = (pool.cat == ADMIN_CATEGORY) & ~proxied & (pool.status == 1)
+    assert pool.n_contacts[others].max() > 1, "residents still run again for matters not proxied"
+    eff = paired_effects(with_grid(proxy_service=False), with_grid(proxy_service=True),
+                         ["resolution_rate_admin", "repeat_contacts_per_resolved"], seeds=range(1, 6), n_steps=240)
     assert eff["resolution_rate_admin"].z > 2, eff["resolution_rate_admin"]
 
 

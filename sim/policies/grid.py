@@ -10,10 +10,11 @@ households (001: at least 200). Each day:
 * find: building heads (楼栋长, the third grid level) notice latent problems of their
   building's residents with chance ``p_building_head_find`` (counted as found by the grid);
 * route: with ``proxy_service`` on, administrative matters found by a grid worker's visit are
-  taken by the worker as proxy to the community's service window ("grid workers as proxies ...
-  反映到社区 ... 便民服务窗口统一受理", 001) instead of the resident going to departments; the
-  community handles them with authority ``proxy_authority`` and the resident makes no repeat
-  trips (the problem is flagged ``proxy``).
+  taken by the worker as proxy (代办): the worker brings them to the community's service window,
+  which takes the application in one place and passes it to the departments' platform
+  (网格员...反映到社区, 由社区人员在便民服务窗口综合采集、统一受理, 并上报, 001). The matter is
+  still decided by the department, but the resident makes no repeat trips and the complete,
+  single application succeeds ``proxy_success_mult`` times as often (flag ``proxy``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from ..agents.community import Grids
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
-from ..taxonomy import ADMIN_CATEGORY, COMMUNITY, FLAG_BIT, GRID_VISIT, QUEUED
+from ..taxonomy import ADMIN_CATEGORY, FLAG_BIT, FLAGS, GRID_VISIT, QUEUED
 from ..vectors import ByCompoundType
 from . import register
 
@@ -47,8 +48,8 @@ class GridParams(Params):
                                                  source="001: each grid worker visits at least 200 households a month")
     pay_grid_worker: float = param(1650.0, lo=0.0, unit="yuan/month", source="001: pay at least 1,650 yuan a month")
     proxy_service: bool = param(True, source="001: 为民代办, grid workers act as proxies (600+ services)")
-    proxy_authority: float = param(0.6, lo=0.0, hi=1.0, unit="probability per attempt",
-                                   source="assumption: the community window accepts and forwards applications (001)")
+    proxy_success_mult: float = param(1.5, lo=1.0, hi=5.0, unit="success multiplier of proxied matters",
+                                      source="assumption: one complete application through the window (001 统一受理)")
     p_building_head_find: float = param(0.01, lo=0.0, hi=1.0, unit="/day per latent problem",
                                         source="assumption: building heads of the three-level grid (001, 002 楼栋长)")
 
@@ -67,8 +68,7 @@ class GridPolicy(Policy):
         model.visits_per_worker_per_month = p.n_visits_per_worker_per_month
         model.pay_grid_worker = p.pay_grid_worker
         if p.proxy_service:
-            # the community window takes administrative matters with at least proxy_authority
-            model.authority[COMMUNITY, ADMIN_CATEGORY] = max(model.authority[COMMUNITY, ADMIN_CATEGORY], p.proxy_authority)
+            model.flag_success[FLAGS.index("proxy")] *= p.proxy_success_mult
             model.no_recontact_flags |= FLAG_BIT["proxy"]
 
     def on_find(self, model: Model, t: int) -> None:
@@ -86,7 +86,5 @@ class GridPolicy(Policy):
                               & (pool.cat == ADMIN_CATEGORY) & (pool.finder == GRID_VISIT))
         if rows.size == 0:
             return
-        pool.level[rows] = COMMUNITY
-        pool.handler[rows] = model.world.res_community[pool.res[rows]]
         pool.flags[rows] |= FLAG_BIT["proxy"]
         model.count(self.name, "proxy_services", rows.size)

@@ -1,0 +1,714 @@
+"""Scenario comparison: replicates with common random numbers, 95% confidence intervals, figures.
+
+``govsim compare A.toml B.toml ...`` and :func:`compare` run every scenario ``R`` times.
+
+Seeds (common random numbers)
+    Replicate ``r`` of EVERY scenario uses the same seed::
+
+        seed_r = int(numpy.random.SeedSequence(S).spawn(R)[r].generate_state(1)[0])
+
+    with ``S`` the root seed (``--seed``, default 1). Child ``r`` of a SeedSequence depends on
+    ``S`` and ``r`` only, so raising ``R`` keeps the seeds of the first replicates. The model
+    derives each random stream (arrivals, world, finding, ...) from the seed and the stream's
+    name alone (:mod:`sim.rng`), so replicate ``r`` of every scenario sees the same world and the
+    same problem arrivals whenever the scenarios' world (and prevention) parameters agree.
+
+Statistics
+    Each cell is the mean over replicates with a 95% t-interval
+    (``mean +- t_{0.975, n-1} * sd / sqrt(n)``). The difference of a scenario to the first
+    (baseline) scenario is the mean of the per-replicate PAIRED differences with the t-interval
+    of those differences; common random numbers make the pairing valid and the interval much
+    narrower than for independent runs. Replicates where a metric is undefined (NaN, e.g. a
+    median over no resolved big problems) are left out of that metric's mean and interval (and
+    a pair is left out of a difference if either side is NaN); ``n`` says how many were used.
+
+    Cost-effectiveness: extra cost per percentage point of mean satisfaction gained over the
+    baseline = mean paired cost difference (yuan over the run) / mean paired satisfaction
+    difference (percentage points, satisfaction being on a 0-1 scale). Its 95% interval is
+    Fieller's, which is bounded only when the satisfaction gain is itself significant.
+
+Runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``workers=1`` runs in this
+process); workers receive the scenario as plain data and return only the summary, the time
+series and timings. Results are ordered by (scenario, replicate), never by completion, so they
+are the same whatever the number of workers. Custom policies registered in a notebook with
+``sim.policies.register`` reach the workers only with the ``fork`` start method (Linux
+default up to Python 3.13); use ``workers=1`` otherwise.
+
+>>> from sim.compare import compare                                      # doctest: +SKIP
+>>> comp = compare(["scenarios/baseline.toml", "scenarios/bazhong_street_whistle.toml"],
+...                replicates=10, steps=365)                              # doctest: +SKIP
+>>> comp.table()            # metric x (scenario, stat) DataFrame          # doctest: +SKIP
+>>> comp.runs               # one row per (scenario, replicate)           # doctest: +SKIP
+>>> comp.plot_timeseries()  # matplotlib Figure                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .paramtools import ParameterError
+from .scenario import Scenario, ScenarioError, load_scenario
+from .taxonomy import COMPOUND_TYPES
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from .store import ResultStore
+
+__all__ = [
+    "MAIN_METRICS", "COMPOUND_METRICS", "Comparison", "ComparisonInterrupted", "Entry", "compare", "fieller_ratio_ci",
+    "new_comparison_id", "prepare", "replicate_seeds", "run_comparison", "t_interval",
+]
+
+#: Rows of the comparison table, in order, with their unit.
+MAIN_METRICS: tuple[tuple[str, str], ...] = (
+    ("resolution_rate", "share"),
+    ("days_to_resolution_median", "days"),
+    ("days_to_resolution_median_big", "days"),
+    ("abandonment_rate", "share"),
+    ("share_found_proactive", "share"),
+    ("repeat_contacts_per_resolved", "contacts"),
+    ("satisfaction_mean", "0-1"),
+    ("satisfaction_p10", "0-1"),
+    ("satisfaction_old", "0-1"),
+    ("satisfaction_mature", "0-1"),
+    ("satisfaction_new", "0-1"),
+    ("trust_mean", "0-1"),
+    ("staff_utilisation", "share"),
+    ("volunteer_hours", "hours"),
+    ("cost_yuan", "yuan"),
+)
+#: Outcomes by compound type shown in the figures (besides satisfaction_<ctype>).
+COMPOUND_METRICS: tuple[str, ...] = tuple(f"resolution_rate_{ct}" for ct in COMPOUND_TYPES)
+
+LEVEL = 0.95
+_STATS = ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high")
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------------------------
+def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
+    """Seed of each replicate: ``SeedSequence(root_seed).spawn(replicates)[r].generate_state(1)[0]``."""
+    return [int(ss.generate_state(1)[0]) for ss in np.random.SeedSequence(int(root_seed)).spawn(int(replicates))]
+
+
+def t_interval(x: Any, axis: int = 0, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and ``level`` t-interval along ``axis`` over the finite values; also their count.
+
+    With fewer than two finite values the interval is NaN; with zero spread it is [mean, mean].
+    """
+    from scipy import stats
+
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, x, 0.0).sum(axis=axis) / n
+        dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
+        var = (dev**2).sum(axis=axis) / (n - 1)
+        df = np.where(n >= 2, n - 1, np.nan)
+        half = stats.t.ppf(0.5 + level / 2, df) * np.sqrt(var / n)
+    half = np.where(n >= 2, half, np.nan)
+    return mean, mean - half, mean + half, n
+
+
+def fieller_ratio_ci(num: Any, den: Any, level: float = LEVEL) -> tuple[float, float, float, bool]:
+    """Ratio of means ``mean(num) / mean(den)`` of paired samples with Fieller's ``level`` interval.
+
+    The interval is the set of ratios ``rho`` for which the paired t-test of ``num - rho * den``
+    does not reject zero. It is bounded (returned with ``True``) only if ``mean(den)`` is
+    significantly different from zero; otherwise the bounds are NaN and the flag is False.
+    Pairs with a NaN on either side are left out.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    n = a.size
+    if n == 0 or b.mean() == 0:
+        return math.nan, math.nan, math.nan, False
+    ma, mb = float(a.mean()), float(b.mean())
+    ratio = ma / mb
+    if n < 2:
+        return ratio, math.nan, math.nan, False
+    cov = np.cov(a, b, ddof=1) / n  # covariance matrix of the two means
+    v11, v12, v22 = float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])
+    t2 = float(stats.t.ppf(0.5 + level / 2, n - 1)) ** 2
+    qa = mb * mb - t2 * v22
+    if qa <= 0:  # the denominator is not significantly non-zero: the set is unbounded
+        return ratio, math.nan, math.nan, False
+    qb = -2.0 * (ma * mb - t2 * v12)
+    qc = ma * ma - t2 * v11
+    disc = max(qb * qb - 4.0 * qa * qc, 0.0)
+    root = math.sqrt(disc)
+    lo, hi = (-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)
+    return ratio, lo, hi, True
+
+
+# ---------------------------------------------------------------------------------------------
+# preparing and running
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """One scenario of a comparison: unique label, source file (if any) and validated scenario."""
+
+    label: str
+    file: str | None
+    scenario: Scenario
+
+
+def _unique_labels(names: Sequence[str]) -> list[str]:
+    """Scenario names, with ``#2``, ``#3``... appended to repeats so every label is unique."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for name in names:
+        k = seen.get(name, 0) + 1
+        seen[name] = k
+        label = name if k == 1 else f"{name} #{k}"
+        while label in out:
+            k += 1
+            label = f"{name} #{k}"
+        out.append(label)
+    return out
+
+
+def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None) -> list[Entry]:
+    """Load and validate every scenario (files or objects); ``steps`` overrides ``run.n_steps``.
+
+    Raises :class:`ScenarioError` (one line, naming the file and key) before anything is run.
+    """
+    if isinstance(scenarios, (str, Path, Scenario)):
+        scenarios = [scenarios]
+    if not scenarios:
+        raise ValueError("compare needs at least one scenario")
+    overrides = {"run.n_steps": int(steps)} if steps is not None else None
+    loaded: list[tuple[str | None, Scenario]] = []
+    for item in scenarios:
+        if isinstance(item, Scenario):
+            try:
+                sc = item.with_overrides(overrides) if overrides else item
+            except ParameterError as err:
+                raise ScenarioError(item.name, err.key, err.message) from None
+            loaded.append((None, sc))
+        elif isinstance(item, (str, Path)):
+            loaded.append((str(item), load_scenario(item, overrides)))
+        else:
+            raise TypeError(f"expected a Scenario or a path to a scenario file, got {type(item).__name__}")
+    labels = _unique_labels([sc.name for _, sc in loaded])
+    return [Entry(label, file, sc) for label, (file, sc) in zip(labels, loaded)]
+
+
+def new_comparison_id() -> str:
+    """A short unique id: UTC time to the second and 6 random hex digits, e.g. 20250101T120000Z-1a2b3c."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class _RunOutput:
+    """What a worker sends back: no model, only outcomes and timings."""
+
+    index: int  # scenario position
+    replicate: int
+    seed: int
+    n_steps: int
+    summary: dict[str, float]
+    timeseries: dict[str, np.ndarray]
+    t: np.ndarray
+    started_at: datetime
+    finished_at: datetime
+    setup_s: float
+    run_s: float
+
+
+def _run_one(index: int, replicate: int, scenario_data: Mapping[str, Any], seed: int) -> _RunOutput:
+    """Run one (scenario, replicate); the same code path in-process and in a worker."""
+    from .model import Model
+
+    scenario = Scenario.from_dict(scenario_data)
+    model = Model(scenario, seed=seed)
+    res = model.run(progress=False)
+    return _RunOutput(index, replicate, seed, model.t, res.summary, res.timeseries, res.t, res.started_at,
+                      res.finished_at, res.setup_s, res.run_s)
+
+
+def run_comparison(
+    entries: Sequence[Entry],
+    replicates: int = 20,
+    seed: int = 1,
+    workers: int | None = None,
+    progress: bool = True,
+    *,
+    store: ResultStore | None = None,
+    comparison_id: str | None = None,
+) -> Comparison:
+    """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from . import __version__
+
+    if int(replicates) < 2:
+        raise ValueError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    cid = comparison_id or new_comparison_id()
+    seeds = replicate_seeds(seed, replicates)
+    tasks = [(i, r, e.scenario.to_dict(), seeds[r]) for i, e in enumerate(entries) for r in range(replicates)]
+    n_workers = min(int(workers or os.cpu_count() or 1), len(tasks))
+    outputs: dict[tuple[int, int], _RunOutput] = {}
+    run_ids: dict[tuple[int, int], int] = {}
+    meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries]
+
+    def finish(out: _RunOutput) -> None:
+        outputs[(out.index, out.replicate)] = out
+        if store is not None:
+            from .store import RunRecord
+
+            name, digest, text = meta[out.index]
+            record = RunRecord(
+                scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed, n_steps=out.n_steps,
+                package_version=__version__, started_at=out.started_at, finished_at=out.finished_at,
+                summary=out.summary, timeseries=out.timeseries, t=out.t, label=f"compare:{cid}",
+            )
+            run_ids[(out.index, out.replicate)] = store.save_run(record)  # one transaction per run
+
+    t0 = time.perf_counter()
+    try:
+        with tqdm(total=len(tasks), unit="run", desc=f"compare {cid}", disable=not progress, leave=False) as bar:
+            if n_workers <= 1:
+                for task in tasks:
+                    finish(_run_one(*task))
+                    bar.update(1)
+            else:
+                pool = ProcessPoolExecutor(max_workers=n_workers)
+                try:
+                    pending: set[Future[_RunOutput]] = {pool.submit(_run_one, *task) for task in tasks}
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            finish(fut.result())
+                            bar.update(1)
+                except BaseException:
+                    _stop(pool)  # do not wait for the runs under way or queued
+                    raise
+                pool.shutdown()
+    except KeyboardInterrupt:
+        raise ComparisonInterrupted(cid, len(run_ids) if store is not None else 0) from None
+    wall_s = time.perf_counter() - t0
+
+    labels = [e.label for e in entries]
+    rows, timing, series, t_of = [], [], {}, {}
+    for i, e in enumerate(entries):
+        outs = [outputs[(i, r)] for r in range(replicates)]
+        for out in outs:
+            rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
+            timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
+                           "run_id": run_ids.get((i, out.replicate)), "setup_s": out.setup_s, "run_s": out.run_s,
+                           "started_at": out.started_at, "finished_at": out.finished_at})
+        t_of[e.label] = outs[0].t
+        series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
+    return Comparison(
+        comparison_id=cid, labels=labels, seeds=seeds, root_seed=int(seed),
+        runs=pd.DataFrame(rows), series=series, t=t_of,
+        files=[e.file for e in entries], scenarios=[e.scenario for e in entries],
+        timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
+    )
+
+
+class ComparisonInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a comparison: runs finished before it are stored (if a store was given)."""
+
+    def __init__(self, comparison_id: str, n_stored: int) -> None:
+        super().__init__(f"comparison {comparison_id} interrupted; {n_stored} finished runs stored")
+        self.comparison_id = comparison_id
+        self.n_stored = n_stored
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut a pool down now: cancel what is queued and end the workers' runs under way."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def compare(
+    scenarios: Sequence[Scenario | str | Path],
+    replicates: int = 20,
+    steps: int | None = None,
+    seed: int = 1,
+    workers: int | None = None,
+    progress: bool = True,
+    *,
+    store: ResultStore | None = None,
+) -> Comparison:
+    """Run every scenario ``replicates`` times with common random numbers; see the module docstring.
+
+    ``scenarios``: Scenario objects or scenario files; the first is the baseline. ``steps``:
+    days per run (default: each scenario's ``run.n_steps``). ``seed``: the root seed S.
+    ``workers``: processes (default ``os.cpu_count()``; 1 runs in this process). ``store``: a
+    :class:`~sim.store.ResultStore` to save every run in (label ``compare:<comparison_id>``).
+    """
+    entries = prepare(scenarios, steps)
+    return run_comparison(entries, replicates, seed, workers, progress, store=store)
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class Comparison:
+    """Outcomes of a comparison. ``labels[0]`` is the baseline.
+
+    ``runs``: per-replicate summaries, one row per (scenario, replicate), columns ``scenario``
+    (label), ``replicate``, ``seed`` and every summary metric. ``series[label][metric]``: the
+    time series of every replicate as an array (replicates x recorded steps ``t[label]``).
+    ``timing``: per-run ``run_id`` (if stored), ``setup_s``, ``run_s``, start and end times.
+    """
+
+    comparison_id: str
+    labels: list[str]
+    seeds: list[int]
+    runs: pd.DataFrame
+    series: dict[str, dict[str, np.ndarray]]
+    t: dict[str, np.ndarray]
+    root_seed: int = 1
+    files: list[str | None] | None = None
+    scenarios: list[Scenario] | None = None
+    timing: pd.DataFrame | None = None
+    wall_s: float = math.nan
+    workers: int = 1
+    level: float = LEVEL
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ---- data access ---------------------------------------------------------------------
+    @property
+    def baseline(self) -> str:
+        return self.labels[0]
+
+    @property
+    def replicates(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """Scenario label -> colour, the same in every figure (see :func:`sim.plots.scenario_colours`)."""
+        from .plots import scenario_colours
+
+        return scenario_colours(self.labels)
+
+    def values(self, label: str, metric: str) -> np.ndarray:
+        """Per-replicate values of ``metric`` for scenario ``label``, ordered by replicate (NaN if absent)."""
+        rows = self.runs[self.runs["scenario"] == label].sort_values("replicate")
+        if metric not in rows.columns:
+            return np.full(len(rows), np.nan)
+        return rows[metric].to_numpy(dtype=np.float64)
+
+    def steps(self, label: str) -> int:
+        """Days simulated for scenario ``label``."""
+        return int(self.values(label, "n_steps")[0])
+
+    # ---- statistics ----------------------------------------------------------------------
+    def stats(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Long table: scenario, metric, n, mean, ci_low, ci_high, n_pairs, diff, diff_ci_low, diff_ci_high.
+
+        ``diff`` is paired by replicate against the baseline (NaN for the baseline itself).
+        """
+        import pandas as pd
+
+        metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS] + list(COMPOUND_METRICS)
+        rows = []
+        for metric in metrics:
+            base = self.values(self.baseline, metric)
+            for k, label in enumerate(self.labels):
+                v = self.values(label, metric)
+                mean, lo, hi, n = t_interval(v, level=self.level)
+                row: dict[str, Any] = {"scenario": label, "metric": metric, "n": int(n), "mean": float(mean),
+                                       "ci_low": float(lo), "ci_high": float(hi)}
+                if k == 0:
+                    row.update(n_pairs=0, diff=math.nan, diff_ci_low=math.nan, diff_ci_high=math.nan)
+                else:
+                    d = v - base  # NaN where either side is undefined: that pair is left out
+                    dm, dlo, dhi, dn = t_interval(d, level=self.level)
+                    row.update(n_pairs=int(dn), diff=float(dm), diff_ci_low=float(dlo), diff_ci_high=float(dhi))
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """The comparison table: index = metric, columns = (scenario, stat) with stat in
+        mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high (diffs vs the baseline, paired)."""
+        import pandas as pd
+
+        metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS]
+        st = self.stats(metrics)
+        cols = pd.MultiIndex.from_product([self.labels, list(_STATS)], names=["scenario", "stat"])
+        out = pd.DataFrame(index=pd.Index(metrics, name="metric"), columns=cols, dtype=np.float64)
+        for rec in st.to_dict("records"):
+            for s in _STATS:
+                out.loc[rec["metric"], (rec["scenario"], s)] = rec[s]
+        return out
+
+    def cost_effectiveness(self, cost: str = "cost_yuan", outcome: str = "satisfaction_mean") -> pd.DataFrame:
+        """Extra cost per percentage point of ``outcome`` gained vs the baseline, per other scenario.
+
+        Columns: scenario, n_pairs, cost_diff (yuan), outcome_diff_pp, ratio (yuan per pp), ci_low,
+        ci_high (Fieller), status: ``ok`` (bounded CI), ``unbounded`` (gain not significant: CI
+        unbounded) or ``no_gain`` (the scenario does not raise the outcome; ratio undefined).
+        """
+        import pandas as pd
+
+        rows = []
+        cb, ob = self.values(self.baseline, cost), self.values(self.baseline, outcome)
+        for label in self.labels[1:]:
+            dc = self.values(label, cost) - cb
+            do = (self.values(label, outcome) - ob) * 100.0  # percentage points of a 0-1 scale
+            ok = np.isfinite(dc) & np.isfinite(do)
+            mdc = float(dc[ok].mean()) if ok.any() else math.nan
+            mdo = float(do[ok].mean()) if ok.any() else math.nan
+            if not mdo > 0:
+                ratio, lo, hi, status = math.nan, math.nan, math.nan, "no_gain"
+            else:
+                ratio, lo, hi, bounded = fieller_ratio_ci(dc, do, self.level)
+                status = "ok" if bounded else "unbounded"
+            rows.append({"scenario": label, "n_pairs": int(ok.sum()), "cost_diff": mdc, "outcome_diff_pp": mdo,
+                         "ratio": ratio, "ci_low": lo, "ci_high": hi, "status": status})
+        cols = ["scenario", "n_pairs", "cost_diff", "outcome_diff_pp", "ratio", "ci_low", "ci_high", "status"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def timeseries_ci(self, label: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(t, mean, ci_low, ci_high)`` of a time series across replicates (t-interval per step)."""
+        key = f"{label}\0{metric}"
+        if key not in self._cache:
+            mean, lo, hi, _ = t_interval(self.series[label][metric], axis=0, level=self.level)
+            self._cache[key] = (self.t[label], mean, lo, hi)
+        return self._cache[key]
+
+    def mean_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> pd.DataFrame:
+        """Long table of mean time series with 95% CI: scenario, metric, t, mean, ci_low, ci_high."""
+        import pandas as pd
+
+        parts = []
+        for label in self.labels:
+            for metric in metrics:
+                t, mean, lo, hi = self.timeseries_ci(label, metric)
+                parts.append(pd.DataFrame({"scenario": label, "metric": metric, "t": t, "mean": mean,
+                                           "ci_low": lo, "ci_high": hi}))
+        return pd.concat(parts, ignore_index=True)
+
+    # ---- output ----------------------------------------------------------------------------
+    def format_table(self, width: int = 120) -> str:
+        """The table as text: one column group per scenario (mean [95% CI], and the paired
+        difference to the baseline); groups that do not fit in ``width`` wrap to a next block."""
+        return _format_table(self, width)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` (NaN as None)."""
+        st = self.stats()
+        ce = {r["scenario"]: r for r in self.cost_effectiveness().to_dict("records")}
+        steps = {self.steps(label) for label in self.labels}
+        scenarios = []
+        for k, label in enumerate(self.labels):
+            sub = st[st["scenario"] == label]
+            metrics = {r["metric"]: {s: r[s] for s in ("n", *_STATS)} for r in sub.to_dict("records")}
+            item: dict[str, Any] = {
+                "name": label,
+                "file": self.files[k] if self.files else None,
+                "scenario_name": self.scenarios[k].name if self.scenarios else label,
+                "scenario_hash": self.scenarios[k].content_hash() if self.scenarios else None,
+                "steps": self.steps(label),
+                "metrics": metrics,
+            }
+            if self.timing is not None:
+                tm = self.timing[self.timing["scenario"] == label].sort_values("replicate")
+                item["run_ids"] = [None if _isnull(v) else int(v) for v in tm["run_id"]]
+            if k > 0:
+                c = ce[label]
+                item["cost_per_satisfaction_point"] = {
+                    "yuan_per_pp": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "status": c["status"],
+                    "cost_diff_yuan": c["cost_diff"], "satisfaction_diff_pp": c["outcome_diff_pp"]}
+            scenarios.append(item)
+        return _nan_to_none({
+            "comparison_id": self.comparison_id, "baseline": self.baseline, "root_seed": self.root_seed,
+            "seeds": list(self.seeds), "replicates": self.replicates,
+            "steps": steps.pop() if len(steps) == 1 else None, "level": self.level,
+            "wall_s": round(self.wall_s, 3), "scenarios": scenarios,
+        })
+
+    # ---- figures ---------------------------------------------------------------------------
+    def plot_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
+        """Mean time series across replicates with 95% CI bands, one colour per scenario."""
+        from .plots import plot_timeseries
+
+        return plot_timeseries(self, metrics)
+
+    def plot_compound_types(self) -> Figure:
+        """Satisfaction and resolution rate by compound type: grouped bars with 95% CI."""
+        from .plots import plot_compound_types
+
+        return plot_compound_types(self)
+
+    def plot_cost_effectiveness(self) -> Figure:
+        """Extra cost per percentage point of satisfaction gained vs the baseline, with 95% CI."""
+        from .plots import plot_cost_effectiveness
+
+        return plot_cost_effectiveness(self)
+
+    def save_figures(self, out_dir: str | Path = "results", formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+        """Write the three figures as ``<out_dir>/<comparison_id>_<name>.<fmt>``; return the paths."""
+        from .plots import save_figure
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        makers: tuple[tuple[str, Callable[[], Figure]], ...] = (
+            ("timeseries", self.plot_timeseries),
+            ("compound_types", self.plot_compound_types),
+            ("cost_effectiveness", self.plot_cost_effectiveness),
+        )
+        paths: list[Path] = []
+        for name, make in makers:
+            paths.extend(save_figure(make(), out / f"{self.comparison_id}_{name}", formats))
+        return paths
+
+
+def _isnull(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# text table
+# ---------------------------------------------------------------------------------------------
+def _decimals(values: Sequence[float], halfwidths: Sequence[float]) -> int:
+    """Decimals for a row: two significant digits of its narrowest CI half-width (0..4), or, with
+    no half-width above float noise (e.g. a deterministic cost difference), by the size of the values."""
+    big = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    hw = [h for h in halfwidths if math.isfinite(h) and h > 1e-9 * big]
+    if hw:
+        return int(min(4, max(0, 1 - math.floor(math.log10(min(hw))))))
+    return 0 if big >= 100 else 2 if big >= 1 else 3
+
+
+def _num(v: float, dec: int, sign: bool = False) -> str:
+    if not math.isfinite(v):
+        return "n/a"
+    if round(v, dec) == 0:
+        v = 0.0  # no "-0.000"
+    sep = "," if abs(v) >= 1000 else ""
+    return f"{v:{'+' if sign else ''}{sep}.{dec}f}"
+
+
+def _cells(mean: float, lo: float, hi: float, dec: int, sign: bool) -> tuple[str, str]:
+    """(value, ' [lo, hi]') strings of one cell; a '*' marks a difference whose CI excludes 0."""
+    if not math.isfinite(mean):
+        return "n/a", ""
+    ci = "[n/a]" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{_num(lo, dec, sign)}, {_num(hi, dec, sign)}]"
+    star = "*" if sign and math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0) else ""
+    return _num(mean, dec, sign), f" {ci}{star}"
+
+
+def _format_table(comp: Comparison, width: int) -> str:
+    metrics = [m for m, _ in MAIN_METRICS]
+    units = dict(MAIN_METRICS)
+    st = comp.stats(metrics)
+    rec = {(r["scenario"], r["metric"]): r for r in st.to_dict("records")}
+    # columns: (scenario label, header, kind) with kind "mean" or "diff"
+    columns: list[tuple[int, str, str]] = [(0, "mean [95% CI]", "mean")]
+    for k in range(1, len(comp.labels)):
+        columns += [(k, "mean [95% CI]", "mean"), (k, f"diff vs {comp.baseline} [95% CI]", "diff")]
+    cells: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for metric in metrics:
+        rows = [rec[(label, metric)] for label in comp.labels]
+        vals = [r["mean"] for r in rows] + [r["diff"] for r in rows[1:]]
+        hws = [(r["ci_high"] - r["ci_low"]) / 2 for r in rows] + [(r["diff_ci_high"] - r["diff_ci_low"]) / 2
+                                                                   for r in rows[1:]]
+        dec = _decimals(vals, hws)
+        for k, _, kind in columns:
+            r = rows[k]
+            cell = (_cells(r["mean"], r["ci_low"], r["ci_high"], dec, False) if kind == "mean"
+                    else _cells(r["diff"], r["diff_ci_low"], r["diff_ci_high"], dec, True))
+            cells.setdefault((k, kind), []).append(cell)
+    # width of each column: value part right-aligned, CI part left-aligned
+    col_text: list[list[str]] = []
+    col_width: list[int] = []
+    for k, header, kind in columns:
+        cs = cells[(k, kind)]
+        wv = max(len(v) for v, _ in cs)
+        texts = [f"{v:>{wv}}{ci}" for v, ci in cs]
+        w = max(len(header), max(len(t) for t in texts))
+        col_text.append([f"{t:<{w}}" for t in texts])
+        col_width.append(w)
+    # group the columns by scenario; a group never splits
+    groups: list[list[int]] = []
+    for j, (k, _, _) in enumerate(columns):
+        if groups and columns[groups[-1][0]][0] == k:
+            groups[-1].append(j)
+        else:
+            groups.append([j])
+    gap = "  "
+    wm = max(len(m) for m in metrics)
+    wu = max(len(u) for u in units.values())
+    lead = wm + len(gap) + wu
+    group_width = [sum(col_width[j] for j in g) + len(gap) * (len(g) - 1) for g in groups]
+    blocks: list[list[int]] = []
+    used = lead
+    for gi, gw in enumerate(group_width):
+        if blocks and used + len(gap) + gw <= width:
+            blocks[-1].append(gi)
+            used += len(gap) + gw
+        else:
+            blocks.append([gi])
+            used = lead + len(gap) + gw
+    steps = sorted({comp.steps(label) for label in comp.labels})
+    import textwrap
+
+    head = (f"Comparison {comp.comparison_id}: {len(comp.labels)} scenarios x {comp.replicates} replicates x "
+            f"{'/'.join(map(str, steps))} days, root seed {comp.root_seed} (replicate r: same seed in every scenario). "
+            f"Cells: mean [95% t-interval] over replicates; diff = scenario - {comp.baseline}, paired by replicate "
+            "(common random numbers); * the difference's CI excludes 0.")
+    lines = textwrap.wrap(head, max(width, 40))
+    for block in blocks:
+        head1, head2 = [f"{'':<{wm}}{gap}{'':<{wu}}"], [f"{'metric':<{wm}}{gap}{'unit':<{wu}}"]
+        for gi in block:
+            g = groups[gi]
+            label = comp.labels[columns[g[0]][0]]
+            if len(label) > group_width[gi]:
+                label = label[: max(group_width[gi] - 3, 1)] + "..."
+            head1.append(f"{label:<{group_width[gi]}}")
+            head2.append(gap.join(f"{columns[j][1]:<{col_width[j]}}" for j in g))
+        lines += ["", gap.join(head1).rstrip(), gap.join(head2).rstrip()]
+        lines.append("-" * len(lines[-1]))
+        for i, metric in enumerate(metrics):
+            parts = [f"{metric:<{wm}}{gap}{units[metric]:<{wu}}"]
+            parts += [gap.join(col_text[j][i] for j in groups[gi]) for gi in block]
+            lines.append(gap.join(parts).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Shared fixtures for the core tests: small-world scenarios and models, a cached small run.
+
+Fixtures that build or run a model are session-scoped; tests only read them. Plain helpers
+(scenario builders, paired replicate statistics) live in ``helpers.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import MEDIUM, small
+from sim import Model, Results, Scenario
+
+
+# ---- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def small_scenario() -> Scenario:
+    return small()
+
+
+@pytest.fixture(scope="session")
+def medium_scenario() -> Scenario:
+    return Scenario().with_overrides({**MEDIUM, "run.n_steps": 200})
+
+
+@pytest.fixture(scope="session")
+def small_model(small_scenario: Scenario) -> Model:
+    """A small model, built but not run (do not step it: it is shared)."""
+    return Model(small_scenario, seed=1)
+
+
+@pytest.fixture(scope="session")
+def medium_model(medium_scenario: Scenario) -> Model:
+    """A medium model, built but not run (do not step it: it is shared)."""
+    return Model(medium_scenario, seed=2)
+
+
+@pytest.fixture(scope="session")
+def small_run(small_scenario: Scenario) -> tuple[Model, Results]:
+    """A small model run 200 days with seed 1 (shared, read only)."""
+    model = Model(small_scenario, seed=1)
+    return model, model.run(200)

@@ -1,0 +1,249 @@
+"""sim.agents: residents' judgement and influence, grid visits, staff, firms, party members, volunteers."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from sim import Model
+from sim.agents.community import Communities, Grids
+from sim.agents.department import Departments
+from sim.agents.party_member import PartyMembers, p_found_by_links
+from sim.agents.property_firm import PropertyFirms
+from sim.agents.resident import (
+    Residents, draw_volunteers, erode_waiting, judge_outcomes, participate, performance, scatter_add,
+    social_influence,
+)
+from sim.agents.street_office import StreetOffices
+from sim.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, PartyParams, ResidentParams
+from sim.taxonomy import N_CATEGORIES, OLD
+
+
+def fresh_residents(model: Model, seed: int = 0) -> Residents:
+    return Residents.create(model.world, model.scenario.residents, np.random.default_rng(seed))
+
+
+# ---- grid visits ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("days_per_round", [1, 2, 8, 32])
+def test_grid_visits_cover_each_household_once_per_round(small_model: Model, days_per_round: int) -> None:
+    """Rounds of a power-of-two number of days keep the visit pointer exact in binary floating point
+    (other rates are covered, up to round-off at the round's boundary, by the balance test below)."""
+    w = small_model.world
+    grids = Grids.create(w, small_model.scenario.community.households_per_grid.array(), 1.0)
+    households = np.arange(w.n_households)
+    visits = grids.grid_size / days_per_round  # each grid's round takes exactly days_per_round days
+    for _ in range(3):  # three rounds in a row
+        seen = np.zeros(w.n_households, dtype=np.int64)
+        for _ in range(days_per_round):
+            seen += grids.visited(households, visits)
+            grids.advance(visits)
+        np.testing.assert_array_equal(seen, 1)
+
+
+def test_grid_visits_are_balanced_at_any_rate(small_model: Model) -> None:
+    """With a visit rate that does not divide the grid, after D days every household has been
+    visited floor or ceil of D * visits / size times, and the total matches the visits made."""
+    w = small_model.world
+    grids = Grids.create(w, small_model.scenario.community.households_per_grid.array(), 1.3)
+    households = np.arange(w.n_households)
+    visits = grids.visits_per_day(77.0)
+    np.testing.assert_allclose(visits, 1.3 * 77.0 / DAYS_PER_MONTH, rtol=1e-6)
+    seen = np.zeros(w.n_households)
+    days = 200
+    for _ in range(days):
+        seen += grids.visited(households, visits)
+        grids.advance(visits)
+    per_grid_expected = days * visits / grids.grid_size
+    expected = per_grid_expected[grids.household_grid]
+    assert np.all(seen >= np.floor(expected) - 1) and np.all(seen <= np.ceil(expected) + 1)
+    assert seen.max() - seen.min() <= np.ceil(per_grid_expected.max()) - np.floor(per_grid_expected.min()) + 1
+
+
+def test_no_workers_no_visits(small_model: Model) -> None:
+    w = small_model.world
+    grids = Grids.create(w, small_model.scenario.community.households_per_grid.array(), 0.0)
+    visits = grids.visits_per_day(100.0)
+    assert not grids.visited(np.arange(w.n_households), visits).any()
+
+
+# ---- performance and judgement -------------------------------------------------------------------
+def test_performance_is_one_on_time_and_decreasing_when_late() -> None:
+    expected = np.full(60, 7.0, dtype=np.float32)
+    wait = np.arange(60, dtype=np.float32)
+    perf = performance(wait, expected)
+    assert np.all(perf[:8] == 1.0)  # on time (wait <= expected)
+    assert np.all(np.diff(perf[7:]) < 0) and np.all(perf > 0) and np.all(perf <= 1)
+    # lateness counts relative to the expected wait
+    assert performance(np.array([14.0]), np.array([7.0]))[0] == pytest.approx(
+        performance(np.array([90.0]), np.array([45.0]))[0])
+
+
+def test_judge_outcomes_moves_satisfaction_with_the_outcome(small_model: Model) -> None:
+    params = small_model.scenario.residents
+    r = fresh_residents(small_model)
+    ids = np.arange(0, 200, 2)
+    good, bad = ids[:50], ids[50:]
+    perf = np.concatenate([np.ones(50, np.float32), np.zeros(50, np.float32)])
+    before = copy.deepcopy(r)
+    judge_outcomes(r, ids, perf, params)
+    assert np.all(r.satisfaction[good] > before.satisfaction[good])
+    assert np.all(r.satisfaction[bad] < before.satisfaction[bad])
+    assert np.all(r.trust[good] > before.trust[good]) and np.all(r.trust[bad] < before.trust[bad])
+    assert np.all(r.expectation[good] > before.expectation[good])
+    assert np.all(r.expectation[bad] < before.expectation[bad])
+    others = np.setdiff1d(np.arange(r.n), ids)
+    np.testing.assert_array_equal(r.satisfaction[others], before.satisfaction[others])
+    # the step toward the target is alpha_outcome of the gap
+    s, e = before.satisfaction[good[0]], before.expectation[good[0]]
+    target = min(1.0, 1.0 + params.beta_disconfirm * (1.0 - e))
+    assert r.satisfaction[good[0]] == pytest.approx(s + params.alpha_outcome * (target - s), abs=1e-6)
+
+
+def test_judge_outcomes_stays_in_bounds_with_repeated_ids(small_model: Model) -> None:
+    params = small_model.scenario.residents.__class__(alpha_outcome=1.0, alpha_trust=1.0, alpha_expectation=1.0)
+    r = fresh_residents(small_model)
+    ids = np.repeat(np.arange(20), 5)
+    judge_outcomes(r, ids, np.ones(ids.size, np.float32), params)
+    judge_outcomes(r, ids[::-1], np.zeros(ids.size, np.float32), params)
+    for a in (r.satisfaction, r.trust, r.expectation):
+        assert a.min() >= 0.0 and a.max() <= 1.0
+
+
+def test_erode_waiting_and_participate(small_model: Model) -> None:
+    params = small_model.scenario.residents
+    r = fresh_residents(small_model)
+    before_s, before_t = r.satisfaction.copy(), r.trust.copy()
+    ids = np.array([1, 1, 2])
+    erode_waiting(r, ids, params)
+    assert r.satisfaction[1] == pytest.approx(before_s[1] - 2 * params.rate_wait_erosion, abs=1e-6)
+    assert r.trust[2] == pytest.approx(before_t[2] - params.trust_erosion_share * params.rate_wait_erosion, abs=1e-6)
+    assert r.satisfaction[0] == before_s[0]
+    participate(r, np.array([5]), params)
+    assert r.satisfaction[5] == pytest.approx(min(1.0, before_s[5] + params.participation_satisfaction), abs=1e-6)
+    assert r.trust[5] == pytest.approx(min(1.0, before_t[5] + params.participation_trust), abs=1e-6)
+
+
+def test_social_influence_contracts_the_spread(small_model: Model) -> None:
+    params = ResidentParams(rate_social=0.3, rate_drift=0.0)
+    r = fresh_residents(small_model)
+    isolated = r._inv_deg == 0
+    lo, hi, sd = r.satisfaction.min(), r.satisfaction.max(), r.satisfaction.std()
+    before = r.satisfaction.copy()
+    for _ in range(5):
+        social_influence(r, params)
+        assert r.satisfaction.min() >= lo - 1e-6 and r.satisfaction.max() <= hi + 1e-6
+    assert r.satisfaction.std() < 0.8 * sd
+    np.testing.assert_array_equal(r.satisfaction[isolated], before[isolated])
+    # each step is a DeGroot step toward the neighbours' mean
+    r2 = fresh_residents(small_model)
+    s0 = r2.satisfaction.astype(np.float64)
+    social_influence(r2, params)
+    adj = small_model.world.social_matrix()
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    nbr = np.where(deg > 0, adj @ s0 / np.maximum(deg, 1), s0)
+    np.testing.assert_allclose(r2.satisfaction, s0 + 0.3 * (nbr - s0), atol=1e-5)
+
+
+def test_drift_relaxes_toward_the_initial_means(small_model: Model) -> None:
+    params = ResidentParams(rate_social=0.0, rate_drift=0.1)
+    r = fresh_residents(small_model)
+    r.satisfaction[:] = 1.0
+    r.trust[:] = 0.0
+    social_influence(r, params)
+    np.testing.assert_allclose(r.satisfaction, 1.0 + 0.1 * (params.satisfaction_init - 1.0), atol=1e-6)
+    np.testing.assert_allclose(r.trust, 0.1 * params.trust_init, atol=1e-6)
+
+
+def test_initial_state_follows_the_parameters(small_model: Model) -> None:
+    params = ResidentParams(satisfaction_init=0.3, trust_init=0.7, expectation_init=0.5, init_concentration=50.0)
+    r = Residents.create(small_model.world, params, np.random.default_rng(1))
+    n = r.n
+    for arr, mean in ((r.satisfaction, 0.3), (r.trust, 0.7), (r.expectation, 0.5)):
+        assert arr.dtype == np.float32 and arr.size == n
+        assert abs(arr.mean() - mean) < 4 * arr.std() / np.sqrt(n)
+        assert arr.min() >= 0 and arr.max() <= 1
+
+
+def test_scatter_add_matches_add_at() -> None:
+    rng = np.random.default_rng(3)
+    for unique in (True, False):
+        target = rng.random(100).astype(np.float32)
+        ids = rng.permutation(100)[:30] if unique else rng.integers(0, 100, 300)
+        values = rng.normal(size=ids.size)
+        expected = target.astype(np.float64)
+        np.add.at(expected, ids, values)
+        scatter_add(target, ids, values)
+        np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-5)
+
+
+# ---- volunteering and party links -----------------------------------------------------------------
+@pytest.mark.parametrize("rate", [0.002, 0.3])
+def test_draw_volunteers_rate(small_model: Model, rate: float) -> None:
+    r = fresh_residents(small_model)
+    rates = np.full(r.n, rate, dtype=np.float32)
+    rates[::7] = 5 * rate  # e.g. party members volunteer more
+    mult = np.ones(r.n, dtype=np.float32)
+    mult[::10] = 3.0
+    rng = np.random.default_rng(11)
+    counts = np.array([draw_volunteers(r, rng, rates, mult).size for _ in range(300)])
+    expected = float(np.minimum(rates * mult * r.trust, 1.0).sum())
+    se = counts.std(ddof=1) / np.sqrt(counts.size)
+    assert abs(counts.mean() - expected) < 4 * se + 1e-9, (counts.mean(), expected, se)
+    ids = draw_volunteers(r, rng, rates, mult)
+    assert np.all(np.diff(ids) > 0)  # sorted, each resident at most once a day
+    assert draw_volunteers(r, rng, np.zeros(r.n, dtype=np.float32), mult).size == 0
+
+
+def test_p_found_by_links() -> None:
+    params = PartyParams(rate_contact=0.1, p_find_on_contact=0.5)
+    p = p_found_by_links(np.arange(6, dtype=np.int16), params)
+    assert p[0] == 0.0 and np.all(np.diff(p) > 0)
+    np.testing.assert_allclose(p, 1 - (1 - 0.05) ** np.arange(6))
+
+
+def test_party_members_count_links_per_resident(medium_model: Model) -> None:
+    w = medium_model.world
+    pm = PartyMembers.create(w, PartyParams(rate_volunteer=0.02), resident_rate=0.002)
+    np.testing.assert_array_equal(pm.n_links, np.bincount(w.link_indices, minlength=w.n_residents))
+    assert pm.n_links.sum() == w.link_indices.size
+    np.testing.assert_allclose(pm.volunteer_rate[w.party_ids], 0.02)
+    np.testing.assert_allclose(pm.volunteer_rate[~w.res_party], 0.002)
+    assert np.all(pm.volunteer_mult == 1.0)
+
+
+# ---- staff, firms, streets, departments -----------------------------------------------------------
+def test_community_capacity(small_model: Model) -> None:
+    w = small_model.world
+    params = CommunityParams(n_staff_per_10k=20.0, capacity_per_staff=0.5, rate_admin_tasks=4.0, effort_admin_task=0.25)
+    c = Communities.create(w, params)
+    np.testing.assert_allclose(c.n_staff, 20.0 * w.community_size / 1e4, rtol=1e-6)
+    np.testing.assert_allclose(c.admin_effort(), np.minimum(1.0, c.staff_effort()), rtol=1e-6)
+    np.testing.assert_allclose(c.problem_capacity(), c.staff_effort() - c.admin_effort(), rtol=1e-6)
+    assert np.all(c.problem_capacity() >= 0)
+    swamped = Communities.create(w, CommunityParams(rate_admin_tasks=1000.0))
+    assert np.all(swamped.problem_capacity() == 0)
+
+
+def test_property_firms(medium_model: Model) -> None:
+    w = medium_model.world
+    params = HandlingParams()
+    firms = PropertyFirms.create(w, params, np.random.default_rng(0))
+    assert firms.n == int((w.compound_type != OLD).sum())
+    assert np.all((firms.quality >= 0) & (firms.quality <= 1))
+    np.testing.assert_allclose(firms.capacity, params.property_capacity_per_100_households
+                               * w.compound_n_households[firms.compound] / 100, rtol=1e-6)
+    new_ids = firms.add(np.flatnonzero(w.compound_type == OLD)[:2], 0.5, np.array([1.0, 2.0]), community_run=True)
+    assert new_ids.tolist() == [firms.n - 2, firms.n - 1] and firms.community_run[-2:].all()
+
+
+def test_street_and_department_capacity(small_model: Model) -> None:
+    w = small_model.world
+    params = HandlingParams(capacity_street_per_10k=3.0, capacity_department_per_10k=5.0, capacity_city_per_10k=1.0)
+    s = StreetOffices.create(w, params)
+    np.testing.assert_allclose(s.capacity, 3.0 * w.street_size / 1e4, rtol=1e-6)
+    assert s.authority_mult.shape == (w.n_streets, N_CATEGORIES) and np.all(s.authority_mult == 1)
+    d = Departments.create(w, params)
+    np.testing.assert_allclose(d.capacity, np.full(N_CATEGORIES, 5.0 * w.n_residents / 1e4), rtol=1e-6)
+    np.testing.assert_allclose(d.city_capacity, [1.0 * w.n_residents / 1e4], rtol=1e-6)

@@ -1,0 +1,183 @@
+"""sim.paramtools: frozen, validated parameter dataclasses (types, ranges, choices, nesting, paths)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from sim.paramtools import ParameterError, Params, Vector, param, vector_param
+from sim.vectors import BySeverity, make_table
+
+
+@dataclass(frozen=True)
+class Inner(Params):
+    """A nested table for the tests."""
+
+    k: int = param(2, lo=0, hi=5, source="test")
+
+
+Grid2 = make_table("Grid2", ("a", "b"), BySeverity, [(1, 2, 3, 4), (5, 6, 7, 8)], lo=0.0, hi=10.0)
+
+
+@dataclass(frozen=True)
+class Toy(Params):
+    """A parameter set exercising every kind of field."""
+
+    n: int = param(3, lo=1, hi=10, source="test")
+    x: float = param(0.5, lo=0.0, hi=1.0, source="test")
+    flag: bool = param(False, source="test")
+    kind: str = param("a", choices=("a", "b"), source="test")
+    v: BySeverity = vector_param(BySeverity, (1, 2, 3, 4), lo=1.0, hi=100.0, source="test")
+    inner: Inner = param(Inner(), source="test")
+    table: Grid2 = param(Grid2(), source="test")
+
+    def check(self) -> None:
+        if self.n > 5 and self.flag:
+            raise ParameterError("flag", "only allowed with n <= 5")
+
+
+def test_defaults_validate_and_fields_are_frozen() -> None:
+    toy = Toy()
+    assert (toy.n, toy.x, toy.flag, toy.kind) == (3, 0.5, False, "a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        toy.n = 4  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        toy.v.big = 9.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("kwargs", "key", "fragment"), [
+    ({"n": 0}, "n", "0 is out of range; allowed: an integer in [1, 10]"),
+    ({"n": 11}, "n", "out of range"),
+    ({"n": 2.5}, "n", "expected an integer, got 2.5"),
+    ({"n": "3"}, "n", "expected an integer, got '3'"),
+    ({"n": True}, "n", "expected an integer, got True"),
+    ({"x": -0.01}, "x", "allowed: a number in [0.0, 1.0]"),
+    ({"x": float("nan")}, "x", "expected a number, got nan"),
+    ({"x": False}, "x", "expected a number, got False"),
+    ({"x": None}, "x", "expected a number"),
+    ({"flag": 1}, "flag", "expected true or false, got 1"),
+    ({"kind": "c"}, "kind", "'c' is not allowed; allowed: a, b"),
+    ({"kind": 1}, "kind", "expected a string"),
+    ({"inner": {"k": 1}}, "inner", "expected a table of Inner keys"),
+    ({"n": 6, "flag": True}, "flag", "only allowed with n <= 5"),  # cross-field check()
+])
+def test_bad_values_raise_parameter_error_naming_the_key(kwargs: dict, key: str, fragment: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        Toy(**kwargs)
+    assert info.value.key == key
+    assert fragment in info.value.message
+    assert str(info.value) == f"{key}: {info.value.message}"
+    assert "\n" not in str(info.value)
+
+
+def test_values_are_converted_to_the_declared_type() -> None:
+    toy = Toy(n=4.0, x=1, flag=np.bool_(True))
+    assert toy.n == 4 and type(toy.n) is int
+    assert toy.x == 1.0 and type(toy.x) is float
+    assert toy.flag is True
+    toy = Toy(n=np.int64(5), x=np.float32(0.25))
+    assert type(toy.n) is int and type(toy.x) is float and toy.x == 0.25
+
+
+def test_vector_elements_take_the_range_of_the_field_holding_them() -> None:
+    with pytest.raises(ParameterError) as info:
+        Toy(v=BySeverity(1, 2, 0.5, 4))  # big < lo=1
+    assert info.value.key == "v.big"
+    assert "allowed: a number in [1.0, 100.0]" in info.value.message
+    assert Toy(v=BySeverity(1, 2, 3, 100)).v.array().tolist() == [1, 2, 3, 100]
+    # a bare vector carries no range of its own
+    assert BySeverity(-5, 0, 0, 0).trivial == -5
+
+
+def test_table_rows_are_range_checked() -> None:
+    with pytest.raises(ParameterError) as info:
+        Toy.from_dict({"table": {"b": {"trivial": 1, "small": 2, "big": 11, "major": 1}}})
+    assert info.value.key == "table.b.big"
+    np.testing.assert_array_equal(Grid2().matrix(), [[1, 2, 3, 4], [5, 6, 7, 8]])
+
+
+def test_from_dict_nested_and_errors_carry_dotted_keys() -> None:
+    toy = Toy.from_dict({"n": 7, "inner": {"k": 4}, "v": {"trivial": 2, "small": 3, "big": 4, "major": 5}})
+    assert toy.n == 7 and toy.inner.k == 4 and toy.v.array().tolist() == [2, 3, 4, 5]
+    cases = [
+        ({"nn": 1}, "nn", "unknown key; allowed: flag, inner, kind, n, table, v, x"),
+        ({"inner": {"kk": 1}}, "inner.kk", "unknown key; allowed: k"),
+        ({"inner": {"k": 9}}, "inner.k", "allowed: an integer in [0, 5]"),
+        ({"inner": 3}, "inner", "expected a table with keys k, got 3"),
+        ({"v": {"huge": 1}}, "v.huge", "unknown key"),
+    ]
+    for data, key, fragment in cases:
+        with pytest.raises(ParameterError) as info:
+            Toy.from_dict(data)
+        assert info.value.key == key, data
+        assert fragment in info.value.message, (data, info.value.message)
+    with pytest.raises(ParameterError):
+        Toy.from_dict([("n", 1)])  # type: ignore[arg-type]
+
+
+def test_to_dict_from_dict_round_trip() -> None:
+    toy = Toy(n=2, x=0.25, flag=True, kind="b", v=BySeverity(5, 6, 7, 8), inner=Inner(k=1))
+    data = toy.to_dict()
+    assert data["v"] == {"trivial": 5.0, "small": 6.0, "big": 7.0, "major": 8.0}
+    assert data["inner"] == {"k": 1}
+    assert data["table"]["a"]["major"] == 4.0
+    assert Toy.from_dict(data) == toy
+
+
+def test_parameter_error_under_prefixes_the_key() -> None:
+    err = ParameterError("n", "bad")
+    assert err.under("world").key == "world.n"
+    assert err.under("").key == "n"
+    assert ParameterError("", "bad").under("world").key == "world"
+    assert str(err.under("a.b")) == "a.b.n: bad"
+
+
+def test_param_metadata_is_recorded() -> None:
+    f = {f.name: f for f in dataclasses.fields(Toy)}
+    assert f["n"].metadata["lo"] == 1 and f["n"].metadata["hi"] == 10
+    assert f["kind"].metadata["choices"] == ("a", "b")
+    assert all(f[name].metadata["source"] == "test" for name in f)
+
+
+def test_get_path_and_replace_path() -> None:
+    toy = Toy()
+    assert toy.get_path("inner.k") == 2
+    assert toy.get_path("v.big") == 3.0
+    new = toy.replace_path("inner.k", 5)
+    assert new.inner.k == 5 and toy.inner.k == 2  # a copy; the original is unchanged
+    assert toy.replace_path("v.major", 50.0).v.major == 50.0
+    with pytest.raises(ParameterError) as info:
+        toy.get_path("inner.kk")
+    assert info.value.key == "inner.kk"
+    with pytest.raises(ParameterError) as info:
+        toy.replace_path("nn", 1)
+    assert info.value.key == "nn"
+    with pytest.raises(ParameterError) as info:
+        toy.replace_path("inner.k", 9)
+    assert "out of range" in info.value.message
+
+
+def test_replace_path_error_names_the_dotted_key_once() -> None:
+    with pytest.raises(ParameterError) as info:
+        Toy().replace_path("inner.k", 9)
+    assert info.value.key == "inner.k"
+    with pytest.raises(ParameterError) as info:
+        Toy().replace_path("n", 0)
+    assert info.value.key == "n"
+
+
+def test_vector_array_is_in_vocabulary_order() -> None:
+    v = BySeverity(major=4, big=3, small=2, trivial=1)
+    assert v.array().tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert v.array(np.float32).dtype == np.float32
+    assert issubclass(BySeverity, Vector)
+
+
+def test_partial_tables_keep_the_fields_defaults() -> None:
+    toy = Toy.from_dict({"v": {"big": 50}, "table": {"b": {"small": 9}}, "inner": {}})
+    assert toy.v.array().tolist() == [1.0, 2.0, 50.0, 4.0]
+    np.testing.assert_array_equal(toy.table.matrix(), [[1, 2, 3, 4], [5, 9, 7, 8]])
+    assert toy.inner == Inner()

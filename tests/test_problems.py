@@ -1,0 +1,269 @@
+"""sim.problems: the problem pool, the ledger and the vectorised submodels (arise, find, route, handle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.problems import (
+    NEXT_LEVEL, Ledger, ProblemPool, allocate, arrival_table, climb, draw_arrivals, p_self_report,
+)
+from sim.taxonomy import (
+    CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, N_SEVERITIES, PROPERTY, STREET,
+)
+
+
+# ---- allocate ------------------------------------------------------------------------------------
+def allocate_reference(key, priority, effort, capacity):
+    """Plain-Python statement of the rule: per handler, in (priority, arrival) order, start a
+    problem while the effort already started is below the capacity."""
+    attempted = np.zeros(key.size, dtype=bool)
+    used = np.zeros(capacity.size)
+    for i in sorted(range(key.size), key=lambda i: (key[i], priority[i], i)):
+        if used[key[i]] < capacity[key[i]]:
+            attempted[i] = True
+            used[key[i]] += effort[i]
+    return attempted, used
+
+
+def random_queue(rng: np.random.Generator, n: int, n_keys: int, prio_lo: int):
+    key = rng.integers(0, n_keys, n)
+    priority = rng.integers(prio_lo, prio_lo + 40, n)
+    # binary fractions: sums are exact, so "started effort below capacity" has no round-off ties
+    effort = rng.choice([0.125, 0.25, 0.5, 1.0], n)
+    capacity = rng.choice([0.0, 0.375, 1.0, 2.5, 100.0], n_keys)
+    return key, priority, effort, capacity
+
+
+def check_allocation(key, priority, effort, capacity):
+    attempted, used = allocate(key, priority, effort, capacity)
+    ref_att, ref_used = allocate_reference(key, priority, effort, capacity)
+    np.testing.assert_array_equal(attempted, ref_att)
+    np.testing.assert_allclose(used, ref_used)
+    for k in range(capacity.size):
+        mine = np.flatnonzero(key == k)
+        mine = mine[np.lexsort((mine, priority[mine]))]  # this handler's queue in service order
+        went = attempted[mine]
+        assert used[k] == pytest.approx(effort[mine[went]].sum())
+        # served in order: the attempted problems are a prefix of the queue
+        assert not np.any(went[1:] & ~went[:-1])
+        # capacity: each problem started while the effort already started was below the capacity
+        before = np.cumsum(effort[mine]) - effort[mine]
+        assert np.all(before[went] < capacity[k])
+        assert np.all(before[~went] >= capacity[k] - 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_allocate_respects_capacity_per_key_and_priority_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    check_allocation(*random_queue(rng, int(rng.integers(1, 300)), int(rng.integers(1, 12)), prio_lo=0))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_allocate_with_negative_priorities(seed: int) -> None:
+    """Queue priority from policies (t_level - priority_days) can be negative: queues must not mix."""
+    rng = np.random.default_rng(seed)
+    check_allocation(*random_queue(rng, 200, 6, prio_lo=-20))
+
+
+def test_allocate_small_example() -> None:
+    key = np.array([1, 0, 1, 1, 0])
+    priority = np.array([5, 3, 2, 9, 1])
+    effort = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
+    attempted, used = allocate(key, priority, effort, np.array([1.0, 1.5]))
+    # handler 0 (cap 1): priority 1 first, then stops; handler 1 (cap 1.5): priorities 2 and 5
+    assert attempted.tolist() == [True, False, True, False, True]
+    assert used.tolist() == [1.0, 2.0]
+
+
+def test_allocate_ties_are_first_come_first_served() -> None:
+    key = np.zeros(4, dtype=np.int64)
+    attempted, _ = allocate(key, np.array([3, 3, 3, 3]), np.ones(4), np.array([2.0]))
+    assert attempted.tolist() == [True, True, False, False]
+
+
+# ---- climb ---------------------------------------------------------------------------------------
+def climb_reference(start, p, has, threshold, top):
+    out = []
+    for i, lvl in enumerate(start):
+        lvl = int(lvl)
+        while lvl < top and (not has[i, lvl] or p[i, lvl] < threshold):
+            lvl = min(int(NEXT_LEVEL[lvl]), top)
+        out.append(lvl)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_climb_skips_levels_below_threshold_and_never_passes_top(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 500
+    top = int(rng.integers(COMMUNITY, N_LEVELS))
+    start = rng.integers(0, top + 1, n).astype(np.int8)
+    p = rng.random((n, N_LEVELS)).astype(np.float32)
+    has = rng.random((n, N_LEVELS)) < 0.8
+    threshold = 0.3
+    out = climb(start, p, has, threshold, top)
+    np.testing.assert_array_equal(out, climb_reference(start, p, has, threshold, top))
+    assert np.all(out <= top) and np.all(out >= start)
+    ok = has[np.arange(n), out] & (p[np.arange(n), out] >= threshold)
+    assert np.all(ok | (out == top))  # stops at the first good level, or at the top
+    # a problem that starts at a good level stays
+    good_start = has[np.arange(n), start] & (p[np.arange(n), start] >= threshold)
+    np.testing.assert_array_equal(out[good_start], start[good_start])
+    assert start.dtype == np.int8 and np.array_equal(start, start.copy())  # input not modified
+
+
+def test_climb_example_property_firm_escalates_to_community() -> None:
+    p = np.ones((2, N_LEVELS), dtype=np.float32)
+    has = np.ones((2, N_LEVELS), dtype=bool)
+    has[0, PROPERTY] = False  # no firm
+    p[1, GRID] = p[1, COMMUNITY] = 0.0  # neither grid nor community can solve it
+    out = climb(np.array([PROPERTY, GRID], dtype=np.int8), p, has, 0.15, DEPARTMENT)
+    assert out.tolist() == [COMMUNITY, STREET]
+    # with a zero threshold only missing handlers are skipped
+    assert climb(np.array([GRID], dtype=np.int8), np.zeros((1, N_LEVELS), np.float32),
+                 np.ones((1, N_LEVELS), bool), 0.0, CITY).tolist() == [GRID]
+
+
+def test_climb_never_returns_a_level_above_top() -> None:
+    """A problem entering above the top level is brought down to it, whatever the other rows do."""
+    p = np.ones((2, N_LEVELS), dtype=np.float32)
+    has = np.ones((2, N_LEVELS), dtype=bool)
+    alone = climb(np.array([DEPARTMENT], dtype=np.int8), p[:1], has[:1], 0.1, STREET)
+    p[1, GRID] = 0.0
+    together = climb(np.array([DEPARTMENT, GRID], dtype=np.int8), p, has, 0.1, STREET)
+    assert together[0] == alone[0]
+    assert alone[0] <= STREET
+
+
+def test_next_level_climbs() -> None:
+    assert NEXT_LEVEL[GRID] == COMMUNITY and NEXT_LEVEL[PROPERTY] == COMMUNITY
+    assert NEXT_LEVEL[COMMUNITY] == STREET and NEXT_LEVEL[STREET] == DEPARTMENT
+    assert NEXT_LEVEL[DEPARTMENT] == CITY and NEXT_LEVEL[CITY] == CITY
+
+
+# ---- arrivals ------------------------------------------------------------------------------------
+def small_table(rate_arise: float = 0.02, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ctype = rng.integers(0, 3, n).astype(np.int8)
+    group = rng.integers(0, 3, n).astype(np.int8)
+    weights = rng.uniform(0.2, 2.0, (3, N_CATEGORIES))
+    mult = rng.uniform(0.5, 2.0, (3, N_CATEGORIES))
+    sev = rng.uniform(0.1, 1.0, (N_CATEGORIES, N_SEVERITIES))
+    return ctype, group, weights, mult, sev, arrival_table(ctype, group, rate_arise, weights, mult, sev)
+
+
+def test_arrival_table_rates_follow_the_formula() -> None:
+    ctype, group, weights, mult, sev, table = small_table()
+    for ct in range(3):
+        for g in range(3):
+            s = ct * 3 + g
+            expected = 0.02 * weights[g] * mult[ct] / weights[1].sum()
+            np.testing.assert_allclose(table.rate[s], expected)
+            members = table.order[table.start[s]: table.start[s] + table.size[s]]
+            assert np.all(ctype[members] == ct) and np.all(group[members] == g)
+    assert sorted(table.order.tolist()) == list(range(ctype.size))
+    np.testing.assert_allclose(table.sev_cum[:, -1], 1.0)
+    # an adult in a compound with multiplier 1 has rate_arise problems a day over all categories
+    neutral = arrival_table(ctype, group, 0.01, weights, np.ones((3, N_CATEGORIES)), sev)
+    assert neutral.rate[1].sum() == pytest.approx(0.01)
+
+
+def test_draw_arrivals_matches_expected_rates() -> None:
+    ctype, group, weights, mult, sev_w, table = small_table()
+    rng = np.random.default_rng(42)
+    n_days = 1500
+    counts = np.zeros(n_days)
+    by_res_stratum = np.zeros(9)
+    by_cat = np.zeros(N_CATEGORIES)
+    by_cat_sev = np.zeros((N_CATEGORIES, N_SEVERITIES))
+    for d in range(n_days):
+        res, cat, sev, u_prev = draw_arrivals(table, rng)
+        assert res.size == cat.size == sev.size == u_prev.size
+        counts[d] = res.size
+        by_res_stratum += np.bincount(ctype[res].astype(np.int64) * 3 + group[res], minlength=9)
+        by_cat += np.bincount(cat, minlength=N_CATEGORIES)
+        np.add.at(by_cat_sev, (cat, sev), 1)
+        assert np.all((u_prev >= 0) & (u_prev < 1))
+    expected_per_day = float((table.size * table.rate.sum(axis=1)).sum())
+    se = counts.std(ddof=1) / np.sqrt(n_days)  # from the spread of the daily counts
+    assert abs(counts.mean() - expected_per_day) < 4 * se, (counts.mean(), expected_per_day, se)
+    # each stratum's share and each category's share match the rates (binomial se)
+    total = counts.sum()
+    for observed, p in ((by_res_stratum, table.size * table.rate.sum(axis=1)),
+                        (by_cat, (table.size[:, None] * table.rate).sum(axis=0))):
+        p = p / p.sum()
+        assert np.all(np.abs(observed / total - p) < 4 * np.sqrt(p * (1 - p) / total) + 1e-12)
+    # severities by category follow the normalised severity weights
+    sev_p = sev_w / sev_w.sum(axis=1, keepdims=True)
+    n_cat = by_cat_sev.sum(axis=1, keepdims=True)
+    assert np.all(np.abs(by_cat_sev / n_cat - sev_p) < 4 * np.sqrt(sev_p * (1 - sev_p) / n_cat))
+
+
+def test_draw_arrivals_is_a_function_of_the_stream() -> None:
+    *_, table = small_table()
+    a = draw_arrivals(table, np.random.default_rng(7))
+    b = draw_arrivals(table, np.random.default_rng(7))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    res, *_ = draw_arrivals(arrival_table(*small_table()[:2], 0.0, *small_table()[2:5]), np.random.default_rng(7))
+    assert res.size == 0
+
+
+# ---- find ----------------------------------------------------------------------------------------
+def test_p_self_report_rises_with_trust() -> None:
+    base = np.array([0.04, 0.08, 0.15, 0.25])
+    trust = np.linspace(0.0, 1.0, 101)
+    for s in range(N_SEVERITIES):
+        sev = np.full(trust.size, s)
+        p = p_self_report(base, sev, trust, 1.5, np.ones(trust.size))
+        assert np.all(np.diff(p) > 0)
+        assert np.all((p >= 0) & (p < 1))
+        flat = p_self_report(base, sev, trust, 0.0, np.ones(trust.size))
+        np.testing.assert_allclose(flat, 1 - np.exp(-base[s]))  # no slope: trust does not matter
+    # at trust 0.5 the daily hazard is the base rate; the multiplier scales the hazard
+    p = p_self_report(base, np.array([2, 2]), np.array([0.5, 0.5]), 1.5, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(p, [1 - np.exp(-0.15), 1 - np.exp(-0.30)])
+    # hazard never negative, even for a steep slope at zero trust
+    assert p_self_report(base, np.array([3]), np.array([0.0]), 2.0 * 2, np.array([1.0]))[0] == 0.0
+    assert p_self_report(np.zeros(4), np.array([3]), np.array([1.0]), 1.5, np.array([1.0]))[0] == 0.0
+
+
+# ---- pool and ledger -----------------------------------------------------------------------------
+def pool_rows(k: int, start: int = 0) -> dict[str, np.ndarray]:
+    ids = np.arange(start, start + k)
+    return {"res": ids, "cat": ids % N_CATEGORIES, "sev": ids % N_SEVERITIES, "status": np.zeros(k),
+            "level": np.full(k, -1), "handler": np.full(k, -1), "t_arise": ids, "t_found": np.full(k, -1),
+            "t_level": np.full(k, -1), "n_contacts": np.zeros(k), "finder": np.full(k, -1), "flags": np.zeros(k)}
+
+
+def test_problem_pool_grows_and_keeps_order() -> None:
+    pool = ProblemPool(capacity=4)
+    pool.append(**pool_rows(3))
+    pool.append(**pool_rows(0))
+    pool.append(**pool_rows(10, start=3))
+    assert len(pool) == 13 and pool.res.tolist() == list(range(13))
+    assert pool.cat.dtype == np.int8 and pool.res.dtype == np.int32
+    keep = pool.res % 3 != 0
+    pool.keep(keep)
+    assert pool.res.tolist() == [i for i in range(13) if i % 3]
+    assert pool.t_arise.tolist() == pool.res.tolist()
+    pool.keep(np.ones(pool.n, dtype=bool))
+    assert pool.n == 8
+    with pytest.raises(AttributeError):
+        pool.nonexistent  # noqa: B018
+
+
+def test_ledger_counters() -> None:
+    led = Ledger(n_days=10)
+    cat = np.array([0, 0, 7, 3, 3, 3])
+    sev = np.array([1, 1, 3, 0, 0, 2])
+    led.count_cat_sev(led.arisen, cat, sev)
+    expected = np.zeros((N_CATEGORIES, N_SEVERITIES), dtype=np.int64)
+    np.add.at(expected, (cat, sev), 1)
+    np.testing.assert_array_equal(led.arisen, expected)
+    flags = np.array([0, 1, 3, 128, 130], dtype=np.uint8)
+    led.count_flags(led.flag_resolved, flags)
+    assert led.flag_resolved.tolist() == [2, 2, 0, 0, 0, 0, 0, 1 + 1]
+    assert led.days_hist.shape == (N_SEVERITIES, 11)
