@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     q = sub.add_parser("params", help="list every parameter with default, range, unit and source")
     q.set_defaults(func=cmd_params)
+    from .viz import add_viz_command
+
+    add_viz_command(sub)
     return p
 
 
