@@ -16,21 +16,46 @@ from .agents.department import Departments
 from .agents.party_member import PartyMembers, p_found_by_links
 from .agents.property_firm import PropertyFirms
 from .agents.resident import (
-    Residents, draw_volunteers, erode_waiting, judge_outcomes, participate, performance, social_influence,
+    Residents,
+    draw_volunteers,
+    erode_waiting,
+    judge_outcomes,
+    participate,
+    performance,
+    social_influence,
 )
 from .agents.street_office import StreetOffices
 from .graph import World, generate_world, to_networkx
 from .params import DAYS_PER_MONTH
 from .phases import PHASES, Policy
 from .problems import (
-    NEXT_LEVEL, Ledger, ProblemPool, allocate, arrival_table, climb, draw_arrivals, p_self_report,
+    NEXT_LEVEL,
+    Ledger,
+    ProblemPool,
+    allocate,
+    arrival_table,
+    climb,
+    draw_arrivals,
+    p_self_report,
 )
 from .results import Recorder, Results
 from .rng import Streams
 from .scenario import Scenario
 from .taxonomy import (
-    ADMIN_CATEGORY, COMMUNITY, DEPARTMENT, GRID, GRID_VISIT, LATENT, N_CATEGORIES, N_LEVELS, PARTY_LINK,
-    PROPERTY, PROPERTY_CATEGORY, QUEUED, SELF_REPORT, STREET,
+    ADMIN_CATEGORY,
+    COMMUNITY,
+    DEPARTMENT,
+    GRID,
+    GRID_VISIT,
+    LATENT,
+    N_CATEGORIES,
+    N_LEVELS,
+    PARTY_LINK,
+    PROPERTY,
+    PROPERTY_CATEGORY,
+    QUEUED,
+    SELF_REPORT,
+    STREET,
 )
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .paramtools import ParameterError, Params, param, vector_param
 import numpy as np
 
+from .paramtools import ParameterError, Params, param, vector_param
 from .taxonomy import CATEGORIES, COMMUNITY, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
-from .vectors import ByCategory, ByCompoundType, ByGroup, BySeverity, make_table
+from .vectors import ByCategory, ByCompoundType, BySeverity, make_table
 
 # Row order of the tables below is the vocabulary order of taxonomy.py.
 CategoryWeightsByGroup = make_table(

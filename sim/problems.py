@@ -13,8 +13,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .taxonomy import (
-    CITY, COMMUNITY, DEPARTMENT, GRID, LATENT, N_CATEGORIES, N_COMPOUND_TYPES, N_FINDERS, N_LEVELS,
-    N_SEVERITIES, PROPERTY, QUEUED, STREET,
+    CITY,
+    COMMUNITY,
+    DEPARTMENT,
+    GRID,
+    LATENT,
+    N_CATEGORIES,
+    N_COMPOUND_TYPES,
+    N_FINDERS,
+    N_LEVELS,
+    N_SEVERITIES,
+    PROPERTY,
+    QUEUED,
+    STREET,
 )
 
 #: Where a problem goes when it is escalated: grid -> community -> street -> department -> city;
@@ -73,7 +84,7 @@ class ProblemPool:
         m = int(mask.sum())
         if m == self.n:
             return
-        for name, arr in self._a.items():
+        for arr in self._a.values():
             arr[:m] = arr[: self.n][mask]
         self.n = m
 
