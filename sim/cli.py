@@ -215,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     q = sub.add_parser("params", help="list every parameter with default, range, unit and source")
     q.set_defaults(func=cmd_params)
+    from .report import add_report_command
     from .viz import add_viz_command
 
     add_viz_command(sub)
+    add_report_command(sub)
     return p
 
 

@@ -44,6 +44,7 @@ from .scenario import Scenario
 from .taxonomy import (
     ADMIN_CATEGORY,
     COMMUNITY,
+    FLAG_BIT,
     DEPARTMENT,
     GRID,
     GRID_VISIT,
@@ -365,6 +366,21 @@ class Model:
         self._closed_res.append(res)
         self._closed_perf.append(performance(waited.astype(np.float32), exp))
         pool.status[rows] = -1  # closed; leaves the pool at the end of the escalate phase
+
+    def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
+        """Close queued pool rows as solved through a policy's own channel (projects, meetings).
+
+        The problems are credited to ``level`` (by default the community, which coordinates
+        alliance, project and deliberation work) and flagged ``flag``. Returns the rows closed.
+        """
+        pool = self.problems
+        rows = rows[pool.status[rows] == QUEUED]
+        if rows.size:
+            pool.level[rows] = level
+            pool.handler[rows] = self.handler_of(np.full(rows.size, level, dtype=np.int8), pool.res[rows], pool.cat[rows])
+            pool.flags[rows] |= FLAG_BIT[flag]
+            self.resolve(rows, t)
+        return rows
 
     def _escalate(self, t: int) -> None:
         pool, sc, led = self.problems, self.scenario, self.ledger

@@ -48,7 +48,7 @@ from ..graph import UNIT_TYPES
 from ..paramtools import Params, Vector, param, vector_param
 from ..params import DAYS_PER_MONTH
 from ..phases import Policy
-from ..taxonomy import CATEGORIES, COMMUNITY, FLAG_BIT, N_CATEGORIES, STREET
+from ..taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
 from . import register
 
 if TYPE_CHECKING:
@@ -180,10 +180,7 @@ class Alliance(Policy):
         if rows.size == 0:
             return
         pool = model.problems
-        pool.level[rows] = COMMUNITY
-        pool.handler[rows] = model.world.res_community[pool.res[rows]]
-        pool.flags[rows] |= FLAG_BIT["alliance"]
-        model.resolve(rows, t)
+        rows = model.resolve_by(rows, "alliance", t)
         model.count(self.name, how, rows.size)
         model.count(self.name, "matters_done", rows.size)
         model.count(self.name, "disputes_mediated", int((pool.cat[rows] == _DISPUTE).sum()))

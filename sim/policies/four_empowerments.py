@@ -62,7 +62,7 @@ import numpy as np
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
 from ..taxonomy import (
-    CATEGORIES, COMMUNITY, FLAG_BIT, GRID, LATENT, N_CATEGORIES, OLD, POLICY_FIND, QUEUED, SEVERITIES,
+    CATEGORIES, COMMUNITY, GRID, LATENT, N_CATEGORIES, OLD, POLICY_FIND, QUEUED, SEVERITIES,
 )
 from ..vectors import ByCategory, ByCompoundType
 from . import register
@@ -241,8 +241,7 @@ class FourEmpowerments(Policy):
         model.count(self.name, "projects_claimed", int(projects.sum()))
         quota = (projects * p.problems_per_project).ravel()
         chosen = _oldest_per_group(rows, cell, pool.t_arise[rows], quota)
-        pool.flags[chosen] |= FLAG_BIT["project"]
-        model.resolve(chosen, t)
+        model.resolve_by(chosen, "project", t)
 
     def _deliberate(self, model: Model, t: int) -> None:
         """"1+2+N" meetings in every compound settle clutter, parking and falling objects."""
@@ -252,8 +251,7 @@ class FourEmpowerments(Policy):
         rows = np.flatnonzero((pool.status == QUEUED) & (pool.sev < _MAJOR))
         rows = rows[settle[pool.cat[rows]] > 0]
         hit = rows[self.rng.random(rows.size) < settle[pool.cat[rows]]]
-        pool.flags[hit] |= FLAG_BIT["deliberation"]
-        model.resolve(hit, t)
+        model.resolve_by(hit, "deliberation", t)
 
     def cost_per_day(self, model: Model) -> float:
         p = self.params

@@ -44,7 +44,7 @@ from ..agents.resident import participate
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
 from ..taxonomy import (
-    CATEGORIES, COMMUNITY, FLAG_BIT, LATENT, MATURE, N_CATEGORIES, N_COMPOUND_TYPES, NEW, OLD,
+    CATEGORIES, LATENT, MATURE, N_CATEGORIES, N_COMPOUND_TYPES, NEW, OLD,
     POLICY_FIND, QUEUED,
 )
 from ..vectors import ByCompoundType
@@ -176,10 +176,7 @@ class MicroProjects(Policy):
         pt = project_of[w.res_compound[pool.res[q]]]
         rows = q[(pt >= 0) & RESOLVES[np.maximum(pt, 0), pool.cat[q]]]
         if rows.size:
-            pool.level[rows] = COMMUNITY
-            pool.handler[rows] = w.res_community[pool.res[rows]]
-            pool.flags[rows] |= FLAG_BIT["project"]
-            model.resolve(rows, t)
+            rows = model.resolve_by(rows, "project", t)
             model.count(self.name, "problems_solved", rows.size)
         # prevent new ones: each project compounds the chance a new problem never arises
         effect = PREVENTS[ctype] * p.prevent[ctype][:, None]

@@ -7,8 +7,9 @@ Mechanism, applied once at set-up:
   ``authority_share[c]`` times the department's ("owned by the county, used by the street",
   县区属、街道用: enforcement of urban management, market supervision, justice ... sinks to the
   street, 002). Categories with share 0 are unchanged.
-* capacity follows the task (人随事转、费随事转、物随事转, 002): a share ``capacity_moved`` of
-  each sunk category's department capacity moves to the streets, split by population.
+* capacity follows the task (人随事转、费随事转、物随事转, 002): for each category whose street
+  authority rises (a "sunk" category), a share ``capacity_moved`` of its department's capacity
+  moves to the streets, split by population.
 * one-stop service: with ``admin_at_street`` administrative matters go to the street's
   service centre (便民服务中心, 一窗受理) instead of to departments.
 * fewer tasks pushed down (市、县区两级不得随意将任务下派, 002): communities' administrative
@@ -64,9 +65,9 @@ class StreetEmpowerment(Policy):
         share = p.authority_share.array(np.float32)
         street = model.authority[STREET]
         target = share * model.authority[DEPARTMENT]
-        sunk = share > 0
+        sunk = target > street  # categories whose enforcement actually sinks to the street
         # raise the base authority and keep each street's own multiplier
-        model.authority[STREET] = np.where(sunk, np.maximum(street, np.minimum(target, 1.0)), street)
+        model.authority[STREET] = np.where(sunk, np.minimum(target, 1.0), street)
         moved = model.departments.capacity * np.float32(p.capacity_moved) * sunk
         model.departments.capacity = model.departments.capacity - moved
         w = model.world

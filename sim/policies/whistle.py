@@ -10,8 +10,9 @@ Mechanism:
   level has a deadline (``deadline_*`` days) after which an unsolved problem is escalated for
   certain, instead of haphazardly; a problem escalated past the community enters the whistle
   ledger (flag ``whistle``);
-* departments report for duty (报到): whistled matters meet departments that come to the street
-  with ``report_capacity_share`` more capacity and a success multiplier ``report_boost``;
+* departments report for duty (报到): departments gain ``report_capacity_share`` more capacity
+  (they send staff when called), and whistled matters succeed ``report_boost`` times as often at
+  any level (the departments come to the problem);
 * five follow-up measures (五项措施: ledger, supervision letters, consultation, quantified
   assessment, accountability): residents give up less, ``abandon_cut`` off the abandonment
   hazard, and whistled problems need no repeat trips.
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..paramtools import Params, param
 from ..phases import Policy
-from ..taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, LATENT, POLICY_FIND, QUEUED, STREET
+from ..taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, FLAGS, LATENT, POLICY_FIND, QUEUED, STREET
 from . import register
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class WhistleParams(Params):
                              source="assumption (002: 950+ problems collected)")
     report_capacity_share: float = param(0.3, lo=0.0, hi=5.0, unit="extra share of department capacity",
                                          source="assumption: departments report for duty (002)")
-    report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier at departments and city",
+    report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier of whistled matters",
                                 source="assumption: joint consultation on site (002)")
     abandon_cut: float = param(0.3, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
                                source="assumption: ledger, supervision, assessment, accountability (002)")
@@ -76,8 +77,7 @@ class Whistle(Policy):
         model.deadline[STREET] = p.deadline_street
         model.deadline[DEPARTMENT] = p.deadline_department
         model.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
-        model.boost(DEPARTMENT, p.report_boost)
-        model.boost(CITY, p.report_boost)
+        model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
         model.rate_abandon *= 1.0 - p.abandon_cut
         model.no_recontact_flags |= FLAG_BIT["whistle"]
 
@@ -85,10 +85,10 @@ class Whistle(Policy):
         if t % self.params.dur_collect != 0 or t == 0:
             return
         pool = model.problems
-        rows = np.flatnonzero((pool.status == LATENT) & (pool.sev >= _BIG))
+        rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.sev >= _BIG))
         hit = rows[self.rng.random(rows.size) < self.params.p_collect]
         model.mark_found(hit, POLICY_FIND, t)
-        self._enter(model, hit[pool.t_found[hit] == t], "collected")
+        self._enter(model, hit, "collected")
 
     def on_escalate(self, model: Model, t: int) -> None:
         pool = model.problems
