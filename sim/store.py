@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,16 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-from sqlalchemy import BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy import UniqueConstraint, create_engine, event, insert, select
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import Text, UniqueConstraint, create_engine, event, func, insert, select
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["DEFAULT_DB_URL", "StoreError", "RunRecord", "ResultStore", "metadata", "runs", "summary", "timeseries"]
+__all__ = [
+    "DEFAULT_DB_URL", "StoreError", "RunRecord", "ResultStore", "metadata", "runs", "summary", "timeseries",
+    "sweeps", "experiments", "sweep_results",
+]
 
 DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
 _URL_HINT = "expected an SQLAlchemy URL such as sqlite:///results/govsim.db or postgresql+psycopg://user@host/db"
@@ -98,6 +101,59 @@ timeseries = Table(
 )
 
 
+# Sweeps (sim.sweep): a sweep is a validated design of experiments (parameter sets) run
+# `replicates` times each; every finished (experiment, replicate) links to exactly one run.
+# The unique constraint on (experiment_id, replicate) makes resuming a killed sweep idempotent.
+_SWEEP_ID_LEN = 120
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", String(_SWEEP_ID_LEN), primary_key=True),  # "<name>-<first 10 hex of spec_hash>"
+    Column("name", String(_NAME_LEN), nullable=False, index=True),
+    Column("spec_hash", String(64), nullable=False, unique=True),  # sha256 of the canonical spec
+    Column("spec", JSON, nullable=False),  # the normalised sweep spec: factors, design, outcomes, seeds
+    Column("sweep_file", Text, nullable=False),
+    Column("base_scenario_name", String(_NAME_LEN), nullable=False),
+    Column("base_scenario_hash", String(64), nullable=False),
+    Column("base_scenario_text", Text, nullable=False),  # TOML of the base scenario (constants applied)
+    Column("design", String(32), nullable=False),
+    Column("n_experiments", Integer, nullable=False),
+    Column("replicates", Integer, nullable=False),
+    Column("root_seed", BigInteger, nullable=False),
+    Column("n_steps", Integer, nullable=False),
+    Column("record_every", Integer, nullable=False),
+    Column("package_version", String(64), nullable=False),
+    Column("created_at", _UTCDateTime, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sweep_id", String(_SWEEP_ID_LEN), ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),  # position in the design, 0-based
+    Column("parameters", JSON, nullable=False),  # {dotted scenario key: value} of the factors
+    Column("sample", JSON, nullable=True),  # the design row in the unit cube (for SALib), if sampled
+    Column("scenario_hash", String(64), nullable=False, index=True),
+    Column("package_version", String(64), nullable=False),
+    UniqueConstraint("sweep_id", "idx", name="uq_experiments_sweep_idx"),
+)
+
+sweep_results = Table(
+    "sweep_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    Column("replicate", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("worker", String(_NAME_LEN), nullable=False, default=""),  # host:pid that ran it
+    Column("run_s", Float, nullable=True),  # model build + run time in the worker (s)
+    UniqueConstraint("experiment_id", "replicate", name="uq_sweep_results_experiment_replicate"),
+)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """Everything stored about one simulation run: what ``save_run`` takes and ``load_run`` returns."""
@@ -132,10 +188,17 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Per-connection SQLite setup: WAL (readers never block the writer) and enforced foreign keys."""
+    """Per-connection SQLite setup: WAL (readers never block the writer) and enforced foreign keys.
+
+    ``synchronous=NORMAL`` is SQLite's recommended setting in WAL mode: a commit survives the
+    process being killed (the sweep's crash-safety needs no more), only an OS crash or power
+    loss may undo the last commits (never corrupting the file), and commits need no fsync each,
+    which matters when a sweep stores hundreds of small runs a minute.
+    """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
@@ -149,15 +212,29 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
     dialect (``?`` for SQLite, ``%(name)s`` for psycopg), so this stays portable; the
     values are int/str/float/None, which need no type processing.
     """
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    sql, order = _insert_sql(conn.dialect, table, tuple(columns))
     params: list[Any]
-    if compiled.positional:
-        order = [list(columns).index(key) for key in compiled.positiontup or ()]
+    if order is not None:
         params = rows if order == list(range(len(columns))) else [tuple(r[i] for i in order) for r in rows]
     else:
         params = [dict(zip(columns, r)) for r in rows]
     for start in range(0, len(params), _CHUNK_ROWS):
-        conn.exec_driver_sql(compiled.string, params[start : start + _CHUNK_ROWS])
+        conn.exec_driver_sql(sql, params[start : start + _CHUNK_ROWS])
+
+
+_INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
+
+
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, list[int] | None]:
+    """The INSERT statement for ``columns`` compiled for ``dialect`` (cached: compiling costs more than
+    inserting a few rows) and, for positional paramstyles, the order of the columns in it."""
+    key = (type(dialect), dialect.paramstyle, table.name, columns)
+    hit = _INSERT_SQL.get(key)
+    if hit is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        order = [list(columns).index(k) for k in compiled.positiontup or ()] if compiled.positional else None
+        hit = _INSERT_SQL[key] = (compiled.string, order)
+    return hit
 
 
 class ResultStore:
@@ -427,3 +504,178 @@ class ResultStore:
             self._run_row(conn, run_id)
             t, series = self._series(conn, run_id)
         return pd.DataFrame({"t": t, **series})
+
+    # ------------------------------------------------------------------ sweeps
+
+    def open_sweep(self, sweep: Mapping[str, Any], experiment_rows: Iterable[Mapping[str, Any]]) -> bool:
+        """Create a sweep with all its experiments in one transaction, unless it is stored already.
+
+        ``sweep`` has the columns of ``sweeps``; ``experiment_rows`` yields dicts with ``idx``,
+        ``parameters``, ``sample`` and ``scenario_hash`` (consumed only if the sweep is new, in
+        chunks, so a large design is never held as rows in memory). Returns True if created. A
+        stored sweep with the same id must have the same spec hash (the id is derived from it).
+        """
+        sweep_id = str(sweep["id"])
+        existing = self._sweep_row(sweep_id)
+        if existing is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(sweeps), dict(sweep))
+                    cols = ("sweep_id", "idx", "parameters", "sample", "scenario_hash", "package_version")
+                    stmt = insert(experiments)
+                    batch: list[dict[str, Any]] = []
+                    for row in experiment_rows:
+                        batch.append({"sweep_id": sweep_id, "package_version": sweep["package_version"],
+                                      **{k: row[k] for k in cols[1:5]}})
+                        if len(batch) >= 2_000:
+                            conn.execute(stmt, batch)
+                            batch = []
+                    if batch:
+                        conn.execute(stmt, batch)
+                return True
+            except IntegrityError:  # created meanwhile by another coordinator: fall through and check it
+                existing = self._sweep_row(sweep_id)
+                if existing is None:
+                    raise
+            except SQLAlchemyError as exc:
+                self._fail(f"could not create sweep {sweep_id}, nothing was written: {_one_line(exc)}")
+        if existing["spec_hash"] != sweep["spec_hash"]:
+            self._fail(f"sweep {sweep_id} is stored with a different specification (spec hash "
+                       f"{existing['spec_hash'][:12]} != {str(sweep['spec_hash'])[:12]})")
+        return False
+
+    def _sweep_row(self, sweep_id: str) -> dict[str, Any] | None:
+        with self._connect(f"read sweep {sweep_id}") as conn:
+            row = conn.execute(select(sweeps).where(sweeps.c.id == sweep_id)).mappings().first()
+        return None if row is None else dict(row)
+
+    def find_sweep(self, ref: str) -> dict[str, Any]:
+        """The sweep whose id is ``ref`` or starts with it (e.g. its name); StoreError if none or several."""
+        row = self._sweep_row(ref)
+        if row is not None:
+            return row
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._connect("find sweeps") as conn:
+            ids = list(conn.execute(select(sweeps.c.id).where(sweeps.c.id.like(escaped + "%", escape="\\"))
+                                    .order_by(sweeps.c.id).limit(6)).scalars())
+            if not ids:
+                known = list(conn.execute(select(sweeps.c.id).order_by(sweeps.c.created_at.desc()).limit(5)).scalars())
+        if len(ids) > 1:
+            more = ", ..." if len(ids) > 5 else ""
+            self._fail(f"sweep id '{ref}' is ambiguous: {', '.join(ids[:5])}{more}")
+        if not ids:
+            hint = f"; stored sweeps: {', '.join(known)}" if known else "; it holds no sweeps"
+            self._fail(f"no sweep '{ref}'{hint}")
+        row = self._sweep_row(ids[0])
+        assert row is not None
+        return row
+
+    def list_sweeps(self) -> list[dict[str, Any]]:
+        """One dict per sweep (without the bulky spec and base scenario) plus ``n_done`` runs, oldest first."""
+        cols = [c for c in sweeps.c if c.name not in ("spec", "base_scenario_text")]
+        done = (select(experiments.c.sweep_id, func.count(sweep_results.c.id).label("n_done"))
+                .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)
+                .group_by(experiments.c.sweep_id).subquery())
+        query = (select(*cols, func.coalesce(done.c.n_done, 0).label("n_done"))
+                 .outerjoin(done, done.c.sweep_id == sweeps.c.id).order_by(sweeps.c.created_at, sweeps.c.id))
+        with self._connect("list sweeps") as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def sweep_experiment_ids(self, sweep_id: str) -> dict[int, int]:
+        """Experiment index -> experiments.id for a sweep."""
+        with self._connect(f"read the experiments of sweep {sweep_id}") as conn:
+            rows = conn.execute(select(experiments.c.idx, experiments.c.id).where(experiments.c.sweep_id == sweep_id))
+            return {int(i): int(e) for i, e in rows}
+
+    def sweep_done(self, sweep_id: str) -> set[tuple[int, int]]:
+        """The (experiment index, replicate) pairs of a sweep that have a stored result."""
+        query = (select(experiments.c.idx, sweep_results.c.replicate)
+                 .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)
+                 .where(experiments.c.sweep_id == sweep_id))
+        with self._connect(f"read the progress of sweep {sweep_id}") as conn:
+            return {(int(i), int(r)) for i, r in conn.execute(query)}
+
+    def save_sweep_run(self, record: RunRecord, experiment_id: int, replicate: int, *, worker: str = "",
+                       run_s: float | None = None) -> int | None:
+        """Store one sweep run and its link in a single transaction; return the run id.
+
+        Idempotent: if (experiment, replicate) already has a result nothing is written and None is
+        returned (the unique constraint settles a race between two coordinators the same way).
+        """
+        run_row, summary_rows, ts_rows = self._validate(record)
+        link = {"experiment_id": int(experiment_id), "replicate": int(replicate), "seed": int(record.seed),
+                "worker": str(worker)[:_NAME_LEN], "run_s": None if run_s is None else float(run_s)}
+        have = (select(sweep_results.c.id).where(sweep_results.c.experiment_id == link["experiment_id"])
+                .where(sweep_results.c.replicate == link["replicate"]))
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(have).first() is not None:
+                    return None
+                run_id = int(conn.execute(insert(runs), run_row).inserted_primary_key[0])
+                if summary_rows:
+                    rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
+                    _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
+                if ts_rows:
+                    _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), [(run_id, *r) for r in ts_rows])
+                conn.execute(insert(sweep_results), {**link, "run_id": run_id})
+        except IntegrityError as exc:
+            with self._connect("check a sweep result") as conn:
+                if conn.execute(have).first() is not None:
+                    return None  # stored meanwhile by someone else
+            self._fail(f"could not save the run, nothing was written: {_one_line(exc)}")
+        except SQLAlchemyError as exc:
+            self._fail(f"could not save the run, nothing was written: {_one_line(exc)}")
+        return run_id
+
+    def sweep_frame(self, sweep_id: str, metrics: Sequence[str] | None = None) -> pandas.DataFrame:
+        """One row per stored run of a sweep, ordered by (experiment, replicate).
+
+        Columns: ``sweep_id, experiment, replicate, seed, run_id, scenario_hash``, one column per
+        factor (dotted scenario key, from ``experiments.parameters``) and one per summary metric
+        (``metrics``, or every metric stored). Missing metrics are NaN.
+        """
+        import pandas as pd
+
+        base = (select(experiments.c.idx, sweep_results.c.replicate, sweep_results.c.seed, sweep_results.c.run_id,
+                       experiments.c.scenario_hash, experiments.c.parameters)
+                .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)
+                .where(experiments.c.sweep_id == sweep_id)
+                .order_by(experiments.c.idx, sweep_results.c.replicate))
+        values = (select(sweep_results.c.run_id, summary.c.metric, summary.c.value)
+                  .join(experiments, sweep_results.c.experiment_id == experiments.c.id)
+                  .join(summary, summary.c.run_id == sweep_results.c.run_id)
+                  .where(experiments.c.sweep_id == sweep_id))
+        if metrics is not None:
+            values = values.where(summary.c.metric.in_(list(metrics)))
+        with self._connect(f"read sweep {sweep_id}") as conn:
+            rows = conn.execute(base).all()
+            vals = conn.execute(values).all()
+        frame = pd.DataFrame({
+            "sweep_id": pd.Series([sweep_id] * len(rows), dtype=object),
+            "experiment": np.array([r[0] for r in rows], dtype=np.int64),
+            "replicate": np.array([r[1] for r in rows], dtype=np.int64),
+            "seed": np.array([r[2] for r in rows], dtype=np.int64),
+            "run_id": np.array([r[3] for r in rows], dtype=np.int64),
+            "scenario_hash": pd.Series([r[4] for r in rows], dtype=object),
+        })
+        params = pd.DataFrame.from_records([r[5] for r in rows]) if rows else pd.DataFrame()
+        names = list(metrics) if metrics is not None else sorted({m for _, m, _ in vals})
+        wide = pd.DataFrame(np.nan, index=pd.Index(frame["run_id"]), columns=names, dtype=np.float64)
+        if vals:
+            pos = {rid: i for i, rid in enumerate(frame["run_id"].tolist())}
+            col = {m: j for j, m in enumerate(names)}
+            arr = wide.to_numpy(copy=True)
+            for rid, metric, value in vals:
+                if metric in col and rid in pos:
+                    arr[pos[rid], col[metric]] = np.nan if value is None else value
+            wide = pd.DataFrame(arr, columns=names)
+        else:
+            wide = wide.reset_index(drop=True)
+        return pd.concat([frame, params.reset_index(drop=True), wide], axis=1)
+
+    def experiment_samples(self, sweep_id: str) -> list[tuple[int, list[float] | None]]:
+        """(experiment index, unit-cube design row or None) for every experiment of a sweep, by index."""
+        query = (select(experiments.c.idx, experiments.c.sample).where(experiments.c.sweep_id == sweep_id)
+                 .order_by(experiments.c.idx))
+        with self._connect(f"read the design of sweep {sweep_id}") as conn:
+            return [(int(i), s) for i, s in conn.execute(query)]

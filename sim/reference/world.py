@@ -1,0 +1,200 @@
+"""Initialisation of the reference model (docs/model.md §5): world, grids, residents, handlers."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import TYPE_CHECKING
+
+from ..taxonomy import ADULT, CHILD, CITY, DEPARTMENT, ELDERLY, N_CATEGORIES, OLD
+from .agents import (
+    Building,
+    City,
+    CoBuildingUnit,
+    Community,
+    Compound,
+    Department,
+    Grid,
+    Household,
+    PartyMember,
+    UNIT_TYPES,
+    PropertyFirm,
+    Resident,
+    StreetOffice,
+)
+from .streams import beta_mean, poisson
+
+if TYPE_CHECKING:
+    from .model import ReferenceModel
+
+
+
+def size(rng: random.Random, mean: float) -> int:
+    """``Size(mean) = 1 + Poisson(max(mean - 1, 0))``."""
+    return 1 + poisson(rng, max(mean - 1.0, 0.0))
+
+
+def build_world(model: ReferenceModel) -> None:
+    """Generate the hierarchy, residents, ties, party links, units and firms (§5.1, stream ``world``)."""
+    sc = model.sc
+    w = sc.world
+    rng = model.streams.get("world")
+    p_type = w.p_compound_type.array().tolist()
+    n_b = w.n_buildings_per_compound.array().tolist()
+    n_h = w.n_households_per_building.array().tolist()
+    n_r = w.n_residents_per_household.array().tolist()
+    p_child = w.p_child.array().tolist()
+    p_elderly = w.p_elderly.array().tolist()
+    # membership chance of an adult or elderly resident, so that p_party_member is the share of all residents
+    p_member = [min(1.0, w.p_party_member / max(1.0 - pc, 1e-9)) for pc in p_child]
+
+    # 1. streets and communities; compounds
+    n_comm = w.n_streets * w.n_communities_per_street
+    model.streets = [StreetOffice(model, s) for s in range(w.n_streets)]
+    model.communities = []
+    for j in range(n_comm):
+        street = model.streets[j // w.n_communities_per_street]
+        comm = Community(model, j, street)
+        street.communities.append(comm)
+        model.communities.append(comm)
+    model.compounds = []
+    model.households = []
+    model.residents = []
+    cum_type = [sum(p_type[: k + 1]) / sum(p_type) for k in range(3)]
+    for comm in model.communities:
+        for _ in range(w.n_compounds_per_community):
+            # 2. compound type
+            u = rng.random()
+            k = next((i for i, c in enumerate(cum_type) if u < c), 2)
+            comp = Compound(len(model.compounds), k, comm, sc.problems.p_prevented_base, N_CATEGORIES)
+            comm.compounds.append(comp)
+            model.compounds.append(comp)
+            # 3.-5. buildings, households, residents (ids contiguous by construction)
+            for _ in range(size(rng, n_b[k])):
+                bld = Building(len(comp.buildings), comp)
+                comp.buildings.append(bld)
+                for _ in range(size(rng, n_h[k])):
+                    hh = Household(len(model.households), bld, comp)
+                    bld.households.append(hh)
+                    comp.households.append(hh)
+                    model.households.append(hh)
+                    for _ in range(size(rng, n_r[k])):
+                        # 6. group; 7. party membership (non-children only)
+                        u = rng.random()
+                        group = CHILD if u < p_child[k] else (ELDERLY if u >= 1.0 - p_elderly[k] else ADULT)
+                        u_party = rng.random()
+                        party = group != CHILD and u_party < p_member[k]
+                        cls = PartyMember if party else Resident
+                        res = cls(model, len(model.residents), hh, group)
+                        hh.residents.append(res)
+                        bld.residents.append(res)
+                        comp.residents.append(res)
+                        comm.residents.append(res)
+                        comm.street.residents.append(res)
+                        model.residents.append(res)
+
+    # 8. neighbour ties
+    nbrs: list[set[Resident]] = [set() for _ in model.residents]
+
+    def tie(a: Resident, b: Resident) -> None:
+        if a is not b:
+            nbrs[a.rid].add(b)
+            nbrs[b.rid].add(a)
+
+    for hh in model.households:
+        for i, a in enumerate(hh.residents):
+            for b in hh.residents[i + 1:]:
+                tie(a, b)
+    for res in model.residents:
+        for pool, mean in ((res.building.residents, w.n_building_ties),
+                           (res.compound.residents, w.n_compound_ties),
+                           (res.community.street.residents, w.n_long_ties)):
+            for _ in range(poisson(rng, mean)):
+                tie(res, pool[int(rng.random() * len(pool))])
+    for res in model.residents:
+        res.neighbours = sorted(nbrs[res.rid], key=lambda r: r.rid)
+
+    # 9. party-member links within the compound
+    for res in model.residents:
+        if isinstance(res, PartyMember):
+            pool = res.compound.residents
+            linked: dict[int, Resident] = {}
+            for _ in range(poisson(rng, w.n_links_per_party_member)):
+                other = pool[int(rng.random() * len(pool))]
+                if other is not res:
+                    linked[other.rid] = other
+            res.links = list(linked.values())
+            for other in res.links:
+                other.n_links += 1
+
+    # 10. co-building units (not allied); 11. firms are built with the handlers
+    for comm in model.communities:
+        for u in range(w.n_cobuilding_units_per_community):
+            comm.units.append(CoBuildingUnit(model, comm, u % len(UNIT_TYPES)))
+
+
+def build_grids(model: ReferenceModel, households_per_grid: list[float], n_workers: float) -> None:
+    """Cut every compound's households into grids of consecutive blocks (§5.2); replaces old grids."""
+    for grid in getattr(model, "grids", []):
+        grid.remove()
+    model.grids = []
+    for comm in model.communities:
+        comm.grids = []
+    for comp in model.compounds:
+        hpg = int(households_per_grid[comp.ctype])
+        comp.grids = []
+        n = math.ceil(len(comp.households) / hpg)
+        for g in range(n):
+            block = comp.households[g * hpg: (g + 1) * hpg]
+            grid = Grid(model, comp, block, n_workers)
+            for pos, hh in enumerate(block):
+                hh.grid = grid
+                hh.pos = pos
+            comp.grids.append(grid)
+            comp.community.grids.append(grid)
+            model.grids.append(grid)
+
+
+def init_residents(model: ReferenceModel) -> None:
+    """Beta-distributed S, T, E (§5.3, stream ``residents``) and daily arrival rates (§7.1)."""
+    r = model.sc.residents
+    rng = model.streams.get("residents")
+    K = r.init_concentration
+    prm = model.sc.problems
+    W = prm.category_weights.matrix().tolist()
+    M = prm.category_mult.matrix().tolist()
+    norm = sum(W[ADULT])
+    rates = {}
+    for k in range(3):
+        for g in range(3):
+            lams = [prm.rate_arise * W[g][c] * M[k][c] / norm for c in range(N_CATEGORIES)]
+            rates[(k, g)] = [(lam, math.exp(-lam)) for lam in lams]
+    for res in model.residents:
+        res.S = beta_mean(rng, r.satisfaction_init, K)
+        res.T = beta_mean(rng, r.trust_init, K)
+        res.E = beta_mean(rng, r.expectation_init, K)
+        res.rates = rates[(res.ctype, res.group)]
+
+
+def build_handlers(model: ReferenceModel) -> None:
+    """Firms, community staff, street, department and city capacities (§5.4)."""
+    sc = model.sc
+    h = sc.handling
+    rng = model.streams.get("firms")
+    quality = h.property_quality.array().tolist()
+    model.firms = []
+    for comp in model.compounds:
+        if comp.ctype != OLD:  # 11. one firm per compound that is not old
+            q = beta_mean(rng, quality[comp.ctype], h.property_quality_concentration)
+            cap = h.property_capacity_per_100_households * len(comp.households) / 100.0
+            firm = PropertyFirm(model, comp, q, cap)
+            comp.firm = firm
+            model.firms.append(firm)
+    for comm in model.communities:
+        comm.n_staff = sc.community.n_staff_per_10k * len(comm.residents) / 10_000
+    for street in model.streets:
+        street.cap = h.capacity_street_per_10k * len(street.residents) / 10_000
+    n = len(model.residents)
+    model.departments = [Department(model, c, DEPARTMENT, h.capacity_department_per_10k * n / 10_000)
+                         for c in range(N_CATEGORIES)]
+    model.city = City(model, -1, CITY, h.capacity_city_per_10k * n / 10_000)

@@ -1,0 +1,179 @@
+"""The results store on SQLite and on a real PostgreSQL (``GOVSIM_TEST_POSTGRES_URL``, set by .ci/run).
+
+Without that variable the PostgreSQL cases skip locally but FAIL in CI (``CI=true``): a CI run
+that silently tested only SQLite would not show that PostgreSQL works. Each PostgreSQL test gets
+a schema of its own (dropped afterwards) through libpq's ``options=-csearch_path=...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, event, func, inspect, select, text
+from test_sweep_support import write_sweep
+
+from sim.store import ResultStore, RunRecord, StoreError, runs, summary, sweep_results, timeseries
+from sim.sweep import load_sweep
+from sim.sweep_cli import main
+
+PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
+
+
+def _pg_base_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{PG_ENV} is not set in CI: .ci/run must start PostgreSQL for the store tests")
+        pytest.skip(f"{PG_ENV} not set (PostgreSQL store tests run in CI)")
+    pytest.importorskip("psycopg")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = _pg_base_url()
+    schema = f"govsim_test_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in base else "?"
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _record(seed: int = 3, n: int = 6) -> RunRecord:
+    t0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    rng = np.random.default_rng(seed)
+    series = {"a": rng.normal(size=n), "b": np.arange(n, dtype=float)}
+    series["a"][2] = np.nan
+    return RunRecord(scenario_name="s", scenario_hash="h" * 64, scenario_text="x = 1\n", seed=seed, n_steps=2 * n,
+                     package_version="0.1.0", started_at=t0, finished_at=t0 + timedelta(seconds=1),
+                     summary={"x": 0.1 + 0.2, "nan": float("nan"), "big": 1e300}, timeseries=series,
+                     t=np.arange(0, 2 * n, 2, dtype=np.int64))
+
+
+def test_run_round_trip_is_exact(db_url: str) -> None:
+    rec = _record()
+    with ResultStore(db_url) as store:
+        got = store.load_run(store.save_run(rec))
+    assert got.summary["x"] == 0.1 + 0.2 and got.summary["big"] == 1e300 and np.isnan(got.summary["nan"])
+    np.testing.assert_array_equal(got.timeseries["a"], rec.timeseries["a"])  # NaN where NaN
+    assert got.started_at == rec.started_at and got.t.tolist() == rec.t.tolist()
+
+
+def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
+    with ResultStore(db_url) as store:
+        insp = inspect(store.engine)
+        tables = set(insp.get_table_names())
+        assert {"runs", "summary", "timeseries", "sweeps", "experiments", "sweep_results"} <= tables
+        uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("sweep_results")}
+        uniques |= {tuple(i["column_names"]) for i in insp.get_indexes("sweep_results") if i["unique"]}
+        assert ("experiment_id", "replicate") in uniques and ("run_id",) in uniques
+        exp_idx = {tuple(i["column_names"]) for i in insp.get_indexes("experiments")}
+        exp_idx |= {tuple(u["column_names"]) for u in insp.get_unique_constraints("experiments")}
+        assert ("sweep_id", "idx") in exp_idx and ("scenario_hash",) in exp_idx
+        assert ("run_id", "metric") in {tuple(i["column_names"]) for i in insp.get_indexes("timeseries")}
+
+
+def _open_tiny_sweep(store: ResultStore, tmp_path: Path):
+    from sim.sweep_runner import _experiment_rows, sweep_row
+
+    spec = load_sweep(write_sweep(tmp_path, steps=5), check_outcomes=False)
+    assert store.open_sweep(sweep_row(spec), _experiment_rows(spec)) is True
+    assert store.open_sweep(sweep_row(spec), _experiment_rows(spec)) is False  # idempotent
+    return spec, store.sweep_experiment_ids(spec.sweep_id)
+
+
+def test_saving_a_pair_twice_stores_it_once(db_url: str, tmp_path: Path) -> None:
+    with ResultStore(db_url) as store:
+        spec, ids = _open_tiny_sweep(store, tmp_path)
+        first = store.save_sweep_run(_record(1), ids[0], 0)
+        again = store.save_sweep_run(_record(2), ids[0], 0)
+        other = store.save_sweep_run(_record(3), ids[0], 1)
+        assert first is not None and again is None and other is not None
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(sweep_results)).scalar() == 2
+            assert conn.execute(select(func.count()).select_from(runs)).scalar() == 2  # no orphan run
+        assert store.sweep_done(spec.sweep_id) == {(0, 0), (0, 1)}
+
+
+def test_a_failing_save_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    with ResultStore(db_url) as store:
+        _, ids = _open_tiny_sweep(store, tmp_path)
+        store.save_sweep_run(_record(1), ids[0], 0)
+
+        def fail(conn, cursor, statement, params, context, executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO TIMESERIES"):
+                raise RuntimeError("simulated failure")
+
+        event.listen(store.engine, "before_cursor_execute", fail)
+        try:
+            with pytest.raises((StoreError, RuntimeError)):
+                store.save_sweep_run(_record(2), ids[1], 0)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", fail)
+        with store.engine.connect() as conn:
+            counts = [conn.execute(select(func.count()).select_from(t)).scalar()
+                      for t in (runs, summary, timeseries, sweep_results)]
+        assert counts == [1, 3, 12, 1]
+
+
+def test_sweep_end_to_end_and_identical_to_sqlite(db_url: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, steps=8, record_every=2, design={"method": "sobol", "n_samples": 2})
+    assert main(["sweep", str(path), "--db", db_url, "--workers", "1", "--quiet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    spec = load_sweep(path)
+    assert report["complete"] and report["n_stored"] == spec.n_runs
+    assert main(["sweep", str(path), "--db", db_url, "--workers", "1", "--quiet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_stored"] == 0  # resumed: nothing left to run
+    with ResultStore(db_url) as store:
+        frame = store.sweep_frame(spec.sweep_id)
+    ref_db = tmp_path / "ref.db"
+    assert main(["sweep", str(path), "--db", f"sqlite:///{ref_db}", "--workers", "1", "--quiet"]) == 0
+    with ResultStore(f"sqlite:///{ref_db}") as ref:
+        expected = ref.sweep_frame(spec.sweep_id)
+    cols = ["experiment", "replicate", "seed", *[f.name for f in spec.factors], *spec.outcomes]
+    assert frame[cols].equals(expected[cols])  # exact, float for float
+    out = tmp_path / "x.csv"
+    assert main(["export", spec.name, "--db", db_url, "--out", str(out)]) == 0
+    assert out.read_text().count("\n") == spec.n_runs + 1
+
+
+def test_unreachable_postgres_is_one_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match=r"cannot open results database 'postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x'"):
+        ResultStore("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+
+
+def test_sqlite_reader_sees_committed_results_only(tmp_path: Path) -> None:
+    # WAL: a reader (e.g. `govsim export` while a sweep runs) never sees a half-stored run
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with ResultStore(url) as store:
+        _, ids = _open_tiny_sweep(store, tmp_path)
+        seen = []
+
+        def peek(conn, cursor, statement, params, context, executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO SWEEP_RESULTS"):
+                with sqlite3.connect(tmp_path / "w.db") as other:
+                    seen.append(other.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+        event.listen(store.engine, "before_cursor_execute", peek)
+        store.save_sweep_run(_record(1), ids[0], 0)
+        event.remove(store.engine, "before_cursor_execute", peek)
+    assert seen == [0]

@@ -1,0 +1,168 @@
+"""Running sweeps: what is stored, provenance, downsampling, resuming, failures, progress output."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_sweep_support import count, results_by_pair, sqlite_rows, strip_ids, write_sweep
+
+import sim.executors
+from sim import run_scenario
+from sim.store import ResultStore
+from sim.sweep import load_sweep, run_seed
+from sim.sweep_cli import main
+
+
+def _run(path: Path, db: Path, *extra: str) -> int:
+    return main(["sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "1", *extra])
+
+
+def test_every_run_stored_once_with_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, steps=13, record_every=4, replicates=2,
+                       outcomes=("resolution_rate", "satisfaction_mean", "problems_arisen", "cost_yuan"))
+    db = tmp_path / "r.db"
+    assert _run(path, db, "--quiet") == 0
+    out = capsys.readouterr().out
+    spec = load_sweep(path)
+    assert f"sweep {spec.sweep_id}: 8/8 runs stored" in out
+    assert count(db, "sweeps") == 1 and count(db, "experiments") == 4 and count(db, "sweep_results") == 8
+    assert count(db, "runs") == 8
+    (sid, n_exp, reps, root, design), = sqlite_rows(
+        db, "SELECT id, n_experiments, replicates, root_seed, design FROM sweeps")
+    assert (sid, n_exp, reps, root, design) == (spec.sweep_id, 4, 2, 11, "latin_hypercube")
+    for idx, params, h in sqlite_rows(db, "SELECT idx, parameters, scenario_hash FROM experiments"):
+        assert json.loads(params) == spec.parameters(idx)
+        assert h == spec.scenario(idx).content_hash()
+    stored = results_by_pair(db)
+    assert sorted(stored) == [(e, r) for e in range(4) for r in range(2)]
+    for (e, r), res in stored.items():
+        assert res["seed"] == run_seed(11, e, r)
+        assert set(res["summary"]) == set(spec.outcomes)
+        # time series downsampled by record_every: days 0, 4, 8, 12 of 13 for the kept series
+        metrics = sorted({m for m, _, _ in res["timeseries"]})
+        assert metrics == sorted(set(spec.outcomes) & {"resolution_rate", "satisfaction_mean", "cost_yuan"})
+        assert [t for m, t, _ in res["timeseries"] if m == "cost_yuan"] == [0, 4, 8, 12]
+    # independent check: the stored outcomes are those of the model run with the documented seed
+    for e, r in [(0, 0), (3, 1)]:
+        direct = run_scenario(spec.scenario(e), seed=run_seed(11, e, r))
+        for name in spec.outcomes:
+            got, want = stored[(e, r)]["summary"][name], direct.summary[name]
+            assert got == want or (got is None and math.isnan(want)), name  # NaN is stored as NULL
+        full = direct.timeseries["cost_yuan"]
+        assert [v for m, _, v in stored[(e, r)]["timeseries"] if m == "cost_yuan"] == full.tolist()
+    label, text, n_steps = sqlite_rows(db, "SELECT label, scenario_text, n_steps FROM runs LIMIT 1")[0]
+    assert label == f"sweep:{spec.sweep_id}" and "policies.alliance.n_units" in text and n_steps == 13
+
+
+def test_summary_does_not_depend_on_record_every(tmp_path: Path) -> None:
+    spec1 = load_sweep(write_sweep(tmp_path, "a.toml", steps=20, record_every=1), check_outcomes=False)
+    spec7 = load_sweep(write_sweep(tmp_path, "b.toml", steps=20, record_every=7), check_outcomes=False)
+    a = run_scenario(spec1.scenario(2), seed=5).summary
+    b = run_scenario(spec7.scenario(2), seed=5).summary
+    np.testing.assert_equal(a, b)  # NaN == NaN here
+
+
+def test_rerun_runs_only_missing_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, replicates=3)
+    db = tmp_path / "r.db"
+    assert _run(path, db, "--quiet") == 0
+    before = results_by_pair(db)
+    gone = [(0, 1), (2, 0), (3, 2)]
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        for e, r in gone:
+            conn.execute("DELETE FROM runs WHERE id = ?", (before[(e, r)]["run_id"],))  # cascades to the link
+    conn.close()
+    assert count(db, "sweep_results") == 12 - 3
+    capsys.readouterr()
+    assert _run(path, db, "--quiet", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_before"] == 9 and report["n_stored"] == 3 and report["complete"] and not report["created"]
+    after = results_by_pair(db)
+    assert strip_ids(after) == strip_ids(before)  # the same results again, bit for bit
+    for pair in before:
+        if pair not in gone:
+            assert after[pair]["run_id"] == before[pair]["run_id"]  # untouched runs were not rerun
+    assert count(db, "runs") == 12 and count(db, "sweep_results") == 12
+    # a third time: nothing to do
+    assert _run(path, db, "--quiet", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["n_stored"] == 0
+
+
+def test_failed_runs_are_reported_and_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sim.executors.execute
+
+    def flaky(ctx, task):
+        if task.experiment == 1:
+            raise FloatingPointError("simulated model failure")
+        return real(ctx, task)
+
+    monkeypatch.setattr(sim.executors, "execute", flaky)
+    path = write_sweep(tmp_path)
+    db = tmp_path / "r.db"
+    assert _run(path, db, "--quiet") == 1
+    err = capsys.readouterr().err
+    assert "2 run(s)" in err and "experiment 1 replicate 0 failed: FloatingPointError: simulated model failure" in err
+    assert count(db, "sweep_results") == 6
+    monkeypatch.setattr(sim.executors, "execute", real)
+    assert _run(path, db, "--quiet") == 0
+    assert count(db, "sweep_results") == 8
+
+
+def test_policy_counter_outcome_is_zero_when_it_never_fires(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, outcomes=("resolution_rate", "alliance_projects_claimed", "flag_whistle_resolved"),
+                       levers={"policies.alliance.n_units": {"choices": [0, 7]}},
+                       design={"method": "full_factorial"}, replicates=1, steps=40)
+    db = tmp_path / "r.db"
+    assert _run(path, db, "--quiet") == 0
+    with ResultStore(f"sqlite:///{db}") as store:
+        frame = store.sweep_frame(load_sweep(path).sweep_id)
+    none = frame[frame["policies.alliance.n_units"] == 0]
+    assert (none["alliance_projects_claimed"] == 0.0).all() and (frame["flag_whistle_resolved"] == 0.0).all()
+    seven = frame[frame["policies.alliance.n_units"] == 7]["alliance_projects_claimed"]
+    assert seven.notna().all() and not math.isnan(float(seven.sum()))
+
+
+def test_progress_bar_or_quiet_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path)
+    assert _run(path, tmp_path / "a.db") == 0
+    err = capsys.readouterr().err
+    assert "8/8" in err and ("run/s" in err or "s/run" in err)  # tqdm: runs done, rate
+    assert "<" in err  # elapsed<remaining (ETA)
+    assert _run(path, tmp_path / "b.db", "--quiet") == 0
+    err = capsys.readouterr().err
+    assert "|" not in err and "running 8 on this process" in err
+
+
+def test_store_api_sweep_frame_and_find(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path)
+    db = tmp_path / "r.db"
+    assert _run(path, db, "--quiet") == 0
+    spec = load_sweep(path)
+    with ResultStore(f"sqlite:///{db}") as store:
+        assert store.find_sweep("t")["id"] == spec.sweep_id  # a unique prefix (the name) is enough
+        listed = store.list_sweeps()
+        assert [(s["id"], s["n_done"]) for s in listed] == [(spec.sweep_id, 8)]
+        frame = store.sweep_frame(spec.sweep_id, metrics=list(spec.outcomes))
+    assert list(frame["experiment"]) == [0, 0, 1, 1, 2, 2, 3, 3] and list(frame["replicate"]) == [0, 1] * 4
+    np.testing.assert_array_equal(frame["policies.alliance.n_units"],
+                                  [spec.parameters(e)["policies.alliance.n_units"] for e in frame["experiment"]])
+
+
+def test_quiet_progress_lines_for_batch_logs(tmp_path: Path) -> None:
+    from sim.sweep_runner import run_sweep
+
+    spec = load_sweep(write_sweep(tmp_path))
+    lines: list[str] = []
+    with ResultStore(f"sqlite:///{tmp_path / 'q.db'}") as store:
+        report = run_sweep(spec, store, workers=1, progress=False, log=lines.append, log_every_s=0.0)
+    assert report.complete and lines[0].startswith(f"sweep {spec.sweep_id}: 4 experiments x 2 replicates = 8 runs")
+    progress = [ln for ln in lines[1:] if "ETA" in ln]
+    assert len(progress) == 8 and "8/8 runs (100%)" in progress[-1] and "runs/min" in progress[-1]
