@@ -21,4 +21,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Model", "Results", "Scenario", "ScenarioError", "load_scenario", "run_scenario", "__version__"]
+__all__ = ["Model", "Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run_scenario"]

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Case:
     """A benchmark case: scenario overrides on the defaults, steps, and the speed floor."""
@@ -72,9 +73,63 @@ def _child(name: str, quick: bool) -> dict[str, Any]:
     }
 
 
+#: Cases that compare two ways of doing the same work rather than measure one model run.
+#: ``mesa_reference``: the numpy core against the plain-Mesa reference model (sim/reference) on the
+#: baseline at 5,000 residents, one process; floor: the core at least 50x faster.
+#: ``sweep``: per-run overhead of a sweep, runs per minute with 1 and 2 workers, coordinator memory.
+RATIO_CASES: tuple[str, ...] = ("mesa_reference", "sweep")
+MESA_REFERENCE_FLOOR = 50.0
+
+
+def _child_reference(quick: bool) -> dict[str, Any]:
+    """The ``mesa_reference`` case (called in the child)."""
+    from .reference.bench import bench_reference
+
+    n_residents, steps = (2000, 60) if quick else (5000, 365)
+    row = bench_reference(n_residents, steps, n_steps_reference=None if not quick else 60)
+    return {"name": "mesa_reference", **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()},
+            "floor_speedup": MESA_REFERENCE_FLOOR}
+
+
+def _child_sweep(quick: bool) -> dict[str, Any]:
+    """The ``sweep`` case (called in the child); its own lines go to stderr."""
+    from .sweep_bench import bench_sweep
+
+    return {"name": "sweep", **bench_sweep(quick=quick, echo=False)}
+
+
+def _echo(row: dict[str, Any], stream: Any) -> None:
+    """One line (or three) of the table for a finished case."""
+    if row["name"] == "mesa_reference":
+        ok = "meets" if row["speedup"] >= row["floor_speedup"] else "BELOW"
+        print(f"{'mesa_reference':<16} core {row['core_residents']:,} residents x {row['core_steps']} steps "
+              f"{row['core_resident_steps_per_s'] / 1e6:.2f} M resident-steps/s; Mesa reference "
+              f"{row['reference_residents']:,} x {row['reference_steps']} steps "
+              f"{row['reference_resident_steps_per_s'] / 1e3:.1f} k resident-steps/s; speedup "
+              f"{row['speedup']:,.0f}x ({ok} the {row['floor_speedup']:.0f}x floor)", file=stream, flush=True)
+        return
+    if row["name"] == "sweep":
+        o1, o2 = row["overhead"]["in_process"], row["overhead"]["one_worker_process"]
+        th, mem = row["throughput"], row["memory"]
+        a, b = (mem[k] for k in sorted(mem, key=int))
+        print(f"{'sweep':<16} {row['overhead']['residents']:,} residents x {row['overhead']['steps']} days, run "
+              f"{o1['run_s']:.2f} s: overhead {o1['overhead_pct']:.2f}% in-process, {o2['overhead_pct']:.2f}% via a "
+              f"worker process (target < 5%)", file=stream, flush=True)
+        print(f"{'':<16} {th['runs_per_min_1']:.1f} runs/min with 1 worker, {th['runs_per_min_2']:.1f} with 2: "
+              f"speedup {th['speedup']:.2f}x", file=stream, flush=True)
+        print(f"{'':<16} coordinator peak heap {a['heap_peak_kb']:,.0f} KB after {a['runs']:,} runs, "
+              f"{b['heap_peak_kb']:,.0f} KB after {b['runs']:,} runs", file=stream, flush=True)
+        return
+    floor = row["floor_resident_steps_per_s"]
+    ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
+    print(f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
+          f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
+          f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB", file=stream, flush=True)
+
+
 def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = True, to_stderr: bool = False) -> dict[str, Any]:
     """Run the cases, each in its own single-threaded child process; print a table."""
-    names = [c.name for c in CASES]
+    names = [c.name for c in CASES] + list(RATIO_CASES)
     wanted = cases or names
     unknown = [c for c in wanted if c not in names]
     if unknown:
@@ -84,16 +139,14 @@ def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = 
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out: list[dict[str, Any]] = []
     for name in wanted:
-        code = f"import json,sys; from sim.bench import _child; print(json.dumps(_child({name!r}, {quick!r})))"
+        func = {"mesa_reference": "_child_reference", "sweep": "_child_sweep"}.get(name, "_child")
+        arg = f"{quick!r}" if name in RATIO_CASES else f"{name!r}, {quick!r}"
+        code = f"import json,sys; from sim.bench import {func}; print(json.dumps({func}({arg})))"
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"bench case {name} failed:\n{proc.stderr}")
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         out.append(row)
         if echo:
-            floor = row["floor_resident_steps_per_s"]
-            ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
-            print(f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
-                  f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-                  f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB", file=sys.stderr if to_stderr else sys.stdout, flush=True)
+            _echo(row, sys.stderr if to_stderr else sys.stdout)
     return {"quick": quick, "python": sys.version.split()[0], "cases": out}

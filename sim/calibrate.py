@@ -262,6 +262,9 @@ def calibrate(spec: CalibrationSpec, workers: int | None = None, progress: bool 
         best_values = min(cache, key=lambda v: cache[v][0])  # first of equals: dicts keep insertion order
         if params:  # report and write 4 significant digits: the fit is never that precise
             best_values = tuple(p.clip(_round_sig(v)) for p, v in zip(params, best_values))
+            if best_values not in cache:  # one evaluation beyond the budget, at the rounded values
+                bar.total = len(cache) + 1
+                bar.refresh()
             evaluate(best_values, budget=False)
         bar.close()
         fitted_sc = scenario_at(best_values)
@@ -421,7 +424,7 @@ def add_calibrate_command(subparsers: Any) -> argparse.ArgumentParser:
                     "[[targets]] (reported figures) over window_days: minimise the weighted squared relative error "
                     "(in tolerances) of the mean over `replicates` runs with the same seeds at every evaluation "
                     "(common random numbers), with scipy.optimize. Prints the fit on fresh check replicates with "
-                    "95%% CIs and writes a scenario that extends the base with the fitted values. The file "
+                    "95% CIs and writes a scenario that extends the base with the fitted values. The file "
                     "format is documented in sim/calibration_spec.py and docs/validation.md.")
     p.add_argument("calibration", metavar="CALIBRATION.toml", help="calibration file, e.g. "
                    "scenarios/calibration/bazhong.toml")

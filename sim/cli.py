@@ -215,11 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     q = sub.add_parser("params", help="list every parameter with default, range, unit and source")
     q.set_defaults(func=cmd_params)
+    from .calibrate import add_calibrate_command
     from .report import add_report_command
     from .sweep_cli import add_sweep_commands
     from .viz import add_viz_command
 
     add_sweep_commands(sub)
+    add_calibrate_command(sub)
     add_viz_command(sub)
     add_report_command(sub)
     return p

@@ -51,7 +51,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +68,18 @@ if TYPE_CHECKING:
     from .store import ResultStore
 
 __all__ = [
-    "MAIN_METRICS", "COMPOUND_METRICS", "Comparison", "ComparisonInterrupted", "Entry", "compare", "fieller_ratio_ci",
-    "new_comparison_id", "prepare", "replicate_seeds", "run_comparison", "t_interval",
+    "COMPOUND_METRICS",
+    "MAIN_METRICS",
+    "Comparison",
+    "ComparisonInterrupted",
+    "Entry",
+    "compare",
+    "fieller_ratio_ci",
+    "new_comparison_id",
+    "prepare",
+    "replicate_seeds",
+    "run_comparison",
+    "t_interval",
 ]
 
 #: Rows of the comparison table, in order, with their unit.
@@ -214,7 +224,7 @@ def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None
 
 def new_comparison_id() -> str:
     """A short unique id: UTC time to the second and 6 random hex digits, e.g. 20250101T120000Z-1a2b3c."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 @dataclass

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import networkx as nx
 import numpy as np
@@ -44,8 +44,8 @@ from .scenario import Scenario
 from .taxonomy import (
     ADMIN_CATEGORY,
     COMMUNITY,
-    FLAG_BIT,
     DEPARTMENT,
+    FLAG_BIT,
     GRID,
     GRID_VISIT,
     LATENT,
@@ -484,7 +484,7 @@ class Model:
         if self.t + n > self.recorder.n_steps:
             self.recorder.extend(self.t + n)
             self.ledger.days_hist = np.pad(self.ledger.days_hist, ((0, 0), (0, self.t + n + 1 - self.ledger.days_hist.shape[1])))
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         t0 = time.perf_counter()
         show = progress if progress is not None else self.world.n_residents * n > 10_000_000
         bar = None
@@ -499,7 +499,7 @@ class Model:
         if bar is not None:
             bar.close()
         run_s = time.perf_counter() - t0
-        return self.recorder.results(started=started, finished=datetime.now(timezone.utc), run_s=run_s)
+        return self.recorder.results(started=started, finished=datetime.now(UTC), run_s=run_s)
 
     def summary(self) -> dict[str, float]:
         """End-of-run (or so-far) summary outcomes."""

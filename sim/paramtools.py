@@ -143,7 +143,7 @@ class Params:
 
     # -- construction from plain data -------------------------------------------------------
     @classmethod
-    def from_dict(cls: type[P], data: typing.Mapping[str, Any]) -> P:
+    def from_dict(cls, data: typing.Mapping[str, Any]) -> typing.Self:
         """Build from a (possibly nested) mapping; unknown keys and bad values raise ParameterError."""
         if not isinstance(data, typing.Mapping):
             raise ParameterError("", f"expected a table, got {data!r}")
@@ -195,7 +195,7 @@ class Params:
                 out[f.name] = value
         return out
 
-    def replace_path(self: P, path: str, value: Any) -> P:
+    def replace_path(self, path: str, value: Any) -> typing.Self:
         """Return a copy with the parameter at dotted ``path`` set to ``value`` (validated)."""
         head, _, rest = path.partition(".")
         names = self.field_names()

@@ -27,6 +27,7 @@ from .paramtools import Params
 
 if TYPE_CHECKING:
     from .model import Model
+    from .scenario import Scenario
 
 PHASES: Final[tuple[str, ...]] = (
     "plan", "arise", "find", "route", "handle", "escalate", "judge", "participate", "record",
@@ -48,6 +49,13 @@ class Policy:
         self.params = params
         self.model = model
         self.rng = model.streams.get(f"policy:{self.name}")
+
+    @classmethod
+    def check(cls, params: Params, scenario: Scenario) -> None:
+        """Raise ``ParameterError`` (dotted key) if ``params`` cannot work with the rest of ``scenario``.
+
+        Called when a scenario is built, so a sweep or a file fails before any run starts.
+        """
 
     def setup(self, model: Model) -> None:
         """Change the model's structure once, after it is built and before step 0."""

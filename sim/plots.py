@@ -28,8 +28,14 @@ from .taxonomy import COMPOUND_TYPES
 if TYPE_CHECKING:
     from .compare import Comparison
 
-__all__ = ["PALETTE", "scenario_colours", "plot_timeseries", "plot_compound_types", "plot_cost_effectiveness",
-           "save_figure"]
+__all__ = [
+    "PALETTE",
+    "plot_compound_types",
+    "plot_cost_effectiveness",
+    "plot_timeseries",
+    "save_figure",
+    "scenario_colours",
+]
 
 #: Colours in the order scenarios are given (matplotlib's "tab10", then "Dark2" for more than ten).
 PALETTE: tuple[str, ...] = (

@@ -243,6 +243,18 @@ def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity
 
 
 __all__ = [
-    "NEXT_LEVEL", "ProblemPool", "Ledger", "ArrivalTable", "arrival_table", "draw_arrivals",
-    "p_self_report", "climb", "allocate", "GRID", "PROPERTY", "DEPARTMENT", "LATENT", "QUEUED",
+    "DEPARTMENT",
+    "GRID",
+    "LATENT",
+    "NEXT_LEVEL",
+    "PROPERTY",
+    "QUEUED",
+    "ArrivalTable",
+    "Ledger",
+    "ProblemPool",
+    "allocate",
+    "arrival_table",
+    "climb",
+    "draw_arrivals",
+    "p_self_report",
 ]

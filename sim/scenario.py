@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from . import policies
-from .paramtools import ParameterError, Params, param
 from .params import (
     CommunityParams,
     CostParams,
@@ -30,6 +29,7 @@ from .params import (
     RunParams,
     WorldParams,
 )
+from .paramtools import ParameterError, Params, param
 
 
 class ScenarioError(ValueError):
@@ -88,6 +88,11 @@ class Scenario(Params):
                 specs.append(PolicySpec(name, policy_cls.Params.from_dict(table)))
             except ParameterError as err:
                 raise err.under(f"policies.{name}") from None
+        for spec in specs:
+            try:
+                policies.get(spec.name).check(spec.params, base)
+            except ParameterError as err:
+                raise err.under(f"policies.{spec.name}") from None
         return dataclasses.replace(base, policies=tuple(specs))
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,14 +15,32 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table
-from sqlalchemy import Text, UniqueConstraint, create_engine, event, func, insert, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
@@ -31,8 +49,17 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = [
-    "DEFAULT_DB_URL", "StoreError", "RunRecord", "ResultStore", "metadata", "runs", "summary", "timeseries",
-    "sweeps", "experiments", "sweep_results",
+    "DEFAULT_DB_URL",
+    "ResultStore",
+    "RunRecord",
+    "StoreError",
+    "experiments",
+    "metadata",
+    "runs",
+    "summary",
+    "sweep_results",
+    "sweeps",
+    "timeseries",
 ]
 
 DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
@@ -55,13 +82,13 @@ class _UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = MetaData()

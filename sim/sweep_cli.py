@@ -131,7 +131,7 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     a = subparsers.add_parser(
         "sensitivity", help="SALib sensitivity indices of a stored sweep, with a bar chart",
         description="Sobol (first-order and total indices) or Morris (mu*, sigma) analysis of a sweep sampled with "
-                    "the matching design, on the mean of each experiment's replicates; prints the indices with 95%% "
+                    "the matching design, on the mean of each experiment's replicates; prints the indices with 95% "
                     "confidence intervals and saves a bar chart PNG.")
     a.add_argument("sweep_id", metavar="SWEEP_ID", help="sweep id (or a unique prefix, e.g. the sweep's name)")
     a.add_argument("--method", choices=("sobol", "morris"), help="default: the sweep's design")

@@ -7,8 +7,9 @@ give the core the same values as numpy arrays in vocabulary order (:meth:`Vector
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -7,8 +7,8 @@ Fixtures that build or run a model are session-scoped; tests only read them. Pla
 from __future__ import annotations
 
 import pytest
-
 from helpers import MEDIUM, small
+
 from sim import Model, Results, Scenario
 
 

@@ -13,7 +13,13 @@ from sim.agents.department import Departments
 from sim.agents.party_member import PartyMembers, p_found_by_links
 from sim.agents.property_firm import PropertyFirms
 from sim.agents.resident import (
-    Residents, draw_volunteers, erode_waiting, judge_outcomes, participate, performance, scatter_add,
+    Residents,
+    draw_volunteers,
+    erode_waiting,
+    judge_outcomes,
+    participate,
+    performance,
+    scatter_add,
     social_influence,
 )
 from sim.agents.street_office import StreetOffices

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import BASELINE, write
+
 from sim import Model, load_scenario
 from sim.cli import _fmt, main
 from sim.store import ResultStore

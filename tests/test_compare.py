@@ -167,8 +167,15 @@ def test_table_text_fits_and_shows_every_scenario(comp: Comparison) -> None:
     cell = r"[-+]?[\d,]+\.?\d* \[[-+]?[\d,]+\.?\d*, [-+]?[\d,]+\.?\d*\]"
     row = next(line for line in body if line.startswith("resolution_rate "))
     assert len(re.findall(cell, row)) == 3  # baseline, variant, variant's diff
-    mean = comp.table().loc["resolution_rate", ("small", "mean")]
-    assert f"{mean:.3f}" in row
+    # the baseline cell shows the mean rounded to the row's decimals, which resolve its CI
+    table = comp.table()
+    shown = re.findall(cell, row)[0].split(" ")[0]
+    dec = len(shown.split(".")[1]) if "." in shown else 0
+    assert 0 <= dec <= 4
+    mean = table.loc["resolution_rate", ("small", "mean")]
+    assert shown == f"{mean:.{dec}f}"
+    halfwidth = (table.loc["resolution_rate", ("small", "ci_high")] - table.loc["resolution_rate", ("small", "ci_low")]) / 2
+    assert halfwidth >= 10.0 ** -dec  # the rounding never hides the interval
     wide = comp.format_table(width=400).splitlines()
     assert len([line for line in wide if line.split(" ")[0] in METRICS]) == len(METRICS)  # one block
 

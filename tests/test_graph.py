@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from helpers import SEEDS
+
 from sim import Model, Scenario
 from sim.graph import UNIT_TYPES, World, generate_world
 from sim.rng import Streams

@@ -212,7 +212,8 @@ def _mesa_batch_run(parameters: dict, seeds: list[int]) -> list[dict]:
 
 def _same(a: dict, b: dict) -> bool:
     """Rows equal, nan equal to nan (a tiny world may have no compound of some type)."""
-    nan = lambda v: isinstance(v, float) and math.isnan(v)
+    def nan(v):
+        return isinstance(v, float) and math.isnan(v)
     return a.keys() == b.keys() and all(a[k] == b[k] or (nan(a[k]) and nan(b[k])) for k in a)
 
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
 from helpers import SEEDS, paired_effect, run_checked, small
+
 from sim import Model, Results, policies, run_scenario
 from sim.graph import World
 from sim.paramtools import ParameterError

@@ -10,11 +10,12 @@ import pytest
 
 from sim import policies
 from sim.docs import iter_parameters, parameter_table
-from sim.paramtools import ParameterError, Params, Vector
 from sim.params import EntryLevel, WorldParams
+from sim.paramtools import ParameterError, Params, Vector
 from sim.scenario import Scenario
 from sim.taxonomy import LEVELS, SEVERITIES
 from sim.vectors import ByCompoundType
+
 
 def params_classes() -> list[tuple[str, type[Params]]]:
     """The Scenario class and every registered policy's parameter class, with their dotted prefixes."""
@@ -95,7 +96,7 @@ def test_defaults_pass_validation_and_every_table_is_frozen() -> None:
     for _, cls in params_classes():
         cls()  # defaults construct (and so validate)
     n = 0
-    for key, obj in all_instances(sc):
+    for _key, obj in all_instances(sc):
         first = dataclasses.fields(obj)[0].name
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, first, getattr(obj, first))
@@ -106,7 +107,7 @@ def test_defaults_pass_validation_and_every_table_is_frozen() -> None:
 def test_vector_defaults_lie_in_the_range_of_their_field() -> None:
     """Defaults of vector elements are within the lo/hi of the field holding the vector."""
     bad = []
-    for key, f, _, nested in walk(Scenario, "", ""):
+    for key, f, _, _nested in walk(Scenario, "", ""):
         meta = f.metadata or {}
         default = Scenario().get_path(key)
         if isinstance(default, Vector):

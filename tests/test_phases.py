@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-
 from helpers import small
+
 from sim import Model, policies, run_scenario
 from sim.paramtools import Params, param
 from sim.phases import PHASES, Policy

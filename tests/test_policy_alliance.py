@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from helpers import BASELINE
 
 from sim import Model, Scenario
 from sim.paramtools import ParameterError
@@ -159,3 +160,23 @@ def test_bad_params_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ParameterError) as err:
         BASE.with_overrides({f"policies.alliance.{key}": value})
     assert f"policies.alliance.{key}" in str(err.value)
+
+
+def test_more_units_than_the_world_has_is_an_error_naming_both_keys(tmp_path) -> None:
+    from sim.scenario import ScenarioError, load_scenario
+
+    assert BASE.world.n_cobuilding_units_per_community == 7
+    with pytest.raises(ParameterError) as err:
+        with_alliance(n_units=8)
+    assert err.value.key == "policies.alliance.n_units"
+    assert "world.n_cobuilding_units_per_community" in err.value.message and "0..7" in err.value.message
+    # with more units in the world, the same alliance builds and allies exactly n_units per community
+    wide = BASE.with_overrides({"world.n_cobuilding_units_per_community": 12, "policies.alliance": {"n_units": 10}})
+    model = Model(wide, seed=1)
+    assert model.policy_counters["alliance_units_allied"] == 10 * wide.world.n_communities_per_street
+    path = tmp_path / "too_many.toml"
+    path.write_text(f'extends = "{BASELINE.as_posix()}"\n[policies.alliance]\nn_units = 9\n',
+                    encoding="utf-8")
+    with pytest.raises(ScenarioError) as serr:
+        load_scenario(path)
+    assert str(path) in str(serr.value) and "policies.alliance.n_units" in str(serr.value)

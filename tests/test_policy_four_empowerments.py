@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from paired import SMALL_WORLD, paired_effects
+
 from sim import Model, Scenario
 from sim.paramtools import ParameterError
 from sim.taxonomy import CATEGORIES, COMMUNITY, FLAG_BIT, GRID, MATURE, NEW, OLD, PROPERTY, PROPERTY_CATEGORY, QUEUED

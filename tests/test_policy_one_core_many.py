@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
-
 from paired import SMALL_WORLD, Effect, paired_effects
+
 from sim import Model, Scenario
 from sim.paramtools import ParameterError
 from sim.taxonomy import CATEGORIES, COMMUNITY, GRID, PROPERTY

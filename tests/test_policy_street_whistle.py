@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from paired import SMALL_WORLD, paired_effects
+
 from sim import Model, Scenario
 from sim.paramtools import ParameterError
 from sim.taxonomy import CITY, DEPARTMENT, STREET

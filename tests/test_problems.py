@@ -6,10 +6,25 @@ import numpy as np
 import pytest
 
 from sim.problems import (
-    NEXT_LEVEL, Ledger, ProblemPool, allocate, arrival_table, climb, draw_arrivals, p_self_report,
+    NEXT_LEVEL,
+    Ledger,
+    ProblemPool,
+    allocate,
+    arrival_table,
+    climb,
+    draw_arrivals,
+    p_self_report,
 )
 from sim.taxonomy import (
-    CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, N_SEVERITIES, PROPERTY, STREET,
+    CITY,
+    COMMUNITY,
+    DEPARTMENT,
+    GRID,
+    N_CATEGORIES,
+    N_LEVELS,
+    N_SEVERITIES,
+    PROPERTY,
+    STREET,
 )
 
 

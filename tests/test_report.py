@@ -169,6 +169,7 @@ n_samples = 4
 [constants]
 "world.n_communities_per_street" = 1
 "world.n_compounds_per_community" = 3
+"world.n_cobuilding_units_per_community" = 14
 [levers]
 "policies.grid.households_per_grid" = {{ low = 0.5, high = 2.0, scale = true }}
 "policies.alliance.n_units" = {{ low = 0, high = 14 }}

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import small
+
 from sim import Model, Results, run_scenario
 from sim.results import SERIES, _p10_binned, _quantile_from_hist
 from sim.taxonomy import N_SEVERITIES, SEVERITIES

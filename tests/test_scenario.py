@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from helpers import BASELINE, write
+
 from sim import Scenario, ScenarioError, load_scenario
-from sim.paramtools import ParameterError
 from sim.params import WorldParams
+from sim.paramtools import ParameterError
 from sim.taxonomy import LEVELS
 
 

@@ -6,14 +6,12 @@ import hashlib
 import math
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import event
-
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -31,7 +29,7 @@ def make_record(
     series = {f"metric_{i:02d}": rng.normal(size=n_rows) for i in range(n_metrics)}
     series["metric_00"][1] = np.nan
     series["metric_00"][2] = np.inf
-    start = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+    start = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
     return RunRecord(
         scenario_name="baseline",
         scenario_hash=hashlib.sha256(SCENARIO.encode()).hexdigest(),
@@ -91,7 +89,7 @@ def test_non_utc_datetimes_come_back_as_same_instant_in_utc(store: ResultStore) 
     rec = make_record()
     rec = RunRecord(**{**rec.__dict__, "started_at": datetime(2024, 1, 1, 10, 0, tzinfo=plus2)})
     loaded = store.load_run(store.save_run(rec))
-    assert loaded.started_at == datetime(2024, 1, 1, 8, 0, tzinfo=timezone.utc)
+    assert loaded.started_at == datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
     assert loaded.started_at.utcoffset() == timedelta(0)
 
 
@@ -179,7 +177,7 @@ def test_invalid_records_rejected_before_writing(
 def test_nan_sent_as_null_and_numpy_scalars_as_python_floats(store: ResultStore) -> None:
     sent: list[object] = []
 
-    def capture(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def capture(conn, cursor, statement, params, context, executemany):
         if statement.lstrip().upper().startswith(("INSERT INTO SUMMARY", "INSERT INTO TIMESERIES")):
             rows = params if executemany else [params]
             sent.extend(v for row in rows for v in (row.values() if isinstance(row, dict) else row))
@@ -200,7 +198,7 @@ def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
     try:
         with engine.begin() as conn:
             metadata.create_all(conn)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             run_id = conn.execute(
                 runs.insert().values(
                     scenario_name="s", scenario_hash="h", scenario_text="", seed=1, n_steps=2,
@@ -221,7 +219,7 @@ def test_schema_compiles_for_postgresql() -> None:
     indexes = [ix for tbl in metadata.sorted_tables for ix in tbl.indexes]
     ddl += " ".join(str(CreateIndex(ix).compile(dialect=dialect)) for ix in indexes)
     assert "TIMESTAMP WITH TIME ZONE" in ddl and "REFERENCES runs (id)" in ddl and "ix_timeseries_run_metric" in ddl
-    bind = runs.c.started_at.type.process_bind_param(datetime(2024, 1, 1, 12, tzinfo=timezone.utc), dialect)
+    bind = runs.c.started_at.type.process_bind_param(datetime(2024, 1, 1, 12, tzinfo=UTC), dialect)
     assert bind is not None and bind.utcoffset() == timedelta(0)  # Postgres gets an aware value
 
 
@@ -241,7 +239,7 @@ def test_database_error_mid_save_rolls_back(store: ResultStore, db: Path) -> Non
     store.save_run(make_record(seed=1))  # a good run that must survive
     before = sqlite_counts(db)
 
-    def fail_on_timeseries(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def fail_on_timeseries(conn, cursor, statement, params, context, executemany):
         if statement.lstrip().upper().startswith("INSERT INTO TIMESERIES"):
             raise sqlite3.OperationalError("disk I/O error (simulated)")
 

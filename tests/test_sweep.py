@@ -22,7 +22,7 @@ def test_example_sweep_is_valid_sobol_over_grid_alliance_empowerment() -> None:
     names = [f.name for f in spec.factors]
     assert names == ["problems.rate_arise", "scale(policies.grid.households_per_grid)", "policies.alliance.n_units",
                      "policies.street_empowerment.capacity_moved"]
-    assert spec.design == "sobol" and spec.n_experiments == 16 * (4 + 2) and spec.replicates >= 2
+    assert spec.design == "sobol" and spec.n_experiments == 64 * (4 + 2) and spec.replicates >= 2
     sc = spec.scenario(5)
     p = spec.parameters(5)
     assert sc.policy("alliance").n_units == p["policies.alliance.n_units"]

@@ -15,7 +15,8 @@ BASELINE = REPO / "scenarios" / "baseline.toml"
 EXAMPLE = REPO / "scenarios" / "sweeps" / "grid_alliance_empowerment.toml"
 
 #: a world of one community of two compounds (~1,500 residents): runs of a few days take milliseconds
-TINY = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 2}
+TINY = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 2,
+        "world.n_cobuilding_units_per_community": 10}  # alliance levers go up to 10 units
 
 
 def toml_value(v: Any) -> str:

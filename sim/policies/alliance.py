@@ -45,14 +45,15 @@ import numpy as np
 
 from ..agents.resident import participate
 from ..graph import UNIT_TYPES
-from ..paramtools import Params, Vector, param, vector_param
 from ..params import DAYS_PER_MONTH
+from ..paramtools import ParameterError, Params, Vector, param, vector_param
 from ..phases import Policy
 from ..taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
 from . import register
 
 if TYPE_CHECKING:
     from ..model import Model
+    from ..scenario import Scenario
 
 _DISPUTE = CATEGORIES.index("dispute")
 
@@ -115,6 +116,16 @@ class Alliance(Policy):
     name = "alliance"
     Params = AllianceParams
     params: AllianceParams
+
+    @classmethod
+    def check(cls, params: Params, scenario: Scenario) -> None:
+        """The first ``n_units`` of the world's units join: no more than it has can."""
+        available = scenario.world.n_cobuilding_units_per_community
+        n_units = params.n_units  # type: ignore[attr-defined]
+        if n_units > available:
+            raise ParameterError("n_units", f"{n_units} units cannot join: the world has {available} co-building "
+                                 f"units per community (world.n_cobuilding_units_per_community); "
+                                 f"allowed: 0..{available}")
 
     def setup(self, model: Model) -> None:
         p, units, w = self.params, model.units, model.world

@@ -62,7 +62,15 @@ import numpy as np
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
 from ..taxonomy import (
-    CATEGORIES, COMMUNITY, GRID, LATENT, N_CATEGORIES, OLD, POLICY_FIND, QUEUED, SEVERITIES,
+    CATEGORIES,
+    COMMUNITY,
+    GRID,
+    LATENT,
+    N_CATEGORIES,
+    OLD,
+    POLICY_FIND,
+    QUEUED,
+    SEVERITIES,
 )
 from ..vectors import ByCategory, ByCompoundType
 from . import register

@@ -44,8 +44,15 @@ from ..agents.resident import participate
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
 from ..taxonomy import (
-    CATEGORIES, LATENT, MATURE, N_CATEGORIES, N_COMPOUND_TYPES, NEW, OLD,
-    POLICY_FIND, QUEUED,
+    CATEGORIES,
+    LATENT,
+    MATURE,
+    N_CATEGORIES,
+    N_COMPOUND_TYPES,
+    NEW,
+    OLD,
+    POLICY_FIND,
+    QUEUED,
 )
 from ..vectors import ByCompoundType
 from . import register
@@ -220,4 +227,4 @@ class MicroProjects(Policy):
         return self.params.fund_per_community_per_year * model.world.n_communities / 365.0
 
 
-__all__ = ["MicroProjects", "MicroProjectsParams", "PROJECT_TYPES", "RESOLVES", "PREVENTS"]
+__all__ = ["PREVENTS", "PROJECT_TYPES", "RESOLVES", "MicroProjects", "MicroProjectsParams"]

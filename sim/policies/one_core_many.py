@@ -59,7 +59,16 @@ import numpy as np
 from ..paramtools import Params, param, vector_param
 from ..phases import Policy
 from ..taxonomy import (
-    CATEGORIES, COMMUNITY, FLAG_BIT, GRID, LATENT, PARTY_LINK, POLICY_FIND, PROPERTY, QUEUED, SEVERITIES,
+    CATEGORIES,
+    COMMUNITY,
+    FLAG_BIT,
+    GRID,
+    LATENT,
+    PARTY_LINK,
+    POLICY_FIND,
+    PROPERTY,
+    QUEUED,
+    SEVERITIES,
 )
 from ..vectors import ByCategory
 from . import register

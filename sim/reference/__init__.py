@@ -7,8 +7,8 @@ vectorised core can be shown to compute the same model (Axtell et al. 1996).
 from __future__ import annotations
 
 from ..scenario import Scenario
-from .model import ReferenceModel
 from .ledger import summary
+from .model import ReferenceModel
 
 
 def run_reference(scenario: Scenario, seed: int, n_steps: int) -> dict[str, float]:

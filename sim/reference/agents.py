@@ -37,7 +37,7 @@ UNIT_RESOURCES: tuple[tuple[float, ...], ...] = (
 class Household:
     """A household: its residents, building, compound, grid and position in the grid."""
 
-    __slots__ = ("hid", "building", "compound", "residents", "grid", "pos")
+    __slots__ = ("building", "compound", "grid", "hid", "pos", "residents")
 
     def __init__(self, hid: int, building: Building, compound: Compound) -> None:
         self.hid = hid
@@ -63,8 +63,18 @@ class Building:
 class Compound:
     """A compound (小区): type, community, buildings, firm, prevention chances, queue priority bonus."""
 
-    __slots__ = ("cid", "ctype", "community", "buildings", "households", "residents", "firm", "p_prevent",
-                 "priority_days", "grids")
+    __slots__ = (
+        "buildings",
+        "cid",
+        "community",
+        "ctype",
+        "firm",
+        "grids",
+        "households",
+        "p_prevent",
+        "priority_days",
+        "residents",
+    )
 
     def __init__(self, cid: int, ctype: int, community: Community, p_prevent: float, n_categories: int) -> None:
         self.cid = cid
@@ -83,8 +93,23 @@ class Compound:
 class Problem:
     """One resident's problem, from arising to resolution or abandonment (§2.3)."""
 
-    __slots__ = ("uid", "res", "cat", "sev", "status", "level", "handler", "t_arise", "t_found", "t_level",
-                 "n_contacts", "finder", "flags", "closed", "tiebreak")
+    __slots__ = (
+        "cat",
+        "closed",
+        "finder",
+        "flags",
+        "handler",
+        "level",
+        "n_contacts",
+        "res",
+        "sev",
+        "status",
+        "t_arise",
+        "t_found",
+        "t_level",
+        "tiebreak",
+        "uid",
+    )
 
     def __init__(self, uid: int, res: Resident, cat: int, sev: int, t: int, tiebreak: float) -> None:
         self.uid = uid
@@ -257,7 +282,7 @@ class Handler(mesa.Agent):
         m = self.model
         lvl = self.level
         p = m.authority[lvl][cat] * m.severity_mult[sev] * m.level_cat_mult[lvl][cat] * self.multiplier(cat)
-        return 0.0 if p < 0.0 else (1.0 if p > 1.0 else p)
+        return 0.0 if p < 0.0 else (min(p, 1.0))
 
     def handle(self, t: int, rng: random.Random) -> None:
         """Work the queue first come first served until the effort started reaches the capacity."""

@@ -89,7 +89,7 @@ def run_replicates(names: list[str], n_reps: int = 20, n_steps: int = 365,
             results = list(pool.map(run_one, jobs))
     else:
         results = [run_one(j) for j in jobs]
-    for impl, name, seed, summary, seconds in sorted(results, key=lambda r: r[2]):
+    for impl, name, _seed, summary, seconds in sorted(results, key=lambda r: r[2]):
         out[name][impl].append(summary)
         cpu[impl] += seconds
     return out, cpu

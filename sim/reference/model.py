@@ -424,4 +424,4 @@ class ReferenceModel(mesa.Model):
                 self.series[k].append(v)
 
 
-__all__ = ["ReferenceModel", "NEXT_LEVEL", "PHASES", "FINDERS"]
+__all__ = ["FINDERS", "NEXT_LEVEL", "PHASES", "ReferenceModel"]

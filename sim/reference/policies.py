@@ -313,4 +313,4 @@ def make_policy(name: str, params: Any) -> ReferencePolicy:
     return REGISTRY[name](params)
 
 
-__all__ = ["REGISTRY", "ReferencePolicy", "make_policy", "GRID"]
+__all__ = ["GRID", "REGISTRY", "ReferencePolicy", "make_policy"]

@@ -355,4 +355,4 @@ class OneCoreManyPolicy(ReferencePolicy):
 
 
 POLICIES: tuple[type[ReferencePolicy], ...] = (FourEmpowermentsPolicy, MicroProjectsPolicy, OneCoreManyPolicy)
-__all__ = ["POLICIES", "CATEGORIES"]
+__all__ = ["CATEGORIES", "POLICIES"]

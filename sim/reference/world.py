@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..taxonomy import ADULT, CHILD, CITY, DEPARTMENT, ELDERLY, N_CATEGORIES, OLD
 from .agents import (
+    UNIT_TYPES,
     Building,
     City,
     CoBuildingUnit,
@@ -17,7 +18,6 @@ from .agents import (
     Grid,
     Household,
     PartyMember,
-    UNIT_TYPES,
     PropertyFirm,
     Resident,
     StreetOffice,

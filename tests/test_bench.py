@@ -1,0 +1,42 @@
+"""govsim bench: the cases run in child processes and report consistent figures (not speed floors:
+speed is measured by the benchmark itself, never asserted by a timed unit test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sim.bench import CASES, RATIO_CASES, run_bench
+from sim.cli import UserError
+
+
+def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sim", "bench", "--quick", "--json", "--case", "community_10k",
+                           "--case", "mesa_reference"], capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    rows = {row["name"]: row for row in report["cases"]}
+    assert list(rows) == ["community_10k", "mesa_reference"]
+    core = rows["community_10k"]
+    assert core["resident_steps_per_s"] == pytest.approx(core["residents"] * core["steps"] / core["run_s"], rel=0.01)
+    assert 0.0 < core["resolution_rate"] <= 1.0 and core["peak_rss_mb"] > 0
+    ref = rows["mesa_reference"]
+    for impl in ("core", "reference"):
+        assert ref[f"{impl}_residents"] > 1000 and ref[f"{impl}_steps"] > 0 and ref[f"{impl}_seconds"] > 0
+        rate = ref[f"{impl}_residents"] * ref[f"{impl}_steps"] / ref[f"{impl}_seconds"]
+        assert ref[f"{impl}_resident_steps_per_s"] == pytest.approx(rate, rel=0.01)
+    assert ref["speedup"] == pytest.approx(ref["core_resident_steps_per_s"] / ref["reference_resident_steps_per_s"],
+                                           rel=0.01)
+    assert ref["floor_speedup"] == 50.0
+    # the human-readable lines went to stderr, one per case, with the floor verdict
+    assert "mesa_reference" in proc.stderr and "floor" in proc.stderr
+
+
+def test_unknown_case_is_one_clear_error_listing_the_cases() -> None:
+    with pytest.raises(UserError) as err:
+        run_bench(quick=True, cases=["no_such_case"], echo=False)
+    for name in [c.name for c in CASES] + list(RATIO_CASES):
+        assert name in str(err.value)
