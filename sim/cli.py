@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"govsim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("govsim: interrupted; nothing was stored for the unfinished run", file=sys.stderr)
+        print("govsim: interrupted; what was not finished was not stored", file=sys.stderr)
         return 130
 
 

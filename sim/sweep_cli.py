@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .cli import EXIT_USAGE, UserError
+from .cli import UserError
 
 __all__ = ["add_sweep_commands", "cmd_export", "cmd_sensitivity", "cmd_sweep", "main"]
 
@@ -154,22 +154,10 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The three commands on their own (as ``govsim`` runs them once wired into sim.cli)."""
-    from .paramtools import ParameterError
-    from .scenario import ScenarioError
-    from .store import StoreError
+    """``python -m sim.sweep_cli sweep|sensitivity|export ...``: the same as ``govsim ...``."""
+    from .cli import main as govsim_main
 
-    parser = argparse.ArgumentParser(prog="govsim", description="govsim sweeps, sensitivity analysis and export")
-    add_sweep_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (ScenarioError, StoreError, ParameterError, UserError) as err:
-        print(f"govsim: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("govsim: interrupted", file=sys.stderr)
-        return 130
+    return govsim_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
