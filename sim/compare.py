@@ -57,6 +57,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .compare_json import comparison_to_json
+from .compare_stats import (
+    LEVEL,
+    STAT_COLUMNS,
+    fieller_ratio_ci,
+    paired_cost_effectiveness,
+    paired_summary,
+    replicate_seeds,
+    t_interval,
+)
+from .compare_table import MAIN_METRICS, format_table
 from .paramtools import ParameterError
 from .scenario import Scenario, ScenarioError, load_scenario
 from .taxonomy import COMPOUND_TYPES
@@ -67,6 +78,8 @@ if TYPE_CHECKING:
 
     from .store import ResultStore
 
+# Statistics live in sim.compare_stats, the text table in sim.compare_table and the --json form in
+# sim.compare_json. Public names other modules import from here are re-exported.
 __all__ = [
     "COMPOUND_METRICS",
     "MAIN_METRICS",
@@ -82,91 +95,9 @@ __all__ = [
     "t_interval",
 ]
 
-#: Rows of the comparison table, in order, with their unit.
-MAIN_METRICS: tuple[tuple[str, str], ...] = (
-    ("resolution_rate", "share"),
-    ("days_to_resolution_median", "days"),
-    ("days_to_resolution_median_big", "days"),
-    ("abandonment_rate", "share"),
-    ("share_found_proactive", "share"),
-    ("repeat_contacts_per_resolved", "contacts"),
-    ("satisfaction_mean", "0-1"),
-    ("satisfaction_p10", "0-1"),
-    ("satisfaction_old", "0-1"),
-    ("satisfaction_mature", "0-1"),
-    ("satisfaction_new", "0-1"),
-    ("trust_mean", "0-1"),
-    ("staff_utilisation", "share"),
-    ("volunteer_hours", "hours"),
-    ("cost_yuan", "yuan"),
-)
 #: Outcomes by compound type shown in the figures (besides satisfaction_<ctype>).
 COMPOUND_METRICS: tuple[str, ...] = tuple(f"resolution_rate_{ct}" for ct in COMPOUND_TYPES)
 
-LEVEL = 0.95
-_STATS = ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high")
-
-
-# ---------------------------------------------------------------------------------------------
-# statistics
-# ---------------------------------------------------------------------------------------------
-def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
-    """Seed of each replicate: ``SeedSequence(root_seed).spawn(replicates)[r].generate_state(1)[0]``."""
-    return [int(ss.generate_state(1)[0]) for ss in np.random.SeedSequence(int(root_seed)).spawn(int(replicates))]
-
-
-def t_interval(x: Any, axis: int = 0, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and ``level`` t-interval along ``axis`` over the finite values; also their count.
-
-    With fewer than two finite values the interval is NaN; with zero spread it is [mean, mean].
-    """
-    from scipy import stats
-
-    x = np.asarray(x, dtype=np.float64)
-    ok = np.isfinite(x)
-    n = ok.sum(axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, x, 0.0).sum(axis=axis) / n
-        dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
-        var = (dev**2).sum(axis=axis) / (n - 1)
-        df = np.where(n >= 2, n - 1, np.nan)
-        half = stats.t.ppf(0.5 + level / 2, df) * np.sqrt(var / n)
-    half = np.where(n >= 2, half, np.nan)
-    return mean, mean - half, mean + half, n
-
-
-def fieller_ratio_ci(num: Any, den: Any, level: float = LEVEL) -> tuple[float, float, float, bool]:
-    """Ratio of means ``mean(num) / mean(den)`` of paired samples with Fieller's ``level`` interval.
-
-    The interval is the set of ratios ``rho`` for which the paired t-test of ``num - rho * den``
-    does not reject zero. It is bounded (returned with ``True``) only if ``mean(den)`` is
-    significantly different from zero; otherwise the bounds are NaN and the flag is False.
-    Pairs with a NaN on either side are left out.
-    """
-    from scipy import stats
-
-    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    n = a.size
-    if n == 0 or b.mean() == 0:
-        return math.nan, math.nan, math.nan, False
-    ma, mb = float(a.mean()), float(b.mean())
-    ratio = ma / mb
-    if n < 2:
-        return ratio, math.nan, math.nan, False
-    cov = np.cov(a, b, ddof=1) / n  # covariance matrix of the two means
-    v11, v12, v22 = float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])
-    t2 = float(stats.t.ppf(0.5 + level / 2, n - 1)) ** 2
-    qa = mb * mb - t2 * v22
-    if qa <= 0:  # the denominator is not significantly non-zero: the set is unbounded
-        return ratio, math.nan, math.nan, False
-    qb = -2.0 * (ma * mb - t2 * v12)
-    qc = ma * ma - t2 * v11
-    disc = max(qb * qb - 4.0 * qa * qc, 0.0)
-    root = math.sqrt(disc)
-    lo, hi = (-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)
-    return ratio, lo, hi, True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,17 +381,8 @@ class Comparison:
         for metric in metrics:
             base = self.values(self.baseline, metric)
             for k, label in enumerate(self.labels):
-                v = self.values(label, metric)
-                mean, lo, hi, n = t_interval(v, level=self.level)
-                row: dict[str, Any] = {"scenario": label, "metric": metric, "n": int(n), "mean": float(mean),
-                                       "ci_low": float(lo), "ci_high": float(hi)}
-                if k == 0:
-                    row.update(n_pairs=0, diff=math.nan, diff_ci_low=math.nan, diff_ci_high=math.nan)
-                else:
-                    d = v - base  # NaN where either side is undefined: that pair is left out
-                    dm, dlo, dhi, dn = t_interval(d, level=self.level)
-                    row.update(n_pairs=int(dn), diff=float(dm), diff_ci_low=float(dlo), diff_ci_high=float(dhi))
-                rows.append(row)
+                summary = paired_summary(self.values(label, metric), None if k == 0 else base, self.level)
+                rows.append({"scenario": label, "metric": metric, **summary})
         return pd.DataFrame(rows)
 
     def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
@@ -470,10 +392,10 @@ class Comparison:
 
         metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS]
         st = self.stats(metrics)
-        cols = pd.MultiIndex.from_product([self.labels, list(_STATS)], names=["scenario", "stat"])
+        cols = pd.MultiIndex.from_product([self.labels, list(STAT_COLUMNS)], names=["scenario", "stat"])
         out = pd.DataFrame(index=pd.Index(metrics, name="metric"), columns=cols, dtype=np.float64)
         for rec in st.to_dict("records"):
-            for s in _STATS:
+            for s in STAT_COLUMNS:
                 out.loc[rec["metric"], (rec["scenario"], s)] = rec[s]
         return out
 
@@ -491,16 +413,7 @@ class Comparison:
         for label in self.labels[1:]:
             dc = self.values(label, cost) - cb
             do = (self.values(label, outcome) - ob) * 100.0  # percentage points of a 0-1 scale
-            ok = np.isfinite(dc) & np.isfinite(do)
-            mdc = float(dc[ok].mean()) if ok.any() else math.nan
-            mdo = float(do[ok].mean()) if ok.any() else math.nan
-            if not mdo > 0:
-                ratio, lo, hi, status = math.nan, math.nan, math.nan, "no_gain"
-            else:
-                ratio, lo, hi, bounded = fieller_ratio_ci(dc, do, self.level)
-                status = "ok" if bounded else "unbounded"
-            rows.append({"scenario": label, "n_pairs": int(ok.sum()), "cost_diff": mdc, "outcome_diff_pp": mdo,
-                         "ratio": ratio, "ci_low": lo, "ci_high": hi, "status": status})
+            rows.append({"scenario": label, **paired_cost_effectiveness(dc, do, self.level)})
         cols = ["scenario", "n_pairs", "cost_diff", "outcome_diff_pp", "ratio", "ci_low", "ci_high", "status"]
         return pd.DataFrame(rows, columns=cols)
 
@@ -528,40 +441,11 @@ class Comparison:
     def format_table(self, width: int = 120) -> str:
         """The table as text: one column group per scenario (mean [95% CI], and the paired
         difference to the baseline); groups that do not fit in ``width`` wrap to a next block."""
-        return _format_table(self, width)
+        return format_table(self, width)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json`` (NaN as None)."""
-        st = self.stats()
-        ce = {r["scenario"]: r for r in self.cost_effectiveness().to_dict("records")}
-        steps = {self.steps(label) for label in self.labels}
-        scenarios = []
-        for k, label in enumerate(self.labels):
-            sub = st[st["scenario"] == label]
-            metrics = {r["metric"]: {s: r[s] for s in ("n", *_STATS)} for r in sub.to_dict("records")}
-            item: dict[str, Any] = {
-                "name": label,
-                "file": self.files[k] if self.files else None,
-                "scenario_name": self.scenarios[k].name if self.scenarios else label,
-                "scenario_hash": self.scenarios[k].content_hash() if self.scenarios else None,
-                "steps": self.steps(label),
-                "metrics": metrics,
-            }
-            if self.timing is not None:
-                tm = self.timing[self.timing["scenario"] == label].sort_values("replicate")
-                item["run_ids"] = [None if _isnull(v) else int(v) for v in tm["run_id"]]
-            if k > 0:
-                c = ce[label]
-                item["cost_per_satisfaction_point"] = {
-                    "yuan_per_pp": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "status": c["status"],
-                    "cost_diff_yuan": c["cost_diff"], "satisfaction_diff_pp": c["outcome_diff_pp"]}
-            scenarios.append(item)
-        return _nan_to_none({
-            "comparison_id": self.comparison_id, "baseline": self.baseline, "root_seed": self.root_seed,
-            "seeds": list(self.seeds), "replicates": self.replicates,
-            "steps": steps.pop() if len(steps) == 1 else None, "level": self.level,
-            "wall_s": round(self.wall_s, 3), "scenarios": scenarios,
-        })
+        """Plain data for ``--json`` (NaN as None); see :func:`sim.compare_json.comparison_to_json`."""
+        return comparison_to_json(self)
 
     # ---- figures ---------------------------------------------------------------------------
     def plot_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
@@ -597,128 +481,3 @@ class Comparison:
         for name, make in makers:
             paths.extend(save_figure(make(), out / f"{self.comparison_id}_{name}", formats))
         return paths
-
-
-def _isnull(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-# ---------------------------------------------------------------------------------------------
-# text table
-# ---------------------------------------------------------------------------------------------
-def _decimals(values: Sequence[float], halfwidths: Sequence[float]) -> int:
-    """Decimals for a row: two significant digits of its narrowest CI half-width (0..4), or, with
-    no half-width above float noise (e.g. a deterministic cost difference), by the size of the values."""
-    big = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
-    hw = [h for h in halfwidths if math.isfinite(h) and h > 1e-9 * big]
-    if hw:
-        return int(min(4, max(0, 1 - math.floor(math.log10(min(hw))))))
-    return 0 if big >= 100 else 2 if big >= 1 else 3
-
-
-def _num(v: float, dec: int, sign: bool = False) -> str:
-    if not math.isfinite(v):
-        return "n/a"
-    if round(v, dec) == 0:
-        v = 0.0  # no "-0.000"
-    sep = "," if abs(v) >= 1000 else ""
-    return f"{v:{'+' if sign else ''}{sep}.{dec}f}"
-
-
-def _cells(mean: float, lo: float, hi: float, dec: int, sign: bool) -> tuple[str, str]:
-    """(value, ' [lo, hi]') strings of one cell; a '*' marks a difference whose CI excludes 0."""
-    if not math.isfinite(mean):
-        return "n/a", ""
-    ci = "[n/a]" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{_num(lo, dec, sign)}, {_num(hi, dec, sign)}]"
-    star = "*" if sign and math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0) else ""
-    return _num(mean, dec, sign), f" {ci}{star}"
-
-
-def _format_table(comp: Comparison, width: int) -> str:
-    metrics = [m for m, _ in MAIN_METRICS]
-    units = dict(MAIN_METRICS)
-    st = comp.stats(metrics)
-    rec = {(r["scenario"], r["metric"]): r for r in st.to_dict("records")}
-    # columns: (scenario label, header, kind) with kind "mean" or "diff"
-    columns: list[tuple[int, str, str]] = [(0, "mean [95% CI]", "mean")]
-    for k in range(1, len(comp.labels)):
-        columns += [(k, "mean [95% CI]", "mean"), (k, f"diff vs {comp.baseline} [95% CI]", "diff")]
-    cells: dict[tuple[int, str], list[tuple[str, str]]] = {}
-    for metric in metrics:
-        rows = [rec[(label, metric)] for label in comp.labels]
-        vals = [r["mean"] for r in rows] + [r["diff"] for r in rows[1:]]
-        hws = [(r["ci_high"] - r["ci_low"]) / 2 for r in rows] + [(r["diff_ci_high"] - r["diff_ci_low"]) / 2
-                                                                   for r in rows[1:]]
-        dec = _decimals(vals, hws)
-        for k, _, kind in columns:
-            r = rows[k]
-            cell = (_cells(r["mean"], r["ci_low"], r["ci_high"], dec, False) if kind == "mean"
-                    else _cells(r["diff"], r["diff_ci_low"], r["diff_ci_high"], dec, True))
-            cells.setdefault((k, kind), []).append(cell)
-    # width of each column: value part right-aligned, CI part left-aligned
-    col_text: list[list[str]] = []
-    col_width: list[int] = []
-    for k, header, kind in columns:
-        cs = cells[(k, kind)]
-        wv = max(len(v) for v, _ in cs)
-        texts = [f"{v:>{wv}}{ci}" for v, ci in cs]
-        w = max(len(header), max(len(t) for t in texts))
-        col_text.append([f"{t:<{w}}" for t in texts])
-        col_width.append(w)
-    # group the columns by scenario; a group never splits
-    groups: list[list[int]] = []
-    for j, (k, _, _) in enumerate(columns):
-        if groups and columns[groups[-1][0]][0] == k:
-            groups[-1].append(j)
-        else:
-            groups.append([j])
-    gap = "  "
-    wm = max(len(m) for m in metrics)
-    wu = max(len(u) for u in units.values())
-    lead = wm + len(gap) + wu
-    group_width = [sum(col_width[j] for j in g) + len(gap) * (len(g) - 1) for g in groups]
-    blocks: list[list[int]] = []
-    used = lead
-    for gi, gw in enumerate(group_width):
-        if blocks and used + len(gap) + gw <= width:
-            blocks[-1].append(gi)
-            used += len(gap) + gw
-        else:
-            blocks.append([gi])
-            used = lead + len(gap) + gw
-    steps = sorted({comp.steps(label) for label in comp.labels})
-    import textwrap
-
-    head = (f"Comparison {comp.comparison_id}: {len(comp.labels)} scenarios x {comp.replicates} replicates x "
-            f"{'/'.join(map(str, steps))} days, root seed {comp.root_seed} (replicate r: same seed in every scenario). "
-            f"Cells: mean [95% t-interval] over replicates; diff = scenario - {comp.baseline}, paired by replicate "
-            "(common random numbers); * the difference's CI excludes 0.")
-    lines = textwrap.wrap(head, max(width, 40))
-    for block in blocks:
-        head1, head2 = [f"{'':<{wm}}{gap}{'':<{wu}}"], [f"{'metric':<{wm}}{gap}{'unit':<{wu}}"]
-        for gi in block:
-            g = groups[gi]
-            label = comp.labels[columns[g[0]][0]]
-            if len(label) > group_width[gi]:
-                label = label[: max(group_width[gi] - 3, 1)] + "..."
-            head1.append(f"{label:<{group_width[gi]}}")
-            head2.append(gap.join(f"{columns[j][1]:<{col_width[j]}}" for j in g))
-        lines += ["", gap.join(head1).rstrip(), gap.join(head2).rstrip()]
-        lines.append("-" * len(lines[-1]))
-        for i, metric in enumerate(metrics):
-            parts = [f"{metric:<{wm}}{gap}{units[metric]:<{wu}}"]
-            parts += [gap.join(col_text[j][i] for j in groups[gi]) for gi in block]
-            lines.append(gap.join(parts).rstrip())
-    return "\n".join(lines)

@@ -5,6 +5,9 @@ shape Mesa users expect: keyword parameters, ``rng=``, ``step()``, ``running``, 
 ``datacollector`` with string reporters (so the model pickles and works with
 ``mesa.batch_run``), and the institutional stakeholders as ``mesa.Agent`` objects.
 
+The agents live in :mod:`sim.mesa_agents` and the keyword levers, default scenario and
+reporters in :mod:`sim.mesa_levers`; all their public names are re-exported here.
+
 Keyword parameters and the scenario keys they set
 -------------------------------------------------
 Every keyword left at ``None`` keeps the scenario's value. The scenario itself comes from
@@ -58,63 +61,30 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
 
-from .graph import UNIT_TYPES
+from .mesa_agents import CoBuildingUnitAgent, CommunityAgent, PropertyFirmAgent, ResidentView, StreetOfficeAgent
+from .mesa_levers import (
+    MODEL_REPORTERS,
+    SCENARIO_DIR,
+    SMALL_OVERRIDES,
+    build_scenario,
+    default_scenario,
+    scenario_overrides,
+)
 from .model import Model as CoreModel
 from .results import _p10_binned, _quantile_from_hist, _ratio
-from .scenario import Scenario, load_scenario
-from .taxonomy import COMMUNITY, COMPOUND_TYPES, GROUPS, LATENT, LEVELS, PROPERTY, QUEUED, STREET
+from .scenario import Scenario
+from .taxonomy import COMMUNITY, COMPOUND_TYPES, LATENT, LEVELS, PROPERTY, QUEUED, STREET
 
-#: The repository's scenario directory (present in a source checkout / editable install).
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-#: What makes the default scenario a small community version of ``scenarios/baseline.toml``.
-SMALL_OVERRIDES: dict[str, Any] = {
-    "name": "baseline_small",
-    "world.n_streets": 1,
-    "world.n_communities_per_street": 2,
-    "world.n_compounds_per_community": 6,
-}
-
-#: Model-level reporters: column name -> attribute of :class:`GovsimModel` (strings only, so
-#: the model pickles and ``batch_run`` can use processes).
-MODEL_REPORTERS: dict[str, str] = {
-    "day": "day",
-    "seed": "seed",
-    "resolution_rate": "resolution_rate",
-    "abandonment_rate": "abandonment_rate",
-    "satisfaction_mean": "satisfaction_mean",
-    "satisfaction_p10": "satisfaction_p10",
-    "satisfaction_old": "satisfaction_old",
-    "satisfaction_mature": "satisfaction_mature",
-    "satisfaction_new": "satisfaction_new",
-    "trust_mean": "trust_mean",
-    "backlog": "backlog",
-    "pending": "pending",
-    "problems_arisen": "problems_arisen",
-    "problems_resolved": "problems_resolved",
-    "problems_abandoned": "problems_abandoned",
-    "days_to_resolution_median": "days_to_resolution_median",
-    "cost_yuan": "cost_yuan",
-}
+if TYPE_CHECKING:
+    from .agents.resident import Residents
+    from .graph import World
 
 _INT63 = 2**63 - 1
-
-
-def default_scenario() -> Scenario:
-    """``scenarios/baseline.toml`` shrunk to one street of two small communities (~7,000 residents).
-
-    Falls back to the built-in defaults (which describe the same baseline) when the scenario
-    directory is not next to the package (an installed wheel).
-    """
-    path = SCENARIO_DIR / "baseline.toml"
-    if path.is_file():
-        return load_scenario(path, SMALL_OVERRIDES)
-    return Scenario().with_overrides(SMALL_OVERRIDES)
 
 
 def _is_mesa_scenario(obj: Any) -> bool:
@@ -124,305 +94,6 @@ def _is_mesa_scenario(obj: Any) -> bool:
     except ImportError:
         return False
     return isinstance(obj, MesaScenario)
-
-
-def scenario_overrides(
-    base: Scenario,
-    *,
-    n_streets: int | None = None,
-    n_communities: int | None = None,
-    n_compounds_per_community: int | None = None,
-    households_per_grid: int | None = None,
-    households_per_grid_old: int | None = None,
-    households_per_grid_mature: int | None = None,
-    households_per_grid_new: int | None = None,
-    grid_workers_per_grid: float | None = None,
-    alliance_units: int | None = None,
-) -> dict[str, Any]:
-    """The dotted scenario keys the keyword levers set (see the module docstring)."""
-    out: dict[str, Any] = {}
-    if n_streets is not None:
-        out["world.n_streets"] = int(n_streets)
-    if n_communities is not None:
-        out["world.n_communities_per_street"] = int(n_communities)
-    if n_compounds_per_community is not None:
-        out["world.n_compounds_per_community"] = int(n_compounds_per_community)
-    grid_on = base.policy("grid") is not None
-    hpg_prefix = "policies.grid.households_per_grid" if grid_on else "community.households_per_grid"
-    per_type = {"old": households_per_grid_old, "mature": households_per_grid_mature, "new": households_per_grid_new}
-    for ct in COMPOUND_TYPES:
-        value = per_type[ct] if per_type[ct] is not None else households_per_grid
-        if value is not None:
-            out[f"{hpg_prefix}.{ct}"] = int(value)
-    if grid_workers_per_grid is not None:
-        key = "policies.grid.n_workers_per_grid" if grid_on else "community.n_grid_workers_per_grid"
-        out[key] = float(grid_workers_per_grid)
-    if alliance_units is not None and int(alliance_units) > 0:
-        out["policies.alliance.n_units"] = int(alliance_units)
-    return out
-
-
-def build_scenario(
-    scenario: str | Path | Scenario | None = None,
-    *,
-    street_empowerment: bool | None = None,
-    whistle: bool | None = None,
-    alliance_units: int | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    **levers: Any,
-) -> tuple[Scenario, dict[str, Any]]:
-    """The scenario a :class:`GovsimModel` with these keywords runs, and the keys it changed.
-
-    Policies switched off are removed from the scenario; switched on, they get their default
-    parameters (or keep the scenario's, if it already has them).
-    """
-    if scenario is None:
-        base = default_scenario()
-    elif isinstance(scenario, Scenario):
-        base = scenario
-    elif isinstance(scenario, (str, Path)):
-        base = load_scenario(scenario)
-    else:
-        raise TypeError(f"scenario must be a path, a sim.Scenario or None, got {type(scenario).__name__}")
-    changes: dict[str, Any] = {}
-    switches = {"street_empowerment": street_empowerment, "whistle": whistle}
-    if alliance_units is not None and int(alliance_units) <= 0:
-        switches["alliance"] = False
-    elif alliance_units is not None:
-        switches["alliance"] = True
-    data = base.to_dict()
-    pol = data.setdefault("policies", {})
-    for name, on in switches.items():
-        if on is None:
-            continue
-        if on and name not in pol:
-            pol[name] = {}
-        elif not on:
-            pol.pop(name, None)
-        changes[f"policies.{name}"] = bool(on)
-    if changes:
-        base = Scenario.from_dict(data)
-    keys = scenario_overrides(base, alliance_units=alliance_units, **levers)
-    keys.update(dict(overrides or {}))
-    if keys:
-        base = base.with_overrides(keys)
-    changes.update(keys)
-    return base, changes
-
-
-# ---- institutional stakeholders as Mesa agents ---------------------------------------------------
-class _Stakeholder(mesa.Agent):
-    """A thin view of one institution of the core: ``index`` is its id in the core's arrays.
-
-    The agents hold no state of their own and do nothing in ``step``: the core decides for all
-    of them at once. Their properties read the core's arrays, so they are always current.
-    """
-
-    kind: str = ""
-
-    def __init__(self, model: GovsimModel, index: int) -> None:
-        super().__init__(model)
-        self.index = int(index)
-
-    @property
-    def core(self) -> CoreModel:
-        return self.model.core
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.kind}:{self.index}>"
-
-
-class StreetOfficeAgent(_Stakeholder):
-    """A street office (街道): capacity, authority over departments' agencies, its backlog."""
-
-    kind = "street"
-
-    @property
-    def capacity(self) -> float:
-        """Effort per day for residents' problems."""
-        return float(self.core.streets.capacity[self.index])
-
-    @property
-    def authority(self) -> np.ndarray:
-        """Chance of success per category at this street (base authority x the street's multiplier)."""
-        return self.core.authority[STREET] * self.core.streets.authority_mult[self.index]
-
-    @property
-    def backlog(self) -> int:
-        """Problems queued at this street today."""
-        return int(self.model.backlog_by_handler(STREET)[self.index])
-
-    @property
-    def n_residents(self) -> int:
-        return int(self.core.world.street_size[self.index])
-
-    @property
-    def communities(self) -> list[CommunityAgent]:
-        ids = np.flatnonzero(self.core.world.community_street == self.index)
-        return [self.model.community_agents[i] for i in ids]
-
-
-class CommunityAgent(_Stakeholder):
-    """A community (社区) with its staff, its grids and its residents."""
-
-    kind = "community"
-
-    @property
-    def street(self) -> StreetOfficeAgent:
-        return self.model.street_agents[int(self.core.world.community_street[self.index])]
-
-    @property
-    def residents(self) -> slice:
-        """The community's residents: a contiguous range of resident ids."""
-        w = self.core.world
-        start = int(w.community_start[self.index])
-        return slice(start, start + int(w.community_size[self.index]))
-
-    @property
-    def n_residents(self) -> int:
-        return int(self.core.world.community_size[self.index])
-
-    @property
-    def staff(self) -> float:
-        """Community workers (full-time equivalents)."""
-        return float(self.core.communities.n_staff[self.index])
-
-    @property
-    def problem_capacity(self) -> float:
-        """Staff effort per day left for residents' problems after administrative tasks."""
-        return float(self.core.communities.problem_capacity()[self.index])
-
-    @property
-    def n_grids(self) -> int:
-        return int((self.core.grids.grid_community == self.index).sum())
-
-    @property
-    def grid_workers(self) -> float:
-        g = self.core.grids
-        return float(g.n_workers[g.grid_community == self.index].sum())
-
-    @property
-    def backlog(self) -> int:
-        """Problems queued at this community's staff today."""
-        return int(self.model.backlog_by_handler(COMMUNITY)[self.index])
-
-    @property
-    def satisfaction(self) -> float:
-        """Mean satisfaction of its residents."""
-        return float(self.core.residents.satisfaction[self.residents].mean(dtype=np.float64))
-
-    @property
-    def trust(self) -> float:
-        """Mean trust of its residents."""
-        return float(self.core.residents.trust[self.residents].mean(dtype=np.float64))
-
-    @property
-    def units(self) -> list[CoBuildingUnitAgent]:
-        ids = np.flatnonzero(self.core.units.community == self.index)
-        return [self.model.unit_agents[i] for i in ids]
-
-
-class CoBuildingUnitAgent(_Stakeholder):
-    """A co-building unit (共建单位): police station, hospital, university, ... of a community."""
-
-    kind = "unit"
-
-    @property
-    def unit_type(self) -> str:
-        return UNIT_TYPES[int(self.core.units.unit_type[self.index])]
-
-    @property
-    def community(self) -> CommunityAgent:
-        return self.model.community_agents[int(self.core.units.community[self.index])]
-
-    @property
-    def allied(self) -> bool:
-        """Signed the alliance's co-building agreement (the ``alliance`` policy)."""
-        return bool(self.core.units.allied[self.index])
-
-    @property
-    def resources(self) -> np.ndarray:
-        """Resource list: relative help per problem category."""
-        return self.core.units.resources[self.index]
-
-
-class PropertyFirmAgent(_Stakeholder):
-    """A property firm (物业) serving one compound."""
-
-    kind = "firm"
-
-    @property
-    def compound(self) -> int:
-        return int(self.core.firms.compound[self.index])
-
-    @property
-    def compound_type(self) -> str:
-        return COMPOUND_TYPES[int(self.core.world.compound_type[self.compound])]
-
-    @property
-    def quality(self) -> float:
-        return float(self.core.firms.quality[self.index])
-
-    @property
-    def capacity(self) -> float:
-        return float(self.core.firms.capacity[self.index])
-
-    @property
-    def community_run(self) -> bool:
-        return bool(self.core.firms.community_run[self.index])
-
-    @property
-    def backlog(self) -> int:
-        """Property problems queued at this firm today."""
-        by = self.model.backlog_by_handler(PROPERTY)
-        return int(by[self.index]) if self.index < by.size else 0
-
-    @property
-    def satisfaction(self) -> float:
-        """Mean satisfaction of the compound's residents."""
-        w = self.core.world
-        start = int(w.compound_start[self.compound])
-        return float(self.core.residents.satisfaction[start:start + int(w.compound_size[self.compound])].mean())
-
-
-class ResidentView:
-    """A cheap read-only view of one resident (residents are arrays, not Mesa agents)."""
-
-    __slots__ = ("index", "model")
-
-    def __init__(self, model: GovsimModel, index: int) -> None:
-        n = model.core.world.n_residents
-        if not 0 <= index < n:
-            raise IndexError(f"resident {index} out of range 0..{n - 1}")
-        self.model = model
-        self.index = int(index)
-
-    def _w(self, name: str) -> int:
-        return int(getattr(self.model.core.world, name)[self.index])
-
-    satisfaction = property(lambda self: float(self.model.core.residents.satisfaction[self.index]))
-    trust = property(lambda self: float(self.model.core.residents.trust[self.index]))
-    expectation = property(lambda self: float(self.model.core.residents.expectation[self.index]))
-    volunteer_turns = property(lambda self: int(self.model.core.residents.volunteer_turns[self.index]))
-    household = property(lambda self: self._w("res_household"))
-    building = property(lambda self: self._w("res_building"))
-    compound = property(lambda self: self._w("res_compound"))
-    street = property(lambda self: self._w("res_street"))
-    compound_type = property(lambda self: COMPOUND_TYPES[self._w("res_ctype")])
-    group = property(lambda self: GROUPS[self._w("res_group")])
-    party_member = property(lambda self: bool(self.model.core.world.res_party[self.index]))
-
-    @property
-    def community(self) -> CommunityAgent:
-        return self.model.community_agents[self._w("res_community")]
-
-    @property
-    def open_problems(self) -> int:
-        """Problems of this resident not yet resolved or given up (latent or queued)."""
-        return int((self.model.core.problems.res == self.index).sum())
-
-    def __repr__(self) -> str:
-        return f"<ResidentView {self.index} {self.compound_type} s={self.satisfaction:.2f}>"
 
 
 # ---- the model ------------------------------------------------------------------------------------
@@ -521,11 +192,11 @@ class GovsimModel(mesa.Model):
         return self.core.t
 
     @property
-    def world(self):
+    def world(self) -> World:
         return self.core.world
 
     @property
-    def residents(self):
+    def residents(self) -> Residents:
         """Residents' state arrays (satisfaction, trust, expectation, volunteer_turns)."""
         return self.core.residents
 
@@ -685,7 +356,7 @@ def batch_run(
 
 
 __all__ = [
-    "MODEL_REPORTERS", "CoBuildingUnitAgent", "CommunityAgent", "GovsimModel", "PropertyFirmAgent",
-    "ResidentView", "StreetOfficeAgent", "batch_run", "batch_run_takes_rng", "build_scenario",
+    "MODEL_REPORTERS", "SCENARIO_DIR", "SMALL_OVERRIDES", "CoBuildingUnitAgent", "CommunityAgent", "GovsimModel",
+    "PropertyFirmAgent", "ResidentView", "StreetOfficeAgent", "batch_run", "batch_run_takes_rng", "build_scenario",
     "default_scenario", "scenario_overrides",
 ]

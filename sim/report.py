@@ -89,14 +89,14 @@ class Report:
 
 
 def _num(v: float, dec: int, sign: bool = False) -> str:
-    from .compare import _num as num
+    from .compare_table import _num as num
 
     return num(v, dec, sign)
 
 
 def _table_html(comp: Comparison) -> str:
     """The comparison table: mean [95% CI] per scenario and the paired difference to the baseline."""
-    from .compare import MAIN_METRICS, _decimals
+    from .compare_table import MAIN_METRICS, _decimals
 
     units = dict(MAIN_METRICS)
     metrics = [m for m, _ in MAIN_METRICS]

@@ -1,49 +1,41 @@
-"""Results store: saves simulation runs (provenance, summary, time series) via SQLAlchemy 2 Core.
+"""Results store: saves simulation runs (provenance, summary, time series) and sweeps, and reads them back.
 
-Why Core rather than the ORM: the data are flat rows inserted in bulk, and plain
-``Table`` objects on the shared ``metadata`` let later modules add tables (e.g.
-``sweeps``, ``experiments``) with foreign keys to ``runs.id``. The schema is
-portable: SQLite-only SQL lives solely in the SQLite ``connect`` listener, so the
-same code runs on ``postgresql+psycopg``.
+:class:`ResultStore` validates records and does the inserts and queries (SQLAlchemy 2 Core).
+The tables, their column types and opening a checked engine live in :mod:`sim.store_schema`;
+the names other modules use from there are re-exported here, so ``from sim.store import runs``
+keeps working. Importing this module makes no engine or connection.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from .store_schema import (
+    NAME_LEN,
+    StoreError,
+    error_line,
+    experiments,
+    mask_url,
+    metadata,
+    open_engine,
+    runs,
+    summary,
+    sweep_results,
+    sweeps,
+    timeseries,
 )
-from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
     import pandas
@@ -63,122 +55,8 @@ __all__ = [
 ]
 
 DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
-_URL_HINT = "expected an SQLAlchemy URL such as sqlite:///results/govsim.db or postgresql+psycopg://user@host/db"
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
-_NAME_LEN = 200  # max length of scenario and metric names
 _INT64 = (-(2**63), 2**63 - 1)
-
-
-class StoreError(Exception):
-    """One clear line for the user: names the URL (password masked) and what is wrong / allowed."""
-
-
-class _UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset, so it gets naive UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("scenario_name", String(_NAME_LEN), nullable=False),
-    Column("scenario_hash", String(64), nullable=False, index=True),
-    Column("scenario_text", Text, nullable=False),
-    Column("seed", BigInteger, nullable=False),
-    Column("n_steps", Integer, nullable=False),
-    Column("package_version", String(64), nullable=False),
-    Column("started_at", _UTCDateTime, nullable=False),
-    Column("finished_at", _UTCDateTime, nullable=False),
-    Column("label", Text, nullable=False, default=""),
-)
-
-summary = Table(
-    "summary",
-    metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("metric", String(_NAME_LEN), nullable=False),
-    Column("value", Float, nullable=True),  # NULL encodes NaN
-    UniqueConstraint("run_id", "metric", name="uq_summary_run_metric"),
-)
-
-timeseries = Table(
-    "timeseries",
-    metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("metric", String(_NAME_LEN), nullable=False),
-    Column("t", Integer, nullable=False),
-    Column("value", Float, nullable=True),  # NULL encodes NaN
-    Index("ix_timeseries_run_metric", "run_id", "metric"),
-)
-
-
-# Sweeps (sim.sweep): a sweep is a validated design of experiments (parameter sets) run
-# `replicates` times each; every finished (experiment, replicate) links to exactly one run.
-# The unique constraint on (experiment_id, replicate) makes resuming a killed sweep idempotent.
-_SWEEP_ID_LEN = 120
-
-sweeps = Table(
-    "sweeps",
-    metadata,
-    Column("id", String(_SWEEP_ID_LEN), primary_key=True),  # "<name>-<first 10 hex of spec_hash>"
-    Column("name", String(_NAME_LEN), nullable=False, index=True),
-    Column("spec_hash", String(64), nullable=False, unique=True),  # sha256 of the canonical spec
-    Column("spec", JSON, nullable=False),  # the normalised sweep spec: factors, design, outcomes, seeds
-    Column("sweep_file", Text, nullable=False),
-    Column("base_scenario_name", String(_NAME_LEN), nullable=False),
-    Column("base_scenario_hash", String(64), nullable=False),
-    Column("base_scenario_text", Text, nullable=False),  # TOML of the base scenario (constants applied)
-    Column("design", String(32), nullable=False),
-    Column("n_experiments", Integer, nullable=False),
-    Column("replicates", Integer, nullable=False),
-    Column("root_seed", BigInteger, nullable=False),
-    Column("n_steps", Integer, nullable=False),
-    Column("record_every", Integer, nullable=False),
-    Column("package_version", String(64), nullable=False),
-    Column("created_at", _UTCDateTime, nullable=False),
-)
-
-experiments = Table(
-    "experiments",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("sweep_id", String(_SWEEP_ID_LEN), ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
-    Column("idx", Integer, nullable=False),  # position in the design, 0-based
-    Column("parameters", JSON, nullable=False),  # {dotted scenario key: value} of the factors
-    Column("sample", JSON, nullable=True),  # the design row in the unit cube (for SALib), if sampled
-    Column("scenario_hash", String(64), nullable=False, index=True),
-    Column("package_version", String(64), nullable=False),
-    UniqueConstraint("sweep_id", "idx", name="uq_experiments_sweep_idx"),
-)
-
-sweep_results = Table(
-    "sweep_results",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
-    Column("replicate", Integer, nullable=False),
-    Column("seed", BigInteger, nullable=False),
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, unique=True),
-    Column("worker", String(_NAME_LEN), nullable=False, default=""),  # host:pid that ran it
-    Column("run_s", Float, nullable=True),  # model build + run time in the worker (s)
-    UniqueConstraint("experiment_id", "replicate", name="uq_sweep_results_experiment_replicate"),
-)
 
 
 @dataclass(frozen=True)
@@ -197,38 +75,6 @@ class RunRecord:
     timeseries: Mapping[str, np.ndarray]  # metric name -> 1-D array, same length as `t`
     t: np.ndarray  # int step indices of the recorded rows (strictly increasing)
     label: str = ""  # free text, e.g. a comparison name
-
-
-def _mask(url: str) -> str:
-    """The URL for messages with its password hidden, even when it does not parse."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # unparseable: mask anything that looks like user:password@
-        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
-
-
-def _one_line(exc: BaseException) -> str:
-    """First line of a (DB-API) error message, without SQLAlchemy's SQL/background trailer."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Per-connection SQLite setup: WAL (readers never block the writer) and enforced foreign keys.
-
-    ``synchronous=NORMAL`` is SQLite's recommended setting in WAL mode: a commit survives the
-    process being killed (the sweep's crash-safety needs no more), only an OS crash or power
-    loss may undo the last commits (never corrupting the file), and commits need no fsync each,
-    which matters when a sweep stores hundreds of small runs a minute.
-    """
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
 
 
 def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -269,74 +115,8 @@ class ResultStore:
 
     def __init__(self, url: str | None = None) -> None:
         raw = DEFAULT_DB_URL if url is None else url
-        self._url = _mask(raw)
-        self._engine: Engine | None = None
-        try:
-            parsed = make_url(raw)
-        except (ArgumentError, ValueError):  # ValueError: e.g. a non-numeric port
-            self._fail_open("not a valid database URL")
-        created: list[Path] = []  # filesystem entries made here, removed again if opening fails
-        try:
-            self._engine = self._create_engine(parsed, is_default=(raw == DEFAULT_DB_URL), created=created)
-            with self._engine.begin() as conn:  # the test connect; also creates missing tables
-                metadata.create_all(conn)
-        except StoreError:
-            self._cleanup(created)
-            raise
-        except SQLAlchemyError as exc:
-            self._cleanup(created)
-            self._fail_open(_one_line(exc))
-
-    def _create_engine(self, parsed: URL, *, is_default: bool, created: list[Path]) -> Engine:
-        """Check the target and build the engine; SQLite directories are checked, never invented."""
-        connect_args: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
-            self._prepare_sqlite_path(parsed, is_default=is_default, created=created)
-        elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
-            if "connect_timeout" not in parsed.query:
-                connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
-        try:
-            engine = create_engine(parsed, connect_args=connect_args)
-        except NoSuchModuleError:
-            self._fail_open(f"unknown database dialect or driver '{parsed.drivername}'")
-        except (ArgumentError, ValueError, TypeError) as exc:  # bad query options, e.g. ?timeout=abc
-            self._fail_open(f"invalid URL options ({_one_line(exc)})")
-        except ImportError as exc:
-            self._fail_open(f"the driver package for '{parsed.drivername}' is not installed ({exc})")
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_on_connect)
-        return engine
-
-    def _prepare_sqlite_path(self, parsed: URL, *, is_default: bool, created: list[Path]) -> None:
-        """Create results/ for the default URL only; refuse other paths in missing directories."""
-        database = parsed.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            return  # in-memory or URI filename: nothing on disk to check
-        path = Path(database)
-        directory = path.parent
-        if not directory.exists():
-            if not is_default:
-                self._fail_open(f"directory '{directory}' does not exist (create it first)")
-            missing = [p for p in (directory, *directory.parents) if not p.exists()]
-            try:
-                directory.mkdir(parents=True)
-            except OSError as exc:
-                self._fail_open(f"cannot create directory '{directory}' ({exc.strerror or exc})")
-            created.extend(missing)
-        elif not directory.is_dir():
-            self._fail_open(f"'{directory}' is not a directory")
-        if not path.exists():
-            created.extend(Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal"))
-
-    def _cleanup(self, created: list[Path]) -> None:
-        """Undo a failed open: dispose the engine and remove the files/directories made here."""
-        self.close()
-        for p in sorted(created, key=lambda p: len(p.parts), reverse=True):  # files before their dirs
-            with suppress(OSError):  # best effort; never mask the original error
-                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
-
-    def _fail_open(self, reason: str) -> NoReturn:
-        raise StoreError(f"cannot open results database '{self._url}': {reason}; {_URL_HINT}") from None
+        self._url = mask_url(raw)
+        self._engine: Engine | None = open_engine(raw, create_dirs=(raw == DEFAULT_DB_URL))
 
     def _fail(self, reason: str) -> NoReturn:
         raise StoreError(f"results database '{self._url}': {reason}") from None
@@ -348,7 +128,7 @@ class ResultStore:
             with self.engine.begin() if write else self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            self._fail(f"could not {what}: {_one_line(exc)}")
+            self._fail(f"could not {what}: {error_line(exc)}")
 
     @property
     def url(self) -> str:
@@ -377,8 +157,8 @@ class ResultStore:
     # ------------------------------------------------------------------ writing
 
     def _check_name(self, name: object, what: str) -> None:
-        if not isinstance(name, str) or not name or len(name) > _NAME_LEN:
-            self._fail(f"{what} must be a non-empty str of at most {_NAME_LEN} characters, got {name!r}")
+        if not isinstance(name, str) or not name or len(name) > NAME_LEN:
+            self._fail(f"{what} must be a non-empty str of at most {NAME_LEN} characters, got {name!r}")
 
     def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[Any, ...]]]:
         """Check a whole record before touching the database; return the rows to insert (sans run_id)."""
@@ -565,7 +345,7 @@ class ResultStore:
                 if existing is None:
                     raise
             except SQLAlchemyError as exc:
-                self._fail(f"could not create sweep {sweep_id}, nothing was written: {_one_line(exc)}")
+                self._fail(f"could not create sweep {sweep_id}, nothing was written: {error_line(exc)}")
         if existing["spec_hash"] != sweep["spec_hash"]:
             self._fail(f"sweep {sweep_id} is stored with a different specification (spec hash "
                        f"{existing['spec_hash'][:12]} != {str(sweep['spec_hash'])[:12]})")
@@ -631,7 +411,7 @@ class ResultStore:
         """
         run_row, summary_rows, ts_rows = self._validate(record)
         link = {"experiment_id": int(experiment_id), "replicate": int(replicate), "seed": int(record.seed),
-                "worker": str(worker)[:_NAME_LEN], "run_s": None if run_s is None else float(run_s)}
+                "worker": str(worker)[:NAME_LEN], "run_s": None if run_s is None else float(run_s)}
         have = (select(sweep_results.c.id).where(sweep_results.c.experiment_id == link["experiment_id"])
                 .where(sweep_results.c.replicate == link["replicate"]))
         try:
@@ -649,9 +429,9 @@ class ResultStore:
             with self._connect("check a sweep result") as conn:
                 if conn.execute(have).first() is not None:
                     return None  # stored meanwhile by someone else
-            self._fail(f"could not save the run, nothing was written: {_one_line(exc)}")
+            self._fail(f"could not save the run, nothing was written: {error_line(exc)}")
         except SQLAlchemyError as exc:
-            self._fail(f"could not save the run, nothing was written: {_one_line(exc)}")
+            self._fail(f"could not save the run, nothing was written: {error_line(exc)}")
         return run_id
 
     def sweep_frame(self, sweep_id: str, metrics: Sequence[str] | None = None) -> pandas.DataFrame:
