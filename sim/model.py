@@ -26,6 +26,7 @@ from .agents.resident import (
 )
 from .agents.street_office import StreetOffices
 from .graph import World, generate_world, to_networkx
+from .handlers import HandlerTables
 from .params import DAYS_PER_MONTH
 from .phases import PHASES, Policy
 from .problems import (
@@ -56,11 +57,10 @@ from .taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
     SELF_REPORT,
-    STREET,
 )
 
 
-class Model:
+class Model(HandlerTables):
     """One simulated area under one scenario and seed.
 
     >>> from sim import Model, load_scenario
@@ -106,6 +106,10 @@ class Model:
         #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
         self.deadline = np.full(N_LEVELS, np.inf, dtype=np.float32)
         self.rate_abandon = sc.problems.rate_abandon
+        #: per-severity parameter vectors used every day (the scenario is frozen)
+        self.expected_wait = sc.residents.dur_expected_wait.array(np.float32)
+        self.patience = sc.problems.dur_patience.array(np.float32)
+        self.rate_self_report = sc.problems.rate_self_report.array()
         #: effort per handler per day added by policies (see ``add_capacity``)
         self.extra_capacity: dict[int, np.ndarray | None] = {lvl: None for lvl in range(N_LEVELS)}
         #: success multipliers per (level, category), set by policies through ``boost``; they
@@ -156,71 +160,6 @@ class Model:
         self._graph: nx.Graph | None = None
 
     # ---- structure --------------------------------------------------------------------------
-    def rebuild_handlers(self) -> None:
-        """Recompute handler offsets and success multipliers after grids or firms change."""
-        counts = [self.grids.n, self.firms.n, self.world.n_communities, self.world.n_streets, N_CATEGORIES, 1]
-        self.level_offset = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        self.n_handlers = int(sum(counts))
-        keep = {lvl: arr for lvl, arr in self.mult.items() if arr.shape[0] == counts[lvl]}
-        ones = {lvl: np.ones((counts[lvl], N_CATEGORIES), dtype=np.float32) for lvl in range(N_LEVELS)}
-        self.mult = {**ones, **keep}
-        self.mult[PROPERTY] = np.repeat(self.firms.quality[:, None], N_CATEGORIES, axis=1)
-        self.mult[STREET] = self.streets.authority_mult
-        self.grid_used = np.zeros(self.grids.n)
-
-    def handler_of(self, level: np.ndarray, res: np.ndarray, cat: np.ndarray) -> np.ndarray:
-        """Handler id within its level for problems of residents ``res`` at ``level``."""
-        w = self.world
-        out = np.zeros(res.size, dtype=np.int32)
-        for lvl, ids in (
-            (GRID, lambda r: self.grids.household_grid[w.res_household[r]]),
-            (PROPERTY, lambda r: self.compound_firm[w.res_compound[r]]),
-            (COMMUNITY, lambda r: w.res_community[r]),
-            (STREET, lambda r: w.res_street[r]),
-        ):
-            m = level == lvl
-            if m.any():
-                out[m] = ids(res[m])
-        m = level == DEPARTMENT
-        out[m] = cat[m]
-        return out
-
-    def p_success(self, level: np.ndarray, handler: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> np.ndarray:
-        """Chance one attempt solves each problem: authority x severity x the handler's multiplier."""
-        base = self.authority[level, cat] * self.severity_mult[sev] * self.level_cat_mult[level, cat]
-        mult = np.ones(level.size, dtype=np.float32)
-        for lvl in range(N_LEVELS):
-            m = level == lvl
-            if m.any():
-                mult[m] = self.mult[lvl][handler[m], cat[m]]
-        return np.clip(base * mult, 0.0, 1.0)
-
-    def capacity(self) -> np.ndarray:
-        """Today's effort per handler, all levels concatenated (see ``level_offset``)."""
-        parts = [
-            self.grids.n_workers * np.float32(self.grid_worker_capacity),
-            self.firms.capacity,
-            self.communities.problem_capacity(),
-            self.streets.capacity,
-            self.departments.capacity,
-            self.departments.city_capacity,
-        ]
-        for lvl, extra in self.extra_capacity.items():
-            if extra is not None:
-                parts[lvl] = parts[lvl] + extra
-        return np.concatenate(parts).astype(np.float64)
-
-    def boost(self, level: int, factor: float | np.ndarray) -> None:
-        """Multiply the chance of success at ``level`` by ``factor`` (scalar or per category)."""
-        self.level_cat_mult[level] *= np.asarray(factor, dtype=np.float32)
-
-    def add_capacity(self, level: int, effort: np.ndarray | float) -> None:
-        """Add effort per day to every handler of ``level`` (array per handler, or a scalar)."""
-        n = int(np.diff(np.append(self.level_offset, self.n_handlers))[level])
-        extra = np.broadcast_to(np.asarray(effort, dtype=np.float32), (n,)).copy()
-        prev = self.extra_capacity[level]
-        self.extra_capacity[level] = extra if prev is None else prev + extra
-
     def count(self, policy: str, name: str, value: float = 1.0) -> None:
         """Add ``value`` to a policy's outcome counter (reported as ``<policy>_<name>``)."""
         key = f"{policy}_{name}"
@@ -250,13 +189,10 @@ class Model:
         self.ledger.prevented += int(prevented.sum())
         ok = ~prevented
         res, cat, sev = res[ok], cat[ok], sev[ok]
-        k = res.size
         self.ledger.count_cat_sev(self.ledger.arisen, cat, sev)
         self.ledger.arisen_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
-        neg = np.full(k, -1)
-        self.problems.append(res=res, cat=cat, sev=sev, status=np.full(k, LATENT), level=neg, handler=neg,
-                             t_arise=np.full(k, t), t_found=neg, t_level=neg, n_contacts=np.zeros(k), finder=neg,
-                             flags=np.zeros(k))
+        self.problems.append(res=res, cat=cat, sev=sev, status=LATENT, level=-1, handler=-1, t_arise=t,
+                             t_found=-1, t_level=-1, n_contacts=0, finder=-1, flags=0)
 
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
@@ -269,7 +205,7 @@ class Model:
         self.grids.advance(visits)  # workers go round whether or not there is anything to find
         by_party = u[1] < p_found_by_links(self.party.n_links[res], sc.party)
         mult = self.communities.report_mult[w.res_community[res]]
-        by_self = u[2] < p_self_report(sc.problems.rate_self_report.array(), sev, self.residents.trust[res],
+        by_self = u[2] < p_self_report(self.rate_self_report, sev, self.residents.trust[res],
                                        sc.problems.report_trust_slope, mult)
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report
         finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
@@ -281,10 +217,15 @@ class Model:
 
         Rows already found are left alone; found problems are routed in the route phase.
         """
+        if rows.size == 0:
+            return
         pool = self.problems
-        finder = np.broadcast_to(np.asarray(finder, dtype=np.int8), rows.shape)
         fresh = (pool.status[rows] == LATENT) & (pool.t_found[rows] < 0)
-        rows, finder = rows[fresh], finder[fresh]
+        if isinstance(finder, np.ndarray):
+            finder = np.broadcast_to(finder.astype(np.int8, copy=False), rows.shape)[fresh]
+        else:
+            finder = np.int8(finder)
+        rows = rows[fresh]
         pool.finder[rows] = finder
         pool.t_found[rows] = t
         pool.n_contacts[rows] = 1
@@ -292,6 +233,8 @@ class Model:
     def _route(self, t: int) -> None:
         pool = self.problems
         new = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))  # found today (or late yesterday)
+        if new.size == 0:
+            return
         self.ledger.found += new.size
         self.ledger.found_by += np.bincount(pool.finder[new], minlength=self.ledger.found_by.size)
         pool.status[new] = QUEUED
@@ -308,21 +251,22 @@ class Model:
         """Put pool rows at ``level`` or the first level above it that can handle them."""
         pool = self.problems
         res, cat, sev = pool.res[rows], pool.cat[rows], pool.sev[rows]
-        k = rows.size
-        p = np.empty((k, N_LEVELS), dtype=np.float32)
-        has = np.ones((k, N_LEVELS), dtype=bool)
-        for lvl in range(N_LEVELS):
-            lv = np.full(k, lvl, dtype=np.int8)
-            h = self.handler_of(lv, res, cat)
-            if lvl == PROPERTY:
-                has[:, lvl] = h >= 0
-                h = np.maximum(h, 0)
-            if lvl == GRID:
-                has[:, lvl] = self.grids.n_workers[h] > 0
-            p[:, lvl] = self.p_success(lv, h, cat, sev) if (self.firms.n or lvl != PROPERTY) else 0.0
-        level = climb(level.astype(np.int8), p, has, self.scenario.handling.p_refer_below, self.top_level)
+        hand = self.level_handlers(res, cat)
+        has = np.ones((N_LEVELS, rows.size), dtype=bool)
+        has[PROPERTY] = hand[PROPERTY] >= 0
+        has[GRID] = self.grids.n_workers[hand[GRID]] > 0
+        flat, start, _ = self._mult_table()
+        row = hand + start[:N_LEVELS, None]
+        row[PROPERTY] = start[PROPERTY] + np.maximum(hand[PROPERTY], 0)
+        p = self._success_base()[:, cat, sev]
+        p *= flat[row, cat]
+        if not self.firms.n:
+            p[PROPERTY] = 0.0
+        np.clip(p, 0.0, 1.0, out=p)
+        level = climb(level.astype(np.int8), p.astype(np.float32, copy=False).T, has.T,
+                      self.scenario.handling.p_refer_below, self.top_level)
         pool.level[rows] = level
-        pool.handler[rows] = self.handler_of(level, res, cat)
+        pool.handler[rows] = hand[level, np.arange(rows.size)]
         pool.t_level[rows] = t
 
     def _handle(self, t: int) -> None:
@@ -362,7 +306,7 @@ class Model:
         np.add.at(led.days_hist, (sev, wait), 1)
         led.contacts_resolved += int(pool.n_contacts[rows].sum())
         led.count_flags(led.flag_resolved, pool.flags[rows])
-        exp = self.scenario.residents.dur_expected_wait.array(np.float32)[sev]
+        exp = self.expected_wait[sev]
         self._closed_res.append(res)
         self._closed_perf.append(performance(waited.astype(np.float32), exp))
         pool.status[rows] = -1  # closed; leaves the pool at the end of the escalate phase
@@ -385,42 +329,42 @@ class Model:
     def _escalate(self, t: int) -> None:
         pool, sc, led = self.problems, self.scenario, self.ledger
         rng = self.streams.get("escalate")
-        n = pool.n
-        u = rng.random((3, n))
-        age = t - pool.t_arise  # since arising: a latent problem's age
+        u = rng.random((3, pool.n))
+        sev, status = pool.sev, pool.status
         waited = t - pool.t_found  # since the report: how long a found problem has been waiting
-        sev = pool.sev
-        queued = pool.status == QUEUED
-        lvl = pool.level.astype(np.int64)
-        can_go = queued & (NEXT_LEVEL[np.maximum(lvl, 0)] <= self.top_level) & (lvl != self.top_level)
-        at_level = t - pool.t_level
+        queued = status == QUEUED
+        lvl = pool.level
         lvl0 = np.maximum(lvl, 0)
+        top = self.top_level
+        can_go = queued & (NEXT_LEVEL[lvl0] <= top) & (lvl != top)
+        at_level = t - pool.t_level
         haphazard = (at_level >= self.dur_escalate[sev]) & (u[0] < self.rate_escalate[lvl0])
         stuck = can_go & (haphazard | (at_level >= self.deadline[lvl0]))
         rows = np.flatnonzero(stuck)
         if rows.size:
             led.escalations += rows.size
-            self._place(rows, NEXT_LEVEL[pool.level[rows]], t)
-        expected = sc.residents.dur_expected_wait.array(np.float32)[sev]
-        overdue = queued & (waited > expected)
+            self._place(rows, NEXT_LEVEL[lvl[rows]], t)
+        overdue = queued & (waited > self.expected_wait[sev])
         again = overdue & (u[1] < sc.problems.rate_recontact)
         if self.no_recontact_flags:
             again &= (pool.flags & self.no_recontact_flags) == 0
-        pool.n_contacts[again] += 1
-        led.repeat_contacts += int(again.sum())
+        n_again = int(again.sum())
+        if n_again:
+            pool.n_contacts[again] += 1
+            led.repeat_contacts += n_again
         self._overdue_res = pool.res[overdue]
-        patience = sc.problems.dur_patience.array(np.float32)[sev]
-        late = np.where(queued, waited, age) > patience
-        give_up = late & np.where(queued, u[2] < self.rate_abandon, (pool.status == LATENT) & (u[2] < sc.problems.rate_abandon_latent))
+        # since arising for a latent problem, since the report for a found one
+        late = np.where(queued, waited, t - pool.t_arise) > self.patience[sev]
+        give_up = late & np.where(queued, u[2] < self.rate_abandon, (status == LATENT) & (u[2] < sc.problems.rate_abandon_latent))
         rows = np.flatnonzero(give_up)
         if rows.size:
-            led.count_cat_sev(led.abandoned, pool.cat[rows], pool.sev[rows])
+            led.count_cat_sev(led.abandoned, pool.cat[rows], sev[rows])
             led.count_flags(led.flag_abandoned, pool.flags[rows])
-            was_found = pool.status[rows] == QUEUED
+            was_found = queued[rows]
             self._closed_res.append(pool.res[rows[was_found]])
             self._closed_perf.append(np.zeros(int(was_found.sum()), dtype=np.float32))
-            pool.status[rows] = -1
-        pool.keep(pool.status >= 0)
+            status[rows] = -1
+        pool.keep(status >= 0)
 
     def _judge(self, t: int) -> None:
         params = self.scenario.residents

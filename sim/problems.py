@@ -49,24 +49,43 @@ _FIELDS: dict[str, type] = {
 
 
 class ProblemPool:
-    """Open problems as one array per field; ``n`` rows are live."""
+    """Open problems as one array per field; ``n`` rows are live.
+
+    Each field is an attribute holding a view of its live rows (``pool.status``), refreshed
+    whenever rows are added or removed.
+    """
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
         self._a = {name: np.empty(capacity, dtype=dt) for name, dt in _FIELDS.items()}
+        self._sync()
 
     def __len__(self) -> int:
         return self.n
 
-    def __getattr__(self, name: str) -> np.ndarray:
+    def __getattr__(self, name: str) -> np.ndarray:  # fields live in __dict__; this types them
         a = self.__dict__.get("_a")
         if a is not None and name in a:
             return a[name][: self.n]
         raise AttributeError(name)
 
-    def append(self, **cols: np.ndarray) -> None:
-        """Append rows; every field must be given, all of the same length."""
-        k = len(next(iter(cols.values())))
+    def __getstate__(self) -> dict[str, object]:
+        return {"n": self.n, "_a": self._a}  # views would unpickle as detached copies
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._sync()
+
+    def _sync(self) -> None:
+        """Point the field attributes at the live rows of the buffers."""
+        n, d = self.n, self.__dict__
+        for name, arr in self._a.items():
+            d[name] = arr[:n]
+
+    def append(self, **cols: np.ndarray | int) -> None:
+        """Append rows; every field must be given, the first as an array, the rest as arrays of
+        the same length or as one value for all rows."""
+        k = len(next(iter(cols.values())))  # type: ignore[arg-type]
         if k == 0:
             return
         if self.n + k > self._a["res"].size:
@@ -78,6 +97,7 @@ class ProblemPool:
         for name in _FIELDS:
             self._a[name][self.n : self.n + k] = cols[name]
         self.n += k
+        self._sync()
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true (order preserved)."""
@@ -87,6 +107,7 @@ class ProblemPool:
         for arr in self._a.values():
             arr[:m] = arr[: self.n][mask]
         self.n = m
+        self._sync()
 
 
 @dataclass
@@ -145,6 +166,13 @@ class ArrivalTable:
     size: np.ndarray  # residents per stratum
     rate: np.ndarray  # (strata, categories) problems per resident per day
     sev_cum: np.ndarray  # (categories, severities) cumulative severity distribution
+    lam: np.ndarray = field(init=False)  # expected problems per stratum per day
+    cat_cum: np.ndarray = field(init=False)  # (strata, categories) cumulative category distribution
+
+    def __post_init__(self) -> None:
+        total = self.rate.sum(axis=1)
+        self.lam = self.size * total
+        self.cat_cum = np.cumsum(self.rate, axis=1) / np.maximum(total, 1e-300)[:, None]
 
 
 def arrival_table(ctype: np.ndarray, group: np.ndarray, rate_arise: float, weights: np.ndarray,
@@ -168,14 +196,12 @@ def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.nda
     Uses only the ``arrival`` stream and draws the same numbers whatever the state of the model,
     so scenarios that differ only in handling see identical arrivals (common random numbers).
     """
-    total = table.rate.sum(axis=1)
-    k = rng.poisson(table.size * total)
+    k = rng.poisson(table.lam)
     stratum = np.repeat(np.arange(k.size), k)
     m = stratum.size
     u_res, u_cat, u_sev, u_prev = rng.random((4, m))
     res = table.order[table.start[stratum] + (u_res * table.size[stratum]).astype(np.int64)]
-    cat_cum = np.cumsum(table.rate, axis=1) / np.maximum(total, 1e-300)[:, None]
-    cat = _pick(cat_cum[stratum], u_cat).astype(np.int8)
+    cat = _pick(table.cat_cum[stratum], u_cat).astype(np.int8)
     sev = _pick(table.sev_cum[cat], u_sev).astype(np.int8)
     return res, cat, sev, u_prev
 
@@ -197,6 +223,22 @@ def p_self_report(base: np.ndarray, sev: np.ndarray, trust: np.ndarray, slope: f
 # --------------------------------------------------------------------------------------------
 # route and handle
 # --------------------------------------------------------------------------------------------
+def _chains(top: int) -> np.ndarray:
+    """``out[s, l]``: whether a problem entering at level ``s`` passes level ``l`` on its way up to ``top``."""
+    out = np.zeros((N_LEVELS, N_LEVELS), dtype=bool)
+    for start in range(N_LEVELS):
+        lvl = min(start, top)
+        out[start, lvl] = True
+        while lvl < top:
+            lvl = min(int(NEXT_LEVEL[lvl]), top)
+            out[start, lvl] = True
+    return out
+
+
+#: ``_CHAINS[top]``: the levels on each entry level's way up (see :func:`_chains`)
+_CHAINS = np.stack([_chains(top) for top in range(N_LEVELS)])
+
+
 def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, threshold: float, top: int) -> np.ndarray:
     """Move each problem up from ``level`` past levels that cannot handle it.
 
@@ -205,17 +247,11 @@ def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, thres
     is skipped (the handler refers the matter up) when it does not exist or its chance is
     below ``threshold``, never past ``top``.
     """
-    level = np.minimum(level, top).astype(np.int8)  # nothing enters above the top level
-    rows = np.arange(level.size)
-    for _ in range(N_LEVELS):
-        cur = level.astype(np.int64)
-        bad = (~has_handler[rows, cur]) | (p_solve[rows, cur] < threshold)
-        bad &= cur < top
-        if not bad.any():
-            break
-        level[bad] = NEXT_LEVEL[cur[bad]]
-        level = np.minimum(level, top).astype(np.int8)
-    return level
+    # the first level on the way up (levels only rise) that can handle the problem, else the top
+    stop = has_handler & ~(p_solve < threshold)
+    stop[:, top] = True
+    stop &= _CHAINS[top][level]
+    return stop.argmax(axis=1).astype(np.int8)
 
 
 def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

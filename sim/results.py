@@ -44,6 +44,10 @@ SERIES: tuple[str, ...] = (
 )
 
 
+_BACKLOG = tuple(f"backlog_{lvl}" for lvl in LEVELS)
+_SATISFACTION_CT = tuple(f"satisfaction_{ct}" for ct in COMPOUND_TYPES)
+
+
 def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
     """The q-quantile (lower) of integer values given their histogram; nan if empty."""
     total = hist.sum()
@@ -95,18 +99,18 @@ class Recorder:
     def _utilisation(self) -> tuple[float, float]:
         m = self.model
         used = getattr(m, "_used", None)
-        staff = float(m.communities.staff_effort().sum())
-        admin = float(m.communities.admin_effort().sum())
-        grid_cap = float((m.grids.n_workers * m.grid_worker_capacity).sum())
+        staff_effort, admin_effort = m.communities.staff_effort(), m.communities.admin_effort()
+        staff = float(staff_effort.sum())
+        admin = float(admin_effort.sum())
         if used is None:
-            return staff, grid_cap
+            return staff, float((m.grids.n_workers * m.grid_worker_capacity).sum())
         off = m.level_offset
         cap = m.capacity()
         comm = slice(off[COMMUNITY], off[COMMUNITY] + m.world.n_communities)
         grid = slice(off[GRID], off[GRID] + m.grids.n)
         comm_used = float(np.minimum(used[comm], cap[comm]).sum())
         grid_used = float(np.minimum(used[grid], cap[grid]).sum())
-        staff += float(cap[comm].sum() - m.communities.problem_capacity().sum())  # effort added by policies
+        staff += float(cap[comm].sum() - (staff_effort - admin_effort).sum())  # effort added by policies
         grid_cap = float(cap[grid].sum())
         self.staff_effort_total += staff
         self.staff_busy_total += comm_used + admin
@@ -135,16 +139,16 @@ class Recorder:
         d["pending_latent"][r] = int((pool.status == LATENT).sum())
         d["pending_queued"][r] = int((pool.status == QUEUED).sum())
         backlog = np.bincount(pool.level[pool.level >= 0], minlength=N_LEVELS)
-        for i, lvl in enumerate(LEVELS):
-            d[f"backlog_{lvl}"][r] = backlog[i]
+        for i, key in enumerate(_BACKLOG):
+            d[key][r] = backlog[i]
         d["resolution_rate"][r] = _ratio(led.resolved.sum(), arisen)
         s = m.residents.satisfaction
         d["satisfaction_mean"][r] = float(s.mean(dtype=np.float64))
         d["satisfaction_p10"][r] = _p10_binned(s)
         d["trust_mean"][r] = float(m.residents.trust.mean(dtype=np.float64))
         by_ct = self._by_ctype(s)
-        for i, ct in enumerate(COMPOUND_TYPES):
-            d[f"satisfaction_{ct}"][r] = by_ct[i]
+        for i, key in enumerate(_SATISFACTION_CT):
+            d[key][r] = by_ct[i]
         d["staff_utilisation"][r] = staff_u
         d["grid_utilisation"][r] = grid_u
         d["volunteer_hours"][r] = m.volunteer_hours

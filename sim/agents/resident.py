@@ -54,6 +54,31 @@ class Residents:
         return int(self.satisfaction.size)
 
 
+def _groups(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sorted distinct ids and each id's position among them, or None if no id repeats."""
+    order = np.argsort(ids)
+    s = ids[order]
+    first = np.empty(s.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    if first.all():
+        return None
+    inv = np.empty(ids.size, dtype=np.intp)
+    inv[order] = np.cumsum(first) - 1
+    return s[first], inv
+
+
+def _add_grouped(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float,
+                 groups: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """``target[ids] += values`` given ``_groups(ids)``: repeated ids are summed first."""
+    if groups is None:
+        target[ids] += values
+        return
+    uniq, inv = groups
+    w = np.broadcast_to(np.asarray(values, dtype=np.float64), ids.shape)
+    target[uniq] += np.bincount(inv, weights=w, minlength=uniq.size).astype(target.dtype)
+
+
 def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float) -> None:
     """``target[ids] += values`` where ``ids`` may repeat, in O(k log k) for k ids.
 
@@ -62,16 +87,11 @@ def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float)
     """
     if ids.size == 0:
         return
-    uniq, inv = np.unique(ids, return_inverse=True)
-    if uniq.size == ids.size:
-        target[ids] += values
-        return
-    w = np.broadcast_to(np.asarray(values, dtype=np.float64), ids.shape)
-    target[uniq] += np.bincount(inv.ravel(), weights=w, minlength=uniq.size).astype(target.dtype)
+    _add_grouped(target, ids, values, _groups(ids))
 
 
 def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
-    target[ids] = np.clip(target[ids], 0.0, 1.0)
+    target[ids] = target[ids].clip(0.0, 1.0)
 
 
 def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -90,9 +110,10 @@ def judge_outcomes(res: Residents, ids: np.ndarray, perf: np.ndarray, params: Re
         return
     s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
     target = np.clip(perf + params.beta_disconfirm * (perf - e), 0.0, 1.0)
-    scatter_add(res.satisfaction, ids, params.alpha_outcome * (target - s))
-    scatter_add(res.expectation, ids, params.alpha_expectation * (perf - e))
-    scatter_add(res.trust, ids, params.alpha_trust * (perf - tr))
+    groups = _groups(ids)
+    _add_grouped(res.satisfaction, ids, params.alpha_outcome * (target - s), groups)
+    _add_grouped(res.expectation, ids, params.alpha_expectation * (perf - e), groups)
+    _add_grouped(res.trust, ids, params.alpha_trust * (perf - tr), groups)
     for arr in (res.satisfaction, res.expectation, res.trust):
         _clip_at(arr, ids)
 
@@ -101,8 +122,9 @@ def erode_waiting(res: Residents, ids: np.ndarray, params: ResidentParams) -> No
     """Waiting erodes: each overdue open problem costs its resident satisfaction and some trust."""
     if ids.size == 0 or params.rate_wait_erosion == 0:
         return
-    scatter_add(res.satisfaction, ids, -params.rate_wait_erosion)
-    scatter_add(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion)
+    groups = _groups(ids)
+    _add_grouped(res.satisfaction, ids, -params.rate_wait_erosion, groups)
+    _add_grouped(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion, groups)
     _clip_at(res.satisfaction, ids)
     _clip_at(res.trust, ids)
 
@@ -125,8 +147,9 @@ def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None
     """Taking part (an event, a volunteer turn) lifts satisfaction and trust."""
     if ids.size == 0:
         return
-    scatter_add(res.satisfaction, ids, params.participation_satisfaction)
-    scatter_add(res.trust, ids, params.participation_trust)
+    groups = _groups(ids)
+    _add_grouped(res.satisfaction, ids, params.participation_satisfaction, groups)
+    _add_grouped(res.trust, ids, params.participation_trust, groups)
     _clip_at(res.satisfaction, ids)
     _clip_at(res.trust, ids)
 
