@@ -44,6 +44,7 @@ import numpy as np
 from .calibration_spec import STRUCTURE_METRICS, CalibrationSpec, load_calibration
 from .cli import UserError
 from .compare import _stop, replicate_seeds, t_interval
+from .executors import process_context
 from .scenario import Scenario, _dump_toml
 
 __all__ = ["CalibrationResult", "add_calibrate_command", "calibrate", "cmd_calibrate", "run_replicate",
@@ -83,7 +84,8 @@ class _Runner:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.pool = (ProcessPoolExecutor(max_workers=workers, mp_context=process_context(("sim.model", "sim.calibrate")))
+                     if workers > 1 else None)
 
     def run(self, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, float]]:
         data = scenario.to_dict()

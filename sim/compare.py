@@ -237,7 +237,9 @@ def run_comparison(
                     finish(_run_one(*task))
                     bar.update(1)
             else:
-                pool = ProcessPoolExecutor(max_workers=n_workers)
+                from .executors import process_context
+
+                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=process_context(("sim.model", "sim.compare")))
                 try:
                     pending: set[Future[_RunOutput]] = {pool.submit(_run_one, *task) for task in tasks}
                     while pending:

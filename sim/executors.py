@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +36,7 @@ import numpy as np
 
 __all__ = [
     "DaskExecutor", "Executor", "ProcessExecutor", "RunContext", "RunOutput", "SerialExecutor", "Task",
-    "execute", "make_executor",
+    "execute", "make_executor", "process_context",
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
@@ -189,15 +189,26 @@ def _pool_execute(task: Task) -> RunOutput:
     return execute(_WORKER_CTX, task)
 
 
-def _mp_context() -> Any:
+def process_context(preload: Sequence[str] = ("sim.model",)) -> Any:
+    """The multiprocessing context of every govsim process pool: ``forkserver`` where available.
+
+    ``fork`` from a process that already runs threads (a progress bar's monitor, the pool's own
+    manager thread, Dask) can deadlock the child, and Python 3.12+ warns about it; ``spawn``
+    where there is no fork server. The fork server imports ``preload`` once, so each worker
+    forks from it ready to run. Work sent to the workers must be importable: a policy class
+    defined in a notebook runs only in this process (``workers=1``).
+    """
     import multiprocessing as mp
 
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    # the fork server imports the model once; each worker forks from it ready to run
-    ctx.set_forkserver_preload(["sim.executors", "sim.model", "sim.sweep"])
+    ctx.set_forkserver_preload(list(preload))
     return ctx
+
+
+def _mp_context() -> Any:
+    return process_context(("sim.executors", "sim.model", "sim.sweep"))
 
 
 class ProcessExecutor:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..executors import process_context
 from ..scenario import Scenario, load_scenario
 from ..taxonomy import LEVELS
 
@@ -85,7 +86,7 @@ def run_replicates(names: list[str], n_reps: int = 20, n_steps: int = 365,
     out: Summaries = {n: {"core": [], "reference": []} for n in names}
     cpu: dict[str, float] = {"core": 0.0, "reference": 0.0}
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, mp_context=process_context(("sim.model", "sim.reference"))) as pool:
             results = list(pool.map(run_one, jobs))
     else:
         results = [run_one(j) for j in jobs]
