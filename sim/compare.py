@@ -175,10 +175,17 @@ class _RunOutput:
     run_s: float
 
 
-def _run_one(index: int, replicate: int, scenario_data: Mapping[str, Any], seed: int) -> _RunOutput:
-    """Run one (scenario, replicate); the same code path in-process and in a worker."""
+def _run_one(index: int, replicate: int, scenario_data: Mapping[str, Any], seed: int,
+             plugins: tuple[str, ...] = ()) -> _RunOutput:
+    """Run one (scenario, replicate); the same code path in-process and in a worker.
+
+    ``plugins``: modules defining non-built-in policies, imported first (a worker process starts
+    with only the built-in ones registered).
+    """
+    from . import policies
     from .model import Model
 
+    policies.import_modules(plugins)
     scenario = Scenario.from_dict(scenario_data)
     model = Model(scenario, seed=seed)
     res = model.run(progress=False)
@@ -210,8 +217,13 @@ def run_comparison(
         raise ValueError(f"workers must be at least 1, got {workers}")
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
-    tasks = [(i, r, e.scenario.to_dict(), seeds[r]) for i, e in enumerate(entries) for r in range(replicates)]
-    n_workers = min(int(workers or os.cpu_count() or 1), len(tasks))
+    n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
+    plugins: tuple[str, ...] = ()
+    if n_workers > 1:  # workers must import the modules of policies that are not built in
+        from . import policies
+
+        plugins = policies.defining_modules(sorted({spec.name for e in entries for spec in e.scenario.policies}))
+    tasks = [(i, r, e.scenario.to_dict(), seeds[r], plugins) for i, e in enumerate(entries) for r in range(replicates)]
     outputs: dict[tuple[int, int], _RunOutput] = {}
     run_ids: dict[tuple[int, int], int] = {}
     meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries]

@@ -6,6 +6,8 @@ policy's parameters. ``register`` adds a policy class (a notebook can register i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..phases import Policy
 
 _REGISTRY: dict[str, type[Policy]] = {}
@@ -46,3 +48,30 @@ def get(name: str) -> type[Policy]:
         allowed = ", ".join(available()) or "(none registered)"
         raise KeyError(f"unknown policy {name!r}; allowed: {allowed}")
     return _REGISTRY[name]
+
+
+def defining_modules(names: Iterable[str]) -> tuple[str, ...]:
+    """Modules a fresh worker process must import so that the policies ``names`` are registered.
+
+    Built-in policies need none (they load on first use). A policy class defined in ``__main__``
+    (a notebook or a script) cannot be imported by another process: ``ValueError`` naming it.
+    """
+    out: list[str] = []
+    for name in names:
+        module = get(name).__module__
+        if module.startswith(__name__ + "."):
+            continue
+        if module == "__main__":
+            raise ValueError(f"policy {name!r} is defined in __main__ (a notebook or a script), which worker "
+                             f"processes cannot import: run with workers=1, or define it in a module")
+        if module not in out:
+            out.append(module)
+    return tuple(out)
+
+
+def import_modules(modules: Iterable[str]) -> None:
+    """Import ``modules`` (from :func:`defining_modules`), registering the policies they define."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
