@@ -51,6 +51,10 @@ class RunContext:
     outcomes: tuple[str, ...]
     dynamic: tuple[str, ...]  # outcomes that are 0 when a run's summary lacks them (counters, flags)
     series: tuple[str, ...]  # time series kept
+    #: modules defining the sweep's non-built-in policies, imported by every worker before a run
+    plugins: tuple[str, ...] = ()
+    #: policies defined in ``__main__`` (a notebook): they exist only in this process
+    local_policies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ def _base_scenario(ctx: RunContext) -> Any:
 
     sc = _BASE_CACHE.get(ctx.key)
     if sc is None:
+        from . import policies
+
+        policies.import_modules(ctx.plugins)
         if len(_BASE_CACHE) >= 4:
             _BASE_CACHE.clear()
         sc = _BASE_CACHE[ctx.key] = Scenario.from_dict(ctx.base)
@@ -345,8 +352,15 @@ class DaskExecutor:
 
 
 def make_executor(ctx: RunContext, workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process)."""
+    """Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process).
+
+    Other processes import the policies by module (``ctx.plugins``); a policy defined in
+    ``__main__`` (a notebook) exists only here: ``ValueError`` unless the sweep runs in this process.
+    """
+    n = int(workers) if workers is not None else (os.cpu_count() or 1)
+    if ctx.local_policies and (scheduler or n > 1):
+        raise ValueError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
+                         f"worker processes cannot import: run the sweep with workers=1, or define it in a module")
     if scheduler:
         return DaskExecutor(ctx, scheduler)
-    n = int(workers) if workers is not None else (os.cpu_count() or 1)
     return SerialExecutor(ctx) if n <= 1 else ProcessExecutor(ctx, n)

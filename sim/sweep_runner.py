@@ -74,9 +74,13 @@ class SweepReport:
 
 
 def run_context(spec: SweepSpec) -> RunContext:
+    from . import policies
+
     pols = spec.policies_used()
+    local = tuple(name for name in sorted(pols) if policies.get(name).__module__ == "__main__")
     return RunContext(key=spec.sweep_id, base=spec.base.to_dict(), outcomes=spec.outcomes,
-                      dynamic=tuple(o for o in spec.outcomes if dynamic_metric(o, pols)), series=spec.timeseries)
+                      dynamic=tuple(o for o in spec.outcomes if dynamic_metric(o, pols)), series=spec.timeseries,
+                      plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local)
 
 
 def sweep_row(spec: SweepSpec) -> dict[str, Any]:

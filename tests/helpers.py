@@ -8,7 +8,10 @@ seeds for base and variant) and tolerances from the spread of the replicates.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import importlib
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +89,44 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+USER_POLICY = '''
+"""A user's policy in their own module: fewer administrative tasks pushed onto communities."""
+from dataclasses import dataclass
+
+from sim.paramtools import Params, param
+from sim.phases import Policy
+from sim.policies import register
+
+
+@dataclass(frozen=True)
+class LessPaperworkParams(Params):
+    share_cut: float = param(0.5, lo=0.0, hi=1.0, unit="share", source="test")
+
+
+@register
+class LessPaperwork(Policy):
+    name = "less_paperwork_test"
+    Params = LessPaperworkParams
+
+    def setup(self, model):
+        c = model.communities
+        c.admin_tasks = (c.admin_tasks * (1.0 - self.params.share_cut)).astype(c.admin_tasks.dtype)
+'''
+
+
+@contextmanager
+def user_policy_module(tmp_path: Path, monkeypatch: Any) -> Iterator[Any]:
+    """A policy ``less_paperwork_test`` in an importable user module ``govsim_user_plugin``
+    (on sys.path here and, through PYTHONPATH, in worker processes); unregistered afterwards."""
+    from sim import policies
+
+    (tmp_path / "govsim_user_plugin.py").write_text(USER_POLICY, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    try:
+        yield importlib.import_module("govsim_user_plugin")
+    finally:
+        policies._REGISTRY.pop("less_paperwork_test", None)
+        sys.modules.pop("govsim_user_plugin", None)

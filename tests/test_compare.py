@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import user_policy_module
 from scipy import stats
 
 from sim.cli import main
@@ -287,44 +288,12 @@ def test_prepare_rejects_bad_steps_naming_the_scenario(files: dict[str, Path]) -
         prepare([files["small"]], steps=0)
 
 
-PLUGIN = '''
-"""A user's policy in their own module: fewer administrative tasks pushed onto communities."""
-from dataclasses import dataclass
-
-from sim.paramtools import Params, param
-from sim.phases import Policy
-from sim.policies import register
-
-
-@dataclass(frozen=True)
-class LessPaperworkParams(Params):
-    share_cut: float = param(0.5, lo=0.0, hi=1.0, unit="share", source="test")
-
-
-@register
-class LessPaperwork(Policy):
-    name = "less_paperwork_test"
-    Params = LessPaperworkParams
-
-    def setup(self, model):
-        c = model.communities
-        c.admin_tasks = (c.admin_tasks * (1.0 - self.params.share_cut)).astype(c.admin_tasks.dtype)
-'''
-
-
 def test_a_policy_from_a_user_module_runs_in_worker_processes(tmp_path: Path, files: dict[str, Path],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers start with only the built-in policies: compare imports the user's module there."""
-    import importlib
-    import sys
-
     from sim import load_scenario
 
-    (tmp_path / "govsim_user_plugin.py").write_text(PLUGIN, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the fork server and its workers see it too
-    module = importlib.import_module("govsim_user_plugin")
-    try:
+    with user_policy_module(tmp_path, monkeypatch) as module:
         base = load_scenario(files["small"])
         reform = base.with_overrides({"policies.less_paperwork_test": {"share_cut": 0.8}})
         one = compare([base, reform], replicates=3, steps=STEPS, seed=ROOT_SEED, workers=1, progress=False)
@@ -336,8 +305,3 @@ def test_a_policy_from_a_user_module_runs_in_worker_processes(tmp_path: Path, fi
         monkeypatch.setattr(module.LessPaperwork, "__module__", "__main__")
         with pytest.raises(ValueError, match="less_paperwork_test.*__main__.*workers=1"):
             compare([base, reform], replicates=3, steps=STEPS, workers=2, progress=False)
-    finally:
-        from sim import policies
-
-        policies._REGISTRY.pop("less_paperwork_test", None)
-        sys.modules.pop("govsim_user_plugin", None)

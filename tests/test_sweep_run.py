@@ -166,3 +166,30 @@ def test_quiet_progress_lines_for_batch_logs(tmp_path: Path) -> None:
     assert report.complete and lines[0].startswith(f"sweep {spec.sweep_id}: 4 experiments x 2 replicates = 8 runs")
     progress = [ln for ln in lines[1:] if "ETA" in ln]
     assert len(progress) == 8 and "8/8 runs (100%)" in progress[-1] and "runs/min" in progress[-1]
+
+
+def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers import the module that defines a user-registered policy; __main__ is refused early."""
+    from helpers import user_policy_module
+
+    from sim.store import ResultStore
+    from sim.sweep_runner import run_sweep
+
+    with user_policy_module(tmp_path, monkeypatch) as module:
+        path = write_sweep(tmp_path, steps=10, replicates=2,
+                           levers={"policies.less_paperwork_test.share_cut": {"low": 0.0, "high": 1.0}},
+                           outcomes=("resolution_rate", "staff_utilisation"))
+        spec = load_sweep(path)
+        by_workers = {}
+        for n in (1, 2):
+            db = tmp_path / f"w{n}.db"
+            report = run_sweep(spec, ResultStore(f"sqlite:///{db}"), workers=n, progress=False)
+            assert report.n_done == report.n_runs == 8 and not report.errors
+            by_workers[n] = {pair: res["summary"] for pair, res in results_by_pair(db).items()}
+        assert by_workers[1] == by_workers[2]
+        monkeypatch.setattr(module.LessPaperwork, "__module__", "__main__")
+        spec = load_sweep(path)
+        with pytest.raises(ValueError, match="less_paperwork_test.*__main__.*workers=1"):
+            run_sweep(spec, ResultStore(f"sqlite:///{tmp_path / 'main.db'}"), workers=2, progress=False)
+        assert not (tmp_path / "main.db").exists() or count(tmp_path / "main.db", "sweep_results") == 0
