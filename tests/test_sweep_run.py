@@ -192,4 +192,4 @@ def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: P
         spec = load_sweep(path)
         with pytest.raises(ValueError, match="less_paperwork_test.*__main__.*workers=1"):
             run_sweep(spec, ResultStore(f"sqlite:///{tmp_path / 'main.db'}"), workers=2, progress=False)
-        assert not (tmp_path / "main.db").exists() or count(tmp_path / "main.db", "sweep_results") == 0
+        assert count(tmp_path / "main.db", "sweeps") == 0 and count(tmp_path / "main.db", "sweep_results") == 0
