@@ -110,16 +110,10 @@ def _echo(row: dict[str, Any], stream: Any) -> None:
               f"{row['speedup']:,.0f}x ({ok} the {row['floor_speedup']:.0f}x floor)", file=stream, flush=True)
         return
     if row["name"] == "sweep":
-        o1, o2 = row["overhead"]["in_process"], row["overhead"]["one_worker_process"]
-        th, mem = row["throughput"], row["memory"]
-        a, b = (mem[k] for k in sorted(mem, key=int))
-        print(f"{'sweep':<16} {row['overhead']['residents']:,} residents x {row['overhead']['steps']} days, run "
-              f"{o1['run_s']:.2f} s: overhead {o1['overhead_pct']:.2f}% in-process, {o2['overhead_pct']:.2f}% via a "
-              f"worker process (target < 5%)", file=stream, flush=True)
-        print(f"{'':<16} {th['runs_per_min_1']:.1f} runs/min with 1 worker, {th['runs_per_min_2']:.1f} with 2: "
-              f"speedup {th['speedup']:.2f}x", file=stream, flush=True)
-        print(f"{'':<16} coordinator peak heap {a['heap_peak_kb']:,.0f} KB after {a['runs']:,} runs, "
-              f"{b['heap_peak_kb']:,.0f} KB after {b['runs']:,} runs", file=stream, flush=True)
+        from .sweep_bench import sweep_lines
+
+        for line in sweep_lines(row):
+            print(line, file=stream, flush=True)
         return
     floor = row["floor_resident_steps_per_s"]
     ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"

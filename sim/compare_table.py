@@ -1,7 +1,7 @@
 """Text table of a scenario comparison, as printed by ``govsim compare`` (:meth:`Comparison.format_table`).
 
 Also holds :data:`MAIN_METRICS`, the rows of the table with their units, and the number
-formatting (:func:`_decimals`, :func:`_num`) that :mod:`sim.report` shares. Kept apart from
+formatting (:func:`row_decimals`, :func:`_num`) that :mod:`sim.report` shares. Kept apart from
 :mod:`sim.compare` (which runs the scenarios and holds the :class:`~sim.compare.Comparison`)
 because it is presentation only: it reads a finished comparison through ``stats()``,
 ``labels``, ``steps()`` and never runs anything. Everything used elsewhere is re-exported by
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .compare import Comparison
 
-__all__ = ["MAIN_METRICS", "format_table"]
+__all__ = ["MAIN_METRICS", "format_table", "row_decimals"]
 
 #: Rows of the comparison table, in order, with their unit.
 MAIN_METRICS: tuple[tuple[str, str], ...] = (
@@ -48,6 +48,15 @@ def _decimals(values: Sequence[float], halfwidths: Sequence[float]) -> int:
     if hw:
         return int(min(4, max(0, 1 - math.floor(math.log10(min(hw))))))
     return 0 if big >= 100 else 2 if big >= 1 else 3
+
+
+def row_decimals(rows: Sequence[Mapping[str, float]]) -> int:
+    """Decimals for one metric's row of stats records: the baseline first, then the variants,
+    whose paired differences (``diff``, ``diff_ci_low``, ``diff_ci_high``) share the row."""
+    vals = [r["mean"] for r in rows] + [r["diff"] for r in rows[1:]]
+    hws = ([(r["ci_high"] - r["ci_low"]) / 2 for r in rows]
+           + [(r["diff_ci_high"] - r["diff_ci_low"]) / 2 for r in rows[1:]])
+    return _decimals(vals, hws)
 
 
 def _num(v: float, dec: int, sign: bool = False) -> str:
@@ -83,10 +92,7 @@ def format_table(comp: Comparison, width: int = 120) -> str:
     cells: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for metric in metrics:
         rows = [rec[(label, metric)] for label in comp.labels]
-        vals = [r["mean"] for r in rows] + [r["diff"] for r in rows[1:]]
-        hws = [(r["ci_high"] - r["ci_low"]) / 2 for r in rows] + [(r["diff_ci_high"] - r["diff_ci_low"]) / 2
-                                                                   for r in rows[1:]]
-        dec = _decimals(vals, hws)
+        dec = row_decimals(rows)
         for k, _, kind in columns:
             r = rows[k]
             cell = (_cells(r["mean"], r["ci_low"], r["ci_high"], dec, False) if kind == "mean"

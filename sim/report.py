@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .compare_table import _num
 from .store import ResultStore, StoreError
 
 if TYPE_CHECKING:
@@ -88,15 +89,9 @@ class Report:
         return path
 
 
-def _num(v: float, dec: int, sign: bool = False) -> str:
-    from .compare_table import _num as num
-
-    return num(v, dec, sign)
-
-
 def _table_html(comp: Comparison) -> str:
     """The comparison table: mean [95% CI] per scenario and the paired difference to the baseline."""
-    from .compare_table import MAIN_METRICS, _decimals
+    from .compare_table import MAIN_METRICS, row_decimals
 
     units = dict(MAIN_METRICS)
     metrics = [m for m, _ in MAIN_METRICS]
@@ -112,10 +107,7 @@ def _table_html(comp: Comparison) -> str:
     rows = ["<tr>" + "".join(head) + "</tr>"]
     for metric in metrics:
         rs = [rec[(label, metric)] for label in comp.labels]
-        vals = [r["mean"] for r in rs] + [r["diff"] for r in rs[1:]]
-        hws = [(r["ci_high"] - r["ci_low"]) / 2 for r in rs] + [(r["diff_ci_high"] - r["diff_ci_low"]) / 2
-                                                                for r in rs[1:]]
-        dec = _decimals(vals, hws)
+        dec = row_decimals(rs)
         cells = [f'<td class="l">{metric}</td><td class="l">{units[metric]}</td>']
         for k, r in enumerate(rs):
             cells.append(f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], dec, False)}</td>")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bench_sweep", "measure_memory", "measure_overhead", "measure_throughput"]
+__all__ = ["bench_sweep", "measure_memory", "measure_overhead", "measure_throughput", "sweep_lines"]
 
 _BASE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
 _OUTCOMES = ["resolution_rate", "days_to_resolution_median", "satisfaction_mean", "trust_mean", "cost_yuan",
@@ -168,25 +168,40 @@ def measure_memory(checkpoints: tuple[int, ...] = (500, 2000), workers: int = 2,
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def sweep_lines(figures: dict[str, Any]) -> list[str]:
+    """The printed lines of :func:`bench_sweep`'s figures (overhead, throughput, memory), each
+    part formatted once it is present, so progress can be shown as the parts finish."""
+    lines = []
+    if "overhead" in figures:
+        ov = figures["overhead"]
+        o1, o2 = ov["in_process"], ov["one_worker_process"]
+        lines.append(f"sweep overhead   {ov['residents']:,} residents x {ov['steps']} days, run {o1['run_s']:.2f} s: "
+                     f"{o1['overhead_ms']:.1f} ms/run in-process ({o1['overhead_pct']:.2f}%, storing "
+                     f"{o1['store_ms']:.1f} ms), {o2['overhead_ms']:.1f} ms/run via a worker process "
+                     f"({o2['overhead_pct']:.2f}%); target < 5%")
+    if "throughput" in figures:
+        th = figures["throughput"]
+        lines.append(f"sweep throughput {th['runs_per_min_1']:.1f} runs/min with 1 worker, {th['runs_per_min_2']:.1f} "
+                     f"with 2 workers: speedup {th['speedup']:.2f}x")
+    if "memory" in figures:
+        a, b = (figures["memory"][k] for k in sorted(figures["memory"], key=int))
+        lines.append(f"sweep memory     coordinator peak heap {a['heap_peak_kb']:,.0f} KB / RSS "
+                     f"{a['rss_peak_mb']:.0f} MB after {a['runs']:,} runs, {b['heap_peak_kb']:,.0f} KB / "
+                     f"{b['rss_peak_mb']:.0f} MB after {b['runs']:,} runs")
+    return lines
+
+
 def bench_sweep(quick: bool = False, echo: bool = True, to_stderr: bool = False) -> dict[str, Any]:
-    """All sweep figures as one dict; prints a few lines unless ``echo`` is False."""
+    """All sweep figures as one dict; prints a line per part as it finishes unless ``echo`` is False."""
     stream = sys.stderr if to_stderr else sys.stdout
+    out: dict[str, Any] = {"quick": quick}
 
-    def say(msg: str) -> None:
+    def part(name: str, figures: dict[str, Any]) -> None:
+        out[name] = figures
         if echo:
-            print(msg, file=stream, flush=True)
+            print(sweep_lines({name: figures})[0], file=stream, flush=True)
 
-    overhead = measure_overhead(n_runs=3 if quick else 8, steps=90 if quick else 365)
-    o1, o2 = overhead["in_process"], overhead["one_worker_process"]
-    say(f"sweep overhead   {overhead['residents']:,} residents x {overhead['steps']} days, run {o1['run_s']:.2f} s: "
-        f"{o1['overhead_ms']:.1f} ms/run in-process ({o1['overhead_pct']:.2f}%, storing {o1['store_ms']:.1f} ms), "
-        f"{o2['overhead_ms']:.1f} ms/run via a worker process ({o2['overhead_pct']:.2f}%); target < 5%")
-    through = measure_throughput(n_runs=4 if quick else 16, steps=90 if quick else 365)
-    say(f"sweep throughput {through['runs_per_min_1']:.1f} runs/min with 1 worker, {through['runs_per_min_2']:.1f} "
-        f"with 2 workers: speedup {through['speedup']:.2f}x")
-    sizes = (100, 400) if quick else (500, 2000)
-    memory = measure_memory(sizes)
-    a, b = memory[str(sizes[0])], memory[str(sizes[1])]
-    say(f"sweep memory     coordinator peak heap {a['heap_peak_kb']:,.0f} KB / RSS {a['rss_peak_mb']:.0f} MB after "
-        f"{a['runs']:,} runs, {b['heap_peak_kb']:,.0f} KB / {b['rss_peak_mb']:.0f} MB after {b['runs']:,} runs")
-    return {"quick": quick, "overhead": overhead, "throughput": through, "memory": memory}
+    part("overhead", measure_overhead(n_runs=3 if quick else 8, steps=90 if quick else 365))
+    part("throughput", measure_throughput(n_runs=4 if quick else 16, steps=90 if quick else 365))
+    part("memory", measure_memory((100, 400) if quick else (500, 2000)))
+    return out
