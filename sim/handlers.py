@@ -88,6 +88,14 @@ class HandlerTables:
         row = start[level] + handler % n_rows[level]  # handler -1: the level's last row
         return np.clip(base * flat[row, cat], 0.0, 1.0)
 
+    def _success_tables(self) -> tuple[np.ndarray, ...]:
+        """What the kernels read to compute chances of success: authority, severity and level
+        multipliers, then each level's handler multipliers (float32, as ``p_success`` computes)."""
+        f32 = np.float32
+        return (self.authority.astype(f32, copy=False), self.severity_mult.astype(f32, copy=False),
+                self.level_cat_mult.astype(f32, copy=False),
+                *(np.ascontiguousarray(self.mult[lvl], dtype=f32) for lvl in range(N_LEVELS)))
+
     def capacity(self) -> np.ndarray:
         """Today's effort per handler, all levels concatenated (see ``level_offset``)."""
         parts = [

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import networkx as nx
 import numpy as np
 
+from . import kernels
 from . import policies as policy_registry
 from .agents.cobuilding_unit import CoBuildingUnits
 from .agents.community import Communities, Grids
@@ -30,14 +31,12 @@ from .handlers import HandlerTables
 from .params import DAYS_PER_MONTH
 from .phases import PHASES, Policy
 from .problems import (
+    _CHAINS,
     NEXT_LEVEL,
     Ledger,
     ProblemPool,
-    allocate,
     arrival_table,
-    climb,
-    draw_arrivals,
-    p_self_report,
+    draw_arrival_uniforms,
 )
 from .results import Recorder, Results
 from .rng import Streams
@@ -47,16 +46,11 @@ from .taxonomy import (
     COMMUNITY,
     DEPARTMENT,
     FLAG_BIT,
-    GRID,
-    GRID_VISIT,
     LATENT,
     N_CATEGORIES,
     N_LEVELS,
-    PARTY_LINK,
-    PROPERTY,
     PROPERTY_CATEGORY,
     QUEUED,
-    SELF_REPORT,
 )
 
 
@@ -158,6 +152,9 @@ class Model(HandlerTables):
         self.recorder = Recorder(self, sc.run.n_steps, sc.run.record_every)
         self.setup_s = time.perf_counter() - t0
         self._graph: nx.Graph | None = None
+        self._p_links_table: np.ndarray | None = None
+        #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
+        self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
 
     # ---- structure --------------------------------------------------------------------------
     def count(self, policy: str, name: str, value: float = 1.0) -> None:
@@ -184,33 +181,38 @@ class Model(HandlerTables):
 
     # ---- phases -------------------------------------------------------------------------------
     def _arise(self, t: int) -> None:
-        res, cat, sev, u_prev = draw_arrivals(self.arrivals, self.streams.get("arrival"))
-        prevented = u_prev < self.p_prevent[self.world.res_compound[res], cat]
-        self.ledger.prevented += int(prevented.sum())
-        ok = ~prevented
-        res, cat, sev = res[ok], cat[ok], sev[ok]
-        self.ledger.count_cat_sev(self.ledger.arisen, cat, sev)
-        self.ledger.arisen_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
-        self.problems.append(res=res, cat=cat, sev=sev, status=LATENT, level=-1, handler=-1, t_arise=t,
-                             t_found=-1, t_level=-1, n_contacts=0, finder=-1, flags=0)
+        tab, led, w = self.arrivals, self.ledger, self.world
+        k, u = draw_arrival_uniforms(tab, self.streams.get("arrival"))
+        # draw_arrivals, then a problem is prevented when its fourth uniform < p_prevent[compound, category]
+        res, cat, sev, n_prevented = kernels.arise(
+            k, u, tab.order, tab.start, tab.size, tab.cat_cum, tab.sev_cum, self.p_prevent, w.res_compound,
+            w.res_ctype, led.arisen, led.arisen_ctype,
+        )
+        led.prevented += n_prevented
+        self.problems.append_latent(res, cat, sev, t)
 
     def _find(self, t: int) -> None:
-        pool, w, sc = self.problems, self.world, self.scenario
-        rng = self.streams.get("find")
-        idx = np.flatnonzero(pool.status == LATENT)
-        visits = self.grids.visits_per_day(self.visits_per_worker_per_month)
-        res, sev = pool.res[idx], pool.sev[idx]
-        u = rng.random((3, idx.size))
-        by_grid = self.grids.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
-        self.grids.advance(visits)  # workers go round whether or not there is anything to find
-        by_party = u[1] < p_found_by_links(self.party.n_links[res], sc.party)
-        mult = self.communities.report_mult[w.res_community[res]]
-        by_self = u[2] < p_self_report(self.rate_self_report, sev, self.residents.trust[res],
-                                       sc.problems.report_trust_slope, mult)
+        pool, w, sc, g = self.problems, self.world, self.scenario, self.grids
+        u = self.streams.get("find").random((3, int(np.count_nonzero(pool.status == LATENT))))
+        visits = g.visits_per_day(self.visits_per_worker_per_month)
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report
-        finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
-        found = finder >= 0
-        self.mark_found(idx[found], finder[found], t)
+        # (vectorised definition: Grids.visited, p_found_by_links, p_self_report)
+        kernels.find_latent(
+            t, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder, w.res_household,
+            g.household_grid, g.household_pos, g.visit_ptr, g.grid_size, visits, sc.community.p_find_on_visit,
+            self.party.n_links, self._p_by_links(), self.rate_self_report, self.residents.trust,
+            np.float32(sc.problems.report_trust_slope), self.communities.report_mult, w.res_community,
+        )
+        g.advance(visits)  # workers go round whether or not there is anything to find
+
+    def _p_by_links(self) -> np.ndarray:
+        """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
+        n_max = int(self.party.n_links.max()) if self.party.n_links.size else 0
+        table = self._p_links_table
+        if table is None or table.size != n_max + 1:
+            table = p_found_by_links(np.arange(n_max + 1), self.scenario.party)
+            self._p_links_table = table
+        return table
 
     def mark_found(self, rows: np.ndarray, finder: int | np.ndarray, t: int) -> None:
         """Mark latent problems at pool rows ``rows`` as found today by ``finder`` (policies use it).
@@ -238,78 +240,60 @@ class Model(HandlerTables):
         self.ledger.found += new.size
         self.ledger.found_by += np.bincount(pool.finder[new], minlength=self.ledger.found_by.size)
         pool.status[new] = QUEUED
-        res, cat, sev = pool.res[new], pool.cat[new], pool.sev[new]
-        level = self.entry_level[sev].copy()
-        has_firm = self.compound_firm[self.world.res_compound[res]] >= 0
-        level[(cat == PROPERTY_CATEGORY) & has_firm] = PROPERTY
-        level[(cat == PROPERTY_CATEGORY) & ~has_firm & (level < COMMUNITY)] = COMMUNITY
-        if self.admin_entry_level is not None:
-            level[cat == ADMIN_CATEGORY] = self.admin_entry_level
+        admin = -1 if self.admin_entry_level is None else self.admin_entry_level
+        level = kernels.entry_levels(new, pool.res, pool.cat, pool.sev, self.entry_level, self.compound_firm,
+                                     self.world.res_compound, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)
         self._place(new, level, t)
 
     def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
-        """Put pool rows at ``level`` or the first level above it that can handle them."""
-        pool = self.problems
-        res, cat, sev = pool.res[rows], pool.cat[rows], pool.sev[rows]
-        hand = self.level_handlers(res, cat)
-        has = np.ones((N_LEVELS, rows.size), dtype=bool)
-        has[PROPERTY] = hand[PROPERTY] >= 0
-        has[GRID] = self.grids.n_workers[hand[GRID]] > 0
-        flat, start, _ = self._mult_table()
-        row = hand + start[:N_LEVELS, None]
-        row[PROPERTY] = start[PROPERTY] + np.maximum(hand[PROPERTY], 0)
-        p = self._success_base()[:, cat, sev]
-        p *= flat[row, cat]
-        if not self.firms.n:
-            p[PROPERTY] = 0.0
-        np.clip(p, 0.0, 1.0, out=p)
-        level = climb(level.astype(np.int8), p.astype(np.float32, copy=False).T, has.T,
-                      self.scenario.handling.p_refer_below, self.top_level)
-        pool.level[rows] = level
-        pool.handler[rows] = hand[level, np.arange(rows.size)]
-        pool.t_level[rows] = t
+        """Put pool rows at ``level`` or the first level above it that can handle them
+        (vectorised definition: ``level_handlers``, ``p_success`` and :func:`~sim.problems.climb`)."""
+        pool, w = self.problems, self.world
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return
+        level = np.asarray(level, dtype=np.int8)
+        if level.shape != rows.shape:
+            level = np.full(rows.shape, level, dtype=np.int8)
+        kernels.place(
+            rows, level, t, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, w.res_household,
+            self.grids.household_grid, self.grids.n_workers, w.res_compound, self.compound_firm, w.res_community,
+            w.res_street, *self._success_tables(), np.float32(self.scenario.handling.p_refer_below),
+            _CHAINS[self.top_level], self.top_level,
+        )
 
     def _handle(self, t: int) -> None:
         pool = self.problems
-        q = np.flatnonzero(pool.status == QUEUED)
-        if q.size == 0:
-            self._used = np.zeros(self.n_handlers)
+        # vectorised definition: allocate() over handler keys, then p_success() and the flags' multipliers
+        a, p, self._used = kernels.attempts(
+            pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, pool.flags,
+            self.level_offset, self.priority_days, self.world.res_compound, self.effort, self.capacity(),
+            *self._success_tables(), self.flag_success,
+        )
+        if a.size == 0:
             return
-        level, handler = pool.level[q].astype(np.int64), pool.handler[q]
-        cat, sev = pool.cat[q], pool.sev[q]
-        key = self.level_offset[level] + handler
-        priority = pool.t_level[q] - self.priority_days[self.world.res_compound[pool.res[q]]]
-        attempted, used = allocate(key, priority, self.effort[sev].astype(np.float64), self.capacity())
-        self._used = used
-        a = q[attempted]
-        p = self.p_success(level[attempted], handler[attempted], cat[attempted], sev[attempted])
-        for bit in np.flatnonzero(self.flag_success != 1.0):
-            flagged = (pool.flags[a] & np.uint8(1 << bit)) != 0
-            p[flagged] = np.minimum(p[flagged] * self.flag_success[bit], 1.0)
         ok = self.streams.get("handle").random(a.size) < p
         self.resolve(a[ok], t)
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
         """Close pool rows as resolved today at their current level (policies use it too)."""
         pool, led = self.problems, self.ledger
-        rows = rows[pool.status[rows] == QUEUED]
+        rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
-        cat, sev, res = pool.cat[rows], pool.sev[rows], pool.res[rows]
-        wait = t - pool.t_arise[rows]  # days to resolution, from arising
-        waited = t - pool.t_found[rows]  # what the resident experienced, from the report
-        led.count_cat_sev(led.resolved, cat, sev)
-        led.resolved_level += np.bincount(pool.level[rows], minlength=N_LEVELS)
-        led.resolved_ctype += np.bincount(self.world.res_ctype[res], minlength=3)
-        if wait.max() >= led.days_hist.shape[1]:  # a run stepped past its planned length
-            led.days_hist = np.pad(led.days_hist, ((0, 0), (0, int(wait.max()) + 1 - led.days_hist.shape[1])))
-        np.add.at(led.days_hist, (sev, wait), 1)
-        led.contacts_resolved += int(pool.n_contacts[rows].sum())
-        led.count_flags(led.flag_resolved, pool.flags[rows])
-        exp = self.expected_wait[sev]
-        self._closed_res.append(res)
-        self._closed_perf.append(performance(waited.astype(np.float32), exp))
-        pool.status[rows] = -1  # closed; leaves the pool at the end of the escalate phase
+        if t >= led.days_hist.shape[1]:  # a run stepped past its planned length
+            led.days_hist = np.pad(led.days_hist, ((0, 0), (0, t + 1 - led.days_hist.shape[1])))
+        # days to resolution count from arising; the resident's judgement from the report (waited);
+        # the rows are closed (status -1) and leave the pool at the end of the escalate phase
+        res, waited, expected, contacts = kernels.resolve_rows(
+            rows, t, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found,
+            pool.n_contacts, pool.flags, self.world.res_ctype, self.expected_wait, led.resolved, led.resolved_level,
+            led.resolved_ctype, led.days_hist, led.flag_resolved,
+        )
+        if res.size:
+            led.contacts_resolved += contacts
+            self._closed_res.append(res)
+            self._closed_perf.append(performance(waited, expected))
 
     def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
         """Close queued pool rows as solved through a policy's own channel (projects, meetings).
@@ -328,48 +312,29 @@ class Model(HandlerTables):
 
     def _escalate(self, t: int) -> None:
         pool, sc, led = self.problems, self.scenario, self.ledger
-        rng = self.streams.get("escalate")
-        u = rng.random((3, pool.n))
-        sev, status = pool.sev, pool.status
-        waited = t - pool.t_found  # since the report: how long a found problem has been waiting
-        queued = status == QUEUED
-        lvl = pool.level
-        lvl0 = np.maximum(lvl, 0)
-        top = self.top_level
-        can_go = queued & (NEXT_LEVEL[lvl0] <= top) & (lvl != top)
-        at_level = t - pool.t_level
-        haphazard = (at_level >= self.dur_escalate[sev]) & (u[0] < self.rate_escalate[lvl0])
-        stuck = can_go & (haphazard | (at_level >= self.deadline[lvl0]))
-        rows = np.flatnonzero(stuck)
-        if rows.size:
-            led.escalations += rows.size
-            self._place(rows, NEXT_LEVEL[lvl[rows]], t)
-        overdue = queued & (waited > self.expected_wait[sev])
-        again = overdue & (u[1] < sc.problems.rate_recontact)
-        if self.no_recontact_flags:
-            again &= (pool.flags & self.no_recontact_flags) == 0
-        n_again = int(again.sum())
-        if n_again:
-            pool.n_contacts[again] += 1
-            led.repeat_contacts += n_again
-        self._overdue_res = pool.res[overdue]
-        # since arising for a latent problem, since the report for a found one
-        late = np.where(queued, waited, t - pool.t_arise) > self.patience[sev]
-        give_up = late & np.where(queued, u[2] < self.rate_abandon, (status == LATENT) & (u[2] < sc.problems.rate_abandon_latent))
-        rows = np.flatnonzero(give_up)
-        if rows.size:
-            led.count_cat_sev(led.abandoned, pool.cat[rows], sev[rows])
-            led.count_flags(led.flag_abandoned, pool.flags[rows])
-            was_found = queued[rows]
-            self._closed_res.append(pool.res[rows[was_found]])
-            self._closed_perf.append(np.zeros(int(was_found.sum()), dtype=np.float32))
-            status[rows] = -1
-        pool.keep(status >= 0)
+        u = self.streams.get("escalate").random((3, pool.n))
+        # queued problems wait since the report, latent ones since arising (docs/model.md §7.6)
+        up, n_again, self._overdue_res, quit_res = kernels.escalate(
+            t, u, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found, pool.t_level,
+            pool.n_contacts, pool.flags, self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL,
+            self.top_level, self.expected_wait, sc.problems.rate_recontact, self.no_recontact_flags, self.patience,
+            self.rate_abandon, sc.problems.rate_abandon_latent, led.abandoned, led.flag_abandoned,
+        )
+        if up.size:
+            led.escalations += up.size
+            self._place(up, NEXT_LEVEL[pool.level[up]], t)
+        led.repeat_contacts += n_again
+        if quit_res.size:
+            self._closed_res.append(quit_res)
+            self._closed_perf.append(np.zeros(quit_res.size, dtype=np.float32))
+        pool.drop_closed()
 
     def _judge(self, t: int) -> None:
         params = self.scenario.residents
         if self._closed_res:
-            judge_outcomes(self.residents, np.concatenate(self._closed_res), np.concatenate(self._closed_perf), params)
+            ids = self._closed_res[0] if len(self._closed_res) == 1 else np.concatenate(self._closed_res)
+            perf = self._closed_perf[0] if len(self._closed_perf) == 1 else np.concatenate(self._closed_perf)
+            judge_outcomes(self.residents, ids, perf, params)
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
         self._closed_res, self._closed_perf = [], []
         erode_waiting(self.residents, self._overdue_res, params)
@@ -381,8 +346,7 @@ class Model(HandlerTables):
         self.events_today = int(events.sum())
         reach = np.minimum(events * self.scenario.community.p_event_reach, 1.0)
         n_att = rng.binomial(w.community_size, reach)
-        comm = np.repeat(np.arange(w.n_communities), n_att)
-        attendees = w.community_start[comm] + (rng.random(comm.size) * w.community_size[comm]).astype(np.int64)
+        attendees = kernels.attendees(n_att, w.community_start, w.community_size, rng.random(int(n_att.sum())))
         vols = draw_volunteers(self.residents, rng, self.party.volunteer_rate, self.party.volunteer_mult)
         self.residents.volunteer_turns[vols] += 1
         self.volunteer_hours += vols.size * params.dur_volunteer_hours
@@ -404,17 +368,13 @@ class Model(HandlerTables):
     def step(self) -> None:
         """Advance one day: every phase in order, the core submodel then the policies' hooks."""
         t = self.t
-        for phase, core in (
-            ("plan", None), ("arise", self._arise), ("find", self._find), ("route", self._route),
-            ("handle", self._handle), ("escalate", self._escalate), ("judge", self._judge),
-            ("participate", self._participate), ("record", self._record),
-        ):
+        for core, hooks in self._schedule:
             if core is not None:
                 core(t)
-            for hook in self._hooks[phase]:
+            for hook in hooks:
                 hook(self, t)
-        if self.problems.n and (self.problems.status < 0).any():
-            self.problems.keep(self.problems.status >= 0)  # closed by a late hook
+        if self.problems.n:
+            self.problems.drop_closed()  # rows closed by a late hook
         self.t += 1
 
     def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:

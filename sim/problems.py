@@ -89,15 +89,46 @@ class ProblemPool:
         if k == 0:
             return
         if self.n + k > self._a["res"].size:
-            new_cap = max(2 * self._a["res"].size, self.n + k)
-            for name, arr in self._a.items():
-                grown = np.empty(new_cap, dtype=arr.dtype)
-                grown[: self.n] = arr[: self.n]
-                self._a[name] = grown
+            self._grow(self.n + k)
         for name in _FIELDS:
             self._a[name][self.n : self.n + k] = cols[name]
         self.n += k
         self._sync()
+
+    def append_latent(self, res: np.ndarray, cat: np.ndarray, sev: np.ndarray, t: int) -> None:
+        """Append problems that arose today (latent, unrouted): ``append`` in one pass."""
+        from . import kernels
+
+        k = res.size
+        if k == 0:
+            return
+        if self.n + k > self._a["res"].size:
+            self._grow(self.n + k)
+        a = self._a
+        kernels.append_latent(self.n, res, cat, sev, t, a["res"], a["cat"], a["sev"], a["status"], a["level"],
+                              a["handler"], a["t_arise"], a["t_found"], a["t_level"], a["n_contacts"], a["finder"],
+                              a["flags"])
+        self.n += k
+        self._sync()
+
+    def drop_closed(self) -> None:
+        """Drop the rows closed today (status -1), keeping order: ``keep(status >= 0)`` in one pass."""
+        from . import kernels
+
+        v = self.__dict__
+        m = kernels.keep_rows(v["status"], v["res"], v["cat"], v["sev"], v["level"], v["handler"], v["t_arise"],
+                              v["t_found"], v["t_level"], v["n_contacts"], v["finder"], v["flags"])
+        if m != self.n:
+            self.n = m
+            self._sync()
+
+    def _grow(self, need: int) -> None:
+        """Enlarge the buffers to hold at least ``need`` rows (doubling)."""
+        new_cap = max(2 * self._a["res"].size, need)
+        for name, arr in self._a.items():
+            grown = np.empty(new_cap, dtype=arr.dtype)
+            grown[: self.n] = arr[: self.n]
+            self._a[name] = grown
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true (order preserved)."""
@@ -196,19 +227,19 @@ def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.nda
     Uses only the ``arrival`` stream and draws the same numbers whatever the state of the model,
     so scenarios that differ only in handling see identical arrivals (common random numbers).
     """
+    from . import kernels
+
+    k, u = draw_arrival_uniforms(table, rng)
+    # per stratum in order, per problem: the resident within the stratum, then the category and
+    # the severity as the first column of the cumulative distribution exceeding the uniform
+    res, cat, sev = kernels.arrivals(k, u, table.order, table.start, table.size, table.cat_cum, table.sev_cum)
+    return res, cat, sev, u[3]
+
+
+def draw_arrival_uniforms(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Today's Poisson counts per stratum and four uniforms per problem (all the arrival stream draws)."""
     k = rng.poisson(table.lam)
-    stratum = np.repeat(np.arange(k.size), k)
-    m = stratum.size
-    u_res, u_cat, u_sev, u_prev = rng.random((4, m))
-    res = table.order[table.start[stratum] + (u_res * table.size[stratum]).astype(np.int64)]
-    cat = _pick(table.cat_cum[stratum], u_cat).astype(np.int8)
-    sev = _pick(table.sev_cum[cat], u_sev).astype(np.int8)
-    return res, cat, sev, u_prev
-
-
-def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Categorical draw per row: the first column whose cumulative probability exceeds ``u``."""
-    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+    return k, rng.random((4, int(k.sum())))
 
 
 # --------------------------------------------------------------------------------------------

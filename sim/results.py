@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import kernels
 from .taxonomy import (
     CATEGORIES,
     COMMUNITY,
@@ -21,11 +22,9 @@ from .taxonomy import (
     FLAGS,
     GRID,
     GRID_VISIT,
-    LATENT,
     LEVELS,
     N_LEVELS,
     PARTY_LINK,
-    QUEUED,
     SEVERITIES,
 )
 
@@ -136,15 +135,13 @@ class Recorder:
         d["abandoned"][r] = led.abandoned.sum()
         d["prevented"][r] = led.prevented
         d["pending"][r] = pool.n
-        d["pending_latent"][r] = int((pool.status == LATENT).sum())
-        d["pending_queued"][r] = int((pool.status == QUEUED).sum())
-        backlog = np.bincount(pool.level[pool.level >= 0], minlength=N_LEVELS)
+        d["pending_latent"][r], d["pending_queued"][r], backlog = kernels.pool_counts(pool.status, pool.level, N_LEVELS)
         for i, key in enumerate(_BACKLOG):
             d[key][r] = backlog[i]
         d["resolution_rate"][r] = _ratio(led.resolved.sum(), arisen)
         s = m.residents.satisfaction
         d["satisfaction_mean"][r] = float(s.mean(dtype=np.float64))
-        d["satisfaction_p10"][r] = _p10_binned(s)
+        d["satisfaction_p10"][r] = kernels.p10_binned(s, 10_000)  # as _p10_binned
         d["trust_mean"][r] = float(m.residents.trust.mean(dtype=np.float64))
         by_ct = self._by_ctype(s)
         for i, key in enumerate(_SATISFACTION_CT):

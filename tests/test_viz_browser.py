@@ -155,8 +155,11 @@ def test_page_renders_steps_and_switches_a_lever(server: str, browser, tmp_path:
     wait = WebDriverWait(driver, PAGE_S, poll_frequency=0.25)
     try:
         driver.get(server)
-        wait.until(lambda d: _status(d).startswith("govsim day 0") and len(_rendered_images(d)) >= 3)
-        graph, plot1, plot2 = _rendered_images(driver)[:3]
+        def first_render(d) -> list[str] | bool:  # the images as seen when the page was ready (it may re-render)
+            imgs = _rendered_images(d)
+            return imgs if _status(d).startswith("govsim day 0") and len(imgs) >= 3 else False
+
+        graph, plot1, plot2 = wait.until(first_render)[:3]
         sidebar = driver.find_element(By.TAG_NAME, "body").text
         for label in ("Households per grid", "Grid workers per grid", "Alliance units", "Street empowerment",
                       "Whistle", "RESET", "STEP"):

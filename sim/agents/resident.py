@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .. import kernels
 from ..graph import World
 from ..params import ResidentParams
 
@@ -32,6 +33,7 @@ class Residents:
     volunteer_turns: np.ndarray  # int32, turns volunteered so far
     _adj: sp.csr_matrix  # neighbour ties, for social influence
     _inv_deg: np.ndarray  # float32, 1/degree (0 for isolated residents)
+    _acc: np.ndarray | None = None  # float64 zeros: the kernels' scratch for summing repeated ids
 
     @classmethod
     def create(cls, world: World, params: ResidentParams, rng: np.random.Generator) -> Residents:
@@ -52,6 +54,12 @@ class Residents:
     @property
     def n(self) -> int:
         return int(self.satisfaction.size)
+
+    def scratch(self) -> np.ndarray:
+        """A float64 array of zeros, one per resident, that the kernels leave zeroed."""
+        if self._acc is None or self._acc.size != self.n:
+            self._acc = np.zeros(self.n)
+        return self._acc
 
 
 def _groups(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -108,50 +116,44 @@ def judge_outcomes(res: Residents, ids: np.ndarray, perf: np.ndarray, params: Re
     """
     if ids.size == 0:
         return
-    s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
-    target = np.clip(perf + params.beta_disconfirm * (perf - e), 0.0, 1.0)
-    groups = _groups(ids)
-    _add_grouped(res.satisfaction, ids, params.alpha_outcome * (target - s), groups)
-    _add_grouped(res.expectation, ids, params.alpha_expectation * (perf - e), groups)
-    _add_grouped(res.trust, ids, params.alpha_trust * (perf - tr), groups)
-    for arr in (res.satisfaction, res.expectation, res.trust):
-        _clip_at(arr, ids)
+    f32 = np.float32
+    # target = clip(P + beta (P - E), 0, 1); S += alpha_S (target - S); E += alpha_E (P - E); T += alpha_T (P - T)
+    kernels.judge(res.satisfaction, res.expectation, res.trust, ids, perf.astype(f32, copy=False),
+                  f32(params.beta_disconfirm), f32(params.alpha_outcome), f32(params.alpha_expectation),
+                  f32(params.alpha_trust), res.scratch())
 
 
 def erode_waiting(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:
     """Waiting erodes: each overdue open problem costs its resident satisfaction and some trust."""
     if ids.size == 0 or params.rate_wait_erosion == 0:
         return
-    groups = _groups(ids)
-    _add_grouped(res.satisfaction, ids, -params.rate_wait_erosion, groups)
-    _add_grouped(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion, groups)
-    _clip_at(res.satisfaction, ids)
-    _clip_at(res.trust, ids)
+    acc = res.scratch()
+    kernels.scatter_add_scalar(res.satisfaction, ids, -params.rate_wait_erosion, acc)
+    kernels.scatter_add_scalar(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion, acc)
+    kernels.clip_at(res.satisfaction, ids)
+    kernels.clip_at(res.trust, ids)
 
 
 def social_influence(res: Residents, params: ResidentParams) -> None:
     """Satisfaction moves toward the neighbours' mean (DeGroot step); satisfaction and trust
     relax toward their initial means (memory fades)."""
-    s = res.satisfaction
-    if params.rate_social > 0:
-        nbr_mean = (res._adj @ s) * res._inv_deg
-        has_nbr = res._inv_deg > 0
-        s += np.float32(params.rate_social) * np.where(has_nbr, nbr_mean - s, 0.0).astype(np.float32)
-    if params.rate_drift > 0:
-        s += np.float32(params.rate_drift) * (np.float32(params.satisfaction_init) - s)
-        res.trust += np.float32(params.rate_drift) * (np.float32(params.trust_init) - res.trust)
-    np.clip(s, 0.0, 1.0, out=s)
+    f32 = np.float32
+    # S += rate_social (mean of neighbours' S - S); S, T += rate_drift (initial mean - value); clip S
+    adj = res._adj
+    kernels.social_influence(res.satisfaction, res.trust, kernels.unsigned(adj.indptr), kernels.unsigned(adj.indices),
+                             f32(params.rate_social),
+                             f32(params.rate_drift), f32(params.satisfaction_init), f32(params.trust_init))
 
 
 def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:
     """Taking part (an event, a volunteer turn) lifts satisfaction and trust."""
     if ids.size == 0:
         return
-    groups = _groups(ids)
-    _add_grouped(res.satisfaction, ids, params.participation_satisfaction, groups)
-    _add_grouped(res.trust, ids, params.participation_trust, groups)
-    _clip_at(res.satisfaction, ids)
-    _clip_at(res.trust, ids)
+    acc = res.scratch()
+    kernels.scatter_add_scalar(res.satisfaction, ids, float(params.participation_satisfaction), acc)
+    kernels.scatter_add_scalar(res.trust, ids, float(params.participation_trust), acc)
+    kernels.clip_at(res.satisfaction, ids)
+    kernels.clip_at(res.trust, ids)
 
 
 def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -166,5 +168,4 @@ def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, 
         return np.empty(0, dtype=np.int64)
     k = rng.binomial(res.n, top)
     cand = rng.choice(res.n, size=k, replace=False) if k < res.n // 4 else np.flatnonzero(rng.random(res.n) < top)
-    p = np.minimum(rate[cand] * mult[cand] * res.trust[cand], 1.0)
-    return np.sort(cand[rng.random(cand.size) * top < p])
+    return kernels.accept_volunteers(cand, rng.random(cand.size), top, rate, mult, res.trust)

@@ -1,0 +1,608 @@
+"""Compiled kernels of the day's hot loops (numba), one per submodel step.
+
+Why: a day of the core is a few dozen small array operations; at community scale (a few
+thousand residents) their fixed cost per call, not the work, dominated the run time. Each
+kernel does in one compiled pass what the phase used to do in ten to thirty numpy calls.
+
+Rules that keep the kernels equal to the vectorised definitions they replace (and to
+docs/model.md), bit for bit:
+
+* every random number is still drawn by numpy, in the caller, from the same stream and in the
+  same amount; kernels only take the uniforms;
+* float32 state is computed in float32 (parameters come in as ``np.float32``, as numpy's
+  promotion rules would cast them), sums of float32 updates in float64 in input order, as
+  ``np.bincount`` adds them; comparisons of a float32 with a Python float are done in float32;
+* transcendental functions on stored state (``exp`` of a performance) stay in numpy, whose
+  SIMD routines may differ from libm in the last bit.
+
+Kernels are compiled on first use and cached on disk (``cache=True``); nothing is compiled at
+import.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .taxonomy import COMMUNITY, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREET
+
+_jit = nb.njit(cache=True, nogil=True)
+
+_F32 = np.float32
+_ZERO32 = np.float32(0.0)
+_ONE32 = np.float32(1.0)
+
+
+def unsigned(ids: np.ndarray) -> np.ndarray:
+    """A non-negative integer array viewed as unsigned: numba then skips negative-index checks."""
+    return ids.view(np.uint32 if ids.dtype.itemsize == 4 else np.uint64)
+
+
+# --------------------------------------------------------------------------------------------
+# the pool
+# --------------------------------------------------------------------------------------------
+@_jit
+def keep_rows(status, res, cat, sev, level, handler, t_arise, t_found, t_level, n_contacts, finder, flags):  # noqa: ANN001, ANN201
+    """Drop rows whose status is negative (closed), keeping order; returns the new row count."""
+    m = 0
+    for i in range(status.size):
+        if status[i] >= 0:
+            if m != i:
+                status[m] = status[i]
+                res[m] = res[i]
+                cat[m] = cat[i]
+                sev[m] = sev[i]
+                level[m] = level[i]
+                handler[m] = handler[i]
+                t_arise[m] = t_arise[i]
+                t_found[m] = t_found[i]
+                t_level[m] = t_level[i]
+                n_contacts[m] = n_contacts[i]
+                finder[m] = finder[i]
+                flags[m] = flags[i]
+            m += 1
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# arise
+# --------------------------------------------------------------------------------------------
+@_jit
+def arrivals(k, u, order, start, size, cat_cum, sev_cum):  # noqa: ANN001, ANN201
+    """Resident, category and severity of today's problems from Poisson counts per stratum ``k``
+    and uniforms ``u`` (4, m): resident within stratum, category, severity, prevention."""
+    m = u.shape[1]
+    res = np.empty(m, dtype=np.int32)
+    cat = np.empty(m, dtype=np.int8)
+    sev = np.empty(m, dtype=np.int8)
+    n_cat = cat_cum.shape[1]
+    n_sev = sev_cum.shape[1]
+    i = 0
+    for s in range(k.size):
+        for _ in range(k[s]):
+            res[i] = order[start[s] + np.int64(u[0, i] * size[s])]
+            c = 0
+            for j in range(n_cat):
+                if u[1, i] >= cat_cum[s, j]:
+                    c += 1
+            c = min(c, n_cat - 1)
+            v = 0
+            for j in range(n_sev):
+                if u[2, i] >= sev_cum[c, j]:
+                    v += 1
+            cat[i] = c
+            sev[i] = min(v, n_sev - 1)
+            i += 1
+    return res, cat, sev
+
+
+@_jit
+def arise(k, u, order, start, size, cat_cum, sev_cum, p_prevent, res_compound, res_ctype, arisen,
+          arisen_ctype):  # noqa: ANN001, ANN201
+    """Today's arrivals (see :func:`arrivals`) less the prevented ones, counted in the ledger.
+
+    Returns the residents, categories and severities of the problems that arise, and the
+    number prevented.
+    """
+    res, cat, sev = arrivals(k, u, order, start, size, cat_cum, sev_cum)
+    ok = np.empty(res.size, dtype=np.bool_)
+    n_ok = 0
+    for i in range(res.size):
+        ok[i] = not (u[3, i] < p_prevent[res_compound[res[i]], cat[i]])
+        if ok[i]:
+            arisen[cat[i], sev[i]] += 1
+            arisen_ctype[res_ctype[res[i]]] += 1
+            n_ok += 1
+    return res[ok], cat[ok], sev[ok], res.size - n_ok
+
+
+@_jit
+def append_latent(n, res, cat, sev, t, b_res, b_cat, b_sev, b_status, b_level, b_handler, b_t_arise, b_t_found,
+                  b_t_level, b_n_contacts, b_finder, b_flags):  # noqa: ANN001, ANN201
+    """Write new latent problems into the pool's buffers from row ``n`` (the caller made room)."""
+    for j in range(res.size):
+        i = n + j
+        b_res[i] = res[j]
+        b_cat[i] = cat[j]
+        b_sev[i] = sev[j]
+        b_status[i] = LATENT
+        b_level[i] = -1
+        b_handler[i] = -1
+        b_t_arise[i] = t
+        b_t_found[i] = -1
+        b_t_level[i] = -1
+        b_n_contacts[i] = 0
+        b_finder[i] = -1
+        b_flags[i] = 0
+
+
+# --------------------------------------------------------------------------------------------
+# find
+# --------------------------------------------------------------------------------------------
+@_jit
+def find_latent(t, u, status, res, sev, t_found, n_contacts, finder, res_household, household_grid,
+                household_pos, visit_ptr, grid_size, visits, p_visit, n_links, p_by_links, rate_self, trust,
+                slope, report_mult, res_community):  # noqa: ANN001, ANN201
+    """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
+
+    ``u`` holds three uniforms per latent row, in row order; ``p_by_links[k]`` is the chance
+    that k links find a problem. Rows already marked found (by a policy) keep their finder.
+    """
+    j = 0
+    for i in range(status.size):
+        if status[i] != LATENT:
+            continue
+        r = res[i]
+        hh = res_household[r]
+        g = household_grid[hh]
+        off = (np.float64(household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
+        f = -1
+        if off < visits[g] and u[0, j] < p_visit:
+            f = 1  # GRID_VISIT
+        elif u[1, j] < p_by_links[n_links[r]]:
+            f = 2  # PARTY_LINK
+        else:
+            lift = max(_ONE32 + slope * np.float32(trust[r] - np.float32(0.5)), _ZERO32)
+            hazard = rate_self[sev[i]] * np.float64(lift) * np.float64(report_mult[res_community[r]])
+            if u[2, j] < 1.0 - np.exp(-hazard):
+                f = 0  # SELF_REPORT
+        j += 1
+        if f >= 0 and t_found[i] < 0:
+            finder[i] = f
+            t_found[i] = t
+            n_contacts[i] = 1
+
+
+# --------------------------------------------------------------------------------------------
+# route: handlers, chances and the climb past levels that cannot handle a problem
+# --------------------------------------------------------------------------------------------
+@_jit
+def place(rows, start_level, t, res, cat, sev, level, handler, t_level, res_household, household_grid,
+          grid_workers, res_compound, compound_firm, res_community, res_street, authority, severity_mult,
+          level_cat_mult, m_grid, m_property, m_community, m_street, m_department, m_city, threshold,
+          chains, top):  # noqa: ANN001, ANN201
+    """Put pool ``rows`` at ``start_level`` or the first level on their way up that exists for
+    them and whose chance of success is not below ``threshold``; never past ``top``."""
+    hand = np.empty(N_LEVELS, dtype=np.int32)
+    for j in range(rows.size):
+        i = rows[j]
+        r, c, s = res[i], cat[i], sev[i]
+        hand[GRID] = household_grid[res_household[r]]
+        hand[PROPERTY] = compound_firm[res_compound[r]]
+        hand[COMMUNITY] = res_community[r]
+        hand[STREET] = res_street[r]
+        hand[4] = c
+        hand[5] = 0
+        lvl0 = start_level[j]
+        out = top
+        for lv in range(N_LEVELS):
+            if lv == top:
+                break
+            if not chains[lvl0, lv]:
+                continue
+            if lv == PROPERTY:
+                if hand[PROPERTY] < 0:
+                    continue
+                mult = m_property[hand[PROPERTY], c]
+            elif lv == GRID:
+                if not grid_workers[hand[GRID]] > 0:
+                    continue
+                mult = m_grid[hand[GRID], c]
+            elif lv == COMMUNITY:
+                mult = m_community[hand[COMMUNITY], c]
+            elif lv == STREET:
+                mult = m_street[hand[STREET], c]
+            elif lv == 4:
+                mult = m_department[c, c]
+            else:
+                mult = m_city[0, c]
+            p = np.float32(np.float32(authority[lv, c] * severity_mult[s]) * level_cat_mult[lv, c]) * mult
+            p = min(max(p, _ZERO32), _ONE32)
+            if not p < threshold:
+                out = lv
+                break
+        level[i] = out
+        handler[i] = hand[out]
+        t_level[i] = t
+
+
+@_jit
+def entry_levels(rows, res, cat, sev, entry_level, compound_firm, res_compound, property_cat, admin_cat,
+                 admin_level):  # noqa: ANN001, ANN201
+    """Entry level of found rows: by severity; property matters to the firm (or the community
+    where there is none); administrative matters to ``admin_level`` when it is >= 0."""
+    out = np.empty(rows.size, dtype=np.int8)
+    for j in range(rows.size):
+        i = rows[j]
+        lv = entry_level[sev[i]]
+        if cat[i] == property_cat:
+            if compound_firm[res_compound[res[i]]] >= 0:
+                lv = PROPERTY
+            elif lv < COMMUNITY:
+                lv = COMMUNITY
+        if admin_level >= 0 and cat[i] == admin_cat:
+            lv = admin_level
+        out[j] = lv
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# handle
+# --------------------------------------------------------------------------------------------
+@_jit
+def _counting_order(values, n_values, order):  # noqa: ANN001, ANN201
+    """``order`` stably re-sorted by ``values[order]`` (integers in [0, n_values))."""
+    count = np.zeros(n_values + 1, dtype=np.int64)
+    for j in order:
+        count[values[j] + 1] += 1
+    for v in range(n_values):
+        count[v + 1] += count[v]
+    out = np.empty_like(order)
+    for j in order:
+        v = values[j]
+        out[count[v]] = j
+        count[v] += 1
+    return out
+
+
+@_jit
+def _order_by(key, pr, n_keys):  # noqa: ANN001, ANN201
+    """Stable argsort by (key, pr): ``np.argsort((key << 32) | pr, kind="stable")`` for
+    non-negative ``pr``, as two counting sorts when the priorities span a short range."""
+    n = key.size
+    span = pr.max() + 1
+    if span > 4 * n + 4096:
+        return np.argsort((key << 32) | pr, kind="mergesort")
+    order = _counting_order(pr, span, np.arange(n))
+    return _counting_order(key, n_keys, order)
+
+
+@_jit
+def attempts(status, res, cat, sev, level, handler, t_level, flags, level_offset, priority_days, res_compound,
+             effort, capacity, authority, severity_mult, level_cat_mult, m_grid, m_property, m_community,
+             m_street, m_department, m_city, flag_success):  # noqa: ANN001, ANN201
+    """Queued rows each handler attempts today within its capacity (served by waiting time at
+    the level, then first come first served) and each attempt's chance of success.
+
+    Returns the attempted rows (row order), their chances and the effort used per handler.
+    """
+    q = np.flatnonzero(status == QUEUED)
+    n = q.size
+    used = np.zeros(capacity.size)
+    if n == 0:
+        return q, np.empty(0, dtype=np.float32), used
+    key = np.empty(n, dtype=np.int64)
+    pr = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        i = q[j]
+        key[j] = level_offset[level[i]] + handler[i]
+        pr[j] = np.int64(np.int32(t_level[i] - priority_days[res_compound[res[i]]]))
+    pr -= pr.min()
+    order = _order_by(key, pr, capacity.size)
+    go = np.zeros(n, dtype=np.bool_)
+    cum = 0.0
+    first_cum = 0.0  # running sum and effort at the current key's first problem
+    first_e = 0.0
+    prev = -1
+    for o in range(n):
+        j = order[o]
+        e = np.float64(effort[sev[q[j]]])
+        k = key[j]
+        cum += e
+        if k != prev:
+            first_cum, first_e, prev = cum, e, k
+        # effort started before this problem by its handler, as a difference of running sums
+        before = (cum - e) - (first_cum - first_e)
+        if before < capacity[k]:
+            go[j] = True
+    # the effort used per handler, added in service order (as np.bincount over the sorted rows)
+    for o in range(n):
+        j = order[o]
+        if go[j]:
+            used[key[j]] += np.float64(effort[sev[q[j]]])
+    n_go = 0
+    for j in range(n):
+        if go[j]:
+            n_go += 1
+    rows = np.empty(n_go, dtype=np.int64)
+    p = np.empty(n_go, dtype=np.float32)
+    a = 0
+    for j in range(n):
+        if not go[j]:
+            continue
+        i = q[j]
+        lv, c, h = level[i], cat[i], handler[i]
+        if lv == GRID:
+            mult = m_grid[h % m_grid.shape[0], c]
+        elif lv == PROPERTY:
+            mult = m_property[h % m_property.shape[0], c]
+        elif lv == COMMUNITY:
+            mult = m_community[h % m_community.shape[0], c]
+        elif lv == STREET:
+            mult = m_street[h % m_street.shape[0], c]
+        elif lv == 4:
+            mult = m_department[h % m_department.shape[0], c]
+        else:
+            mult = m_city[h % m_city.shape[0], c]
+        x = np.float32(np.float32(authority[lv, c] * severity_mult[sev[i]]) * level_cat_mult[lv, c]) * mult
+        x = min(max(x, _ZERO32), _ONE32)
+        for bit in range(8):
+            if flag_success[bit] != _ONE32 and (flags[i] & (1 << bit)) != 0:
+                x = min(np.float32(x * flag_success[bit]), _ONE32)
+        rows[a] = i
+        p[a] = x
+        a += 1
+    return rows, p, used
+
+
+@_jit
+def resolve_rows(rows, t, status, res, cat, sev, level, t_arise, t_found, n_contacts, flags, res_ctype,
+                 expected_wait, resolved, resolved_level, resolved_ctype, days_hist, flag_resolved):  # noqa: ANN001, ANN201
+    """Count queued ``rows`` as resolved today and close them (status -1).
+
+    Returns the residents of the rows closed, the days each waited since the report, the wait
+    each expected, and the contacts the closed problems took.
+    """
+    n = 0
+    for j in range(rows.size):
+        if status[rows[j]] == QUEUED:
+            n += 1
+    closed = np.empty(n, dtype=np.int64)
+    who = np.empty(n, dtype=np.int32)
+    waited = np.empty(n, dtype=np.float32)
+    expected = np.empty(n, dtype=np.float32)
+    contacts = 0
+    a = 0
+    for j in range(rows.size):
+        i = rows[j]
+        if status[i] != QUEUED:
+            continue
+        resolved[cat[i], sev[i]] += 1
+        resolved_level[level[i]] += 1
+        resolved_ctype[res_ctype[res[i]]] += 1
+        days_hist[sev[i], t - t_arise[i]] += 1
+        contacts += n_contacts[i]
+        for bit in range(8):
+            if (flags[i] >> bit) & 1:
+                flag_resolved[bit] += 1
+        closed[a] = i
+        who[a] = res[i]
+        waited[a] = np.float32(t - t_found[i])
+        expected[a] = expected_wait[sev[i]]
+        a += 1
+    for j in range(n):
+        status[closed[j]] = -1
+    return who, waited, expected, contacts
+
+
+# --------------------------------------------------------------------------------------------
+# escalate
+# --------------------------------------------------------------------------------------------
+@_jit
+def escalate(t, u, status, res, cat, sev, level, t_arise, t_found, t_level, n_contacts, flags, dur_escalate,
+             rate_escalate, deadline, next_level, top, expected_wait, rate_recontact, no_recontact_flags,
+             patience, rate_abandon, rate_abandon_latent, abandoned, flag_abandoned):  # noqa: ANN001, ANN201
+    """Escalation, repeat contacts, the overdue list and giving up, from uniforms ``u`` (3, rows).
+
+    Returns the rows to move up a level (the caller places them), the number of repeat
+    contacts, the residents of overdue rows (one per row) and the residents whose found
+    problems were given up (their outcome: performance 0). Given-up rows get status -1.
+    """
+    n = status.size
+    stuck = np.zeros(n, dtype=np.bool_)
+    overdue = np.zeros(n, dtype=np.bool_)
+    gave_up = np.zeros(n, dtype=np.bool_)
+    n_stuck = n_overdue = n_quit = n_quit_found = n_again = 0
+    for i in range(n):
+        st = status[i]
+        queued = st == QUEUED
+        s = sev[i]
+        lvl0 = max(level[i], 0)
+        waited = np.int32(t - t_found[i])
+        if queued and next_level[lvl0] <= top and level[i] != top:
+            at_level = np.int32(t - t_level[i])
+            if (at_level >= dur_escalate[s] and u[0, i] < rate_escalate[lvl0]) or at_level >= deadline[lvl0]:
+                stuck[i] = True
+                n_stuck += 1
+        if queued and waited > expected_wait[s]:
+            overdue[i] = True
+            n_overdue += 1
+            if u[1, i] < rate_recontact and (flags[i] & no_recontact_flags) == 0:
+                n_contacts[i] += 1
+                n_again += 1
+        age = waited if queued else np.int32(t - t_arise[i])
+        if age > patience[s]:
+            if queued:
+                quit = u[2, i] < rate_abandon
+            else:
+                quit = st == LATENT and u[2, i] < rate_abandon_latent
+            if quit:
+                gave_up[i] = True
+                n_quit += 1
+                n_quit_found += queued
+    up = np.empty(n_stuck, dtype=np.int64)
+    late_res = np.empty(n_overdue, dtype=np.int32)
+    quit_res = np.empty(n_quit_found, dtype=np.int32)
+    a = b = c = 0
+    for i in range(n):
+        if stuck[i]:
+            up[a] = i
+            a += 1
+        if overdue[i]:
+            late_res[b] = res[i]
+            b += 1
+        if gave_up[i]:
+            abandoned[cat[i], sev[i]] += 1
+            for bit in range(8):
+                if (flags[i] >> bit) & 1:
+                    flag_abandoned[bit] += 1
+            if status[i] == QUEUED:
+                quit_res[c] = res[i]
+                c += 1
+            status[i] = -1
+    return up, n_again, late_res, quit_res
+
+
+# --------------------------------------------------------------------------------------------
+# residents: judgement, erosion, participation, social influence
+# --------------------------------------------------------------------------------------------
+@_jit
+def scatter_add(target, ids, values, acc):  # noqa: ANN001, ANN201
+    """``target[ids] += values`` with repeated ids summed first, in float64 and input order
+    (as ``np.bincount``), then added in the target's precision. ``acc`` is a zeroed float64
+    scratch array as long as ``target``; it is left zeroed."""
+    for j in range(ids.size):
+        acc[ids[j]] += np.float64(values[j])
+    for j in range(ids.size):  # each id once: its sum is reset after use (a zero sum adds nothing)
+        r = ids[j]
+        if acc[r] != 0.0:
+            target[r] = target[r] + np.float32(acc[r])
+            acc[r] = 0.0
+
+
+@_jit
+def scatter_add_scalar(target, ids, value, acc):  # noqa: ANN001, ANN201
+    """``target[ids] += value`` for one float64 ``value``, repeated ids summed first (see scatter_add)."""
+    for j in range(ids.size):
+        acc[ids[j]] += value
+    for j in range(ids.size):
+        r = ids[j]
+        if acc[r] != 0.0:
+            target[r] = target[r] + np.float32(acc[r])
+            acc[r] = 0.0
+
+
+@_jit
+def clip_at(target, ids):  # noqa: ANN001, ANN201
+    """Clip ``target[ids]`` to [0, 1]."""
+    for j in range(ids.size):
+        r = ids[j]
+        target[r] = min(max(target[r], _ZERO32), _ONE32)
+
+
+@_jit
+def judge(satisfaction, expectation, trust, ids, perf, beta, alpha_s, alpha_e, alpha_t, acc):  # noqa: ANN001, ANN201
+    """Expectation-disconfirmation updates from the morning's state, summed per resident, clipped."""
+    n = ids.size
+    ds = np.empty(n, dtype=np.float32)
+    de = np.empty(n, dtype=np.float32)
+    dt = np.empty(n, dtype=np.float32)
+    for j in range(n):
+        r = ids[j]
+        p, e = perf[j], expectation[r]
+        target = min(max(np.float32(p + np.float32(beta * np.float32(p - e))), _ZERO32), _ONE32)
+        ds[j] = alpha_s * np.float32(target - satisfaction[r])
+        de[j] = alpha_e * np.float32(p - e)
+        dt[j] = alpha_t * np.float32(p - trust[r])
+    scatter_add(satisfaction, ids, ds, acc)
+    scatter_add(expectation, ids, de, acc)
+    scatter_add(trust, ids, dt, acc)
+    clip_at(satisfaction, ids)
+    clip_at(expectation, ids)
+    clip_at(trust, ids)
+
+
+@_jit
+def social_influence(s, trust, indptr, indices, rate_social, rate_drift, s_init, t_init):  # noqa: ANN001, ANN201
+    """DeGroot step toward the neighbours' mean satisfaction, then drift toward the initial means.
+
+    Each neighbour sum is accumulated in float32 in the adjacency's stored order, as scipy's CSR
+    product does. ``indptr`` and ``indices`` are unsigned views (no negative-index checks).
+    """
+    n = s.size
+    if rate_social > 0:
+        mean = np.zeros(n, dtype=np.float32)
+        for r in range(n):
+            lo, hi = indptr[r], indptr[r + 1]
+            x = _ZERO32
+            for k in range(lo, hi):
+                x += s[indices[k]]
+            if hi > lo:
+                mean[r] = x * np.float32(_ONE32 / np.float32(hi - lo))
+        for r in range(n):
+            if indptr[r + 1] > indptr[r]:
+                s[r] = s[r] + rate_social * np.float32(mean[r] - s[r])
+            else:
+                s[r] = s[r] + rate_social * _ZERO32
+    for r in range(n):
+        if rate_drift > 0:
+            s[r] = s[r] + rate_drift * np.float32(s_init - s[r])
+            trust[r] = trust[r] + rate_drift * np.float32(t_init - trust[r])
+        s[r] = min(max(s[r], _ZERO32), _ONE32)
+
+
+# --------------------------------------------------------------------------------------------
+# participate and record
+# --------------------------------------------------------------------------------------------
+@_jit
+def attendees(n_att, community_start, community_size, u):  # noqa: ANN001, ANN201
+    """Residents attending today's events: ``n_att[c]`` uniform picks within each community."""
+    out = np.empty(u.size, dtype=np.int64)
+    i = 0
+    for c in range(n_att.size):
+        for _ in range(n_att[c]):
+            out[i] = community_start[c] + np.int64(u[i] * community_size[c])
+            i += 1
+    return out
+
+
+@_jit
+def accept_volunteers(cand, u, top, rate, mult, trust):  # noqa: ANN001, ANN201
+    """Candidates who volunteer: accepted with ``min(rate * mult * trust, 1) / top``; sorted ids."""
+    keep = np.empty(cand.size, dtype=np.bool_)
+    for j in range(cand.size):
+        r = cand[j]
+        p = min(np.float32(np.float32(rate[r] * mult[r]) * trust[r]), _ONE32)
+        keep[j] = u[j] * top < p
+    return np.sort(cand[keep])
+
+
+@_jit
+def pool_counts(status, level, n_levels):  # noqa: ANN001, ANN201
+    """Latent and queued rows, and rows at each level."""
+    backlog = np.zeros(n_levels, dtype=np.int64)
+    latent = queued = 0
+    for i in range(status.size):
+        if status[i] == LATENT:
+            latent += 1
+        elif status[i] == QUEUED:
+            queued += 1
+        if level[i] >= 0:
+            backlog[level[i]] += 1
+    return latent, queued, backlog
+
+
+@_jit
+def p10_binned(values, bins):  # noqa: ANN001, ANN201
+    """10th percentile of float32 values in [0, 1] to 1/bins, by counting (see results._p10_binned)."""
+    counts = np.zeros(bins, dtype=np.int64)
+    scale = np.float32(bins)
+    for v in values:
+        counts[min(np.int64(np.float32(v * scale)), bins - 1)] += 1
+    target = 0.1 * values.size
+    cum = 0
+    for k in range(bins):
+        cum += counts[k]
+        if cum >= target:
+            return (k + 0.5) / bins
+    return (bins - 0.5) / bins

@@ -1,0 +1,192 @@
+"""The compiled kernels (sim/kernels.py) against the vectorised numpy definitions they replace.
+
+Each test computes the same quantity both ways on a model's real state (or random input) and
+asks for equality to the bit: the kernels are an implementation of docs/model.md, not a
+different model.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from helpers import MEDIUM
+
+from sim import Model, Scenario, kernels
+from sim.agents.party_member import p_found_by_links
+from sim.agents.resident import _add_grouped, _groups, social_influence
+from sim.problems import allocate, climb, draw_arrivals
+from sim.results import _p10_binned
+from sim.taxonomy import GRID, GRID_VISIT, LATENT, N_LEVELS, PARTY_LINK, PROPERTY, QUEUED, SELF_REPORT
+
+
+@pytest.fixture(scope="module")
+def busy_model() -> Model:
+    """A medium model with every policy's world features, run 120 days (a full problem pool)."""
+    sc = Scenario.from_dict({**Scenario().with_overrides({**MEDIUM, "run.n_steps": 200}).to_dict(),
+                             "policies": {"grid": {}, "whistle": {}, "alliance": {}}})
+    m = Model(sc, seed=3)
+    m.run(120, progress=False)
+    return m
+
+
+def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n, n_keys = int(rng.integers(1, 2000)), int(rng.integers(1, 200))
+        key = rng.integers(0, n_keys, n).astype(np.int64)
+        span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # both the counting and the merge path
+        pr = rng.integers(0, span, n).astype(np.int64)
+        np.testing.assert_array_equal(kernels._order_by(key, pr, n_keys),
+                                      np.argsort((key << 32) | pr, kind="stable"))
+
+
+def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
+    m = busy_model
+    pool = m.problems
+    saved = m.flag_success.copy()
+    m.flag_success[5] = 1.3  # a second flag multiplier besides the whistle's
+    try:
+        rows, p, used = kernels.attempts(
+            pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, pool.flags,
+            m.level_offset, m.priority_days, m.world.res_compound, m.effort, m.capacity(), *m._success_tables(),
+            m.flag_success,
+        )
+        q = np.flatnonzero(pool.status == QUEUED)
+        level = pool.level[q].astype(np.int64)
+        key = m.level_offset[level] + pool.handler[q]
+        priority = pool.t_level[q] - m.priority_days[m.world.res_compound[pool.res[q]]]
+        attempted, ref_used = allocate(key, priority, m.effort[pool.sev[q]].astype(np.float64), m.capacity())
+        a = q[attempted]
+        ref_p = m.p_success(level[attempted], pool.handler[a], pool.cat[a], pool.sev[a])
+        for bit in np.flatnonzero(m.flag_success != 1.0):
+            flagged = (pool.flags[a] & np.uint8(1 << bit)) != 0
+            ref_p[flagged] = np.minimum(ref_p[flagged] * m.flag_success[bit], 1.0)
+    finally:
+        m.flag_success[:] = saved
+    assert 0 < rows.size < q.size  # some capacity binds
+    np.testing.assert_array_equal(rows, a)
+    np.testing.assert_array_equal(p, ref_p)
+    np.testing.assert_array_equal(used, ref_used)
+
+
+def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
+    m = busy_model
+    rng = np.random.default_rng(1)
+    rows = np.sort(rng.choice(m.problems.n, size=min(400, m.problems.n), replace=False)).astype(np.int64)
+    start = rng.integers(0, N_LEVELS, rows.size).astype(np.int8)
+    pool = copy.deepcopy(m.problems)
+    kernels.place(rows, start, 7, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level,
+                  m.world.res_household, m.grids.household_grid, m.grids.n_workers, m.world.res_compound,
+                  m.compound_firm, m.world.res_community, m.world.res_street, *m._success_tables(),
+                  np.float32(m.scenario.handling.p_refer_below), kernels_chains(m.top_level), m.top_level)
+    # the vectorised definition: every level's handler and chance, then climb()
+    res, cat, sev = m.problems.res[rows], m.problems.cat[rows], m.problems.sev[rows]
+    hand = m.level_handlers(res, cat)
+    has = np.ones((N_LEVELS, rows.size), dtype=bool)
+    has[PROPERTY] = hand[PROPERTY] >= 0
+    has[GRID] = m.grids.n_workers[hand[GRID]] > 0
+    p = np.stack([m.p_success(np.full(rows.size, lvl), np.maximum(hand[lvl], 0), cat, sev) for lvl in range(N_LEVELS)])
+    level = climb(start, p.T, has.T, m.scenario.handling.p_refer_below, m.top_level)
+    np.testing.assert_array_equal(pool.level[rows], level)
+    np.testing.assert_array_equal(pool.handler[rows], hand[level, np.arange(rows.size)])
+    assert np.all(pool.t_level[rows] == 7)
+    assert len(set(level.tolist())) > 2
+
+
+def kernels_chains(top: int) -> np.ndarray:
+    from sim.problems import _CHAINS
+
+    return _CHAINS[top]
+
+
+def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
+    m = busy_model
+    pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
+    idx = np.flatnonzero(pool.status == LATENT)
+    u = np.random.default_rng(2).random((3, idx.size))
+    visits = m.grids.visits_per_day(m.visits_per_worker_per_month)
+    pool.t_found[idx] = -1
+    kernels.find_latent(9, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder,
+                        w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.visit_ptr,
+                        m.grids.grid_size, visits, sc.community.p_find_on_visit, m.party.n_links, m._p_by_links(),
+                        m.rate_self_report, m.residents.trust, np.float32(sc.problems.report_trust_slope),
+                        m.communities.report_mult, w.res_community)
+    res, sev = pool.res[idx], pool.sev[idx]
+    from sim.problems import p_self_report
+
+    by_grid = m.grids.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party)
+    by_self = u[2] < p_self_report(m.rate_self_report, sev, m.residents.trust[res], sc.problems.report_trust_slope,
+                                   m.communities.report_mult[w.res_community[res]])
+    finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
+    found = finder >= 0
+    assert 0 < found.sum() < idx.size
+    np.testing.assert_array_equal(pool.t_found[idx] >= 0, found)
+    np.testing.assert_array_equal(pool.finder[idx][found], finder[found])
+
+
+def test_arrivals_match_the_vectorised_draw(busy_model: Model) -> None:
+    tab = busy_model.arrivals
+    res, cat, sev, u_prev = draw_arrivals(tab, np.random.default_rng(4))
+    rng = np.random.default_rng(4)  # the same draws, then the vectorised categorical picks
+    k = rng.poisson(tab.lam)
+    stratum = np.repeat(np.arange(k.size), k)
+    u = rng.random((4, stratum.size))
+    ref_res = tab.order[tab.start[stratum] + (u[0] * tab.size[stratum]).astype(np.int64)]
+    ref_cat = np.minimum((u[1][:, None] >= tab.cat_cum[stratum]).sum(axis=1), tab.cat_cum.shape[1] - 1)
+    ref_sev = np.minimum((u[2][:, None] >= tab.sev_cum[ref_cat]).sum(axis=1), tab.sev_cum.shape[1] - 1)
+    assert res.size > 10
+    np.testing.assert_array_equal(res, ref_res)
+    np.testing.assert_array_equal(cat, ref_cat)
+    np.testing.assert_array_equal(sev, ref_sev)
+    np.testing.assert_array_equal(u_prev, u[3])
+
+
+def test_judge_sums_repeated_residents_like_bincount(busy_model: Model) -> None:
+    r = copy.deepcopy(busy_model.residents)
+    p = busy_model.scenario.residents
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, r.n, 3000).astype(np.int32)  # many repeats
+    perf = rng.random(ids.size).astype(np.float32)
+    s0, e0, t0 = r.satisfaction.copy(), r.expectation.copy(), r.trust.copy()
+    kernels.judge(r.satisfaction, r.expectation, r.trust, ids, perf, np.float32(p.beta_disconfirm),
+                  np.float32(p.alpha_outcome), np.float32(p.alpha_expectation), np.float32(p.alpha_trust), r.scratch())
+    s, e, tr = s0[ids], e0[ids], t0[ids]
+    target = np.clip(perf + p.beta_disconfirm * (perf - e), 0.0, 1.0)
+    groups = _groups(ids)
+    assert groups is not None
+    _add_grouped(s0, ids, p.alpha_outcome * (target - s), groups)
+    _add_grouped(e0, ids, p.alpha_expectation * (perf - e), groups)
+    _add_grouped(t0, ids, p.alpha_trust * (perf - tr), groups)
+    for arr in (s0, e0, t0):
+        arr[ids] = arr[ids].clip(0.0, 1.0)
+    np.testing.assert_array_equal(r.satisfaction, s0)
+    np.testing.assert_array_equal(r.expectation, e0)
+    np.testing.assert_array_equal(r.trust, t0)
+    assert not np.any(r.scratch())  # the scratch is left zeroed
+
+
+def test_social_influence_matches_the_sparse_product(busy_model: Model) -> None:
+    r = copy.deepcopy(busy_model.residents)
+    p = busy_model.scenario.residents
+    s = r.satisfaction.copy()
+    trust = r.trust.copy()
+    social_influence(r, p)
+    nbr_mean = (r._adj @ s) * r._inv_deg
+    s += np.float32(p.rate_social) * np.where(r._inv_deg > 0, nbr_mean - s, 0.0).astype(np.float32)
+    s += np.float32(p.rate_drift) * (np.float32(p.satisfaction_init) - s)
+    trust += np.float32(p.rate_drift) * (np.float32(p.trust_init) - trust)
+    np.clip(s, 0.0, 1.0, out=s)
+    assert p.rate_social > 0 and p.rate_drift > 0
+    np.testing.assert_array_equal(r.satisfaction, s)
+    np.testing.assert_array_equal(r.trust, trust)
+
+
+def test_p10_binned_matches_the_counting_definition() -> None:
+    rng = np.random.default_rng(6)
+    for n in (1, 7, 1000, 54321):
+        v = rng.beta(2, 3, n).astype(np.float32)
+        v[: n // 10] = 1.0
+        assert kernels.p10_binned(v, 10_000) == _p10_binned(v)
