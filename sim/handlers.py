@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .agents.community import Communities, Grids
 from .agents.department import Departments
 from .agents.property_firm import PropertyFirms
 from .agents.street_office import StreetOffices
 from .graph import World
 from .taxonomy import CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, PROPERTY, STREET
+
+#: "no extra capacity at this level", for the kernel
+_NO_EXTRA = np.empty(0, dtype=np.float32)
 
 
 class HandlerTables:
@@ -97,7 +101,20 @@ class HandlerTables:
                 *(np.ascontiguousarray(self.mult[lvl], dtype=f32) for lvl in range(N_LEVELS)))
 
     def capacity(self) -> np.ndarray:
-        """Today's effort per handler, all levels concatenated (see ``level_offset``)."""
+        """Today's effort per handler, all levels concatenated (see ``level_offset``): grid workers'
+        effort, firms', the community staff's left after administrative tasks, streets',
+        departments' and the city's, each plus what policies add (``capacity_vectorised`` in one pass)."""
+        g, c, d = self.grids, self.communities, self.departments
+        none = _NO_EXTRA
+        extra = [none if e is None else e for e in self.extra_capacity.values()]
+        return kernels.capacity(
+            g.n_workers, np.float32(self.grid_worker_capacity), self.firms.capacity, c.n_staff,
+            np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task),
+            self.streets.capacity, d.capacity, d.city_capacity, *extra,
+        )
+
+    def capacity_vectorised(self) -> np.ndarray:
+        """The definition of :meth:`capacity` in numpy (kept for the tests)."""
         parts = [
             self.grids.n_workers * np.float32(self.grid_worker_capacity),
             self.firms.capacity,

@@ -140,14 +140,28 @@ def append_latent(n, res, cat, sev, t, b_res, b_cat, b_sev, b_status, b_level, b
 # find
 # --------------------------------------------------------------------------------------------
 @_jit
+def count_equal(a, value):  # noqa: ANN001, ANN201
+    """``np.count_nonzero(a == value)``."""
+    n = 0
+    for x in a:
+        if x == value:
+            n += 1
+    return n
+
+
+@_jit
 def find_latent(t, u, status, res, sev, t_found, n_contacts, finder, res_household, household_grid,
-                household_pos, visit_ptr, grid_size, visits, p_visit, n_links, p_by_links, rate_self, trust,
-                slope, report_mult, res_community):  # noqa: ANN001, ANN201
-    """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
+                household_pos, visit_ptr, grid_size, n_workers, visits_per_worker, p_visit, n_links, p_by_links,
+                rate_self, trust, slope, report_mult, res_community):  # noqa: ANN001, ANN201
+    """Mark latent rows found today: by a grid visit, else a party link, else a self-report;
+    then move each grid's round of visits on by the day's visits (``Grids.advance``).
 
     ``u`` holds three uniforms per latent row, in row order; ``p_by_links[k]`` is the chance
     that k links find a problem. Rows already marked found (by a policy) keep their finder.
     """
+    visits = np.empty(n_workers.size, dtype=np.float32)  # Grids.visits_per_day
+    for g in range(n_workers.size):
+        visits[g] = n_workers[g] * visits_per_worker
     j = 0
     for i in range(status.size):
         if status[i] != LATENT:
@@ -171,6 +185,8 @@ def find_latent(t, u, status, res, sev, t_found, n_contacts, finder, res_househo
             finder[i] = f
             t_found[i] = t
             n_contacts[i] = 1
+    for g in range(visit_ptr.size):
+        visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,6 +240,27 @@ def place(rows, start_level, t, res, cat, sev, level, handler, t_level, res_hous
         level[i] = out
         handler[i] = hand[out]
         t_level[i] = t
+
+
+@_jit
+def route_found(status, t_found, finder, found_by, res, cat, sev, entry_level, compound_firm, res_compound,
+                property_cat, admin_cat, admin_level):  # noqa: ANN001, ANN201
+    """Latent rows marked found become queued: returns them (row order) with their entry
+    levels, after counting them by finder."""
+    n = 0
+    for i in range(status.size):
+        if t_found[i] >= 0 and status[i] == LATENT:
+            n += 1
+    rows = np.empty(n, dtype=np.int64)
+    a = 0
+    for i in range(status.size):
+        if t_found[i] >= 0 and status[i] == LATENT:
+            rows[a] = i
+            a += 1
+            found_by[finder[i]] += 1
+            status[i] = QUEUED
+    return rows, entry_levels(rows, res, cat, sev, entry_level, compound_firm, res_compound, property_cat,
+                              admin_cat, admin_level)
 
 
 @_jit
@@ -493,6 +530,15 @@ def scatter_add_scalar(target, ids, value, acc):  # noqa: ANN001, ANN201
 
 
 @_jit
+def erode(satisfaction, trust, ids, loss_s, loss_t, acc):  # noqa: ANN001, ANN201
+    """Each overdue problem (repeated ids add up) costs satisfaction and trust; both clipped."""
+    scatter_add_scalar(satisfaction, ids, -loss_s, acc)
+    scatter_add_scalar(trust, ids, -loss_t, acc)
+    clip_at(satisfaction, ids)
+    clip_at(trust, ids)
+
+
+@_jit
 def clip_at(target, ids):  # noqa: ANN001, ANN201
     """Clip ``target[ids]`` to [0, 1]."""
     for j in range(ids.size):
@@ -606,3 +652,230 @@ def p10_binned(values, bins):  # noqa: ANN001, ANN201
         if cum >= target:
             return (k + 0.5) / bins
     return (bins - 0.5) / bins
+
+
+# --------------------------------------------------------------------------------------------
+# sums as numpy computes them (pairwise), so recorded figures are the same to the last bit
+# --------------------------------------------------------------------------------------------
+@_jit
+def _block64(a, lo, n):  # noqa: ANN001, ANN201
+    """numpy's pairwise-sum leaf (n <= 128) in float64: sequential below 8, else 8 accumulators."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = np.float64(a[lo]), np.float64(a[lo + 1]), np.float64(a[lo + 2]), np.float64(a[lo + 3])
+    r4, r5, r6, r7 = np.float64(a[lo + 4]), np.float64(a[lo + 5]), np.float64(a[lo + 6]), np.float64(a[lo + 7])
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_jit
+def _block32(a, lo, n):  # noqa: ANN001, ANN201
+    """numpy's pairwise-sum leaf (n <= 128) of a float32 array, accumulated in float32."""
+    if n < 8:
+        res = _ZERO32
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_jit
+def _pairwise(a, lo, n, wide):  # noqa: ANN001, ANN201
+    """``a[lo:lo+n].sum()`` as numpy computes it: halves (rounded down to a multiple of 8)
+    until blocks of at most 128, summed as in ``_block64`` (``wide``) or ``_block32``. The
+    tree is walked with an explicit stack (cached numba code and recursion do not mix)."""
+    if n <= 128:
+        return _block64(a, lo, n) if wide else np.float64(_block32(a, lo, n))
+    work = np.empty((3, 192), dtype=np.int64)  # lo, n, kind (0 evaluate, 1 add the top two values)
+    vals = np.empty(96)
+    vals32 = np.empty(96, dtype=np.float32)
+    sp = vp = 0
+    work[0, 0], work[1, 0], work[2, 0] = lo, n, 0
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        at, m, kind = work[0, sp], work[1, sp], work[2, sp]
+        if kind == 1:
+            vp -= 1
+            vals[vp - 1] = vals[vp - 1] + vals[vp]
+            vals32[vp - 1] = vals32[vp - 1] + vals32[vp]
+        elif m <= 128:
+            if wide:
+                vals[vp] = _block64(a, at, m)
+            else:
+                vals32[vp] = _block32(a, at, m)
+            vp += 1
+        else:
+            n2 = m // 2
+            n2 -= n2 % 8
+            work[0, sp], work[1, sp], work[2, sp] = 0, 0, 1
+            work[0, sp + 1], work[1, sp + 1], work[2, sp + 1] = at + n2, m - n2, 0
+            work[0, sp + 2], work[1, sp + 2], work[2, sp + 2] = at, n2, 0
+            sp += 3
+    return vals[0] if wide else np.float64(vals32[0])
+
+
+@_jit
+def _pairwise64(a, lo, n):  # noqa: ANN001, ANN201
+    """``a[lo:lo+n].sum()`` in float64 (elements converted), as numpy does it."""
+    return _pairwise(a, lo, n, True)
+
+
+@_jit
+def _pairwise32(a, lo, n):  # noqa: ANN001, ANN201
+    """``a[lo:lo+n].sum()`` of a float32 array accumulated in float32 (returned as float64)."""
+    return _pairwise(a, lo, n, False)
+
+
+@_jit
+def mean64(a):  # noqa: ANN001, ANN201
+    """``a.mean(dtype=np.float64)`` of a float32 array: numpy casts it in buffers of 8,192."""
+    res = 0.0
+    lo = 0
+    while lo < a.size:
+        n = min(8192, a.size - lo)
+        res += _pairwise64(a, lo, n)
+        lo += n
+    return res / a.size
+
+
+@_jit
+def resident_stats(s, trust, compound_start, compound_type, compound_size, n_types, bins):  # noqa: ANN001, ANN201
+    """Mean and 10th percentile of satisfaction, mean trust, mean satisfaction by compound type
+    (as ``Recorder._by_ctype``: ``np.add.reduceat`` per compound, then ``np.bincount``)."""
+    sums = np.zeros(n_types)
+    counts = np.zeros(n_types)
+    n_comp = compound_start.size
+    for c in range(n_comp):
+        lo = compound_start[c]
+        hi = compound_start[c + 1] if c + 1 < n_comp else s.size
+        v = np.float64(s[lo]) + _pairwise64(s, lo + 1, max(hi - lo - 1, 0))  # reduceat: first + pairwise(rest)
+        sums[compound_type[c]] += v
+        counts[compound_type[c]] += np.float64(compound_size[c])
+    by_type = np.empty(n_types)
+    for k in range(n_types):
+        by_type[k] = sums[k] / counts[k] if counts[k] != 0 else np.nan
+    return mean64(s), p10_binned(s, bins), mean64(trust), by_type
+
+
+@_jit
+def utilisation(n_staff, capacity_per_staff, admin_tasks, admin_cap, effort_per_task, used, cap, comm_lo, n_comm,
+                grid_lo, n_grid):  # noqa: ANN001, ANN201
+    """Community staff effort and busy effort, and grid effort and busy effort, today (see
+    ``Recorder._utilisation``): staff, admin, community used, grid used, grid capacity, and the
+    effort policies added to the community (capacity less the staff's own problem effort)."""
+    nc = n_staff.size
+    staff_eff = np.empty(nc, dtype=np.float32)
+    admin_eff = np.empty(nc, dtype=np.float32)
+    own = np.empty(nc, dtype=np.float32)
+    for i in range(nc):
+        staff_eff[i] = n_staff[i] * capacity_per_staff
+        tasks = min(admin_tasks[i], admin_cap[i])
+        admin_eff[i] = min(np.float32(tasks * effort_per_task), staff_eff[i])
+        own[i] = staff_eff[i] - admin_eff[i]
+    comm = np.empty(n_comm)
+    for j in range(n_comm):
+        comm[j] = min(used[comm_lo + j], cap[comm_lo + j])
+    grid = np.empty(n_grid)
+    for j in range(n_grid):
+        grid[j] = min(used[grid_lo + j], cap[grid_lo + j])
+    added = _pairwise64(cap, comm_lo, n_comm) - _pairwise32(own, 0, nc)
+    return (_pairwise32(staff_eff, 0, nc), _pairwise32(admin_eff, 0, nc),
+            _pairwise64(comm, 0, n_comm), _pairwise64(grid, 0, n_grid), _pairwise64(cap, grid_lo, n_grid), added)
+
+
+# --------------------------------------------------------------------------------------------
+# handlers' capacity, participation
+# --------------------------------------------------------------------------------------------
+@_jit
+def _put(out, at, part, extra):  # noqa: ANN001, ANN201
+    """Write ``part (+ extra)`` into ``out`` from ``at`` (the sum in the parts' own precision)."""
+    if extra.size:
+        for i in range(part.size):
+            out[at + i] = part[i] + extra[i]
+    else:
+        for i in range(part.size):
+            out[at + i] = part[i]
+    return at + part.size
+
+
+@_jit
+def capacity(n_workers, capacity_per_worker, firm_capacity, n_staff, capacity_per_staff, admin_tasks, admin_cap,
+             effort_per_task, street_capacity, department_capacity, city_capacity, e_grid, e_property, e_community,
+             e_street, e_department, e_city):  # noqa: ANN001, ANN201
+    """Today's effort per handler, all levels concatenated (as ``HandlerTables.capacity``);
+    ``e_*`` are the effort policies add per handler (empty: none)."""
+    n = (n_workers.size + firm_capacity.size + n_staff.size + street_capacity.size + department_capacity.size
+         + city_capacity.size)
+    out = np.empty(n)
+    grid = np.empty(n_workers.size, dtype=np.float32)
+    for i in range(n_workers.size):
+        grid[i] = n_workers[i] * capacity_per_worker
+    comm = np.empty(n_staff.size, dtype=np.float32)
+    for i in range(n_staff.size):
+        staff = n_staff[i] * capacity_per_staff
+        admin = min(np.float32(min(admin_tasks[i], admin_cap[i]) * effort_per_task), staff)
+        comm[i] = staff - admin  # Communities.problem_capacity
+    at = _put(out, 0, grid, e_grid)
+    at = _put(out, at, firm_capacity, e_property)
+    at = _put(out, at, comm, e_community)
+    at = _put(out, at, street_capacity, e_street)
+    at = _put(out, at, department_capacity, e_department)
+    _put(out, at, city_capacity, e_city)
+    return out
+
+
+@_jit
+def max_product(a, b):  # noqa: ANN001, ANN201
+    """``(a * b).max()`` (0 for empty arrays)."""
+    top = a.dtype.type(0) * b.dtype.type(0)
+    for i in range(a.size):
+        x = a[i] * b[i]
+        if i == 0 or x > top:
+            top = x
+    return top
+
+
+@_jit
+def participation_gain(satisfaction, trust, ids, gain_s, gain_t, acc):  # noqa: ANN001, ANN201
+    """Each participation (repeated ids add up) lifts satisfaction and trust; both clipped."""
+    scatter_add_scalar(satisfaction, ids, gain_s, acc)
+    scatter_add_scalar(trust, ids, gain_t, acc)
+    clip_at(satisfaction, ids)
+    clip_at(trust, ids)

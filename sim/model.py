@@ -39,7 +39,7 @@ from .problems import (
     draw_arrival_uniforms,
 )
 from .results import Recorder, Results
-from .rng import Streams
+from .rng import Streams, binomial_each, poisson_each
 from .scenario import Scenario
 from .taxonomy import (
     ADMIN_CATEGORY,
@@ -193,17 +193,17 @@ class Model(HandlerTables):
 
     def _find(self, t: int) -> None:
         pool, w, sc, g = self.problems, self.world, self.scenario, self.grids
-        u = self.streams.get("find").random((3, int(np.count_nonzero(pool.status == LATENT))))
-        visits = g.visits_per_day(self.visits_per_worker_per_month)
+        u = self.streams.get("find").random((3, kernels.count_equal(pool.status, LATENT)))
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report
-        # (vectorised definition: Grids.visited, p_found_by_links, p_self_report)
+        # (vectorised definition: Grids.visited, p_found_by_links, p_self_report); then the grid
+        # workers go round (Grids.advance) whether or not there was anything to find
         kernels.find_latent(
             t, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder, w.res_household,
-            g.household_grid, g.household_pos, g.visit_ptr, g.grid_size, visits, sc.community.p_find_on_visit,
+            g.household_grid, g.household_pos, g.visit_ptr, g.grid_size, g.n_workers,
+            np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
             self.party.n_links, self._p_by_links(), self.rate_self_report, self.residents.trust,
             np.float32(sc.problems.report_trust_slope), self.communities.report_mult, w.res_community,
         )
-        g.advance(visits)  # workers go round whether or not there is anything to find
 
     def _p_by_links(self) -> np.ndarray:
         """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
@@ -234,15 +234,15 @@ class Model(HandlerTables):
 
     def _route(self, t: int) -> None:
         pool = self.problems
-        new = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))  # found today (or late yesterday)
+        admin = -1 if self.admin_entry_level is None else self.admin_entry_level
+        # latent rows marked found (today, or late yesterday) are counted, queued and get their entry level
+        new, level = kernels.route_found(
+            pool.status, pool.t_found, pool.finder, self.ledger.found_by, pool.res, pool.cat, pool.sev,
+            self.entry_level, self.compound_firm, self.world.res_compound, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin,
+        )
         if new.size == 0:
             return
         self.ledger.found += new.size
-        self.ledger.found_by += np.bincount(pool.finder[new], minlength=self.ledger.found_by.size)
-        pool.status[new] = QUEUED
-        admin = -1 if self.admin_entry_level is None else self.admin_entry_level
-        level = kernels.entry_levels(new, pool.res, pool.cat, pool.sev, self.entry_level, self.compound_firm,
-                                     self.world.res_compound, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)
         self._place(new, level, t)
 
     def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
@@ -342,10 +342,10 @@ class Model(HandlerTables):
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
         w, params = self.world, self.scenario.residents
-        events = rng.poisson(self.communities.event_rate)
+        events = poisson_each(rng, self.communities.event_rate)
         self.events_today = int(events.sum())
         reach = np.minimum(events * self.scenario.community.p_event_reach, 1.0)
-        n_att = rng.binomial(w.community_size, reach)
+        n_att = binomial_each(rng, w.community_size, reach)
         attendees = kernels.attendees(n_att, w.community_start, w.community_size, rng.random(int(n_att.sum())))
         vols = draw_volunteers(self.residents, rng, self.party.volunteer_rate, self.party.volunteer_mult)
         self.residents.volunteer_turns[vols] += 1

@@ -238,7 +238,9 @@ def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.nda
 
 def draw_arrival_uniforms(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Today's Poisson counts per stratum and four uniforms per problem (all the arrival stream draws)."""
-    k = rng.poisson(table.lam)
+    from .rng import poisson_each
+
+    k = poisson_each(rng, table.lam)
     return k, rng.random((4, int(k.sum())))
 
 

@@ -98,19 +98,16 @@ class Recorder:
     def _utilisation(self) -> tuple[float, float]:
         m = self.model
         used = getattr(m, "_used", None)
-        staff_effort, admin_effort = m.communities.staff_effort(), m.communities.admin_effort()
-        staff = float(staff_effort.sum())
-        admin = float(admin_effort.sum())
-        if used is None:
-            return staff, float((m.grids.n_workers * m.grid_worker_capacity).sum())
-        off = m.level_offset
-        cap = m.capacity()
-        comm = slice(off[COMMUNITY], off[COMMUNITY] + m.world.n_communities)
-        grid = slice(off[GRID], off[GRID] + m.grids.n)
-        comm_used = float(np.minimum(used[comm], cap[comm]).sum())
-        grid_used = float(np.minimum(used[grid], cap[grid]).sum())
-        staff += float(cap[comm].sum() - (staff_effort - admin_effort).sum())  # effort added by policies
-        grid_cap = float(cap[grid].sum())
+        if used is None:  # nothing handled yet
+            return float(m.communities.staff_effort().sum()), float((m.grids.n_workers * m.grid_worker_capacity).sum())
+        off, c = m.level_offset, m.communities
+        # staff effort, admin effort, min(used, capacity) summed over communities and grids, the grids'
+        # capacity, and the effort policies added to the communities (capacity less the staff's own)
+        staff, admin, comm_used, grid_used, grid_cap, added = kernels.utilisation(
+            c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task),
+            used, m.capacity(), off[COMMUNITY], m.world.n_communities, off[GRID], m.grids.n,
+        )
+        staff += added
         self.staff_effort_total += staff
         self.staff_busy_total += comm_used + admin
         self.grid_effort_total += grid_cap
@@ -128,22 +125,23 @@ class Recorder:
         r = self.rows
         self.t[r] = t
         d = self.data
-        arisen = led.arisen.sum()
+        arisen, resolved = led.arisen.sum(), led.resolved.sum()
         d["arisen"][r] = arisen
         d["found"][r] = led.found
-        d["resolved"][r] = led.resolved.sum()
+        d["resolved"][r] = resolved
         d["abandoned"][r] = led.abandoned.sum()
         d["prevented"][r] = led.prevented
         d["pending"][r] = pool.n
         d["pending_latent"][r], d["pending_queued"][r], backlog = kernels.pool_counts(pool.status, pool.level, N_LEVELS)
         for i, key in enumerate(_BACKLOG):
             d[key][r] = backlog[i]
-        d["resolution_rate"][r] = _ratio(led.resolved.sum(), arisen)
-        s = m.residents.satisfaction
-        d["satisfaction_mean"][r] = float(s.mean(dtype=np.float64))
-        d["satisfaction_p10"][r] = kernels.p10_binned(s, 10_000)  # as _p10_binned
-        d["trust_mean"][r] = float(m.residents.trust.mean(dtype=np.float64))
-        by_ct = self._by_ctype(s)
+        d["resolution_rate"][r] = _ratio(resolved, arisen)
+        w = m.world
+        # the means as ndarray.mean(dtype=float64), the 10th percentile as _p10_binned, by type as _by_ctype
+        d["satisfaction_mean"][r], d["satisfaction_p10"][r], d["trust_mean"][r], by_ct = kernels.resident_stats(
+            m.residents.satisfaction, m.residents.trust, w.compound_start, w.compound_type, w.compound_size,
+            len(COMPOUND_TYPES), 10_000,
+        )
         for i, key in enumerate(_SATISFACTION_CT):
             d[key][r] = by_ct[i]
         d["staff_utilisation"][r] = staff_u

@@ -31,3 +31,25 @@ class Streams:
             gen = np.random.Generator(np.random.PCG64(ss))
             self._streams[name] = gen
         return gen
+
+
+#: Up to this many draws, one scalar call each is cheaper than numpy's broadcasting path.
+_SCALAR_DRAWS = 16
+
+
+def poisson_each(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
+    """``rng.poisson(lam)`` for a 1-d ``lam``: the same numbers, drawn in the same order.
+
+    Generator.poisson calls the same C routine once per element whether given an array or a
+    scalar; for a handful of elements, scalar calls skip the array path's fixed cost.
+    """
+    if lam.size > _SCALAR_DRAWS:
+        return rng.poisson(lam)
+    return np.array([rng.poisson(x) for x in lam.tolist()], dtype=np.int64)
+
+
+def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``rng.binomial(n, p)`` for 1-d ``n`` and ``p`` of one length: the same numbers, in order."""
+    if n.size > _SCALAR_DRAWS:
+        return rng.binomial(n, p)
+    return np.array([rng.binomial(k, q) for k, q in zip(n.tolist(), p.tolist(), strict=True)], dtype=np.int64)

@@ -16,6 +16,7 @@ from helpers import MEDIUM
 from sim import Model, Scenario, kernels
 from sim.agents.party_member import p_found_by_links
 from sim.agents.resident import _add_grouped, _groups, social_influence
+from sim.params import DAYS_PER_MONTH
 from sim.problems import allocate, climb, draw_arrivals
 from sim.results import _p10_binned
 from sim.taxonomy import GRID, GRID_VISIT, LATENT, N_LEVELS, PARTY_LINK, PROPERTY, QUEUED, SELF_REPORT
@@ -105,18 +106,23 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
     idx = np.flatnonzero(pool.status == LATENT)
+    assert kernels.count_equal(pool.status, LATENT) == idx.size
     u = np.random.default_rng(2).random((3, idx.size))
-    visits = m.grids.visits_per_day(m.visits_per_worker_per_month)
+    g = copy.deepcopy(m.grids)
+    visits = g.visits_per_day(m.visits_per_worker_per_month)
     pool.t_found[idx] = -1
+    ptr = g.visit_ptr.copy()
     kernels.find_latent(9, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder,
-                        w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.visit_ptr,
-                        m.grids.grid_size, visits, sc.community.p_find_on_visit, m.party.n_links, m._p_by_links(),
-                        m.rate_self_report, m.residents.trust, np.float32(sc.problems.report_trust_slope),
-                        m.communities.report_mult, w.res_community)
+                        w.res_household, g.household_grid, g.household_pos, ptr, g.grid_size, g.n_workers,
+                        np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
+                        m.party.n_links, m._p_by_links(), m.rate_self_report, m.residents.trust,
+                        np.float32(sc.problems.report_trust_slope), m.communities.report_mult, w.res_community)
     res, sev = pool.res[idx], pool.sev[idx]
     from sim.problems import p_self_report
 
-    by_grid = m.grids.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+    by_grid = g.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+    g.advance(visits)
+    np.testing.assert_array_equal(ptr, g.visit_ptr)  # the rounds moved on as Grids.advance moves them
     by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party)
     by_self = u[2] < p_self_report(m.rate_self_report, sev, m.residents.trust[res], sc.problems.report_trust_slope,
                                    m.communities.report_mult[w.res_community[res]])
@@ -190,3 +196,49 @@ def test_p10_binned_matches_the_counting_definition() -> None:
         v = rng.beta(2, 3, n).astype(np.float32)
         v[: n // 10] = 1.0
         assert kernels.p10_binned(v, 10_000) == _p10_binned(v)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 127, 128, 129, 1000, 5532, 8191, 8192, 8193, 18047, 100_003])
+def test_sums_are_numpys_to_the_bit(n: int) -> None:
+    """Recorded means and utilisation use numpy's pairwise summation; the kernels reproduce it."""
+    rng = np.random.default_rng(n)
+    x = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
+    y = x.astype(np.float32)
+    assert kernels._pairwise64(x, 0, n) == x.sum()
+    assert kernels._pairwise32(y, 0, n) == float(y.sum())
+    assert kernels.mean64(y) == y.mean(dtype=np.float64)
+    lo = n // 3
+    assert kernels._pairwise64(x, lo, n - lo) == x[lo:].sum()
+
+
+def test_resident_stats_match_the_recorders_definitions(busy_model: Model) -> None:
+    m, w = busy_model, busy_model.world
+    s, tr = m.residents.satisfaction, m.residents.trust
+    s_mean, p10, t_mean, by_type = kernels.resident_stats(s, tr, w.compound_start, w.compound_type, w.compound_size,
+                                                          3, 10_000)
+    assert s_mean == s.mean(dtype=np.float64)
+    assert t_mean == tr.mean(dtype=np.float64)
+    assert p10 == _p10_binned(s)
+    np.testing.assert_array_equal(by_type, m.recorder._by_ctype(s))
+
+
+def test_capacity_matches_its_vectorised_definition(busy_model: Model) -> None:
+    m = busy_model
+    np.testing.assert_array_equal(m.capacity(), m.capacity_vectorised())
+    assert any(e is not None for e in m.extra_capacity.values())  # the whistle adds department capacity
+
+
+def test_scalar_draws_are_the_array_draws() -> None:
+    """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the
+    generator in the same state, below and above the size where they switch."""
+    from sim.rng import binomial_each, poisson_each
+
+    for size in (1, 4, 16, 17, 40):
+        a, b = np.random.default_rng(size), np.random.default_rng(size)
+        lam = a.random(size) * 12.0
+        b.random(size)
+        n, p = a.integers(0, 3000, size), a.random(size)
+        b.integers(0, 3000, size), b.random(size)
+        np.testing.assert_array_equal(poisson_each(a, lam), b.poisson(lam))
+        np.testing.assert_array_equal(binomial_each(a, n, p), b.binomial(n, p))
+        assert a.random() == b.random()

@@ -127,11 +127,8 @@ def erode_waiting(res: Residents, ids: np.ndarray, params: ResidentParams) -> No
     """Waiting erodes: each overdue open problem costs its resident satisfaction and some trust."""
     if ids.size == 0 or params.rate_wait_erosion == 0:
         return
-    acc = res.scratch()
-    kernels.scatter_add_scalar(res.satisfaction, ids, -params.rate_wait_erosion, acc)
-    kernels.scatter_add_scalar(res.trust, ids, -params.trust_erosion_share * params.rate_wait_erosion, acc)
-    kernels.clip_at(res.satisfaction, ids)
-    kernels.clip_at(res.trust, ids)
+    kernels.erode(res.satisfaction, res.trust, ids, float(params.rate_wait_erosion),
+                  float(params.trust_erosion_share * params.rate_wait_erosion), res.scratch())
 
 
 def social_influence(res: Residents, params: ResidentParams) -> None:
@@ -149,11 +146,8 @@ def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None
     """Taking part (an event, a volunteer turn) lifts satisfaction and trust."""
     if ids.size == 0:
         return
-    acc = res.scratch()
-    kernels.scatter_add_scalar(res.satisfaction, ids, float(params.participation_satisfaction), acc)
-    kernels.scatter_add_scalar(res.trust, ids, float(params.participation_trust), acc)
-    kernels.clip_at(res.satisfaction, ids)
-    kernels.clip_at(res.trust, ids)
+    kernels.participation_gain(res.satisfaction, res.trust, ids, float(params.participation_satisfaction),
+                               float(params.participation_trust), res.scratch())
 
 
 def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -163,7 +157,7 @@ def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, 
     accepts each with its own share of it, so the cost is proportional to the number of
     candidates, not of residents.
     """
-    top = min(float((rate * mult).max()) if rate.size else 0.0, 1.0)
+    top = min(float(kernels.max_product(rate, mult)), 1.0)
     if top <= 0:
         return np.empty(0, dtype=np.int64)
     k = rng.binomial(res.n, top)
