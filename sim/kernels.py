@@ -394,11 +394,12 @@ def attempts(status, res, cat, sev, level, handler, t_level, flags, level_offset
 
 @_jit
 def resolve_rows(rows, t, status, res, cat, sev, level, t_arise, t_found, n_contacts, flags, res_ctype,
-                 expected_wait, resolved, resolved_level, resolved_ctype, days_hist, flag_resolved):  # noqa: ANN001, ANN201
+                 perf_table, resolved, resolved_level, resolved_ctype, days_hist, flag_resolved):  # noqa: ANN001, ANN201
     """Count queued ``rows`` as resolved today and close them (status -1).
 
-    Returns the residents of the rows closed, the days each waited since the report, the wait
-    each expected, and the contacts the closed problems took.
+    Returns the residents of the rows closed, the performance of each outcome (looked up by
+    severity and days waited since the report in ``perf_table``), and the contacts the closed
+    problems took.
     """
     n = 0
     for j in range(rows.size):
@@ -406,8 +407,7 @@ def resolve_rows(rows, t, status, res, cat, sev, level, t_arise, t_found, n_cont
             n += 1
     closed = np.empty(n, dtype=np.int64)
     who = np.empty(n, dtype=np.int32)
-    waited = np.empty(n, dtype=np.float32)
-    expected = np.empty(n, dtype=np.float32)
+    perf = np.empty(n, dtype=np.float32)
     contacts = 0
     a = 0
     for j in range(rows.size):
@@ -424,12 +424,11 @@ def resolve_rows(rows, t, status, res, cat, sev, level, t_arise, t_found, n_cont
                 flag_resolved[bit] += 1
         closed[a] = i
         who[a] = res[i]
-        waited[a] = np.float32(t - t_found[i])
-        expected[a] = expected_wait[sev[i]]
+        perf[a] = perf_table[sev[i], t - t_found[i]]
         a += 1
     for j in range(n):
         status[closed[j]] = -1
-    return who, waited, expected, contacts
+    return who, perf, contacts
 
 
 # --------------------------------------------------------------------------------------------
@@ -859,6 +858,28 @@ def capacity(n_workers, capacity_per_worker, firm_capacity, n_staff, capacity_pe
     at = _put(out, at, department_capacity, e_department)
     _put(out, at, city_capacity, e_city)
     return out
+
+
+@_jit
+def sum32(a, b):  # noqa: ANN001, ANN201
+    """``float(a.sum()), float(b.sum())`` of two float32 arrays, as numpy sums them."""
+    return _pairwise32(a, 0, a.size), _pairwise32(b, 0, b.size)
+
+
+@_jit
+def int_totals(a, b, c):  # noqa: ANN001, ANN201
+    """Totals of three integer arrays (the ledger's arisen, resolved and abandoned counts)."""
+    return a.sum(), b.sum(), c.sum()
+
+
+@_jit
+def max_value(a):  # noqa: ANN001, ANN201
+    """``a.max()`` of a non-empty array."""
+    top = a[0]
+    for x in a:
+        if x > top:
+            top = x
+    return top
 
 
 @_jit

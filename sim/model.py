@@ -153,6 +153,8 @@ class Model(HandlerTables):
         self.setup_s = time.perf_counter() - t0
         self._graph: nx.Graph | None = None
         self._p_links_table: np.ndarray | None = None
+        self._perf_table: np.ndarray | None = None
+        self._perf_key = b""
         #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
         self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
 
@@ -207,7 +209,7 @@ class Model(HandlerTables):
 
     def _p_by_links(self) -> np.ndarray:
         """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
-        n_max = int(self.party.n_links.max()) if self.party.n_links.size else 0
+        n_max = int(kernels.max_value(self.party.n_links)) if self.party.n_links.size else 0
         table = self._p_links_table
         if table is None or table.size != n_max + 1:
             table = p_found_by_links(np.arange(n_max + 1), self.scenario.party)
@@ -285,15 +287,26 @@ class Model(HandlerTables):
             led.days_hist = np.pad(led.days_hist, ((0, 0), (0, t + 1 - led.days_hist.shape[1])))
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
-        res, waited, expected, contacts = kernels.resolve_rows(
+        res, perf, contacts = kernels.resolve_rows(
             rows, t, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found,
-            pool.n_contacts, pool.flags, self.world.res_ctype, self.expected_wait, led.resolved, led.resolved_level,
-            led.resolved_ctype, led.days_hist, led.flag_resolved,
+            pool.n_contacts, pool.flags, self.world.res_ctype, self._performance_table(t), led.resolved,
+            led.resolved_level, led.resolved_ctype, led.days_hist, led.flag_resolved,
         )
         if res.size:
             led.contacts_resolved += contacts
             self._closed_res.append(res)
-            self._closed_perf.append(performance(waited, expected))
+            self._closed_perf.append(perf)
+
+    def _performance_table(self, t: int) -> np.ndarray:
+        """``performance(days waited, expected wait)`` for every severity and 0..t days waited
+        (computed by :func:`~sim.agents.resident.performance` once, again if expectations change)."""
+        table, key = self._perf_table, self.expected_wait.tobytes()
+        if table is None or table.shape[1] <= t or key != self._perf_key:
+            width = max(t + 1, self.scenario.run.n_steps + 1, 0 if table is None else 2 * table.shape[1])
+            waited = np.arange(width, dtype=np.float32)[None, :]
+            table = np.ascontiguousarray(performance(waited, self.expected_wait[:, None]))
+            self._perf_table, self._perf_key = table, key
+        return table
 
     def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
         """Close queued pool rows as solved through a policy's own channel (projects, meetings).
@@ -356,9 +369,10 @@ class Model(HandlerTables):
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
         c = self.scenario.costs
-        pay = (float(self.grids.n_workers.sum()) * self.pay_grid_worker
-               + float(self.communities.n_staff.sum()) * c.pay_community_staff) / DAYS_PER_MONTH
-        return pay + self.events_today * c.cost_event + sum(p.cost_per_day(self) for p in self.policies)
+        workers, staff = kernels.sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
+        pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
+        return pay + self.events_today * c.cost_event + (sum(p.cost_per_day(self) for p in self.policies)
+                                                         if self.policies else 0)
 
     def _record(self, t: int) -> None:
         self.cost_yuan += self.cost_per_day()

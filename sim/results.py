@@ -125,11 +125,11 @@ class Recorder:
         r = self.rows
         self.t[r] = t
         d = self.data
-        arisen, resolved = led.arisen.sum(), led.resolved.sum()
+        arisen, resolved, abandoned = kernels.int_totals(led.arisen, led.resolved, led.abandoned)
         d["arisen"][r] = arisen
         d["found"][r] = led.found
         d["resolved"][r] = resolved
-        d["abandoned"][r] = led.abandoned.sum()
+        d["abandoned"][r] = abandoned
         d["prevented"][r] = led.prevented
         d["pending"][r] = pool.n
         d["pending_latent"][r], d["pending_queued"][r], backlog = kernels.pool_counts(pool.status, pool.level, N_LEVELS)
