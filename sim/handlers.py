@@ -95,10 +95,10 @@ class HandlerTables:
     def _success_tables(self) -> tuple[np.ndarray, ...]:
         """What the kernels read to compute chances of success: authority, severity and level
         multipliers, then each level's handler multipliers (float32, as ``p_success`` computes)."""
-        f32 = np.float32
-        return (self.authority.astype(f32, copy=False), self.severity_mult.astype(f32, copy=False),
-                self.level_cat_mult.astype(f32, copy=False),
-                *(np.ascontiguousarray(self.mult[lvl], dtype=f32) for lvl in range(N_LEVELS)))
+        f32, c, m = np.float32, np.ascontiguousarray, self.mult
+        return (c(self.authority, dtype=f32), c(self.severity_mult, dtype=f32), c(self.level_cat_mult, dtype=f32),
+                c(m[0], dtype=f32), c(m[1], dtype=f32), c(m[2], dtype=f32), c(m[3], dtype=f32), c(m[4], dtype=f32),
+                c(m[5], dtype=f32))
 
     def capacity(self) -> np.ndarray:
         """Today's effort per handler, all levels concatenated (see ``level_offset``): grid workers'

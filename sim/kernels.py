@@ -900,3 +900,111 @@ def participation_gain(satisfaction, trust, ids, gain_s, gain_t, acc):  # noqa: 
     scatter_add_scalar(trust, ids, gain_t, acc)
     clip_at(satisfaction, ids)
     clip_at(trust, ids)
+
+
+@_jit
+def escalate_day(t, u, status, res, cat, sev, level, handler, t_arise, t_found, t_level, n_contacts, finder, flags,
+                 dur_escalate, rate_escalate, deadline, next_level, top, expected_wait, rate_recontact,
+                 no_recontact_flags, patience, rate_abandon, rate_abandon_latent, abandoned, flag_abandoned,
+                 res_household, household_grid, grid_workers, res_compound, compound_firm, res_community, res_street,
+                 authority, severity_mult, level_cat_mult, m_grid, m_property, m_community, m_street, m_department,
+                 m_city, threshold, chains):  # noqa: ANN001, ANN201
+    """The escalate phase in one pass: :func:`escalate`, then the rows that move up are placed at
+    their next level (:func:`place`), then closed rows leave the pool (:func:`keep_rows`).
+
+    Returns the number escalated, the number of repeat contacts, the residents of overdue rows,
+    the residents whose found problems were given up, and the new number of rows.
+    """
+    up, n_again, late_res, quit_res = escalate(
+        t, u, status, res, cat, sev, level, t_arise, t_found, t_level, n_contacts, flags, dur_escalate,
+        rate_escalate, deadline, next_level, top, expected_wait, rate_recontact, no_recontact_flags, patience,
+        rate_abandon, rate_abandon_latent, abandoned, flag_abandoned)
+    if up.size:
+        start = np.empty(up.size, dtype=np.int8)
+        for j in range(up.size):
+            start[j] = next_level[level[up[j]]]
+        place(up, start, t, res, cat, sev, level, handler, t_level, res_household, household_grid, grid_workers,
+              res_compound, compound_firm, res_community, res_street, authority, severity_mult, level_cat_mult,
+              m_grid, m_property, m_community, m_street, m_department, m_city, threshold, chains, top)
+    m = keep_rows(status, res, cat, sev, level, handler, t_arise, t_found, t_level, n_contacts, finder, flags)
+    return up.size, n_again, late_res, quit_res, m
+
+
+# --------------------------------------------------------------------------------------------
+# fused phases: one call where the vectorised phase made several
+# --------------------------------------------------------------------------------------------
+@_jit
+def arise_into(k, u, order, start, size, cat_cum, sev_cum, p_prevent, res_compound, res_ctype, arisen, arisen_ctype,
+               t, n, b_res, b_cat, b_sev, b_status, b_level, b_handler, b_t_arise, b_t_found, b_t_level, b_n_contacts,
+               b_finder, b_flags):  # noqa: ANN001, ANN201
+    """:func:`arise`, the problems written into the pool's buffers from row ``n`` (the caller
+    made room for every arrival); returns the number added and the number prevented."""
+    res, cat, sev, n_prevented = arise(k, u, order, start, size, cat_cum, sev_cum, p_prevent, res_compound,
+                                       res_ctype, arisen, arisen_ctype)
+    append_latent(n, res, cat, sev, t, b_res, b_cat, b_sev, b_status, b_level, b_handler, b_t_arise, b_t_found,
+                  b_t_level, b_n_contacts, b_finder, b_flags)
+    return res.size, n_prevented
+
+
+@_jit
+def judge_day(satisfaction, expectation, trust, ids, perf, beta, alpha_s, alpha_e, alpha_t, overdue, loss_s, loss_t,
+              acc):  # noqa: ANN001, ANN201
+    """The judge phase: :func:`judge` for today's outcomes, then :func:`erode` for overdue problems
+    (``loss_s`` 0: no erosion)."""
+    if ids.size:
+        judge(satisfaction, expectation, trust, ids, perf, beta, alpha_s, alpha_e, alpha_t, acc)
+    if overdue.size and loss_s != 0:
+        erode(satisfaction, trust, overdue, loss_s, loss_t, acc)
+
+
+@_jit
+def participate_day(n_att, community_start, community_size, u_att, cand, u_vol, top, rate, mult, satisfaction, trust,
+                    volunteer_turns, gain_s, gain_t, acc, indptr, indices, rate_social, rate_drift, s_init,
+                    t_init):  # noqa: ANN001, ANN201
+    """The participate phase after its draws: event attendees (:func:`attendees`), volunteers
+    among the candidates (:func:`accept_volunteers`), their gains (:func:`participation_gain`),
+    then :func:`social_influence`. Returns the number of volunteers."""
+    att = attendees(n_att, community_start, community_size, u_att)
+    vols = accept_volunteers(cand, u_vol, top, rate, mult, trust)
+    for r in vols:
+        volunteer_turns[r] += 1
+    ids = np.empty(att.size + vols.size, dtype=np.int64)
+    ids[: att.size] = att
+    ids[att.size:] = vols
+    if ids.size:
+        participation_gain(satisfaction, trust, ids, gain_s, gain_t, acc)
+    social_influence(satisfaction, trust, indptr, indices, rate_social, rate_drift, s_init, t_init)
+    return vols.size
+
+
+@_jit
+def record_row(table, r, status, level, arisen_cs, resolved_cs, abandoned_cs, satisfaction, trust, compound_start,
+               compound_type, compound_size, found, prevented, staff_u, grid_u, volunteer_hours, cost_yuan,
+               repeat_contacts, escalations):  # noqa: ANN001, ANN201
+    """Write column ``r`` of the time series ``table`` (rows in ``results.SERIES`` order)."""
+    arisen, resolved, abandoned = int_totals(arisen_cs, resolved_cs, abandoned_cs)
+    latent, queued, backlog = pool_counts(status, level, N_LEVELS)
+    s_mean, p10, t_mean, by_type = resident_stats(satisfaction, trust, compound_start, compound_type, compound_size,
+                                                  3, 10_000)
+    vals = (np.float64(arisen), np.float64(found), np.float64(resolved), np.float64(abandoned),
+            np.float64(prevented), np.float64(status.size), np.float64(latent), np.float64(queued))
+    i = 0
+    for v in vals:
+        table[i, r] = v
+        i += 1
+    for lv in range(N_LEVELS):
+        table[i, r] = backlog[lv]
+        i += 1
+    table[i, r] = np.float64(resolved) / np.float64(arisen) if arisen else np.nan
+    table[i + 1, r] = s_mean
+    table[i + 2, r] = p10
+    table[i + 3, r] = t_mean
+    i += 4
+    for k in range(3):
+        table[i, r] = by_type[k]
+        i += 1
+    for v in (np.float64(staff_u), np.float64(grid_u), np.float64(volunteer_hours), np.float64(cost_yuan),
+              np.float64(repeat_contacts), np.float64(escalations)):
+        table[i, r] = v
+        i += 1
+    return i

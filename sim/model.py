@@ -16,15 +16,7 @@ from .agents.community import Communities, Grids
 from .agents.department import Departments
 from .agents.party_member import PartyMembers, p_found_by_links
 from .agents.property_firm import PropertyFirms
-from .agents.resident import (
-    Residents,
-    draw_volunteers,
-    erode_waiting,
-    judge_outcomes,
-    participate,
-    performance,
-    social_influence,
-)
+from .agents.resident import Residents, performance, volunteer_candidates
 from .agents.street_office import StreetOffices
 from .graph import World, generate_world, to_networkx
 from .handlers import HandlerTables
@@ -39,7 +31,7 @@ from .problems import (
     draw_arrival_uniforms,
 )
 from .results import Recorder, Results
-from .rng import Streams, binomial_each, poisson_each
+from .rng import Streams, binomial_each, poisson_list
 from .scenario import Scenario
 from .taxonomy import (
     ADMIN_CATEGORY,
@@ -52,6 +44,10 @@ from .taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
+
+#: "no outcomes today", for the judge kernel
+_NO_IDS = np.empty(0, dtype=np.int32)
+_NO_PERF = np.empty(0, dtype=np.float32)
 
 
 class Model(HandlerTables):
@@ -157,6 +153,8 @@ class Model(HandlerTables):
         self._perf_key = b""
         #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
         self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
+        #: hooks that run after the escalate phase's compaction of the pool (its own hooks and later ones)
+        self._late_hooks = any(self._hooks[ph] for ph in PHASES[PHASES.index("escalate"):])
 
     # ---- structure --------------------------------------------------------------------------
     def count(self, policy: str, name: str, value: float = 1.0) -> None:
@@ -186,12 +184,15 @@ class Model(HandlerTables):
         tab, led, w = self.arrivals, self.ledger, self.world
         k, u = draw_arrival_uniforms(tab, self.streams.get("arrival"))
         # draw_arrivals, then a problem is prevented when its fourth uniform < p_prevent[compound, category]
-        res, cat, sev, n_prevented = kernels.arise(
+        pool = self.problems
+        a = pool.reserve(u.shape[1])
+        n_new, n_prevented = kernels.arise_into(
             k, u, tab.order, tab.start, tab.size, tab.cat_cum, tab.sev_cum, self.p_prevent, w.res_compound,
-            w.res_ctype, led.arisen, led.arisen_ctype,
+            w.res_ctype, led.arisen, led.arisen_ctype, t, pool.n, a["res"], a["cat"], a["sev"], a["status"],
+            a["level"], a["handler"], a["t_arise"], a["t_found"], a["t_level"], a["n_contacts"], a["finder"], a["flags"],
         )
         led.prevented += n_prevented
-        self.problems.append_latent(res, cat, sev, t)
+        pool.set_rows(pool.n + n_new)  # appended as latent, unrouted problems
 
     def _find(self, t: int) -> None:
         pool, w, sc, g = self.problems, self.world, self.scenario, self.grids
@@ -325,46 +326,61 @@ class Model(HandlerTables):
 
     def _escalate(self, t: int) -> None:
         pool, sc, led = self.problems, self.scenario, self.ledger
+        w = self.world
         u = self.streams.get("escalate").random((3, pool.n))
-        # queued problems wait since the report, latent ones since arising (docs/model.md §7.6)
-        up, n_again, self._overdue_res, quit_res = kernels.escalate(
-            t, u, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found, pool.t_level,
-            pool.n_contacts, pool.flags, self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL,
-            self.top_level, self.expected_wait, sc.problems.rate_recontact, self.no_recontact_flags, self.patience,
-            self.rate_abandon, sc.problems.rate_abandon_latent, led.abandoned, led.flag_abandoned,
+        # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
+        # rows are placed at their next level (as _place), then closed rows leave the pool
+        n_up, n_again, self._overdue_res, quit_res, n_rows = kernels.escalate_day(
+            t, u, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_arise, pool.t_found,
+            pool.t_level, pool.n_contacts, pool.finder, pool.flags, self.dur_escalate, self.rate_escalate,
+            self.deadline, NEXT_LEVEL, self.top_level, self.expected_wait, sc.problems.rate_recontact,
+            self.no_recontact_flags, self.patience, self.rate_abandon, sc.problems.rate_abandon_latent,
+            led.abandoned, led.flag_abandoned, w.res_household, self.grids.household_grid, self.grids.n_workers,
+            w.res_compound, self.compound_firm, w.res_community, w.res_street, *self._success_tables(),
+            np.float32(sc.handling.p_refer_below), _CHAINS[self.top_level],
         )
-        if up.size:
-            led.escalations += up.size
-            self._place(up, NEXT_LEVEL[pool.level[up]], t)
+        led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:
             self._closed_res.append(quit_res)
             self._closed_perf.append(np.zeros(quit_res.size, dtype=np.float32))
-        pool.drop_closed()
+        pool.set_rows(n_rows)
 
     def _judge(self, t: int) -> None:
-        params = self.scenario.residents
-        if self._closed_res:
-            ids = self._closed_res[0] if len(self._closed_res) == 1 else np.concatenate(self._closed_res)
-            perf = self._closed_perf[0] if len(self._closed_perf) == 1 else np.concatenate(self._closed_perf)
-            judge_outcomes(self.residents, ids, perf, params)
+        p, r, f32 = self.scenario.residents, self.residents, np.float32
+        closed, perf = self._closed_res, self._closed_perf
+        ids = closed[0] if len(closed) == 1 else np.concatenate(closed) if closed else _NO_IDS
+        perf = perf[0] if len(perf) == 1 else np.concatenate(perf) if perf else _NO_PERF
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
         self._closed_res, self._closed_perf = [], []
-        erode_waiting(self.residents, self._overdue_res, params)
+        # judge_outcomes, then erode_waiting
+        kernels.judge_day(
+            r.satisfaction, r.expectation, r.trust, ids.astype(np.int32, copy=False), perf.astype(f32, copy=False),
+            f32(p.beta_disconfirm), f32(p.alpha_outcome), f32(p.alpha_expectation), f32(p.alpha_trust),
+            self._overdue_res.astype(np.int32, copy=False), float(p.rate_wait_erosion),
+            float(p.trust_erosion_share * p.rate_wait_erosion), r.scratch(),
+        )
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
         w, params = self.world, self.scenario.residents
-        events = poisson_each(rng, self.communities.event_rate)
-        self.events_today = int(events.sum())
-        reach = np.minimum(events * self.scenario.community.p_event_reach, 1.0)
-        n_att = binomial_each(rng, w.community_size, reach)
-        attendees = kernels.attendees(n_att, w.community_start, w.community_size, rng.random(int(n_att.sum())))
-        vols = draw_volunteers(self.residents, rng, self.party.volunteer_rate, self.party.volunteer_mult)
-        self.residents.volunteer_turns[vols] += 1
-        self.volunteer_hours += vols.size * params.dur_volunteer_hours
-        participate(self.residents, np.concatenate([attendees, vols]), params)
-        social_influence(self.residents, params)
+        events = poisson_list(rng, self.communities.event_rate)
+        self.events_today = sum(events)
+        p_reach = self.scenario.community.p_event_reach
+        # reach = min(events * p_event_reach, 1) per community; attendance Binomial(size, reach)
+        n_att = binomial_each(rng, w.community_size, np.array([min(e * p_reach, 1.0) for e in events]))
+        u_att = rng.random(int(n_att.sum()))
+        r, party, f32 = self.residents, self.party, np.float32
+        top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
+        adj = r._adj
+        # attendees, draw_volunteers, participate(attendees + volunteers), social_influence
+        n_vols = kernels.participate_day(
+            n_att, w.community_start, w.community_size, u_att, cand, u_vol, top, party.volunteer_rate,
+            party.volunteer_mult, r.satisfaction, r.trust, r.volunteer_turns, float(params.participation_satisfaction),
+            float(params.participation_trust), r.scratch(), kernels.unsigned(adj.indptr), kernels.unsigned(adj.indices),
+            f32(params.rate_social), f32(params.rate_drift), f32(params.satisfaction_init), f32(params.trust_init),
+        )
+        self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
@@ -387,8 +403,8 @@ class Model(HandlerTables):
                 core(t)
             for hook in hooks:
                 hook(self, t)
-        if self.problems.n:
-            self.problems.drop_closed()  # rows closed by a late hook
+        if self._late_hooks and self.problems.n:
+            self.problems.drop_closed()  # rows closed by a hook after the escalate phase
         self.t += 1
 
     def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:

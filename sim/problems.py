@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kernels
+from .rng import poisson_list
 from .taxonomy import (
     CITY,
     COMMUNITY,
@@ -97,8 +99,6 @@ class ProblemPool:
 
     def append_latent(self, res: np.ndarray, cat: np.ndarray, sev: np.ndarray, t: int) -> None:
         """Append problems that arose today (latent, unrouted): ``append`` in one pass."""
-        from . import kernels
-
         k = res.size
         if k == 0:
             return
@@ -111,10 +111,20 @@ class ProblemPool:
         self.n += k
         self._sync()
 
+    def reserve(self, k: int) -> dict[str, np.ndarray]:
+        """Make room for ``k`` more rows; returns the full buffers (rows past ``n`` are free)."""
+        if self.n + k > self._a["res"].size:
+            self._grow(self.n + k)
+        return self._a
+
+    def set_rows(self, n: int) -> None:
+        """Declare the first ``n`` rows live (after a kernel compacted the buffers in place)."""
+        if n != self.n:
+            self.n = n
+            self._sync()
+
     def drop_closed(self) -> None:
         """Drop the rows closed today (status -1), keeping order: ``keep(status >= 0)`` in one pass."""
-        from . import kernels
-
         v = self.__dict__
         m = kernels.keep_rows(v["status"], v["res"], v["cat"], v["sev"], v["level"], v["handler"], v["t_arise"],
                               v["t_found"], v["t_level"], v["n_contacts"], v["finder"], v["flags"])
@@ -227,8 +237,6 @@ def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.nda
     Uses only the ``arrival`` stream and draws the same numbers whatever the state of the model,
     so scenarios that differ only in handling see identical arrivals (common random numbers).
     """
-    from . import kernels
-
     k, u = draw_arrival_uniforms(table, rng)
     # per stratum in order, per problem: the resident within the stratum, then the category and
     # the severity as the first column of the cumulative distribution exceeding the uniform
@@ -238,10 +246,8 @@ def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.nda
 
 def draw_arrival_uniforms(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Today's Poisson counts per stratum and four uniforms per problem (all the arrival stream draws)."""
-    from .rng import poisson_each
-
-    k = poisson_each(rng, table.lam)
-    return k, rng.random((4, int(k.sum())))
+    k = poisson_list(rng, table.lam)
+    return np.array(k, dtype=np.int64), rng.random((4, sum(k)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from .taxonomy import (
     GRID,
     GRID_VISIT,
     LEVELS,
-    N_LEVELS,
     PARTY_LINK,
     SEVERITIES,
 )
@@ -43,8 +42,6 @@ SERIES: tuple[str, ...] = (
 )
 
 
-_BACKLOG = tuple(f"backlog_{lvl}" for lvl in LEVELS)
-_SATISFACTION_CT = tuple(f"satisfaction_{ct}" for ct in COMPOUND_TYPES)
 
 
 def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
@@ -82,7 +79,9 @@ class Recorder:
     def _alloc(self, n_steps: int) -> None:
         n_rows = -(-n_steps // self.record_every) + 1
         self.t = np.full(n_rows, -1, dtype=np.int64)
-        self.data = {name: np.full(n_rows, np.nan) for name in SERIES}
+        #: one row per series (SERIES order), one column per recorded step; ``data`` views its rows
+        self._table = np.full((len(SERIES), n_rows), np.nan)
+        self.data = {name: self._table[i] for i, name in enumerate(SERIES)}
         self.rows = 0
 
     def extend(self, n_steps: int) -> None:
@@ -121,35 +120,18 @@ class Recorder:
             return
         if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
             self.extend(2 * self.n_steps)
-        m, led, pool = self.model, self.model.ledger, self.model.problems
+        m, led, pool, w = self.model, self.model.ledger, self.model.problems, self.model.world
         r = self.rows
         self.t[r] = t
-        d = self.data
-        arisen, resolved, abandoned = kernels.int_totals(led.arisen, led.resolved, led.abandoned)
-        d["arisen"][r] = arisen
-        d["found"][r] = led.found
-        d["resolved"][r] = resolved
-        d["abandoned"][r] = abandoned
-        d["prevented"][r] = led.prevented
-        d["pending"][r] = pool.n
-        d["pending_latent"][r], d["pending_queued"][r], backlog = kernels.pool_counts(pool.status, pool.level, N_LEVELS)
-        for i, key in enumerate(_BACKLOG):
-            d[key][r] = backlog[i]
-        d["resolution_rate"][r] = _ratio(resolved, arisen)
-        w = m.world
-        # the means as ndarray.mean(dtype=float64), the 10th percentile as _p10_binned, by type as _by_ctype
-        d["satisfaction_mean"][r], d["satisfaction_p10"][r], d["trust_mean"][r], by_ct = kernels.resident_stats(
-            m.residents.satisfaction, m.residents.trust, w.compound_start, w.compound_type, w.compound_size,
-            len(COMPOUND_TYPES), 10_000,
+        # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
+        # ndarray.mean(dtype=float64)), 10th percentile (as _p10_binned) and by compound type (as
+        # _by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
+        written = kernels.record_row(
+            self._table, r, pool.status, pool.level, led.arisen, led.resolved, led.abandoned, m.residents.satisfaction,
+            m.residents.trust, w.compound_start, w.compound_type, w.compound_size, led.found, led.prevented, staff_u,
+            grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts, led.escalations,
         )
-        for i, key in enumerate(_SATISFACTION_CT):
-            d[key][r] = by_ct[i]
-        d["staff_utilisation"][r] = staff_u
-        d["grid_utilisation"][r] = grid_u
-        d["volunteer_hours"][r] = m.volunteer_hours
-        d["cost_yuan"][r] = m.cost_yuan
-        d["repeat_contacts"][r] = led.repeat_contacts
-        d["escalations"][r] = led.escalations
+        assert written == len(SERIES), "record_row writes the SERIES in order"
         self.rows = r + 1
 
     def _by_ctype(self, values: np.ndarray) -> np.ndarray:

@@ -43,9 +43,12 @@ def poisson_each(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
     Generator.poisson calls the same C routine once per element whether given an array or a
     scalar; for a handful of elements, scalar calls skip the array path's fixed cost.
     """
-    if lam.size > _SCALAR_DRAWS:
-        return rng.poisson(lam)
-    return np.array([rng.poisson(x) for x in lam.tolist()], dtype=np.int64)
+    return np.array(poisson_list(rng, lam), dtype=np.int64) if lam.size <= _SCALAR_DRAWS else rng.poisson(lam)
+
+
+def poisson_list(rng: np.random.Generator, lam: np.ndarray) -> list[int]:
+    """``rng.poisson(lam).tolist()``, by scalar calls for a handful of elements (see poisson_each)."""
+    return [rng.poisson(x) for x in lam.tolist()] if lam.size <= _SCALAR_DRAWS else rng.poisson(lam).tolist()
 
 
 def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -157,9 +157,16 @@ def draw_volunteers(res: Residents, rng: np.random.Generator, rate: np.ndarray, 
     accepts each with its own share of it, so the cost is proportional to the number of
     candidates, not of residents.
     """
+    top, cand, u = volunteer_candidates(res.n, rng, rate, mult)
+    return kernels.accept_volunteers(cand, u, top, rate, mult, res.trust)
+
+
+def volunteer_candidates(n: int, rng: np.random.Generator, rate: np.ndarray,
+                         mult: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The draws of :func:`draw_volunteers`: ``top``, the candidates and one uniform each."""
     top = min(float(kernels.max_product(rate, mult)), 1.0)
     if top <= 0:
-        return np.empty(0, dtype=np.int64)
-    k = rng.binomial(res.n, top)
-    cand = rng.choice(res.n, size=k, replace=False) if k < res.n // 4 else np.flatnonzero(rng.random(res.n) < top)
-    return kernels.accept_volunteers(cand, rng.random(cand.size), top, rate, mult, res.trust)
+        return 0.0, np.empty(0, dtype=np.int64), np.empty(0)
+    k = rng.binomial(n, top)
+    cand = rng.choice(n, size=k, replace=False) if k < n // 4 else np.flatnonzero(rng.random(n) < top)
+    return top, cand, rng.random(cand.size)
