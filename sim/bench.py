@@ -47,7 +47,7 @@ def _child(name: str, quick: bool) -> dict[str, Any]:
     """Run one case in this process and return its figures (called in the child)."""
     import resource
 
-    from .model import Model
+    from .model import Model, warm_up
     from .scenario import Scenario
 
     case = next(c for c in CASES if c.name == name)
@@ -59,6 +59,7 @@ def _child(name: str, quick: bool) -> dict[str, Any]:
     overrides["run.n_steps"] = steps
     policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
     scenario = Scenario.from_dict({**Scenario(name=name).with_overrides(overrides).to_dict(), "policies": policies})
+    warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
     t0 = time.perf_counter()
     model = Model(scenario, seed=1)
     setup_s = time.perf_counter() - t0

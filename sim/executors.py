@@ -185,6 +185,9 @@ def _init_worker(ctx: RunContext, parent: int) -> None:
     _WORKER_CTX = ctx
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="govsim-watchdog").start()
+    from .model import warm_up
+
+    warm_up()  # load the compiled kernels once per worker, not inside its first run
 
 
 def _ready() -> int:

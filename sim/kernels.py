@@ -640,10 +640,12 @@ def pool_counts(status, level, n_levels):  # noqa: ANN001, ANN201
 @_jit
 def p10_binned(values, bins):  # noqa: ANN001, ANN201
     """10th percentile of float32 values in [0, 1] to 1/bins, by counting (see results._p10_binned)."""
-    counts = np.zeros(bins, dtype=np.int64)
+    counts = np.zeros(bins, dtype=np.int32)
     scale = np.float32(bins)
-    for v in values:
-        counts[min(np.int64(np.float32(v * scale)), bins - 1)] += 1
+    top = np.uint64(bins - 1)
+    for v in values:  # values are in [0, 1]: the bin index is never negative (unsigned: no wraparound check)
+        k = np.uint64(np.int64(np.float32(v * scale)))
+        counts[k if k < top else top] += 1
     target = 0.1 * values.size
     cum = 0
     for k in range(bins):

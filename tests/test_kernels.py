@@ -242,3 +242,39 @@ def test_scalar_draws_are_the_array_draws() -> None:
         np.testing.assert_array_equal(poisson_each(a, lam), b.poisson(lam))
         np.testing.assert_array_equal(binomial_each(a, n, p), b.binomial(n, p))
         assert a.random() == b.random()
+
+
+def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
+    """The model's judge and participate phases (one kernel each) change residents exactly as the
+    public functions they fuse, applied in order with the same draws."""
+    from sim.agents.resident import draw_volunteers, erode_waiting, judge_outcomes, participate
+    from sim.rng import binomial_each, poisson_each
+
+    fused, parts = copy.deepcopy(busy_model), copy.deepcopy(busy_model)
+    rng = np.random.default_rng(8)
+    for m in (fused, parts):  # outcomes and overdue problems to judge, with repeated residents
+        m._closed_res = [rng.integers(0, m.residents.n, 300).astype(np.int32)]
+        m._closed_perf = [rng.random(300).astype(np.float32)]
+        m._overdue_res = rng.integers(0, m.residents.n, 200).astype(np.int32)
+        rng = np.random.default_rng(8)
+    fused._judge(50)
+    fused._participate(50)
+
+    p, r, w = parts.scenario.residents, parts.residents, parts.world
+    judge_outcomes(r, parts._closed_res[0], parts._closed_perf[0], p)
+    erode_waiting(r, parts._overdue_res, p)
+    prng = parts.streams.get("participate")
+    events = poisson_each(prng, parts.communities.event_rate)
+    n_att = binomial_each(prng, w.community_size, np.minimum(events * parts.scenario.community.p_event_reach, 1.0))
+    comm = np.repeat(np.arange(w.n_communities), n_att)
+    attendees = w.community_start[comm] + (prng.random(comm.size) * w.community_size[comm]).astype(np.int64)
+    vols = draw_volunteers(r, prng, parts.party.volunteer_rate, parts.party.volunteer_mult)
+    r.volunteer_turns[vols] += 1
+    participate(r, np.concatenate([attendees, vols]), p)
+    social_influence(r, p)
+
+    for name in ("satisfaction", "trust", "expectation", "volunteer_turns"):
+        np.testing.assert_array_equal(getattr(fused.residents, name), getattr(r, name), err_msg=name)
+    assert fused.events_today == int(events.sum())
+    assert fused.volunteer_hours == busy_model.volunteer_hours + vols.size * p.dur_volunteer_hours
+    assert vols.size > 0

@@ -1,7 +1,7 @@
 """Benchmark: the numpy core against the Mesa reference on the same scenario (``mesa_reference``).
 
 Both run the baseline scenario on a world of about ``n_residents`` residents in this process,
-one after the other, each ``repeats`` times keeping the fastest. Only stepping is timed (not
+in turn, each ``repeats`` times keeping the fastest. Only stepping is timed (not
 world construction, nor loading the core's compiled kernels, which a short warm-up run does).
 The core runs ``n_steps`` days for a stable timing; the reference, much slower, runs ``n_steps_reference``
 days (default a third of ``n_steps``, at least 100 so that the problem pool has built up);
@@ -41,6 +41,7 @@ def bench_reference(n_residents: int = 5000, n_steps: int = 365, n_steps_referen
     of wall-clock time (``*_cpu`` variants: process CPU time, also the minimum).
     """
     from .. import Model
+    from ..model import warm_up
     from . import ReferenceModel
 
     if repeats < 1:
@@ -48,10 +49,7 @@ def bench_reference(n_residents: int = 5000, n_steps: int = 365, n_steps_referen
     n_ref = n_steps_reference if n_steps_reference is not None else max(100, n_steps // 3)
     scenario = load_scenario(SCENARIO_DIR / "baseline.toml", bench_world(n_residents))
 
-    # compiled kernels are loaded (or compiled, on a fresh install) on first use: not timed
-    w0 = time.perf_counter()
-    Model(load_scenario(SCENARIO_DIR / "baseline.toml", bench_world(600)), seed=seed).run(3, progress=False)
-    warmup = time.perf_counter() - w0
+    warmup = warm_up()  # compiled kernels are loaded (or compiled, on a fresh install) on first use: not timed
 
     def timed(step_all: Any) -> tuple[float, float]:
         w0, c0 = time.perf_counter(), time.process_time()
@@ -60,11 +58,10 @@ def bench_reference(n_residents: int = 5000, n_steps: int = 365, n_steps_referen
 
     core_times, ref_times = [], []
     core_n = ref_n = 0
-    for _ in range(repeats):
+    for _ in range(repeats):  # interleaved, so that a slow spell of the machine hits both alike
         core = Model(scenario, seed=seed)
         core_n = int(core.world.n_residents)
         core_times.append(timed(lambda core=core: core.run(n_steps, progress=False)))
-    for _ in range(repeats):
         ref = ReferenceModel(scenario, seed, record_series=True)
         ref_n = len(ref.residents)
 
