@@ -659,15 +659,16 @@ def p10_binned(values, bins):  # noqa: ANN001, ANN201
 # sums as numpy computes them (pairwise), so recorded figures are the same to the last bit
 # --------------------------------------------------------------------------------------------
 @_jit
-def _block64(a, lo, n):  # noqa: ANN001, ANN201
-    """numpy's pairwise-sum leaf (n <= 128) in float64: sequential below 8, else 8 accumulators."""
+def _block(a, lo, n, zero):  # noqa: ANN001, ANN201
+    """numpy's pairwise-sum leaf (n <= 128), accumulated in the type of ``zero`` (float64, or
+    float32 as numpy sums a float32 array): sequential below 8 elements, else 8 accumulators."""
+    res = zero
     if n < 8:
-        res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    r0, r1, r2, r3 = np.float64(a[lo]), np.float64(a[lo + 1]), np.float64(a[lo + 2]), np.float64(a[lo + 3])
-    r4, r5, r6, r7 = np.float64(a[lo + 4]), np.float64(a[lo + 5]), np.float64(a[lo + 6]), np.float64(a[lo + 7])
+    r0, r1, r2, r3 = zero + a[lo], zero + a[lo + 1], zero + a[lo + 2], zero + a[lo + 3]
+    r4, r5, r6, r7 = zero + a[lo + 4], zero + a[lo + 5], zero + a[lo + 6], zero + a[lo + 7]
     i = 8
     m = n - n % 8
     while i < m:
@@ -688,59 +689,24 @@ def _block64(a, lo, n):  # noqa: ANN001, ANN201
 
 
 @_jit
-def _block32(a, lo, n):  # noqa: ANN001, ANN201
-    """numpy's pairwise-sum leaf (n <= 128) of a float32 array, accumulated in float32."""
-    if n < 8:
-        res = _ZERO32
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    m = n - n % 8
-    while i < m:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@_jit
-def _pairwise(a, lo, n, wide):  # noqa: ANN001, ANN201
-    """``a[lo:lo+n].sum()`` as numpy computes it: halves (rounded down to a multiple of 8)
-    until blocks of at most 128, summed as in ``_block64`` (``wide``) or ``_block32``. The
-    tree is walked with an explicit stack (cached numba code and recursion do not mix)."""
+def _pairwise(a, lo, n, zero):  # noqa: ANN001, ANN201
+    """``a[lo:lo+n].sum()`` as numpy computes it, in the type of ``zero``: halves (rounded down
+    to a multiple of 8) until blocks of at most 128 (``_block``). The tree is walked with an
+    explicit stack (cached numba code and recursion do not mix)."""
     if n <= 128:
-        return _block64(a, lo, n) if wide else np.float64(_block32(a, lo, n))
+        return _block(a, lo, n, zero)
     work = np.empty((3, 192), dtype=np.int64)  # lo, n, kind (0 evaluate, 1 add the top two values)
-    vals = np.empty(96)
-    vals32 = np.empty(96, dtype=np.float32)
-    sp = vp = 0
+    vals = np.full(96, zero)
     work[0, 0], work[1, 0], work[2, 0] = lo, n, 0
-    sp = 1
+    sp, vp = 1, 0
     while sp > 0:
         sp -= 1
         at, m, kind = work[0, sp], work[1, sp], work[2, sp]
         if kind == 1:
             vp -= 1
             vals[vp - 1] = vals[vp - 1] + vals[vp]
-            vals32[vp - 1] = vals32[vp - 1] + vals32[vp]
         elif m <= 128:
-            if wide:
-                vals[vp] = _block64(a, at, m)
-            else:
-                vals32[vp] = _block32(a, at, m)
+            vals[vp] = _block(a, at, m, zero)
             vp += 1
         else:
             n2 = m // 2
@@ -749,19 +715,19 @@ def _pairwise(a, lo, n, wide):  # noqa: ANN001, ANN201
             work[0, sp + 1], work[1, sp + 1], work[2, sp + 1] = at + n2, m - n2, 0
             work[0, sp + 2], work[1, sp + 2], work[2, sp + 2] = at, n2, 0
             sp += 3
-    return vals[0] if wide else np.float64(vals32[0])
+    return vals[0]
 
 
 @_jit
 def _pairwise64(a, lo, n):  # noqa: ANN001, ANN201
     """``a[lo:lo+n].sum()`` in float64 (elements converted), as numpy does it."""
-    return _pairwise(a, lo, n, True)
+    return _pairwise(a, lo, n, 0.0)
 
 
 @_jit
 def _pairwise32(a, lo, n):  # noqa: ANN001, ANN201
     """``a[lo:lo+n].sum()`` of a float32 array accumulated in float32 (returned as float64)."""
-    return _pairwise(a, lo, n, False)
+    return np.float64(_pairwise(a, lo, n, _ZERO32))
 
 
 @_jit
