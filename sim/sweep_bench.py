@@ -1,6 +1,6 @@
 """Sweep figures for ``govsim bench``: per-run overhead, runs per minute with 1 and 2 workers, memory.
 
-* overhead — the same runs of a ~1,750-resident scenario (one community of three compounds,
+* overhead — the same runs of a ~2,000-resident scenario (one community of four compounds,
   365 days, daily series of the kept outcomes) made directly with ``Model(...).run()`` and
   through a sweep (in-process, and through one worker process), each result stored in SQLite.
   The overhead (scheduling, building the scenario, serialising, storing) is reported per run in
@@ -27,7 +27,7 @@ _OUTCOMES = ["resolution_rate", "days_to_resolution_median", "satisfaction_mean"
              "staff_utilisation", "volunteer_hours", "problems_arisen"]
 
 
-def _sweep_file(directory: Path, name: str, *, steps: int, n: int, replicates: int = 1, compounds: int = 3,
+def _sweep_file(directory: Path, name: str, *, steps: int, n: int, replicates: int = 1, compounds: int = 4,
                 record_every: int = 1, design: str = "latin_hypercube") -> Path:
     lines = [
         f'name = "{name}"', f'scenario = "{_BASE}"', f"steps = {steps}", f"record_every = {record_every}",
