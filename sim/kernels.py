@@ -16,7 +16,9 @@ docs/model.md), bit for bit:
   SIMD routines may differ from libm in the last bit.
 
 Kernels are compiled on first use and cached on disk (``cache=True``); nothing is compiled at
-import.
+import. They live in this one module on purpose: numba invalidates a cached kernel when its own
+source file changes, not when a kernel it calls in another file does, so splitting them would
+let an upgrade run stale machine code.
 """
 
 from __future__ import annotations

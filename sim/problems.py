@@ -97,20 +97,6 @@ class ProblemPool:
         self.n += k
         self._sync()
 
-    def append_latent(self, res: np.ndarray, cat: np.ndarray, sev: np.ndarray, t: int) -> None:
-        """Append problems that arose today (latent, unrouted): ``append`` in one pass."""
-        k = res.size
-        if k == 0:
-            return
-        if self.n + k > self._a["res"].size:
-            self._grow(self.n + k)
-        a = self._a
-        kernels.append_latent(self.n, res, cat, sev, t, a["res"], a["cat"], a["sev"], a["status"], a["level"],
-                              a["handler"], a["t_arise"], a["t_found"], a["t_level"], a["n_contacts"], a["finder"],
-                              a["flags"])
-        self.n += k
-        self._sync()
-
     def reserve(self, k: int) -> dict[str, np.ndarray]:
         """Make room for ``k`` more rows; returns the full buffers (rows past ``n`` are free)."""
         if self.n + k > self._a["res"].size:
