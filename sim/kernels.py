@@ -30,7 +30,6 @@ from .taxonomy import COMMUNITY, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREE
 
 _jit = nb.njit(cache=True, nogil=True)
 
-_F32 = np.float32
 _ZERO32 = np.float32(0.0)
 _ONE32 = np.float32(1.0)
 
