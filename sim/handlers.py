@@ -73,10 +73,6 @@ class HandlerTables:
         """Handler id within its level for problems of residents ``res`` at ``level``."""
         return self.level_handlers(res, cat)[level, np.arange(res.size)]
 
-    def _success_base(self) -> np.ndarray:
-        """Authority x severity x level multiplier, shape (levels, categories, severities)."""
-        return self.authority[:, :, None] * self.severity_mult[None, None, :] * self.level_cat_mult[:, :, None]
-
     def _mult_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every level's handler multipliers stacked, then a row of ones for unrouted problems
         (level -1); with each level's first row and number of rows."""

@@ -171,14 +171,6 @@ class Ledger:
         self.flag_resolved = np.zeros(8, dtype=np.int64)
         self.flag_abandoned = np.zeros(8, dtype=np.int64)
 
-    def count_flags(self, target: np.ndarray, flags: np.ndarray) -> None:
-        """Add, per bit, how many of ``flags`` carry it."""
-        flags = flags[flags != 0]
-        if flags.size:
-            target += np.unpackbits(flags[:, None], axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
-
-    def count_cat_sev(self, target: np.ndarray, cat: np.ndarray, sev: np.ndarray) -> None:
-        target += np.bincount(cat.astype(np.int64) * N_SEVERITIES + sev, minlength=target.size).reshape(target.shape)
 
 
 # --------------------------------------------------------------------------------------------

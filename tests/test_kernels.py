@@ -278,3 +278,41 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
     assert fused.events_today == int(events.sum())
     assert fused.volunteer_hours == busy_model.volunteer_hours + vols.size * p.dur_volunteer_hours
     assert vols.size > 0
+
+
+def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
+    """The ledger after resolve_rows: counts by (category, severity), level, compound type, days
+    from arising, flag bit and contacts, as numpy counts them; performance from the table."""
+    from sim.agents.resident import performance
+
+    m = busy_model
+    pool, led = copy.deepcopy(m.problems), copy.deepcopy(m.ledger)
+    before = copy.deepcopy(led)
+    rng = np.random.default_rng(9)
+    rows = np.sort(rng.choice(pool.n, size=pool.n // 2, replace=False)).astype(np.int64)
+    rows = np.concatenate([rows, rows[:5]])  # a row given twice is counted twice, as numpy's resolve did
+    t = int(m.t)
+    pool.flags[rows[:40]] |= np.uint8(0b101)
+    q = rows[pool.status[rows] == QUEUED]
+    res, perf, contacts = kernels.resolve_rows(
+        rows, t, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found, pool.n_contacts,
+        pool.flags, m.world.res_ctype, m._performance_table(t), led.resolved, led.resolved_level,
+        led.resolved_ctype, led.days_hist, led.flag_resolved)
+    cat, sev = m.problems.cat[q], m.problems.sev[q]
+    expected = before.resolved.copy()
+    np.add.at(expected, (cat, sev), 1)
+    np.testing.assert_array_equal(led.resolved, expected)
+    np.testing.assert_array_equal(led.resolved_level - before.resolved_level,
+                                  np.bincount(pool.level[q], minlength=N_LEVELS))
+    np.testing.assert_array_equal(led.resolved_ctype - before.resolved_ctype,
+                                  np.bincount(m.world.res_ctype[pool.res[q]], minlength=3))
+    days = before.days_hist.copy()
+    np.add.at(days, (sev, t - pool.t_arise[q]), 1)
+    np.testing.assert_array_equal(led.days_hist, days)
+    bits = np.unpackbits(pool.flags[q][:, None], axis=1, bitorder="little").sum(axis=0)
+    np.testing.assert_array_equal(led.flag_resolved - before.flag_resolved, bits)
+    assert contacts == int(pool.n_contacts[q].sum())
+    np.testing.assert_array_equal(res, pool.res[q])
+    waited = (t - pool.t_found[q]).astype(np.float32)
+    np.testing.assert_array_equal(perf, performance(waited, m.expected_wait[sev]))
+    assert np.all(pool.status[q] == -1) and 0 < q.size < rows.size

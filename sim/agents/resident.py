@@ -98,10 +98,6 @@ def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float)
     _add_grouped(target, ids, values, _groups(ids))
 
 
-def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
-    target[ids] = target[ids].clip(0.0, 1.0)
-
-
 def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Performance of a resolved problem: 1 if on time, decaying with the overdue share of the wait."""
     overdue = np.maximum(wait - expected, 0.0) / expected
