@@ -12,6 +12,17 @@ from helpers import MEDIUM, small
 from sim import Model, Results, Scenario
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-baselines", action="store_true", default=False,
+                     help="rewrite tests/baselines/ from the current code (then add a CHANGELOG.md line)")
+
+
+@pytest.fixture(scope="session")
+def update_baselines(request: pytest.FixtureRequest) -> bool:
+    """True when pytest was given --update-baselines: the baseline tests rewrite their files."""
+    return bool(request.config.getoption("--update-baselines"))
+
+
 # ---- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def small_scenario() -> Scenario:
