@@ -95,8 +95,8 @@ USER_POLICY = '''
 """A user's policy in their own module: fewer administrative tasks pushed onto communities."""
 from dataclasses import dataclass
 
-from sim.paramtools import Params, param
-from sim.phases import Policy
+from sim.config.paramtools import Params, param
+from sim.core.phases import Policy
 from sim.policies import register
 
 

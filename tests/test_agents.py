@@ -23,8 +23,8 @@ from sim.agents.resident import (
     social_influence,
 )
 from sim.agents.street_office import StreetOffices
-from sim.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, PartyParams, ResidentParams
-from sim.taxonomy import N_CATEGORIES, OLD
+from sim.config.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, PartyParams, ResidentParams
+from sim.config.taxonomy import N_CATEGORIES, OLD
 
 
 def fresh_residents(model: Model, seed: int = 0) -> Residents:

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from sim.bench import CASES, RATIO_CASES, run_bench
-from sim.cli import UserError
+from sim.bench.cases import CASES, RATIO_CASES, run_bench
+from sim.errors import InputError
 
 
 def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
@@ -36,7 +36,7 @@ def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
 
 
 def test_unknown_case_is_one_clear_error_listing_the_cases() -> None:
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InputError) as err:
         run_bench(quick=True, cases=["no_such_case"], echo=False)
     for name in [c.name for c in CASES] + list(RATIO_CASES):
         assert name in str(err.value)

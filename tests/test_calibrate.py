@@ -25,10 +25,10 @@ import pytest
 from helpers import BASELINE
 
 from sim import cli
-from sim.calibrate import objective, run_replicate
-from sim.calibration_spec import FitParameter, Metric, load_calibration
-from sim.compare import replicate_seeds
-from sim.scenario import load_scenario
+from sim.core.scenario import load_scenario
+from sim.experiments.calibrate import objective, run_replicate
+from sim.experiments.calibration_spec import FitParameter, Metric, load_calibration
+from sim.experiments.compare import replicate_seeds
 
 WORLD = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 8}
 WINDOW = 90

@@ -15,7 +15,7 @@ from helpers import BASELINE, write
 
 from sim import Model, load_scenario
 from sim.cli import _fmt, main
-from sim.store import ResultStore
+from sim.store.database import ResultStore
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""govsim compare / sim.compare: common random numbers, CIs checked against scipy, workers, DB, CLI errors."""
+"""govsim compare / sim.experiments.compare: common random numbers, CIs checked against scipy, workers, DB, CLI errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from helpers import user_policy_module
 from scipy import stats
 
 from sim.cli import main
-from sim.compare import MAIN_METRICS, Comparison, compare, fieller_ratio_ci, prepare, replicate_seeds, t_interval
+from sim.experiments.compare import (
+    MAIN_METRICS,
+    Comparison,
+    compare,
+    fieller_ratio_ci,
+    prepare,
+    replicate_seeds,
+    t_interval,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, R, ROOT_SEED = 30, 4, 7
@@ -282,7 +290,7 @@ def test_cli_user_errors_exit_2_and_write_nothing(case: str, files: dict[str, Pa
 
 
 def test_prepare_rejects_bad_steps_naming_the_scenario(files: dict[str, Path]) -> None:
-    from sim.scenario import ScenarioError
+    from sim.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="run.n_steps"):
         prepare([files["small"]], steps=0)

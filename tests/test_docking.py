@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.reference.docking import DOCKING_SCENARIOS, compare, format_table, run_replicates
+from sim.experiments.docking import DOCKING_SCENARIOS, compare, format_table, run_replicates
 
 N_REPS = 20
 N_STEPS = 365

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from test_sweep_support import count, results_by_pair, strip_ids, write_sweep
 
-from sim.executors import ProcessExecutor, SerialExecutor, Task, execute
-from sim.store import ResultStore
-from sim.sweep import load_sweep
-from sim.sweep_cli import main
-from sim.sweep_runner import run_context, run_sweep
+from sim.cli.sweep import main
+from sim.experiments.runner import ProcessExecutor, SerialExecutor, Task, execute
+from sim.experiments.sweep.run import run_context, run_sweep
+from sim.experiments.sweep.spec import load_sweep
+from sim.store.database import ResultStore
 
 distributed = pytest.importorskip("distributed")
 
@@ -118,7 +118,7 @@ def test_process_executor_keeps_a_bounded_window_and_matches_serial(sweep_file: 
 
 
 def test_run_sweep_api_with_an_executor(tmp_path: Path, sweep_file: Path, cluster) -> None:
-    from sim.executors import DaskExecutor
+    from sim.experiments.runner import DaskExecutor
 
     spec = load_sweep(sweep_file)
     ex = DaskExecutor(run_context(spec), cluster.scheduler_address)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from test_sweep_support import results_by_pair, write_sweep
 
-from sim.sweep import load_sweep
-from sim.sweep_cli import main
+from sim.cli.sweep import main
+from sim.experiments.sweep.spec import load_sweep
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""sim.graph: the generated structure, and the networkx graph describing the same thing as the arrays."""
+"""sim.core.world: the generated structure, and the networkx graph describing the same thing as the arrays."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from helpers import SEEDS
 
 from sim import Model, Scenario
-from sim.graph import UNIT_TYPES, World, generate_world
-from sim.rng import Streams
-from sim.taxonomy import COMPOUND_TYPES, GROUPS, OLD
+from sim.config.taxonomy import COMPOUND_TYPES, GROUPS, OLD
+from sim.core.rng import Streams
+from sim.core.world import UNIT_TYPES, World, generate_world
 
 
 def world_for(overrides: dict, seed: int = 1) -> World:

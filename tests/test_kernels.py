@@ -1,4 +1,4 @@
-"""The compiled kernels (sim/kernels.py) against the vectorised numpy definitions they replace.
+"""The compiled kernels (sim/core/kernels.py) against the vectorised numpy definitions they replace.
 
 Each test computes the same quantity both ways on a model's real state (or random input) and
 asks for equality to the bit: the kernels are an implementation of docs/model.md, not a
@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from helpers import MEDIUM
 
-from sim import Model, Scenario, kernels
+from sim import Model, Scenario
 from sim.agents.party_member import p_found_by_links
 from sim.agents.resident import _add_grouped, _groups, social_influence
-from sim.params import DAYS_PER_MONTH
-from sim.problems import allocate, climb, draw_arrivals
-from sim.results import _p10_binned
-from sim.taxonomy import GRID, GRID_VISIT, LATENT, N_LEVELS, PARTY_LINK, PROPERTY, QUEUED, SELF_REPORT
+from sim.config.params import DAYS_PER_MONTH
+from sim.config.taxonomy import GRID, GRID_VISIT, LATENT, N_LEVELS, PARTY_LINK, PROPERTY, QUEUED, SELF_REPORT
+from sim.core import kernels
+from sim.core.problems import allocate, climb, draw_arrivals
+from sim.core.results import _p10_binned
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
 
 
 def kernels_chains(top: int) -> np.ndarray:
-    from sim.problems import _CHAINS
+    from sim.core.problems import _CHAINS
 
     return _CHAINS[top]
 
@@ -118,7 +119,7 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
                         m.party.n_links, m._p_by_links(), m.rate_self_report, m.residents.trust,
                         np.float32(sc.problems.report_trust_slope), m.communities.report_mult, w.res_community)
     res, sev = pool.res[idx], pool.sev[idx]
-    from sim.problems import p_self_report
+    from sim.core.problems import p_self_report
 
     by_grid = g.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
     g.advance(visits)
@@ -231,7 +232,7 @@ def test_capacity_matches_its_vectorised_definition(busy_model: Model) -> None:
 def test_scalar_draws_are_the_array_draws() -> None:
     """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the
     generator in the same state, below and above the size where they switch."""
-    from sim.rng import binomial_each, poisson_each
+    from sim.core.rng import binomial_each, poisson_each
 
     for size in (1, 4, 16, 17, 40):
         a, b = np.random.default_rng(size), np.random.default_rng(size)
@@ -248,7 +249,7 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
     """The model's judge and participate phases (one kernel each) change residents exactly as the
     public functions they fuse, applied in order with the same draws."""
     from sim.agents.resident import draw_volunteers, erode_waiting, judge_outcomes, participate
-    from sim.rng import binomial_each, poisson_each
+    from sim.core.rng import binomial_each, poisson_each
 
     fused, parts = copy.deepcopy(busy_model), copy.deepcopy(busy_model)
     rng = np.random.default_rng(8)

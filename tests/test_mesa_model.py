@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from sim import Model, Scenario, load_scenario
-from sim.mesa_model import (
+from sim.config.taxonomy import COMMUNITY, QUEUED
+from sim.errors import ParameterError
+from sim.mesa.model import (
     MODEL_REPORTERS,
     SCENARIO_DIR,
     CoBuildingUnitAgent,
@@ -24,8 +26,6 @@ from sim.mesa_model import (
     build_scenario,
     default_scenario,
 )
-from sim.paramtools import ParameterError
-from sim.taxonomy import COMMUNITY, QUEUED
 
 #: ~1,700 residents: one community of three compounds
 TINY = {"n_communities": 1, "n_compounds_per_community": 3}

@@ -1,4 +1,4 @@
-"""sim.model: accounting invariants every day, reproducibility, common random numbers, directions."""
+"""sim.core.model: accounting invariants every day, reproducibility, common random numbers, directions."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from helpers import SEEDS, paired_effect, run_checked, small
 
 from sim import Model, Results, policies, run_scenario
-from sim.graph import World
-from sim.paramtools import ParameterError
-from sim.results import SERIES
-from sim.taxonomy import COMPOUND_TYPES, FINDERS, LEVELS
+from sim.config.taxonomy import COMPOUND_TYPES, FINDERS, LEVELS
+from sim.core.results import SERIES
+from sim.core.world import World
+from sim.errors import ParameterError
 
 COUNTS = ("arisen", "found", "resolved", "abandoned", "prevented", "volunteer_hours", "cost_yuan",
           "repeat_contacts", "escalations")

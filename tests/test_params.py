@@ -1,4 +1,4 @@
-"""sim.params: the model's parameter dataclasses: defaults valid, frozen, every value sourced."""
+"""sim.config.params: the model's parameter dataclasses: defaults valid, frozen, every value sourced."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from sim import policies
-from sim.docs import iter_parameters, parameter_table
-from sim.params import EntryLevel, WorldParams
-from sim.paramtools import ParameterError, Params, Vector
-from sim.scenario import Scenario
-from sim.taxonomy import LEVELS, SEVERITIES
-from sim.vectors import ByCompoundType
+from sim.config.parameter_table import iter_parameters, parameter_table
+from sim.config.params import EntryLevel, WorldParams
+from sim.config.paramtools import Params, Vector
+from sim.config.taxonomy import LEVELS, SEVERITIES
+from sim.config.vectors import ByCompoundType
+from sim.core.scenario import Scenario
+from sim.errors import ParameterError
 
 
 def params_classes() -> list[tuple[str, type[Params]]]:

@@ -1,4 +1,4 @@
-"""sim.paramtools: frozen, validated parameter dataclasses (types, ranges, choices, nesting, paths)."""
+"""sim.config.paramtools: frozen, validated parameter dataclasses (types, ranges, choices, nesting, paths)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sim.paramtools import ParameterError, Params, Vector, param, vector_param
-from sim.vectors import BySeverity, make_table
+from sim.config.paramtools import Params, Vector, param, vector_param
+from sim.config.vectors import BySeverity, make_table
+from sim.errors import ParameterError
 
 
 @dataclass(frozen=True)

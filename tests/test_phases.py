@@ -1,4 +1,4 @@
-"""sim.phases and the policy interface: hook order, own random streams, costs and counters."""
+"""sim.core.phases and the policy interface: hook order, own random streams, costs and counters."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from helpers import small
 
 from sim import Model, policies, run_scenario
-from sim.paramtools import Params, param
-from sim.phases import PHASES, Policy
-from sim.results import SERIES
+from sim.config.paramtools import Params, param
+from sim.core.phases import PHASES, Policy
+from sim.core.results import SERIES
 
 CALLS: list[tuple[str, str, int]] = []
 

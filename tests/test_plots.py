@@ -1,4 +1,4 @@
-"""sim.plots: figure contents (labels, one series per scenario, plotted values, colours), not just files."""
+"""sim.experiments.plots: figure contents (labels, one series per scenario, plotted values, colours), not just files."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from sim import Scenario
-from sim.compare import Comparison, compare
-from sim.plots import PALETTE, save_figure, scenario_colours
-from sim.taxonomy import COMPOUND_TYPES
+from sim.config.taxonomy import COMPOUND_TYPES
+from sim.experiments.compare import Comparison, compare
+from sim.experiments.plots import PALETTE, save_figure, scenario_colours
 
 LABELS = ["base", "better", "worse", "noisy"]
 R, T = 6, 12

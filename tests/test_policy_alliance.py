@@ -11,9 +11,9 @@ import pytest
 from helpers import BASELINE
 
 from sim import Model, Scenario
-from sim.paramtools import ParameterError
+from sim.config.taxonomy import CATEGORIES, COMMUNITY
+from sim.errors import ParameterError
 from sim.policies.alliance import Alliance
-from sim.taxonomy import CATEGORIES, COMMUNITY
 
 BASE = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 4})
 #: only the hospital and the fire brigade join: they cover safety and health, not sanitation,
@@ -163,7 +163,8 @@ def test_bad_params_name_the_key(key: str, value: object) -> None:
 
 
 def test_more_units_than_the_world_has_is_an_error_naming_both_keys(tmp_path) -> None:
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.core.scenario import load_scenario
+    from sim.errors import ScenarioError
 
     assert BASE.world.n_cobuilding_units_per_community == 7
     with pytest.raises(ParameterError) as err:

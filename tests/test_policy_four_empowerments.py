@@ -8,8 +8,19 @@ import pytest
 from paired import SMALL_WORLD, paired_effects
 
 from sim import Model, Scenario
-from sim.paramtools import ParameterError
-from sim.taxonomy import CATEGORIES, COMMUNITY, FLAG_BIT, GRID, MATURE, NEW, OLD, PROPERTY, PROPERTY_CATEGORY, QUEUED
+from sim.config.taxonomy import (
+    CATEGORIES,
+    COMMUNITY,
+    FLAG_BIT,
+    GRID,
+    MATURE,
+    NEW,
+    OLD,
+    PROPERTY,
+    PROPERTY_CATEGORY,
+    QUEUED,
+)
+from sim.errors import ParameterError
 
 NAME = "four_empowerments"
 BASE = Scenario().with_overrides(SMALL_WORLD)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from sim import Model, Scenario
-from sim.paramtools import ParameterError
+from sim.config.taxonomy import CATEGORIES, FLAG_BIT, OLD
+from sim.errors import ParameterError
 from sim.policies.micro_projects import PREVENTS, MicroProjects
-from sim.taxonomy import CATEGORIES, FLAG_BIT, OLD
 
 BASE = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 4})
 SAN_PROP = [CATEGORIES.index(c) for c in ("sanitation", "property")]

@@ -10,8 +10,8 @@ import pytest
 from paired import SMALL_WORLD, Effect, paired_effects
 
 from sim import Model, Scenario
-from sim.paramtools import ParameterError
-from sim.taxonomy import CATEGORIES, COMMUNITY, GRID, PROPERTY
+from sim.config.taxonomy import CATEGORIES, COMMUNITY, GRID, PROPERTY
+from sim.errors import ParameterError
 
 NAME = "one_core_many"
 BASE = Scenario().with_overrides(SMALL_WORLD)

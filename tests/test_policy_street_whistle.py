@@ -7,8 +7,8 @@ import pytest
 from paired import SMALL_WORLD, paired_effects
 
 from sim import Model, Scenario
-from sim.paramtools import ParameterError
-from sim.taxonomy import CITY, DEPARTMENT, STREET
+from sim.config.taxonomy import CITY, DEPARTMENT, STREET
+from sim.errors import ParameterError
 
 BASE = Scenario().with_overrides(SMALL_WORLD)
 STREET_EMP = BASE.with_overrides({"policies.street_empowerment": {}})

@@ -1,21 +1,11 @@
-"""sim.problems: the problem pool, the ledger and the vectorised submodels (arise, find, route, handle)."""
+"""sim.core.problems: the problem pool, the ledger and the vectorised submodels (arise, find, route, handle)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.problems import (
-    NEXT_LEVEL,
-    Ledger,
-    ProblemPool,
-    allocate,
-    arrival_table,
-    climb,
-    draw_arrivals,
-    p_self_report,
-)
-from sim.taxonomy import (
+from sim.config.taxonomy import (
     CITY,
     COMMUNITY,
     DEPARTMENT,
@@ -25,6 +15,16 @@ from sim.taxonomy import (
     N_SEVERITIES,
     PROPERTY,
     STREET,
+)
+from sim.core.problems import (
+    NEXT_LEVEL,
+    Ledger,
+    ProblemPool,
+    allocate,
+    arrival_table,
+    climb,
+    draw_arrivals,
+    p_self_report,
 )
 
 

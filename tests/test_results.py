@@ -1,4 +1,4 @@
-"""sim.results: the time series, the summary statistics and the Results object."""
+"""sim.core.results: the time series, the summary statistics and the Results object."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from helpers import small
 
 from sim import Model, Results, run_scenario
-from sim.results import SERIES, _p10_binned, _quantile_from_hist
-from sim.taxonomy import N_SEVERITIES, SEVERITIES
+from sim.config.taxonomy import N_SEVERITIES, SEVERITIES
+from sim.core.results import SERIES, _p10_binned, _quantile_from_hist
 
 
 def test_to_dataframe_has_t_index_and_every_series(small_run: tuple[Model, Results]) -> None:

@@ -1,11 +1,11 @@
-"""sim.rng: named random streams that depend only on the seed and the name."""
+"""sim.core.rng: named random streams that depend only on the seed and the name."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.rng import Streams
+from sim.core.rng import Streams
 
 
 def test_same_seed_and_name_give_the_same_draws() -> None:

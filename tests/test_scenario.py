@@ -1,4 +1,4 @@
-"""sim.scenario: loading and validating scenario files, extends, overrides, hashing, TOML output."""
+"""sim.core.scenario: loading and validating scenario files, extends, overrides, hashing, TOML output."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from helpers import BASELINE, write
 
 from sim import Scenario, ScenarioError, load_scenario
-from sim.params import WorldParams
-from sim.paramtools import ParameterError
-from sim.taxonomy import LEVELS
+from sim.config.params import WorldParams
+from sim.config.taxonomy import LEVELS
+from sim.errors import ParameterError
 
 
 def field_range(cls: type, name: str) -> tuple[Any, Any]:

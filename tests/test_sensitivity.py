@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_sweep_support import write_sweep
 
-from sim.sweep_cli import main
+from sim.cli.sweep import main
 
 # problems_arisen depends on the arrival rate only; cost_yuan on the price of an event (and the
 # events' number, which the rate does not touch); common random numbers keep the noise out

@@ -1,4 +1,4 @@
-"""Tests for sim.store: round trips, bulk time series, atomic saves and clear open errors."""
+"""Tests for sim.store.database: round trips, bulk time series, atomic saves and clear open errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from sim.store import DEFAULT_DB_URL, ResultStore, RunRecord, StoreError, _bulk_insert, metadata, runs, timeseries
+from sim.errors import StoreError
+from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord, _bulk_insert, metadata, runs, timeseries
 
 SCENARIO = 'name = "baseline"\nn_agents = 50\n'
 

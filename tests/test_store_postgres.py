@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import create_engine, event, func, inspect, select, text
 from test_sweep_support import write_sweep
 
-from sim.store import ResultStore, RunRecord, StoreError, runs, summary, sweep_results, timeseries
-from sim.sweep import load_sweep
-from sim.sweep_cli import main
+from sim.cli.sweep import main
+from sim.errors import StoreError
+from sim.experiments.sweep.spec import load_sweep
+from sim.store.database import ResultStore, RunRecord, runs, summary, sweep_results, timeseries
 
 PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
 
@@ -91,7 +92,7 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
 
 
 def _open_tiny_sweep(store: ResultStore, tmp_path: Path):
-    from sim.sweep_runner import _experiment_rows, sweep_row
+    from sim.experiments.sweep.run import _experiment_rows, sweep_row
 
     spec = load_sweep(write_sweep(tmp_path, steps=5), check_outcomes=False)
     assert store.open_sweep(sweep_row(spec), _experiment_rows(spec)) is True

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from test_sweep_support import BASELINE, EXAMPLE, sweep_text, write_sweep
 
-from sim.compare import replicate_seeds
-from sim.paramtools import ParameterError
-from sim.scenario import load_scenario
-from sim.sweep import DESIGN_KEY, Factor, apply_overrides, load_sweep, run_seed
-from sim.sweep_cli import main
+from sim.cli.sweep import main
+from sim.core.scenario import load_scenario
+from sim.errors import ParameterError
+from sim.experiments.compare import replicate_seeds
+from sim.experiments.sweep.spec import DESIGN_KEY, Factor, apply_overrides, load_sweep, run_seed
 
 
 def test_example_sweep_is_valid_sobol_over_grid_alliance_empowerment() -> None:

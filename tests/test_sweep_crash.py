@@ -14,7 +14,7 @@ import pytest
 from test_sweep_support import cli_subprocess, count, popen_cli, results_by_pair, sqlite_rows, write_sweep
 
 from sim import run_scenario
-from sim.sweep import load_sweep
+from sim.experiments.sweep.spec import load_sweep
 
 N_EXP, REPS = 16, 2
 

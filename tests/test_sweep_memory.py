@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.sweep_bench import measure_memory
+from sim.bench.sweep import measure_memory
 
 
 def test_coordinator_peak_memory_is_flat_from_500_to_2000_runs() -> None:

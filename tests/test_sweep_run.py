@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from test_sweep_support import count, results_by_pair, sqlite_rows, strip_ids, write_sweep
 
-import sim.executors
+import sim.experiments.runner
 from sim import run_scenario
-from sim.store import ResultStore
-from sim.sweep import load_sweep, run_seed
-from sim.sweep_cli import main
+from sim.cli.sweep import main
+from sim.experiments.sweep.spec import load_sweep, run_seed
+from sim.store.database import ResultStore
 
 
 def _run(path: Path, db: Path, *extra: str) -> int:
@@ -97,21 +97,21 @@ def test_rerun_runs_only_missing_pairs(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_failed_runs_are_reported_and_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    real = sim.executors.execute
+    real = sim.experiments.runner.execute
 
     def flaky(ctx, task):
         if task.experiment == 1:
             raise FloatingPointError("simulated model failure")
         return real(ctx, task)
 
-    monkeypatch.setattr(sim.executors, "execute", flaky)
+    monkeypatch.setattr(sim.experiments.runner, "execute", flaky)
     path = write_sweep(tmp_path)
     db = tmp_path / "r.db"
     assert _run(path, db, "--quiet") == 1
     err = capsys.readouterr().err
     assert "2 run(s)" in err and "experiment 1 replicate 0 failed: FloatingPointError: simulated model failure" in err
     assert count(db, "sweep_results") == 6
-    monkeypatch.setattr(sim.executors, "execute", real)
+    monkeypatch.setattr(sim.experiments.runner, "execute", real)
     assert _run(path, db, "--quiet") == 0
     assert count(db, "sweep_results") == 8
 
@@ -157,7 +157,7 @@ def test_store_api_sweep_frame_and_find(tmp_path: Path) -> None:
 
 
 def test_quiet_progress_lines_for_batch_logs(tmp_path: Path) -> None:
-    from sim.sweep_runner import run_sweep
+    from sim.experiments.sweep.run import run_sweep
 
     spec = load_sweep(write_sweep(tmp_path))
     lines: list[str] = []
@@ -173,8 +173,8 @@ def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: P
     """Workers import the module that defines a user-registered policy; __main__ is refused early."""
     from helpers import user_policy_module
 
-    from sim.store import ResultStore
-    from sim.sweep_runner import run_sweep
+    from sim.experiments.sweep.run import run_sweep
+    from sim.store.database import ResultStore
 
     with user_policy_module(tmp_path, monkeypatch) as module:
         path = write_sweep(tmp_path, steps=10, replicates=2,

@@ -65,15 +65,15 @@ def write_sweep(directory: Path, filename: str = "sweep.toml", **kwargs: Any) ->
 
 
 def cli_subprocess(*args: str, cwd: Path | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """``python -m sim.sweep_cli ARGS`` in a fresh interpreter."""
+    """``python -m sim.cli.sweep ARGS`` in a fresh interpreter."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "sim.sweep_cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sim.cli.sweep", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=kw.pop("timeout", 180), check=False, **kw)
 
 
 def popen_cli(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "sim.sweep_cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "sim.cli.sweep", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd, env=env, start_new_session=True)
 
 

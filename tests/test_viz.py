@@ -19,9 +19,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*use_state.*found despite early
 
 from matplotlib import colormaps
 
-from sim.mesa_model import SCENARIO_DIR, GovsimModel, default_scenario
-from sim.scenario import ScenarioError, load_scenario
-from sim.viz import (
+from sim.core.scenario import load_scenario
+from sim.errors import ScenarioError
+from sim.mesa.assets import ensure_assets, missing_packages, required_packages
+from sim.mesa.model import SCENARIO_DIR, GovsimModel, default_scenario
+from sim.mesa.viz import (
     CMAP,
     MARKERS,
     MAX_COMPOUNDS_WITH_RESIDENTS,
@@ -38,7 +40,6 @@ from sim.viz import (
     status_text,
     viz_model_class,
 )
-from sim.viz_assets import ensure_assets, missing_packages, required_packages
 
 
 def collections_by_gid(fig) -> dict:
@@ -180,7 +181,7 @@ def test_govsim_cli_has_viz() -> None:
     from sim.cli import build_parser
 
     args = build_parser().parse_args(["viz", "--port", "9002"])
-    assert args.func.__module__ == "sim.viz" and args.port == 9002
+    assert args.func.__module__ == "sim.mesa.viz" and args.port == 9002
     out = subprocess.run([sys.executable, "-m", "sim", "viz", "no/such.toml"], capture_output=True, text=True,
                          check=False)
     assert out.returncode == 2 and "no such scenario file" in out.stderr
@@ -222,7 +223,7 @@ def test_app_module_serves_the_scenario_in_the_environment(monkeypatch: pytest.M
     import importlib
 
     monkeypatch.setenv("GOVSIM_VIZ_SCENARIO", str(SCENARIO_DIR / "bazhong_street_whistle.toml"))
-    sys.modules.pop("sim.viz_app", None)
-    app = importlib.import_module("sim.viz_app")
+    sys.modules.pop("sim.mesa.viz_app", None)
+    app = importlib.import_module("sim.mesa.viz_app")
     assert app.page.kwargs["name"].endswith(load_scenario(SCENARIO_DIR / "bazhong_street_whistle.toml").name)
     assert MARKERS.keys() == {"old", "mature", "new"}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import World
-from ..taxonomy import CATEGORIES
+from sim.config.taxonomy import CATEGORIES
+from sim.core.world import World
 
 #: Resource list by unit type: relative help per category (sanitation, parking, dispute, care,
 #: safety, property, admin, health). After 000: the police station lists legal advice,

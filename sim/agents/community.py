@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import World
-from ..params import DAYS_PER_MONTH, CommunityParams
+from sim.config.params import DAYS_PER_MONTH, CommunityParams
+from sim.core.world import World
 
 
 @dataclass

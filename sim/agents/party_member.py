@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import World
-from ..params import PartyParams
+from sim.config.params import PartyParams
+from sim.core.world import World
 
 
 @dataclass

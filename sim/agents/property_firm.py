@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import World
-from ..params import HandlingParams
+from sim.config.params import HandlingParams
+from sim.core.world import World
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Residents: the people who have problems, report them, wait, judge the outcome and take part.
 
 State is one float32 array per variable over all residents (ids are the row numbers of
-:class:`~sim.graph.World`). Judgement follows expectation-disconfirmation: an outcome's
+:class:`~sim.core.world.World`). Judgement follows expectation-disconfirmation: an outcome's
 performance ``P`` in [0, 1] is compared with the resident's adaptive expectation ``E``;
 satisfaction moves toward ``P + beta (P - E)``, expectation toward ``P``, trust toward ``P``.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .. import kernels
-from ..graph import World
-from ..params import ResidentParams
+from sim.config.params import ResidentParams
+from sim.core import kernels
+from sim.core.world import World
 
 
 def _beta(rng: np.random.Generator, mean: float, conc: float, n: int) -> np.ndarray:

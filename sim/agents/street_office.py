@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import World
-from ..params import HandlingParams
-from ..taxonomy import N_CATEGORIES
+from sim.config.params import HandlingParams
+from sim.config.taxonomy import N_CATEGORIES
+from sim.core.world import World
 
 
 @dataclass

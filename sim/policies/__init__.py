@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..phases import Policy
+from sim.core.phases import Policy
 
 _REGISTRY: dict[str, type[Policy]] = {}
 

@@ -43,17 +43,18 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..agents.resident import participate
-from ..graph import UNIT_TYPES
-from ..params import DAYS_PER_MONTH
-from ..paramtools import ParameterError, Params, Vector, param, vector_param
-from ..phases import Policy
-from ..taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
-from . import register
+from sim.agents.resident import participate
+from sim.config.params import DAYS_PER_MONTH
+from sim.config.paramtools import Params, Vector, param, vector_param
+from sim.config.taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
+from sim.core.phases import Policy
+from sim.core.world import UNIT_TYPES
+from sim.errors import ParameterError
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
-    from ..scenario import Scenario
+    from sim.core.model import Model
+    from sim.core.scenario import Scenario
 
 _DISPUTE = CATEGORIES.index("dispute")
 

@@ -59,9 +59,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..paramtools import Params, param, vector_param
-from ..phases import Policy
-from ..taxonomy import (
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import (
     CATEGORIES,
     COMMUNITY,
     GRID,
@@ -72,11 +71,12 @@ from ..taxonomy import (
     QUEUED,
     SEVERITIES,
 )
-from ..vectors import ByCategory, ByCompoundType
-from . import register
+from sim.config.vectors import ByCategory, ByCompoundType
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 _SAFETY = CATEGORIES.index("safety")
 _SANITATION = CATEGORIES.index("sanitation")

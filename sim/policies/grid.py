@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..agents.community import Grids
-from ..paramtools import Params, param, vector_param
-from ..phases import Policy
-from ..taxonomy import ADMIN_CATEGORY, FLAG_BIT, FLAGS, GRID_VISIT, QUEUED
-from ..vectors import ByCompoundType
-from . import register
+from sim.agents.community import Grids
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import ADMIN_CATEGORY, FLAG_BIT, FLAGS, GRID_VISIT, QUEUED
+from sim.config.vectors import ByCompoundType
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 
 @dataclass(frozen=True)

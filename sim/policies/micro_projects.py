@@ -40,10 +40,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..agents.resident import participate
-from ..paramtools import Params, param, vector_param
-from ..phases import Policy
-from ..taxonomy import (
+from sim.agents.resident import participate
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import (
     CATEGORIES,
     LATENT,
     MATURE,
@@ -54,11 +53,12 @@ from ..taxonomy import (
     POLICY_FIND,
     QUEUED,
 )
-from ..vectors import ByCompoundType
-from . import register
+from sim.config.vectors import ByCompoundType
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 #: Project type by compound type (003): engineering (old), service (mature), neighbourliness (new).
 PROJECT_TYPES: tuple[str, ...] = ("engineering", "service", "neighbourly")

@@ -56,9 +56,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..paramtools import Params, param, vector_param
-from ..phases import Policy
-from ..taxonomy import (
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import (
     CATEGORIES,
     COMMUNITY,
     FLAG_BIT,
@@ -70,11 +69,12 @@ from ..taxonomy import (
     QUEUED,
     SEVERITIES,
 )
-from ..vectors import ByCategory
-from . import register
+from sim.config.vectors import ByCategory
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 _SAFETY = CATEGORIES.index("safety")
 _MAJOR = SEVERITIES.index("major")

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..paramtools import Params, param, vector_param
-from ..phases import Policy
-from ..taxonomy import DEPARTMENT, STREET
-from ..vectors import ByCategory
-from . import register
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import DEPARTMENT, STREET
+from sim.config.vectors import ByCategory
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 
 @dataclass(frozen=True)

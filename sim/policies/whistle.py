@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..paramtools import Params, param
-from ..phases import Policy
-from ..taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, FLAGS, LATENT, POLICY_FIND, QUEUED, STREET
-from . import register
+from sim.config.paramtools import Params, param
+from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, FLAGS, LATENT, POLICY_FIND, QUEUED, STREET
+from sim.core.phases import Policy
+from sim.policies import register
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from sim.core.model import Model
 
 _BIG = 2  # severity code of "big"
 

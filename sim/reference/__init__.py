@@ -6,9 +6,9 @@ vectorised core can be shown to compute the same model (Axtell et al. 1996).
 
 from __future__ import annotations
 
-from ..scenario import Scenario
-from .ledger import summary
-from .model import ReferenceModel
+from sim.core.scenario import Scenario
+from sim.reference.ledger import summary
+from sim.reference.model import ReferenceModel
 
 
 def run_reference(scenario: Scenario, seed: int, n_steps: int) -> dict[str, float]:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from ..taxonomy import COMMUNITY, GRID, LATENT, PROPERTY, STREET
+from sim.config.taxonomy import COMMUNITY, GRID, LATENT, PROPERTY, STREET
 
 if TYPE_CHECKING:
-    from .model import ReferenceModel
+    from sim.reference.model import ReferenceModel
 
 #: Co-building unit types (§5.1 step 10) and their resource lists per category (§8.2 table).
 UNIT_TYPES: tuple[str, ...] = ("police", "hospital", "university", "market_regulator", "fire_brigade",

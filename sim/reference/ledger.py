@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..results import SERIES
-from ..taxonomy import (
+from sim.config.taxonomy import (
     CATEGORIES,
     COMPOUND_TYPES,
     FINDERS,
@@ -24,9 +23,10 @@ from ..taxonomy import (
     PARTY_LINK,
     QUEUED,
 )
+from sim.core.results import SERIES
 
 if TYPE_CHECKING:
-    from .model import ReferenceModel
+    from sim.reference.model import ReferenceModel
 
 
 def _ratio(a: float, b: float) -> float:

@@ -10,9 +10,7 @@ from typing import Any
 
 import mesa
 
-from ..results import SERIES
-from ..scenario import Scenario
-from ..taxonomy import (
+from sim.config.taxonomy import (
     ADMIN_CATEGORY,
     CITY,
     COMMUNITY,
@@ -30,10 +28,12 @@ from ..taxonomy import (
     SELF_REPORT,
     STREET,
 )
-from .agents import Handler, Problem, Resident
-from .ledger import Ledger, series_row
-from .streams import Streams, bernoulli_count, poisson
-from .world import build_grids, build_handlers, build_world, init_residents
+from sim.core.results import SERIES
+from sim.core.scenario import Scenario
+from sim.reference.agents import Handler, Problem, Resident
+from sim.reference.ledger import Ledger, series_row
+from sim.reference.streams import Streams, bernoulli_count, poisson
+from sim.reference.world import build_grids, build_handlers, build_world, init_residents
 
 #: Referral / escalation path (§7.4).
 NEXT_LEVEL: tuple[int, ...] = (COMMUNITY, COMMUNITY, STREET, DEPARTMENT, CITY, CITY)
@@ -46,7 +46,7 @@ class ReferenceModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, seed: int = 1, record_series: bool = True) -> None:
         super().__init__(rng=seed)
-        from .policies import make_policy  # policies import this module
+        from sim.reference.policies import make_policy  # policies import this module
 
         self.sc = scenario
         self.seed = seed

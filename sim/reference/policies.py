@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ..taxonomy import (
+from sim.config.taxonomy import (
     ADMIN_CATEGORY,
     CATEGORIES,
     CITY,
@@ -26,11 +26,11 @@ from ..taxonomy import (
     QUEUED,
     STREET,
 )
-from .agents import UNIT_TYPES, Problem, Resident
-from .streams import bernoulli_count, poisson
+from sim.reference.agents import UNIT_TYPES, Problem, Resident
+from sim.reference.streams import bernoulli_count, poisson
 
 if TYPE_CHECKING:
-    from .model import ReferenceModel
+    from sim.reference.model import ReferenceModel
 
 DISPUTE = CATEGORIES.index("dispute")
 BIG = 2  # severity code of "big"; big and major are >= BIG
@@ -67,7 +67,7 @@ class GridPolicy(ReferencePolicy):
     name = "grid"
 
     def setup(self, model: ReferenceModel) -> None:
-        from .world import build_grids
+        from sim.reference.world import build_grids
 
         p = self.p
         build_grids(model, p.households_per_grid.array().tolist(), p.n_workers_per_grid)
@@ -304,7 +304,7 @@ REGISTRY: dict[str, type[ReferencePolicy]] = {
 
 def make_policy(name: str, params: Any) -> ReferencePolicy:
     """The reference policy ``name`` with its validated parameters."""
-    from .policies_more import POLICIES
+    from sim.reference.policies_more import POLICIES
 
     for cls in POLICIES:
         REGISTRY.setdefault(cls.name, cls)

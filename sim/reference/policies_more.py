@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..taxonomy import (
+from sim.config.taxonomy import (
     CATEGORIES,
     COMMUNITY,
     FLAG_BIT,
@@ -20,12 +20,12 @@ from ..taxonomy import (
     POLICY_FIND,
     QUEUED,
 )
-from .agents import Compound, Problem, PropertyFirm, Resident
-from .policies import ReferencePolicy
-from .streams import bernoulli_count, poisson
+from sim.reference.agents import Compound, Problem, PropertyFirm, Resident
+from sim.reference.policies import ReferencePolicy
+from sim.reference.streams import bernoulli_count, poisson
 
 if TYPE_CHECKING:
-    from .model import ReferenceModel
+    from sim.reference.model import ReferenceModel
 
 SANITATION, PARKING, DISPUTE, CARE, SAFETY, PROPERTY_CAT, ADMIN, HEALTH = range(N_CATEGORIES)
 MAJOR = 3

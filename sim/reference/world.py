@@ -6,8 +6,8 @@ import math
 import random
 from typing import TYPE_CHECKING
 
-from ..taxonomy import ADULT, CHILD, CITY, DEPARTMENT, ELDERLY, N_CATEGORIES, OLD
-from .agents import (
+from sim.config.taxonomy import ADULT, CHILD, CITY, DEPARTMENT, ELDERLY, N_CATEGORIES, OLD
+from sim.reference.agents import (
     UNIT_TYPES,
     Building,
     City,
@@ -22,10 +22,10 @@ from .agents import (
     Resident,
     StreetOffice,
 )
-from .streams import beta_mean, poisson
+from sim.reference.streams import beta_mean, poisson
 
 if TYPE_CHECKING:
-    from .model import ReferenceModel
+    from sim.reference.model import ReferenceModel
 
 
 

@@ -1,0 +1,148 @@
+"""``govsim bench``: set-up time, resident-steps per second and peak memory for standard cases.
+
+Each case runs in a fresh child process (so its peak resident set size is its own, measured
+with ``resource.getrusage``) pinned to one thread. The floors printed beside the figures are
+the project's targets; the ratio column is measured rate over floor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Case:
+    """A benchmark case: scenario overrides on the defaults, steps, and the speed floor."""
+
+    name: str
+    overrides: dict[str, Any]
+    steps: int
+    floor: float
+    description: str
+
+
+_DISTRICT: dict[str, Any] = {"world.n_streets": 8, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 20}
+_ALL_POLICIES = ("grid", "alliance", "street_empowerment", "whistle", "four_empowerments", "micro_projects", "one_core_many")
+
+CASES: tuple[Case, ...] = (
+    Case("community_10k", {"world.n_streets": 1, "world.n_communities_per_street": 1,
+                           "world.n_compounds_per_community": 18}, 1095, 0.0,
+         "one community of ~10,000 residents x 1,095 days"),
+    Case("district_450k", _DISTRICT, 365, 5e6,
+         "Jiyang-size district: 40 communities, ~450,000 residents (000) x 365 days"),
+    Case("district_450k_all_policies", {**_DISTRICT, **{f"policies.{p}": {} for p in _ALL_POLICIES}}, 365, 3e6,
+         "the same district with all seven policies switched on"),
+)
+
+QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20}
+
+
+def _child(name: str, quick: bool) -> dict[str, Any]:
+    """Run one case in this process and return its figures (called in the child)."""
+    import resource
+
+    from sim.core.model import Model, warm_up
+    from sim.core.scenario import Scenario
+
+    case = next(c for c in CASES if c.name == name)
+    overrides = {k: v for k, v in case.overrides.items() if not k.startswith("policies.")}
+    steps = case.steps
+    if quick:
+        overrides["world.n_compounds_per_community"] = max(1, overrides["world.n_compounds_per_community"] // QUICK_SCALE[name])
+        steps = min(steps, 60)
+    overrides["run.n_steps"] = steps
+    policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
+    scenario = Scenario.from_dict({**Scenario(name=name).with_overrides(overrides).to_dict(), "policies": policies})
+    warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
+    t0 = time.perf_counter()
+    model = Model(scenario, seed=1)
+    setup_s = time.perf_counter() - t0
+    res = model.run(steps, progress=False)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n = model.world.n_residents
+    return {
+        "name": name, "residents": n, "steps": steps, "setup_s": round(setup_s, 6),
+        "run_s": round(res.run_s, 6), "resident_steps_per_s": round(n * steps / res.run_s),
+        "peak_rss_mb": round(peak_kb / 1024, 1), "floor_resident_steps_per_s": case.floor,
+        "resolution_rate": round(res.summary["resolution_rate"], 4),
+    }
+
+
+#: Cases that compare two ways of doing the same work rather than measure one model run.
+#: ``mesa_reference``: the numpy core against the plain-Mesa reference model (sim/reference) on the
+#: baseline at 5,000 residents, one process; floor: the core at least 50x faster.
+#: ``sweep``: per-run overhead of a sweep, runs per minute with 1 and 2 workers, coordinator memory.
+RATIO_CASES: tuple[str, ...] = ("mesa_reference", "sweep")
+MESA_REFERENCE_FLOOR = 50.0
+
+
+def _child_reference(quick: bool) -> dict[str, Any]:
+    """The ``mesa_reference`` case (called in the child)."""
+    from sim.bench.reference import bench_reference
+
+    n_residents, steps = (2000, 60) if quick else (5000, 365)
+    row = bench_reference(n_residents, steps, n_steps_reference=None if not quick else 60)
+    # seconds to the microsecond, so rates recomputed from the JSON agree with the printed ones
+    return {"name": "mesa_reference", **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()},
+            "floor_speedup": MESA_REFERENCE_FLOOR}
+
+
+def _child_sweep(quick: bool) -> dict[str, Any]:
+    """The ``sweep`` case (called in the child); its own lines go to stderr."""
+    from sim.bench.sweep import bench_sweep
+
+    return {"name": "sweep", **bench_sweep(quick=quick, echo=False)}
+
+
+def _echo(row: dict[str, Any], stream: Any) -> None:
+    """One line (or three) of the table for a finished case."""
+    if row["name"] == "mesa_reference":
+        ok = "meets" if row["speedup"] >= row["floor_speedup"] else "BELOW"
+        print(f"{'mesa_reference':<16} core {row['core_residents']:,} residents x {row['core_steps']} steps "
+              f"{row['core_resident_steps_per_s'] / 1e6:.2f} M resident-steps/s; Mesa reference "
+              f"{row['reference_residents']:,} x {row['reference_steps']} steps "
+              f"{row['reference_resident_steps_per_s'] / 1e3:.1f} k resident-steps/s; speedup "
+              f"{row['speedup']:,.0f}x ({ok} the {row['floor_speedup']:.0f}x floor)", file=stream, flush=True)
+        return
+    if row["name"] == "sweep":
+        from sim.bench.sweep import sweep_lines
+
+        for line in sweep_lines(row):
+            print(line, file=stream, flush=True)
+        return
+    floor = row["floor_resident_steps_per_s"]
+    ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
+    print(f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
+          f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
+          f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB", file=stream, flush=True)
+
+
+def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = True, to_stderr: bool = False) -> dict[str, Any]:
+    """Run the cases, each in its own single-threaded child process; print a table."""
+    names = [c.name for c in CASES] + list(RATIO_CASES)
+    wanted = cases or names
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        from sim.errors import InputError
+
+        raise InputError(f"unknown bench case {unknown[0]!r}; allowed: {', '.join(names)}")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out: list[dict[str, Any]] = []
+    for name in wanted:
+        func = {"mesa_reference": "_child_reference", "sweep": "_child_sweep"}.get(name, "_child")
+        arg = f"{quick!r}" if name in RATIO_CASES else f"{name!r}, {quick!r}"
+        code = f"import json,sys; from sim.bench.cases import {func}; print(json.dumps({func}({arg})))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench case {name} failed:\n{proc.stderr}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        out.append(row)
+        if echo:
+            _echo(row, sys.stderr if to_stderr else sys.stdout)
+    return {"quick": quick, "python": sys.version.split()[0], "cases": out}

@@ -1,0 +1,267 @@
+"""The model's parameters: frozen dataclasses with defaults, units and the seed source of each.
+
+Defaults describe the *pre-reform* arrangement that ``scenarios/baseline.toml`` stands for
+(000: "two levels of government, three levels of management"; departments face communities
+directly, no alliance, weak streets). Sources: ``000`` .. ``004`` are the case reports in
+``shared/seeds``; ``assumption`` marks a value the seeds do not give, chosen to be plausible and
+exposed so that it can be swept or calibrated. Units: ``/day`` per step (one step is one day),
+``days`` durations in steps, ``yuan`` Chinese yuan, ``effort`` staff-days of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.taxonomy import CATEGORIES, COMMUNITY, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
+from sim.config.vectors import ByCategory, ByCompoundType, BySeverity, make_table
+from sim.errors import ParameterError
+
+# Row order of the tables below is the vocabulary order of taxonomy.py.
+CategoryWeightsByGroup = make_table(
+    "CategoryWeightsByGroup", GROUPS, ByCategory,
+    [  # sanitation parking dispute care safety property admin health  (assumption; 003 "一老一小")
+        (1.0, 0.2, 0.6, 2.0, 0.6, 0.3, 0.6, 1.2),  # child (needs raised by parents: child care, 003)
+        (1.0, 1.2, 1.0, 0.5, 0.7, 1.0, 1.2, 0.6),  # adult
+        (1.0, 0.3, 0.9, 2.2, 0.9, 1.0, 1.3, 1.8),  # elderly (care, health: 003 常青社区)
+    ],
+    lo=0.0, doc="Relative weight of each category in a resident's problems, by group.", module=__name__,
+)
+
+CategoryMultByCompound = make_table(
+    "CategoryMultByCompound", COMPOUND_TYPES, ByCategory,
+    [  # sanitation parking dispute care safety property admin health  (assumption after 003)
+        (2.0, 1.3, 1.1, 1.0, 1.3, 1.8, 1.0, 1.0),  # old: "dirty, chaotic, poor", no firm (003)
+        (1.0, 1.0, 1.0, 1.3, 1.0, 1.0, 1.0, 1.2),  # mature: elderly-heavy (003)
+        (0.7, 1.5, 1.2, 1.2, 0.8, 0.8, 1.0, 0.8),  # new: parking, noise, child care (003, 001)
+    ],
+    lo=0.0, doc="Multiplier of each category's rate by compound type.", module=__name__,
+)
+
+SeverityByCategory = make_table(
+    "SeverityByCategory", CATEGORIES, BySeverity,
+    [  # trivial small big major  (assumption)
+        (0.55, 0.30, 0.12, 0.03),  # sanitation
+        (0.45, 0.35, 0.15, 0.05),  # parking
+        (0.45, 0.35, 0.15, 0.05),  # dispute
+        (0.35, 0.40, 0.20, 0.05),  # care
+        (0.35, 0.30, 0.25, 0.10),  # safety
+        (0.40, 0.35, 0.20, 0.05),  # property
+        (0.20, 0.50, 0.25, 0.05),  # admin: registration, social assistance (000)
+        (0.30, 0.40, 0.22, 0.08),  # health
+    ],
+    lo=0.0, doc="Relative weight of each severity, by category.", module=__name__,
+)
+
+Authority = make_table(
+    "Authority", LEVELS, ByCategory,
+    [  # sanitation parking dispute care safety property admin health
+        (0.80, 0.50, 0.60, 0.50, 0.40, 0.40, 0.10, 0.30),  # grid worker (assumption)
+        (0.85, 0.60, 0.30, 0.10, 0.50, 0.90, 0.00, 0.00),  # property firm (assumption)
+        (0.70, 0.50, 0.70, 0.60, 0.50, 0.50, 0.25, 0.40),  # community: few powers (000, 004)
+        (0.50, 0.40, 0.50, 0.40, 0.40, 0.30, 0.30, 0.30),  # street: "unlimited responsibility, limited power" (002)
+        (0.70, 0.70, 0.40, 0.60, 0.80, 0.50, 0.60, 0.80),  # departments: powers, little local knowledge (000)
+        (0.85, 0.85, 0.70, 0.80, 0.90, 0.80, 0.85, 0.90),  # city: major and long-standing problems (002)
+    ],
+    lo=0.0, hi=1.0,
+    doc="Chance that one handling attempt at a level solves a problem of a category (before severity).",
+    module=__name__,
+)
+
+
+@dataclass(frozen=True)
+class EntryLevel(Params):
+    """The level a newly found problem goes to first, by severity."""
+
+    trivial: str = param("grid", choices=LEVELS, unit="level")
+    small: str = param("community", choices=LEVELS, unit="level")
+    big: str = param("street", choices=LEVELS, unit="level")
+    major: str = param("department", choices=LEVELS, unit="level")
+
+    def codes(self) -> np.ndarray:
+        """Level codes in severity order."""
+        return np.array([LEVELS.index(getattr(self, s)) for s in SEVERITIES], dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class RunParams(Params):
+    """How long to run and how to record."""
+
+    n_steps: int = param(1095, lo=1, unit="days", source="issue: three years of daily steps")
+    seed: int = param(1, lo=0, unit="", source="convention")
+    record_every: int = param(1, lo=1, unit="days", source="convention")
+
+
+@dataclass(frozen=True)
+class WorldParams(Params):
+    """The community graph: street -> communities -> compounds -> buildings -> households."""
+
+    n_streets: int = param(1, lo=1, hi=1000, source="assumption: the baseline is one street")
+    n_communities_per_street: int = param(4, lo=1, hi=200, source="assumption")
+    n_compounds_per_community: int = param(8, lo=1, hi=500, source="assumption (003: 285 compounds in 39 communities)")
+    p_compound_type: ByCompoundType = vector_param(
+        ByCompoundType, (0.3, 0.4, 0.3), lo=0.0, hi=1.0, unit="share",
+        source="assumption; the three types are 003's")
+    n_buildings_per_compound: ByCompoundType = vector_param(
+        ByCompoundType, (6, 8, 10), lo=1, hi=1000, unit="buildings (mean)", source="assumption")
+    n_households_per_building: ByCompoundType = vector_param(
+        ByCompoundType, (18, 24, 36), lo=1, hi=2000, unit="households (mean)", source="assumption")
+    n_residents_per_household: ByCompoundType = vector_param(
+        ByCompoundType, (2.3, 2.4, 3.0), lo=1.0, hi=10.0, unit="residents (mean)",
+        source="assumption (2020 census mean 2.62)")
+    p_elderly: ByCompoundType = vector_param(
+        ByCompoundType, (0.35, 0.40, 0.10), lo=0.0, hi=1.0, unit="share",
+        source="003: mature community, 800 over 50 and ~200 over 70; new compounds of young families")
+    p_child: ByCompoundType = vector_param(
+        ByCompoundType, (0.12, 0.10, 0.25), lo=0.0, hi=1.0, unit="share", source="assumption (003)")
+    p_party_member: float = param(0.063, lo=0.0, hi=1.0, unit="share of residents (all members are adults or elderly)",
+                                  source="003: 17,492 members / 277,000 residents")
+    n_links_per_party_member: float = param(4.6, lo=0.0, hi=50.0, unit="residents",
+                                            source="001: 130 members link 600+ residents")
+    n_building_ties: float = param(2.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
+                                   source="assumption")
+    n_compound_ties: float = param(1.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
+                                   source="assumption")
+    n_long_ties: float = param(0.2, lo=0.0, hi=10.0, unit="ties each resident starts (mean; degree about twice)",
+                               source="assumption")
+    n_cobuilding_units_per_community: int = param(7, lo=0, hi=100, unit="units",
+                                                  source="000: Jiyang convenes 7 co-building units")
+
+    def check(self) -> None:
+        total = sum(self.p_compound_type.array())
+        if abs(total - 1.0) > 1e-6:
+            raise ParameterError("p_compound_type", f"shares must sum to 1, got {total:g}")
+        for ct in COMPOUND_TYPES:
+            if getattr(self.p_elderly, ct) + getattr(self.p_child, ct) > 1.0:
+                raise ParameterError(f"p_elderly.{ct}", "p_elderly + p_child must be at most 1")
+
+
+@dataclass(frozen=True)
+class ProblemParams(Params):
+    """How problems arise, get reported, wait and are given up."""
+
+    rate_arise: float = param(1 / 150, lo=0.0, hi=1.0, unit="problems per resident per day",
+                              source="assumption (~2.4 problems a resident a year)")
+    category_weights: CategoryWeightsByGroup = param(CategoryWeightsByGroup(), source="assumption")
+    category_mult: CategoryMultByCompound = param(CategoryMultByCompound(), source="assumption after 003")
+    severity_weights: SeverityByCategory = param(SeverityByCategory(), source="assumption")
+    rate_self_report: BySeverity = vector_param(
+        BySeverity, (0.04, 0.08, 0.15, 0.25), lo=0.0, hi=1.0, unit="/day at trust 0.5", source="assumption")
+    report_trust_slope: float = param(1.5, lo=0.0, hi=2.0, unit="per unit trust",
+                                      source="assumption: reporting follows trust")
+    dur_patience: BySeverity = vector_param(
+        BySeverity, (14, 30, 60, 120), lo=1, unit="days", source="assumption")
+    rate_abandon: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", source="assumption")
+    rate_abandon_latent: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", source="assumption")
+    rate_recontact: float = param(0.15, lo=0.0, hi=1.0, unit="/day while overdue",
+                                  source="000: residents wait long and run many times")
+    p_prevented_base: float = param(0.0, lo=0.0, hi=1.0, unit="probability",
+                                    source="convention: no prevention before reform")
+
+
+@dataclass(frozen=True)
+class HandlingParams(Params):
+    """Routing, capacity, success and escalation of problems at each level."""
+
+    entry_level: EntryLevel = param(EntryLevel(), source="002: trivia in the grid, small matters in the "
+                                    "community, big matters in the street; major ones to departments (000)")
+    admin_to_department: bool = param(True, source="000: departments face communities directly")
+    effort: BySeverity = vector_param(
+        BySeverity, (0.1, 0.25, 0.5, 1.0), lo=0.001, hi=30.0, unit="effort per attempt", source="assumption")
+    authority: Authority = param(Authority(), source="assumption after 000, 002, 004")
+    severity_mult: BySeverity = vector_param(
+        BySeverity, (1.0, 0.85, 0.6, 0.4), lo=0.0, hi=1.0, unit="multiplier", source="assumption")
+    p_refer_below: float = param(0.15, lo=0.0, hi=1.0, unit="probability",
+                                 source="assumption: a handler refers up what it has no power to solve")
+    dur_escalate: BySeverity = vector_param(
+        BySeverity, (7, 14, 21, 30), lo=1, unit="days stuck before escalation may happen", source="assumption")
+    rate_escalate: float = param(0.1, lo=0.0, hi=1.0, unit="/day once stuck",
+                                 source="assumption: no whistle, escalation is haphazard (000)")
+    top_level: str = param("department", choices=LEVELS[COMMUNITY:], unit="level",
+                           source="000: departments are the top; the city only with the whistle (002)")
+    capacity_street_per_10k: float = param(2.0, lo=0.0, unit="effort/day per 10,000 residents",
+                                           source="assumption: weak streets (002)")
+    capacity_department_per_10k: float = param(4.0, lo=0.0, unit="effort/day per category per 10,000 residents",
+                                               source="assumption: dispersed departments (000)")
+    capacity_city_per_10k: float = param(0.3, lo=0.0, unit="effort/day per 10,000 residents", source="assumption")
+    property_capacity_per_100_households: float = param(0.4, lo=0.0, unit="effort/day", source="assumption")
+    property_quality: ByCompoundType = vector_param(
+        ByCompoundType, (0.0, 0.7, 0.8), lo=0.0, hi=1.0, unit="mean quality",
+        source="assumption; old compounds have no firm (003)")
+    property_quality_concentration: float = param(10.0, lo=1.0, unit="Beta a+b of firm quality", source="assumption")
+
+
+@dataclass(frozen=True)
+class CommunityParams(Params):
+    """Community staff, grids and grid workers, events."""
+
+    n_staff_per_10k: float = param(18.0, lo=0.0, hi=1000.0, unit="staff per 10,000 residents",
+                                   source="assumption (national guideline of 18 community workers per 10,000)")
+    capacity_per_staff: float = param(0.8, lo=0.0, hi=1.0, unit="effort/day", source="assumption")
+    rate_admin_tasks: float = param(8.0, lo=0.0, unit="tasks per community per day",
+                                    source="004: tasks pushed down, paperwork and inspections")
+    effort_admin_task: float = param(0.3, lo=0.0, unit="effort per task", source="assumption")
+    households_per_grid: ByCompoundType = vector_param(
+        ByCompoundType, (150, 200, 300), lo=1, unit="households",
+        source="001: at most 150 in old and 300 in new compounds; mature: assumption")
+    n_grid_workers_per_grid: float = param(1.0, lo=0.0, hi=20.0, unit="workers",
+                                           source="assumption: before 001's 48 posts for 32 grids")
+    capacity_per_grid_worker: float = param(0.5, lo=0.0, hi=1.0, unit="effort/day", source="assumption")
+    n_visits_per_worker_per_month: float = param(100.0, lo=0.0, hi=2000.0, unit="households/month",
+                                                 source="assumption: half of 001's 200 after reform")
+    p_find_on_visit: float = param(0.7, lo=0.0, hi=1.0, unit="probability", source="assumption")
+    rate_events: float = param(1 / 30, lo=0.0, hi=10.0, unit="events per community per day",
+                               source="assumption: one a month before the alliance")
+    p_event_reach: float = param(0.04, lo=0.0, hi=1.0, unit="share of residents per event",
+                                 source="000: 235 events reached 30,000+ (~128 each)")
+
+
+@dataclass(frozen=True)
+class PartyParams(Params):
+    """Party members' contacts with the residents they are linked to."""
+
+    rate_contact: float = param(1 / 14, lo=0.0, hi=1.0, unit="/day per linked resident",
+                                source="001 双联双带; frequency an assumption")
+    p_find_on_contact: float = param(0.5, lo=0.0, hi=1.0, unit="probability", source="assumption")
+    rate_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day", source="assumption (004, 003)")
+
+
+@dataclass(frozen=True)
+class ResidentParams(Params):
+    """How residents judge: satisfaction, trust, expectation; volunteering."""
+
+    satisfaction_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", source="assumption")
+    trust_init: float = param(0.5, lo=0.0, hi=1.0, unit="mean", source="assumption")
+    expectation_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", source="assumption")
+    init_concentration: float = param(20.0, lo=1.0, unit="Beta a+b", source="assumption")
+    dur_expected_wait: BySeverity = vector_param(
+        BySeverity, (3, 7, 21, 45), lo=1, unit="days", source="assumption")
+    alpha_outcome: float = param(0.3, lo=0.0, hi=1.0, unit="weight", source="assumption (expectation-disconfirmation)")
+    beta_disconfirm: float = param(0.5, lo=0.0, hi=2.0, unit="weight", source="assumption")
+    alpha_expectation: float = param(0.2, lo=0.0, hi=1.0, unit="weight", source="assumption (adaptive expectation)")
+    alpha_trust: float = param(0.15, lo=0.0, hi=1.0, unit="weight", source="assumption")
+    rate_wait_erosion: float = param(0.0015, lo=0.0, hi=0.1, unit="/day per overdue problem", source="assumption")
+    trust_erosion_share: float = param(0.5, lo=0.0, hi=2.0, unit="trust lost per unit of satisfaction lost waiting",
+                                       source="assumption")
+    rate_social: float = param(0.02, lo=0.0, hi=1.0, unit="/day", source="assumption (social influence)")
+    rate_drift: float = param(0.004, lo=0.0, hi=1.0, unit="/day toward the initial means",
+                              source="assumption: satisfaction and trust relax to their initial means")
+    rate_volunteer: float = param(0.002, lo=0.0, hi=1.0, unit="/day at trust 1", source="assumption")
+    dur_volunteer_hours: float = param(2.0, lo=0.0, hi=24.0, unit="hours per turn", source="assumption")
+    participation_satisfaction: float = param(0.02, lo=0.0, hi=1.0, unit="gain per event or turn", source="assumption")
+    participation_trust: float = param(0.03, lo=0.0, hi=1.0, unit="gain per event or turn", source="assumption")
+
+
+@dataclass(frozen=True)
+class CostParams(Params):
+    """Pay and running costs, counted in yuan per day."""
+
+    pay_grid_worker: float = param(1200.0, lo=0.0, unit="yuan/month",
+                                   source="assumption: below 001's 1,650 floor before reform")
+    pay_community_staff: float = param(3000.0, lo=0.0, unit="yuan/month", source="assumption (004: low pay)")
+    cost_event: float = param(2000.0, lo=0.0, unit="yuan per event", source="assumption")
+
+
+DAYS_PER_MONTH = 30.0

@@ -1,0 +1,112 @@
+"""Named vectors and tables of parameters: one value per category, severity, level, ...
+
+They let a scenario write ``[problems.dur_patience] big = 60`` instead of a bare list, and
+give the core the same values as numpy arrays in vocabulary order (:meth:`Vector.array`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sim.config.paramtools import Params, Vector, param
+from sim.config.taxonomy import CATEGORIES, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
+
+
+@dataclass(frozen=True)
+class ByCategory(Vector):
+    """One value per problem category."""
+
+    names: ClassVar[tuple[str, ...]] = CATEGORIES
+    sanitation: float = 0.0
+    parking: float = 0.0
+    dispute: float = 0.0
+    care: float = 0.0
+    safety: float = 0.0
+    property: float = 0.0
+    admin: float = 0.0
+    health: float = 0.0
+
+
+@dataclass(frozen=True)
+class BySeverity(Vector):
+    """One value per severity."""
+
+    names: ClassVar[tuple[str, ...]] = SEVERITIES
+    trivial: float = 0.0
+    small: float = 0.0
+    big: float = 0.0
+    major: float = 0.0
+
+
+@dataclass(frozen=True)
+class ByCompoundType(Vector):
+    """One value per compound type."""
+
+    names: ClassVar[tuple[str, ...]] = COMPOUND_TYPES
+    old: float = 0.0
+    mature: float = 0.0
+    new: float = 0.0
+
+
+@dataclass(frozen=True)
+class ByGroup(Vector):
+    """One value per resident group."""
+
+    names: ClassVar[tuple[str, ...]] = GROUPS
+    child: float = 0.0
+    adult: float = 0.0
+    elderly: float = 0.0
+
+
+@dataclass(frozen=True)
+class ByLevel(Vector):
+    """One value per handling level."""
+
+    names: ClassVar[tuple[str, ...]] = LEVELS
+    grid: float = 0.0
+    property: float = 0.0
+    community: float = 0.0
+    street: float = 0.0
+    department: float = 0.0
+    city: float = 0.0
+
+
+@dataclass(frozen=True)
+class Table(Params):
+    """A table of vectors: one row (a :class:`Vector`) per name in ``rows``."""
+
+    rows: ClassVar[tuple[str, ...]] = ()
+
+    def matrix(self) -> np.ndarray:
+        """Rows in vocabulary order as a 2-D float array."""
+        return np.stack([getattr(self, r).array() for r in self.rows])
+
+
+def make_table(
+    name: str,
+    rows: Sequence[str],
+    vector: type[Vector],
+    defaults: Sequence[Sequence[float]],
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    doc: str = "",
+    module: str = __name__,
+) -> type[Table]:
+    """Create a frozen Table class with one ``vector`` row per name, each range-checked.
+
+    ``module`` must be the module that binds the class to ``name`` at top level, so that
+    scenarios pickle (worker processes receive them).
+    """
+    fields: list[Any] = [
+        (row, vector, param(vector(*values), lo=lo, hi=hi)) for row, values in zip(rows, defaults, strict=True)
+    ]
+    cls = dataclasses.make_dataclass(name, fields, bases=(Table,), frozen=True, namespace={"__doc__": doc})
+    cls.rows = tuple(rows)
+    cls.__module__ = module
+    return cls

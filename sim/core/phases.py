@@ -1,0 +1,84 @@
+"""The fixed order of one step (one day), and the interface every policy plugs into.
+
+This is the one place where the schedule is written down. Each step the model runs, in order,
+the core submodel of each phase and then the matching hook of every active policy (in the
+order the scenario lists them)::
+
+    plan        policies set up the day (monthly needs lists, quarterly meetings, ...)
+    arise       new problems arise for residents (own random stream: common random numbers)
+    find        latent problems are found: self-report, grid-worker visits, party-member links
+    route       found problems are sent to a level and a handler
+    handle      handlers spend their daily capacity on their queues; successes close problems
+    escalate    stuck problems move up a level; overdue residents contact again or give up
+    judge       residents update expectation, satisfaction and trust from today's outcomes
+    participate events and volunteering; social influence over the graph
+    record      counters and time series are written
+
+A policy is a small class with a frozen parameter dataclass. It may change the model once in
+``setup`` (capacities, authority, routing tables: all arrays the model owns) and act each day
+through hooks named ``on_<phase>``; hooks it does not define cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Final
+
+from sim.config.paramtools import Params
+
+if TYPE_CHECKING:
+    from sim.core.model import Model
+    from sim.core.scenario import Scenario
+
+PHASES: Final[tuple[str, ...]] = (
+    "plan", "arise", "find", "route", "handle", "escalate", "judge", "participate", "record",
+)
+
+
+class Policy:
+    """Base class of policies. Subclasses set ``name`` and ``Params`` and override hooks.
+
+    Hooks receive the model, which owns all state; they act on its arrays with vectorised
+    numpy and draw random numbers only from ``self.rng`` (a stream of their own, so adding a
+    policy never shifts the draws of the core or of other policies).
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params, model: Model) -> None:
+        self.params = params
+        self.model = model
+        self.rng = model.streams.get(f"policy:{self.name}")
+
+    @classmethod
+    def check(cls, params: Params, scenario: Scenario) -> None:
+        """Raise ``ParameterError`` (dotted key) if ``params`` cannot work with the rest of ``scenario``.
+
+        Called when a scenario is built, so a sweep or a file fails before any run starts.
+        """
+
+    def setup(self, model: Model) -> None:
+        """Change the model's structure once, after it is built and before step 0."""
+
+    def cost_per_day(self, model: Model) -> float:
+        """Running cost of the policy in yuan per day (beyond the core's staff)."""
+        return 0.0
+
+    def on_plan(self, model: Model, t: int) -> None: ...
+    def on_arise(self, model: Model, t: int) -> None: ...
+    def on_find(self, model: Model, t: int) -> None: ...
+    def on_route(self, model: Model, t: int) -> None: ...
+    def on_handle(self, model: Model, t: int) -> None: ...
+    def on_escalate(self, model: Model, t: int) -> None: ...
+    def on_judge(self, model: Model, t: int) -> None: ...
+    def on_participate(self, model: Model, t: int) -> None: ...
+    def on_record(self, model: Model, t: int) -> None: ...
+
+    def hooks(self) -> dict[str, object]:
+        """The phase hooks this policy actually overrides, by phase name."""
+        out: dict[str, object] = {}
+        for phase in PHASES:
+            attr = f"on_{phase}"
+            if getattr(type(self), attr) is not getattr(Policy, attr):
+                out[phase] = getattr(self, attr)
+        return out

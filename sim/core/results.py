@@ -1,0 +1,233 @@
+"""Outputs: the per-step time series, the end-of-run summary, and the Results object.
+
+Metric names are stable: they are the columns of the DataFrame, the keys of the JSON summary
+and the names stored in the database. Counts are cumulative from step 0 unless named
+``pending``/``backlog``; rates and means are as of the recorded step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.config.taxonomy import (
+    CATEGORIES,
+    COMMUNITY,
+    COMPOUND_TYPES,
+    FINDERS,
+    FLAGS,
+    GRID,
+    GRID_VISIT,
+    LEVELS,
+    PARTY_LINK,
+    SEVERITIES,
+)
+from sim.core import kernels
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.core.model import Model
+    from sim.core.scenario import Scenario
+
+SERIES: tuple[str, ...] = (
+    "arisen", "found", "resolved", "abandoned", "prevented", "pending", "pending_latent", "pending_queued",
+    *(f"backlog_{lvl}" for lvl in LEVELS),
+    "resolution_rate", "satisfaction_mean", "satisfaction_p10", "trust_mean",
+    *(f"satisfaction_{ct}" for ct in COMPOUND_TYPES),
+    "staff_utilisation", "grid_utilisation", "volunteer_hours", "cost_yuan", "repeat_contacts", "escalations",
+)
+
+
+
+
+def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
+    """The q-quantile (lower) of integer values given their histogram; nan if empty."""
+    total = hist.sum()
+    if total == 0:
+        return float("nan")
+    return float(np.searchsorted(np.cumsum(hist), q * total))
+
+
+def _p10_binned(values: np.ndarray, bins: int = 10_000) -> float:
+    """10th percentile of values in [0, 1], to 1/bins, by a counting pass (no O(n log n) sort)."""
+    counts = np.bincount(np.minimum((values * bins).astype(np.int64), bins - 1), minlength=bins)
+    k = int(np.searchsorted(np.cumsum(counts), 0.1 * values.size))
+    return (k + 0.5) / bins
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+class Recorder:
+    """Writes the time series into preallocated arrays and computes the summary."""
+
+    def __init__(self, model: Model, n_steps: int, record_every: int) -> None:
+        self.model = model
+        self.record_every = record_every
+        self.n_steps = n_steps
+        self._alloc(n_steps)
+        self.staff_effort_total = 0.0
+        self.staff_busy_total = 0.0
+        self.grid_effort_total = 0.0
+        self.grid_busy_total = 0.0
+
+    def _alloc(self, n_steps: int) -> None:
+        n_rows = -(-n_steps // self.record_every) + 1
+        self.t = np.full(n_rows, -1, dtype=np.int64)
+        #: one row per series (SERIES order), one column per recorded step; ``data`` views its rows
+        self._table = np.full((len(SERIES), n_rows), np.nan)
+        self.data = {name: self._table[i] for i, name in enumerate(SERIES)}
+        self.rows = 0
+
+    def extend(self, n_steps: int) -> None:
+        """Make room for a run continued beyond the scenario's n_steps."""
+        old_t, old, rows = self.t, self.data, self.rows
+        self.n_steps = n_steps
+        self._alloc(n_steps)
+        self.t[:rows] = old_t[:rows]
+        for k in SERIES:
+            self.data[k][:rows] = old[k][:rows]
+        self.rows = rows
+
+    def _utilisation(self) -> tuple[float, float]:
+        m = self.model
+        used = getattr(m, "_used", None)
+        if used is None:  # nothing handled yet
+            return float(m.communities.staff_effort().sum()), float((m.grids.n_workers * m.grid_worker_capacity).sum())
+        off, c = m.level_offset, m.communities
+        # staff effort, admin effort, min(used, capacity) summed over communities and grids, the grids'
+        # capacity, and the effort policies added to the communities (capacity less the staff's own)
+        staff, admin, comm_used, grid_used, grid_cap, added = kernels.utilisation(
+            c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task),
+            used, m.capacity(), off[COMMUNITY], m.world.n_communities, off[GRID], m.grids.n,
+        )
+        staff += added
+        self.staff_effort_total += staff
+        self.staff_busy_total += comm_used + admin
+        self.grid_effort_total += grid_cap
+        self.grid_busy_total += grid_used
+        return (comm_used + admin) / staff if staff else float("nan"), grid_used / grid_cap if grid_cap else float("nan")
+
+    def record(self, t: int) -> None:
+        """Account the day; write a row every ``record_every`` steps."""
+        staff_u, grid_u = self._utilisation()
+        if t % self.record_every != 0:
+            return
+        if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
+            self.extend(2 * self.n_steps)
+        m, led, pool, w = self.model, self.model.ledger, self.model.problems, self.model.world
+        r = self.rows
+        self.t[r] = t
+        # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
+        # ndarray.mean(dtype=float64)), 10th percentile (as _p10_binned) and by compound type (as
+        # _by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
+        written = kernels.record_row(
+            self._table, r, pool.status, pool.level, led.arisen, led.resolved, led.abandoned, m.residents.satisfaction,
+            m.residents.trust, w.compound_start, w.compound_type, w.compound_size, led.found, led.prevented, staff_u,
+            grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts, led.escalations,
+        )
+        assert written == len(SERIES), "record_row writes the SERIES in order"
+        self.rows = r + 1
+
+    def _by_ctype(self, values: np.ndarray) -> np.ndarray:
+        """Mean of a per-resident array by compound type (compounds are contiguous id ranges)."""
+        w = self.model.world
+        per_compound = np.add.reduceat(values.astype(np.float64), w.compound_start)
+        sums = np.bincount(w.compound_type, weights=per_compound, minlength=len(COMPOUND_TYPES))
+        counts = np.bincount(w.compound_type, weights=w.compound_size, minlength=len(COMPOUND_TYPES))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / counts
+
+    def summary(self) -> dict[str, float]:
+        """End-of-run outcomes (see docs/model.md, "Outputs")."""
+        m, led = self.model, self.model.ledger
+        arisen, resolved, abandoned = int(led.arisen.sum()), int(led.resolved.sum()), int(led.abandoned.sum())
+        out: dict[str, float] = {
+            "n_residents": m.world.n_residents,
+            "n_steps": m.t,
+            "problems_arisen": arisen,
+            "problems_found": led.found,
+            "problems_resolved": resolved,
+            "problems_pending": m.problems.n,
+            "problems_abandoned": abandoned,
+            "problems_prevented": led.prevented,
+            "resolution_rate": _ratio(resolved, arisen),
+            "abandonment_rate": _ratio(abandoned, arisen),
+        }
+        hist = led.days_hist.sum(axis=0)
+        out["days_to_resolution_median"] = _quantile_from_hist(hist, 0.5)
+        out["days_to_resolution_p90"] = _quantile_from_hist(hist, 0.9)
+        big = led.days_hist[SEVERITIES.index("big"):].sum(axis=0)
+        out["days_to_resolution_median_big"] = _quantile_from_hist(big, 0.5)
+        out["abandonment_rate_big"] = _ratio(led.abandoned[:, 2:].sum(), led.arisen[:, 2:].sum())
+        for i, lvl in enumerate(LEVELS):
+            out[f"share_resolved_{lvl}"] = _ratio(led.resolved_level[i], resolved)
+        for i, f in enumerate(FINDERS):
+            out[f"share_found_{f}"] = _ratio(led.found_by[i], led.found)
+        out["share_found_proactive"] = _ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
+        # "running again" (000): contacts beyond the first report, per resolved problem
+        out["repeat_contacts_per_resolved"] = _ratio(led.contacts_resolved - resolved, resolved)
+        out["contacts_per_resolved"] = _ratio(led.contacts_resolved, resolved)
+        for i, c in enumerate(CATEGORIES):
+            out[f"resolution_rate_{c}"] = _ratio(led.resolved[i].sum(), led.arisen[i].sum())
+        s, tr = m.residents.satisfaction, m.residents.trust
+        out["satisfaction_mean"] = float(s.mean(dtype=np.float64))
+        out["satisfaction_p10"] = float(np.percentile(s, 10))
+        out["trust_mean"] = float(tr.mean(dtype=np.float64))
+        for i, ct in enumerate(COMPOUND_TYPES):
+            out[f"satisfaction_{ct}"] = float(self._by_ctype(s)[i])
+            out[f"trust_{ct}"] = float(self._by_ctype(tr)[i])
+            out[f"resolution_rate_{ct}"] = _ratio(led.resolved_ctype[i], led.arisen_ctype[i])
+        out["volunteer_hours"] = m.volunteer_hours
+        out["staff_utilisation"] = _ratio(self.staff_busy_total, self.staff_effort_total)
+        out["grid_utilisation"] = _ratio(self.grid_busy_total, self.grid_effort_total)
+        out["cost_yuan"] = m.cost_yuan
+        out["escalations"] = led.escalations
+        for i, flag in enumerate(FLAGS[:-1]):  # the last bit is spare
+            out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
+            out[f"flag_{flag}_abandoned"] = led.flag_abandoned[i]
+        out.update(m.policy_counters)
+        return {k: float(v) for k, v in out.items()}
+
+    def results(self, started: datetime, finished: datetime, run_s: float) -> Results:
+        m = self.model
+        rows = self.rows
+        return Results(
+            scenario=m.scenario, seed=m.seed, t=self.t[:rows].copy(),
+            timeseries={k: v[:rows].copy() for k, v in self.data.items()},
+            summary=self.summary(), started_at=started, finished_at=finished,
+            setup_s=m.setup_s, run_s=run_s,
+        )
+
+
+@dataclass
+class Results:
+    """What a run produced: time series (numpy arrays), summary, provenance."""
+
+    scenario: Scenario
+    seed: int
+    t: np.ndarray
+    timeseries: dict[str, np.ndarray]
+    summary: dict[str, float]
+    started_at: datetime
+    finished_at: datetime
+    setup_s: float
+    run_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Time series as a DataFrame indexed by step ``t``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.timeseries, index=pd.Index(self.t, name="t"))
+
+    def summary_series(self) -> pd.Series:
+        """Summary as a pandas Series."""
+        import pandas as pd
+
+        return pd.Series(self.summary, name=self.scenario.name)

@@ -1,0 +1,202 @@
+"""Scenarios are data: TOML files validated on load into a frozen :class:`Scenario`.
+
+A scenario file has the sections of :class:`Scenario` (``[run]``, ``[world]``, ``[problems]``,
+...) plus ``[policies.<name>]`` tables. ``extends = "baseline.toml"`` at the top starts from
+another file (path relative to this one) and overrides only what is written here. Every
+error names the file, the dotted key and what is allowed, on one line.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim import policies
+from sim.config.params import (
+    CommunityParams,
+    CostParams,
+    HandlingParams,
+    PartyParams,
+    ProblemParams,
+    ResidentParams,
+    RunParams,
+    WorldParams,
+)
+from sim.config.paramtools import Params, param
+from sim.errors import ParameterError, ScenarioError
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy switched on in a scenario: its registered name and validated parameters."""
+
+    name: str
+    params: Params
+
+
+@dataclass(frozen=True)
+class Scenario(Params):
+    """Everything that defines a run except the seed of a replicate."""
+
+    name: str = param("baseline", source="convention")
+    description: str = param("", source="convention")
+    run: RunParams = param(RunParams())
+    world: WorldParams = param(WorldParams())
+    problems: ProblemParams = param(ProblemParams())
+    handling: HandlingParams = param(HandlingParams())
+    community: CommunityParams = param(CommunityParams())
+    party: PartyParams = param(PartyParams())
+    residents: ResidentParams = param(ResidentParams())
+    costs: CostParams = param(CostParams())
+    policies: tuple[PolicySpec, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Build from nested plain data; ``policies`` maps policy names to their parameter tables."""
+        data = dict(data)
+        raw_policies = data.pop("policies", {})
+        data.pop("extends", None)
+        base = super().from_dict(data)
+        if not isinstance(raw_policies, Mapping):
+            raise ParameterError("policies", "expected tables [policies.<name>]")
+        specs = []
+        for name, table in raw_policies.items():
+            try:
+                policy_cls = policies.get(name)
+            except KeyError as err:
+                raise ParameterError(f"policies.{name}", str(err.args[0]).replace(f"policy {name!r}", "policy")) from None
+            if not isinstance(table, Mapping):
+                raise ParameterError(f"policies.{name}", "expected a table of the policy's parameters")
+            try:
+                specs.append(PolicySpec(name, policy_cls.Params.from_dict(table)))
+            except ParameterError as err:
+                raise err.under(f"policies.{name}") from None
+        for spec in specs:
+            try:
+                policies.get(spec.name).check(spec.params, base)
+            except ParameterError as err:
+                raise err.under(f"policies.{spec.name}") from None
+        return dataclasses.replace(base, policies=tuple(specs))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["policies"] = {spec.name: spec.params.to_dict() for spec in self.policies}
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
+        """Apply ``{"dotted.key": value}`` overrides (validated); ``policies.<name>.<key>`` too."""
+        data = self.to_dict()
+        for path, value in overrides.items():
+            node = data
+            parts = path.split(".")
+            for part in parts[:-1]:
+                if part not in node or not isinstance(node[part], dict):
+                    if parts[0] != "policies":  # policy tables are checked by their own Params
+                        raise ParameterError(path, "no such parameter")
+                    node[part] = {}
+                node = node[part]
+            if parts[0] != "policies" and parts[-1] not in node:
+                raise ParameterError(path, "no such parameter")
+            node[parts[-1]] = value
+        return Scenario.from_dict(data)
+
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON of everything that defines the scenario (seed excluded)."""
+        data = self.to_dict()
+        data["run"] = {k: v for k, v in data["run"].items() if k != "seed"}
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text (full, every value explicit), for provenance."""
+        return _dump_toml(self.to_dict())
+
+    def policy(self, name: str) -> Params | None:
+        """Parameters of policy ``name`` if it is switched on, else None."""
+        for spec in self.policies:
+            if spec.name == name:
+                return spec.params
+        return None
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file and, recursively, the file it ``extends``."""
+    src = str(path)
+    if path.resolve() in seen:
+        raise ScenarioError(src, "extends", "circular extends chain")
+    if seen and not path.is_file():
+        raise ScenarioError(str(seen[-1]), "extends", f"no such scenario file {str(path)!r}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(src, "", "no such scenario file") from None
+    except OSError as err:
+        raise ScenarioError(src, "", f"cannot read file ({err.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(src, "", f"not valid TOML ({err})") from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(src, "extends", "expected a path to another scenario file, as a string")
+    base = _read_toml((path.parent / parent), seen + (path.resolve(),))
+    return _deep_merge(base, data)
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file; raise :class:`ScenarioError` naming file and key."""
+    path = Path(path)
+    data = _read_toml(path)
+    try:
+        scenario = Scenario.from_dict(data)
+        if overrides:
+            scenario = scenario.with_overrides(overrides)
+    except ParameterError as err:
+        raise ScenarioError(str(path), err.key, err.message) from None
+    return scenario
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _dump_toml(data: Mapping[str, Any], prefix: str = "") -> str:
+    """Minimal TOML writer for nested plain data (tables and scalars)."""
+    scalars = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
+    lines = []
+    if scalars:
+        if prefix:
+            lines.append(f"[{prefix}]")
+        lines.extend(scalars)
+        lines.append("")
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            lines.append(_dump_toml(value, f"{prefix}.{key}" if prefix else key))
+    return "\n".join(lines)

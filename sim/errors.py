@@ -1,0 +1,75 @@
+"""govsim's exceptions: one hierarchy, raised by the library, turned into exit codes only by the CLI.
+
+Every message is about the data — the file, the dotted key, the value and what is allowed — and
+never about a command-line flag, so the same error reads well in a notebook, a script or a log.
+``sim.cli`` prints any :class:`GovsimError` as one line and exits with code 2::
+
+    GovsimError                  anything the user can fix by changing an input
+    ├── InputError               a value, file or name given to the library is not allowed
+    │   ├── ParameterError       a parameter is unknown, mistyped or out of range (dotted key)
+    │   ├── ScenarioError        a scenario file cannot be loaded (file, key, what is allowed)
+    │   ├── SweepError           a sweep file cannot be loaded
+    │   └── CalibrationError     a calibration file cannot be loaded
+    ├── OutputError              a result cannot be written where it was asked to go
+    ├── StoreError               the results database cannot be opened, read or written
+    └── ClusterError             a Dask scheduler cannot be reached or used
+"""
+
+from __future__ import annotations
+
+
+class GovsimError(Exception):
+    """Base of every error the library raises for a problem the user can fix."""
+
+
+class InputError(GovsimError, ValueError):
+    """A value, a file or a name given to the library is not allowed."""
+
+
+class ParameterError(InputError):
+    """A parameter is unknown, of the wrong type or out of range.
+
+    ``key`` is the dotted path of the parameter (``handling.dur_escalate.street``), so that the
+    scenario loader can report the file, the key and what is allowed on one line.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.message = message
+
+    def under(self, prefix: str) -> ParameterError:
+        """Return the same error with ``prefix.`` prepended to its key."""
+        key = f"{prefix}.{self.key}" if prefix and self.key else (prefix or self.key)
+        return ParameterError(key, self.message)
+
+
+class ScenarioError(InputError):
+    """A scenario cannot be loaded: one line with the file, the key and what is allowed."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}")
+        self.source = source
+        self.key = key
+        self.message = message
+
+
+class SweepError(InputError):
+    """A sweep file cannot be loaded (its message names the file and the key)."""
+
+
+class CalibrationError(InputError):
+    """A calibration file cannot be loaded (its message names the file and the key)."""
+
+
+class OutputError(GovsimError):
+    """A report, export or calibrated scenario cannot be written where it was asked to go."""
+
+
+class StoreError(GovsimError):
+    """One clear line for the user: names the URL (password masked) and what is wrong / allowed."""
+
+
+class ClusterError(GovsimError):
+    """A Dask scheduler cannot be reached, or Dask is not installed."""

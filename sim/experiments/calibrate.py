@@ -1,0 +1,439 @@
+"""``govsim calibrate CALIBRATION.toml``: fit parameters so a scenario reproduces reported figures.
+
+The file format is described in :mod:`sim.experiments.calibration_spec`. The fit minimises
+
+    J(theta) = sum_i w_i * ((m_i(theta) - r_i) / (tol_i * |r_i|))**2 / sum_i w_i
+
+over the targets with weight ``w_i > 0``, where ``r_i`` is the reported figure and ``m_i`` the
+mean over ``replicates`` runs of the target's metric. J = 1 means every fitted target is off by
+exactly its tolerance.
+
+Common random numbers: replicate ``r`` always runs with seed
+``int(numpy.random.SeedSequence(S).spawn(R + C)[r].generate_state(1)[0])`` (as in
+:mod:`sim.experiments.compare`), so every evaluation sees the same worlds and the same problem arrivals and
+J changes with the parameters rather than with the luck of the draw. The optimiser
+(scipy.optimize Nelder-Mead or Powell) works on each parameter's range mapped to [0, 1]
+(log-mapped with ``log = true``), so bounds are honoured and the steps are comparable.
+
+After the fit the targets are measured again on ``check_replicates`` (C) fresh seeds, replicates
+R .. R+C-1 of the same sequence, which the fit never saw: the table and the written scenario
+report those means with 95% t-intervals, so an over-fit to the fit seeds shows up as error.
+
+The output is a scenario file that ``extends`` the base with the overrides and the fitted
+values; its comment header records the targets, the fitted values, the error per target, the
+seeds and the package version. ``load_scenario`` on it and runs with the listed check seeds
+reproduce the table exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import textwrap
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.core.scenario import Scenario, _dump_toml
+from sim.errors import InputError
+from sim.experiments.calibration_spec import STRUCTURE_METRICS, CalibrationSpec, load_calibration
+from sim.experiments.compare import _stop, replicate_seeds, t_interval
+from sim.experiments.runner import process_context
+
+__all__ = ["CalibrationResult", "add_calibrate_command", "calibrate", "cmd_calibrate", "run_replicate",
+           "structure_metrics"]
+
+#: Objective of a point where a fitted target is undefined (NaN) in every replicate.
+_UNDEFINED = 1e12
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------------------------
+def structure_metrics(model: Any) -> dict[str, float]:
+    """Counts of the model world after set-up (policies may re-grid): see STRUCTURE_METRICS."""
+    w = model.world
+    out = {
+        "n_households": w.n_households, "n_compounds": w.n_compounds, "n_communities": w.n_communities,
+        "n_streets": w.n_streets, "n_grids": model.grids.n, "n_grid_workers": float(model.grids.n_workers.sum()),
+        "n_party_members": int(w.res_party.sum()), "grid_visits_per_worker_per_month": model.visits_per_worker_per_month,
+    }
+    assert set(out) == set(STRUCTURE_METRICS)
+    return {k: float(v) for k, v in out.items()}
+
+
+def run_replicate(scenario_data: Mapping[str, Any], seed: int) -> dict[str, float]:
+    """One run: its summary plus the structure metrics (the same code in-process and in a worker)."""
+    from sim.core.model import Model
+
+    model = Model(Scenario.from_dict(scenario_data), seed=seed)
+    out = dict(model.run(progress=False).summary)
+    out.update(structure_metrics(model))
+    return out
+
+
+class _Runner:
+    """Runs the replicates of one point, in a process pool kept for the whole calibration."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = (ProcessPoolExecutor(max_workers=workers, mp_context=process_context(("sim.core.model", "sim.experiments.calibrate")))
+                     if workers > 1 else None)
+
+    def run(self, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, float]]:
+        data = scenario.to_dict()
+        if self.pool is None:
+            return [run_replicate(data, s) for s in seeds]
+        futures = [self.pool.submit(run_replicate, data, s) for s in seeds]
+        return [f.result() for f in futures]  # in replicate order, whatever the completion order
+
+    def close(self, abort: bool = False) -> None:
+        if self.pool is not None:
+            _stop(self.pool) if abort else self.pool.shutdown()
+
+
+def _columns(runs: Sequence[Mapping[str, float]], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Metric -> value per replicate. A policy counter absent from a run counted nothing: 0."""
+    return {n: np.array([r.get(n, 0.0) for r in runs], dtype=np.float64) for n in names}
+
+
+def target_values(spec: CalibrationSpec, runs: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Targets x replicates: each target's (rescaled) metric in each run."""
+    cols = _columns(runs, spec.metric_names)
+    return np.vstack([t.values(cols) for t in spec.targets])
+
+
+def objective(spec: CalibrationSpec, means: np.ndarray) -> float:
+    """Weighted mean of squared relative errors in units of each target's tolerance."""
+    num = den = 0.0
+    for t, m in zip(spec.targets, means):
+        if not t.fitted:
+            continue
+        if not np.isfinite(m):
+            return _UNDEFINED
+        num += t.weight * ((m - t.reported) / (t.tolerance * abs(t.reported))) ** 2
+        den += t.weight
+    return num / den if den else 0.0
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, values, 0.0).sum(axis=1) / ok.sum(axis=1)
+
+
+@dataclass
+class CalibrationResult:
+    """What a calibration found; ``format_table`` and ``scenario_toml`` present it."""
+
+    spec: CalibrationSpec
+    initial: dict[str, float]
+    fitted: dict[str, float]
+    scenario: Scenario
+    fit_seeds: list[int]
+    check_seeds: list[int]
+    objective_initial: float
+    objective_fit: float  # at the fitted values, on the fit seeds
+    objective_check: float  # at the fitted values, on the fresh check seeds
+    fit_means: np.ndarray  # per target, fit seeds
+    check_values: np.ndarray  # targets x check replicates
+    evaluations: int
+    converged: bool
+    message: str
+    workers: int
+    wall_s: float
+    history: list[tuple[dict[str, float], float]] = field(default_factory=list)
+
+    def check_stats(self) -> list[tuple[float, float, float, int]]:
+        """Per target: mean, 95% CI low and high, and replicates used, over the check seeds."""
+        mean, lo, hi, n = t_interval(self.check_values, axis=1)
+        return [(float(a), float(b), float(c), int(d)) for a, b, c, d in zip(mean, lo, hi, n)]
+
+    def format_table(self) -> str:
+        return "\n".join(_table_lines(self))
+
+    def scenario_toml(self, out: Path) -> str:
+        """The calibrated scenario as a file at ``out``: header, ``extends`` the base, overrides."""
+        from sim.config.version import __version__
+
+        spec = self.spec
+        base, where = spec.base_path.resolve(), out.resolve().parent
+        shared = os.path.commonpath([base, where]) != os.path.abspath(os.sep)  # no ../../ up to the root
+        rel = Path(os.path.relpath(base, where)).as_posix() if shared else base.as_posix()
+        values: dict[str, Any] = {**spec.overrides, **self.fitted,
+                                  "name": self.scenario.name, "description": self.scenario.description}
+        nested: dict[str, Any] = {"extends": rel}
+        for key, value in values.items():
+            node = nested
+            *head, last = key.split(".")
+            for part in head:
+                node = node.setdefault(part, {})
+            node[last] = value
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        head = [f"Calibrated scenario written by `govsim calibrate {spec.path.as_posix()}`",
+                (f"(govsim {__version__}, {now}; {self.evaluations} evaluations, {self.wall_s:.0f} s on "
+                 f"{self.workers} worker{'s' if self.workers > 1 else ''})."),
+                f"Calibration {spec.name}: {spec.description}" if spec.description else f"Calibration {spec.name}",
+                (f"Base {Path(os.path.normpath(spec.base_path)).as_posix()}; window {spec.window_days} days; "
+                 f"root seed {spec.seed}."),
+                f"Fit seeds ({spec.replicates}): {', '.join(map(str, self.fit_seeds))}",
+                f"Check seeds ({spec.check_replicates}): {', '.join(map(str, self.check_seeds))}"]
+        head += textwrap.wrap("Overrides of the base (besides the fitted values): "
+                              + ", ".join(f"{k} = {v!r}" for k, v in spec.overrides.items()), 110)
+        head.append("")
+        head += _table_lines(self)
+        head += ["", "Targets: sources and assumptions"]
+        for t in spec.targets:
+            head.append(f"- {t.name}: {t.metric.text} = {t.reported:g}" + (f" ({t.figure})" if t.figure else ""))
+            for label, text in (("source", t.source), ("assumption", t.assumption)):
+                if text:
+                    head += textwrap.wrap(f"{label}: {text}", 110, initial_indent="    ", subsequent_indent="      ")
+        lines = [f"# {h}".rstrip() for h in head]
+        return "\n".join(lines) + "\n\n" + _dump_toml(nested).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# the fit
+# ---------------------------------------------------------------------------------------------
+class _BudgetSpent(Exception):
+    pass
+
+
+def calibrate(spec: CalibrationSpec, workers: int | None = None, progress: bool = True,
+              on_evaluation: Callable[[dict[str, float], float], None] | None = None) -> CalibrationResult:
+    """Fit ``spec.parameters`` to ``spec.targets``; see the module docstring."""
+    from scipy import optimize
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    seeds = replicate_seeds(spec.seed, spec.replicates + spec.check_replicates)
+    fit_seeds, check_seeds = seeds[: spec.replicates], seeds[spec.replicates:]
+    n_workers = max(1, min(int(workers or os.cpu_count() or 1), max(spec.replicates, spec.check_replicates)))
+    params = spec.parameters
+    cache: dict[tuple[float, ...], tuple[float, np.ndarray]] = {}
+    history: list[tuple[dict[str, float], float]] = []
+    runner = _Runner(n_workers)
+    bar = tqdm(total=spec.max_evaluations if params else 1, unit="eval", desc=f"calibrate {spec.name}",
+               disable=not progress, leave=False)
+    best = [np.inf]
+
+    def scenario_at(values: Sequence[float]) -> Scenario:
+        return spec.scenario.with_overrides({p.key: v for p, v in zip(params, values)})
+
+    def evaluate(values: tuple[float, ...], budget: bool = True) -> float:
+        if values in cache:
+            return cache[values][0]
+        if budget and len(cache) >= spec.max_evaluations:
+            raise _BudgetSpent
+        runs = runner.run(scenario_at(values), fit_seeds)
+        if not cache:
+            _check_metrics(spec, runs)
+        means = _nanmean(target_values(spec, runs))
+        j = objective(spec, means)
+        cache[values] = (j, means)
+        point = {p.key: v for p, v in zip(params, values)}
+        history.append((point, j))
+        best[0] = min(best[0], j)
+        bar.update(1)
+        bar.set_postfix(objective=f"{best[0]:.4g}")
+        if on_evaluation is not None:
+            on_evaluation(point, j)
+        return j
+
+    def f(u: np.ndarray) -> float:
+        return evaluate(tuple(p.from_unit(x) for p, x in zip(params, np.atleast_1d(u))))
+
+    converged, message = True, "no parameters to fit: targets evaluated at the base values"
+    try:
+        x0 = tuple(p.from_unit(p.to_unit(p.initial)) for p in params)
+        evaluate(x0)
+        if params:
+            u0 = np.array([p.to_unit(v) for p, v in zip(params, x0)])
+            try:
+                res = _minimise(optimize, f, u0, spec)
+                converged, message = bool(res.success), str(res.message)
+            except _BudgetSpent:
+                converged, message = False, f"stopped after the budget of {spec.max_evaluations} evaluations"
+        best_values = min(cache, key=lambda v: cache[v][0])  # first of equals: dicts keep insertion order
+        if params:  # report and write 4 significant digits: the fit is never that precise
+            best_values = tuple(p.clip(_round_sig(v)) for p, v in zip(params, best_values))
+            if best_values not in cache:  # one evaluation beyond the budget, at the rounded values
+                bar.total = len(cache) + 1
+                bar.refresh()
+            evaluate(best_values, budget=False)
+        bar.close()
+        fitted_sc = scenario_at(best_values)
+        check_runs = runner.run(fitted_sc, check_seeds)
+    except BaseException:
+        bar.close()
+        runner.close(abort=True)
+        raise
+    runner.close()
+    check_values = target_values(spec, check_runs)
+    name = f"{spec.name}_calibrated"
+    fitted_sc = fitted_sc.with_overrides({"name": name, "description": f"{spec.scenario.description} "
+                                                                       f"(calibrated: {spec.path.name})"})
+    return CalibrationResult(
+        spec=spec, initial={p.key: v for p, v in zip(params, x0)},
+        fitted={p.key: v for p, v in zip(params, best_values)}, scenario=fitted_sc,
+        fit_seeds=fit_seeds, check_seeds=check_seeds, objective_initial=cache[x0][0],
+        objective_fit=cache[best_values][0], objective_check=objective(spec, _nanmean(check_values)),
+        fit_means=cache[best_values][1], check_values=check_values, evaluations=len(cache),
+        converged=converged, message=message, workers=n_workers, wall_s=time.perf_counter() - t0, history=history,
+    )
+
+
+def _round_sig(value: float, digits: int = 4) -> float:
+    if isinstance(value, int) or value == 0 or not np.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def _minimise(optimize: Any, f: Callable[[np.ndarray], float], u0: np.ndarray, spec: CalibrationSpec) -> Any:
+    d = u0.size
+    bounds = [(0.0, 1.0)] * d
+    if spec.method == "powell":
+        return optimize.minimize(f, u0, method="Powell", bounds=bounds,
+                                 options={"xtol": spec.xatol, "ftol": spec.fatol, "maxfev": 10 * spec.max_evaluations})
+    step = 0.2  # initial simplex: a fifth of each range, away from the nearer bound
+    simplex = [u0]
+    for i in range(d):
+        v = u0.copy()
+        v[i] = u0[i] + step if u0[i] + step <= 1.0 else u0[i] - step
+        simplex.append(v)
+    return optimize.minimize(f, u0, method="Nelder-Mead", bounds=bounds,
+                             options={"initial_simplex": np.array(simplex), "xatol": spec.xatol, "fatol": spec.fatol,
+                                      "maxfev": 10 * spec.max_evaluations})
+
+
+def _check_metrics(spec: CalibrationSpec, runs: Sequence[Mapping[str, float]]) -> None:
+    produced = set().union(*(r.keys() for r in runs))
+    for i, t in enumerate(spec.targets):
+        for n in t.metric.names:
+            if n not in produced:
+                close = difflib.get_close_matches(n, sorted(produced), n=3, cutoff=0.6)
+                hint = f"; did you mean {', '.join(close)}?" if close else "; `govsim run --json` lists a run's metrics"
+                raise spec.error(f"targets[{i}].metric", f"{n!r} is not produced by runs of the base scenario over "
+                                 f"{spec.window_days} days at the initial values (a policy counter appears once "
+                                 f"it counts something){hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# presentation
+# ---------------------------------------------------------------------------------------------
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def _table_lines(res: CalibrationResult) -> list[str]:
+    spec = res.spec
+    n_fit = sum(t.fitted for t in spec.targets)
+    lines = [(f"{spec.name}: {len(spec.parameters)} parameter{'s' if len(spec.parameters) != 1 else ''} fitted to "
+              f"{n_fit} target{'s' if n_fit != 1 else ''} over {spec.window_days} days; {res.evaluations} evaluations x "
+              f"{spec.replicates} replicates ({'converged' if res.converged else res.message}).")]
+    if spec.parameters:
+        rows = [("parameter", "initial", "fitted", "bounds")]
+        for p in spec.parameters:
+            rows.append((p.key, _fmt(res.initial[p.key]), _fmt(res.fitted[p.key]),
+                         f"[{p.lo:g}, {p.hi:g}]" + (" log" if p.log else "")))
+        lines += [""] + _align(rows)
+    lines += [""] + textwrap.wrap(
+        f"Model: mean [95% CI] over {spec.check_replicates} fresh replicates (check seeds, not used in the fit); "
+        "run sd: spread of single runs (how far one realisation, like the reported figure, may fall from the mean); "
+        "error = model mean / reported - 1; 'per N units': each run's count rescaled to the N units the figure "
+        "covers.", 110)
+    rows = [("target", "metric", "reported", "model mean [95% CI]", "run sd", "error", "tolerance", "")]
+    with np.errstate(invalid="ignore"):
+        sds = [float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else float("nan") for v in res.check_values]
+    for t, (mean, lo, hi, _n), sd in zip(spec.targets, res.check_stats(), sds):
+        err = mean / t.reported - 1.0 if np.isfinite(mean) else float("nan")
+        status = "fitted" if t.fitted else "not fitted"
+        if t.fitted:
+            status += ", within" if abs(err) <= t.tolerance else ", OUTSIDE"
+        metric = t.metric.text + (f" per {t.reported_units:g} {t.per}" if t.per else "")
+        rows.append((t.name, metric, _fmt(t.reported), f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]", _fmt(sd),
+                     f"{100 * err:+.1f}%" if np.isfinite(err) else "n/a", f"{100 * t.tolerance:.0f}%", status))
+    lines += _align(rows)
+    lines += ["", (f"Objective (weighted squared error in tolerances): initial {_fmt(res.objective_initial)}, fitted "
+                   f"{_fmt(res.objective_fit)} on the fit seeds, {_fmt(res.objective_check)} on the check seeds.")]
+    return lines
+
+
+def _align(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    out.insert(1, "-" * len(out[0]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+def _out_path(spec: CalibrationSpec, out: str | None) -> Path:
+    default_name = f"{spec.name}_calibrated.toml"
+    path = Path(out) if out else Path("results") / "calibrated" / default_name
+    if path.is_dir() or (out and out.endswith(("/", os.sep))):
+        path = path / default_name
+    for what, other in (("calibration file", spec.path), ("base scenario", spec.base_path)):
+        if path.resolve() == other.resolve():
+            raise InputError(f"--out {out}: that is the {what}; write the calibrated scenario elsewhere")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(f"--out {out or path}: cannot create {path.as_posix()!r} in '{parent}'")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"--out {out or path}: {path.as_posix()!r} is not writable")
+    return path
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``govsim calibrate``: fit, print the table, write the calibrated scenario."""
+    from sim.core.scenario import load_scenario
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    spec = load_calibration(args.calibration)  # every file error before anything runs
+    out = _out_path(spec, args.out)
+    result = calibrate(spec, workers=args.workers, progress=not args.quiet)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.write_text(result.scenario_toml(out), encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"--out {out.as_posix()}: cannot write the calibrated scenario ({err.strerror or err})") from None
+    if load_scenario(out).content_hash() != result.scenario.content_hash():  # pragma: no cover - a bug
+        raise RuntimeError(f"{out}: the written scenario does not reload as the calibrated one")
+    print(result.format_table())
+    print(f"\nwrote {out.as_posix()} ({result.wall_s:.0f} s, {result.workers} worker"
+          f"{'s' if result.workers > 1 else ''})")
+    return 0
+
+
+def add_calibrate_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``govsim calibrate`` on the ``govsim`` sub-command parsers."""
+    p = subparsers.add_parser(
+        "calibrate", help="fit parameters so a scenario reproduces reported figures",
+        description="Fit the [[parameters]] of a calibration file so that the base scenario reproduces its "
+                    "[[targets]] (reported figures) over window_days: minimise the weighted squared relative error "
+                    "(in tolerances) of the mean over `replicates` runs with the same seeds at every evaluation "
+                    "(common random numbers), with scipy.optimize. Prints the fit on fresh check replicates with "
+                    "95% CIs and writes a scenario that extends the base with the fitted values. The file "
+                    "format is documented in sim/experiments/calibration_spec.py and docs/validation.md.")
+    p.add_argument("calibration", metavar="CALIBRATION.toml", help="calibration file, e.g. "
+                   "scenarios/calibration/bazhong.toml")
+    p.add_argument("--out", metavar="PATH", help="calibrated scenario to write (default: "
+                   "results/calibrated/<name>_calibrated.toml; a directory: <dir>/<name>_calibrated.toml)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes for the replicates (default: the number of CPUs; 1 runs in this process)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_calibrate)
+    return p

@@ -1,0 +1,497 @@
+"""Scenario comparison: replicates with common random numbers, 95% confidence intervals, figures.
+
+``govsim compare A.toml B.toml ...`` and :func:`compare` run every scenario ``R`` times.
+
+Seeds (common random numbers)
+    Replicate ``r`` of EVERY scenario uses the same seed::
+
+        seed_r = int(numpy.random.SeedSequence(S).spawn(R)[r].generate_state(1)[0])
+
+    with ``S`` the root seed (``--seed``, default 1). Child ``r`` of a SeedSequence depends on
+    ``S`` and ``r`` only, so raising ``R`` keeps the seeds of the first replicates. The model
+    derives each random stream (arrivals, world, finding, ...) from the seed and the stream's
+    name alone (:mod:`sim.core.rng`), so replicate ``r`` of every scenario sees the same world and the
+    same problem arrivals whenever the scenarios' world (and prevention) parameters agree.
+
+Statistics
+    Each cell is the mean over replicates with a 95% t-interval
+    (``mean +- t_{0.975, n-1} * sd / sqrt(n)``). The difference of a scenario to the first
+    (baseline) scenario is the mean of the per-replicate PAIRED differences with the t-interval
+    of those differences; common random numbers make the pairing valid and the interval much
+    narrower than for independent runs. Replicates where a metric is undefined (NaN, e.g. a
+    median over no resolved big problems) are left out of that metric's mean and interval (and
+    a pair is left out of a difference if either side is NaN); ``n`` says how many were used.
+
+    Cost-effectiveness: extra cost per percentage point of mean satisfaction gained over the
+    baseline = mean paired cost difference (yuan over the run) / mean paired satisfaction
+    difference (percentage points, satisfaction being on a 0-1 scale). Its 95% interval is
+    Fieller's, which is bounded only when the satisfaction gain is itself significant.
+
+Runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``workers=1`` runs in this
+process); workers receive the scenario as plain data and return only the summary, the time
+series and timings. Results are ordered by (scenario, replicate), never by completion, so they
+are the same whatever the number of workers. Custom policies registered in a notebook with
+``sim.policies.register`` reach the workers only with the ``fork`` start method (Linux
+default up to Python 3.13); use ``workers=1`` otherwise.
+
+>>> from sim.experiments.compare import compare                                      # doctest: +SKIP
+>>> comp = compare(["scenarios/baseline.toml", "scenarios/bazhong_street_whistle.toml"],
+...                replicates=10, steps=365)                              # doctest: +SKIP
+>>> comp.table()            # metric x (scenario, stat) DataFrame          # doctest: +SKIP
+>>> comp.runs               # one row per (scenario, replicate)           # doctest: +SKIP
+>>> comp.plot_timeseries()  # matplotlib Figure                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.config.taxonomy import COMPOUND_TYPES
+from sim.core.scenario import Scenario, load_scenario
+from sim.errors import ParameterError, ScenarioError
+from sim.experiments.compare_json import comparison_to_json
+from sim.experiments.compare_stats import (
+    LEVEL,
+    STAT_COLUMNS,
+    fieller_ratio_ci,
+    paired_cost_effectiveness,
+    paired_summary,
+    replicate_seeds,
+    t_interval,
+)
+from sim.experiments.compare_table import MAIN_METRICS, format_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from sim.store.database import ResultStore
+
+# Statistics live in sim.experiments.compare_stats, the text table in sim.experiments.compare_table and the --json form in
+# sim.experiments.compare_json. Public names other modules import from here are re-exported.
+__all__ = [
+    "COMPOUND_METRICS",
+    "MAIN_METRICS",
+    "Comparison",
+    "ComparisonInterrupted",
+    "Entry",
+    "compare",
+    "fieller_ratio_ci",
+    "new_comparison_id",
+    "prepare",
+    "replicate_seeds",
+    "run_comparison",
+    "t_interval",
+]
+
+#: Outcomes by compound type shown in the figures (besides satisfaction_<ctype>).
+COMPOUND_METRICS: tuple[str, ...] = tuple(f"resolution_rate_{ct}" for ct in COMPOUND_TYPES)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# preparing and running
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """One scenario of a comparison: unique label, source file (if any) and validated scenario."""
+
+    label: str
+    file: str | None
+    scenario: Scenario
+
+
+def _unique_labels(names: Sequence[str]) -> list[str]:
+    """Scenario names, with ``#2``, ``#3``... appended to repeats so every label is unique."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for name in names:
+        k = seen.get(name, 0) + 1
+        seen[name] = k
+        label = name if k == 1 else f"{name} #{k}"
+        while label in out:
+            k += 1
+            label = f"{name} #{k}"
+        out.append(label)
+    return out
+
+
+def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None) -> list[Entry]:
+    """Load and validate every scenario (files or objects); ``steps`` overrides ``run.n_steps``.
+
+    Raises :class:`ScenarioError` (one line, naming the file and key) before anything is run.
+    """
+    if isinstance(scenarios, (str, Path, Scenario)):
+        scenarios = [scenarios]
+    if not scenarios:
+        raise ValueError("compare needs at least one scenario")
+    overrides = {"run.n_steps": int(steps)} if steps is not None else None
+    loaded: list[tuple[str | None, Scenario]] = []
+    for item in scenarios:
+        if isinstance(item, Scenario):
+            try:
+                sc = item.with_overrides(overrides) if overrides else item
+            except ParameterError as err:
+                raise ScenarioError(item.name, err.key, err.message) from None
+            loaded.append((None, sc))
+        elif isinstance(item, (str, Path)):
+            loaded.append((str(item), load_scenario(item, overrides)))
+        else:
+            raise TypeError(f"expected a Scenario or a path to a scenario file, got {type(item).__name__}")
+    labels = _unique_labels([sc.name for _, sc in loaded])
+    return [Entry(label, file, sc) for label, (file, sc) in zip(labels, loaded)]
+
+
+def new_comparison_id() -> str:
+    """A short unique id: UTC time to the second and 6 random hex digits, e.g. 20250101T120000Z-1a2b3c."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class _RunOutput:
+    """What a worker sends back: no model, only outcomes and timings."""
+
+    index: int  # scenario position
+    replicate: int
+    seed: int
+    n_steps: int
+    summary: dict[str, float]
+    timeseries: dict[str, np.ndarray]
+    t: np.ndarray
+    started_at: datetime
+    finished_at: datetime
+    setup_s: float
+    run_s: float
+
+
+def _run_one(index: int, replicate: int, scenario_data: Mapping[str, Any], seed: int,
+             plugins: tuple[str, ...] = ()) -> _RunOutput:
+    """Run one (scenario, replicate); the same code path in-process and in a worker.
+
+    ``plugins``: modules defining non-built-in policies, imported first (a worker process starts
+    with only the built-in ones registered).
+    """
+    from sim import policies
+    from sim.core.model import Model
+
+    policies.import_modules(plugins)
+    scenario = Scenario.from_dict(scenario_data)
+    model = Model(scenario, seed=seed)
+    res = model.run(progress=False)
+    return _RunOutput(index, replicate, seed, model.t, res.summary, res.timeseries, res.t, res.started_at,
+                      res.finished_at, res.setup_s, res.run_s)
+
+
+def run_comparison(
+    entries: Sequence[Entry],
+    replicates: int = 20,
+    seed: int = 1,
+    workers: int | None = None,
+    progress: bool = True,
+    *,
+    store: ResultStore | None = None,
+    comparison_id: str | None = None,
+) -> Comparison:
+    """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from sim.config.version import __version__
+
+    if int(replicates) < 2:
+        raise ValueError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    cid = comparison_id or new_comparison_id()
+    seeds = replicate_seeds(seed, replicates)
+    n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
+    plugins: tuple[str, ...] = ()
+    if n_workers > 1:  # workers must import the modules of policies that are not built in
+        from sim import policies
+
+        plugins = policies.defining_modules(sorted({spec.name for e in entries for spec in e.scenario.policies}))
+    tasks = [(i, r, e.scenario.to_dict(), seeds[r], plugins) for i, e in enumerate(entries) for r in range(replicates)]
+    outputs: dict[tuple[int, int], _RunOutput] = {}
+    run_ids: dict[tuple[int, int], int] = {}
+    meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries]
+
+    def finish(out: _RunOutput) -> None:
+        outputs[(out.index, out.replicate)] = out
+        if store is not None:
+            from sim.store.database import RunRecord
+
+            name, digest, text = meta[out.index]
+            record = RunRecord(
+                scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed, n_steps=out.n_steps,
+                package_version=__version__, started_at=out.started_at, finished_at=out.finished_at,
+                summary=out.summary, timeseries=out.timeseries, t=out.t, label=f"compare:{cid}",
+            )
+            run_ids[(out.index, out.replicate)] = store.save_run(record)  # one transaction per run
+
+    t0 = time.perf_counter()
+    try:
+        with tqdm(total=len(tasks), unit="run", desc=f"compare {cid}", disable=not progress, leave=False) as bar:
+            if n_workers <= 1:
+                for task in tasks:
+                    finish(_run_one(*task))
+                    bar.update(1)
+            else:
+                from sim.experiments.runner import process_context
+
+                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=process_context(("sim.core.model", "sim.experiments.compare")))
+                try:
+                    pending: set[Future[_RunOutput]] = {pool.submit(_run_one, *task) for task in tasks}
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            finish(fut.result())
+                            bar.update(1)
+                except BaseException:
+                    _stop(pool)  # do not wait for the runs under way or queued
+                    raise
+                pool.shutdown()
+    except KeyboardInterrupt:
+        raise ComparisonInterrupted(cid, len(run_ids) if store is not None else 0) from None
+    wall_s = time.perf_counter() - t0
+
+    labels = [e.label for e in entries]
+    rows, timing, series, t_of = [], [], {}, {}
+    for i, e in enumerate(entries):
+        outs = [outputs[(i, r)] for r in range(replicates)]
+        for out in outs:
+            rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
+            timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
+                           "run_id": run_ids.get((i, out.replicate)), "setup_s": out.setup_s, "run_s": out.run_s,
+                           "started_at": out.started_at, "finished_at": out.finished_at})
+        t_of[e.label] = outs[0].t
+        series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
+    return Comparison(
+        comparison_id=cid, labels=labels, seeds=seeds, root_seed=int(seed),
+        runs=pd.DataFrame(rows), series=series, t=t_of,
+        files=[e.file for e in entries], scenarios=[e.scenario for e in entries],
+        timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
+    )
+
+
+class ComparisonInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a comparison: runs finished before it are stored (if a store was given)."""
+
+    def __init__(self, comparison_id: str, n_stored: int) -> None:
+        super().__init__(f"comparison {comparison_id} interrupted; {n_stored} finished runs stored")
+        self.comparison_id = comparison_id
+        self.n_stored = n_stored
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut a pool down now: cancel what is queued and end the workers' runs under way."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def compare(
+    scenarios: Sequence[Scenario | str | Path],
+    replicates: int = 20,
+    steps: int | None = None,
+    seed: int = 1,
+    workers: int | None = None,
+    progress: bool = True,
+    *,
+    store: ResultStore | None = None,
+) -> Comparison:
+    """Run every scenario ``replicates`` times with common random numbers; see the module docstring.
+
+    ``scenarios``: Scenario objects or scenario files; the first is the baseline. ``steps``:
+    days per run (default: each scenario's ``run.n_steps``). ``seed``: the root seed S.
+    ``workers``: processes (default ``os.cpu_count()``; 1 runs in this process). ``store``: a
+    :class:`~sim.store.database.ResultStore` to save every run in (label ``compare:<comparison_id>``).
+    """
+    entries = prepare(scenarios, steps)
+    return run_comparison(entries, replicates, seed, workers, progress, store=store)
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class Comparison:
+    """Outcomes of a comparison. ``labels[0]`` is the baseline.
+
+    ``runs``: per-replicate summaries, one row per (scenario, replicate), columns ``scenario``
+    (label), ``replicate``, ``seed`` and every summary metric. ``series[label][metric]``: the
+    time series of every replicate as an array (replicates x recorded steps ``t[label]``).
+    ``timing``: per-run ``run_id`` (if stored), ``setup_s``, ``run_s``, start and end times.
+    """
+
+    comparison_id: str
+    labels: list[str]
+    seeds: list[int]
+    runs: pd.DataFrame
+    series: dict[str, dict[str, np.ndarray]]
+    t: dict[str, np.ndarray]
+    root_seed: int = 1
+    files: list[str | None] | None = None
+    scenarios: list[Scenario] | None = None
+    timing: pd.DataFrame | None = None
+    wall_s: float = math.nan
+    workers: int = 1
+    level: float = LEVEL
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ---- data access ---------------------------------------------------------------------
+    @property
+    def baseline(self) -> str:
+        return self.labels[0]
+
+    @property
+    def replicates(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """Scenario label -> colour, the same in every figure (see :func:`sim.experiments.plots.scenario_colours`)."""
+        from sim.experiments.plots import scenario_colours
+
+        return scenario_colours(self.labels)
+
+    def values(self, label: str, metric: str) -> np.ndarray:
+        """Per-replicate values of ``metric`` for scenario ``label``, ordered by replicate (NaN if absent)."""
+        rows = self.runs[self.runs["scenario"] == label].sort_values("replicate")
+        if metric not in rows.columns:
+            return np.full(len(rows), np.nan)
+        return rows[metric].to_numpy(dtype=np.float64)
+
+    def steps(self, label: str) -> int:
+        """Days simulated for scenario ``label``."""
+        return int(self.values(label, "n_steps")[0])
+
+    # ---- statistics ----------------------------------------------------------------------
+    def stats(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Long table: scenario, metric, n, mean, ci_low, ci_high, n_pairs, diff, diff_ci_low, diff_ci_high.
+
+        ``diff`` is paired by replicate against the baseline (NaN for the baseline itself).
+        """
+        import pandas as pd
+
+        metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS] + list(COMPOUND_METRICS)
+        rows = []
+        for metric in metrics:
+            base = self.values(self.baseline, metric)
+            for k, label in enumerate(self.labels):
+                summary = paired_summary(self.values(label, metric), None if k == 0 else base, self.level)
+                rows.append({"scenario": label, "metric": metric, **summary})
+        return pd.DataFrame(rows)
+
+    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """The comparison table: index = metric, columns = (scenario, stat) with stat in
+        mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high (diffs vs the baseline, paired)."""
+        import pandas as pd
+
+        metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS]
+        st = self.stats(metrics)
+        cols = pd.MultiIndex.from_product([self.labels, list(STAT_COLUMNS)], names=["scenario", "stat"])
+        out = pd.DataFrame(index=pd.Index(metrics, name="metric"), columns=cols, dtype=np.float64)
+        for rec in st.to_dict("records"):
+            for s in STAT_COLUMNS:
+                out.loc[rec["metric"], (rec["scenario"], s)] = rec[s]
+        return out
+
+    def cost_effectiveness(self, cost: str = "cost_yuan", outcome: str = "satisfaction_mean") -> pd.DataFrame:
+        """Extra cost per percentage point of ``outcome`` gained vs the baseline, per other scenario.
+
+        Columns: scenario, n_pairs, cost_diff (yuan), outcome_diff_pp, ratio (yuan per pp), ci_low,
+        ci_high (Fieller), status: ``ok`` (bounded CI), ``unbounded`` (gain not significant: CI
+        unbounded) or ``no_gain`` (the scenario does not raise the outcome; ratio undefined).
+        """
+        import pandas as pd
+
+        rows = []
+        cb, ob = self.values(self.baseline, cost), self.values(self.baseline, outcome)
+        for label in self.labels[1:]:
+            dc = self.values(label, cost) - cb
+            do = (self.values(label, outcome) - ob) * 100.0  # percentage points of a 0-1 scale
+            rows.append({"scenario": label, **paired_cost_effectiveness(dc, do, self.level)})
+        cols = ["scenario", "n_pairs", "cost_diff", "outcome_diff_pp", "ratio", "ci_low", "ci_high", "status"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def timeseries_ci(self, label: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(t, mean, ci_low, ci_high)`` of a time series across replicates (t-interval per step)."""
+        key = f"{label}\0{metric}"
+        if key not in self._cache:
+            mean, lo, hi, _ = t_interval(self.series[label][metric], axis=0, level=self.level)
+            self._cache[key] = (self.t[label], mean, lo, hi)
+        return self._cache[key]
+
+    def mean_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> pd.DataFrame:
+        """Long table of mean time series with 95% CI: scenario, metric, t, mean, ci_low, ci_high."""
+        import pandas as pd
+
+        parts = []
+        for label in self.labels:
+            for metric in metrics:
+                t, mean, lo, hi = self.timeseries_ci(label, metric)
+                parts.append(pd.DataFrame({"scenario": label, "metric": metric, "t": t, "mean": mean,
+                                           "ci_low": lo, "ci_high": hi}))
+        return pd.concat(parts, ignore_index=True)
+
+    # ---- output ----------------------------------------------------------------------------
+    def format_table(self, width: int = 120) -> str:
+        """The table as text: one column group per scenario (mean [95% CI], and the paired
+        difference to the baseline); groups that do not fit in ``width`` wrap to a next block."""
+        return format_table(self, width)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` (NaN as None); see :func:`sim.experiments.compare_json.comparison_to_json`."""
+        return comparison_to_json(self)
+
+    # ---- figures ---------------------------------------------------------------------------
+    def plot_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
+        """Mean time series across replicates with 95% CI bands, one colour per scenario."""
+        from sim.experiments.plots import plot_timeseries
+
+        return plot_timeseries(self, metrics)
+
+    def plot_compound_types(self) -> Figure:
+        """Satisfaction and resolution rate by compound type: grouped bars with 95% CI."""
+        from sim.experiments.plots import plot_compound_types
+
+        return plot_compound_types(self)
+
+    def plot_cost_effectiveness(self) -> Figure:
+        """Extra cost per percentage point of satisfaction gained vs the baseline, with 95% CI."""
+        from sim.experiments.plots import plot_cost_effectiveness
+
+        return plot_cost_effectiveness(self)
+
+    def save_figures(self, out_dir: str | Path = "results", formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+        """Write the three figures as ``<out_dir>/<comparison_id>_<name>.<fmt>``; return the paths."""
+        from sim.experiments.plots import save_figure
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        makers: tuple[tuple[str, Callable[[], Figure]], ...] = (
+            ("timeseries", self.plot_timeseries),
+            ("compound_types", self.plot_compound_types),
+            ("cost_effectiveness", self.plot_cost_effectiveness),
+        )
+        paths: list[Path] = []
+        for name, make in makers:
+            paths.extend(save_figure(make(), out / f"{self.comparison_id}_{name}", formats))
+        return paths

@@ -1,0 +1,263 @@
+"""The sweep coordinator: creates the sweep in the store, runs what is missing, streams results in.
+
+Crash safety. The sweep and all its experiments are written in one transaction before any run
+starts. Each finished run is then stored with its link ``(experiment, replicate) -> run`` in a
+transaction of its own, and the store's unique constraint on ``(experiment, replicate)`` makes
+saving idempotent. Running the same sweep file again (same content -> same sweep id) reads the
+finished pairs and runs only the missing ones, whether the last attempt ended normally, by
+Ctrl-C, by SIGTERM or by SIGKILL.
+
+Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; each
+result is written and dropped, so the coordinator's memory does not grow with the number of runs.
+
+Signals. SIGINT (Ctrl-C) and SIGTERM (batch schedulers) stop the sweep: a result being stored is
+committed first, queued and running tasks are cancelled, finished runs stay. Exit code 130.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self, TextIO
+
+from sim.experiments.runner import Executor, RunContext, RunOutput, Task, make_executor
+from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
+from sim.store.database import ResultStore, RunRecord
+
+__all__ = ["SweepReport", "run_context", "run_sweep", "sweep_row"]
+
+_MAX_ERRORS_KEPT = 5
+_GC_EVERY = 250  # stored results between full garbage collections in the coordinator
+
+
+@dataclass
+class SweepReport:
+    """What a call of :func:`run_sweep` did."""
+
+    sweep_id: str
+    n_runs: int  # runs in the sweep (experiments x replicates)
+    n_before: int  # already stored when it started
+    n_stored: int = 0  # stored by this call
+    n_failed: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few failures, one line each
+    interrupted: bool = False
+    created: bool = False
+    wall_s: float = 0.0
+    loop_s: float = 0.0  # from the first task to the last result (without set-up)
+    compute_s: float = 0.0  # model set-up + run time summed over runs (in the workers)
+    store_s: float = 0.0  # time spent storing, in the coordinator
+    executor: str = ""
+
+    @property
+    def n_done(self) -> int:
+        return self.n_before + self.n_stored
+
+    @property
+    def complete(self) -> bool:
+        return self.n_done == self.n_runs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep_id, "n_runs": self.n_runs, "n_before": self.n_before,
+                "n_stored": self.n_stored, "n_done": self.n_done, "n_failed": self.n_failed,
+                "errors": self.errors, "interrupted": self.interrupted, "created": self.created,
+                "complete": self.complete, "wall_s": round(self.wall_s, 3), "loop_s": round(self.loop_s, 3),
+                "compute_s": round(self.compute_s, 3),
+                "store_s": round(self.store_s, 3), "executor": self.executor}
+
+
+def run_context(spec: SweepSpec) -> RunContext:
+    from sim import policies
+
+    pols = spec.policies_used()
+    local = tuple(name for name in sorted(pols) if policies.get(name).__module__ == "__main__")
+    return RunContext(key=spec.sweep_id, base=spec.base.to_dict(), outcomes=spec.outcomes,
+                      dynamic=tuple(o for o in spec.outcomes if dynamic_metric(o, pols)), series=spec.timeseries,
+                      plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local)
+
+
+def sweep_row(spec: SweepSpec) -> dict[str, Any]:
+    from sim.config.version import __version__
+
+    return {
+        "id": spec.sweep_id, "name": spec.name, "spec_hash": spec.spec_hash, "spec": spec.to_json(),
+        "sweep_file": spec.path, "base_scenario_name": spec.base.name,
+        "base_scenario_hash": spec.base.content_hash(), "base_scenario_text": spec.base.to_toml(),
+        "design": spec.design, "n_experiments": spec.n_experiments, "replicates": spec.replicates,
+        "root_seed": spec.seed, "n_steps": spec.steps, "record_every": spec.record_every,
+        "package_version": __version__, "created_at": datetime.now(UTC),
+    }
+
+
+def _experiment_rows(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    for i in range(spec.n_experiments):
+        yield {"idx": i, "parameters": spec.parameters(i), "sample": spec.sample(i),
+               "scenario_hash": spec.scenario(i).content_hash()}
+
+
+def _scenario_text(spec: SweepSpec, out: RunOutput, params: dict[str, Any]) -> str:
+    lines = [(f"# sweep {spec.sweep_id}, experiment {out.experiment}: the sweep's base scenario "
+              f"(sweeps.base_scenario_text) with these keys set")]
+    lines += [f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}" for k, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class _Signals:
+    """SIGINT/SIGTERM raise KeyboardInterrupt, but never inside a ``critical()`` block (a commit)."""
+
+    def __init__(self) -> None:
+        self.critical_depth = 0
+        self.pending = False
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        if self.critical_depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        self.critical_depth += 1
+        try:
+            yield
+        finally:
+            self.critical_depth -= 1
+        if self.pending and not self.critical_depth:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+def run_sweep(
+    spec: SweepSpec,
+    store: ResultStore,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    log_every_s: float = 60.0,
+    stream: TextIO | None = None,
+    on_result: Callable[[SweepReport], None] | None = None,
+) -> SweepReport:
+    """Run the missing runs of ``spec`` and store each as it finishes; see the module docstring.
+
+    ``executor`` (if given) is used and left open (cancelled if the sweep is interrupted);
+    otherwise one is made from ``workers`` / ``scheduler`` and closed. With ``progress`` a tqdm
+    bar (runs done, rate, ETA) goes to ``stream`` (stderr); without it ``log`` gets a line every
+    ``log_every_s`` seconds (for batch logs).
+    ``on_result`` is called with the report after each stored result.
+    """
+    from tqdm.auto import tqdm
+
+    stream = stream or sys.stderr
+    say = log or (lambda msg: print(msg, file=stream, flush=True))
+    t_start = time.perf_counter()
+    own_executor = executor is None
+    ctx = run_context(spec)
+    if executor is None:
+        executor = make_executor(ctx, workers, scheduler)  # an unreachable scheduler fails before any write
+    report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
+    cancel = True
+    try:
+        report.created = store.open_sweep(sweep_row(spec), _experiment_rows(spec))
+        exp_ids = store.sweep_experiment_ids(spec.sweep_id)
+        if len(exp_ids) != spec.n_experiments:
+            from sim.errors import StoreError
+
+            raise StoreError(f"sweep {spec.sweep_id} has {len(exp_ids)} experiments stored, "
+                             f"expected {spec.n_experiments}")
+        done = store.sweep_done(spec.sweep_id)
+        report.n_before = len(done)
+        todo = spec.n_runs - len(done)
+        say(f"sweep {spec.sweep_id}: {spec.n_experiments:,} experiments x {spec.replicates} replicate"
+            f"{'s' if spec.replicates != 1 else ''} = {spec.n_runs:,} runs; {len(done):,} already stored; "
+            f"running {todo:,} on {executor.name}")
+        if todo == 0:
+            cancel = False
+            return report
+        tasks = (Task(e, r, spec.seed_of(e, r), spec.overrides(e)) for e, r in spec.pairs(done))
+        from sim.config.version import __version__
+
+        bar = tqdm(total=spec.n_runs, initial=len(done), unit="run", desc=spec.sweep_id[:40], disable=not progress,
+                   file=stream, dynamic_ncols=True, smoothing=0.05, leave=True)
+        t_log = time.perf_counter()
+        t_run0 = time.perf_counter()
+        try:
+            with _Signals() as sig:
+                try:
+                    for task, out in executor.run(tasks):
+                        if isinstance(out, Exception):
+                            report.n_failed += 1
+                            msg = f"experiment {task.experiment} replicate {task.replicate} failed: " \
+                                  f"{type(out).__name__}: {str(out).splitlines()[0] if str(out) else ''}"
+                            if len(report.errors) < _MAX_ERRORS_KEPT:
+                                report.errors.append(msg)
+                                (bar.write(f"govsim: {msg}", file=stream) if progress else say(f"govsim: {msg}"))
+                            continue
+                        params = task.parameters
+                        record = RunRecord(
+                            scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
+                            scenario_text=_scenario_text(spec, out, params), seed=out.seed, n_steps=out.n_steps,
+                            package_version=__version__, started_at=out.started_at, finished_at=out.finished_at,
+                            summary=out.summary, timeseries=out.timeseries, t=out.t, label=f"sweep:{spec.sweep_id}",
+                        )
+                        t0 = time.perf_counter()
+                        with sig.critical():  # a Ctrl-C waits for this commit
+                            stored = store.save_sweep_run(record, exp_ids[task.experiment], task.replicate,
+                                                          worker=out.worker, run_s=out.run_s)
+                            report.store_s += time.perf_counter() - t0
+                            report.compute_s += out.run_s
+                            if stored is not None:
+                                report.n_stored += 1
+                            bar.update(1)
+                        if report.n_stored % _GC_EVERY == 0:
+                            gc.collect()  # storing leaves cyclic garbage: keep the coordinator's heap flat
+                        if on_result is not None:
+                            on_result(report)
+                        if not progress and time.perf_counter() - t_log >= log_every_s:
+                            t_log = time.perf_counter()
+                            rate = report.n_stored / max(t_log - t_run0, 1e-9) * 60
+                            left = spec.n_runs - report.n_done
+                            eta = _hms(left / rate * 60) if rate > 0 else "?"
+                            say(f"sweep {spec.sweep_id}: {report.n_done:,}/{spec.n_runs:,} runs "
+                                f"({100 * report.n_done / spec.n_runs:.0f}%), {rate:.1f} runs/min, ETA {eta}")
+                    cancel = False
+                except KeyboardInterrupt:
+                    report.interrupted = True
+                report.loop_s = time.perf_counter() - t_run0
+        finally:
+            bar.close()
+    finally:
+        if own_executor or cancel:
+            try:
+                executor.close(cancel=cancel)
+            except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+                executor.close(cancel=True)
+        report.wall_s = time.perf_counter() - t_start
+    return report

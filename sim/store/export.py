@@ -1,0 +1,116 @@
+"""``govsim export``: a stored sweep as one tidy table, CSV or Parquet, ready for pandas.
+
+One row per stored run, ordered by (experiment, replicate). Columns: ``sweep_id``,
+``experiment``, ``replicate``, ``seed``, ``run_id``, ``scenario_hash``, then one column per
+factor (named by its dotted scenario key, in the sweep file's order) and one per kept outcome::
+
+    import pandas as pd
+    df = pd.read_parquet("results/<sweep_id>.parquet")
+    df.groupby("policies.alliance.n_units")["resolution_rate"].mean()
+
+``--timeseries`` writes the kept time series instead, long format: ``sweep_id, experiment,
+replicate, run_id, t, metric, value``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.errors import StoreError
+from sim.store.database import ResultStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORMATS", "export_sweep", "sweep_table", "sweep_timeseries"]
+
+FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+def sweep_table(store: ResultStore, sweep_ref: str) -> tuple[dict, pd.DataFrame]:
+    """The sweep's row and its runs as one wide DataFrame (see the module docstring)."""
+    sweep = store.find_sweep(sweep_ref)
+    spec = sweep["spec"]
+    outcomes = list(spec["outcomes"])
+    frame = store.sweep_frame(sweep["id"], metrics=outcomes)
+    ids = ["sweep_id", "experiment", "replicate", "seed", "run_id", "scenario_hash"]
+    factors = [f["name"] for f in spec["factors"]]
+    for f in factors:
+        if f not in frame.columns:  # no runs stored yet
+            frame[f] = np.array([], dtype=object)
+    return sweep, frame[ids + factors + outcomes]
+
+
+def sweep_timeseries(store: ResultStore, sweep_ref: str) -> tuple[dict, pd.DataFrame]:
+    """The kept time series of every run of a sweep, long format."""
+    import pandas as pd
+
+    sweep = store.find_sweep(sweep_ref)
+    runs = store.sweep_frame(sweep["id"], metrics=[])
+    parts = []
+    for exp, rep, run_id in runs[["experiment", "replicate", "run_id"]].itertuples(index=False):
+        ts = store.timeseries_frame(int(run_id)).melt(id_vars="t", var_name="metric", value_name="value")
+        ts.insert(0, "run_id", int(run_id))
+        ts.insert(0, "replicate", int(rep))
+        ts.insert(0, "experiment", int(exp))
+        parts.append(ts)
+    cols = ["experiment", "replicate", "run_id", "t", "metric", "value"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    frame.insert(0, "sweep_id", sweep["id"])
+    return sweep, frame
+
+
+def _target(sweep_id: str, fmt: str, out: str | None, suffix: str) -> Path:
+    from sim.errors import InputError
+
+    default = Path("results") / f"{sweep_id}{suffix}.{fmt}"
+    if out is None:
+        path = default
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(out)
+        if path.is_dir():
+            path = path / default.name
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: directory '{parent}' does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"--out {out or path}: not writable")
+    return path
+
+
+def export_sweep(store: ResultStore, sweep_ref: str, fmt: str = "csv", out: str | None = None,
+                 timeseries: bool = False) -> tuple[Path, int, str]:
+    """Write the sweep's table; return (path, number of rows, sweep id)."""
+    from sim.errors import InputError
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}")
+    sweep, frame = (sweep_timeseries if timeseries else sweep_table)(store, sweep_ref)
+    if frame.empty:
+        raise StoreError(f"sweep {sweep['id']} has no stored runs yet; run `govsim sweep {sweep['sweep_file']}`")
+    path = _target(sweep["id"], fmt, out, "_timeseries" if timeseries else "")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise InputError("--format parquet needs pyarrow: pip install 'govsim[parquet]'") from None
+            for col in frame.columns:  # mixed-type choice columns cannot go to Parquet as they are
+                if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
+                    frame[col] = frame[col].astype(str)
+            frame.to_parquet(tmp, index=False, engine="pyarrow")
+        os.replace(tmp, path)  # never a half-written file at the target
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path, len(frame), sweep["id"]

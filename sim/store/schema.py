@@ -1,0 +1,286 @@
+"""Schema and connection of the results store: the tables, their column types, and opening an engine.
+
+Why a module of its own: :mod:`sim.store.database` reads and writes runs and sweeps; what the tables look
+like and how a database URL becomes a checked engine with those tables (SQLite WAL pragmas, a
+PostgreSQL connect timeout, one clear :class:`StoreError` per failure) are a separate concern.
+
+Why Core rather than the ORM: the data are flat rows inserted in bulk, and plain ``Table``
+objects on the shared ``metadata`` let later modules add tables (e.g. ``sweeps``,
+``experiments``) with foreign keys to ``runs.id``. The schema is portable: SQLite-only SQL lives
+solely in the SQLite ``connect`` listener, so the same code runs on ``postgresql+psycopg``.
+Importing this module only builds ``Table`` objects; engines are made by :func:`open_engine`.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from sim.errors import StoreError
+
+__all__ = [
+    "NAME_LEN",
+    "StoreError",
+    "error_line",
+    "experiments",
+    "mask_url",
+    "metadata",
+    "open_engine",
+    "runs",
+    "summary",
+    "sweep_results",
+    "sweeps",
+    "timeseries",
+]
+
+NAME_LEN = 200  # max length of scenario and metric names
+_URL_HINT = "expected an SQLAlchemy URL such as sqlite:///results/govsim.db or postgresql+psycopg://user@host/db"
+
+
+
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset, so it gets naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scenario_name", String(NAME_LEN), nullable=False),
+    Column("scenario_hash", String(64), nullable=False, index=True),
+    Column("scenario_text", Text, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("n_steps", Integer, nullable=False),
+    Column("package_version", String(64), nullable=False),
+    Column("started_at", _UTCDateTime, nullable=False),
+    Column("finished_at", _UTCDateTime, nullable=False),
+    Column("label", Text, nullable=False, default=""),
+)
+
+summary = Table(
+    "summary",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("metric", String(NAME_LEN), nullable=False),
+    Column("value", Float, nullable=True),  # NULL encodes NaN
+    UniqueConstraint("run_id", "metric", name="uq_summary_run_metric"),
+)
+
+timeseries = Table(
+    "timeseries",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("metric", String(NAME_LEN), nullable=False),
+    Column("t", Integer, nullable=False),
+    Column("value", Float, nullable=True),  # NULL encodes NaN
+    Index("ix_timeseries_run_metric", "run_id", "metric"),
+)
+
+
+# Sweeps (sim.experiments.sweep.spec): a sweep is a validated design of experiments (parameter sets) run
+# `replicates` times each; every finished (experiment, replicate) links to exactly one run.
+# The unique constraint on (experiment_id, replicate) makes resuming a killed sweep idempotent.
+_SWEEP_ID_LEN = 120
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", String(_SWEEP_ID_LEN), primary_key=True),  # "<name>-<first 10 hex of spec_hash>"
+    Column("name", String(NAME_LEN), nullable=False, index=True),
+    Column("spec_hash", String(64), nullable=False, unique=True),  # sha256 of the canonical spec
+    Column("spec", JSON, nullable=False),  # the normalised sweep spec: factors, design, outcomes, seeds
+    Column("sweep_file", Text, nullable=False),
+    Column("base_scenario_name", String(NAME_LEN), nullable=False),
+    Column("base_scenario_hash", String(64), nullable=False),
+    Column("base_scenario_text", Text, nullable=False),  # TOML of the base scenario (constants applied)
+    Column("design", String(32), nullable=False),
+    Column("n_experiments", Integer, nullable=False),
+    Column("replicates", Integer, nullable=False),
+    Column("root_seed", BigInteger, nullable=False),
+    Column("n_steps", Integer, nullable=False),
+    Column("record_every", Integer, nullable=False),
+    Column("package_version", String(64), nullable=False),
+    Column("created_at", _UTCDateTime, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sweep_id", String(_SWEEP_ID_LEN), ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),  # position in the design, 0-based
+    Column("parameters", JSON, nullable=False),  # {dotted scenario key: value} of the factors
+    Column("sample", JSON, nullable=True),  # the design row in the unit cube (for SALib), if sampled
+    Column("scenario_hash", String(64), nullable=False, index=True),
+    Column("package_version", String(64), nullable=False),
+    UniqueConstraint("sweep_id", "idx", name="uq_experiments_sweep_idx"),
+)
+
+sweep_results = Table(
+    "sweep_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    Column("replicate", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("worker", String(NAME_LEN), nullable=False, default=""),  # host:pid that ran it
+    Column("run_s", Float, nullable=True),  # model build + run time in the worker (s)
+    UniqueConstraint("experiment_id", "replicate", name="uq_sweep_results_experiment_replicate"),
+)
+
+
+def mask_url(url: str) -> str:
+    """The URL for messages with its password hidden, even when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparseable: mask anything that looks like user:password@
+        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
+
+
+def error_line(exc: BaseException) -> str:
+    """First line of a (DB-API) error message, without SQLAlchemy's SQL/background trailer."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Per-connection SQLite setup: WAL (readers never block the writer) and enforced foreign keys.
+
+    ``synchronous=NORMAL`` is SQLite's recommended setting in WAL mode: a commit survives the
+    process being killed (the sweep's crash-safety needs no more), only an OS crash or power
+    loss may undo the last commits (never corrupting the file), and commits need no fsync each,
+    which matters when a sweep stores hundreds of small runs a minute.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _fail_open(masked: str, reason: str) -> NoReturn:
+    raise StoreError(f"cannot open results database '{masked}': {reason}; {_URL_HINT}") from None
+
+
+def open_engine(url: str, *, create_dirs: bool) -> Engine:
+    """Check ``url``, build its engine and create any missing tables (the test connect).
+
+    ``create_dirs`` (the default URL only) allows creating a missing SQLite directory; other
+    paths in missing directories are refused. Any failure raises one :class:`StoreError` and
+    leaves nothing behind: the engine is disposed and files/directories made here are removed.
+    """
+    masked = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: e.g. a non-numeric port
+        _fail_open(masked, "not a valid database URL")
+    created: list[Path] = []  # filesystem entries made here, removed again if opening fails
+    engine: Engine | None = None
+    try:
+        engine = _create_engine(parsed, masked, create_dirs=create_dirs, created=created)
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+        return engine
+    except StoreError:
+        _cleanup(engine, created)
+        raise
+    except SQLAlchemyError as exc:
+        _cleanup(engine, created)
+        _fail_open(masked, error_line(exc))
+
+
+def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> Engine:
+    """Check the target and build the engine; SQLite directories are checked, never invented."""
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
+    elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
+    try:
+        engine = create_engine(parsed, connect_args=connect_args)
+    except NoSuchModuleError:
+        _fail_open(masked, f"unknown database dialect or driver '{parsed.drivername}'")
+    except (ArgumentError, ValueError, TypeError) as exc:  # bad query options, e.g. ?timeout=abc
+        _fail_open(masked, f"invalid URL options ({error_line(exc)})")
+    except ImportError as exc:
+        _fail_open(masked, f"the driver package for '{parsed.drivername}' is not installed ({exc})")
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _prepare_sqlite_path(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> None:
+    """Create the directory only if ``create_dirs``; refuse other paths in missing directories."""
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return  # in-memory or URI filename: nothing on disk to check
+    path = Path(database)
+    directory = path.parent
+    if not directory.exists():
+        if not create_dirs:
+            _fail_open(masked, f"directory '{directory}' does not exist (create it first)")
+        missing = [p for p in (directory, *directory.parents) if not p.exists()]
+        try:
+            directory.mkdir(parents=True)
+        except OSError as exc:
+            _fail_open(masked, f"cannot create directory '{directory}' ({exc.strerror or exc})")
+        created.extend(missing)
+    elif not directory.is_dir():
+        _fail_open(masked, f"'{directory}' is not a directory")
+    if not path.exists():
+        created.extend(Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal"))
+
+
+def _cleanup(engine: Engine | None, created: list[Path]) -> None:
+    """Undo a failed open: dispose the engine and remove the files/directories made here."""
+    if engine is not None:
+        engine.dispose()
+    for p in sorted(created, key=lambda p: len(p.parts), reverse=True):  # files before their dirs
+        with suppress(OSError):  # best effort; never mask the original error
+            p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
