@@ -79,7 +79,7 @@ def test_parameter_table_lists_every_scalar_with_a_source() -> None:
         assert sc.get_path(r["key"]) == r["default"]
     scalars = [k for k, _, _, nested in walk(Scenario, "", "") if not nested]
     assert sorted(keys) == sorted(scalars)
-    table = parameter_table()
+    table = parameter_table(Scenario())
     assert "`world.n_streets`" in table and "`handling.entry_level.big`" in table
 
 

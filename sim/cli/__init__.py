@@ -168,7 +168,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     from sim.config.parameter_table import parameter_table
 
-    print(parameter_table())
+    from sim.core.scenario import Scenario
+
+    print(parameter_table(Scenario()))
     return 0
 
 

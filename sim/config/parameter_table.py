@@ -37,12 +37,8 @@ def _allowed(row: dict[str, Any]) -> str:
     return f"[{'' if lo is None else lo}, {'' if hi is None else hi}]"
 
 
-def parameter_table(params: Params | None = None) -> str:
-    """Markdown table of every parameter of a scenario (defaults if none given)."""
-    if params is None:
-        from sim.core.scenario import Scenario
-
-        params = Scenario()
+def parameter_table(params: Params) -> str:
+    """Markdown table of every parameter of ``params`` (a whole scenario: ``Scenario()``)."""
     lines = ["| key | default | unit | allowed | source |", "|---|---|---|---|---|"]
     for row in iter_parameters(params):
         default = row["default"]
