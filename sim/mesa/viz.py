@@ -13,8 +13,8 @@ The page shows
 * sliders and switches for the levers: households per grid, grid workers per grid, alliance
   size, street empowerment, whistle, and the seed.
 
-``govsim viz [SCENARIO] [--host H] [--port P]`` runs ``solara run`` on :mod:`sim.mesa.viz_app`,
-which calls :func:`build_page`. Without a scenario the app runs
+``govsim viz`` (:mod:`sim.cli.viz`) starts ``solara run`` on :mod:`sim.mesa.viz_app` with
+:func:`serve`; the app calls :func:`build_page`. Without a scenario the app runs
 :func:`sim.mesa.model.default_scenario`, a small community version of ``scenarios/baseline.toml``.
 Solara and its dependencies are the ``viz`` extra (``pip install govsim[viz]``); this module
 imports them only when a page is built, so the command line and the drawing work without.
@@ -22,12 +22,10 @@ imports them only when a page is built, so the command line and the drawing work
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +37,7 @@ from sim.core.world import World
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     from sim.core.scenario import Scenario
@@ -136,23 +135,52 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
     """
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     if ax is None:
         fig = Figure(figsize=(7.0, 5.0), layout="constrained")
         ax = fig.subplots()
+    elif (root := ax.get_figure(root=True)) is not None:
+        fig = root
     else:
-        fig = ax.figure
-    w, lay = model.world, layout_of(model)
-    sat = model.residents.satisfaction
-    norm = Normalize(*SAT_RANGE)
-    kw = {"cmap": CMAP, "norm": norm}
-    # edges: street - community - compound
-    segs = [(lay.street_xy[int(w.community_street[c])], lay.community_xy[c]) for c in range(w.n_communities)]
-    segs += [(lay.community_xy[int(w.compound_community[k])], lay.compound_xy[k]) for k in range(w.n_compounds)]
+        raise ValueError("the axes belong to no figure")
+    lay = layout_of(model)
+    colour = _Colour(cmap=CMAP, norm=Normalize(*SAT_RANGE))
+    _draw_edges(ax, model.world, lay)
+    _draw_nodes(ax, model, lay, colour)
+    sm = ax.scatter([], [], c=[], cmap=colour.cmap, norm=colour.norm)
+    fig.colorbar(sm, ax=ax, shrink=0.7, label="satisfaction")
+    _draw_legend(ax)
+    ax.set_title(f"Day {model.day}: {model.n_residents:,} residents, mean satisfaction {model.satisfaction_mean:.3f}",
+                 fontsize=10)
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.margins(0.08)
+    ax.set_axis_off()
+    return fig
+
+
+@dataclass
+class _Colour:
+    """The fixed satisfaction colour scale every drawn node shares."""
+
+    cmap: str
+    norm: Normalize
+
+
+def _draw_edges(ax: Axes, w: World, lay: Layout) -> None:
+    """Grey lines street - community - compound, under everything else."""
     from matplotlib.collections import LineCollection
 
+    segs = [(lay.street_xy[int(w.community_street[c])], lay.community_xy[c]) for c in range(w.n_communities)]
+    segs += [(lay.community_xy[int(w.compound_community[k])], lay.compound_xy[k]) for k in range(w.n_compounds)]
     ax.add_collection(LineCollection(segs, colors="0.75", linewidths=0.8, zorder=0))
+
+
+def _draw_nodes(ax: Axes, model: GovsimModel, lay: Layout, colour: _Colour) -> None:
+    """Residents and compounds by type, communities, co-building units, street offices, backlog labels."""
+    w = model.world
+    sat = model.residents.satisfaction
+    cmap, norm = colour.cmap, colour.norm
     cmp_sat = compound_means(w, sat)
     size = 60 + 340 * w.compound_size / max(int(w.compound_size.max()), 1)
     res_ct = w.res_ctype[lay.sample]
@@ -160,14 +188,14 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
         m = res_ct == code
         if m.any():
             ax.scatter(*lay.sample_xy[m].T, c=sat[lay.sample[m]], marker=MARKERS[ct], s=14, linewidths=0,
-                       zorder=1, gid=f"residents:{ct}", **kw)
+                       zorder=1, gid=f"residents:{ct}", cmap=cmap, norm=norm)
         m = w.compound_type == code
         if m.any():
             ax.scatter(*lay.compound_xy[m].T, c=cmp_sat[m], marker=MARKERS[ct], s=size[m], edgecolors="black",
-                       linewidths=1.4, zorder=3, gid=f"compounds:{ct}", **kw)
+                       linewidths=1.4, zorder=3, gid=f"compounds:{ct}", cmap=cmap, norm=norm)
     comm_sat = np.array([a.satisfaction for a in model.community_agents])
     ax.scatter(*lay.community_xy.T, c=comm_sat, marker="D", s=260, edgecolors="black", linewidths=2.0, zorder=4,
-               gid="communities", **kw)
+               gid="communities", cmap=cmap, norm=norm)
     allied = model.core.units.allied
     if lay.unit_xy.size:
         ax.scatter(*lay.unit_xy.T, marker="P", s=55, c=np.where(allied, "tab:blue", "white"),
@@ -177,8 +205,12 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
         x, y = lay.community_xy[c]
         ax.annotate(f"community {c}\nbacklog {a.backlog}", (x, y), xytext=(0, -24), textcoords="offset points",
                     ha="center", va="top", fontsize=7, zorder=6)
-    sm = ax.scatter([], [], c=[], **kw)
-    fig.colorbar(sm, ax=ax, shrink=0.7, label="satisfaction")
+
+
+def _draw_legend(ax: Axes) -> None:
+    """Marker shapes: compound types, community, street office, unit."""
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], marker=MARKERS[ct], ls="", mfc="0.85", mec="black", ms=8, label=f"{ct} compound")
                for ct in COMPOUND_TYPES]
     handles += [Line2D([], [], marker="D", ls="", mfc="0.85", mec="black", ms=8, label="community"),
@@ -186,13 +218,6 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
                 Line2D([], [], marker="P", ls="", mfc="tab:blue", mec="tab:blue", ms=7, label="unit (filled: allied)")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.0), fontsize=7, frameon=False,
               borderaxespad=0.0)
-    ax.set_title(f"Day {model.day}: {model.n_residents:,} residents, mean satisfaction {model.satisfaction_mean:.3f}",
-                 fontsize=10)
-    ax.set_aspect("equal")
-    ax.autoscale_view()
-    ax.margins(0.08)
-    ax.set_axis_off()
-    return fig
 
 
 def status_text(model: GovsimModel) -> str:
@@ -280,7 +305,7 @@ def build_page(scenario: str | Path | Scenario | None = None):
                      name=f"govsim: {base.name}", play_interval=150)
 
 
-# ---- command line -------------------------------------------------------------------------------
+# ---- the server ----------------------------------------------------------------------------------
 def solara_argv(host: str, port: int, *, production: bool = True) -> list[str]:
     """The ``solara run`` command that serves the app module."""
     app = str(Path(__file__).with_name("viz_app.py"))
@@ -302,83 +327,38 @@ def server_env(scenario: str | None) -> dict[str, str]:
     return env
 
 
-def _check_widgets() -> None:
-    """Warn when the installed widgets are Vue 3 ones, under which SolaraViz shows an empty page."""
+def viz_extra_missing() -> str | None:
+    """The name of the first module of the ``viz`` extra that is not installed, or None."""
+    try:
+        import mesa.visualization  # noqa: F401 - imported to see whether it is installed
+        import solara  # noqa: F401 - imported to see whether it is installed
+    except ImportError as err:
+        return err.name or str(err)
+    return None
+
+
+def widgets_warning() -> str | None:
+    """Why the page would be empty under the installed widgets (Vue 3 ones), or None when they fit."""
     try:
         import ipyvue
     except ImportError:  # pragma: no cover - solara depends on it
-        return
-    if not str(ipyvue.__version__).startswith("1."):
-        print(f"govsim viz: warning: ipyvue {ipyvue.__version__} (Vue 3) is installed; Mesa's SolaraViz needs "
-              "Vue 2 widgets (its page grid does not load under Vue 3, and Mesa 3.3 uses Vuetify 2 tabs): "
-              "pip install 'ipyvue<2' 'ipyvuetify<2'", file=sys.stderr)
+        return None
+    if str(ipyvue.__version__).startswith("1."):
+        return None
+    return (f"ipyvue {ipyvue.__version__} (Vue 3) is installed; Mesa's SolaraViz needs Vue 2 widgets (its page grid "
+            "does not load under Vue 3, and Mesa 3.3 uses Vuetify 2 tabs): pip install 'ipyvue<2' 'ipyvuetify<2'")
 
 
-def cmd_viz(args: argparse.Namespace) -> int:
-    """Check the scenario and the viz extra, then serve the app until interrupted."""
-    from sim.core.scenario import load_scenario
+def serve(argv: list[str], env: dict[str, str], *, replace_process: bool = True) -> int:
+    """Run the app server ``argv`` until it stops; return its exit code.
 
-    if args.scenario:
-        load_scenario(args.scenario)  # a bad file fails here with one line (ScenarioError)
-    try:
-        import mesa.visualization  # noqa: F401
-        import solara  # noqa: F401
-    except ImportError as err:
-        print(f"govsim: error: govsim viz needs the viz extra ({err.name} is missing): "
-              "pip install 'govsim[viz]'", file=sys.stderr)
-        return 2
-    if not 0 <= args.port <= 65535:
-        print(f"govsim: error: --port must be in 0..65535, got {args.port}", file=sys.stderr)
-        return 2
-    _check_widgets()
-    from sim.mesa.assets import ensure_assets
-
-    missing = ensure_assets(quiet=False)
-    if missing:
-        print(f"govsim viz: warning: no local copy of {', '.join(missing)}; the page loads them from a CDN "
-              "if it can (npm, or a route to a CDN, is needed once)", file=sys.stderr)
-    argv = solara_argv(args.host, args.port, production=not args.dev)
-    env = server_env(args.scenario)
-    print(f"govsim viz: serving {args.scenario or 'the small baseline'} on http://{args.host}:{args.port}/",
-          file=sys.stderr, flush=True)
-    if os.name == "posix" and not args.no_exec:
-        os.execve(argv[0], argv, env)  # the server replaces this process: one pid to stop
-    try:
-        return subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        return 130
+    With ``replace_process`` (POSIX only) the server replaces this process, so there is one pid to
+    stop and this function does not return.
+    """
+    if os.name == "posix" and replace_process:
+        os.execve(argv[0], argv, env)
+    return subprocess.call(argv, env=env)
 
 
-def add_viz_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``govsim viz [SCENARIO] [--port P] [--host H]`` on a subparsers object."""
-    v = subparsers.add_parser("viz", help="serve the interactive Mesa (SolaraViz) app in a browser")
-    v.add_argument("scenario", nargs="?", default=None,
-                   help="scenario TOML file (default: a small community version of scenarios/baseline.toml)")
-    v.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
-    v.add_argument("--host", default="localhost", help="host to listen on (default: localhost)")
-    v.add_argument("--dev", action="store_true", help="solara development mode (unminified, verbose errors)")
-    v.add_argument("--no-exec", action="store_true", help=argparse.SUPPRESS)
-    v.set_defaults(func=cmd_viz)
-    return v
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.mesa.viz [SCENARIO] [--port P] [--host H]``: the same as ``govsim viz``."""
-    from sim.errors import ParameterError, ScenarioError
-
-    parser = argparse.ArgumentParser(prog="govsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_viz_command(sub)
-    args = parser.parse_args(["viz", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except (ScenarioError, ParameterError) as err:
-        print(f"govsim: error: {err}", file=sys.stderr)
-        return 2
-
-
-__all__ = ["Layout", "add_viz_command", "build_page", "cmd_viz", "compute_layout", "draw_community_graph",
-           "model_params", "status_text", "viz_model_class"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+__all__ = ["Layout", "build_page", "compute_layout", "draw_community_graph", "model_params", "serve", "server_env",
+           "solara_argv", "status_text", "viz_extra_missing", "viz_model_class", "widgets_warning"]
