@@ -1,7 +1,7 @@
-"""The ``govsim`` command: ``run``, ``params``, ``compare``, ``sweep``, ``sensitivity``, ``export``, ``report``,
-``calibrate``, ``viz``, ``bench``.
+"""The ``govsim`` command and its subcommands.
 
-Only this package knows argparse, flags and exit codes; the library raises
+``run``, ``params``, ``compare``, ``sweep``, ``sensitivity``, ``export``, ``report``, ``calibrate``,
+``viz`` and ``bench``. Only this package knows argparse, flags and exit codes; the library raises
 :class:`sim.errors.GovsimError` subclasses with messages about the data. Every user error (bad
 scenario, bad parameter, bad database URL, a path that cannot be written) prints one line
 ``govsim: error: ...`` to stderr and exits with code 2, before anything is written; Ctrl-C exits
@@ -20,7 +20,7 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "execute", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """govsim's argument parser with every subcommand (the command modules are imported here)."""
+    """Govsim's argument parser with every subcommand (the command modules are imported here)."""
     from sim.cli.bench import add_bench_command
     from sim.cli.calibrate import add_calibrate_command
     from sim.cli.compare import add_compare_command

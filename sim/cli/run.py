@@ -110,7 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                            for k, v in results.summary.items()}}
         print(json.dumps(out, ensure_ascii=False))
     else:
-        title = f"{scenario.name}: {int(results.summary['n_residents']):,} residents x {model.t} days, seed {model.seed}"
+        n_res = int(results.summary["n_residents"])
+        title = f"{scenario.name}: {n_res:,} residents x {model.t} days, seed {model.seed}"
         print(format_summary(results.summary, title))
         print(f"\nstored as run {run_id} in {store.url} ({results.run_s:.1f} s)")
     return 0

@@ -24,13 +24,13 @@ def cmd_viz(args: argparse.Namespace) -> int:
     from sim.core.scenario import load_scenario
     from sim.mesa.viz import serve, server_env, solara_argv, viz_extra_missing, widgets_warning
 
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {args.port}")
     if args.scenario:
         load_scenario(args.scenario)  # a bad file fails here with one line (ScenarioError)
     missing = viz_extra_missing()
     if missing:
         return fail(f"govsim viz needs the viz extra ({missing} is missing): pip install 'govsim[viz]'")
-    if not 0 <= args.port <= 65535:
-        raise InputError(f"--port must be in 0..65535, got {args.port}")
     warning = widgets_warning()
     if warning:
         print(f"govsim viz: warning: {warning}", file=sys.stderr)

@@ -28,7 +28,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from sim.core.scenario import Scenario
     from sim.mesa.model import GovsimModel
+    from sim.policies.alliance import AllianceParams
+    from sim.policies.grid import GridParams
 
 #: environment variable through which ``govsim viz`` hands the scenario file to the app
 SCENARIO_ENV = "GOVSIM_VIZ_SCENARIO"
@@ -70,10 +72,11 @@ class Layout:
 
 
 def compute_layout(world: World, sample_per_compound: int = SAMPLE_PER_COMPOUND) -> Layout:
-    """Communities on a grid (grouped by street), compounds on a ring round their community,
-    a sample of residents in a disc round their compound (area by residents).
+    """Fixed positions of everything drawn.
 
-    Deterministic and independent of the model's random streams (drawing never changes a run).
+    Communities on a grid (grouped by street), compounds on a ring round their community, a
+    sample of residents in a disc round their compound (area by residents). Deterministic and
+    independent of the model's random streams (drawing never changes a run).
     """
     rng = np.random.default_rng(0)
     n_comm, n_cmp = world.n_communities, world.n_compounds
@@ -187,20 +190,22 @@ def _draw_nodes(ax: Axes, model: GovsimModel, lay: Layout, colour: _Colour) -> N
     for code, ct in enumerate(COMPOUND_TYPES):
         m = res_ct == code
         if m.any():
-            ax.scatter(*lay.sample_xy[m].T, c=sat[lay.sample[m]], marker=MARKERS[ct], s=14, linewidths=0,
+            xy = lay.sample_xy[m]
+            ax.scatter(xy[:, 0], xy[:, 1], c=sat[lay.sample[m]], marker=MARKERS[ct], s=14, linewidths=0,
                        zorder=1, gid=f"residents:{ct}", cmap=cmap, norm=norm)
         m = w.compound_type == code
         if m.any():
-            ax.scatter(*lay.compound_xy[m].T, c=cmp_sat[m], marker=MARKERS[ct], s=size[m], edgecolors="black",
+            xy = lay.compound_xy[m]
+            ax.scatter(xy[:, 0], xy[:, 1], c=cmp_sat[m], marker=MARKERS[ct], s=size[m], edgecolors="black",
                        linewidths=1.4, zorder=3, gid=f"compounds:{ct}", cmap=cmap, norm=norm)
     comm_sat = np.array([a.satisfaction for a in model.community_agents])
-    ax.scatter(*lay.community_xy.T, c=comm_sat, marker="D", s=260, edgecolors="black", linewidths=2.0, zorder=4,
-               gid="communities", cmap=cmap, norm=norm)
+    ax.scatter(lay.community_xy[:, 0], lay.community_xy[:, 1], c=comm_sat, marker="D", s=260, edgecolors="black",
+               linewidths=2.0, zorder=4, gid="communities", cmap=cmap, norm=norm)
     allied = model.core.units.allied
     if lay.unit_xy.size:
-        ax.scatter(*lay.unit_xy.T, marker="P", s=55, c=np.where(allied, "tab:blue", "white"),
+        ax.scatter(lay.unit_xy[:, 0], lay.unit_xy[:, 1], marker="P", s=55, c=np.where(allied, "tab:blue", "white"),
                    edgecolors="tab:blue", linewidths=0.8, zorder=5, gid="units")
-    ax.scatter(*lay.street_xy.T, marker="h", s=320, c="0.2", zorder=4, gid="streets")
+    ax.scatter(lay.street_xy[:, 0], lay.street_xy[:, 1], marker="h", s=320, c="0.2", zorder=4, gid="streets")
     for c, a in enumerate(model.community_agents):
         x, y = lay.community_xy[c]
         ax.annotate(f"community {c}\nbacklog {a.backlog}", (x, y), xytext=(0, -24), textcoords="offset points",
@@ -255,8 +260,8 @@ def viz_model_class(scenario: str | Path | Scenario | None = None) -> type[Govsi
 
 def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
     """The app's sliders and switches, starting at the scenario's values."""
-    alliance = base.policy("alliance")
-    grid = base.policy("grid")
+    alliance = cast("AllianceParams | None", base.policy("alliance"))
+    grid = cast("GridParams | None", base.policy("grid"))
     workers = grid.n_workers_per_grid if grid is not None else base.community.n_grid_workers_per_grid
     hpg = (grid.households_per_grid if grid is not None else base.community.households_per_grid)
     return {
@@ -277,19 +282,21 @@ def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
-def build_page(scenario: str | Path | Scenario | None = None):
+def build_page(scenario: str | Path | Scenario | None = None) -> Any:
     """The SolaraViz page element for ``scenario`` (default: the small baseline)."""
     import solara
     from mesa.visualization import SolaraViz, make_plot_component
     from mesa.visualization.utils import update_counter
 
-    cls = viz_model_class(scenario)
-    base = cls.default_scenario()
+    from sim.mesa.model import build_scenario, default_scenario
+
+    base = build_scenario(scenario)[0] if scenario is not None else default_scenario()
+    cls = viz_model_class(base)
     params = model_params(base)
     model = cls(**{k: v["value"] for k, v in params.items()})
 
     @solara.component
-    def GraphView(model):
+    def GraphView(model: GovsimModel) -> Any:
         update_counter.get()
         with solara.Column(gap="4px") as main:
             solara.Text(status_text(model), classes=["govsim-status"])

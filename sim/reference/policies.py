@@ -274,9 +274,9 @@ class WhistlePolicy(ReferencePolicy):
             self.count(model, "entered_escalated", n)
 
 
-REGISTRY: dict[str, type[ReferencePolicy]] = {
-    cls.name: cls for cls in (GridPolicy, AlliancePolicy, StreetEmpowermentPolicy, WhistlePolicy, *POLICIES)
-}
+_ALL: tuple[type[ReferencePolicy], ...] = (GridPolicy, AlliancePolicy, StreetEmpowermentPolicy, WhistlePolicy,
+                                           *POLICIES)
+REGISTRY: dict[str, type[ReferencePolicy]] = {cls.name: cls for cls in _ALL}
 
 
 def make_policy(name: str, params: Any) -> ReferencePolicy:

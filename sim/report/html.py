@@ -61,6 +61,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
 
     def add(self, sid: str, heading: str, body: str) -> None:
+        """Append a section (``sid`` is its HTML id)."""
         self.sections.append((sid, heading, body))
 
     def figure(self, name: str, fig: Figure, alt: str) -> str:
@@ -73,6 +74,7 @@ class Report:
         return f'<figure id="fig-{name}"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
     def write(self, intro: str = "") -> Path:
+        """Write ``<out>/<stem>_report.html`` (self-contained) and return its path."""
         from sim.config.version import __version__
 
         toc = "".join(f'<li><a href="#{sid}">{html.escape(h)}</a></li>' for sid, h, _ in self.sections)
@@ -235,6 +237,7 @@ def sweep_report(store: ResultStore, sweep: dict[str, Any], out: Path) -> Report
 
 
 def run_report(store: ResultStore, run_id: int, out: Path) -> Report:
+    """Build and write the report of one stored run."""
     from sim.report.data import run_as_comparison, run_row
 
     comp = run_as_comparison(store, run_id)
