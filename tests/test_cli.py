@@ -14,7 +14,8 @@ import pytest
 from helpers import BASELINE, write
 
 from sim import Model, load_scenario
-from sim.cli import _fmt, main
+from sim.cli import main
+from sim.cli.run import _fmt
 from sim.store.database import ResultStore
 
 

@@ -68,7 +68,7 @@ def test_text_output_has_indices_and_intervals(stored: dict[str, Path], capsys: 
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["sens_sobol", "--method", "morris"], "has a sobol design; --method morris needs"),
+    (["sens_sobol", "--method", "morris"], "has a sobol design; a morris analysis needs"),
     (["sens_sobol", "--outcome", "happiness"], "'happiness' is not an outcome"),
     (["sens_", ], "ambiguous"),
     (["nosuch"], "no sweep 'nosuch'"),

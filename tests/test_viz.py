@@ -19,6 +19,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*use_state.*found despite early
 
 from matplotlib import colormaps
 
+from sim.cli.viz import add_viz_command, main
 from sim.core.scenario import load_scenario
 from sim.errors import ScenarioError
 from sim.mesa.assets import ensure_assets, missing_packages, required_packages
@@ -29,12 +30,10 @@ from sim.mesa.viz import (
     MAX_COMPOUNDS_WITH_RESIDENTS,
     SAMPLE_PER_COMPOUND,
     SAT_RANGE,
-    add_viz_command,
     build_page,
     compound_means,
     compute_layout,
     draw_community_graph,
-    main,
     model_params,
     solara_argv,
     status_text,
@@ -177,11 +176,11 @@ def test_viz_command_line() -> None:
 
 
 def test_govsim_cli_has_viz() -> None:
-    """sim/cli.py registers the command with add_viz_command."""
+    """sim/cli/__init__.py registers the command with sim.cli.viz.add_viz_command."""
     from sim.cli import build_parser
 
     args = build_parser().parse_args(["viz", "--port", "9002"])
-    assert args.func.__module__ == "sim.mesa.viz" and args.port == 9002
+    assert args.func.__module__ == "sim.cli.viz" and args.port == 9002
     out = subprocess.run([sys.executable, "-m", "sim", "viz", "no/such.toml"], capture_output=True, text=True,
                          check=False)
     assert out.returncode == 2 and "no such scenario file" in out.stderr

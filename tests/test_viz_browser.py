@@ -1,6 +1,6 @@
 """govsim viz in a real headless browser: Debian's chromium driven by selenium.
 
-The server is started the way ``govsim viz`` starts it (``python -m sim.mesa.viz``, the same
+The server is started the way ``govsim viz`` starts it (``python -m sim.cli.viz``, the same
 ``add_viz_command``/``cmd_viz``) on a free port of 127.0.0.1, and always stopped. In CI
 (``CI=true``) a missing chromium, chromedriver or selenium fails the test; elsewhere it skips.
 """
@@ -75,7 +75,7 @@ def server(tools: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     log = tmp_path_factory.mktemp("viz") / "server.log"
     env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", MPLBACKEND="Agg")
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sim.mesa.viz", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "sim.cli.viz", "--host", "127.0.0.1", "--port", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:

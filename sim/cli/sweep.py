@@ -1,9 +1,9 @@
 """Command line for experiments at scale: ``govsim sweep``, ``govsim sensitivity``, ``govsim export``.
 
 ``add_sweep_commands(subparsers)`` registers the three subcommands on govsim's parser; each
-handler returns an exit code and raises :class:`sim.cli.InputError`, :class:`sim.errors.StoreError`
-or :class:`sim.core.scenario.ScenarioError` for user errors (one line, exit code 2, nothing written).
-``python -m sim.cli.sweep ...`` runs them on their own.
+handler returns an exit code and raises a :class:`sim.errors.GovsimError` for user errors (one
+line, exit code 2, nothing written). ``python -m sim.cli.sweep sweep|sensitivity|export ...``
+runs them on their own.
 """
 
 from __future__ import annotations
@@ -13,52 +13,50 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sim.errors import InputError
+from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, check_workers, out_dir, run_command
+from sim.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from sim.cli.common import Subparsers
+    from sim.experiments.sweep.run import SweepReport
+    from sim.experiments.sweep.spec import SweepSpec
 
 __all__ = ["add_sweep_commands", "cmd_export", "cmd_sensitivity", "cmd_sweep", "main"]
 
-_DB_HELP = "SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)"
 
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.experiments.runner import make_executor
-    from sim.experiments.sweep.run import run_context, run_sweep
-    from sim.experiments.sweep.spec import load_sweep
-    from sim.store.database import ResultStore
-
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """The Dask scheduler to use: ``--scheduler``, else ``$DASK_SCHEDULER_ADDRESS`` unless ``--workers``."""
+    check_workers(args.workers)
     if args.workers is not None and args.scheduler:
         raise InputError("--workers and --scheduler exclude each other: with a scheduler the cluster's workers run")
-    scheduler = args.scheduler or (os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None)
-    spec = load_sweep(args.sweep)  # every experiment is validated before anything runs or is written
-    if args.dry_run:
-        plan = {"sweep_id": spec.sweep_id, "design": spec.design, "n_experiments": spec.n_experiments,
-                "replicates": spec.replicates, "n_runs": spec.n_runs, "steps": spec.steps,
-                "factors": [f.name for f in spec.factors], "outcomes": list(spec.outcomes),
-                "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))]}
-        print(json.dumps(plan, ensure_ascii=False) if args.json else
-              f"sweep {spec.sweep_id}: {spec.design}, {spec.n_experiments:,} experiments x {spec.replicates} "
-              f"replicates = {spec.n_runs:,} runs of {spec.steps} days; factors: {', '.join(plan['factors']) or '-'}; "
-              f"outcomes: {', '.join(spec.outcomes)} (valid; nothing run or written)")
-        return 0
-    executor = make_executor(run_context(spec), args.workers, scheduler)  # unreachable scheduler: exit 2 here
-    report = None
-    try:
-        store = ResultStore(args.db)  # a bad URL fails here, before anything is written
-        try:
-            report = run_sweep(spec, store, executor=executor, progress=not args.quiet)
-        finally:
-            store.close()
-    finally:
-        executor.close(cancel=report is None or report.interrupted)
+    if args.scheduler:
+        return str(args.scheduler)
+    return os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None
+
+
+def _print_plan(spec: SweepSpec, as_json: bool) -> None:
+    """``--dry-run``: the sweep's size, factors and outcomes, nothing run or written."""
+    factors = [f.name for f in spec.factors]
+    plan = {"sweep_id": spec.sweep_id, "design": spec.design, "n_experiments": spec.n_experiments,
+            "replicates": spec.replicates, "n_runs": spec.n_runs, "steps": spec.steps,
+            "factors": factors, "outcomes": list(spec.outcomes),
+            "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))]}
+    print(json.dumps(plan, ensure_ascii=False) if as_json else
+          f"sweep {spec.sweep_id}: {spec.design}, {spec.n_experiments:,} experiments x {spec.replicates} "
+          f"replicates = {spec.n_runs:,} runs of {spec.steps} days; factors: {', '.join(factors) or '-'}; "
+          f"outcomes: {', '.join(spec.outcomes)} (valid; nothing run or written)")
+
+
+def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
+    """Print what the sweep did; the exit code: 0 done, 1 some runs failed, 130 interrupted."""
     if args.json:
-        print(json.dumps({**report.to_json(), "db": store.url}, ensure_ascii=False))
+        print(json.dumps({**report.to_json(), "db": url}, ensure_ascii=False))
     if report.interrupted:
         print(f"govsim: interrupted; {report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} are "
               f"stored; run the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if report.n_failed:
         print(f"govsim: {report.n_failed} run(s) of sweep {report.sweep_id} failed (first: {report.errors[0]}); "
               f"{report.n_done:,} of {report.n_runs:,} are stored; run the same command to retry", file=sys.stderr)
@@ -66,15 +64,40 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.json:
         ran = report.n_stored
         rate = f", {ran / report.wall_s * 60:,.0f} runs/min" if ran and report.wall_s > 0 else ""
-        print(f"sweep {report.sweep_id}: {report.n_done:,}/{report.n_runs:,} runs stored in {store.url} "
+        print(f"sweep {report.sweep_id}: {report.n_done:,}/{report.n_runs:,} runs stored in {url} "
               f"(ran {ran:,} in {report.wall_s:.1f} s{rate})")
         print(f"next: govsim sensitivity {report.sweep_id}    govsim export {report.sweep_id} --format csv")
     return 0
 
 
-def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run (or resume) every experiment of a sweep file into the results store."""
+    from sim.experiments.runner import make_executor
+    from sim.experiments.sweep.run import run_context, run_sweep
+    from sim.experiments.sweep.spec import load_sweep
+    from sim.store.database import ResultStore
 
+    scheduler = _scheduler(args)
+    spec = load_sweep(args.sweep)  # every experiment is validated before anything runs or is written
+    if args.dry_run:
+        _print_plan(spec, args.json)
+        return 0
+    executor = make_executor(run_context(spec), args.workers, scheduler)  # unreachable scheduler: exit 2 here
+    finished = False
+    try:
+        store = ResultStore(args.db)  # a bad URL fails here, before anything is written
+        try:
+            report = run_sweep(spec, store, executor=executor, progress=not args.quiet)
+        finally:
+            store.close()
+        finished = not report.interrupted
+    finally:
+        executor.close(cancel=not finished)
+    return _finish(args, report, store.url)
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """SALib indices of a stored sweep: print them and save a bar chart."""
     from sim.experiments.sensitivity import analyse, format_results, plot_results
     from sim.store.database import ResultStore
 
@@ -83,9 +106,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         analysis = analyse(store, args.sweep_id, args.method, args.outcome or None)
     finally:
         store.close()
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {args.out}: not a directory")
+    out = out_dir(args.out)
     path = plot_results(analysis, out / f"sensitivity_{analysis.sweep['id']}_{analysis.method}.png")
     if args.json:
         print(json.dumps({**analysis.to_json(), "figure": str(path)}, ensure_ascii=False))
@@ -96,20 +117,24 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Write a stored sweep as one tidy CSV or Parquet table."""
     from sim.store.database import ResultStore
     from sim.store.export import export_sweep
 
     store = ResultStore(args.db)
     try:
         path, n, sid = export_sweep(store, args.sweep_id, args.format, args.out, timeseries=args.timeseries)
+    except OutputError as err:
+        if args.out is None:
+            raise
+        raise OutputError(f"--out {args.out}: {err}") from None
     finally:
         store.close()
     print(f"wrote {n:,} rows of sweep {sid} to {path}")
     return 0
 
 
-def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``sweep``, ``sensitivity`` and ``export`` on govsim's subparsers."""
+def _add_sweep(subparsers: Subparsers) -> None:
     s = subparsers.add_parser(
         "sweep", help="run a sweep of experiments (XLRM sweep file) into the results store",
         description="Run every experiment of a sweep file (uncertainties x levers by a full factorial, Latin "
@@ -122,12 +147,14 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS when --workers "
                         "is not given)")
-    s.add_argument("--db", help=_DB_HELP)
+    s.add_argument("--db", help=DB_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar: a progress line a minute (batch logs)")
     s.add_argument("--json", action="store_true", help="print one JSON object describing what was done")
     s.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size; run nothing")
     s.set_defaults(func=cmd_sweep)
 
+
+def _add_sensitivity(subparsers: Subparsers) -> None:
     a = subparsers.add_parser(
         "sensitivity", help="SALib sensitivity indices of a stored sweep, with a bar chart",
         description="Sobol (first-order and total indices) or Morris (mu*, sigma) analysis of a sweep sampled with "
@@ -136,11 +163,13 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     a.add_argument("sweep_id", metavar="SWEEP_ID", help="sweep id (or a unique prefix, e.g. the sweep's name)")
     a.add_argument("--method", choices=("sobol", "morris"), help="default: the sweep's design")
     a.add_argument("--outcome", action="append", metavar="NAME", help="analyse only this outcome (repeatable)")
-    a.add_argument("--db", help=_DB_HELP)
+    a.add_argument("--db", help=DB_HELP)
     a.add_argument("--out", default="results", metavar="DIR", help="directory of the chart (default: results)")
     a.add_argument("--json", action="store_true", help="print the indices as one JSON object")
     a.set_defaults(func=cmd_sensitivity)
 
+
+def _add_export(subparsers: Subparsers) -> None:
     e = subparsers.add_parser(
         "export", help="write a stored sweep as a tidy CSV or Parquet table",
         description="One row per run: sweep_id, experiment, replicate, seed, run_id, scenario_hash, one column per "
@@ -149,15 +178,22 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     e.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: csv")
     e.add_argument("--out", metavar="PATH", help="file or directory (default: results/<sweep_id>.<format>)")
     e.add_argument("--timeseries", action="store_true", help="export the kept time series instead of the summary")
-    e.add_argument("--db", help=_DB_HELP)
+    e.add_argument("--db", help=DB_HELP)
     e.set_defaults(func=cmd_export)
+
+
+def add_sweep_commands(subparsers: Subparsers) -> None:
+    """Register ``sweep``, ``sensitivity`` and ``export`` on govsim's subparsers."""
+    _add_sweep(subparsers)
+    _add_sensitivity(subparsers)
+    _add_export(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.cli.sweep sweep|sensitivity|export ...``: the same as ``govsim ...``."""
-    from sim.cli import main as govsim_main
-
-    return govsim_main(argv)
+    parser = argparse.ArgumentParser(prog="govsim", description="Sweeps of experiments, their analysis and export.")
+    add_sweep_commands(parser.add_subparsers(dest="command", required=True))
+    return run_command(parser, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Global sensitivity analysis of a stored sweep with SALib (``govsim sensitivity``).
+"""Global sensitivity analysis of a stored sweep with SALib (the library of ``govsim sensitivity``).
 
 * ``sobol`` (sweeps with ``design.method = "sobol"``): ``SALib.analyze.sobol`` gives each
   factor's first-order index S1 (the share of the outcome's variance explained by the factor
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import StoreError
+from sim.errors import InputError, OutputError, StoreError
 from sim.store.database import ResultStore
 
 __all__ = ["METHODS", "SensitivityResult", "analyse", "format_results", "plot_results"]
@@ -42,12 +42,15 @@ class SensitivityResult:
     note: str = ""  # why there are no indices (e.g. the outcome does not vary)
 
     def to_json(self) -> dict[str, Any]:
+        """The indices as JSON values (NaN as null)."""
         clean = {k: [None if not math.isfinite(v) else v for v in vals] for k, vals in self.columns.items()}
         return {"outcome": self.outcome, "factors": self.factors, "indices": clean, "note": self.note}
 
 
 @dataclass
 class Analysis:
+    """The indices of every analysed outcome of one sweep, with what they were computed from."""
+
     sweep: dict[str, Any]
     method: str
     n_experiments: int
@@ -55,6 +58,7 @@ class Analysis:
     results: list[SensitivityResult]
 
     def to_json(self) -> dict[str, Any]:
+        """The analysis as one JSON object."""
         return {"sweep_id": self.sweep["id"], "method": self.method, "n_experiments": self.n_experiments,
                 "replicates_min": self.replicates[0], "replicates_max": self.replicates[1],
                 "conf_level": CONF_LEVEL, "results": [r.to_json() for r in self.results]}
@@ -62,24 +66,16 @@ class Analysis:
 
 def analyse(store: ResultStore, sweep_ref: str, method: str | None = None, outcomes: list[str] | None = None,
             num_resamples: int = 1000) -> Analysis:
-    """Run SALib on the stored results of a sweep; StoreError (one line) if it cannot."""
-    from sim.errors import InputError
+    """Run SALib on the stored results of a sweep.
 
+    ``method`` (default: the sweep's design) must match the design the sweep was sampled with and
+    ``outcomes`` (default: all) must be outcomes the sweep keeps, else :class:`~sim.errors.InputError`;
+    an unknown, empty or incomplete sweep raises :class:`~sim.errors.StoreError`.
+    """
     sweep = store.find_sweep(sweep_ref)
     spec = sweep["spec"]
     sid = sweep["id"]
-    design = spec["design"]
-    method = method or (design if design in METHODS else "sobol")
-    if method not in METHODS:
-        raise InputError(f"--method {method!r} is not allowed; allowed: {', '.join(METHODS)}")
-    if design != method:
-        raise InputError(f"sweep {sid} has a {design} design; --method {method} needs a sweep with "
-                        f'[design] method = "{method}" (SALib analyses only its own sample)')
-    known = list(spec["outcomes"])
-    chosen = outcomes or known
-    for o in chosen:
-        if o not in known:
-            raise InputError(f"--outcome {o!r} is not an outcome of sweep {sid}; allowed: {', '.join(known)}")
+    method, chosen = _check_request(sweep, method, outcomes)
     factors = [f["name"] for f in spec["factors"]]
     n_exp = int(sweep["n_experiments"])
     frame = store.sweep_frame(sid, metrics=chosen)
@@ -105,20 +101,45 @@ def analyse(store: ResultStore, sweep_ref: str, method: str | None = None, outco
             res.note = f"undefined (NaN) in {bad} of {n_exp} experiments; SALib needs a value in every one"
         elif np.ptp(y) == 0:
             res.note = "does not vary across the experiments; indices are undefined"
-        elif method == "sobol":
-            from SALib.analyze import sobol
-
-            si = sobol.analyze(problem, y, calc_second_order=bool(spec["second_order"]), num_resamples=num_resamples,
-                               conf_level=CONF_LEVEL, print_to_console=False, seed=seed)
-            res.columns = {k: [float(v) for v in si[k]] for k in ("S1", "S1_conf", "ST", "ST_conf")}
         else:
-            from SALib.analyze import morris
-
-            si = morris.analyze(problem, x, y, num_resamples=num_resamples, conf_level=CONF_LEVEL,
-                                print_to_console=False, num_levels=int(spec["levels"]), seed=seed)
-            res.columns = {k: [float(v) for v in si[k]] for k in ("mu_star", "mu_star_conf", "sigma", "mu")}
+            res.columns = _indices(method, spec, problem, x, y, num_resamples, seed)
         results.append(res)
     return Analysis(sweep, method, n_exp, (int(counts.min()), int(counts.max())), results)
+
+
+def _check_request(sweep: dict[str, Any], method: str | None, outcomes: list[str] | None) -> tuple[str, list[str]]:
+    """The method (default: the sweep's design) and outcomes (default: all) to analyse, checked."""
+    spec = sweep["spec"]
+    sid = sweep["id"]
+    design = spec["design"]
+    method = method or (design if design in METHODS else "sobol")
+    if method not in METHODS:
+        raise InputError(f"sensitivity method {method!r} is not allowed; allowed: {', '.join(METHODS)}")
+    if design != method:
+        raise InputError(f"sweep {sid} has a {design} design; a {method} analysis needs a sweep with "
+                         f'[design] method = "{method}" (SALib analyses only its own sample)')
+    known = list(spec["outcomes"])
+    chosen = outcomes or known
+    for o in chosen:
+        if o not in known:
+            raise InputError(f"{o!r} is not an outcome of sweep {sid}; allowed: {', '.join(known)}")
+    return method, chosen
+
+
+def _indices(method: str, spec: dict[str, Any], problem: dict[str, Any], x: np.ndarray | None, y: np.ndarray,
+             num_resamples: int, seed: int) -> dict[str, list[float]]:
+    """SALib's indices of one outcome ``y`` (one value per experiment)."""
+    if method == "sobol":
+        from SALib.analyze import sobol
+
+        si = sobol.analyze(problem, y, calc_second_order=bool(spec["second_order"]), num_resamples=num_resamples,
+                           conf_level=CONF_LEVEL, print_to_console=False, seed=seed)
+        return {k: [float(v) for v in si[k]] for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    from SALib.analyze import morris
+
+    si = morris.analyze(problem, x, y, num_resamples=num_resamples, conf_level=CONF_LEVEL,
+                        print_to_console=False, num_levels=int(spec["levels"]), seed=seed)
+    return {k: [float(v) for v in si[k]] for k in ("mu_star", "mu_star_conf", "sigma", "mu")}
 
 
 def _fmt(v: float) -> str:
@@ -183,7 +204,11 @@ def plot_results(analysis: Analysis, path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"{analysis.sweep['id']} ({analysis.method}, {CONF_LEVEL:.0%} CI)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (3.2 * len(shown))))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise OutputError(f"cannot write the chart '{path}': {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return path

@@ -65,10 +65,12 @@ class StreetOfficeAgent(_Stakeholder):
 
     @property
     def n_residents(self) -> int:
+        """Residents of this street."""
         return int(self.core.world.street_size[self.index])
 
     @property
     def communities(self) -> list[CommunityAgent]:
+        """The street's communities, as agents."""
         ids = np.flatnonzero(self.core.world.community_street == self.index)
         return [self.model.community_agents[i] for i in ids]
 
@@ -80,6 +82,7 @@ class CommunityAgent(_Stakeholder):
 
     @property
     def street(self) -> StreetOfficeAgent:
+        """The street office this community belongs to."""
         return self.model.street_agents[int(self.core.world.community_street[self.index])]
 
     @property
@@ -91,6 +94,7 @@ class CommunityAgent(_Stakeholder):
 
     @property
     def n_residents(self) -> int:
+        """Residents of this community."""
         return int(self.core.world.community_size[self.index])
 
     @property
@@ -105,10 +109,12 @@ class CommunityAgent(_Stakeholder):
 
     @property
     def n_grids(self) -> int:
+        """Grids cut in this community's compounds."""
         return int((self.core.grids.grid_community == self.index).sum())
 
     @property
     def grid_workers(self) -> float:
+        """Grid workers over the community's grids (full-time equivalents)."""
         g = self.core.grids
         return float(g.n_workers[g.grid_community == self.index].sum())
 
@@ -129,6 +135,7 @@ class CommunityAgent(_Stakeholder):
 
     @property
     def units(self) -> list[CoBuildingUnitAgent]:
+        """The community's co-building units, as agents."""
         ids = np.flatnonzero(self.core.units.community == self.index)
         return [self.model.unit_agents[i] for i in ids]
 
@@ -140,10 +147,12 @@ class CoBuildingUnitAgent(_Stakeholder):
 
     @property
     def unit_type(self) -> str:
+        """What kind of unit (police station, hospital, ...)."""
         return UNIT_TYPES[int(self.core.units.unit_type[self.index])]
 
     @property
     def community(self) -> CommunityAgent:
+        """The community the unit belongs to."""
         return self.model.community_agents[int(self.core.units.community[self.index])]
 
     @property
@@ -164,22 +173,27 @@ class PropertyFirmAgent(_Stakeholder):
 
     @property
     def compound(self) -> int:
+        """Index of the compound the firm serves."""
         return int(self.core.firms.compound[self.index])
 
     @property
     def compound_type(self) -> str:
+        """Type of that compound (old, mature, new)."""
         return COMPOUND_TYPES[int(self.core.world.compound_type[self.compound])]
 
     @property
     def quality(self) -> float:
+        """Service quality: scales the firm's chance of success."""
         return float(self.core.firms.quality[self.index])
 
     @property
     def capacity(self) -> float:
+        """Problems the firm can take on a day."""
         return float(self.core.firms.capacity[self.index])
 
     @property
     def community_run(self) -> bool:
+        """Run by the community rather than a commercial firm."""
         return bool(self.core.firms.community_run[self.index])
 
     @property
@@ -225,6 +239,7 @@ class ResidentView:
 
     @property
     def community(self) -> CommunityAgent:
+        """The community the resident lives in."""
         return self.model.community_agents[self._w("res_community")]
 
     @property

@@ -90,7 +90,7 @@ _INT63 = 2**63 - 1
 def _is_mesa_scenario(obj: Any) -> bool:
     """True for Mesa 3.5's ``mesa.experimental.scenarios.Scenario`` (absent in Mesa 3.3)."""
     try:
-        from mesa.experimental.scenarios import Scenario as MesaScenario  # type: ignore[import-not-found]
+        from mesa.experimental.scenarios import Scenario as MesaScenario
     except ImportError:
         return False
     return isinstance(obj, MesaScenario)
@@ -193,6 +193,7 @@ class GovsimModel(mesa.Model):
 
     @property
     def world(self) -> World:
+        """The core's world: hierarchy, sizes and resident attributes as arrays."""
         return self.core.world
 
     @property
@@ -202,6 +203,7 @@ class GovsimModel(mesa.Model):
 
     @property
     def n_residents(self) -> int:
+        """Residents in the world."""
         return self.core.world.n_residents
 
     def resident(self, i: int) -> ResidentView:
@@ -227,14 +229,17 @@ class GovsimModel(mesa.Model):
     # ---- model reporters -----------------------------------------------------------------------
     @property
     def problems_arisen(self) -> int:
+        """Problems that arose so far."""
         return int(self.core.ledger.arisen.sum())
 
     @property
     def problems_resolved(self) -> int:
+        """Problems resolved so far."""
         return int(self.core.ledger.resolved.sum())
 
     @property
     def problems_abandoned(self) -> int:
+        """Problems given up so far."""
         return int(self.core.ledger.abandoned.sum())
 
     @property
@@ -249,10 +254,12 @@ class GovsimModel(mesa.Model):
 
     @property
     def satisfaction_mean(self) -> float:
+        """Mean satisfaction of all residents."""
         return float(self.core.residents.satisfaction.mean(dtype=np.float64))
 
     @property
     def satisfaction_p10(self) -> float:
+        """10th percentile of satisfaction (binned, as the core's summary)."""
         return _p10_binned(self.core.residents.satisfaction)
 
     def _mean_by_ctype(self, values: np.ndarray) -> np.ndarray:
@@ -265,18 +272,22 @@ class GovsimModel(mesa.Model):
 
     @property
     def satisfaction_old(self) -> float:
+        """Mean satisfaction in old compounds."""
         return float(self._mean_by_ctype(self.core.residents.satisfaction)[0])
 
     @property
     def satisfaction_mature(self) -> float:
+        """Mean satisfaction in mature compounds."""
         return float(self._mean_by_ctype(self.core.residents.satisfaction)[1])
 
     @property
     def satisfaction_new(self) -> float:
+        """Mean satisfaction in new compounds."""
         return float(self._mean_by_ctype(self.core.residents.satisfaction)[2])
 
     @property
     def trust_mean(self) -> float:
+        """Mean trust of all residents."""
         return float(self.core.residents.trust.mean(dtype=np.float64))
 
     @property
@@ -291,14 +302,17 @@ class GovsimModel(mesa.Model):
 
     @property
     def latent(self) -> int:
+        """Problems not yet found (latent)."""
         return int((self.core.problems.status == LATENT).sum())
 
     @property
     def days_to_resolution_median(self) -> float:
+        """Median days from arising to resolution so far."""
         return _quantile_from_hist(self.core.ledger.days_hist.sum(axis=0), 0.5)
 
     @property
     def cost_yuan(self) -> float:
+        """Yuan spent so far."""
         return float(self.core.cost_yuan)
 
     def backlog_by_level(self) -> dict[str, int]:

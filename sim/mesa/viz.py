@@ -13,8 +13,8 @@ The page shows
 * sliders and switches for the levers: households per grid, grid workers per grid, alliance
   size, street empowerment, whistle, and the seed.
 
-``govsim viz [SCENARIO] [--host H] [--port P]`` runs ``solara run`` on :mod:`sim.mesa.viz_app`,
-which calls :func:`build_page`. Without a scenario the app runs
+``govsim viz`` (:mod:`sim.cli.viz`) starts ``solara run`` on :mod:`sim.mesa.viz_app` with
+:func:`serve`; the app calls :func:`build_page`. Without a scenario the app runs
 :func:`sim.mesa.model.default_scenario`, a small community version of ``scenarios/baseline.toml``.
 Solara and its dependencies are the ``viz`` extra (``pip install govsim[viz]``); this module
 imports them only when a page is built, so the command line and the drawing work without.
@@ -22,15 +22,13 @@ imports them only when a page is built, so the command line and the drawing work
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -39,10 +37,13 @@ from sim.core.world import World
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     from sim.core.scenario import Scenario
     from sim.mesa.model import GovsimModel
+    from sim.policies.alliance import AllianceParams
+    from sim.policies.grid import GridParams
 
 #: environment variable through which ``govsim viz`` hands the scenario file to the app
 SCENARIO_ENV = "GOVSIM_VIZ_SCENARIO"
@@ -71,10 +72,11 @@ class Layout:
 
 
 def compute_layout(world: World, sample_per_compound: int = SAMPLE_PER_COMPOUND) -> Layout:
-    """Communities on a grid (grouped by street), compounds on a ring round their community,
-    a sample of residents in a disc round their compound (area by residents).
+    """Fixed positions of everything drawn.
 
-    Deterministic and independent of the model's random streams (drawing never changes a run).
+    Communities on a grid (grouped by street), compounds on a ring round their community, a
+    sample of residents in a disc round their compound (area by residents). Deterministic and
+    independent of the model's random streams (drawing never changes a run).
     """
     rng = np.random.default_rng(0)
     n_comm, n_cmp = world.n_communities, world.n_compounds
@@ -136,56 +138,21 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
     """
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     if ax is None:
         fig = Figure(figsize=(7.0, 5.0), layout="constrained")
         ax = fig.subplots()
+    elif (root := ax.get_figure(root=True)) is not None:
+        fig = root
     else:
-        fig = ax.figure
-    w, lay = model.world, layout_of(model)
-    sat = model.residents.satisfaction
-    norm = Normalize(*SAT_RANGE)
-    kw = {"cmap": CMAP, "norm": norm}
-    # edges: street - community - compound
-    segs = [(lay.street_xy[int(w.community_street[c])], lay.community_xy[c]) for c in range(w.n_communities)]
-    segs += [(lay.community_xy[int(w.compound_community[k])], lay.compound_xy[k]) for k in range(w.n_compounds)]
-    from matplotlib.collections import LineCollection
-
-    ax.add_collection(LineCollection(segs, colors="0.75", linewidths=0.8, zorder=0))
-    cmp_sat = compound_means(w, sat)
-    size = 60 + 340 * w.compound_size / max(int(w.compound_size.max()), 1)
-    res_ct = w.res_ctype[lay.sample]
-    for code, ct in enumerate(COMPOUND_TYPES):
-        m = res_ct == code
-        if m.any():
-            ax.scatter(*lay.sample_xy[m].T, c=sat[lay.sample[m]], marker=MARKERS[ct], s=14, linewidths=0,
-                       zorder=1, gid=f"residents:{ct}", **kw)
-        m = w.compound_type == code
-        if m.any():
-            ax.scatter(*lay.compound_xy[m].T, c=cmp_sat[m], marker=MARKERS[ct], s=size[m], edgecolors="black",
-                       linewidths=1.4, zorder=3, gid=f"compounds:{ct}", **kw)
-    comm_sat = np.array([a.satisfaction for a in model.community_agents])
-    ax.scatter(*lay.community_xy.T, c=comm_sat, marker="D", s=260, edgecolors="black", linewidths=2.0, zorder=4,
-               gid="communities", **kw)
-    allied = model.core.units.allied
-    if lay.unit_xy.size:
-        ax.scatter(*lay.unit_xy.T, marker="P", s=55, c=np.where(allied, "tab:blue", "white"),
-                   edgecolors="tab:blue", linewidths=0.8, zorder=5, gid="units")
-    ax.scatter(*lay.street_xy.T, marker="h", s=320, c="0.2", zorder=4, gid="streets")
-    for c, a in enumerate(model.community_agents):
-        x, y = lay.community_xy[c]
-        ax.annotate(f"community {c}\nbacklog {a.backlog}", (x, y), xytext=(0, -24), textcoords="offset points",
-                    ha="center", va="top", fontsize=7, zorder=6)
-    sm = ax.scatter([], [], c=[], **kw)
+        raise ValueError("the axes belong to no figure")
+    lay = layout_of(model)
+    colour = _Colour(cmap=CMAP, norm=Normalize(*SAT_RANGE))
+    _draw_edges(ax, model.world, lay)
+    _draw_nodes(ax, model, lay, colour)
+    sm = ax.scatter([], [], c=[], cmap=colour.cmap, norm=colour.norm)
     fig.colorbar(sm, ax=ax, shrink=0.7, label="satisfaction")
-    handles = [Line2D([], [], marker=MARKERS[ct], ls="", mfc="0.85", mec="black", ms=8, label=f"{ct} compound")
-               for ct in COMPOUND_TYPES]
-    handles += [Line2D([], [], marker="D", ls="", mfc="0.85", mec="black", ms=8, label="community"),
-                Line2D([], [], marker="h", ls="", mfc="0.2", mec="0.2", ms=9, label="street office"),
-                Line2D([], [], marker="P", ls="", mfc="tab:blue", mec="tab:blue", ms=7, label="unit (filled: allied)")]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.0), fontsize=7, frameon=False,
-              borderaxespad=0.0)
+    _draw_legend(ax)
     ax.set_title(f"Day {model.day}: {model.n_residents:,} residents, mean satisfaction {model.satisfaction_mean:.3f}",
                  fontsize=10)
     ax.set_aspect("equal")
@@ -193,6 +160,69 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
     ax.margins(0.08)
     ax.set_axis_off()
     return fig
+
+
+@dataclass
+class _Colour:
+    """The fixed satisfaction colour scale every drawn node shares."""
+
+    cmap: str
+    norm: Normalize
+
+
+def _draw_edges(ax: Axes, w: World, lay: Layout) -> None:
+    """Grey lines street - community - compound, under everything else."""
+    from matplotlib.collections import LineCollection
+
+    segs = [(lay.street_xy[int(w.community_street[c])], lay.community_xy[c]) for c in range(w.n_communities)]
+    segs += [(lay.community_xy[int(w.compound_community[k])], lay.compound_xy[k]) for k in range(w.n_compounds)]
+    ax.add_collection(LineCollection(segs, colors="0.75", linewidths=0.8, zorder=0))
+
+
+def _draw_nodes(ax: Axes, model: GovsimModel, lay: Layout, colour: _Colour) -> None:
+    """Residents and compounds by type, communities, co-building units, street offices, backlog labels."""
+    w = model.world
+    sat = model.residents.satisfaction
+    cmap, norm = colour.cmap, colour.norm
+    cmp_sat = compound_means(w, sat)
+    size = 60 + 340 * w.compound_size / max(int(w.compound_size.max()), 1)
+    res_ct = w.res_ctype[lay.sample]
+    for code, ct in enumerate(COMPOUND_TYPES):
+        m = res_ct == code
+        if m.any():
+            xy = lay.sample_xy[m]
+            ax.scatter(xy[:, 0], xy[:, 1], c=sat[lay.sample[m]], marker=MARKERS[ct], s=14, linewidths=0,
+                       zorder=1, gid=f"residents:{ct}", cmap=cmap, norm=norm)
+        m = w.compound_type == code
+        if m.any():
+            xy = lay.compound_xy[m]
+            ax.scatter(xy[:, 0], xy[:, 1], c=cmp_sat[m], marker=MARKERS[ct], s=size[m], edgecolors="black",
+                       linewidths=1.4, zorder=3, gid=f"compounds:{ct}", cmap=cmap, norm=norm)
+    comm_sat = np.array([a.satisfaction for a in model.community_agents])
+    ax.scatter(lay.community_xy[:, 0], lay.community_xy[:, 1], c=comm_sat, marker="D", s=260, edgecolors="black",
+               linewidths=2.0, zorder=4, gid="communities", cmap=cmap, norm=norm)
+    allied = model.core.units.allied
+    if lay.unit_xy.size:
+        ax.scatter(lay.unit_xy[:, 0], lay.unit_xy[:, 1], marker="P", s=55, c=np.where(allied, "tab:blue", "white"),
+                   edgecolors="tab:blue", linewidths=0.8, zorder=5, gid="units")
+    ax.scatter(lay.street_xy[:, 0], lay.street_xy[:, 1], marker="h", s=320, c="0.2", zorder=4, gid="streets")
+    for c, a in enumerate(model.community_agents):
+        x, y = lay.community_xy[c]
+        ax.annotate(f"community {c}\nbacklog {a.backlog}", (x, y), xytext=(0, -24), textcoords="offset points",
+                    ha="center", va="top", fontsize=7, zorder=6)
+
+
+def _draw_legend(ax: Axes) -> None:
+    """Marker shapes: compound types, community, street office, unit."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker=MARKERS[ct], ls="", mfc="0.85", mec="black", ms=8, label=f"{ct} compound")
+               for ct in COMPOUND_TYPES]
+    handles += [Line2D([], [], marker="D", ls="", mfc="0.85", mec="black", ms=8, label="community"),
+                Line2D([], [], marker="h", ls="", mfc="0.2", mec="0.2", ms=9, label="street office"),
+                Line2D([], [], marker="P", ls="", mfc="tab:blue", mec="tab:blue", ms=7, label="unit (filled: allied)")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.0), fontsize=7, frameon=False,
+              borderaxespad=0.0)
 
 
 def status_text(model: GovsimModel) -> str:
@@ -230,8 +260,8 @@ def viz_model_class(scenario: str | Path | Scenario | None = None) -> type[Govsi
 
 def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
     """The app's sliders and switches, starting at the scenario's values."""
-    alliance = base.policy("alliance")
-    grid = base.policy("grid")
+    alliance = cast("AllianceParams | None", base.policy("alliance"))
+    grid = cast("GridParams | None", base.policy("grid"))
     workers = grid.n_workers_per_grid if grid is not None else base.community.n_grid_workers_per_grid
     hpg = (grid.households_per_grid if grid is not None else base.community.households_per_grid)
     return {
@@ -252,19 +282,21 @@ def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
-def build_page(scenario: str | Path | Scenario | None = None):
+def build_page(scenario: str | Path | Scenario | None = None) -> Any:
     """The SolaraViz page element for ``scenario`` (default: the small baseline)."""
     import solara
     from mesa.visualization import SolaraViz, make_plot_component
     from mesa.visualization.utils import update_counter
 
-    cls = viz_model_class(scenario)
-    base = cls.default_scenario()
+    from sim.mesa.model import build_scenario, default_scenario
+
+    base = build_scenario(scenario)[0] if scenario is not None else default_scenario()
+    cls = viz_model_class(base)
     params = model_params(base)
     model = cls(**{k: v["value"] for k, v in params.items()})
 
     @solara.component
-    def GraphView(model):
+    def GraphView(model: GovsimModel) -> Any:
         update_counter.get()
         with solara.Column(gap="4px") as main:
             solara.Text(status_text(model), classes=["govsim-status"])
@@ -280,7 +312,7 @@ def build_page(scenario: str | Path | Scenario | None = None):
                      name=f"govsim: {base.name}", play_interval=150)
 
 
-# ---- command line -------------------------------------------------------------------------------
+# ---- the server ----------------------------------------------------------------------------------
 def solara_argv(host: str, port: int, *, production: bool = True) -> list[str]:
     """The ``solara run`` command that serves the app module."""
     app = str(Path(__file__).with_name("viz_app.py"))
@@ -302,83 +334,38 @@ def server_env(scenario: str | None) -> dict[str, str]:
     return env
 
 
-def _check_widgets() -> None:
-    """Warn when the installed widgets are Vue 3 ones, under which SolaraViz shows an empty page."""
+def viz_extra_missing() -> str | None:
+    """The name of the first module of the ``viz`` extra that is not installed, or None."""
+    try:
+        import mesa.visualization  # noqa: F401 - imported to see whether it is installed
+        import solara  # noqa: F401 - imported to see whether it is installed
+    except ImportError as err:
+        return err.name or str(err)
+    return None
+
+
+def widgets_warning() -> str | None:
+    """Why the page would be empty under the installed widgets (Vue 3 ones), or None when they fit."""
     try:
         import ipyvue
     except ImportError:  # pragma: no cover - solara depends on it
-        return
-    if not str(ipyvue.__version__).startswith("1."):
-        print(f"govsim viz: warning: ipyvue {ipyvue.__version__} (Vue 3) is installed; Mesa's SolaraViz needs "
-              "Vue 2 widgets (its page grid does not load under Vue 3, and Mesa 3.3 uses Vuetify 2 tabs): "
-              "pip install 'ipyvue<2' 'ipyvuetify<2'", file=sys.stderr)
+        return None
+    if str(ipyvue.__version__).startswith("1."):
+        return None
+    return (f"ipyvue {ipyvue.__version__} (Vue 3) is installed; Mesa's SolaraViz needs Vue 2 widgets (its page grid "
+            "does not load under Vue 3, and Mesa 3.3 uses Vuetify 2 tabs): pip install 'ipyvue<2' 'ipyvuetify<2'")
 
 
-def cmd_viz(args: argparse.Namespace) -> int:
-    """Check the scenario and the viz extra, then serve the app until interrupted."""
-    from sim.core.scenario import load_scenario
+def serve(argv: list[str], env: dict[str, str], *, replace_process: bool = True) -> int:
+    """Run the app server ``argv`` until it stops; return its exit code.
 
-    if args.scenario:
-        load_scenario(args.scenario)  # a bad file fails here with one line (ScenarioError)
-    try:
-        import mesa.visualization  # noqa: F401
-        import solara  # noqa: F401
-    except ImportError as err:
-        print(f"govsim: error: govsim viz needs the viz extra ({err.name} is missing): "
-              "pip install 'govsim[viz]'", file=sys.stderr)
-        return 2
-    if not 0 <= args.port <= 65535:
-        print(f"govsim: error: --port must be in 0..65535, got {args.port}", file=sys.stderr)
-        return 2
-    _check_widgets()
-    from sim.mesa.assets import ensure_assets
-
-    missing = ensure_assets(quiet=False)
-    if missing:
-        print(f"govsim viz: warning: no local copy of {', '.join(missing)}; the page loads them from a CDN "
-              "if it can (npm, or a route to a CDN, is needed once)", file=sys.stderr)
-    argv = solara_argv(args.host, args.port, production=not args.dev)
-    env = server_env(args.scenario)
-    print(f"govsim viz: serving {args.scenario or 'the small baseline'} on http://{args.host}:{args.port}/",
-          file=sys.stderr, flush=True)
-    if os.name == "posix" and not args.no_exec:
-        os.execve(argv[0], argv, env)  # the server replaces this process: one pid to stop
-    try:
-        return subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        return 130
+    With ``replace_process`` (POSIX only) the server replaces this process, so there is one pid to
+    stop and this function does not return.
+    """
+    if os.name == "posix" and replace_process:
+        os.execve(argv[0], argv, env)
+    return subprocess.call(argv, env=env)
 
 
-def add_viz_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``govsim viz [SCENARIO] [--port P] [--host H]`` on a subparsers object."""
-    v = subparsers.add_parser("viz", help="serve the interactive Mesa (SolaraViz) app in a browser")
-    v.add_argument("scenario", nargs="?", default=None,
-                   help="scenario TOML file (default: a small community version of scenarios/baseline.toml)")
-    v.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
-    v.add_argument("--host", default="localhost", help="host to listen on (default: localhost)")
-    v.add_argument("--dev", action="store_true", help="solara development mode (unminified, verbose errors)")
-    v.add_argument("--no-exec", action="store_true", help=argparse.SUPPRESS)
-    v.set_defaults(func=cmd_viz)
-    return v
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.mesa.viz [SCENARIO] [--port P] [--host H]``: the same as ``govsim viz``."""
-    from sim.errors import ParameterError, ScenarioError
-
-    parser = argparse.ArgumentParser(prog="govsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_viz_command(sub)
-    args = parser.parse_args(["viz", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except (ScenarioError, ParameterError) as err:
-        print(f"govsim: error: {err}", file=sys.stderr)
-        return 2
-
-
-__all__ = ["Layout", "add_viz_command", "build_page", "cmd_viz", "compute_layout", "draw_community_graph",
-           "model_params", "status_text", "viz_model_class"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+__all__ = ["Layout", "build_page", "compute_layout", "draw_community_graph", "model_params", "serve", "server_env",
+           "solara_argv", "status_text", "viz_extra_missing", "viz_model_class", "widgets_warning"]

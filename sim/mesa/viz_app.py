@@ -1,5 +1,8 @@
-"""The app module ``govsim viz`` hands to ``solara run``: the page for the scenario in
-``$GOVSIM_VIZ_SCENARIO`` (default: the small community version of scenarios/baseline.toml)."""
+"""The app module ``govsim viz`` hands to ``solara run``.
+
+Its ``page`` is the page for the scenario in ``$GOVSIM_VIZ_SCENARIO`` (default: the small
+community version of scenarios/baseline.toml).
+"""
 
 from __future__ import annotations
 

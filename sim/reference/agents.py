@@ -322,9 +322,11 @@ class Grid(Handler):
         self.ptr = 0.0
 
     def base_capacity(self) -> float:
+        """Grid workers x capacity per grid worker."""
         return self.n_workers * self.model.sc.community.capacity_per_grid_worker
 
     def exists_for(self) -> bool:
+        """A grid without workers handles nothing."""
         return self.n_workers > 0
 
     def visits_per_day(self) -> float:
@@ -354,9 +356,11 @@ class PropertyFirm(Handler):
         self.cap = capacity
 
     def base_capacity(self) -> float:
+        """The firm's capacity, set when it is built."""
         return self.cap
 
     def multiplier(self, cat: int) -> float:
+        """The firm's quality x the level's category multiplier."""
         return self.quality * self.mult[cat]
 
 
@@ -390,6 +394,7 @@ class Community(Handler):
                    self.staff_effort())
 
     def base_capacity(self) -> float:
+        """Staff effort left after administrative work."""
         return self.staff_effort() - self.admin_effort()
 
 
@@ -407,9 +412,11 @@ class StreetOffice(Handler):
         self.authority_mult: list[float] = [1.0] * 8
 
     def base_capacity(self) -> float:
+        """The street's capacity (per 10k residents)."""
         return self.cap
 
     def multiplier(self, cat: int) -> float:
+        """The street's authority multiplier for the category."""
         return self.authority_mult[cat]
 
 
@@ -423,6 +430,7 @@ class Department(Handler):
         self.cap = capacity
 
     def base_capacity(self) -> float:
+        """The department's capacity (per 10k residents)."""
         return self.cap
 
 

@@ -32,6 +32,7 @@ from sim.core.results import SERIES
 from sim.core.scenario import Scenario
 from sim.reference.agents import Handler, Problem, Resident
 from sim.reference.ledger import Ledger, series_row
+from sim.reference.policies import make_policy
 from sim.reference.streams import Streams, bernoulli_count, poisson
 from sim.reference.world import build_grids, build_handlers, build_world, init_residents
 
@@ -46,8 +47,6 @@ class ReferenceModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, seed: int = 1, record_series: bool = True) -> None:
         super().__init__(rng=seed)
-        from sim.reference.policies import make_policy  # policies import this module
-
         self.sc = scenario
         self.seed = seed
         self.streams = Streams(seed)

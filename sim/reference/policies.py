@@ -27,37 +27,16 @@ from sim.config.taxonomy import (
     STREET,
 )
 from sim.reference.agents import UNIT_TYPES, Problem, Resident
+from sim.reference.policies_more import POLICIES
+from sim.reference.policy_base import ReferencePolicy
 from sim.reference.streams import bernoulli_count, poisson
+from sim.reference.world import build_grids
 
 if TYPE_CHECKING:
     from sim.reference.model import ReferenceModel
 
 DISPUTE = CATEGORIES.index("dispute")
 BIG = 2  # severity code of "big"; big and major are >= BIG
-
-
-class ReferencePolicy:
-    """Base class: ``setup`` once, ``cost_per_day`` daily, any ``on_<phase>(model, t)`` hooks."""
-
-    name = ""
-
-    def __init__(self, params: Any) -> None:
-        self.p = params
-
-    def setup(self, model: ReferenceModel) -> None:
-        """Change the model once, after the core is built (§5.6)."""
-
-    def cost_per_day(self, model: ReferenceModel) -> float:
-        """Yuan a day."""
-        return 0.0
-
-    def rng(self, model: ReferenceModel) -> Any:
-        """This policy's random stream."""
-        return model.streams.get(f"policy:{self.name}")
-
-    def count(self, model: ReferenceModel, counter: str, value: float) -> None:
-        """``count(<policy>, counter, value)``."""
-        model.count(self.name, counter, value)
 
 
 # ---- 8.1 grid ------------------------------------------------------------------------------------------------
@@ -67,8 +46,6 @@ class GridPolicy(ReferencePolicy):
     name = "grid"
 
     def setup(self, model: ReferenceModel) -> None:
-        from sim.reference.world import build_grids
-
         p = self.p
         build_grids(model, p.households_per_grid.array().tolist(), p.n_workers_per_grid)
         model.visits_per_worker_per_month = p.n_visits_per_worker_per_month
@@ -297,17 +274,13 @@ class WhistlePolicy(ReferencePolicy):
             self.count(model, "entered_escalated", n)
 
 
-REGISTRY: dict[str, type[ReferencePolicy]] = {
-    cls.name: cls for cls in (GridPolicy, AlliancePolicy, StreetEmpowermentPolicy, WhistlePolicy)
-}
+_ALL: tuple[type[ReferencePolicy], ...] = (GridPolicy, AlliancePolicy, StreetEmpowermentPolicy, WhistlePolicy,
+                                           *POLICIES)
+REGISTRY: dict[str, type[ReferencePolicy]] = {cls.name: cls for cls in _ALL}
 
 
 def make_policy(name: str, params: Any) -> ReferencePolicy:
     """The reference policy ``name`` with its validated parameters."""
-    from sim.reference.policies_more import POLICIES
-
-    for cls in POLICIES:
-        REGISTRY.setdefault(cls.name, cls)
     if name not in REGISTRY:
         raise NotImplementedError(f"policy {name!r} has no reference implementation; have: {sorted(REGISTRY)}")
     return REGISTRY[name](params)

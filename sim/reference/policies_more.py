@@ -21,7 +21,7 @@ from sim.config.taxonomy import (
     QUEUED,
 )
 from sim.reference.agents import Compound, Problem, PropertyFirm, Resident
-from sim.reference.policies import ReferencePolicy
+from sim.reference.policy_base import ReferencePolicy
 from sim.reference.streams import bernoulli_count, poisson
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.config.taxonomy import ADULT, CHILD, CITY, DEPARTMENT, ELDERLY, N_CATEGORIES, OLD
 from sim.reference.agents import (
@@ -28,27 +28,28 @@ if TYPE_CHECKING:
     from sim.reference.model import ReferenceModel
 
 
-
 def size(rng: random.Random, mean: float) -> int:
     """``Size(mean) = 1 + Poisson(max(mean - 1, 0))``."""
     return 1 + poisson(rng, max(mean - 1.0, 0.0))
 
 
 def build_world(model: ReferenceModel) -> None:
-    """Generate the hierarchy, residents, ties, party links, units and firms (§5.1, stream ``world``)."""
-    sc = model.sc
-    w = sc.world
-    rng = model.streams.get("world")
-    p_type = w.p_compound_type.array().tolist()
-    n_b = w.n_buildings_per_compound.array().tolist()
-    n_h = w.n_households_per_building.array().tolist()
-    n_r = w.n_residents_per_household.array().tolist()
-    p_child = w.p_child.array().tolist()
-    p_elderly = w.p_elderly.array().tolist()
-    # membership chance of an adult or elderly resident, so that p_party_member is the share of all residents
-    p_member = [min(1.0, w.p_party_member / max(1.0 - pc, 1e-9)) for pc in p_child]
+    """Generate the hierarchy, residents, ties, party links, units and firms (§5.1, stream ``world``).
 
-    # 1. streets and communities; compounds
+    The steps draw from the one stream ``world`` in the order of §5.1, so the world is the same
+    draw for draw whatever the code's layout.
+    """
+    rng = model.streams.get("world")
+    _build_communities(model)
+    _build_compounds(model, rng)
+    _build_ties(model, rng)
+    _link_party_members(model, rng)
+    _build_units(model)
+
+
+def _build_communities(model: ReferenceModel) -> None:
+    """1. Streets and their communities."""
+    w = model.sc.world
     n_comm = w.n_streets * w.n_communities_per_street
     model.streets = [StreetOffice(model, s) for s in range(w.n_streets)]
     model.communities = []
@@ -57,43 +58,68 @@ def build_world(model: ReferenceModel) -> None:
         comm = Community(model, j, street)
         street.communities.append(comm)
         model.communities.append(comm)
+
+
+class _Sizes:
+    """Per compound type: mean sizes of §5.1 and the group and party-membership chances."""
+
+    def __init__(self, w: Any) -> None:
+        p_type = w.p_compound_type.array().tolist()
+        self.cum_type = [sum(p_type[: k + 1]) / sum(p_type) for k in range(3)]
+        self.buildings = w.n_buildings_per_compound.array().tolist()
+        self.households = w.n_households_per_building.array().tolist()
+        self.residents = w.n_residents_per_household.array().tolist()
+        self.p_child = w.p_child.array().tolist()
+        self.p_elderly = w.p_elderly.array().tolist()
+        # membership chance of an adult or elderly resident, so that p_party_member is the share of all residents
+        self.p_member = [min(1.0, w.p_party_member / max(1.0 - pc, 1e-9)) for pc in self.p_child]
+
+
+def _build_compounds(model: ReferenceModel, rng: random.Random) -> None:
+    """2.-7. Compounds of every community: type, buildings, households, residents (ids contiguous)."""
+    sizes = _Sizes(model.sc.world)
     model.compounds = []
     model.households = []
     model.residents = []
-    cum_type = [sum(p_type[: k + 1]) / sum(p_type) for k in range(3)]
     for comm in model.communities:
-        for _ in range(w.n_compounds_per_community):
-            # 2. compound type
-            u = rng.random()
-            k = next((i for i, c in enumerate(cum_type) if u < c), 2)
-            comp = Compound(len(model.compounds), k, comm, sc.problems.p_prevented_base, N_CATEGORIES)
+        for _ in range(model.sc.world.n_compounds_per_community):
+            u = rng.random()  # 2. compound type
+            k = next((i for i, c in enumerate(sizes.cum_type) if u < c), 2)
+            comp = Compound(len(model.compounds), k, comm, model.sc.problems.p_prevented_base, N_CATEGORIES)
             comm.compounds.append(comp)
             model.compounds.append(comp)
-            # 3.-5. buildings, households, residents (ids contiguous by construction)
-            for _ in range(size(rng, n_b[k])):
+            for _ in range(size(rng, sizes.buildings[k])):  # 3.-5. buildings, households, residents
                 bld = Building(len(comp.buildings), comp)
                 comp.buildings.append(bld)
-                for _ in range(size(rng, n_h[k])):
+                for _ in range(size(rng, sizes.households[k])):
                     hh = Household(len(model.households), bld, comp)
                     bld.households.append(hh)
                     comp.households.append(hh)
                     model.households.append(hh)
-                    for _ in range(size(rng, n_r[k])):
-                        # 6. group; 7. party membership (non-children only)
-                        u = rng.random()
-                        group = CHILD if u < p_child[k] else (ELDERLY if u >= 1.0 - p_elderly[k] else ADULT)
-                        u_party = rng.random()
-                        party = group != CHILD and u_party < p_member[k]
-                        cls = PartyMember if party else Resident
-                        res = cls(model, len(model.residents), hh, group)
-                        hh.residents.append(res)
-                        bld.residents.append(res)
-                        comp.residents.append(res)
-                        comm.residents.append(res)
-                        comm.street.residents.append(res)
-                        model.residents.append(res)
+                    for _ in range(size(rng, sizes.residents[k])):
+                        _add_resident(model, rng, sizes, hh)
 
-    # 8. neighbour ties
+
+def _add_resident(model: ReferenceModel, rng: random.Random, sizes: _Sizes, hh: Household) -> None:
+    """6. group; 7. party membership (non-children only); the resident joins every level above it."""
+    k = hh.compound.ctype
+    u = rng.random()
+    group = CHILD if u < sizes.p_child[k] else (ELDERLY if u >= 1.0 - sizes.p_elderly[k] else ADULT)
+    u_party = rng.random()
+    party = group != CHILD and u_party < sizes.p_member[k]
+    cls = PartyMember if party else Resident
+    res = cls(model, len(model.residents), hh, group)
+    hh.residents.append(res)
+    hh.building.residents.append(res)
+    hh.compound.residents.append(res)
+    hh.compound.community.residents.append(res)
+    hh.compound.community.street.residents.append(res)
+    model.residents.append(res)
+
+
+def _build_ties(model: ReferenceModel, rng: random.Random) -> None:
+    """8. Neighbour ties: within the household, then Poisson draws in building, compound and street."""
+    w = model.sc.world
     nbrs: list[set[Resident]] = [set() for _ in model.residents]
 
     def tie(a: Resident, b: Resident) -> None:
@@ -114,12 +140,14 @@ def build_world(model: ReferenceModel) -> None:
     for res in model.residents:
         res.neighbours = sorted(nbrs[res.rid], key=lambda r: r.rid)
 
-    # 9. party-member links within the compound
+
+def _link_party_members(model: ReferenceModel, rng: random.Random) -> None:
+    """9. Party-member links within the compound."""
     for res in model.residents:
         if isinstance(res, PartyMember):
             pool = res.compound.residents
             linked: dict[int, Resident] = {}
-            for _ in range(poisson(rng, w.n_links_per_party_member)):
+            for _ in range(poisson(rng, model.sc.world.n_links_per_party_member)):
                 other = pool[int(rng.random() * len(pool))]
                 if other is not res:
                     linked[other.rid] = other
@@ -127,9 +155,11 @@ def build_world(model: ReferenceModel) -> None:
             for other in res.links:
                 other.n_links += 1
 
-    # 10. co-building units (not allied); 11. firms are built with the handlers
+
+def _build_units(model: ReferenceModel) -> None:
+    """10. Co-building units (not allied); 11. firms are built with the handlers."""
     for comm in model.communities:
-        for u in range(w.n_cobuilding_units_per_community):
+        for u in range(model.sc.world.n_cobuilding_units_per_community):
             comm.units.append(CoBuildingUnit(model, comm, u % len(UNIT_TYPES)))
 
 

@@ -1,1 +1,1 @@
-"""report"""
+"""Publishable reports (HTML, PNG, SVG) rebuilt from the results database (``govsim report``)."""

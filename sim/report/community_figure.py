@@ -1,5 +1,6 @@
-"""The community figure: every compound a cluster of its residents, coloured by compound type or
-by satisfaction.
+"""The community figure: every compound a cluster of its residents.
+
+Residents are coloured by compound type or by satisfaction.
 
 Compounds are contiguous resident id ranges (:class:`sim.core.world.World`), so a compound's residents
 are ``compound_start[k] ... compound_start[k] + compound_size[k] - 1``. Each compound gets a centre
@@ -87,14 +88,14 @@ def plot_community(model: Model, colour_by: str = "type", max_per_compound: int 
         for code, ct in enumerate(COMPOUND_TYPES):
             m = ctype == code
             if m.any():
-                ax.scatter(*xy[m].T, s=dot, c=TYPE_COLOURS[ct], linewidths=0, gid=f"residents:{ct}",
+                ax.scatter(xy[m, 0], xy[m, 1], s=dot, c=TYPE_COLOURS[ct], linewidths=0, gid=f"residents:{ct}",
                            label=f"{TYPE_LABELS[ct]} ({int((w.compound_type == code).sum())} compounds)")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncols=3,
                   title="Compound type", markerscale=max(1.0, 20.0 / dot) ** 0.5, frameon=False)
     else:
         sat = np.asarray(model.residents.satisfaction)[ids]
-        sc = ax.scatter(*xy.T, s=dot, c=sat, cmap="RdYlGn", vmin=sat_range[0], vmax=sat_range[1], linewidths=0,
-                        gid="residents")
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=dot, c=sat, cmap="RdYlGn", vmin=sat_range[0], vmax=sat_range[1],
+                        linewidths=0, gid="residents")
         fig.colorbar(sc, ax=ax, shrink=0.8, label="Resident satisfaction (0-1)")
     for k in range(w.n_compounds):
         ax.annotate(f"{k}", centres[k], ha="center", va="center", fontsize=7, color="black", alpha=0.8)

@@ -40,16 +40,22 @@ ROOT_SEED_SEARCH = 1000
 
 @dataclass
 class RunTarget:
+    """A report's subject: one stored run."""
+
     run_id: int
 
 
 @dataclass
 class ComparisonTarget:
+    """A report's subject: the runs of one comparison (label ``compare:<id>``)."""
+
     comparison_id: str
 
 
 @dataclass
 class SweepTarget:
+    """A report's subject: a stored sweep (its row from the store)."""
+
     sweep: dict[str, Any]
 
 

@@ -1,7 +1,8 @@
-"""Figures of ``govsim report`` that :mod:`sim.experiments.plots` does not draw: share resolved by level, sweep
-heatmaps and sensitivity indices. Same conventions as :mod:`sim.experiments.plots`: object-oriented matplotlib
-on an Agg canvas, constrained layout, English labels with units, one colour per scenario
-(:func:`sim.experiments.plots.scenario_colours`).
+"""Figures of reports that :mod:`sim.experiments.plots` does not draw.
+
+Share resolved by level, sweep heatmaps and sensitivity indices. Same conventions as
+:mod:`sim.experiments.plots`: object-oriented matplotlib on an Agg canvas, constrained layout,
+English labels with units, one colour per scenario (:func:`sim.experiments.plots.scenario_colours`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ FACTOR_LABELS: dict[str, str] = {
 
 
 def factor_label(name: str) -> str:
+    """A short axis label for a factor's dotted key (the key itself when it has none)."""
     return FACTOR_LABELS.get(name, name)
 
 
 def plot_levels(comp: Comparison) -> Figure:
-    """Share of resolved problems by the level that resolved them: grouped bars (one colour per
-    scenario, 95% CI), the levels on the x axis."""
+    """Share of resolved problems by the level that resolved them.
+
+    Grouped bars, one colour per scenario, with 95% CIs; the levels on the x axis.
+    """
     colours = scenario_colours(comp.labels)
     metrics = [f"share_resolved_{lvl}" for lvl in LEVELS]
     st = comp.stats(metrics)
@@ -96,7 +100,8 @@ def heatmap_grid(frame: pd.DataFrame, fx: str, fy: str, outcome: str, max_bins: 
                  ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Mean of ``outcome`` over the runs in each (fx bin, fy bin) cell, and the runs per cell.
 
-    Returns ``(mean, count, x_labels, y_labels)`` with arrays of shape (y bins, x bins)."""
+    Returns ``(mean, count, x_labels, y_labels)`` with arrays of shape (y bins, x bins).
+    """
     ix, xl = _bins(frame[fx].to_numpy(), max_bins)
     iy, yl = _bins(frame[fy].to_numpy(), max_bins)
     y = frame[outcome].to_numpy(dtype=np.float64)
@@ -112,8 +117,11 @@ def heatmap_grid(frame: pd.DataFrame, fx: str, fy: str, outcome: str, max_bins: 
 
 def plot_sweep_heatmap(frame: pd.DataFrame, fx: str, fy: str, outcomes: Sequence[str], title: str = "",
                        max_bins: int = 5) -> Figure:
-    """One heatmap per outcome: its mean over the runs in each cell of ``fx`` x ``fy`` (averaged over the
-    other factors and the replicates), the value and the number of runs written in the cell."""
+    """One heatmap per outcome: its mean over the runs in each cell of ``fx`` x ``fy``.
+
+    The other factors and the replicates are averaged; each cell shows the value and the number of
+    runs.
+    """
     fig = _figure(figsize=(5.2 * len(outcomes) + 0.6, 4.8))
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     for ax, outcome in zip(axes, outcomes):

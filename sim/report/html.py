@@ -1,4 +1,4 @@
-"""``govsim report RUN_OR_SWEEP_OR_COMPARISON [--out DIR] [--db URL]``: a publishable report.
+"""A publishable report of a stored run, comparison or sweep (``govsim report``).
 
 Writes ``<DIR>/<stem>_report.html``, a self-contained page (every figure embedded as a base64
 PNG, no external assets), and every figure as ``<DIR>/<stem>_<figure>.png`` and ``.svg``. Everything
@@ -16,7 +16,6 @@ time after ``govsim run``, ``govsim compare`` or ``govsim sweep``:
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import math
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import StoreError
+from sim.errors import OutputError, StoreError
 from sim.experiments.compare_table import _num
 from sim.store.database import ResultStore
 
@@ -35,8 +34,7 @@ if TYPE_CHECKING:
 
     from sim.experiments.compare import Comparison
 
-__all__ = ["Report", "add_report_command", "cmd_report", "comparison_report", "make_report", "run_report",
-           "sweep_report"]
+__all__ = ["Report", "comparison_report", "make_report", "run_report", "sweep_report"]
 
 COMPARISON_SECTIONS: tuple[tuple[str, str], ...] = (
     ("timeseries", "Resolution rate and satisfaction over time"),
@@ -63,6 +61,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
 
     def add(self, sid: str, heading: str, body: str) -> None:
+        """Append a section (``sid`` is its HTML id)."""
         self.sections.append((sid, heading, body))
 
     def figure(self, name: str, fig: Figure, alt: str) -> str:
@@ -75,6 +74,7 @@ class Report:
         return f'<figure id="fig-{name}"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
     def write(self, intro: str = "") -> Path:
+        """Write ``<out>/<stem>_report.html`` (self-contained) and return its path."""
         from sim.config.version import __version__
 
         toc = "".join(f'<li><a href="#{sid}">{html.escape(h)}</a></li>' for sid, h, _ in self.sections)
@@ -237,6 +237,7 @@ def sweep_report(store: ResultStore, sweep: dict[str, Any], out: Path) -> Report
 
 
 def run_report(store: ResultStore, run_id: int, out: Path) -> Report:
+    """Build and write the report of one stored run."""
     from sim.report.data import run_as_comparison, run_row
 
     comp = run_as_comparison(store, run_id)
@@ -246,53 +247,21 @@ def run_report(store: ResultStore, run_id: int, out: Path) -> Report:
 
 
 def make_report(store: ResultStore, ref: str, out: str | Path = "results") -> Report:
-    """Resolve ``ref`` (run id, comparison id or sweep id) and write its report to ``out``."""
+    """Resolve ``ref`` (run id, comparison id or sweep id) and write its report to ``out``.
+
+    Raises :class:`~sim.errors.StoreError` for an unknown ``ref`` and :class:`~sim.errors.OutputError`
+    when ``out`` cannot be written.
+    """
     from sim.report.data import ComparisonTarget, RunTarget, comparison_from_store, resolve
 
     target = resolve(store, ref)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if isinstance(target, RunTarget):
-        return run_report(store, target.run_id, out)
-    if isinstance(target, ComparisonTarget):
-        return comparison_report(comparison_from_store(store, target.comparison_id), out)
-    return sweep_report(store, target.sweep, out)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    import os
-
-    from sim.errors import InputError
-
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {args.out}: not a directory")
-    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"--out {args.out}: cannot write in '{parent}'")
-    store = ResultStore(args.db)
     try:
-        rep = make_report(store, args.ref, out)
+        out.mkdir(parents=True, exist_ok=True)
+        if isinstance(target, RunTarget):
+            return run_report(store, target.run_id, out)
+        if isinstance(target, ComparisonTarget):
+            return comparison_report(comparison_from_store(store, target.comparison_id), out)
+        return sweep_report(store, target.sweep, out)
     except OSError as err:
-        raise InputError(f"could not write the report to '{out}' ({err.strerror or err})") from None
-    finally:
-        store.close()
-    print(f"report: {rep.files[0]}")
-    for path in rep.files[1:]:
-        print(f"  {path}")
-    return 0
-
-
-def add_report_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    r = subparsers.add_parser(
-        "report", help="write an HTML report (and PNG/SVG figures) of a stored run, comparison or sweep",
-        description="Rebuild tables and figures from the results database and write <DIR>/<id>_report.html "
-                    "(self-contained, figures embedded) plus every figure as PNG and SVG.")
-    r.add_argument("ref", metavar="RUN_OR_SWEEP_OR_COMPARISON",
-                   help="a run id (integer), a comparison id (compare:<id> as printed by govsim compare, or <id>) "
-                        "or a sweep id (or a unique prefix, e.g. its name)")
-    r.add_argument("--out", default="results", metavar="DIR", help="output directory (default: results)")
-    r.add_argument("--db", help="SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)")
-    r.set_defaults(func=cmd_report)
-    return r
-
+        raise OutputError(f"could not write the report to '{out}' ({err.strerror or err})") from None

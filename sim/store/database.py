@@ -98,9 +98,20 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
 _INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
 
 
+def _new_run_id(conn: Connection, run_row: dict[str, Any]) -> int:
+    """Insert one row into ``runs`` and return its id (every supported database reports it)."""
+    key = conn.execute(insert(runs), run_row).inserted_primary_key
+    if key is None:  # pragma: no cover - SQLite and PostgreSQL always return the new key
+        raise StoreError("the results database did not return the id of the new run")
+    return int(key[0])
+
+
 def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, list[int] | None]:
-    """The INSERT statement for ``columns`` compiled for ``dialect`` (cached: compiling costs more than
-    inserting a few rows) and, for positional paramstyles, the order of the columns in it."""
+    """The INSERT statement for ``columns`` compiled for ``dialect``, and the order of its columns.
+
+    Cached: compiling costs more than inserting a few rows. The order is given for positional
+    paramstyles only (None otherwise).
+    """
     key = (type(dialect), dialect.paramstyle, table.name, columns)
     hit = _INSERT_SQL.get(key)
     if hit is None:
@@ -218,7 +229,7 @@ class ResultStore:
         """Store one run in a single transaction (all or nothing) and return its id."""
         run_row, summary_rows, ts_rows = self._validate(record)
         with self._connect("save the run, nothing was written", write=True) as conn:
-            run_id = int(conn.execute(insert(runs), run_row).inserted_primary_key[0])
+            run_id = _new_run_id(conn, run_row)
             if summary_rows:
                 conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
             if ts_rows:
@@ -418,7 +429,7 @@ class ResultStore:
             with self.engine.begin() as conn:
                 if conn.execute(have).first() is not None:
                     return None
-                run_id = int(conn.execute(insert(runs), run_row).inserted_primary_key[0])
+                run_id = _new_run_id(conn, run_row)
                 if summary_rows:
                     rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
                     _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)

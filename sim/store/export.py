@@ -1,4 +1,4 @@
-"""``govsim export``: a stored sweep as one tidy table, CSV or Parquet, ready for pandas.
+"""A stored sweep as one tidy table, CSV or Parquet, ready for pandas (``govsim export``).
 
 One row per stored run, ordered by (experiment, replicate). Columns: ``sweep_id``,
 ``experiment``, ``replicate``, ``seed``, ``run_id``, ``scenario_hash``, then one column per
@@ -8,7 +8,7 @@ factor (named by its dotted scenario key, in the sweep file's order) and one per
     df = pd.read_parquet("results/<sweep_id>.parquet")
     df.groupby("policies.alliance.n_units")["resolution_rate"].mean()
 
-``--timeseries`` writes the kept time series instead, long format: ``sweep_id, experiment,
+With ``timeseries=True`` it writes the kept time series instead, long format: ``sweep_id, experiment,
 replicate, run_id, t, metric, value``.
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.errors import StoreError
+from sim.errors import InputError, OutputError, StoreError
 from sim.store.database import ResultStore
 
 if TYPE_CHECKING:
@@ -65,31 +65,37 @@ def sweep_timeseries(store: ResultStore, sweep_ref: str) -> tuple[dict, pd.DataF
 
 
 def _target(sweep_id: str, fmt: str, out: str | None, suffix: str) -> Path:
-    from sim.errors import InputError
-
+    """The file to write: ``out`` (a file, or a directory for the default name) or ``results/<id>.<fmt>``."""
     default = Path("results") / f"{sweep_id}{suffix}.{fmt}"
     if out is None:
         path = default
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create directory '{path.parent}': {exc.strerror or exc}") from None
     else:
         path = Path(out)
         if path.is_dir():
             path = path / default.name
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InputError(f"--out {out}: directory '{parent}' does not exist")
+        raise OutputError(f"cannot write '{path}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"--out {out or path}: not writable")
+        raise OutputError(f"cannot write '{path}': not writable")
     return path
 
 
 def export_sweep(store: ResultStore, sweep_ref: str, fmt: str = "csv", out: str | None = None,
                  timeseries: bool = False) -> tuple[Path, int, str]:
-    """Write the sweep's table; return (path, number of rows, sweep id)."""
-    from sim.errors import InputError
+    """Write the sweep's table; return (path, number of rows, sweep id).
 
+    ``fmt`` is one of :data:`FORMATS`; ``out`` a file or a directory (default:
+    ``results/<sweep_id>.<fmt>``). Raises :class:`~sim.errors.InputError` for a bad format,
+    :class:`~sim.errors.StoreError` for an unknown or empty sweep and :class:`~sim.errors.OutputError`
+    when the file cannot be written (never a half-written file).
+    """
     if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}")
+        raise InputError(f"export format {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}")
     sweep, frame = (sweep_timeseries if timeseries else sweep_table)(store, sweep_ref)
     if frame.empty:
         raise StoreError(f"sweep {sweep['id']} has no stored runs yet; run `govsim sweep {sweep['sweep_file']}`")
@@ -102,14 +108,14 @@ def export_sweep(store: ResultStore, sweep_ref: str, fmt: str = "csv", out: str 
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise InputError("--format parquet needs pyarrow: pip install 'govsim[parquet]'") from None
+                raise InputError("the parquet format needs pyarrow: pip install 'govsim[parquet]'") from None
             for col in frame.columns:  # mixed-type choice columns cannot go to Parquet as they are
                 if frame[col].dtype == object and frame[col].map(type).nunique() > 1:
                     frame[col] = frame[col].astype(str)
             frame.to_parquet(tmp, index=False, engine="pyarrow")
         os.replace(tmp, path)  # never a half-written file at the target
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -1,0 +1,83 @@
+"""What every ``govsim`` command shares: the exit-code policy and checks of common flags.
+
+The policy: a :class:`sim.errors.GovsimError` (anything the user can fix) prints one line
+``govsim: error: ...`` on stderr and exits with code 2; Ctrl-C exits with code 130. This module
+imports no heavy library, so ``govsim --help`` stays fast; the command modules import the
+library inside their ``cmd_*`` functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from sim.errors import GovsimError, InputError, OutputError
+
+__all__ = ["DB_HELP", "EXIT_INTERRUPTED", "EXIT_USAGE", "check_workers", "execute", "fail", "out_dir",
+           "run_command"]
+
+#: exit code of a user error: a bad file, value, path or database URL (nothing was written)
+EXIT_USAGE = 2
+#: exit code after Ctrl-C (128 + SIGINT), as a shell reports it
+EXIT_INTERRUPTED = 130
+DB_HELP = "SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)"
+
+if TYPE_CHECKING:
+    #: what ``add_subparsers()`` returns (argparse has no public name for it)
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def fail(message: str) -> int:
+    """Print ``govsim: error: message`` on stderr and return :data:`EXIT_USAGE`."""
+    print(f"govsim: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    """The flags several commands share: ``--seed`` and ``--steps``."""
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise InputError(f"--seed {args.seed}: must be a non-negative integer")
+    if getattr(args, "steps", None) is not None and args.steps < 1:
+        raise InputError(f"--steps {args.steps}: must be a positive integer")
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run the parsed command ``args.func(args)`` under the exit-code policy; return the exit code."""
+    try:
+        _check_common(args)
+        return int(args.func(args))
+    except GovsimError as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        print("govsim: interrupted; what was not finished was not stored", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``parser`` and :func:`execute` the command."""
+    return execute(parser.parse_args(argv))
+
+
+def check_workers(workers: int | None) -> None:
+    """``--workers N`` must be at least 1 when given."""
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+
+
+def out_dir(value: str, flag: str = "--out") -> Path:
+    """The output directory named by ``flag``, checked before anything runs: a directory, or creatable."""
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{flag} {value}: not a directory")
+    if out.exists():
+        if not os.access(out, os.W_OK):
+            raise OutputError(f"{flag} {value}: cannot write in '{out}'")
+        return out
+    parent = next((p for p in out.parents if p.exists()), Path("."))
+    if not (parent.is_dir() and os.access(parent, os.W_OK)):
+        raise OutputError(f"{flag} {value}: cannot create it in '{parent}'")
+    return out

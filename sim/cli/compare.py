@@ -1,0 +1,86 @@
+"""``govsim compare``: scenarios over replicates with common random numbers, a table and figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, check_workers, out_dir
+from sim.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sim.cli.common import Subparsers
+    from sim.experiments.compare import Comparison
+
+__all__ = ["add_compare_command", "cmd_compare"]
+
+_DESCRIPTION = (
+    "Run every scenario R times and compare them with the first (the baseline). Replicate r of every scenario "
+    "uses the same seed, int(numpy.random.SeedSequence(S).spawn(R)[r].generate_state(1)[0]) (common random "
+    "numbers), so differences to the baseline are paired by replicate. Prints one table of main outcomes, mean "
+    "[95% CI] per scenario and the paired difference to the baseline; stores every run with label "
+    "compare:<id>; writes figures <id>_*.png/.svg to the --out directory.")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Validate every scenario, run the comparison into the store, print the table, write the figures."""
+    from sim.experiments.compare import ComparisonInterrupted, prepare, run_comparison
+    from sim.store.database import ResultStore
+
+    if args.replicates < 2:
+        raise InputError(f"--replicates must be at least 2 for confidence intervals, got {args.replicates}")
+    check_workers(args.workers)
+    entries = prepare(args.scenarios, args.steps)  # every scenario validated before anything runs
+    out = out_dir(args.out)
+    store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    try:
+        comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet, store=store)
+    except ComparisonInterrupted as exc:
+        print(f"govsim: interrupted; {exc.n_stored} finished runs were stored with label "
+              f"compare:{exc.comparison_id}, nothing for the unfinished ones", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        store.close()
+    try:
+        figures = comp.save_figures(out)
+    except OSError as err:
+        raise OutputError(f"the runs are stored with label compare:{comp.comparison_id}, but the figures could not "
+                          f"be written to '{out}' ({err.strerror or err})") from None
+    _print(args, comp, store.url, figures)
+    return 0
+
+
+def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[Path]) -> None:
+    if args.json:
+        data = comp.to_json_dict()
+        data.update(db=url, figures=[str(p) for p in figures])
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    print(comp.format_table())
+    print(f"\nstored {len(comp.runs)} runs with label compare:{comp.comparison_id} in {url} "
+          f"({comp.wall_s:.1f} s, {comp.workers} worker{'s' if comp.workers > 1 else ''})")
+    print("figures:")
+    for path in figures:
+        print(f"  {path}")
+
+
+def add_compare_command(subparsers: Subparsers) -> None:
+    """Register ``compare`` on govsim's subparsers."""
+    c = subparsers.add_parser("compare", help="compare scenarios over replicates with common random numbers",
+                              description=_DESCRIPTION)
+    c.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml", help="scenario files; the first is the baseline")
+    c.add_argument("--replicates", type=int, default=20, metavar="R",
+                   help="replicates per scenario (default: 20, at least 2)")
+    c.add_argument("--steps", type=int, metavar="N", help="days to simulate (default: each scenario's run.n_steps)")
+    c.add_argument("--seed", type=int, default=1, metavar="S", help="root seed of the replicate seeds (default: 1)")
+    c.add_argument("--workers", type=int, metavar="W",
+                   help="worker processes (default: the number of CPUs; 1 runs in this process)")
+    c.add_argument("--db", help=DB_HELP)
+    c.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--out", default="results", metavar="DIR", help="directory for the figures (default: results)")
+    c.set_defaults(func=cmd_compare)

@@ -1,0 +1,143 @@
+"""``govsim run`` (one scenario, stored, summary printed) and ``govsim params`` (the parameter table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sim.cli.common import DB_HELP
+from sim.errors import InputError, ParameterError
+
+if TYPE_CHECKING:
+    from sim.cli.common import Subparsers
+    from sim.core.scenario import Scenario
+
+__all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_params", "cmd_run", "format_summary"]
+
+SUMMARY_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Problems", ("problems_arisen", "problems_found", "problems_resolved", "problems_pending",
+                  "problems_abandoned", "resolution_rate", "abandonment_rate")),
+    ("Time to resolution (days)", ("days_to_resolution_median", "days_to_resolution_p90",
+                                   "days_to_resolution_median_big")),
+    ("Resolved at level (share)", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
+                                   "share_resolved_street", "share_resolved_department", "share_resolved_city")),
+    ("Finding and contacts", ("share_found_proactive", "repeat_contacts_per_resolved")),
+    ("Residents", ("satisfaction_mean", "satisfaction_p10", "trust_mean", "satisfaction_old",
+                   "satisfaction_mature", "satisfaction_new", "volunteer_hours")),
+    ("Staff and cost", ("staff_utilisation", "grid_utilisation", "cost_yuan")),
+)
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.3f}"
+
+
+def format_summary(summary: dict[str, float], title: str) -> str:
+    """The summary as an aligned plain-text table, grouped by topic."""
+    width = max(len(k) for _, keys in SUMMARY_LAYOUT for k in keys)
+    lines = [title, "=" * len(title)]
+    for heading, keys in SUMMARY_LAYOUT:
+        lines.append(f"{heading}")
+        for k in keys:
+            if k in summary:
+                lines.append(f"  {k:<{width}}  {_fmt(summary[k]):>14}")
+    return "\n".join(lines)
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are parsed as TOML scalars (numbers, true/false, strings)."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. community.n_grid_workers_per_grid=1.5")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario file with ``--steps`` and every ``--set`` applied (a bad key names its ``--set``)."""
+    from sim.core.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    overrides = _parse_set(args.set)
+    if args.steps is not None:
+        overrides["run.n_steps"] = args.steps
+    for key, value in overrides.items():
+        try:
+            scenario = scenario.with_overrides({key: value})
+        except ParameterError as err:
+            raise InputError(f"--set {key}={value!r}: {err.message}") from None
+    return scenario
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one scenario, store the run, print its summary (a table, or one JSON object)."""
+    from sim.config.version import __version__
+    from sim.core.model import Model
+    from sim.store.database import ResultStore, RunRecord
+
+    scenario = _scenario(args)
+    store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    model = Model(scenario, seed=args.seed)
+    results = model.run(progress=None if not args.quiet else False)
+    record = RunRecord(
+        scenario_name=scenario.name, scenario_hash=scenario.content_hash(), scenario_text=scenario.to_toml(),
+        seed=model.seed, n_steps=model.t, package_version=__version__,
+        started_at=results.started_at, finished_at=results.finished_at,
+        summary=results.summary, timeseries=results.timeseries, t=results.t, label=args.label,
+    )
+    run_id = store.save_run(record)
+    store.close()
+    if args.json:
+        out = {"run_id": run_id, "scenario": scenario.name, "seed": model.seed, "db": store.url,
+               "setup_s": round(results.setup_s, 3), "run_s": round(results.run_s, 3),
+               "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                           for k, v in results.summary.items()}}
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        n_res = int(results.summary["n_residents"])
+        title = f"{scenario.name}: {n_res:,} residents x {model.t} days, seed {model.seed}"
+        print(format_summary(results.summary, title))
+        print(f"\nstored as run {run_id} in {store.url} ({results.run_s:.1f} s)")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    """Print every parameter with its default, range, unit and source (a Markdown table)."""
+    from sim.config.parameter_table import parameter_table
+    from sim.core.scenario import Scenario
+
+    print(parameter_table(Scenario()))
+    return 0
+
+
+def add_run_commands(subparsers: Subparsers) -> None:
+    """Register ``run`` and ``params`` on govsim's subparsers."""
+    r = subparsers.add_parser("run", help="run one scenario and store the run")
+    r.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    r.add_argument("--steps", type=int, help="days to simulate (default: the scenario's run.n_steps)")
+    r.add_argument("--seed", type=int, help="random seed (default: the scenario's run.seed)")
+    r.add_argument("--db", help=DB_HELP)
+    r.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario parameter by dotted key (repeatable)")
+    r.add_argument("--label", default="", help="free-text label stored with the run")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+    q = subparsers.add_parser("params", help="list every parameter with default, range, unit and source")
+    q.set_defaults(func=cmd_params)
