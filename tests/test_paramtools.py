@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.config.paramtools import Params, Vector, param, vector_param
-from sim.config.vectors import BySeverity, make_table
+from sim.config.vectors import BySeverity, Table
 from sim.errors import ParameterError
 
 
@@ -20,7 +20,13 @@ class Inner(Params):
     k: int = param(2, lo=0, hi=5, source="test")
 
 
-Grid2 = make_table("Grid2", ("a", "b"), BySeverity, [(1, 2, 3, 4), (5, 6, 7, 8)], lo=0.0, hi=10.0)
+@dataclass(frozen=True)
+class Grid2(Table):
+    """A table of two rows for the tests."""
+
+    rows = ("a", "b")
+    a: BySeverity = param(BySeverity(1, 2, 3, 4), lo=0.0, hi=10.0)
+    b: BySeverity = param(BySeverity(5, 6, 7, 8), lo=0.0, hi=10.0)
 
 
 @dataclass(frozen=True)
