@@ -143,19 +143,23 @@ def expand(factors: Sequence[Factor], params: Mapping[str, Any],
 
 
 def scale_targets(base: Scenario, key: str) -> dict[str, float]:
-    """The real values a ``scale`` factor multiplies: the parameter at ``key`` or each in its table."""
+    """The real values a ``scale`` factor multiplies: the parameter at ``key`` or each in its table.
+
+    A policy the base does not switch on is read at its defaults (the factor switches it on).
+    """
     parts = key.split(".")
-    obj: Any = base
+    owner: Params = base
+    path = key
     if parts[0] == "policies" and len(parts) >= 3:
         try:
-            obj = base.policy(parts[1]) or policy_registry.get(parts[1]).Params.from_dict({})
+            owner = base.policy(parts[1]) or policy_registry.get(parts[1]).Params.from_dict({})
         except KeyError:
             raise ParameterError(key, "no such policy") from None
-        parts = parts[2:]
-    for part in parts:
-        if not isinstance(obj, Params) or part not in obj.field_names():
-            raise ParameterError(key, "no such parameter")
-        obj = getattr(obj, part)
+        path = ".".join(parts[2:])
+    try:
+        obj = owner.get_path(path)
+    except ParameterError:
+        raise ParameterError(key, "no such parameter") from None
     values = {key: obj} if not isinstance(obj, Params) else {f"{key}.{n}": getattr(obj, n) for n in obj.field_names()}
     if not values or not all(isinstance(v, float) for v in values.values()):
         raise ParameterError(key, "scale = true needs a real-valued parameter or a table of them")
