@@ -4,6 +4,10 @@ A scenario file has the sections of :class:`Scenario` (``[run]``, ``[world]``, `
 ...) plus ``[policies.<name>]`` tables. ``extends = "baseline.toml"`` at the top starts from
 another file (path relative to this one) and overrides only what is written here. Every
 error names the file, the dotted key and what is allowed, on one line.
+
+``Scenario.with_overrides`` and the cheaper :func:`apply_overrides` (used for every experiment of
+a sweep) set dotted keys; ``policies.<name>.<key>`` switches that policy on with its defaults if
+the scenario does not have it.
 """
 
 from __future__ import annotations
