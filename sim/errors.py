@@ -7,9 +7,10 @@ never about a command-line flag, so the same error reads well in a notebook, a s
     GovsimError                  anything the user can fix by changing an input
     ├── InputError               a value, file or name given to the library is not allowed
     │   ├── ParameterError       a parameter is unknown, mistyped or out of range (dotted key)
-    │   ├── ScenarioError        a scenario file cannot be loaded (file, key, what is allowed)
-    │   ├── SweepError           a sweep file cannot be loaded
-    │   └── CalibrationError     a calibration file cannot be loaded
+    │   └── InputFileError       an input file cannot be loaded (file, dotted key, what is allowed)
+    │       ├── ScenarioError    ... a scenario file
+    │       ├── SweepError       ... a sweep file
+    │       └── CalibrationError ... a calibration file
     ├── OutputError              a result cannot be written where it was asked to go
     ├── StoreError               the results database cannot be opened, read or written
     └── ClusterError             a Dask scheduler cannot be reached or used
@@ -44,8 +45,12 @@ class ParameterError(InputError):
         return ParameterError(key, self.message)
 
 
-class ScenarioError(InputError):
-    """A scenario cannot be loaded: one line with the file, the key and what is allowed."""
+class InputFileError(InputError):
+    """An input file cannot be loaded: one line with the file, the dotted key and what is allowed.
+
+    ``source`` is the file (or another name of the input), ``key`` the dotted key in it (empty
+    when the whole file is at fault) and ``message`` what is wrong and what is allowed.
+    """
 
     def __init__(self, source: str, key: str, message: str) -> None:
         where = f"{source}: " if source else ""
@@ -55,12 +60,16 @@ class ScenarioError(InputError):
         self.message = message
 
 
-class SweepError(InputError):
-    """A sweep file cannot be loaded (its message names the file and the key)."""
+class ScenarioError(InputFileError):
+    """A scenario cannot be loaded: one line with the file, the key and what is allowed."""
 
 
-class CalibrationError(InputError):
-    """A calibration file cannot be loaded (its message names the file and the key)."""
+class SweepError(InputFileError):
+    """A sweep file cannot be loaded: one line with the file, the key and what is allowed."""
+
+
+class CalibrationError(InputFileError):
+    """A calibration file cannot be loaded: one line with the file, the key and what is allowed."""
 
 
 class OutputError(GovsimError):

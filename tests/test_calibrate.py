@@ -26,6 +26,7 @@ from helpers import BASELINE
 
 from sim import cli
 from sim.core.scenario import load_scenario
+from sim.errors import CalibrationError
 from sim.experiments.calibrate import objective, run_replicate
 from sim.experiments.calibration_spec import FitParameter, Metric, load_calibration
 from sim.experiments.compare import replicate_seeds
@@ -197,6 +198,37 @@ def test_bad_calibration_files_get_one_clear_line(tmp_path: Path, edit, key: str
     assert lines[0].startswith(prefix), lines[0]
     assert message in lines[0], lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("edit", "key", "message"), [
+    (lambda t: t.replace('metric = "share_found_grid_visit"', "metric = 3"), "targets[0].metric",
+     "expected a string, got 3"),
+    (lambda t: t.replace("window_days = 5", ""), "window_days",
+     "missing; expected an integer (the period the reported figures cover)"),
+    (lambda t: t.replace("tolerance = 0.05", "tolerance = inf"), "targets[0].tolerance",
+     "expected a finite number, got inf"),
+    (lambda t: t.replace("tolerance = 0.05", 'tolerance = 0.05\nper = "residents"'), "targets[0].reported_units",
+     "missing; expected a number"),
+    (lambda t: t.replace("[overrides]", "[overrides]\nrun.n_steps = 4"), "overrides.run.n_steps",
+     "set the period with window_days instead"),
+    (lambda t: t + '[[parameters]]\nkey = "community.p_find_on_visit"\nlo = 0.1\nhi = 1.0\n', "parameters[1].key",
+     "'community.p_find_on_visit' is fitted twice"),
+    (lambda t: t.replace("lo = 0.1", "lo = 0.0"), "parameters[0].log", "a log scale needs lo > 0, got lo = 0"),
+])
+def test_load_calibration_raises_calibration_error_with_the_dotted_key(tmp_path: Path, edit, key: str,
+                                                                       message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(edit(calibration_text(GOOD_TARGETS, params=GOOD_PARAMS, window=5)), encoding="utf-8")
+    with pytest.raises(CalibrationError) as info:
+        load_calibration(path)
+    assert (info.value.source, info.value.key, info.value.message) == (str(path), key, message)
+
+
+def test_optimizer_method_is_case_insensitive(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    text = calibration_text(GOOD_TARGETS, params=GOOD_PARAMS, window=5).replace('"nelder-mead"', '"Powell"')
+    path.write_text(text, encoding="utf-8")
+    assert load_calibration(path).method == "powell"
 
 
 def test_the_good_file_of_the_bad_file_tests_runs(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sim.config.parameter_table import iter_parameters, parameter_table
 from sim.config.params import EntryLevel, WorldParams
 from sim.config.paramtools import Params, Vector
 from sim.config.taxonomy import LEVELS, SEVERITIES
-from sim.config.vectors import ByCompoundType
+from sim.config.vectors import ByCompoundType, Table
 from sim.core.scenario import Scenario
 from sim.errors import ParameterError
 
@@ -132,3 +132,15 @@ def test_entry_level_codes_follow_the_vocabulary() -> None:
     e = EntryLevel(trivial="grid", small="street", big="city", major="community")
     assert e.codes().tolist() == [LEVELS.index(x) for x in ("grid", "street", "city", "community")]
     assert len(e.codes()) == len(SEVERITIES)
+
+
+def test_every_table_has_one_field_per_row_in_vocabulary_order() -> None:
+    """A Table's fields are its rows, in order (``matrix()`` stacks them by ``rows``)."""
+    from sim.config import params
+
+    tables = [v for v in vars(params).values() if isinstance(v, type) and issubclass(v, Table) and v is not Table]
+    assert {t.__name__ for t in tables} == {"Authority", "CategoryMultByCompound", "CategoryWeightsByGroup",
+                                           "SeverityByCategory"}
+    for t in tables:
+        assert t.field_names() == t.rows, t.__name__
+        assert t().matrix().shape == (len(t.rows), len(getattr(t(), t.rows[0]).names))

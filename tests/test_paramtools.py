@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from sim.config.paramtools import Params, Vector, param, vector_param
-from sim.config.vectors import BySeverity, make_table
-from sim.errors import ParameterError
+from sim.config.paramtools import REQUIRED, Params, Vector, deep_merge, load_table, param, read_toml, vector_param
+from sim.config.vectors import BySeverity, Table
+from sim.errors import ParameterError, SweepError
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,13 @@ class Inner(Params):
     k: int = param(2, lo=0, hi=5, source="test")
 
 
-Grid2 = make_table("Grid2", ("a", "b"), BySeverity, [(1, 2, 3, 4), (5, 6, 7, 8)], lo=0.0, hi=10.0)
+@dataclass(frozen=True)
+class Grid2(Table):
+    """A table of two rows for the tests."""
+
+    rows = ("a", "b")
+    a: BySeverity = param(BySeverity(1, 2, 3, 4), lo=0.0, hi=10.0)
+    b: BySeverity = param(BySeverity(5, 6, 7, 8), lo=0.0, hi=10.0)
 
 
 @dataclass(frozen=True)
@@ -182,3 +190,90 @@ def test_partial_tables_keep_the_fields_defaults() -> None:
     assert toy.v.array().tolist() == [1.0, 2.0, 50.0, 4.0]
     np.testing.assert_array_equal(toy.table.matrix(), [[1, 2, 3, 4], [5, 9, 7, 8]])
     assert toy.inner == Inner()
+
+
+# ---------------------------------------------------------------------------------------------
+# the field kinds of input files (sweeps, calibrations): required keys, numbers as written,
+# optional values, lists, arrays of tables and free-form tables
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row(Params):
+    """One row of an array of tables, or one entry of a free-form table."""
+
+    low: int | float = param(REQUIRED, doc="the lower bound")
+    high: int | float | None = param(None, gt=0.0)
+
+
+@dataclass(frozen=True)
+class FileLike(Params):
+    """A file's top-level table exercising every input-file kind."""
+
+    path: str = param(REQUIRED, doc="a path")
+    size: int | None = param(None, lo=1)
+    names: tuple[str, ...] = param((), choices=("a", "b", "c"))
+    anything: tuple[Any, ...] | None = param(None)
+    rows: tuple[Row, ...] = param(())
+    table: dict[str, Row] = param({})
+    plain: dict[str, Any] = param({})
+    counts: dict[str, int] = param({}, lo=0)
+
+
+def test_input_file_kinds_build_from_plain_data() -> None:
+    f = FileLike.from_dict({"path": "x", "names": ["a", "c"], "anything": [1, "b", [2]],
+                            "rows": [{"low": 1}, {"low": 0.5, "high": 2}],
+                            "table": {"world.n_streets": {"low": 2, "high": 3.5}},
+                            "plain": {"a.b": [1, 2]}, "counts": {"k": 2.0}})
+    assert f.size is None and f.names == ("a", "c") and f.anything == (1, "b", [2])
+    assert f.rows == (Row(1), Row(0.5, 2)) and type(f.rows[0].low) is int and type(f.rows[1].low) is float
+    assert f.table == {"world.n_streets": Row(2, 3.5)} and f.plain == {"a.b": [1, 2]}
+    assert f.counts == {"k": 2} and type(f.counts["k"]) is int
+    assert f.to_dict()["rows"] == [{"low": 1, "high": None}, {"low": 0.5, "high": 2}]
+    assert f.to_dict()["table"] == {"world.n_streets": {"low": 2, "high": 3.5}}
+    assert FileLike.from_dict({"path": "x", "table": {}}).table == {}
+    assert FileLike(path="y").table is not FileLike(path="z").table  # a fresh dict per instance
+
+
+@pytest.mark.parametrize(("data", "key", "message"), [
+    ({}, "path", "missing; expected a string (a path)"),
+    ({"path": "x", "size": 0}, "size", "0 is out of range; allowed: an integer >= 1"),
+    ({"path": "x", "names": "a"}, "names", "expected a list, got 'a'"),
+    ({"path": "x", "names": ["a", "d"]}, "names[1]", "'d' is not allowed; allowed: a, b, c"),
+    ({"path": "x", "rows": {"low": 1}}, "rows", "expected an array of tables [[rows]], got {'low': 1}"),
+    ({"path": "x", "rows": [{"low": 1}, {}]}, "rows[1].low", "missing; expected a number (the lower bound)"),
+    ({"path": "x", "rows": [{"low": 1, "hgh": 2}]}, "rows[0].hgh", "unknown key; allowed: high, low"),
+    ({"path": "x", "rows": [{"low": float("inf")}]}, "rows[0].low", "expected a finite number, got inf"),
+    ({"path": "x", "rows": [{"low": True}]}, "rows[0].low", "expected a number, got True"),
+    ({"path": "x", "rows": [{"low": 1, "high": 0}]}, "rows[0].high", "0 is out of range; allowed: a number > 0.0"),
+    ({"path": "x", "table": {"a.b": 3}}, "table.a.b", "expected a table with keys low, high, got 3"),
+    ({"path": "x", "table": {"a.b": {"low": "1"}}}, "table.a.b.low", "expected a number, got '1'"),
+    ({"path": "x", "table": 3}, "table", "expected a table, got 3"),
+    ({"path": "x", "counts": {"k": -1}}, "counts.k", "-1 is out of range; allowed: an integer >= 0"),
+])
+def test_input_file_kinds_name_the_dotted_key(data: dict, key: str, message: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        FileLike.from_dict(data)
+    assert (info.value.key, info.value.message) == (key, message)
+
+
+def test_deep_merge_merges_nested_tables_and_changes_neither_input() -> None:
+    base = {"a": {"x": 1, "y": {"z": 2}}, "b": [1]}
+    top = {"a": {"y": {"w": 3}}, "b": [2], "c": {"d": 4}}
+    assert deep_merge(base, top) == {"a": {"x": 1, "y": {"z": 2, "w": 3}}, "b": [2], "c": {"d": 4}}
+    assert base == {"a": {"x": 1, "y": {"z": 2}}, "b": [1]} and top["a"] == {"y": {"w": 3}}
+
+
+def test_read_toml_and_load_table_raise_the_files_error(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('path = "p"\n[[rows]]\nlow = 1\n', encoding="utf-8")
+    assert load_table(FileLike, read_toml(good, "test", SweepError), str(good), SweepError).rows == (Row(1),)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("path = [\n", encoding="utf-8")
+    cases = [(tmp_path / "none.toml", "", "no such test file"), (bad, "", "not valid TOML ("),
+             (tmp_path, "", "cannot read file (")]
+    for path, key, message in cases:
+        with pytest.raises(SweepError) as info:
+            read_toml(path, "test", SweepError)
+        assert info.value.source == str(path) and info.value.key == key and info.value.message.startswith(message)
+    with pytest.raises(SweepError) as info:
+        load_table(FileLike, {"rows": [{"low": 1, "high": -1}]}, "f.toml", SweepError)
+    assert str(info.value) == "f.toml: rows[0].high: -1 is out of range; allowed: a number > 0.0"

@@ -11,64 +11,73 @@ exposed so that it can be swept or calibrated. Units: ``/day`` per step (one ste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from sim.config.paramtools import Params, param, vector_param
 from sim.config.taxonomy import CATEGORIES, COMMUNITY, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
-from sim.config.vectors import ByCategory, ByCompoundType, BySeverity, make_table
+from sim.config.vectors import ByCategory, ByCompoundType, BySeverity, Table
 from sim.errors import ParameterError
 
-# Row order of the tables below is the vocabulary order of taxonomy.py.
-CategoryWeightsByGroup = make_table(
-    "CategoryWeightsByGroup", GROUPS, ByCategory,
-    [  # sanitation parking dispute care safety property admin health  (assumption; 003 "一老一小")
-        (1.0, 0.2, 0.6, 2.0, 0.6, 0.3, 0.6, 1.2),  # child (needs raised by parents: child care, 003)
-        (1.0, 1.2, 1.0, 0.5, 0.7, 1.0, 1.2, 0.6),  # adult
-        (1.0, 0.3, 0.9, 2.2, 0.9, 1.0, 1.3, 1.8),  # elderly (care, health: 003 常青社区)
-    ],
-    lo=0.0, doc="Relative weight of each category in a resident's problems, by group.", module=__name__,
-)
 
-CategoryMultByCompound = make_table(
-    "CategoryMultByCompound", COMPOUND_TYPES, ByCategory,
-    [  # sanitation parking dispute care safety property admin health  (assumption after 003)
-        (2.0, 1.3, 1.1, 1.0, 1.3, 1.8, 1.0, 1.0),  # old: "dirty, chaotic, poor", no firm (003)
-        (1.0, 1.0, 1.0, 1.3, 1.0, 1.0, 1.0, 1.2),  # mature: elderly-heavy (003)
-        (0.7, 1.5, 1.2, 1.2, 0.8, 0.8, 1.0, 0.8),  # new: parking, noise, child care (003, 001)
-    ],
-    lo=0.0, doc="Multiplier of each category's rate by compound type.", module=__name__,
-)
+# The tables below have one row per name of a vocabulary of taxonomy.py, in its order.
+@dataclass(frozen=True)
+class CategoryWeightsByGroup(Table):
+    """Relative weight of each category in a resident's problems, by group."""
 
-SeverityByCategory = make_table(
-    "SeverityByCategory", CATEGORIES, BySeverity,
-    [  # trivial small big major  (assumption)
-        (0.55, 0.30, 0.12, 0.03),  # sanitation
-        (0.45, 0.35, 0.15, 0.05),  # parking
-        (0.45, 0.35, 0.15, 0.05),  # dispute
-        (0.35, 0.40, 0.20, 0.05),  # care
-        (0.35, 0.30, 0.25, 0.10),  # safety
-        (0.40, 0.35, 0.20, 0.05),  # property
-        (0.20, 0.50, 0.25, 0.05),  # admin: registration, social assistance (000)
-        (0.30, 0.40, 0.22, 0.08),  # health
-    ],
-    lo=0.0, doc="Relative weight of each severity, by category.", module=__name__,
-)
+    rows: ClassVar[tuple[str, ...]] = GROUPS
+    # sanitation parking dispute care safety property admin health  (assumption; 003 "一老一小")
+    # child: needs raised by parents, child care (003); elderly: care, health (003 常青社区)
+    child: ByCategory = param(ByCategory(1.0, 0.2, 0.6, 2.0, 0.6, 0.3, 0.6, 1.2), lo=0.0)
+    adult: ByCategory = param(ByCategory(1.0, 1.2, 1.0, 0.5, 0.7, 1.0, 1.2, 0.6), lo=0.0)
+    elderly: ByCategory = param(ByCategory(1.0, 0.3, 0.9, 2.2, 0.9, 1.0, 1.3, 1.8), lo=0.0)
 
-Authority = make_table(
-    "Authority", LEVELS, ByCategory,
-    [  # sanitation parking dispute care safety property admin health
-        (0.80, 0.50, 0.60, 0.50, 0.40, 0.40, 0.10, 0.30),  # grid worker (assumption)
-        (0.85, 0.60, 0.30, 0.10, 0.50, 0.90, 0.00, 0.00),  # property firm (assumption)
-        (0.70, 0.50, 0.70, 0.60, 0.50, 0.50, 0.25, 0.40),  # community: few powers (000, 004)
-        (0.50, 0.40, 0.50, 0.40, 0.40, 0.30, 0.30, 0.30),  # street: "unlimited responsibility, limited power" (002)
-        (0.70, 0.70, 0.40, 0.60, 0.80, 0.50, 0.60, 0.80),  # departments: powers, little local knowledge (000)
-        (0.85, 0.85, 0.70, 0.80, 0.90, 0.80, 0.85, 0.90),  # city: major and long-standing problems (002)
-    ],
-    lo=0.0, hi=1.0,
-    doc="Chance that one handling attempt at a level solves a problem of a category (before severity).",
-    module=__name__,
-)
+
+@dataclass(frozen=True)
+class CategoryMultByCompound(Table):
+    """Multiplier of each category's rate by compound type."""
+
+    rows: ClassVar[tuple[str, ...]] = COMPOUND_TYPES
+    # sanitation parking dispute care safety property admin health  (assumption after 003)
+    # old: "dirty, chaotic, poor", no firm (003); mature: elderly-heavy (003);
+    # new: parking, noise, child care (003, 001)
+    old: ByCategory = param(ByCategory(2.0, 1.3, 1.1, 1.0, 1.3, 1.8, 1.0, 1.0), lo=0.0)
+    mature: ByCategory = param(ByCategory(1.0, 1.0, 1.0, 1.3, 1.0, 1.0, 1.0, 1.2), lo=0.0)
+    new: ByCategory = param(ByCategory(0.7, 1.5, 1.2, 1.2, 0.8, 0.8, 1.0, 0.8), lo=0.0)
+
+
+@dataclass(frozen=True)
+class SeverityByCategory(Table):
+    """Relative weight of each severity, by category."""
+
+    rows: ClassVar[tuple[str, ...]] = CATEGORIES
+    # trivial small big major  (assumption)
+    sanitation: BySeverity = param(BySeverity(0.55, 0.30, 0.12, 0.03), lo=0.0)
+    parking: BySeverity = param(BySeverity(0.45, 0.35, 0.15, 0.05), lo=0.0)
+    dispute: BySeverity = param(BySeverity(0.45, 0.35, 0.15, 0.05), lo=0.0)
+    care: BySeverity = param(BySeverity(0.35, 0.40, 0.20, 0.05), lo=0.0)
+    safety: BySeverity = param(BySeverity(0.35, 0.30, 0.25, 0.10), lo=0.0)
+    property: BySeverity = param(BySeverity(0.40, 0.35, 0.20, 0.05), lo=0.0)
+    admin: BySeverity = param(BySeverity(0.20, 0.50, 0.25, 0.05), lo=0.0)  # registration, social assistance (000)
+    health: BySeverity = param(BySeverity(0.30, 0.40, 0.22, 0.08), lo=0.0)
+
+
+@dataclass(frozen=True)
+class Authority(Table):
+    """Chance that one handling attempt at a level solves a problem of a category (before severity)."""
+
+    rows: ClassVar[tuple[str, ...]] = LEVELS
+    # sanitation parking dispute care safety property admin health
+    # grid worker, property firm: assumption; community: few powers (000, 004); street: "unlimited
+    # responsibility, limited power" (002); departments: powers, little local knowledge (000);
+    # city: major and long-standing problems (002)
+    grid: ByCategory = param(ByCategory(0.80, 0.50, 0.60, 0.50, 0.40, 0.40, 0.10, 0.30), lo=0.0, hi=1.0)
+    property: ByCategory = param(ByCategory(0.85, 0.60, 0.30, 0.10, 0.50, 0.90, 0.00, 0.00), lo=0.0, hi=1.0)
+    community: ByCategory = param(ByCategory(0.70, 0.50, 0.70, 0.60, 0.50, 0.50, 0.25, 0.40), lo=0.0, hi=1.0)
+    street: ByCategory = param(ByCategory(0.50, 0.40, 0.50, 0.40, 0.40, 0.30, 0.30, 0.30), lo=0.0, hi=1.0)
+    department: ByCategory = param(ByCategory(0.70, 0.70, 0.40, 0.60, 0.80, 0.50, 0.60, 0.80), lo=0.0, hi=1.0)
+    city: ByCategory = param(ByCategory(0.85, 0.85, 0.70, 0.80, 0.90, 0.80, 0.85, 0.90), lo=0.0, hi=1.0)
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class WorldParams(Params):
                                                   source="000: Jiyang convenes 7 co-building units")
 
     def check(self) -> None:
+        """Compound-type shares sum to 1; no compound type has more elderly and children than residents."""
         total = sum(self.p_compound_type.array())
         if abs(total - 1.0) > 1e-6:
             raise ParameterError("p_compound_type", f"shares must sum to 1, got {total:g}")

@@ -7,31 +7,59 @@ from a TOML file, a sweep, a Mesa keyword or plain Python are checked the same w
 Nested parameter sets are fields whose type is itself a :class:`Params` subclass; small
 fixed-length vectors (one value per category, per severity, ...) are :class:`Vector`s and
 inherit the range of the field that holds them.
+
+The same machinery validates the other input files (sweeps, calibrations), whose tables need a
+few more field types, each checked by its declared annotation:
+
+=================================  ==============================================================
+``bool``, ``int``, ``float``, ``str``  a scalar (``lo``, ``hi``, ``gt``, ``choices`` apply)
+``int | float``                    a finite number kept as written (an integer stays an integer)
+``X | None``                       optional: ``None`` (the key left out) or an ``X``
+``Any``                            any plain value (checked by the owner's :meth:`Params.check`)
+a :class:`Params` subclass         a nested table (partial tables keep the field's defaults)
+``tuple[X, ...]``                  a list of scalars, or of ``Params`` tables (``[[name]]`` in TOML)
+``dict[str, X]``                   a table with free-form keys (e.g. dotted scenario keys)
+=================================  ==============================================================
+
+A field whose default is :data:`REQUIRED` must be given. Any other tuple (the scenario's policy
+specs) is left to its owner.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
+import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from sim.errors import ParameterError
+from sim.errors import InputFileError, ParameterError
 
 P = TypeVar("P", bound="Params")
 
 
+class _Required:
+    """The type of :data:`REQUIRED`."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
 
 
-def _merge(base: dict[str, Any], top: typing.Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge of plain-data tables: ``top`` wins, nested tables merge."""
+#: Default of a field that must be given: ``param(REQUIRED)``; leaving the key out is an error.
+REQUIRED: Any = _Required()
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of plain-data tables: ``top`` wins, nested tables merge; neither input changes."""
     out = dict(base)
     for k, v in top.items():
-        out[k] = _merge(out[k], v) if isinstance(v, typing.Mapping) and isinstance(out.get(k), dict) else v
+        out[k] = deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
     return out
 
 
@@ -40,26 +68,95 @@ def param(
     *,
     lo: float | None = None,
     hi: float | None = None,
+    gt: float | None = None,
     unit: str = "",
     source: str = "",
     choices: tuple[str, ...] | None = None,
     doc: str = "",
 ) -> Any:
-    """Declare a parameter field with its range, unit, seed source and one-line meaning."""
-    meta = {"lo": lo, "hi": hi, "unit": unit, "source": source, "choices": choices, "doc": doc}
+    """Declare a parameter field with its range, unit, seed source and one-line meaning.
+
+    ``lo`` and ``hi`` are inclusive bounds, ``gt`` an exclusive lower bound; ``doc`` also
+    completes the message when a :data:`REQUIRED` key is missing.
+    """
+    meta = {"lo": lo, "hi": hi, "gt": gt, "unit": unit, "source": source, "choices": choices, "doc": doc}
     if isinstance(default, Params):
         return field(default_factory=lambda: default, metadata=meta)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+# ---------------------------------------------------------------------------------------------
+# field kinds: what a field's annotation asks for
+# ---------------------------------------------------------------------------------------------
+_SCALARS = (bool, int, float, str)
 
 
-def _describe_range(lo: float | None, hi: float | None) -> str:
+@dataclass(frozen=True)
+class _Kind:
+    """How one field (or one element of a list or table) is checked."""
+
+    kind: str  # scalar | number | any | params | list | tables | mapping | opaque
+    typ: Any = None  # the scalar type or Params subclass; for list and mapping the elements' _Kind
+    optional: bool = False
+
+    def expected(self, name: str) -> str:
+        """What a value of this kind is, for the message of a missing key."""
+        if self.kind == "scalar":
+            return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[self.typ]
+        return {"number": "a number", "list": "a list", "tables": f"an array of tables [[{name}]]",
+                "any": "a value"}.get(self.kind, "a table")
+
+
+def _kind_of(typ: Any) -> _Kind:
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType):
+        rest = tuple(a for a in args if a is not type(None))
+        optional = len(rest) < len(args)
+        if set(rest) == {int, float}:
+            return _Kind("number", optional=optional)
+        if len(rest) == 1 and optional:
+            return dataclasses.replace(_kind_of(rest[0]), optional=True)
+        raise TypeError(f"unsupported parameter type {typ!r}")  # programming error
+    if typ is Any:
+        return _Kind("any")
+    if typ in _SCALARS:
+        return _Kind("scalar", typ)
+    if isinstance(typ, type) and issubclass(typ, Params):
+        return _Kind("params", typ)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if isinstance(args[0], type) and issubclass(args[0], Params):
+            return _Kind("tables", args[0])
+        try:
+            return _Kind("list", _kind_of(args[0]))
+        except TypeError:
+            return _Kind("opaque")  # e.g. the scenario's policy specs, validated by their owner
+    if origin in (dict, Mapping) and args and args[0] is str:
+        return _Kind("mapping", _kind_of(args[1]))
+    raise TypeError(f"unsupported parameter type {typ!r}")  # programming error
+
+
+_PLANS: dict[type, dict[str, tuple[_Kind, Mapping[str, Any]]]] = {}
+
+
+def _plan(cls: type) -> dict[str, tuple[_Kind, Mapping[str, Any]]]:
+    """The kind and metadata of every field of ``cls``, in declaration order (computed once)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _PLANS[cls] = {f.name: (_kind_of(hints[f.name]), f.metadata) for f in dataclasses.fields(cls)}
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# checking values
+# ---------------------------------------------------------------------------------------------
+def _describe_range(lo: float | None, hi: float | None, gt: float | None = None) -> str:
     if lo is not None and hi is not None:
         return f"a number in [{lo}, {hi}]"
+    if gt is not None:
+        return f"a number > {gt}" + (f" and <= {hi}" if hi is not None else "")
     if lo is not None:
         return f"a number >= {lo}"
     if hi is not None:
@@ -67,9 +164,18 @@ def _describe_range(lo: float | None, hi: float | None) -> str:
     return "a number"
 
 
-def _check_value(name: str, value: Any, typ: Any, meta: Any) -> Any:
+def _check_range(name: str, value: float, meta: Mapping[str, Any], integer: bool) -> None:
+    lo, hi, gt = meta.get("lo"), meta.get("hi"), meta.get("gt")
+    if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
+        allowed = _describe_range(lo, hi, gt)
+        if integer:
+            allowed = allowed.replace("a number", "an integer")
+        raise ParameterError(name, f"{value!r} is out of range; allowed: {allowed}")
+
+
+def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
     """Check one scalar field; return the value converted to its declared type."""
-    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    choices = meta.get("choices")
     if typ is bool:
         if not isinstance(value, (bool, np.bool_)):
             raise ParameterError(name, f"expected true or false, got {value!r}")
@@ -92,13 +198,87 @@ def _check_value(name: str, value: Any, typ: Any, meta: Any) -> Any:
             value = float(value)
             if math.isnan(value):
                 raise ParameterError(name, "expected a number, got nan")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            allowed = _describe_range(lo, hi)
-            if typ is int:
-                allowed = allowed.replace("a number", "an integer")
-            raise ParameterError(name, f"{value!r} is out of range; allowed: {allowed}")
+        _check_range(name, value, meta, typ is int)
         return value
     raise TypeError(f"unsupported parameter type {typ!r} for {name}")  # programming error
+
+
+def _check_number(name: str, value: Any, meta: Mapping[str, Any]) -> int | float:
+    """A finite number as written: an integer stays an integer (``int | float`` fields)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(name, f"expected a number, got {value!r}")
+    number: int | float = int(value) if isinstance(value, (int, np.integer)) else float(value)
+    if not math.isfinite(number):
+        raise ParameterError(name, f"expected a finite number, got {number!r}")
+    _check_range(name, number, meta, False)
+    return number
+
+
+def _check(name: str, value: Any, kind: _Kind, meta: Mapping[str, Any]) -> Any:
+    """Check the value of one field of kind ``kind``; return it converted (lists become tuples)."""
+    if value is None and kind.optional:
+        return None
+    k = kind.kind
+    if k == "scalar":
+        return _check_value(name, value, kind.typ, meta)
+    if k == "number":
+        return _check_number(name, value, meta)
+    if k == "params":
+        if not isinstance(value, kind.typ):
+            raise ParameterError(name, f"expected a table of {kind.typ.__name__} keys, got {value!r}")
+        if isinstance(value, Vector):
+            try:
+                value.check_elements(meta)
+            except ParameterError as err:
+                raise err.under(name) from None
+        return value
+    if k == "list":
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(name, f"expected a list, got {value!r}")
+        return tuple(_check(f"{name}[{i}]", v, kind.typ, meta) for i, v in enumerate(value))
+    if k == "tables":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, kind.typ) for v in value):
+            raise ParameterError(name, f"expected an array of tables [[{name}]], got {value!r}")
+        return tuple(value)
+    if k == "mapping":
+        if not isinstance(value, Mapping):
+            raise ParameterError(name, f"expected a table, got {value!r}")
+        return {key: _check(f"{name}.{key}", v, kind.typ, meta) for key, v in value.items()}
+    return value  # any, opaque
+
+
+# ---------------------------------------------------------------------------------------------
+# building values from plain data
+# ---------------------------------------------------------------------------------------------
+def _build_table(key: str, value: Any, typ: type[Params], default: Params | None) -> Params:
+    """A nested table from plain data; a partial table keeps the keys of ``default`` it does not set."""
+    if not isinstance(value, Mapping):
+        raise ParameterError(key, f"expected a table with keys {', '.join(typ.field_names())}, got {value!r}")
+    try:
+        if default is not None:
+            unknown = [k for k in value if k not in typ.field_names()]
+            if unknown:
+                raise ParameterError(str(unknown[0]), f"unknown key; allowed: {', '.join(sorted(typ.field_names()))}")
+            value = deep_merge(default.to_dict(), value)
+        return typ.from_dict(value)
+    except ParameterError as err:
+        raise err.under(key) from None
+
+
+def _build(key: str, value: Any, kind: _Kind, f: dataclasses.Field[Any]) -> Any:
+    """The value of field ``key`` from plain data: nested tables built, everything else as given."""
+    if value is None and kind.optional:
+        return None
+    if kind.kind == "params":
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        return _build_table(key, value, kind.typ, default if isinstance(default, Params) else None)
+    if kind.kind == "tables":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, Mapping) for v in value):
+            raise ParameterError(key, f"expected an array of tables [[{key}]], got {value!r}")
+        return tuple(_build_table(f"{key}[{i}]", v, kind.typ, None) for i, v in enumerate(value))
+    if kind.kind == "mapping" and kind.typ.kind == "params" and isinstance(value, Mapping):
+        return {k: _build_table(f"{key}.{k}", v, kind.typ.typ, None) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,22 +286,14 @@ class Params:
     """Base of all parameter sets: frozen, validated on construction, unknown keys rejected."""
 
     def __post_init__(self) -> None:
-        hints = _hints(type(self))
-        for f in dataclasses.fields(self):
-            typ = hints[f.name]
-            value = getattr(self, f.name)
-            if isinstance(typ, type) and issubclass(typ, Params):
-                if not isinstance(value, typ):
-                    raise ParameterError(f.name, f"expected a table of {typ.__name__} keys, got {value!r}")
-                if issubclass(typ, Vector):
-                    try:
-                        value.check_elements(f.metadata)
-                    except ParameterError as err:
-                        raise err.under(f.name) from None
-                continue
-            if typing.get_origin(typ) is tuple:
-                continue  # tuples (policy specs) are validated by their owner
-            object.__setattr__(self, f.name, _check_value(f.name, value, typ, f.metadata))
+        for name, (kind, meta) in _plan(type(self)).items():
+            value = getattr(self, name)
+            if value is REQUIRED:
+                doc = meta.get("doc")
+                raise ParameterError(name, f"missing; expected {kind.expected(name)}" + (f" ({doc})" if doc else ""))
+            checked = _check(name, value, kind, meta)
+            if checked is not value:
+                object.__setattr__(self, name, checked)
         self.check()
 
     def check(self) -> None:
@@ -129,34 +301,17 @@ class Params:
 
     # -- construction from plain data -------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: typing.Mapping[str, Any]) -> typing.Self:
+    def from_dict(cls, data: Mapping[str, Any]) -> typing.Self:
         """Build from a (possibly nested) mapping; unknown keys and bad values raise ParameterError."""
-        if not isinstance(data, typing.Mapping):
+        if not isinstance(data, Mapping):
             raise ParameterError("", f"expected a table, got {data!r}")
-        hints = _hints(cls)
+        plan = _plan(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key not in fields:
                 raise ParameterError(str(key), f"unknown key; allowed: {', '.join(sorted(fields))}")
-            typ = hints[key]
-            if isinstance(typ, type) and issubclass(typ, Params):
-                if not isinstance(value, typing.Mapping):
-                    raise ParameterError(key, f"expected a table with keys {', '.join(typ.field_names())}, got {value!r}")
-                # a partial table keeps the field's own defaults for the keys it does not set
-                f = fields[key]
-                default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-                try:
-                    if isinstance(default, Params):
-                        unknown = [k for k in value if k not in typ.field_names()]
-                        if unknown:
-                            raise ParameterError(str(unknown[0]), f"unknown key; allowed: {', '.join(sorted(typ.field_names()))}")
-                        value = _merge(default.to_dict(), value)
-                    kwargs[key] = typ.from_dict(value)
-                except ParameterError as err:
-                    raise err.under(key) from None
-            else:
-                kwargs[key] = value
+            kwargs[key] = _build(key, value, plan[key][0], fields[key])
         try:
             return cls(**kwargs)
         except ParameterError:
@@ -166,6 +321,7 @@ class Params:
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
+        """The names of the fields, in declaration order."""
         return tuple(f.name for f in dataclasses.fields(cls))
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +333,8 @@ class Params:
                 out[f.name] = value.to_dict()
             elif isinstance(value, tuple):
                 out[f.name] = [v.to_dict() if isinstance(v, Params) else v for v in value]
+            elif isinstance(value, dict):
+                out[f.name] = {k: v.to_dict() if isinstance(v, Params) else v for k, v in value.items()}
             else:
                 out[f.name] = value
         return out
@@ -222,6 +380,7 @@ class Vector(Params):
     names: ClassVar[tuple[str, ...]] = ()
 
     def check_elements(self, meta: Any) -> None:
+        """Check every element against the range in ``meta`` (the holding field's metadata)."""
         for name in self.names:
             _check_value(name, getattr(self, name), float, meta)
 
@@ -233,3 +392,33 @@ class Vector(Params):
 def vector_param(cls: type[Vector], values: typing.Sequence[float], **meta: Any) -> Any:
     """Declare a vector-valued parameter field with the given default values."""
     return param(cls(*values), **meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# input files
+# ---------------------------------------------------------------------------------------------
+def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, Any]:
+    """The top-level table of the TOML file at ``path``.
+
+    A missing, unreadable or malformed file raises ``error`` (e.g. ScenarioError) naming it;
+    ``what`` names the kind of file in the message (``no such sweep file``).
+    """
+    src = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(src, "", f"no such {what} file") from None
+    except OSError as err:
+        raise error(src, "", f"cannot read file ({err.strerror or err})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise error(src, "", f"not valid TOML ({err})") from None
+
+
+def load_table(cls: type[P], data: Mapping[str, Any], source: str, error: type[InputFileError]) -> P:
+    """``cls.from_dict(data)`` for the table of file ``source``: a bad key or value raises ``error``."""
+    try:
+        return cls.from_dict(data)
+    except ParameterError as err:
+        raise error(source, err.key, err.message) from None

@@ -1,5 +1,4 @@
-"""The fixed vocabularies of the model: problem categories, severities, handling levels,
-compound types and resident groups.
+"""The fixed vocabularies of the model: problem categories, severities, levels, compound types, groups.
 
 Codes are small integers so that problem and resident state can live in int8 arrays; the
 names are what scenario files, outputs and plots use. Order matters and never changes: it is

@@ -6,14 +6,12 @@ give the core the same values as numpy arrays in vocabulary order (:meth:`Vector
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from sim.config.paramtools import Params, Vector, param
+from sim.config.paramtools import Params, Vector
 from sim.config.taxonomy import CATEGORIES, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
 
 
@@ -78,35 +76,14 @@ class ByLevel(Vector):
 
 @dataclass(frozen=True)
 class Table(Params):
-    """A table of vectors: one row (a :class:`Vector`) per name in ``rows``."""
+    """A table of vectors: one row (a :class:`Vector`) per name in ``rows``, in that order.
+
+    Subclasses declare one field per row, each a ``param(<Vector>(...), lo=..., hi=...)`` whose
+    range applies to every element of the row (see ``sim.config.params.Authority``).
+    """
 
     rows: ClassVar[tuple[str, ...]] = ()
 
     def matrix(self) -> np.ndarray:
         """Rows in vocabulary order as a 2-D float array."""
         return np.stack([getattr(self, r).array() for r in self.rows])
-
-
-def make_table(
-    name: str,
-    rows: Sequence[str],
-    vector: type[Vector],
-    defaults: Sequence[Sequence[float]],
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    doc: str = "",
-    module: str = __name__,
-) -> type[Table]:
-    """Create a frozen Table class with one ``vector`` row per name, each range-checked.
-
-    ``module`` must be the module that binds the class to ``name`` at top level, so that
-    scenarios pickle (worker processes receive them).
-    """
-    fields: list[Any] = [
-        (row, vector, param(vector(*values), lo=lo, hi=hi)) for row, values in zip(rows, defaults, strict=True)
-    ]
-    cls = dataclasses.make_dataclass(name, fields, bases=(Table,), frozen=True, namespace={"__doc__": doc})
-    cls.rows = tuple(rows)
-    cls.__module__ = module
-    return cls

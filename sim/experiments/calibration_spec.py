@@ -38,9 +38,11 @@ A calibration file is TOML (paths relative to the file)::
     initial = 0.3              # default: the base scenario's value
     log = true                 # search on a log scale
 
-Every error is one line naming the file and the key (``targets[1].metric``), raised as
-:class:`~sim.core.scenario.ScenarioError`. Besides the run summary (``sim.core.results``), metrics
-include the world's structure (:data:`STRUCTURE_METRICS`).
+The file's tables are validated by :class:`CalibrationFile` (a :class:`Params`, like a
+scenario's); then the base scenario is loaded with the overrides and the window, and each fitted
+parameter is checked against it. Every error is one line naming the file and the key
+(``targets[1].metric``), raised as :class:`~sim.errors.CalibrationError`. Besides the run
+summary (``sim.core.results``), metrics include the world's structure (:data:`STRUCTURE_METRICS`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
-import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,9 +58,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.config.paramtools import Params, Vector
+from sim.config.paramtools import REQUIRED, Params, Vector, load_table, param, read_toml
 from sim.core.scenario import Scenario, load_scenario
-from sim.errors import ParameterError, ScenarioError
+from sim.errors import CalibrationError, ParameterError, ScenarioError
 
 #: Structural metrics added to every run's summary: counts in the model world after set-up.
 STRUCTURE_METRICS: tuple[str, ...] = (
@@ -73,13 +74,6 @@ PER_METRIC: dict[str, str] = {
 }
 METHODS: tuple[str, ...] = ("nelder-mead", "powell")
 
-_TOP = {"name", "description", "base", "window_days", "replicates", "check_replicates", "seed", "overrides",
-        "optimizer", "targets", "parameters"}
-_OPTIMIZER = {"method", "max_evaluations", "xatol", "fatol"}
-_TARGET = {"name", "metric", "reported", "figure", "tolerance", "weight", "per", "reported_units", "source",
-           "assumption"}
-_PARAMETER = {"key", "lo", "hi", "initial", "log"}
-
 
 @dataclass(frozen=True)
 class Metric:
@@ -91,6 +85,7 @@ class Metric:
 
     @classmethod
     def parse(cls, text: str) -> Metric:
+        """Parse ``text``; ValueError says what is not allowed in it."""
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError:
@@ -116,6 +111,7 @@ class Metric:
             if isinstance(node, ast.Name):
                 return np.asarray(values[node.id], dtype=np.float64)
             if isinstance(node, ast.Constant):
+                assert isinstance(node.value, (int, float))  # parse() allows numbers only
                 return float(node.value)
             if isinstance(node, ast.UnaryOp):
                 return -ev(node.operand) if isinstance(node.op, ast.USub) else ev(node.operand)
@@ -150,6 +146,7 @@ class Target:
 
     @property
     def fitted(self) -> bool:
+        """Whether the target counts in the objective (weight > 0)."""
         return self.weight > 0
 
     def values(self, runs: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -158,7 +155,7 @@ class Target:
         if self.per is not None:
             units = np.asarray(runs[PER_METRIC[self.per]], dtype=np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
-                v = v * float(self.reported_units) / units  # type: ignore[arg-type]
+                v = v * float(self.reported_units or 0.0) / units  # per is set: so is reported_units
         return v
 
 
@@ -174,6 +171,7 @@ class FitParameter:
     integer: bool
 
     def to_unit(self, value: float) -> float:
+        """The optimiser's coordinate of ``value``: 0 at lo, 1 at hi (on a log scale if ``log``)."""
         if self.log:
             return math.log(value / self.lo) / math.log(self.hi / self.lo)
         return (value - self.lo) / (self.hi - self.lo)
@@ -184,6 +182,7 @@ class FitParameter:
         return round(x) if self.integer else float(x)
 
     def from_unit(self, u: float) -> float | int:
+        """The value at the optimiser's coordinate ``u`` (clipped to [0, 1]), as the parameter's type."""
         u = min(max(float(u), 0.0), 1.0)
         x = self.lo * (self.hi / self.lo) ** u if self.log else self.lo + u * (self.hi - self.lo)
         x = min(max(x, self.lo), self.hi)
@@ -221,8 +220,9 @@ class CalibrationSpec:
                     out.append(n)
         return tuple(out)
 
-    def error(self, key: str, message: str) -> ScenarioError:
-        return ScenarioError(str(self.path), key, message)
+    def error(self, key: str, message: str) -> CalibrationError:
+        """The error to raise for ``key`` of this file (checks made after loading, e.g. of metric names)."""
+        return CalibrationError(str(self.path), key, message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,8 +263,125 @@ def parameter_info(scenario: Scenario, key: str) -> tuple[type, float | None, fl
 
 
 # ---------------------------------------------------------------------------------------------
-# loading
+# the file's tables
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptimizerTable(Params):
+    """The ``[optimizer]`` table: the method (case-insensitive), its budget and its tolerances."""
+
+    method: str = param("nelder-mead", choices=METHODS)
+    max_evaluations: int = param(40, lo=1, doc="evaluations, each of `replicates` runs")
+    xatol: int | float = param(0.01, gt=0.0, doc="convergence in parameters, as a share of each one's range")
+    fatol: int | float = param(1e-3, gt=0.0, doc="convergence in the objective")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.method, str):
+            object.__setattr__(self, "method", self.method.lower())
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class TargetTable(Params):
+    """One ``[[targets]]`` table: a reported figure, the metric it is compared with, and how."""
+
+    name: str | None = param(None, doc="default: the metric")
+    metric: str = param(REQUIRED, doc="a summary metric, or + - * / of metrics")
+    reported: int | float = param(REQUIRED, doc="the reported figure")
+    figure: str = param("")
+    tolerance: int | float = param(0.1, gt=0.0, doc="relative error counted as one unit in the objective")
+    weight: int | float = param(1.0, lo=0.0, doc="0: reported and compared, not fitted")
+    per: str | None = param(None, choices=tuple(PER_METRIC))
+    reported_units: int | float | None = param(None, gt=0.0, doc="how many `per` units the figure counts")
+    source: str = param("")
+    assumption: str = param("")
+
+    def check(self) -> None:
+        """The metric parses; the figure is not 0; ``reported_units`` goes with ``per``."""
+        try:
+            Metric.parse(self.metric)
+        except ValueError as err:
+            raise ParameterError("metric", str(err)) from None
+        if self.reported == 0:
+            raise ParameterError("reported", "must not be 0: errors are relative to the reported figure")
+        if self.per is not None and self.reported_units is None:
+            raise ParameterError("reported_units", "missing; expected a number")
+        if self.per is None and self.reported_units is not None:
+            raise ParameterError("reported_units", "only with per = \"...\" (the unit the figure is counted over)")
+
+    def target(self) -> Target:
+        """The target this table describes."""
+        metric = Metric.parse(self.metric)
+        return Target(
+            name=self.name if self.name is not None else metric.text, metric=metric, reported=float(self.reported),
+            figure=self.figure, tolerance=float(self.tolerance), weight=float(self.weight), per=self.per,
+            reported_units=None if self.reported_units is None else float(self.reported_units), source=self.source,
+            assumption=self.assumption,
+        )
+
+
+@dataclass(frozen=True)
+class ParameterTable(Params):
+    """One ``[[parameters]]`` table: a scenario parameter to fit, its bounds, start and search scale."""
+
+    key: str = param(REQUIRED, doc="a dotted scenario key")
+    lo: int | float = param(REQUIRED)
+    hi: int | float = param(REQUIRED)
+    initial: int | float | None = param(None, doc="default: the base scenario's value")
+    log: bool = param(False, doc="search on a log scale")
+
+    def check(self) -> None:
+        """The bounds in order (and positive on a log scale); the start within them."""
+        if not self.lo < self.hi:
+            raise ParameterError("hi", f"must be above lo ({self.lo:g}), got {self.hi:g}")
+        if self.log and self.lo <= 0:
+            raise ParameterError("log", f"a log scale needs lo > 0, got lo = {self.lo:g}")
+        if self.initial is not None and not self.lo <= self.initial <= self.hi:
+            raise ParameterError("initial", f"{self.initial:g} is outside the bounds [{self.lo:g}, {self.hi:g}]")
+
+
+@dataclass(frozen=True)
+class CalibrationFile(Params):
+    """A calibration file as written: its keys, their types and ranges (see the module docstring)."""
+
+    name: str = param(REQUIRED)
+    description: str = param("")
+    base: str = param(REQUIRED, doc="the path of the scenario to calibrate, relative to this file")
+    window_days: int = param(REQUIRED, lo=1, unit="days", doc="the period the reported figures cover")
+    replicates: int = param(4, lo=1)
+    check_replicates: int = param(8, lo=2)
+    seed: int = param(1, lo=0)
+    overrides: dict[str, Any] = param({}, doc="parameters set in the base before fitting")
+    optimizer: OptimizerTable = param(OptimizerTable())
+    targets: tuple[TargetTable, ...] = param(())
+    parameters: tuple[ParameterTable, ...] = param(())
+
+    def check(self) -> None:
+        """At least one target, names and keys given once, no more parameters than fitted targets."""
+        if not self.targets:
+            raise ParameterError("targets", "at least one [[targets]] table is needed")
+        names = [t.target().name for t in self.targets]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ParameterError(f"targets[{i}].name", f"{name!r} is used by another target")
+        if "run.n_steps" in self.flat_overrides:
+            raise ParameterError("overrides.run.n_steps", "set the period with window_days instead")
+        keys = [p.key for p in self.parameters]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
+                raise ParameterError(f"parameters[{i}].key", f"{key!r} is fitted twice")
+            if key in self.flat_overrides:
+                raise ParameterError(f"parameters[{i}].key", f"{key!r} is also set in [overrides]")
+        n_fitted = sum(t.weight > 0 for t in self.targets)
+        if len(self.parameters) > n_fitted:
+            raise ParameterError("parameters", f"{len(self.parameters)} parameters but only {n_fitted} targets with "
+                                               "weight > 0: the fit would not be identified")
+
+    @property
+    def flat_overrides(self) -> dict[str, Any]:
+        """The overrides as ``{dotted key: value}`` (nested TOML tables flattened)."""
+        return _flatten(self.overrides)
+
+
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in table.items():
@@ -276,191 +393,82 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-class _Reader:
-    """Typed access to a TOML table with one-line errors naming the file and key."""
-
-    def __init__(self, src: str, table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-        self.src, self.t, self.where = src, table, where
-        for k in table:
-            if k not in allowed:
-                raise self.err(k, f"unknown key; allowed: {', '.join(sorted(allowed))}")
-
-    def err(self, key: str, message: str) -> ScenarioError:
-        return ScenarioError(self.src, f"{self.where}{key}", message)
-
-    def number(self, key: str, default: float | None = None, *, integer: bool = False,
-               lo: float | None = None, gt: float | None = None) -> float:
-        if key not in self.t:
-            if default is None:
-                raise self.err(key, "missing; expected a number")
-            return default
-        v = self.t[key]
-        kind = "an integer" if integer else "a number"
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
-            raise self.err(key, f"expected {kind}, got {v!r}")
-        if not math.isfinite(v):
-            raise self.err(key, f"expected a finite number, got {v!r}")
-        if lo is not None and v < lo:
-            raise self.err(key, f"{v!r} is out of range; allowed: {kind} >= {lo:g}")
-        if gt is not None and v <= gt:
-            raise self.err(key, f"{v!r} is out of range; allowed: {kind} > {gt:g}")
-        return int(v) if integer else float(v)
-
-    def text(self, key: str, default: str | None = None) -> str:
-        if key not in self.t:
-            if default is None:
-                raise self.err(key, "missing; expected a string")
-            return default
-        v = self.t[key]
-        if not isinstance(v, str):
-            raise self.err(key, f"expected a string, got {v!r}")
-        return v
-
-    def tables(self, key: str) -> list[Mapping[str, Any]]:
-        v = self.t.get(key, [])
-        if not isinstance(v, list) or not all(isinstance(x, Mapping) for x in v):
-            raise self.err(key, f"expected an array of tables [[{key}]]")
-        return v
-
-
+# ---------------------------------------------------------------------------------------------
+# loading, step by step
+# ---------------------------------------------------------------------------------------------
 def load_calibration(path: str | Path) -> CalibrationSpec:
-    """Read and validate a calibration file; :class:`ScenarioError` names the file and the key."""
+    """Read and validate a calibration file; :class:`CalibrationError` names the file and the key."""
     path = Path(path)
     src = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(src, "", "no such calibration file") from None
-    except OSError as err:
-        raise ScenarioError(src, "", f"cannot read file ({err.strerror})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(src, "", f"not valid TOML ({err})") from None
-    top = _Reader(src, data, "", _TOP)
-    name = top.text("name", path.stem)
-    base_rel = top.text("base")
-    base_path = (path.parent / base_rel)
-    if not base_path.is_file():
-        raise top.err("base", f"no such scenario file {str(base_path)!r}")
-    try:
-        base = load_scenario(base_path)
-    except ScenarioError as err:
-        raise top.err("base", str(err)) from None
-    window = int(top.number("window_days", integer=True, lo=1))
-    replicates = int(top.number("replicates", 4, integer=True, lo=1))
-    check = int(top.number("check_replicates", 8, integer=True, lo=2))
-    seed = int(top.number("seed", 1, integer=True, lo=0))
+    data = read_toml(path, "calibration", CalibrationError)
+    file = load_table(CalibrationFile, {"name": path.stem, **data}, src, CalibrationError)
+    base_path = path.parent / file.base
+    scenario, overrides = _scenario(src, base_path, file)
+    params = tuple(_fit_parameter(src, f"parameters[{i}]", t, scenario) for i, t in enumerate(file.parameters))
+    opt = file.optimizer
+    return CalibrationSpec(
+        path=path, name=file.name, description=file.description, base_path=base_path, scenario=scenario,
+        overrides=overrides, window_days=file.window_days, replicates=file.replicates,
+        check_replicates=file.check_replicates, seed=file.seed, method=opt.method, max_evaluations=opt.max_evaluations,
+        xatol=float(opt.xatol), fatol=float(opt.fatol), targets=tuple(t.target() for t in file.targets),
+        parameters=params,
+    )
 
-    raw_over = data.get("overrides", {})
-    if not isinstance(raw_over, Mapping):
-        raise top.err("overrides", "expected a table [overrides] of parameters to set")
-    overrides = _flatten(raw_over)
-    scenario = base
+
+def _scenario(src: str, base_path: Path, file: CalibrationFile) -> tuple[Scenario, dict[str, Any]]:
+    """The base scenario with the overrides and the window applied; the overrides with run.n_steps."""
+    if not base_path.is_file():
+        raise CalibrationError(src, "base", f"no such scenario file {str(base_path)!r}")
+    try:
+        scenario = load_scenario(base_path)
+    except ScenarioError as err:
+        raise CalibrationError(src, "base", str(err)) from None
+    overrides = file.flat_overrides
     for key, value in overrides.items():
         try:
             if key.startswith("policies."):
                 parameter_info(scenario, key)  # never switch a policy on silently
             scenario = scenario.with_overrides({key: value})
         except ParameterError as err:
-            raise top.err(f"overrides.{key}", err.message) from None
-    if "run.n_steps" in overrides:
-        raise top.err("overrides.run.n_steps", "set the period with window_days instead")
-    overrides["run.n_steps"] = window
-    scenario = scenario.with_overrides({"run.n_steps": window})
+            raise CalibrationError(src, f"overrides.{key}", err.message) from None
+    overrides["run.n_steps"] = file.window_days
+    return scenario.with_overrides({"run.n_steps": file.window_days}), overrides
 
-    opt_raw = data.get("optimizer", {})
-    if not isinstance(opt_raw, Mapping):
-        raise top.err("optimizer", "expected a table [optimizer]")
-    opt = _Reader(src, opt_raw, "optimizer.", _OPTIMIZER)
-    method = opt.text("method", "nelder-mead").lower()
-    if method not in METHODS:
-        raise opt.err("method", f"{method!r} is not allowed; allowed: {', '.join(METHODS)}")
-    max_eval = int(opt.number("max_evaluations", 40, integer=True, lo=1))
-    xatol = opt.number("xatol", 0.01, gt=0.0)
-    fatol = opt.number("fatol", 1e-3, gt=0.0)
 
-    targets = []
-    for i, raw in enumerate(top.tables("targets")):
-        r = _Reader(src, raw, f"targets[{i}].", _TARGET)
-        try:
-            metric = Metric.parse(r.text("metric"))
-        except ValueError as err:
-            raise r.err("metric", str(err)) from None
-        reported = r.number("reported")
-        if reported == 0:
-            raise r.err("reported", "must not be 0: errors are relative to the reported figure")
-        per = r.t.get("per")
-        units = None
-        if per is not None:
-            if not isinstance(per, str) or per not in PER_METRIC:
-                raise r.err("per", f"{per!r} is not allowed; allowed: {', '.join(PER_METRIC)}")
-            units = r.number("reported_units", gt=0.0)
-        elif "reported_units" in r.t:
-            raise r.err("reported_units", "only with per = \"...\" (the unit the figure is counted over)")
-        tname = r.text("name", metric.text)
-        if any(t.name == tname for t in targets):
-            raise r.err("name", f"{tname!r} is used by another target")
-        targets.append(Target(
-            name=tname, metric=metric, reported=reported, figure=r.text("figure", ""),
-            tolerance=r.number("tolerance", 0.1, gt=0.0), weight=r.number("weight", 1.0, lo=0.0),
-            per=per, reported_units=units, source=r.text("source", ""), assumption=r.text("assumption", ""),
-        ))
-    if not targets:
-        raise top.err("targets", "at least one [[targets]] table is needed")
-
-    params: list[FitParameter] = []
-    for i, raw in enumerate(top.tables("parameters")):
-        r = _Reader(src, raw, f"parameters[{i}].", _PARAMETER)
-        key = r.text("key")
-        if any(p.key == key for p in params):
-            raise r.err("key", f"{key!r} is fitted twice")
-        if key in overrides:
-            raise r.err("key", f"{key!r} is also set in [overrides]")
-        try:
-            typ, lo_allowed, hi_allowed, current = parameter_info(scenario, key)
+def _fit_parameter(src: str, where: str, table: ParameterTable, scenario: Scenario) -> FitParameter:
+    """The parameter to fit, checked against the scenario: it exists, is a number, and its bounds are allowed."""
+    key, lo, hi = table.key, float(table.lo), float(table.hi)
+    try:
+        typ, lo_allowed, hi_allowed, current = parameter_info(scenario, key)
+    except ParameterError as err:
+        raise CalibrationError(src, f"{where}.key", f"{key!r}: {err.message}") from None
+    if lo_allowed is not None and lo < lo_allowed:
+        raise CalibrationError(src, f"{where}.lo", f"{lo:g} is below the smallest value {key} allows ({lo_allowed:g})")
+    if hi_allowed is not None and hi > hi_allowed:
+        raise CalibrationError(src, f"{where}.hi", f"{hi:g} is above the largest value {key} allows ({hi_allowed:g})")
+    if table.initial is not None:
+        initial = float(table.initial)
+    else:
+        initial = float(current) if lo <= float(current) <= hi else (lo + hi) / 2
+    p = FitParameter(key, lo, hi, initial, table.log, typ is int)
+    for label, v in (("lo", lo), ("hi", hi), ("initial", initial)):
+        try:  # cross-field checks (shares summing to 1, ...) at the bounds
+            scenario.with_overrides({key: p.from_unit(p.to_unit(v))})
         except ParameterError as err:
-            raise r.err("key", f"{key!r}: {err.message}") from None
-        lo, hi = r.number("lo"), r.number("hi")
-        if not lo < hi:
-            raise r.err("hi", f"must be above lo ({lo:g}), got {hi:g}")
-        if lo_allowed is not None and lo < lo_allowed:
-            raise r.err("lo", f"{lo:g} is below the smallest value {key} allows ({lo_allowed:g})")
-        if hi_allowed is not None and hi > hi_allowed:
-            raise r.err("hi", f"{hi:g} is above the largest value {key} allows ({hi_allowed:g})")
-        log = r.t.get("log", False)
-        if not isinstance(log, bool):
-            raise r.err("log", f"expected true or false, got {log!r}")
-        if log and lo <= 0:
-            raise r.err("log", f"a log scale needs lo > 0, got lo = {lo:g}")
-        default_initial = float(current) if lo <= float(current) <= hi else (lo + hi) / 2
-        initial = r.number("initial", default_initial)
-        if not lo <= initial <= hi:
-            raise r.err("initial", f"{initial:g} is outside the bounds [{lo:g}, {hi:g}]")
-        p = FitParameter(key, lo, hi, initial, log, typ is int)
-        for label, v in (("lo", lo), ("hi", hi), ("initial", initial)):
-            try:  # cross-field checks (shares summing to 1, ...) at the bounds
-                scenario.with_overrides({key: p.from_unit(p.to_unit(v))})
-            except ParameterError as err:
-                raise r.err(label, f"{key} = {v:g} is not allowed: {err.message}") from None
-        params.append(p)
-    n_fitted = sum(t.fitted for t in targets)
-    if len(params) > n_fitted:
-        raise top.err("parameters", f"{len(params)} parameters but only {n_fitted} targets with weight > 0: "
-                                    "the fit would not be identified")
-    return CalibrationSpec(
-        path=path, name=name, description=top.text("description", ""), base_path=base_path, scenario=scenario,
-        overrides=overrides, window_days=window, replicates=replicates, check_replicates=check, seed=seed,
-        method=method, max_evaluations=max_eval, xatol=xatol, fatol=fatol, targets=tuple(targets),
-        parameters=tuple(params),
-    )
+            raise CalibrationError(src, f"{where}.{label}", f"{key} = {v:g} is not allowed: {err.message}") from None
+    return p
 
 
 __all__ = [
     "PER_METRIC",
     "STRUCTURE_METRICS",
+    "CalibrationFile",
     "CalibrationSpec",
     "FitParameter",
     "Metric",
+    "ParameterTable",
     "Target",
+    "TargetTable",
     "load_calibration",
     "parameter_info",
 ]

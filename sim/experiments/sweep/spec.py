@@ -51,55 +51,162 @@ compare``), so experiments differ only by their parameters.
 The sweep id is ``<name>-<10 hex digits>`` of a hash of the normalised spec (the base scenario's
 content included, comments and ``description`` not), so running the same file again resumes
 the same sweep.
+
+Loading is a few steps: the file's tables are validated by :class:`SweepFile` (a :class:`Params`,
+like a scenario's), the base scenario is loaded with the constants applied, the factors are
+checked at their bounds, the design (:mod:`sim.experiments.sweep.design`) is drawn and every
+experiment is validated, then the outcomes are checked against a one-day run. Each step raises
+:class:`~sim.errors.SweepError`: one line with the file, the dotted key and what is allowed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
-import math
 import re
-import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim.config.paramtools import REQUIRED, Params, load_table, param, read_toml
 from sim.config.taxonomy import FLAGS
 from sim.core.results import SERIES
-from sim.core.scenario import Scenario, load_scenario
-from sim.errors import ParameterError, ScenarioError
-from sim.experiments.sweep.design import (
-    DESIGN_KEY,
-    DESIGNS,
-    Factor,
-    _is_number,
-    apply_overrides,
-    design_matrix,
-    expand,
-    run_seed,
-    scale_targets,
-)
+from sim.core.scenario import Scenario, apply_overrides, load_scenario
+from sim.errors import ParameterError, ScenarioError, SweepError
+from sim.experiments.sweep.design import DESIGN_KEY, DESIGNS, Design, make_design, run_seed
+from sim.experiments.sweep.factors import Factor, FactorTable, expand, scale_targets
 
 __all__ = [
-    "DESIGNS", "DESIGN_KEY", "Factor", "SweepSpec", "apply_overrides", "load_sweep", "run_seed",
+    "DESIGNS", "DESIGN_KEY", "DesignTable", "Factor", "SweepFile", "SweepSpec", "apply_overrides", "dynamic_metric",
+    "load_sweep", "run_seed",
 ]
 
-_TOP_KEYS = ("name", "description", "scenario", "steps", "record_every", "replicates", "seed", "outcomes",
-             "timeseries", "common_random_numbers", "design", "constants", "uncertainties", "levers")
-_DESIGN_KEYS = ("method", "n_samples", "levels", "second_order")
-_FACTOR_KEYS = ("low", "high", "levels", "choices", "scale")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _MAX_EXPERIMENTS = 10_000_000
+_FACTOR_KINDS = ("uncertainties", "levers")
 
 
+# ---------------------------------------------------------------------------------------------
+# the file's tables
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DesignTable(Params):
+    """The ``[design]`` table: the design and its size."""
+
+    method: str = param("full_factorial", choices=DESIGNS)
+    n_samples: int | None = param(None, lo=1, doc="LHS points; Sobol base N (a power of 2); Morris trajectories")
+    levels: int | None = param(None, lo=2, doc="full factorial points per range (default 3); Morris grid (default 4)")
+    second_order: bool = param(False, doc="sobol: also the samples for second-order indices")
+
+    def check(self) -> None:
+        """Each design's own keys: n_samples for sampled designs, a power of 2 for Sobol."""
+        if self.second_order and self.method != "sobol":
+            raise ParameterError("second_order", "only the sobol design has second-order indices")
+        if self.method == "full_factorial":
+            if self.n_samples is not None:
+                raise ParameterError("n_samples", "a full factorial runs every combination; use levels")
+            return
+        if self.n_samples is None:
+            raise ParameterError("n_samples", f"the {self.method} design needs n_samples")
+        if self.method == "sobol" and self.n_samples & (self.n_samples - 1):
+            raise ParameterError("n_samples", f"the sobol design needs a power of 2 (e.g. 16, 64), got {self.n_samples}")
+
+    @property
+    def n_levels(self) -> int:
+        """The levels, or the design's default (4 for Morris, 3 otherwise)."""
+        if self.levels is not None:
+            return self.levels
+        return 4 if self.method == "morris" else 3
+
+
+@dataclass(frozen=True)
+class SweepFile(Params):
+    """A sweep file as written: its keys, their types and ranges (see the module docstring)."""
+
+    name: str = param(REQUIRED, doc="1-80 letters, digits, '_', '-' or '.'")
+    description: str = param("")
+    scenario: str = param(REQUIRED, doc="the path of the base scenario file, relative to the sweep file")
+    steps: int | None = param(None, lo=1, unit="days", doc="days per run (default: the scenario's run.n_steps)")
+    record_every: int | None = param(None, lo=1, unit="days", doc="default: the scenario's run.record_every")
+    replicates: int = param(1, lo=1)
+    seed: int = param(1, lo=0, hi=2**63 - 1)
+    outcomes: tuple[str, ...] = param(REQUIRED, doc='summary metric names to keep, e.g. ["resolution_rate"]')
+    timeseries: tuple[str, ...] | None = param(None, doc="time series to keep (default: the outcomes that are)")
+    common_random_numbers: bool = param(False)
+    design: DesignTable = param(DesignTable())
+    constants: dict[str, Any] = param({}, doc="dotted scenario keys and values, fixed in every experiment")
+    uncertainties: dict[str, FactorTable] = param({}, doc="dotted scenario keys and their ranges")
+    levers: dict[str, FactorTable] = param({}, doc="dotted scenario keys and their ranges")
+
+    def check(self) -> None:
+        """Name, outcomes and series; every key a dotted scenario key given once; the design fits the factors."""
+        if not _NAME_RE.match(self.name):
+            raise ParameterError("name", f"expected 1-80 letters, digits, '_', '-' or '.', got {self.name!r}")
+        if not self.scenario:
+            raise ParameterError("scenario", "expected the path of the base scenario file, relative to the sweep file")
+        if not self.outcomes:
+            raise ParameterError("outcomes", "expected a non-empty list of summary metric names, got []")
+        if len(set(self.outcomes)) != len(self.outcomes):
+            raise ParameterError("outcomes", "names must be distinct")
+        for s in self.timeseries or ():
+            if s not in SERIES:
+                raise ParameterError("timeseries", f"'{s}' is not a time series; allowed: {', '.join(SERIES)}")
+        for key in self.constants:
+            _check_key("constants", key)
+        seen: dict[str, str] = {}
+        for kind in _FACTOR_KINDS:
+            for key in getattr(self, kind):
+                _check_key(kind, key)
+                if key in seen:
+                    raise ParameterError(f"{kind}.{key}", f"already given in [{seen[key]}]")
+                if key in self.constants:
+                    raise ParameterError(f"{kind}.{key}", "also fixed in [constants]")
+                seen[key] = kind
+        self._check_design()
+
+    def _check_design(self) -> None:
+        method = self.design.method
+        if method == "full_factorial":
+            return
+        tables = {f"{kind}.{key}": t for kind in _FACTOR_KINDS for key, t in getattr(self, kind).items()}
+        if not tables:
+            raise ParameterError("design.method", f"the {method} design needs at least one factor in [uncertainties] "
+                                                  "or [levers]")
+        per = [label for label, t in tables.items() if t.levels is not None]
+        if per:
+            raise ParameterError(f"{per[0]}.levels", "levels per factor apply to the full_factorial design only")
+        if method == "sobol" and self.design.second_order and len(tables) < 2:
+            raise ParameterError("design.second_order", "second-order indices need at least two factors")
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The time series to keep: as given, else the outcomes that are time series."""
+        names = self.timeseries if self.timeseries is not None else [o for o in self.outcomes if o in SERIES]
+        return tuple(dict.fromkeys(names))
+
+    def factors(self) -> tuple[Factor, ...]:
+        """The factors, uncertainties first, each in file order."""
+        return tuple(Factor.from_table(key, kind, t) for kind in _FACTOR_KINDS for key, t in getattr(self, kind).items())
+
+
+def _check_key(section: str, key: str) -> None:
+    if "." not in key or not all(key.split(".")):
+        raise ParameterError(f"{section}.{key}", "expected a dotted scenario key such as world.n_streets "
+                                                 "(see `govsim params`)")
+    if key.split(".")[0] == "run":
+        raise ParameterError(f"{section}.{key}", "run.* is set by the sweep itself (steps, record_every, seed)")
+
+
+# ---------------------------------------------------------------------------------------------
+# the validated sweep
+# ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class SweepSpec:
-    """A validated sweep: base scenario, factors, design matrix, seeds and outcomes."""
+    """A validated sweep: base scenario, factors, design, seeds and outcomes."""
 
     path: str
     name: str
@@ -119,30 +226,28 @@ class SweepSpec:
     outcomes: tuple[str, ...]
     timeseries: tuple[str, ...]
     common_random_numbers: bool
-    #: sampled designs: (E, D) unit-cube rows; full factorial: None (rows are computed on demand)
-    matrix: np.ndarray | None
-    grids: tuple[tuple[Any, ...], ...]  # full factorial value lists, one per factor
+    experiments: Design
     scaled: dict[str, dict[str, float]]  # scale factors: key -> {dotted key: base value}
 
     # ---- experiments ----------------------------------------------------------------------
     @property
+    def matrix(self) -> np.ndarray | None:
+        """Sampled designs: the (E, D) unit-cube rows; a full factorial: None."""
+        return self.experiments.matrix
+
+    @property
     def n_experiments(self) -> int:
-        if self.matrix is not None:
-            return int(self.matrix.shape[0])
-        return int(np.prod([len(g) for g in self.grids], dtype=np.int64)) if self.grids else 1
+        """The number of experiments."""
+        return self.experiments.n_experiments
 
     @property
     def n_runs(self) -> int:
+        """The number of runs: experiments x replicates."""
         return self.n_experiments * self.replicates
 
     def parameters(self, i: int) -> dict[str, Any]:
         """The factor values of experiment ``i`` as ``{factor name: value}`` (plain Python values)."""
-        if self.matrix is not None:
-            return {f.name: f.from_unit(float(u)) for f, u in zip(self.factors, self.matrix[i])}
-        if not self.factors:
-            return {}
-        idx = np.unravel_index(int(i), tuple(len(g) for g in self.grids))
-        return {f.name: g[int(j)] for f, g, j in zip(self.factors, self.grids, idx)}
+        return self.experiments.parameters(i)
 
     def overrides(self, i: int) -> dict[str, Any]:
         """The scenario keys experiment ``i`` sets (scale factors expanded to their keys)."""
@@ -150,12 +255,14 @@ class SweepSpec:
 
     def sample(self, i: int) -> list[float] | None:
         """The unit-cube design row of experiment ``i`` (None for a full factorial)."""
-        return None if self.matrix is None else [float(u) for u in self.matrix[i]]
+        return self.experiments.sample(i)
 
     def scenario(self, i: int) -> Scenario:
+        """The scenario of experiment ``i``."""
         return apply_overrides(self.base, self.overrides(i))
 
     def seed_of(self, experiment: int, replicate: int) -> int:
+        """The seed of one run (see the module docstring)."""
         return run_seed(self.seed, experiment, replicate, self.common_random_numbers)
 
     def pairs(self, done: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()) -> Iterator[tuple[int, int]]:
@@ -179,200 +286,77 @@ class SweepSpec:
 
     @functools.cached_property
     def spec_hash(self) -> str:
+        """sha256 of the normalised spec."""
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     @property
     def sweep_id(self) -> str:
+        """``<name>-<10 hex digits of the spec hash>``: the same file resumes the same sweep."""
         return f"{self.name}-{self.spec_hash[:10]}"
 
     def policies_used(self) -> set[str]:
+        """The policies of the base scenario and those the factors switch on."""
         names = {s.name for s in self.base.policies}
         names |= {f.key.split(".")[1] for f in self.factors if f.key.startswith("policies.")}
         return names
 
 
 # ---------------------------------------------------------------------------------------------
-# loading and validation
+# loading, step by step
 # ---------------------------------------------------------------------------------------------
-class _Errors:
-    """Raises ScenarioError naming the sweep file and the key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def __call__(self, key: str, message: str) -> ScenarioError:
-        return ScenarioError(self.source, key, message)
-
-
-def _int(err: _Errors, data: Mapping[str, Any], key: str, default: int | None, lo: int, where: str = "") -> int | None:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise err(where + key, f"expected an integer >= {lo}, got {value!r}")
-    if value < lo:
-        raise err(where + key, f"{value} is out of range; allowed: an integer >= {lo}")
-    return int(value)
-
-
-def _check_table(err: _Errors, data: Any, where: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise err(where, f"expected a table, got {data!r}")
-    for key in data:
-        if key not in allowed:
-            raise err(f"{where}.{key}" if where else key, f"unknown key; allowed: {', '.join(allowed)}")
-    return data
-
-
-def _check_key(err: _Errors, section: str, key: str) -> None:
-    if not isinstance(key, str) or "." not in key or not all(key.split(".")):
-        raise err(f"{section}.{key}", "expected a dotted scenario key such as world.n_streets (see `govsim params`)")
-    if key.split(".")[0] == "run":
-        raise err(f"{section}.{key}", "run.* is set by the sweep itself (steps, record_every, seed)")
-
-
-def _parse_factor(err: _Errors, kind: str, key: str, table: Any) -> Factor:
-    where = f"{kind}.{key}"
-    if not isinstance(table, Mapping):
-        raise err(where, f"expected {{low = .., high = ..}} or {{choices = [..]}}, got {table!r}")
-    _check_table(err, table, where, _FACTOR_KEYS)
-    scale = table.get("scale", False)
-    if not isinstance(scale, bool):
-        raise err(f"{where}.scale", "expected true or false")
-    if "choices" in table:
-        if scale:
-            raise err(f"{where}.scale", "scale applies to a range {low, high}, not to choices")
-        if "low" in table or "high" in table or "levels" in table:
-            raise err(where, "give either choices or low/high, not both")
-        choices = table["choices"]
-        if not isinstance(choices, list) or not choices:
-            raise err(f"{where}.choices", f"expected a non-empty list of values, got {choices!r}")
-        for c in choices:
-            if not isinstance(c, (str, int, float, bool)):
-                raise err(f"{where}.choices", f"expected numbers, strings or booleans, got {c!r}")
-        if len({json.dumps(c) for c in choices}) != len(choices):
-            raise err(f"{where}.choices", "values must be distinct")
-        return Factor(key, kind, choices=tuple(choices))
-    if "low" not in table or "high" not in table:
-        raise err(where, "expected both low and high (or choices)")
-    low, high = table["low"], table["high"]
-    for name, v in (("low", low), ("high", high)):
-        if not _is_number(v) or (isinstance(v, float) and not math.isfinite(v)):
-            raise err(f"{where}.{name}", f"expected a finite number, got {v!r}")
-    if not low < high:
-        raise err(where, f"low ({low}) must be below high ({high})")
-    if scale or not (isinstance(low, int) and isinstance(high, int)):
-        low, high = float(low), float(high)
-    levels = _int(err, table, "levels", None, 2, where + ".")
-    return Factor(key, kind, low=low, high=high, levels=levels, scale=scale)
-
-
 def load_sweep(path: str | Path, *, check_outcomes: bool = True) -> SweepSpec:
     """Read and validate a sweep file; every experiment's parameters are checked before returning.
 
-    Raises :class:`ScenarioError` with one line naming the sweep (or scenario) file and the key.
+    Raises :class:`SweepError` with one line naming the sweep file and the key (a bad base
+    scenario: the key ``scenario`` and the scenario's own error).
     """
     path = Path(path)
     src = str(path)
-    err = _Errors(src)
+    file = load_table(SweepFile, {"name": path.stem, **read_toml(path, "sweep", SweepError)}, src, SweepError)
+    base = _base_scenario(src, path.parent / file.scenario, file)
+    factors = file.factors()
+    scaled = _check_factors(src, base, factors)
+    design = file.design
+    spec = SweepSpec(
+        path=src, name=file.name, description=file.description, scenario_path=str(path.parent / file.scenario),
+        base=base, constants=dict(file.constants), factors=factors, design=design.method,
+        n_samples=design.n_samples, levels=design.n_levels, second_order=design.second_order,
+        replicates=file.replicates, seed=file.seed, steps=base.run.n_steps, record_every=base.run.record_every,
+        outcomes=file.outcomes, timeseries=file.series, common_random_numbers=file.common_random_numbers,
+        experiments=make_design(factors, design.method, design.n_samples, design.n_levels, design.second_order,
+                                file.seed),
+        scaled=scaled,
+    )
+    _check_experiments(src, spec)
+    if check_outcomes:
+        _check_outcomes(src, spec)
+    return spec
+
+
+def _base_scenario(src: str, scenario_path: Path, file: SweepFile) -> Scenario:
+    """The base scenario with the constants, the days per run and the recording interval applied."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise err("", "no such sweep file") from None
-    except OSError as exc:
-        raise err("", f"cannot read file ({exc.strerror or exc})") from None
+        base = load_scenario(scenario_path)
+    except ScenarioError as exc:
+        raise SweepError(src, "scenario", str(exc)) from None
+    steps = file.steps if file.steps is not None else base.run.n_steps
+    record_every = file.record_every if file.record_every is not None else base.run.record_every
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise err("", f"not valid TOML ({exc})") from None
-    _check_table(err, data, "", _TOP_KEYS)
-
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise err("name", f"expected 1-80 letters, digits, '_', '-' or '.', got {name!r}")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise err("description", "expected a string")
-    scen = data.get("scenario")
-    if not isinstance(scen, str) or not scen:
-        raise err("scenario", "expected the path of the base scenario file, relative to the sweep file")
-    scenario_path = path.parent / scen
-
-    constants = data.get("constants", {})
-    if not isinstance(constants, Mapping):
-        raise err("constants", "expected a table of dotted scenario keys and values")
-    for key in constants:
-        _check_key(err, "constants", key)
-    factors: list[Factor] = []
-    seen: dict[str, str] = {}
-    for kind in ("uncertainties", "levers"):
-        table = data.get(kind, {})
-        if not isinstance(table, Mapping):
-            raise err(kind, "expected a table of dotted scenario keys")
-        for key, spec in table.items():
-            _check_key(err, kind, key)
-            if key in seen:
-                raise err(f"{kind}.{key}", f"already given in [{seen[key]}]")
-            if key in constants:
-                raise err(f"{kind}.{key}", "also fixed in [constants]")
-            seen[key] = kind
-            factors.append(_parse_factor(err, kind, key, spec))
-
-    design_t = _check_table(err, data.get("design", {}), "design", _DESIGN_KEYS)
-    method = design_t.get("method", "full_factorial")
-    if method not in DESIGNS:
-        raise err("design.method", f"{method!r} is not allowed; allowed: {', '.join(DESIGNS)}")
-    second_order = design_t.get("second_order", False)
-    if not isinstance(second_order, bool):
-        raise err("design.second_order", "expected true or false")
-    if second_order and method != "sobol":
-        raise err("design.second_order", "only the sobol design has second-order indices")
-    levels = _int(err, design_t, "levels", 4 if method == "morris" else 3, 2, "design.")
-    assert levels is not None
-    n_samples = _int(err, design_t, "n_samples", None, 1, "design.")
-    if method == "full_factorial":
-        if n_samples is not None:
-            raise err("design.n_samples", "a full factorial runs every combination; use levels")
-    else:
-        if n_samples is None:
-            raise err("design.n_samples", f"the {method} design needs n_samples")
-        if not factors:
-            raise err("design.method", f"the {method} design needs at least one factor in [uncertainties] or [levers]")
-        per = [f.label for f in factors if f.levels is not None]
-        if per:
-            raise err(f"{per[0]}.levels", "levels per factor apply to the full_factorial design only")
-        if method == "sobol" and n_samples & (n_samples - 1):
-            raise err("design.n_samples", f"the sobol design needs a power of 2 (e.g. 16, 64), got {n_samples}")
-        if method == "sobol" and second_order and len(factors) < 2:
-            raise err("design.second_order", "second-order indices need at least two factors")
-
-    replicates = _int(err, data, "replicates", 1, 1)
-    seed = _int(err, data, "seed", 1, 0)
-    assert replicates is not None and seed is not None
-    if seed >= 2**63:
-        raise err("seed", "expected an integer below 2**63")
-    crn = data.get("common_random_numbers", False)
-    if not isinstance(crn, bool):
-        raise err("common_random_numbers", "expected true or false")
-
-    base = load_scenario(scenario_path)  # ScenarioError names the scenario file and key
-    steps = _int(err, data, "steps", base.run.n_steps, 1)
-    record_every = _int(err, data, "record_every", base.run.record_every, 1)
-    assert steps is not None and record_every is not None
-    try:
-        base = base.with_overrides({**constants, "run.n_steps": steps, "run.record_every": record_every})
+        return base.with_overrides({**file.constants, "run.n_steps": steps, "run.record_every": record_every})
     except ParameterError as exc:
-        raise err(f"constants.{exc.key}" if not exc.key.startswith("run.") else exc.key, exc.message) from None
+        raise SweepError(src, exc.key if exc.key.startswith("run.") else f"constants.{exc.key}", exc.message) from None
 
-    # each factor's bounds and choices alone, then every experiment (combinations included)
+
+def _check_factors(src: str, base: Scenario, factors: tuple[Factor, ...]) -> dict[str, dict[str, float]]:
+    """Each factor alone at its bounds (or each choice); returns the base values of the scale factors."""
     scaled: dict[str, dict[str, float]] = {}
     for f in factors:
         if f.scale:
             try:
                 scaled[f.key] = scale_targets(base, f.key)
             except ParameterError as exc:
-                raise err(f.label, exc.message) from None
+                raise SweepError(src, f.label, exc.message) from None
         values = list(f.choices) if f.choices is not None else [("low", f.low), ("high", f.high)]
         for item in values:
             what, value = item if isinstance(item, tuple) else ("choices", item)
@@ -380,29 +364,22 @@ def load_sweep(path: str | Path, *, check_outcomes: bool = True) -> SweepSpec:
                 apply_overrides(base, expand([f], {f.name: value}, scaled))
             except ParameterError as exc:
                 unknown = exc.message.startswith(("unknown", "no such"))
-                raise err(f"{f.label}.{what}" if exc.key == f.key and not unknown else f.label,
-                          f"{exc.key}: {exc.message}" if f.scale else exc.message) from None
+                raise SweepError(src, f"{f.label}.{what}" if exc.key == f.key and not unknown else f.label,
+                                 f"{exc.key}: {exc.message}" if f.scale else exc.message) from None
+    return scaled
 
-    matrix, grids = design_matrix(factors, method, n_samples, levels, second_order, seed)
-    spec = SweepSpec(
-        path=src, name=name, description=description, scenario_path=str(scenario_path), base=base,
-        constants=dict(constants), factors=tuple(factors), design=method, n_samples=n_samples, levels=levels,
-        second_order=second_order, replicates=replicates, seed=seed, steps=steps, record_every=record_every,
-        outcomes=(), timeseries=(), common_random_numbers=crn, matrix=matrix, grids=grids, scaled=scaled,
-    )
+
+def _check_experiments(src: str, spec: SweepSpec) -> None:
+    """Every experiment's scenario is valid (combinations of factor values included)."""
     if spec.n_experiments > _MAX_EXPERIMENTS:
-        raise err("design", f"{spec.n_experiments:,} experiments; at most {_MAX_EXPERIMENTS:,} are allowed")
+        raise SweepError(src, "design", f"{spec.n_experiments:,} experiments; at most {_MAX_EXPERIMENTS:,} are allowed")
     for i in range(spec.n_experiments):
-        params = spec.parameters(i)
         try:
-            apply_overrides(base, spec.overrides(i))
+            apply_overrides(spec.base, spec.overrides(i))
         except ParameterError as exc:
-            factor = next((f for f in factors if exc.key == f.key or exc.key.startswith(f.key + ".")), None)
+            factor = next((f for f in spec.factors if exc.key == f.key or exc.key.startswith(f.key + ".")), None)
             where = factor.label if factor else exc.key
-            raise err(where, f"experiment {i} ({json.dumps(params)}): {exc.message}") from None
-
-    outcomes, series = _outcomes(err, data, spec, check_outcomes)
-    return dataclasses.replace(spec, outcomes=outcomes, timeseries=series)
+            raise SweepError(src, where, f"experiment {i} ({json.dumps(spec.parameters(i))}): {exc.message}") from None
 
 
 def _known_metrics(spec: SweepSpec) -> set[str]:
@@ -426,27 +403,12 @@ def dynamic_metric(name: str, policy_names: set[str]) -> bool:
     return any(name.startswith(f"{p}_") for p in policy_names)
 
 
-def _outcomes(err: _Errors, data: Mapping[str, Any], spec: SweepSpec,
-              check: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    raw = data.get("outcomes")
-    if raw is None:
-        raise err("outcomes", "expected a list of summary metric names to keep, e.g. [\"resolution_rate\"]")
-    if not isinstance(raw, list) or not raw or not all(isinstance(o, str) for o in raw):
-        raise err("outcomes", f"expected a non-empty list of summary metric names, got {raw!r}")
-    if len(set(raw)) != len(raw):
-        raise err("outcomes", "names must be distinct")
-    if check:
-        known = _known_metrics(spec)
-        pols = spec.policies_used()
-        for o in raw:
-            if o not in known and not dynamic_metric(o, pols):
-                allowed = ", ".join(sorted(known))
-                extra = f" or <policy>_<counter> of {', '.join(sorted(pols))}" if pols else ""
-                raise err("outcomes", f"'{o}' is not a summary metric of these runs; allowed: {allowed}{extra}")
-    series_raw = data.get("timeseries", [o for o in raw if o in SERIES])
-    if not isinstance(series_raw, list) or not all(isinstance(s, str) for s in series_raw):
-        raise err("timeseries", "expected a list of time-series names (may be empty)")
-    for s in series_raw:
-        if s not in SERIES:
-            raise err("timeseries", f"'{s}' is not a time series; allowed: {', '.join(SERIES)}")
-    return tuple(raw), tuple(dict.fromkeys(series_raw))
+def _check_outcomes(src: str, spec: SweepSpec) -> None:
+    """Every outcome is a summary metric of these runs (or a flag or policy counter that may be absent)."""
+    known = _known_metrics(spec)
+    pols = spec.policies_used()
+    for o in spec.outcomes:
+        if o not in known and not dynamic_metric(o, pols):
+            allowed = ", ".join(sorted(known))
+            extra = f" or <policy>_<counter> of {', '.join(sorted(pols))}" if pols else ""
+            raise SweepError(src, "outcomes", f"'{o}' is not a summary metric of these runs; allowed: {allowed}{extra}")
