@@ -38,6 +38,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from sim.errors import ClusterError, InputError
 from sim.experiments.sweep.work import RunContext, RunOutput, Task, execute
@@ -413,8 +414,6 @@ def run_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None,
 
 def progress_bar(total: int, desc: str, enabled: bool = True, **options: Any) -> Any:
     """The tqdm progress bar of a batch of runs (``options`` go to tqdm; off unless ``enabled``)."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, disable=not enabled, **{"unit": "run", "leave": False, **options})
 
 
