@@ -92,11 +92,11 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
 
 
 def _open_tiny_sweep(store: ResultStore, tmp_path: Path):
-    from sim.experiments.sweep.run import _experiment_rows, sweep_row
+    from sim.experiments.sweep.run import experiment_rows, sweep_row
 
     spec = load_sweep(write_sweep(tmp_path, steps=5), check_outcomes=False)
-    assert store.open_sweep(sweep_row(spec), _experiment_rows(spec)) is True
-    assert store.open_sweep(sweep_row(spec), _experiment_rows(spec)) is False  # idempotent
+    assert store.open_sweep(sweep_row(spec), experiment_rows(spec)) is True
+    assert store.open_sweep(sweep_row(spec), experiment_rows(spec)) is False  # idempotent
     return spec, store.sweep_experiment_ids(spec.sweep_id)
 
 

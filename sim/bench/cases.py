@@ -7,13 +7,13 @@ the project's targets; the ratio column is measured rate over floor.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from sim.experiments.runner import call_in_new_process
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ CASES: tuple[Case, ...] = (
 QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20}
 
 
-def _child(name: str, quick: bool) -> dict[str, Any]:
-    """Run one case in this process and return its figures (called in the child)."""
+def case_figures(name: str, quick: bool) -> dict[str, Any]:
+    """Run the model case ``name`` in this process and return its figures (a bench child calls it)."""
     import resource
 
     from sim.core.model import Model, warm_up
@@ -82,8 +82,8 @@ RATIO_CASES: tuple[str, ...] = ("mesa_reference", "sweep")
 MESA_REFERENCE_FLOOR = 50.0
 
 
-def _child_reference(quick: bool) -> dict[str, Any]:
-    """The ``mesa_reference`` case (called in the child)."""
+def reference_figures(quick: bool) -> dict[str, Any]:
+    """The ``mesa_reference`` case's figures (a bench child calls it)."""
     from sim.bench.reference import bench_reference
 
     n_residents, steps = (2000, 60) if quick else (5000, 365)
@@ -93,8 +93,8 @@ def _child_reference(quick: bool) -> dict[str, Any]:
             "floor_speedup": MESA_REFERENCE_FLOOR}
 
 
-def _child_sweep(quick: bool) -> dict[str, Any]:
-    """The ``sweep`` case (called in the child); its own lines go to stderr."""
+def sweep_figures(quick: bool) -> dict[str, Any]:
+    """The ``sweep`` case's figures (a bench child calls it); nothing printed."""
     from sim.bench.sweep import bench_sweep
 
     return {"name": "sweep", **bench_sweep(quick=quick, echo=False)}
@@ -135,13 +135,9 @@ def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = 
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out: list[dict[str, Any]] = []
     for name in wanted:
-        func = {"mesa_reference": "_child_reference", "sweep": "_child_sweep"}.get(name, "_child")
-        arg = f"{quick!r}" if name in RATIO_CASES else f"{name!r}, {quick!r}"
-        code = f"import json,sys; from sim.bench.cases import {func}; print(json.dumps({func}({arg})))"
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"bench case {name} failed:\n{proc.stderr}")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures"}.get(name, "case_figures")
+        args = (quick,) if name in RATIO_CASES else (name, quick)
+        row = call_in_new_process("sim.bench.cases", func, *args, env=env, what=f"bench case {name}")
         out.append(row)
         if echo:
             _echo(row, sys.stderr if to_stderr else sys.stdout)

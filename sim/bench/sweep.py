@@ -13,14 +13,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bench_sweep", "measure_memory", "measure_overhead", "measure_throughput", "sweep_lines"]
+from sim.experiments.runner import ProcessExecutor, call_in_new_process
+
+__all__ = ["bench_sweep", "coordinator_memory", "measure_memory", "measure_overhead", "measure_throughput",
+           "sweep_lines"]
 
 _BASE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.toml"
 _OUTCOMES = ["resolution_rate", "days_to_resolution_median", "satisfaction_mean", "trust_mean", "cost_yuan",
@@ -57,7 +59,6 @@ def measure_overhead(n_runs: int = 8, steps: int = 365) -> dict[str, Any]:
     mean time of the same runs made directly, for reference.
     """
     from sim.core.model import Model
-    from sim.experiments.runner import ProcessExecutor
     from sim.experiments.sweep.run import run_context, run_sweep
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
@@ -98,7 +99,6 @@ def measure_overhead(n_runs: int = 8, steps: int = 365) -> dict[str, Any]:
 
 def measure_throughput(n_runs: int = 16, steps: int = 365) -> dict[str, Any]:
     """Sweep runs per minute with 1 and 2 local worker processes (same runs, fresh stores)."""
-    from sim.experiments.runner import ProcessExecutor
     from sim.experiments.sweep.run import run_context, run_sweep
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
@@ -121,9 +121,12 @@ def measure_throughput(n_runs: int = 16, steps: int = 365) -> dict[str, Any]:
     return out
 
 
-def _memory_child(sweep_path: str, db_url: str, workers: int, checkpoints: list[int]) -> dict[str, Any]:
-    """In a fresh process: run a sweep and report this (coordinating) process's peaks so far at each
-    checkpoint (number of runs stored)."""
+def coordinator_memory(sweep_path: str, db_url: str, workers: int, checkpoints: list[int]) -> dict[str, Any]:
+    """Run a sweep and report this (coordinating) process's memory peaks at each checkpoint.
+
+    A checkpoint is a number of runs stored. :func:`measure_memory` calls it in a fresh process,
+    so that the peaks are the sweep's own.
+    """
     import resource
     import tracemalloc
 
@@ -152,25 +155,25 @@ def _memory_child(sweep_path: str, db_url: str, workers: int, checkpoints: list[
 
 def measure_memory(checkpoints: tuple[int, ...] = (500, 2000), workers: int = 2,
                    experiments: int = 50) -> dict[str, Any]:
-    """Coordinator peaks (heap by tracemalloc, RSS) after each checkpoint of one sweep of tiny runs
-    (one community of one compound, 5 days), run in a fresh process."""
+    """Coordinator peaks (heap by tracemalloc, RSS) after each checkpoint of one sweep of tiny runs.
+
+    The runs are of one community of one compound, 5 days; the sweep runs in a fresh process.
+    """
     n = max(checkpoints)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         path = _sweep_file(d, f"bench_memory_{n}", steps=5, n=experiments, replicates=-(-n // experiments),
                            compounds=1)
         db_url = f"sqlite:///{d / 'memory.db'}"
-        code = ("import json, sys; from sim.bench.sweep import _memory_child; "
-                f"print(json.dumps(_memory_child({str(path)!r}, {db_url!r}, {workers}, {list(checkpoints)!r})))")
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"memory bench failed:\n{proc.stderr}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return call_in_new_process("sim.bench.sweep", "coordinator_memory", str(path), db_url, workers,
+                                   list(checkpoints), what="memory bench")
 
 
 def sweep_lines(figures: dict[str, Any]) -> list[str]:
-    """The printed lines of :func:`bench_sweep`'s figures (overhead, throughput, memory), each
-    part formatted once it is present, so progress can be shown as the parts finish."""
+    """The printed lines of :func:`bench_sweep`'s figures (overhead, throughput, memory).
+
+    Each part is formatted once it is present, so progress can be shown as the parts finish.
+    """
     lines = []
     if "overhead" in figures:
         ov = figures["overhead"]

@@ -33,7 +33,6 @@ import os
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +43,8 @@ import numpy as np
 from sim.core.scenario import Scenario, _dump_toml
 from sim.errors import InputError
 from sim.experiments.calibration_spec import STRUCTURE_METRICS, CalibrationSpec, load_calibration
-from sim.experiments.compare import _stop, replicate_seeds, t_interval
-from sim.experiments.runner import process_context
+from sim.experiments.compare import replicate_seeds, t_interval
+from sim.experiments.runner import Executor, gather, open_executor, progress_bar
 
 __all__ = ["CalibrationResult", "add_calibrate_command", "calibrate", "cmd_calibrate", "run_replicate",
            "structure_metrics"]
@@ -79,24 +78,15 @@ def run_replicate(scenario_data: Mapping[str, Any], seed: int) -> dict[str, floa
     return out
 
 
-class _Runner:
-    """Runs the replicates of one point, in a process pool kept for the whole calibration."""
+def _replicate(_shared: None, task: tuple[Mapping[str, Any], int]) -> dict[str, float]:
+    """:func:`run_replicate` as the runner's work: a task is (scenario data, seed)."""
+    return run_replicate(*task)
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.pool = (ProcessPoolExecutor(max_workers=workers, mp_context=process_context(("sim.core.model", "sim.experiments.calibrate")))
-                     if workers > 1 else None)
 
-    def run(self, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, float]]:
-        data = scenario.to_dict()
-        if self.pool is None:
-            return [run_replicate(data, s) for s in seeds]
-        futures = [self.pool.submit(run_replicate, data, s) for s in seeds]
-        return [f.result() for f in futures]  # in replicate order, whatever the completion order
-
-    def close(self, abort: bool = False) -> None:
-        if self.pool is not None:
-            _stop(self.pool) if abort else self.pool.shutdown()
+def _run_seeds(executor: Executor, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, float]]:
+    """The replicates of one point, in seed order whatever the completion order."""
+    data = scenario.to_dict()
+    return gather(executor, [(data, s) for s in seeds])
 
 
 def _columns(runs: Sequence[Mapping[str, float]], names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -157,6 +147,7 @@ class CalibrationResult:
         return [(float(a), float(b), float(c), int(d)) for a, b, c, d in zip(mean, lo, hi, n)]
 
     def format_table(self) -> str:
+        """The fit as text: parameters, targets on the check seeds with 95% CIs, objective."""
         return "\n".join(_table_lines(self))
 
     def scenario_toml(self, out: Path) -> str:
@@ -206,88 +197,96 @@ class _BudgetSpent(Exception):
     pass
 
 
+class _Objective:
+    """J at each point tried, on the fit seeds: cached, counted against the budget, reported."""
+
+    def __init__(self, spec: CalibrationSpec, executor: Executor, fit_seeds: Sequence[int], bar: Any,
+                 on_evaluation: Callable[[dict[str, float], float], None] | None) -> None:
+        self.spec, self.executor, self.fit_seeds = spec, executor, fit_seeds
+        self.bar, self.on_evaluation = bar, on_evaluation
+        self.cache: dict[tuple[float, ...], tuple[float, np.ndarray]] = {}  # point -> (J, target means)
+        self.history: list[tuple[dict[str, float], float]] = []
+        self.best = np.inf
+
+    def scenario_at(self, values: Sequence[float]) -> Scenario:
+        return self.spec.scenario.with_overrides({p.key: v for p, v in zip(self.spec.parameters, values)})
+
+    def __call__(self, values: tuple[float, ...], budget: bool = True) -> float:
+        if values in self.cache:
+            return self.cache[values][0]
+        if budget and len(self.cache) >= self.spec.max_evaluations:
+            raise _BudgetSpent
+        runs = _run_seeds(self.executor, self.scenario_at(values), self.fit_seeds)
+        if not self.cache:
+            _check_metrics(self.spec, runs)
+        means = _nanmean(target_values(self.spec, runs))
+        j = objective(self.spec, means)
+        self.cache[values] = (j, means)
+        point = {p.key: v for p, v in zip(self.spec.parameters, values)}
+        self.history.append((point, j))
+        self.best = min(self.best, j)
+        self.bar.update(1)
+        self.bar.set_postfix(objective=f"{self.best:.4g}")
+        if self.on_evaluation is not None:
+            self.on_evaluation(point, j)
+        return j
+
+    def in_unit(self, u: np.ndarray) -> float:
+        """J at a point of the unit cube (the optimiser's coordinates)."""
+        return self(tuple(p.from_unit(x) for p, x in zip(self.spec.parameters, np.atleast_1d(u))))
+
+
 def calibrate(spec: CalibrationSpec, workers: int | None = None, progress: bool = True,
               on_evaluation: Callable[[dict[str, float], float], None] | None = None) -> CalibrationResult:
     """Fit ``spec.parameters`` to ``spec.targets``; see the module docstring."""
-    from scipy import optimize
-    from tqdm.auto import tqdm
-
     t0 = time.perf_counter()
     seeds = replicate_seeds(spec.seed, spec.replicates + spec.check_replicates)
     fit_seeds, check_seeds = seeds[: spec.replicates], seeds[spec.replicates:]
     n_workers = max(1, min(int(workers or os.cpu_count() or 1), max(spec.replicates, spec.check_replicates)))
     params = spec.parameters
-    cache: dict[tuple[float, ...], tuple[float, np.ndarray]] = {}
-    history: list[tuple[dict[str, float], float]] = []
-    runner = _Runner(n_workers)
-    bar = tqdm(total=spec.max_evaluations if params else 1, unit="eval", desc=f"calibrate {spec.name}",
-               disable=not progress, leave=False)
-    best = [np.inf]
-
-    def scenario_at(values: Sequence[float]) -> Scenario:
-        return spec.scenario.with_overrides({p.key: v for p, v in zip(params, values)})
-
-    def evaluate(values: tuple[float, ...], budget: bool = True) -> float:
-        if values in cache:
-            return cache[values][0]
-        if budget and len(cache) >= spec.max_evaluations:
-            raise _BudgetSpent
-        runs = runner.run(scenario_at(values), fit_seeds)
-        if not cache:
-            _check_metrics(spec, runs)
-        means = _nanmean(target_values(spec, runs))
-        j = objective(spec, means)
-        cache[values] = (j, means)
-        point = {p.key: v for p, v in zip(params, values)}
-        history.append((point, j))
-        best[0] = min(best[0], j)
-        bar.update(1)
-        bar.set_postfix(objective=f"{best[0]:.4g}")
-        if on_evaluation is not None:
-            on_evaluation(point, j)
-        return j
-
-    def f(u: np.ndarray) -> float:
-        return evaluate(tuple(p.from_unit(x) for p, x in zip(params, np.atleast_1d(u))))
-
-    converged, message = True, "no parameters to fit: targets evaluated at the base values"
-    try:
-        x0 = tuple(p.from_unit(p.to_unit(p.initial)) for p in params)
-        evaluate(x0)
-        if params:
-            u0 = np.array([p.to_unit(v) for p, v in zip(params, x0)])
-            try:
-                res = _minimise(optimize, f, u0, spec)
-                converged, message = bool(res.success), str(res.message)
-            except _BudgetSpent:
-                converged, message = False, f"stopped after the budget of {spec.max_evaluations} evaluations"
-        best_values = min(cache, key=lambda v: cache[v][0])  # first of equals: dicts keep insertion order
-        if params:  # report and write 4 significant digits: the fit is never that precise
-            best_values = tuple(p.clip(_round_sig(v)) for p, v in zip(params, best_values))
-            if best_values not in cache:  # one evaluation beyond the budget, at the rounded values
-                bar.total = len(cache) + 1
-                bar.refresh()
-            evaluate(best_values, budget=False)
+    x0 = tuple(p.from_unit(p.to_unit(p.initial)) for p in params)
+    bar = progress_bar(spec.max_evaluations if params else 1, f"calibrate {spec.name}", progress, unit="eval")
+    with bar, open_executor(_replicate, workers=n_workers) as executor:
+        ev = _Objective(spec, executor, fit_seeds, bar, on_evaluation)
+        converged, message, best = _fit(ev, x0)
         bar.close()
-        fitted_sc = scenario_at(best_values)
-        check_runs = runner.run(fitted_sc, check_seeds)
-    except BaseException:
-        bar.close()
-        runner.close(abort=True)
-        raise
-    runner.close()
+        check_runs = _run_seeds(executor, ev.scenario_at(best), check_seeds)
     check_values = target_values(spec, check_runs)
-    name = f"{spec.name}_calibrated"
-    fitted_sc = fitted_sc.with_overrides({"name": name, "description": f"{spec.scenario.description} "
-                                                                       f"(calibrated: {spec.path.name})"})
+    fitted_sc = ev.scenario_at(best).with_overrides({
+        "name": f"{spec.name}_calibrated", "description": f"{spec.scenario.description} (calibrated: {spec.path.name})"})
     return CalibrationResult(
         spec=spec, initial={p.key: v for p, v in zip(params, x0)},
-        fitted={p.key: v for p, v in zip(params, best_values)}, scenario=fitted_sc,
-        fit_seeds=fit_seeds, check_seeds=check_seeds, objective_initial=cache[x0][0],
-        objective_fit=cache[best_values][0], objective_check=objective(spec, _nanmean(check_values)),
-        fit_means=cache[best_values][1], check_values=check_values, evaluations=len(cache),
-        converged=converged, message=message, workers=n_workers, wall_s=time.perf_counter() - t0, history=history,
+        fitted={p.key: v for p, v in zip(params, best)}, scenario=fitted_sc,
+        fit_seeds=fit_seeds, check_seeds=check_seeds, objective_initial=ev.cache[x0][0],
+        objective_fit=ev.cache[best][0], objective_check=objective(spec, _nanmean(check_values)),
+        fit_means=ev.cache[best][1], check_values=check_values, evaluations=len(ev.cache),
+        converged=converged, message=message, workers=n_workers, wall_s=time.perf_counter() - t0,
+        history=ev.history,
     )
+
+
+def _fit(ev: _Objective, x0: tuple[float, ...]) -> tuple[bool, str, tuple[float, ...]]:
+    """Minimise J from ``x0``: (converged, message, best point), the best point rounded and evaluated."""
+    from scipy import optimize
+
+    spec, params = ev.spec, ev.spec.parameters
+    converged, message = True, "no parameters to fit: targets evaluated at the base values"
+    ev(x0)
+    if params:
+        u0 = np.array([p.to_unit(v) for p, v in zip(params, x0)])
+        try:
+            res = _minimise(optimize, ev.in_unit, u0, spec)
+            converged, message = bool(res.success), str(res.message)
+        except _BudgetSpent:
+            converged, message = False, f"stopped after the budget of {spec.max_evaluations} evaluations"
+    best = min(ev.cache, key=lambda v: ev.cache[v][0])  # first of equals: dicts keep insertion order
+    if params:  # report and write 4 significant digits: the fit is never that precise
+        best = tuple(p.clip(_round_sig(v)) for p, v in zip(params, best))
+        if best not in ev.cache:  # one evaluation beyond the budget, at the rounded values
+            ev.bar.total = len(ev.cache) + 1
+            ev.bar.refresh()
+        ev(best, budget=False)
+    return converged, message, best
 
 
 def _round_sig(value: float, digits: int = 4) -> float:
@@ -319,7 +318,7 @@ def _check_metrics(spec: CalibrationSpec, runs: Sequence[Mapping[str, float]]) -
         for n in t.metric.names:
             if n not in produced:
                 close = difflib.get_close_matches(n, sorted(produced), n=3, cutoff=0.6)
-                hint = f"; did you mean {', '.join(close)}?" if close else "; `govsim run --json` lists a run's metrics"
+                hint = f"; did you mean {', '.join(close)}?" if close else "; the metrics are the keys of a run's summary"
                 raise spec.error(f"targets[{i}].metric", f"{n!r} is not produced by runs of the base scenario over "
                                  f"{spec.window_days} days at the initial values (a policy counter appears once "
                                  f"it counts something){hint}")
@@ -343,7 +342,7 @@ def _table_lines(res: CalibrationResult) -> list[str]:
               f"{n_fit} target{'s' if n_fit != 1 else ''} over {spec.window_days} days; {res.evaluations} evaluations x "
               f"{spec.replicates} replicates ({'converged' if res.converged else res.message}).")]
     if spec.parameters:
-        rows = [("parameter", "initial", "fitted", "bounds")]
+        rows: list[tuple[str, ...]] = [("parameter", "initial", "fitted", "bounds")]
         for p in spec.parameters:
             rows.append((p.key, _fmt(res.initial[p.key]), _fmt(res.fitted[p.key]),
                          f"[{p.lo:g}, {p.hi:g}]" + (" log" if p.log else "")))
@@ -370,7 +369,7 @@ def _table_lines(res: CalibrationResult) -> list[str]:
     return lines
 
 
-def _align(rows: list[tuple[str, ...]]) -> list[str]:
+def _align(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     out.insert(1, "-" * len(out[0]))

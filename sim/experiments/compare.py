@@ -27,12 +27,12 @@ Statistics
     difference (percentage points, satisfaction being on a 0-1 scale). Its 95% interval is
     Fieller's, which is bounded only when the satisfaction gain is itself significant.
 
-Runs go to a :class:`concurrent.futures.ProcessPoolExecutor` (``workers=1`` runs in this
-process); workers receive the scenario as plain data and return only the summary, the time
-series and timings. Results are ordered by (scenario, replicate), never by completion, so they
-are the same whatever the number of workers. Custom policies registered in a notebook with
-``sim.policies.register`` reach the workers only with the ``fork`` start method (Linux
-default up to Python 3.13); use ``workers=1`` otherwise.
+Runs go to the experiment runner's worker processes (:mod:`sim.experiments.runner`; ``workers=1``
+runs in this process); workers receive the scenarios once as plain data and return only the
+summary, the time series and timings. Results are ordered by (scenario, replicate), never by
+completion, so they are the same whatever the number of workers. Workers import the modules
+that define non-built-in policies; a policy class defined in ``__main__`` (a notebook) exists
+only in this process: use ``workers=1`` for it.
 
 >>> from sim.experiments.compare import compare                                      # doctest: +SKIP
 >>> comp = compare(["scenarios/baseline.toml", "scenarios/bazhong_street_whistle.toml"],
@@ -48,8 +48,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +58,7 @@ import numpy as np
 
 from sim.config.taxonomy import COMPOUND_TYPES
 from sim.core.scenario import Scenario, load_scenario
-from sim.errors import ParameterError, ScenarioError
+from sim.errors import InputError, ParameterError, ScenarioError
 from sim.experiments.compare_json import comparison_to_json
 from sim.experiments.compare_stats import (
     LEVEL,
@@ -71,12 +70,13 @@ from sim.experiments.compare_stats import (
     t_interval,
 )
 from sim.experiments.compare_table import MAIN_METRICS, format_table
+from sim.experiments.runner import open_executor, progress_bar, run_record
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from sim.store.database import ResultStore
+    from sim.store.database import ResultStore, RunRecord
 
 # Statistics live in sim.experiments.compare_stats, the text table in sim.experiments.compare_table and the --json form in
 # sim.experiments.compare_json. Public names other modules import from here are re-exported.
@@ -93,6 +93,7 @@ __all__ = [
     "replicate_seeds",
     "run_comparison",
     "t_interval",
+    "unique_labels",
 ]
 
 #: Outcomes by compound type shown in the figures (besides satisfaction_<ctype>).
@@ -112,7 +113,7 @@ class Entry:
     scenario: Scenario
 
 
-def _unique_labels(names: Sequence[str]) -> list[str]:
+def unique_labels(names: Sequence[str]) -> list[str]:
     """Scenario names, with ``#2``, ``#3``... appended to repeats so every label is unique."""
     seen: dict[str, int] = {}
     out: list[str] = []
@@ -135,7 +136,7 @@ def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None
     if isinstance(scenarios, (str, Path, Scenario)):
         scenarios = [scenarios]
     if not scenarios:
-        raise ValueError("compare needs at least one scenario")
+        raise InputError("compare needs at least one scenario")
     overrides = {"run.n_steps": int(steps)} if steps is not None else None
     loaded: list[tuple[str | None, Scenario]] = []
     for item in scenarios:
@@ -149,7 +150,7 @@ def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None
             loaded.append((str(item), load_scenario(item, overrides)))
         else:
             raise TypeError(f"expected a Scenario or a path to a scenario file, got {type(item).__name__}")
-    labels = _unique_labels([sc.name for _, sc in loaded])
+    labels = unique_labels([sc.name for _, sc in loaded])
     return [Entry(label, file, sc) for label, (file, sc) in zip(labels, loaded)]
 
 
@@ -175,22 +176,36 @@ class _RunOutput:
     run_s: float
 
 
-def _run_one(index: int, replicate: int, scenario_data: Mapping[str, Any], seed: int,
-             plugins: tuple[str, ...] = ()) -> _RunOutput:
-    """Run one (scenario, replicate); the same code path in-process and in a worker.
+@dataclass(frozen=True)
+class _Shared:
+    """What every run of a comparison gets once per worker: the scenarios as plain data, policy modules."""
 
-    ``plugins``: modules defining non-built-in policies, imported first (a worker process starts
-    with only the built-in ones registered).
-    """
+    scenarios: tuple[dict[str, Any], ...]
+    #: modules defining non-built-in policies, imported first (a worker starts with the built-in ones only)
+    plugins: tuple[str, ...] = ()
+
+
+def _run_one(shared: _Shared, task: tuple[int, int, int]) -> _RunOutput:
+    """Run one (scenario index, replicate, seed); the same code path in-process and in a worker."""
     from sim import policies
     from sim.core.model import Model
 
-    policies.import_modules(plugins)
-    scenario = Scenario.from_dict(scenario_data)
+    index, replicate, seed = task
+    policies.import_modules(shared.plugins)
+    scenario = Scenario.from_dict(shared.scenarios[index])
     model = Model(scenario, seed=seed)
     res = model.run(progress=False)
     return _RunOutput(index, replicate, seed, model.t, res.summary, res.timeseries, res.t, res.started_at,
                       res.finished_at, res.setup_s, res.run_s)
+
+
+def _check_run_args(replicates: int, seed: int, workers: int | None) -> None:
+    if int(replicates) < 2:
+        raise InputError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
+    if int(seed) < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
 
 
 def run_comparison(
@@ -204,86 +219,73 @@ def run_comparison(
     comparison_id: str | None = None,
 ) -> Comparison:
     """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from sim.config.version import __version__
-
-    if int(replicates) < 2:
-        raise ValueError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
-    if int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    if workers is not None and int(workers) < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    _check_run_args(replicates, seed, workers)
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
     n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
-    plugins: tuple[str, ...] = ()
-    if n_workers > 1:  # workers must import the modules of policies that are not built in
-        from sim import policies
-
-        plugins = policies.defining_modules(sorted({spec.name for e in entries for spec in e.scenario.policies}))
-    tasks = [(i, r, e.scenario.to_dict(), seeds[r], plugins) for i, e in enumerate(entries) for r in range(replicates)]
-    outputs: dict[tuple[int, int], _RunOutput] = {}
-    run_ids: dict[tuple[int, int], int] = {}
-    meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries]
-
-    def finish(out: _RunOutput) -> None:
-        outputs[(out.index, out.replicate)] = out
-        if store is not None:
-            from sim.store.database import RunRecord
-
-            name, digest, text = meta[out.index]
-            record = RunRecord(
-                scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed, n_steps=out.n_steps,
-                package_version=__version__, started_at=out.started_at, finished_at=out.finished_at,
-                summary=out.summary, timeseries=out.timeseries, t=out.t, label=f"compare:{cid}",
-            )
-            run_ids[(out.index, out.replicate)] = store.save_run(record)  # one transaction per run
-
     t0 = time.perf_counter()
+    runs = _ComparisonRuns(entries, store, cid)
     try:
-        with tqdm(total=len(tasks), unit="run", desc=f"compare {cid}", disable=not progress, leave=False) as bar:
-            if n_workers <= 1:
-                for task in tasks:
-                    finish(_run_one(*task))
-                    bar.update(1)
-            else:
-                from sim.experiments.runner import process_context
-
-                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=process_context(("sim.core.model", "sim.experiments.compare")))
-                try:
-                    pending: set[Future[_RunOutput]] = {pool.submit(_run_one, *task) for task in tasks}
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            finish(fut.result())
-                            bar.update(1)
-                except BaseException:
-                    _stop(pool)  # do not wait for the runs under way or queued
-                    raise
-                pool.shutdown()
+        runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:
-        raise ComparisonInterrupted(cid, len(run_ids) if store is not None else 0) from None
-    wall_s = time.perf_counter() - t0
+        raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
+    return runs.comparison(seeds, int(seed), time.perf_counter() - t0, n_workers)
 
-    labels = [e.label for e in entries]
-    rows, timing, series, t_of = [], [], {}, {}
-    for i, e in enumerate(entries):
-        outs = [outputs[(i, r)] for r in range(replicates)]
-        for out in outs:
-            rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
-            timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
-                           "run_id": run_ids.get((i, out.replicate)), "setup_s": out.setup_s, "run_s": out.run_s,
-                           "started_at": out.started_at, "finished_at": out.finished_at})
-        t_of[e.label] = outs[0].t
-        series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
-    return Comparison(
-        comparison_id=cid, labels=labels, seeds=seeds, root_seed=int(seed),
-        runs=pd.DataFrame(rows), series=series, t=t_of,
-        files=[e.file for e in entries], scenarios=[e.scenario for e in entries],
-        timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
-    )
+
+class _ComparisonRuns:
+    """The runs of one comparison: run on the runner's executor, stored as they finish, then assembled."""
+
+    def __init__(self, entries: Sequence[Entry], store: ResultStore | None, cid: str) -> None:
+        self.entries, self.store, self.cid = entries, store, cid
+        self.outputs: dict[tuple[int, int], _RunOutput] = {}
+        self.run_ids: dict[tuple[int, int], int] = {}
+        #: each scenario's provenance in the store: name, content hash, TOML text
+        self.meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries] if store else []
+
+    def run(self, seeds: Sequence[int], n_workers: int, progress: bool) -> None:
+        """Run every (scenario, replicate), storing each as it finishes (completion order)."""
+        plugins: tuple[str, ...] = ()
+        if n_workers > 1:  # workers must import the modules of policies that are not built in
+            from sim import policies
+
+            plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
+        shared = _Shared(tuple(e.scenario.to_dict() for e in self.entries), plugins)
+        tasks = [(i, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
+        with (progress_bar(len(tasks), f"compare {self.cid}", progress) as bar,
+              open_executor(_run_one, shared, workers=n_workers) as executor):
+            for _task, out in executor.run(tasks):
+                if isinstance(out, Exception):
+                    raise out
+                self.outputs[(out.index, out.replicate)] = out
+                if self.store is not None:
+                    self.run_ids[(out.index, out.replicate)] = self.store.save_run(self._record(out))  # one transaction
+                bar.update(1)
+
+    def _record(self, out: _RunOutput) -> RunRecord:
+        name, digest, text = self.meta[out.index]
+        return run_record(out, scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed,
+                          n_steps=out.n_steps, label=f"compare:{self.cid}")
+
+    def comparison(self, seeds: list[int], root_seed: int, wall_s: float, n_workers: int) -> Comparison:
+        """The finished runs as a :class:`Comparison`, ordered by (scenario, replicate)."""
+        import pandas as pd
+
+        rows, timing, series, t_of = [], [], {}, {}
+        for i, e in enumerate(self.entries):
+            outs = [self.outputs[(i, r)] for r in range(len(seeds))]
+            for out in outs:
+                rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
+                timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
+                               "run_id": self.run_ids.get((i, out.replicate)), "setup_s": out.setup_s,
+                               "run_s": out.run_s, "started_at": out.started_at, "finished_at": out.finished_at})
+            t_of[e.label] = outs[0].t
+            series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
+        return Comparison(
+            comparison_id=self.cid, labels=[e.label for e in self.entries], seeds=seeds, root_seed=root_seed,
+            runs=pd.DataFrame(rows), series=series, t=t_of,
+            files=[e.file for e in self.entries], scenarios=[e.scenario for e in self.entries],
+            timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
+        )
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
@@ -293,17 +295,6 @@ class ComparisonInterrupted(KeyboardInterrupt):
         super().__init__(f"comparison {comparison_id} interrupted; {n_stored} finished runs stored")
         self.comparison_id = comparison_id
         self.n_stored = n_stored
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Shut a pool down now: cancel what is queued and end the workers' runs under way."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
-    if terminate is not None:
-        terminate()
-    else:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def compare(
@@ -358,10 +349,12 @@ class Comparison:
     # ---- data access ---------------------------------------------------------------------
     @property
     def baseline(self) -> str:
+        """The first scenario's label: every difference is taken against it."""
         return self.labels[0]
 
     @property
     def replicates(self) -> int:
+        """Runs per scenario."""
         return len(self.seeds)
 
     @property
@@ -400,8 +393,11 @@ class Comparison:
         return pd.DataFrame(rows)
 
     def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """The comparison table: index = metric, columns = (scenario, stat) with stat in
-        mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high (diffs vs the baseline, paired)."""
+        """The comparison table: index = metric, columns = (scenario, stat).
+
+        ``stat`` is one of mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high (diffs vs the
+        baseline, paired).
+        """
         import pandas as pd
 
         metrics = list(metrics) if metrics is not None else [m for m, _ in MAIN_METRICS]
@@ -453,12 +449,15 @@ class Comparison:
 
     # ---- output ----------------------------------------------------------------------------
     def format_table(self, width: int = 120) -> str:
-        """The table as text: one column group per scenario (mean [95% CI], and the paired
-        difference to the baseline); groups that do not fit in ``width`` wrap to a next block."""
+        """The table as text, ``width`` characters wide at most.
+
+        One column group per scenario (mean [95% CI], and the paired difference to the baseline);
+        groups that do not fit in ``width`` wrap to a next block.
+        """
         return format_table(self, width)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json`` (NaN as None); see :func:`sim.experiments.compare_json.comparison_to_json`."""
+        """The comparison as plain data for JSON (NaN as None); see :func:`sim.experiments.compare_json.comparison_to_json`."""
         return comparison_to_json(self)
 
     # ---- figures ---------------------------------------------------------------------------

@@ -21,8 +21,11 @@ __all__ = ["comparison_to_json"]
 
 
 def comparison_to_json(comp: Comparison) -> dict[str, Any]:
-    """Plain data for ``--json`` (NaN as None): ids, seeds, and per scenario its metrics (n and
-    the :data:`~sim.experiments.compare_stats.STAT_COLUMNS`), run ids and cost per satisfaction point."""
+    """The comparison as plain data for JSON (NaN as None).
+
+    Ids, seeds, and per scenario its metrics (n and the :data:`~sim.experiments.compare_stats.STAT_COLUMNS`),
+    run ids and cost per satisfaction point.
+    """
     st = comp.stats()
     ce = {r["scenario"]: r for r in comp.cost_effectiveness().to_dict("records")}
     steps = {comp.steps(label) for label in comp.labels}

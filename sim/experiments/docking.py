@@ -12,14 +12,13 @@ import math
 import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim.config.taxonomy import LEVELS
 from sim.core.scenario import Scenario, load_scenario
-from sim.experiments.runner import process_context
+from sim.experiments.runner import run_tasks
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -59,7 +58,11 @@ def docking_scenario(name: str, n_steps: int = 365) -> Scenario:
     return load_scenario(SCENARIO_DIR / path, {**DOCKING_WORLD, **extra, "run.n_steps": n_steps})
 
 
-def run_one(job: tuple[str, str, int, int]) -> tuple[str, str, int, dict[str, float], float]:
+Job = tuple[str, str, int, int]  # implementation, scenario name, seed, n_steps
+JobResult = tuple[str, str, int, dict[str, float], float]  # the job's first three, summary, CPU seconds
+
+
+def run_one(job: Job) -> JobResult:
     """Run one replicate: (implementation, scenario name, seed, n_steps) -> summary and seconds."""
     impl, name, seed, n_steps = job
     scenario = docking_scenario(name, n_steps)
@@ -75,6 +78,11 @@ def run_one(job: tuple[str, str, int, int]) -> tuple[str, str, int, dict[str, fl
     return impl, name, seed, summary, time.process_time() - start
 
 
+def _run_job(_shared: None, job: Job) -> JobResult:
+    """:func:`run_one` as the runner's work."""
+    return run_one(job)
+
+
 Summaries = dict[str, dict[str, list[dict[str, float]]]]
 
 
@@ -85,11 +93,7 @@ def run_replicates(names: list[str], n_reps: int = 20, n_steps: int = 365,
             for seed in range(1, n_reps + 1)]  # reference first: the long jobs start early
     out: Summaries = {n: {"core": [], "reference": []} for n in names}
     cpu: dict[str, float] = {"core": 0.0, "reference": 0.0}
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=process_context(("sim.core.model", "sim.reference"))) as pool:
-            results = list(pool.map(run_one, jobs))
-    else:
-        results = [run_one(j) for j in jobs]
+    results = run_tasks(_run_job, jobs, workers=workers, preload=("sim.reference",))
     for impl, name, _seed, summary, seconds in sorted(results, key=lambda r: r[2]):
         out[name][impl].append(summary)
         cpu[impl] += seconds

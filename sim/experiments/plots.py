@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PALETTE",
+    "new_figure",
     "plot_compound_types",
     "plot_cost_effectiveness",
     "plot_timeseries",
@@ -64,7 +65,8 @@ def scenario_colours(labels: Sequence[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
 
 
-def _figure(**kwargs: object) -> Figure:
+def new_figure(**kwargs: object) -> Figure:
+    """A Figure with constrained layout on its own Agg canvas: no pyplot, no global state."""
     fig = Figure(layout="constrained", **kwargs)  # type: ignore[arg-type]
     FigureCanvasAgg(fig)
     return fig
@@ -91,7 +93,7 @@ def _thousands(x: float, _pos: object = None) -> str:
 def plot_timeseries(comp: Comparison, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
     """One panel per metric: the mean over replicates (line) and its 95% CI (band) per scenario."""
     colours = scenario_colours(comp.labels)
-    fig = _figure(figsize=(9.0, 3.2 * len(metrics) + 1.0))
+    fig = new_figure(figsize=(9.0, 3.2 * len(metrics) + 1.0))
     axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     for ax, metric in zip(axes, metrics):
         ylabel, scale = SERIES_AXES.get(metric, (metric, 1.0))
@@ -110,8 +112,10 @@ def plot_timeseries(comp: Comparison, metrics: Sequence[str] = ("resolution_rate
 
 
 def plot_compound_types(comp: Comparison) -> Figure:
-    """Grouped bars by compound type (old / mature / new) for satisfaction and resolution rate,
-    one bar per scenario with its 95% CI as error bar."""
+    """Grouped bars by compound type (old / mature / new) for satisfaction and resolution rate.
+
+    One bar per scenario, with its 95% CI as error bar.
+    """
     colours = scenario_colours(comp.labels)
     panels = (
         ("satisfaction", "Mean satisfaction (% of maximum)", "Satisfaction by compound type"),
@@ -120,7 +124,7 @@ def plot_compound_types(comp: Comparison) -> Figure:
     metrics = [f"{prefix}_{ct}" for prefix, _, _ in panels for ct in COMPOUND_TYPES]
     st = comp.stats(metrics)
     rec = {(r["scenario"], r["metric"]): r for r in st.to_dict("records")}
-    fig = _figure(figsize=(max(9.0, 3.0 + 1.2 * len(comp.labels)), 4.6))
+    fig = new_figure(figsize=(max(9.0, 3.0 + 1.2 * len(comp.labels)), 4.6))
     axes = fig.subplots(1, 2)
     n = len(comp.labels)
     width = 0.8 / n
@@ -156,7 +160,7 @@ def plot_cost_effectiveness(comp: Comparison) -> Figure:
     """
     colours = scenario_colours(comp.labels)
     ce = comp.cost_effectiveness()
-    fig = _figure(figsize=(max(7.0, 1.8 + 1.6 * len(ce)), 5.0))
+    fig = new_figure(figsize=(max(7.0, 1.8 + 1.6 * len(ce)), 5.0))
     ax = fig.add_subplot()
     ticks = []
     for k, row in enumerate(ce.to_dict("records")):

@@ -1,166 +1,169 @@
-"""Where sweep runs execute: in this process, in local worker processes, or on a Dask cluster.
+"""The one place that starts worker processes: runs in this process, in local workers or on Dask.
 
-Every executor runs the same function, :func:`execute`, on the same inputs: the sweep's shared
-:class:`RunContext` (sent to each worker once) and one :class:`Task` (experiment, replicate,
-seed, parameters) per run. Workers return only the kept outcomes (:class:`RunOutput`); they
-never touch the database, so a worker that outlives a killed coordinator cannot write twice.
+Every executor applies one function ``fn(shared, task)`` to a stream of tasks: ``shared`` is the
+plain data every task needs (sent to each worker once), each task is small. Workers return
+results and never touch the database, so a worker that outlives a killed coordinator cannot
+write twice. ``run(tasks)`` consumes the tasks lazily, keeps at most ``window`` in flight and
+yields ``(task, result or exception)`` in completion order (``ordered=True``: task order), so the
+coordinator's memory does not grow with the number of tasks and results never depend on the
+number of workers (each task carries its own seed).
 
-``Executor.run(tasks)`` consumes an iterable of tasks lazily and yields ``(task, output or
-exception)`` in completion order, keeping at most ``window`` tasks in flight, so the
-coordinator's memory does not grow with the number of runs.
-
-* :class:`SerialExecutor` — in this process (``--workers 1``).
+* :class:`SerialExecutor` — in this process (one worker).
 * :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver``
-  start method where available). Workers ignore SIGINT (the coordinator decides what a Ctrl-C
-  means) and exit by themselves if the coordinator dies, even by SIGKILL.
-* :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a
-  short connect timeout; the context is scattered to the workers once.
+  where available) whose workers preload the model, load the compiled kernels once
+  (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
+  and exit by themselves if the coordinator dies, even by SIGKILL. A dead worker is reported as
+  :class:`WorkerDied`.
+* :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
+  connect timeout; ``shared`` is scattered to the workers once.
+
+:func:`open_executor`, :func:`map_tasks` and :func:`run_tasks` are the short ways to use them;
+:func:`call_in_new_process` runs one function in a fresh interpreter (benchmarks measure a
+process of their own). The default work is the sweep's, :func:`~sim.experiments.sweep.work.execute`
+on a :class:`~sim.experiments.sweep.work.RunContext` and one ``Task`` per run (re-exported here);
+:func:`run_record` turns any run's outcome into the store's row.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
 from datetime import datetime
 from itertools import islice
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from sim.errors import ClusterError, InputError
+from sim.experiments.sweep.work import RunContext, RunOutput, Task, execute
+
+if TYPE_CHECKING:
+    from sim.store.database import RunRecord
 
 __all__ = [
-    "DaskExecutor", "Executor", "ProcessExecutor", "RunContext", "RunOutput", "SerialExecutor", "Task",
-    "execute", "make_executor", "process_context",
+    "DaskExecutor", "Executor", "ProcessExecutor", "RunContext", "RunOutcome", "RunOutput", "SerialExecutor",
+    "Task", "WorkerDied", "call_in_new_process", "execute", "gather", "make_executor", "map_tasks",
+    "open_executor", "progress_bar", "run_record", "run_tasks",
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
+#: Modules every worker process imports before its first task (the fork server preloads them).
+PRELOAD: tuple[str, ...] = ("sim.experiments.runner", "sim.core.model")
+
+T = TypeVar("T")
+R = TypeVar("R")
+#: ``fn(shared, task) -> result``: the work an executor does, a module-level function (it is pickled by name).
+Work = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What every run of a sweep shares (plain data: scenarios do not pickle)."""
+class RunOutcome(Protocol):
+    """What any finished run offers the store: :class:`sim.core.results.Results`, :class:`RunOutput`..."""
 
-    key: str  # the sweep id: workers cache the base scenario under it
-    base: dict[str, Any]  # the base scenario as Scenario.to_dict()
-    outcomes: tuple[str, ...]
-    dynamic: tuple[str, ...]  # outcomes that are 0 when a run's summary lacks them (counters, flags)
-    series: tuple[str, ...]  # time series kept
-    #: modules defining the sweep's non-built-in policies, imported by every worker before a run
-    plugins: tuple[str, ...] = ()
-    #: policies defined in ``__main__`` (a notebook): they exist only in this process
-    local_policies: tuple[str, ...] = ()
+    @property
+    def summary(self) -> Mapping[str, float]:
+        """Metric -> value."""
 
+    @property
+    def timeseries(self) -> Mapping[str, np.ndarray]:
+        """Metric -> recorded values."""
 
-@dataclass(frozen=True)
-class Task:
-    """One run: experiment ``experiment`` of the design, replicate ``replicate``."""
+    @property
+    def t(self) -> np.ndarray:
+        """Recorded steps."""
 
-    experiment: int
-    replicate: int
-    seed: int
-    parameters: dict[str, Any]
+    @property
+    def started_at(self) -> datetime:
+        """When the run started (UTC)."""
 
-
-@dataclass
-class RunOutput:
-    """What a worker sends back: kept outcomes, kept series, provenance and timing."""
-
-    experiment: int
-    replicate: int
-    seed: int
-    n_steps: int
-    scenario_hash: str
-    summary: dict[str, float]
-    t: np.ndarray
-    timeseries: dict[str, np.ndarray]
-    started_at: datetime
-    finished_at: datetime
-    run_s: float  # model set-up + run
-    worker: str = field(default="")
+    @property
+    def finished_at(self) -> datetime:
+        """When the run finished (UTC)."""
 
 
-_BASE_CACHE: dict[str, Any] = {}
+def run_record(outcome: RunOutcome, *, scenario_name: str, scenario_hash: str, scenario_text: str, seed: int,
+               n_steps: int, label: str = "") -> RunRecord:
+    """The store's row of one run: its outcome, the scenario's provenance and this package's version."""
+    from sim.config.version import __version__
+    from sim.store.database import RunRecord
 
-
-def _base_scenario(ctx: RunContext) -> Any:
-    from sim.core.scenario import Scenario
-
-    sc = _BASE_CACHE.get(ctx.key)
-    if sc is None:
-        from sim import policies
-
-        policies.import_modules(ctx.plugins)
-        if len(_BASE_CACHE) >= 4:
-            _BASE_CACHE.clear()
-        sc = _BASE_CACHE[ctx.key] = Scenario.from_dict(ctx.base)
-    return sc
-
-
-def execute(ctx: RunContext, task: Task) -> RunOutput:
-    """Run one task; the same code in-process, in a worker process and on a Dask worker."""
-    from sim.core.model import Model
-    from sim.experiments.sweep.spec import apply_overrides
-
-    scenario = apply_overrides(_base_scenario(ctx), task.parameters)
-    t0 = time.perf_counter()
-    model = Model(scenario, seed=task.seed)
-    res = model.run(progress=False)
-    run_s = time.perf_counter() - t0
-    summary: dict[str, float] = {}
-    for name in ctx.outcomes:
-        value = res.summary.get(name)
-        summary[name] = float(value) if value is not None else (0.0 if name in ctx.dynamic else math.nan)
-    out = RunOutput(
-        experiment=task.experiment, replicate=task.replicate, seed=task.seed, n_steps=model.t,
-        scenario_hash=scenario.content_hash(), summary=summary, t=res.t,
-        timeseries={k: res.timeseries[k] for k in ctx.series}, started_at=res.started_at,
-        finished_at=res.finished_at, run_s=run_s, worker=f"{socket.gethostname()}:{os.getpid()}",
+    return RunRecord(
+        scenario_name=scenario_name, scenario_hash=scenario_hash, scenario_text=scenario_text, seed=seed,
+        n_steps=n_steps, package_version=__version__, started_at=outcome.started_at,
+        finished_at=outcome.finished_at, summary=outcome.summary, timeseries=outcome.timeseries, t=outcome.t,
+        label=label,
     )
-    # The model's policies and recorder refer back to it (reference cycles), so a discarded model
-    # would wait for a full garbage collection; dropping its state frees it at once.
-    model.__dict__.clear()
-    del model, res
-    return out
 
 
+# ------------------------------------------------------------------ executors
 class Executor(Protocol):
+    """Where tasks run: see the module docstring."""
+
     name: str
     workers: int
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, RunOutput | Exception]]: ...
+    def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
+        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
+        ...
 
-    def close(self, cancel: bool = False) -> None: ...
+    def close(self, cancel: bool = False) -> None:
+        """Release the workers; with ``cancel`` at once, dropping what is queued or running."""
+        ...
 
 
-class SerialExecutor:
+class WorkerDied(RuntimeError):
+    """A worker process ended without returning its result (killed, out of memory)."""
+
+
+class _Runs:
+    """``run`` on top of ``_results``, which yields ``(submission index, task, result)`` as they finish."""
+
+    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+        raise NotImplementedError
+
+    def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
+        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
+        held: dict[int, tuple[Any, Any]] = {}
+        nxt = 0
+        for seq, task, out in self._results(tasks):
+            if not ordered:
+                yield task, out
+                continue
+            held[seq] = (task, out)
+            while nxt in held:
+                yield held.pop(nxt)
+                nxt += 1
+
+
+class SerialExecutor(_Runs):
     """Runs every task in this process, one after the other."""
 
     name = "this process"
     workers = 1
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: Any = None, fn: Work | None = None) -> None:
         self.ctx = ctx
+        self.fn = fn if fn is not None else execute
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, RunOutput | Exception]]:
-        for task in tasks:
+    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+        for seq, task in enumerate(tasks):
             try:
-                out: RunOutput | Exception = execute(self.ctx, task)
-            except Exception as exc:  # noqa: BLE001 - reported per run by the coordinator
+                out = self.fn(self.ctx, task)
+            except Exception as exc:  # noqa: BLE001 - reported per task to the coordinator
                 out = exc
-            yield task, out
+            yield seq, task, out
 
     def close(self, cancel: bool = False) -> None:
-        pass
+        """Nothing to release."""
 
 
 # ------------------------------------------------------------------ local worker processes
-_WORKER_CTX: RunContext | None = None
+_WORKER: tuple[Work, Any] | None = None
 
 
 def _watch_parent(parent: int) -> None:
@@ -180,26 +183,27 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _init_worker(ctx: RunContext, parent: int) -> None:
-    global _WORKER_CTX
-    _WORKER_CTX = ctx
+def _init_worker(fn: Work, ctx: Any, parent: int) -> None:
+    global _WORKER
+    _WORKER = (fn, ctx)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="govsim-watchdog").start()
     from sim.core.model import warm_up
 
-    warm_up()  # load the compiled kernels once per worker, not inside its first run
+    warm_up()  # load the compiled kernels once per worker, not inside its first task
 
 
 def _ready() -> int:
     return os.getpid()
 
 
-def _pool_execute(task: Task) -> RunOutput:
-    assert _WORKER_CTX is not None, "worker not initialised"
-    return execute(_WORKER_CTX, task)
+def _pool_call(task: Any) -> Any:
+    assert _WORKER is not None, "worker not initialised"
+    fn, ctx = _WORKER
+    return fn(ctx, task)
 
 
-def process_context(preload: Sequence[str] = ("sim.core.model",)) -> Any:
+def _mp_context(preload: Sequence[str]) -> Any:
     """The multiprocessing context of every govsim process pool: ``forkserver`` where available.
 
     ``fork`` from a process that already runs threads (a progress bar's monitor, the pool's own
@@ -213,56 +217,54 @@ def process_context(preload: Sequence[str] = ("sim.core.model",)) -> Any:
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(list(preload))
+    ctx.set_forkserver_preload(list(dict.fromkeys(preload)))
     return ctx
 
 
-def _mp_context() -> Any:
-    return process_context(("sim.experiments.runner", "sim.core.model", "sim.experiments.sweep.spec"))
+class ProcessExecutor(_Runs):
+    """Local worker processes with a bounded number of tasks in flight (``fn``: the sweep's :func:`execute`)."""
 
-
-class ProcessExecutor:
-    """Local worker processes with a bounded number of tasks in flight."""
-
-    def __init__(self, ctx: RunContext, workers: int, window: int | None = None) -> None:
+    def __init__(self, ctx: Any, workers: int, window: int | None = None, *, fn: Work | None = None,
+                 preload: Sequence[str] = ()) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise InputError(f"workers must be at least 1, got {workers}")
+        if fn is None:
+            fn, preload = execute, ("sim.experiments.sweep.spec", *preload)
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
         self.workers = workers
         self.window = window or 2 * workers
         self.max_in_flight = 0  # observed, for tests
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
-                                         initargs=(ctx, os.getpid()))
-        self._inflight: dict[Future[RunOutput], Task] = {}
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context((*PRELOAD, fn.__module__, *preload)),
+                                         initializer=_init_worker, initargs=(fn, ctx, os.getpid()))
+        self._inflight: dict[Future[Any], tuple[int, Any]] = {}
 
     def start(self) -> None:
         """Start the worker processes now (they start with the first task otherwise)."""
         wait([self._pool.submit(_ready) for _ in range(self.workers)])
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, RunOutput | Exception]]:
+    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
         from concurrent.futures.process import BrokenProcessPool
 
-        it = iter(tasks)
+        it = enumerate(tasks)
         inflight = self._inflight
 
         def fill() -> None:
-            for task in islice(it, max(0, self.window - len(inflight))):
-                inflight[self._pool.submit(_pool_execute, task)] = task
+            for seq, task in islice(it, max(0, self.window - len(inflight))):
+                inflight[self._pool.submit(_pool_call, task)] = (seq, task)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
 
         fill()
         while inflight:
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: (inflight[f].experiment, inflight[f].replicate)):
-                task = inflight.pop(fut)
+            for fut in sorted(done, key=lambda f: inflight[f][0]):
+                seq, task = inflight.pop(fut)
                 try:
-                    out: RunOutput | Exception = fut.result()
+                    out = fut.result()
                 except BrokenProcessPool:
-                    raise RuntimeError("a worker process died unexpectedly (out of memory?); "
-                                       "rerun the same command to resume") from None
-                except Exception as exc:  # noqa: BLE001
+                    raise WorkerDied("a worker process died unexpectedly (out of memory?)") from None
+                except Exception as exc:  # noqa: BLE001 - reported per task to the coordinator
                     out = exc
-                yield task, out
+                yield seq, task, out
             fill()
 
     def close(self, cancel: bool = False) -> None:
@@ -283,24 +285,24 @@ class ProcessExecutor:
 
 
 # ------------------------------------------------------------------ Dask distributed
-class DaskExecutor:
-    """Runs tasks on a Dask cluster through its scheduler."""
+class DaskExecutor(_Runs):
+    """Runs tasks on a Dask cluster through its scheduler (``fn``: the sweep's :func:`execute`)."""
 
-    def __init__(self, ctx: RunContext, address: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 window: int | None = None) -> None:
-        from sim.errors import InputError
-
+    def __init__(self, ctx: Any, address: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 window: int | None = None, fn: Work | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
-            raise InputError("--scheduler needs Dask distributed: pip install 'govsim[cluster]'") from None
+            raise ClusterError("running on a Dask scheduler needs Dask distributed: "
+                               "pip install 'govsim[cluster]'") from None
         self.address = address
+        self.fn = fn if fn is not None else execute
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"cannot reach the Dask scheduler at '{address}' within {connect_timeout:g} s "
-                            f"({detail}); start one with `dask scheduler` and `dask worker ADDRESS`") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at '{address}' within {connect_timeout:g} s "
+                               f"({detail}); start one with `dask scheduler` and `dask worker ADDRESS`") from None
         nthreads = sum(self.client.nthreads().values())
         if nthreads == 0:  # e.g. a job-queue cluster whose worker jobs are still queued
             import sys
@@ -314,56 +316,122 @@ class DaskExecutor:
         self.max_in_flight = 0
         self._ctx = self.client.scatter(ctx, broadcast=True, hash=False)
         self._token = os.urandom(4).hex()
-        self._inflight: dict[str, tuple[Any, Task]] = {}
+        self._inflight: dict[Any, tuple[Any, int, Any]] = {}
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, RunOutput | Exception]]:
+    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
         from distributed import as_completed
 
-        it = iter(tasks)
+        it = enumerate(tasks)
         inflight = self._inflight
         ac = as_completed(loop=self.client.loop)
 
-        def submit(task: Task) -> None:
-            key = f"govsim-run-{self._token}-{task.experiment}-{task.replicate}"
-            fut = self.client.submit(execute, self._ctx, task, key=key, pure=False)
-            inflight[fut.key] = (fut, task)
+        def submit(seq: int, task: Any) -> None:
+            fut = self.client.submit(self.fn, self._ctx, task, key=f"govsim-{self._token}-{seq}", pure=False)
+            inflight[fut.key] = (fut, seq, task)
             ac.add(fut)
 
-        for task in islice(it, self.window):
-            submit(task)
+        for seq, task in islice(it, self.window):
+            submit(seq, task)
         self.max_in_flight = len(inflight)
         for fut in ac:
-            _, task = inflight.pop(fut.key)
+            _, seq, task = inflight.pop(fut.key)
             try:
-                out: RunOutput | Exception = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a failed run (or a lost worker) is reported per run
+                out = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a failed task (or a lost worker) is reported per task
                 out = exc
             fut.release()
             nxt = next(it, None)
             if nxt is not None:
-                submit(nxt)
+                submit(*nxt)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
-            yield task, out
+            yield seq, task, out
 
     def close(self, cancel: bool = False) -> None:
+        """Disconnect from the scheduler; with ``cancel`` first cancel the tasks still in flight."""
         try:
             if cancel and self._inflight:
-                self.client.cancel([f for f, _ in self._inflight.values()])
+                self.client.cancel([f for f, _, _ in self._inflight.values()])
             self._inflight.clear()
         finally:
             self.client.close()
 
 
-def make_executor(ctx: RunContext, workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process).
+# ------------------------------------------------------------------ the short ways
+def make_executor(ctx: Any, workers: int | None = None, scheduler: str | None = None, *, fn: Work | None = None,
+                  preload: Sequence[str] = ()) -> Executor:
+    """Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process; None: one per CPU).
 
-    Other processes import the policies by module (``ctx.plugins``); a policy defined in
-    ``__main__`` (a notebook) exists only here: ``ValueError`` unless the sweep runs in this process.
+    ``fn`` defaults to the sweep's :func:`execute`. Other processes import a sweep's policies by
+    module (``ctx.plugins``); a policy defined in ``__main__`` (a notebook) exists only here:
+    :class:`~sim.errors.InputError` unless the sweep runs in this process.
     """
     n = int(workers) if workers is not None else (os.cpu_count() or 1)
-    if ctx.local_policies and (scheduler or n > 1):
-        raise ValueError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
+    if isinstance(ctx, RunContext) and ctx.local_policies and (scheduler or n > 1):
+        raise InputError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
                          f"worker processes cannot import: run the sweep with workers=1, or define it in a module")
     if scheduler:
-        return DaskExecutor(ctx, scheduler)
-    return SerialExecutor(ctx) if n <= 1 else ProcessExecutor(ctx, n)
+        return DaskExecutor(ctx, scheduler, fn=fn)
+    return SerialExecutor(ctx, fn) if n <= 1 else ProcessExecutor(ctx, n, fn=fn, preload=preload)
+
+
+@contextmanager
+def open_executor(fn: Callable[[Any, T], R], shared: Any = None, *, workers: int | None = 1,
+                  scheduler: str | None = None, preload: Sequence[str] = ()) -> Iterator[Executor]:
+    """An executor of ``fn`` (see :func:`make_executor`), closed on leaving: at once if the block raised."""
+    ex = make_executor(shared, workers, scheduler, fn=fn, preload=preload)
+    try:
+        yield ex
+    except BaseException:
+        ex.close(cancel=True)  # do not wait for the tasks under way or queued
+        raise
+    ex.close()
+
+
+def map_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None, *, workers: int | None = 1,
+              ordered: bool = False, preload: Sequence[str] = ()) -> Iterator[tuple[T, R | Exception]]:
+    """``(task, fn(shared, task) or its exception)`` per task, as they finish (``ordered``: in task order)."""
+    with open_executor(fn, shared, workers=workers, preload=preload) as ex:
+        yield from ex.run(tasks, ordered=ordered)
+
+
+def gather(executor: Executor, tasks: Iterable[Any]) -> list[Any]:
+    """The results of ``tasks`` on an open executor, in task order; the first failure is raised."""
+    out = []
+    with closing(executor.run(tasks, ordered=True)) as results:
+        for _, res in results:
+            if isinstance(res, Exception):
+                raise res
+            out.append(res)
+    return out
+
+
+def run_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None, *, workers: int | None = 1,
+              preload: Sequence[str] = ()) -> list[R]:
+    """``[fn(shared, task) for task in tasks]`` on ``workers`` processes; the first failure is raised."""
+    with open_executor(fn, shared, workers=workers, preload=preload) as ex:
+        return gather(ex, tasks)
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True, **options: Any) -> Any:
+    """The tqdm progress bar of a batch of runs (``options`` go to tqdm; off unless ``enabled``)."""
+    return tqdm(total=total, desc=desc, disable=not enabled, **{"unit": "run", "leave": False, **options})
+
+
+def call_in_new_process(module: str, function: str, *args: Any, env: Mapping[str, str] | None = None,
+                        what: str = "") -> Any:
+    """``module.function(*args)`` in a fresh Python interpreter (its own memory peak); its JSON result.
+
+    ``args`` and the result travel as JSON; the function's last line of standard output must be
+    nothing else. ``RuntimeError`` with the child's standard error if it fails.
+    """
+    import json
+    import subprocess
+    import sys
+
+    code = ("import importlib, json, sys; f = getattr(importlib.import_module(sys.argv[1]), sys.argv[2]); "
+            "print(json.dumps(f(*json.loads(sys.argv[3]))))")
+    proc = subprocess.run([sys.executable, "-c", code, module, function, json.dumps(args)], capture_output=True,
+                          text=True, env=None if env is None else dict(env), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what or f'{module}.{function}'} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

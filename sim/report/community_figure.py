@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.config.taxonomy import COMPOUND_TYPES
-from sim.experiments.plots import _figure
+from sim.experiments.plots import new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -80,7 +80,7 @@ def plot_community(model: Model, colour_by: str = "type", max_per_compound: int 
     centres, ids, xy = community_layout(w, max_per_compound)
     lo, hi = centres.min(axis=0) - 0.6, centres.max(axis=0) + [0.6, 1.0]  # room for the community labels
     aspect = float((hi[0] - lo[0]) / (hi[1] - lo[1]))
-    fig = _figure(figsize=(float(np.clip(5.0 * aspect, 5.0, 16.0)) + (1.2 if colour_by != "type" else 0.0), 6.0))
+    fig = new_figure(figsize=(float(np.clip(5.0 * aspect, 5.0, 16.0)) + (1.2 if colour_by != "type" else 0.0), 6.0))
     ax = fig.add_subplot()
     ctype = w.res_ctype[ids]
     dot = float(np.clip(12000.0 / max(ids.size, 1), 2.0, 25.0))

@@ -172,7 +172,7 @@ def _frame(store: ResultStore, rows: list[dict[str, Any]], labels: list[str], gr
 
 def comparison_from_store(store: ResultStore, comparison_id: str) -> Comparison:
     """The comparison stored with label ``compare:<comparison_id>``, rebuilt (see the module docstring)."""
-    from sim.experiments.compare import _unique_labels
+    from sim.experiments.compare import unique_labels
 
     rows = _rows(store, runs.c.label == LABEL_PREFIX + comparison_id, f"read comparison {comparison_id}")
     if not rows:
@@ -180,7 +180,7 @@ def comparison_from_store(store: ResultStore, comparison_id: str) -> Comparison:
     keys: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:  # ordered by id: the first group is the baseline
         keys.setdefault((r["scenario_name"], r["scenario_hash"]), []).append(r)
-    labels = _unique_labels([name for name, _ in keys])
+    labels = unique_labels([name for name, _ in keys])
     groups = list(keys.values())
     return _frame(store, rows, labels, groups, comparison_id)
 

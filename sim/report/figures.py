@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.config.taxonomy import LEVELS
-from sim.experiments.plots import _figure, scenario_colours
+from sim.experiments.plots import new_figure, scenario_colours
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +57,7 @@ def plot_levels(comp: Comparison) -> Figure:
     metrics = [f"share_resolved_{lvl}" for lvl in LEVELS]
     st = comp.stats(metrics)
     rec = {(r["scenario"], r["metric"]): r for r in st.to_dict("records")}
-    fig = _figure(figsize=(max(8.0, 3.0 + 1.0 * len(comp.labels)), 4.6))
+    fig = new_figure(figsize=(max(8.0, 3.0 + 1.0 * len(comp.labels)), 4.6))
     ax = fig.add_subplot()
     n = len(comp.labels)
     width = 0.8 / n
@@ -122,7 +122,7 @@ def plot_sweep_heatmap(frame: pd.DataFrame, fx: str, fy: str, outcomes: Sequence
     The other factors and the replicates are averaged; each cell shows the value and the number of
     runs.
     """
-    fig = _figure(figsize=(5.2 * len(outcomes) + 0.6, 4.8))
+    fig = new_figure(figsize=(5.2 * len(outcomes) + 0.6, 4.8))
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     for ax, outcome in zip(axes, outcomes):
         label, scale = OUTCOME_AXES.get(outcome, (outcome, 1.0))
@@ -155,7 +155,7 @@ def plot_sensitivity(analysis: Analysis) -> Figure:
     names = ("first-order S1", "total ST") if sobol else ("mu* (mean |elementary effect|)", "sigma")
     colours = ("#1f77b4", "#ff7f0e")
     n_f = len(results[0].factors) if results else 0
-    fig = _figure(figsize=(max(7.0, 2.0 + 1.5 * n_f), 2.9 * max(len(results), 1) + 1.0))
+    fig = new_figure(figsize=(max(7.0, 2.0 + 1.5 * n_f), 2.9 * max(len(results), 1) + 1.0))
     axes = fig.subplots(max(len(results), 1), 1, squeeze=False)[:, 0]
     for ax, res in zip(axes, results):
         label = OUTCOME_AXES.get(res.outcome, (res.outcome, 1.0))[0].split(" (")[0]

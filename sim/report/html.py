@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import OutputError, StoreError
-from sim.experiments.compare_table import _num
+from sim.experiments.compare_table import format_number
 from sim.store.database import ResultStore
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def _table_html(comp: Comparison) -> str:
 def _cell(mean: float, lo: float, hi: float, dec: int, sign: bool) -> str:
     if not math.isfinite(mean):
         return "n/a"
-    ci = "[n/a]" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{_num(lo, dec, sign)}, {_num(hi, dec, sign)}]"
+    ci = "[n/a]" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{format_number(lo, dec, sign)}, {format_number(hi, dec, sign)}]"
     sig = sign and math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
-    text = f"{_num(mean, dec, sign)} {ci}"
+    text = f"{format_number(mean, dec, sign)} {ci}"
     return f'<span class="sig">{text}*</span>' if sig else text
 
 
@@ -132,9 +132,9 @@ def _ce_html(comp: Comparison) -> str:
     rows = [('<tr><th class="l">scenario</th><th>extra cost (yuan)</th><th>satisfaction gain (pp)</th>'
             "<th>yuan per pp</th><th>95% CI (Fieller)</th><th>status</th></tr>")]
     for r in ce.to_dict("records"):
-        ci = f"[{_num(r['ci_low'], 0)}, {_num(r['ci_high'], 0)}]" if r["status"] == "ok" else "unbounded / n/a"
-        rows.append(f'<tr><td class="l">{html.escape(r["scenario"])}</td><td>{_num(r["cost_diff"], 0, True)}</td>'
-                    f"<td>{_num(r['outcome_diff_pp'], 2, True)}</td><td>{_num(r['ratio'], 0)}</td><td>{ci}</td>"
+        ci = f"[{format_number(r['ci_low'], 0)}, {format_number(r['ci_high'], 0)}]" if r["status"] == "ok" else "unbounded / n/a"
+        rows.append(f'<tr><td class="l">{html.escape(r["scenario"])}</td><td>{format_number(r["cost_diff"], 0, True)}</td>'
+                    f"<td>{format_number(r['outcome_diff_pp'], 2, True)}</td><td>{format_number(r['ratio'], 0)}</td><td>{ci}</td>"
                     f"<td>{r['status']}</td></tr>")
     return f"<table>{''.join(rows)}</table>"
 

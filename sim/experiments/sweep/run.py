@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TextIO
 
-from sim.experiments.runner import Executor, RunContext, RunOutput, Task, make_executor
+from sim.experiments.runner import Executor, WorkerDied, make_executor, progress_bar, run_record
 from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
-from sim.store.database import ResultStore, RunRecord
+from sim.experiments.sweep.work import RunContext, RunOutput, Task
+from sim.store.database import ResultStore
 
-__all__ = ["SweepReport", "run_context", "run_sweep", "sweep_row"]
+__all__ = ["SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_row"]
 
 _MAX_ERRORS_KEPT = 5
 _GC_EVERY = 250  # stored results between full garbage collections in the coordinator
@@ -58,13 +59,16 @@ class SweepReport:
 
     @property
     def n_done(self) -> int:
+        """Runs stored, before this call and by it."""
         return self.n_before + self.n_stored
 
     @property
     def complete(self) -> bool:
+        """Every run of the sweep is stored."""
         return self.n_done == self.n_runs
 
     def to_json(self) -> dict[str, Any]:
+        """The report as plain data (seconds rounded to the millisecond)."""
         return {"sweep_id": self.sweep_id, "n_runs": self.n_runs, "n_before": self.n_before,
                 "n_stored": self.n_stored, "n_done": self.n_done, "n_failed": self.n_failed,
                 "errors": self.errors, "interrupted": self.interrupted, "created": self.created,
@@ -74,6 +78,7 @@ class SweepReport:
 
 
 def run_context(spec: SweepSpec) -> RunContext:
+    """What every run of the sweep shares: base scenario, kept outcomes and series, policy modules."""
     from sim import policies
 
     pols = spec.policies_used()
@@ -84,6 +89,7 @@ def run_context(spec: SweepSpec) -> RunContext:
 
 
 def sweep_row(spec: SweepSpec) -> dict[str, Any]:
+    """The sweep's row of the ``sweeps`` table: identity, spec, base scenario, design, provenance."""
     from sim.config.version import __version__
 
     return {
@@ -96,7 +102,8 @@ def sweep_row(spec: SweepSpec) -> dict[str, Any]:
     }
 
 
-def _experiment_rows(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+def experiment_rows(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    """The ``experiments`` rows of a sweep: index, parameters, design sample, scenario hash (lazily)."""
     for i in range(spec.n_experiments):
         yield {"idx": i, "parameters": spec.parameters(i), "sample": spec.sample(i),
                "scenario_hash": spec.scenario(i).content_hash()}
@@ -152,6 +159,105 @@ class _Signals:
             raise KeyboardInterrupt
 
 
+def _open(spec: SweepSpec, store: ResultStore, report: SweepReport,
+          say: Callable[[str], None]) -> tuple[dict[int, int], set[tuple[int, int]]]:
+    """Create the sweep in the store unless it is there; its experiment ids and the pairs already done."""
+    report.created = store.open_sweep(sweep_row(spec), experiment_rows(spec))
+    exp_ids = store.sweep_experiment_ids(spec.sweep_id)
+    if len(exp_ids) != spec.n_experiments:
+        from sim.errors import StoreError
+
+        raise StoreError(f"sweep {spec.sweep_id} has {len(exp_ids)} experiments stored, "
+                         f"expected {spec.n_experiments}")
+    done = store.sweep_done(spec.sweep_id)
+    report.n_before = len(done)
+    say(f"sweep {spec.sweep_id}: {spec.n_experiments:,} experiments x {spec.replicates} replicate"
+        f"{'s' if spec.replicates != 1 else ''} = {spec.n_runs:,} runs; {len(done):,} already stored; "
+        f"running {spec.n_runs - len(done):,} on {report.executor}")
+    return exp_ids, done
+
+
+@dataclass
+class _Loop:
+    """The coordinator's loop: stores each result as it arrives, reports failures and progress."""
+
+    spec: SweepSpec
+    store: ResultStore
+    report: SweepReport
+    exp_ids: dict[int, int]
+    say: Callable[[str], None]
+    progress: bool
+    stream: TextIO
+    log_every_s: float
+    on_result: Callable[[SweepReport], None] | None
+    bar: Any = None
+    t_log: float = 0.0
+    t_run0: float = 0.0
+
+    def run(self, executor: Executor, done: set[tuple[int, int]]) -> bool:
+        """Run the pairs not ``done``; False if SIGINT or SIGTERM stopped it."""
+        spec, report = self.spec, self.report
+        tasks = (Task(e, r, spec.seed_of(e, r), spec.overrides(e)) for e, r in spec.pairs(done))
+        self.bar = progress_bar(spec.n_runs, spec.sweep_id[:40], self.progress, initial=len(done), file=self.stream,
+                                dynamic_ncols=True, smoothing=0.05, leave=True)
+        self.t_log = self.t_run0 = time.perf_counter()
+        try:
+            with _Signals() as sig:
+                try:
+                    for task, out in executor.run(tasks):
+                        if isinstance(out, Exception):
+                            self._failed(task, out)
+                        else:
+                            self._store(task, out, sig)
+                except KeyboardInterrupt:
+                    report.interrupted = True
+                except WorkerDied as exc:
+                    raise WorkerDied(f"{exc}; the runs finished before are stored: running the same sweep "
+                                     "again resumes it") from None
+                report.loop_s = time.perf_counter() - self.t_run0
+        finally:
+            self.bar.close()
+        return not report.interrupted
+
+    def _failed(self, task: Task, exc: Exception) -> None:
+        self.report.n_failed += 1
+        msg = (f"experiment {task.experiment} replicate {task.replicate} failed: "
+               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if len(self.report.errors) < _MAX_ERRORS_KEPT:
+            self.report.errors.append(msg)
+            (self.bar.write(f"govsim: {msg}", file=self.stream) if self.progress else self.say(f"govsim: {msg}"))
+
+    def _store(self, task: Task, out: RunOutput, sig: _Signals) -> None:
+        spec, report = self.spec, self.report
+        record = run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
+                            scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
+                            n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}")
+        t0 = time.perf_counter()
+        with sig.critical():  # a Ctrl-C waits for this commit
+            stored = self.store.save_sweep_run(record, self.exp_ids[task.experiment], task.replicate,
+                                               worker=out.worker, run_s=out.run_s)
+            report.store_s += time.perf_counter() - t0
+            report.compute_s += out.run_s
+            if stored is not None:
+                report.n_stored += 1
+            self.bar.update(1)
+        if report.n_stored % _GC_EVERY == 0:
+            gc.collect()  # storing leaves cyclic garbage: keep the coordinator's heap flat
+        if self.on_result is not None:
+            self.on_result(report)
+        if not self.progress and time.perf_counter() - self.t_log >= self.log_every_s:
+            self._log_progress()
+
+    def _log_progress(self) -> None:
+        spec, report = self.spec, self.report
+        self.t_log = time.perf_counter()
+        rate = report.n_stored / max(self.t_log - self.t_run0, 1e-9) * 60
+        left = spec.n_runs - report.n_done
+        eta = _hms(left / rate * 60) if rate > 0 else "?"
+        self.say(f"sweep {spec.sweep_id}: {report.n_done:,}/{spec.n_runs:,} runs "
+                 f"({100 * report.n_done / spec.n_runs:.0f}%), {rate:.1f} runs/min, ETA {eta}")
+
+
 def run_sweep(
     spec: SweepSpec,
     store: ResultStore,
@@ -173,86 +279,21 @@ def run_sweep(
     ``log_every_s`` seconds (for batch logs).
     ``on_result`` is called with the report after each stored result.
     """
-    from tqdm.auto import tqdm
-
     stream = stream or sys.stderr
     say = log or (lambda msg: print(msg, file=stream, flush=True))
     t_start = time.perf_counter()
     own_executor = executor is None
-    ctx = run_context(spec)
     if executor is None:
-        executor = make_executor(ctx, workers, scheduler)  # an unreachable scheduler fails before any write
+        executor = make_executor(run_context(spec), workers, scheduler)  # an unreachable scheduler fails before any write
     report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
     cancel = True
     try:
-        report.created = store.open_sweep(sweep_row(spec), _experiment_rows(spec))
-        exp_ids = store.sweep_experiment_ids(spec.sweep_id)
-        if len(exp_ids) != spec.n_experiments:
-            from sim.errors import StoreError
-
-            raise StoreError(f"sweep {spec.sweep_id} has {len(exp_ids)} experiments stored, "
-                             f"expected {spec.n_experiments}")
-        done = store.sweep_done(spec.sweep_id)
-        report.n_before = len(done)
-        todo = spec.n_runs - len(done)
-        say(f"sweep {spec.sweep_id}: {spec.n_experiments:,} experiments x {spec.replicates} replicate"
-            f"{'s' if spec.replicates != 1 else ''} = {spec.n_runs:,} runs; {len(done):,} already stored; "
-            f"running {todo:,} on {executor.name}")
-        if todo == 0:
+        exp_ids, done = _open(spec, store, report, say)
+        if len(done) == spec.n_runs:
             cancel = False
             return report
-        tasks = (Task(e, r, spec.seed_of(e, r), spec.overrides(e)) for e, r in spec.pairs(done))
-        from sim.config.version import __version__
-
-        bar = tqdm(total=spec.n_runs, initial=len(done), unit="run", desc=spec.sweep_id[:40], disable=not progress,
-                   file=stream, dynamic_ncols=True, smoothing=0.05, leave=True)
-        t_log = time.perf_counter()
-        t_run0 = time.perf_counter()
-        try:
-            with _Signals() as sig:
-                try:
-                    for task, out in executor.run(tasks):
-                        if isinstance(out, Exception):
-                            report.n_failed += 1
-                            msg = f"experiment {task.experiment} replicate {task.replicate} failed: " \
-                                  f"{type(out).__name__}: {str(out).splitlines()[0] if str(out) else ''}"
-                            if len(report.errors) < _MAX_ERRORS_KEPT:
-                                report.errors.append(msg)
-                                (bar.write(f"govsim: {msg}", file=stream) if progress else say(f"govsim: {msg}"))
-                            continue
-                        params = task.parameters
-                        record = RunRecord(
-                            scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
-                            scenario_text=_scenario_text(spec, out, params), seed=out.seed, n_steps=out.n_steps,
-                            package_version=__version__, started_at=out.started_at, finished_at=out.finished_at,
-                            summary=out.summary, timeseries=out.timeseries, t=out.t, label=f"sweep:{spec.sweep_id}",
-                        )
-                        t0 = time.perf_counter()
-                        with sig.critical():  # a Ctrl-C waits for this commit
-                            stored = store.save_sweep_run(record, exp_ids[task.experiment], task.replicate,
-                                                          worker=out.worker, run_s=out.run_s)
-                            report.store_s += time.perf_counter() - t0
-                            report.compute_s += out.run_s
-                            if stored is not None:
-                                report.n_stored += 1
-                            bar.update(1)
-                        if report.n_stored % _GC_EVERY == 0:
-                            gc.collect()  # storing leaves cyclic garbage: keep the coordinator's heap flat
-                        if on_result is not None:
-                            on_result(report)
-                        if not progress and time.perf_counter() - t_log >= log_every_s:
-                            t_log = time.perf_counter()
-                            rate = report.n_stored / max(t_log - t_run0, 1e-9) * 60
-                            left = spec.n_runs - report.n_done
-                            eta = _hms(left / rate * 60) if rate > 0 else "?"
-                            say(f"sweep {spec.sweep_id}: {report.n_done:,}/{spec.n_runs:,} runs "
-                                f"({100 * report.n_done / spec.n_runs:.0f}%), {rate:.1f} runs/min, ETA {eta}")
-                    cancel = False
-                except KeyboardInterrupt:
-                    report.interrupted = True
-                report.loop_s = time.perf_counter() - t_run0
-        finally:
-            bar.close()
+        loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result)
+        cancel = not loop.run(executor, done)
     finally:
         if own_executor or cancel:
             try:

@@ -1,0 +1,107 @@
+"""One run of a sweep: its :class:`Task`, the :class:`RunContext` all runs share, and :func:`execute`.
+
+:func:`execute` is the work the sweep's executors (:mod:`sim.experiments.runner`) apply to every
+task, the same code in this process, in a local worker process and on a Dask worker. It returns
+only the kept outcomes (:class:`RunOutput`); it never touches the database.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunContext", "RunOutput", "Task", "execute"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of a sweep shares (plain data: scenarios do not pickle)."""
+
+    key: str  # the sweep id: workers cache the base scenario under it
+    base: dict[str, Any]  # the base scenario as Scenario.to_dict()
+    outcomes: tuple[str, ...]
+    dynamic: tuple[str, ...]  # outcomes that are 0 when a run's summary lacks them (counters, flags)
+    series: tuple[str, ...]  # time series kept
+    #: modules defining the sweep's non-built-in policies, imported by every worker before a run
+    plugins: tuple[str, ...] = ()
+    #: policies defined in ``__main__`` (a notebook): they exist only in this process
+    local_policies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run: experiment ``experiment`` of the design, replicate ``replicate``."""
+
+    experiment: int
+    replicate: int
+    seed: int
+    parameters: dict[str, Any]
+
+
+@dataclass
+class RunOutput:
+    """What a worker sends back: kept outcomes, kept series, provenance and timing."""
+
+    experiment: int
+    replicate: int
+    seed: int
+    n_steps: int
+    scenario_hash: str
+    summary: dict[str, float]
+    t: np.ndarray
+    timeseries: dict[str, np.ndarray]
+    started_at: datetime
+    finished_at: datetime
+    run_s: float  # model set-up + run
+    worker: str = field(default="")
+
+
+_BASE_CACHE: dict[str, Any] = {}
+
+
+def _base_scenario(ctx: RunContext) -> Any:
+    from sim.core.scenario import Scenario
+
+    sc = _BASE_CACHE.get(ctx.key)
+    if sc is None:
+        from sim import policies
+
+        policies.import_modules(ctx.plugins)
+        if len(_BASE_CACHE) >= 4:
+            _BASE_CACHE.clear()
+        sc = _BASE_CACHE[ctx.key] = Scenario.from_dict(ctx.base)
+    return sc
+
+
+def execute(ctx: RunContext, task: Task) -> RunOutput:
+    """Run one task; the same code in-process, in a worker process and on a Dask worker."""
+    from sim.core.model import Model
+    from sim.experiments.sweep.spec import apply_overrides
+
+    scenario = apply_overrides(_base_scenario(ctx), task.parameters)
+    t0 = time.perf_counter()
+    model = Model(scenario, seed=task.seed)
+    res = model.run(progress=False)
+    run_s = time.perf_counter() - t0
+    summary: dict[str, float] = {}
+    for name in ctx.outcomes:
+        value = res.summary.get(name)
+        summary[name] = float(value) if value is not None else (0.0 if name in ctx.dynamic else math.nan)
+    out = RunOutput(
+        experiment=task.experiment, replicate=task.replicate, seed=task.seed, n_steps=model.t,
+        scenario_hash=scenario.content_hash(), summary=summary, t=res.t,
+        timeseries={k: res.timeseries[k] for k in ctx.series}, started_at=res.started_at,
+        finished_at=res.finished_at, run_s=run_s, worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    # The model's policies and recorder refer back to it (reference cycles), so a discarded model
+    # would wait for a full garbage collection; dropping its state frees it at once.
+    model.__dict__.clear()
+    del model, res
+    return out
