@@ -84,7 +84,7 @@ def test_no_import_cycle() -> None:
 
 def test_import_sim_is_light() -> None:
     """``import sim`` loads none of the heavy libraries; the public names load them on first use."""
-    code = "import sys, sim; print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,)
+    code = f"import sys, sim; print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"import sim loaded: {out}"
 
@@ -92,7 +92,7 @@ def test_import_sim_is_light() -> None:
 def test_cli_help_is_light() -> None:
     """Building the whole command line (``govsim --help``) loads no heavy library either."""
     code = ("import sys; from sim.cli import build_parser; build_parser(); "
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,))
+            f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"building the CLI parser loaded: {out}"
 

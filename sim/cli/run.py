@@ -87,20 +87,16 @@ def _scenario(args: argparse.Namespace) -> Scenario:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario, store the run, print its summary (a table, or one JSON object)."""
-    from sim.config.version import __version__
     from sim.core.model import Model
-    from sim.store.database import ResultStore, RunRecord
+    from sim.experiments.runner import run_record
+    from sim.store.database import ResultStore
 
     scenario = _scenario(args)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
     model = Model(scenario, seed=args.seed)
     results = model.run(progress=None if not args.quiet else False)
-    record = RunRecord(
-        scenario_name=scenario.name, scenario_hash=scenario.content_hash(), scenario_text=scenario.to_toml(),
-        seed=model.seed, n_steps=model.t, package_version=__version__,
-        started_at=results.started_at, finished_at=results.finished_at,
-        summary=results.summary, timeseries=results.timeseries, t=results.t, label=args.label,
-    )
+    record = run_record(results, scenario_name=scenario.name, scenario_hash=scenario.content_hash(),
+                        scenario_text=scenario.to_toml(), seed=model.seed, n_steps=model.t, label=args.label)
     run_id = store.save_run(record)
     store.close()
     if args.json:

@@ -1,1 +1,1 @@
-"""core"""
+"""The model's core: scenario, world, problem pool, handlers, the day's phases, kernels, results."""

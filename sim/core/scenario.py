@@ -119,7 +119,7 @@ class Scenario(Params):
 
     def to_toml(self) -> str:
         """The scenario as TOML text (full, every value explicit), for provenance."""
-        return _dump_toml(self.to_dict())
+        return dump_toml(self.to_dict())
 
     def policy(self, name: str) -> Params | None:
         """Parameters of policy ``name`` if it is switched on, else None."""
@@ -207,7 +207,7 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def _dump_toml(data: Mapping[str, Any], prefix: str = "") -> str:
+def dump_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     """Minimal TOML writer for nested plain data (tables and scalars)."""
     scalars = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
     lines = []
@@ -218,5 +218,5 @@ def _dump_toml(data: Mapping[str, Any], prefix: str = "") -> str:
         lines.append("")
     for key, value in data.items():
         if isinstance(value, Mapping):
-            lines.append(_dump_toml(value, f"{prefix}.{key}" if prefix else key))
+            lines.append(dump_toml(value, f"{prefix}.{key}" if prefix else key))
     return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""experiments"""
+"""Experiments over the model: the process runner, comparisons, sweeps, calibration, sensitivity, docking."""

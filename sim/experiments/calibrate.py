@@ -27,7 +27,6 @@ reproduce the table exactly.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import os
 import textwrap
@@ -40,13 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.scenario import Scenario, _dump_toml
-from sim.errors import InputError
-from sim.experiments.calibration_spec import STRUCTURE_METRICS, CalibrationSpec, load_calibration
+from sim.core.scenario import Scenario, dump_toml
+from sim.experiments.calibration_spec import STRUCTURE_METRICS, CalibrationSpec
 from sim.experiments.compare import replicate_seeds, t_interval
 from sim.experiments.runner import Executor, gather, open_executor, progress_bar
 
-__all__ = ["CalibrationResult", "add_calibrate_command", "calibrate", "cmd_calibrate", "run_replicate",
+__all__ = ["CalibrationResult", "calibrate", "run_replicate",
            "structure_metrics"]
 
 #: Objective of a point where a fitted target is undefined (NaN) in every replicate.
@@ -187,7 +185,7 @@ class CalibrationResult:
                 if text:
                     head += textwrap.wrap(f"{label}: {text}", 110, initial_indent="    ", subsequent_indent="      ")
         lines = [f"# {h}".rstrip() for h in head]
-        return "\n".join(lines) + "\n\n" + _dump_toml(nested).rstrip() + "\n"
+        return "\n".join(lines) + "\n\n" + dump_toml(nested).rstrip() + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
