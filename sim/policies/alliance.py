@@ -144,7 +144,7 @@ class Alliance(Policy):
         self.n_allied = np.bincount(units.community[mine], minlength=n_comm).astype(np.float64)
         #: share of each (community, category) the allied units' resources cover
         self.coverage = (1.0 - np.exp(-units.community_resources(n_comm).astype(np.float64)))
-        model.mult[COMMUNITY] *= (1.0 + p.success_boost * self.coverage).astype(np.float32)
+        model.handlers.mult[COMMUNITY] *= (1.0 + p.success_boost * self.coverage).astype(np.float32)
         self.in_service = np.rint(self.n_allied * p.n_in_service_per_unit).astype(np.int64)
         model.party.add_in_service(self.in_service)
         self.extra_events = self.n_allied * p.events_per_unit_per_month / DAYS_PER_MONTH

@@ -184,15 +184,15 @@ class FourEmpowerments(Policy):
             comm.event_rate = comm.event_rate + np.float32(p.n_volunteer_events_per_year / 365.0)
         if p.deliberation:
             factor = np.where(p.deliberation_settle.array() > 0, p.deliberation_boost, 1.0)
-            model.boost(COMMUNITY, factor)
-            model.boost(GRID, factor)
+            model.handlers.boost(COMMUNITY, factor)
+            model.handlers.boost(GRID, factor)
         if p.trusteeship:
             unmanaged = np.flatnonzero((w.compound_type == OLD) & (model.compound_firm < 0))
             if unmanaged.size:
                 cap = p.trusteeship_capacity_per_100_households * w.compound_n_households[unmanaged] / 100.0
                 ids = model.firms.add(unmanaged, p.trusteeship_quality, cap, community_run=True)
                 model.compound_firm[unmanaged] = ids
-                model.rebuild_handlers()
+                model.handlers.rebuild()
                 model.p_prevent[unmanaged, _SANITATION] = _combine_prevent(
                     model.p_prevent[unmanaged, _SANITATION], p.trusteeship_p_prevent_sanitation)
                 self._n_trustee_households = int(w.compound_n_households[unmanaged].sum())
@@ -200,7 +200,7 @@ class FourEmpowerments(Policy):
         if p.elderly_care:
             care = np.ones(N_CATEGORIES)
             care[_CARE] = p.care_boost
-            model.boost(COMMUNITY, care)
+            model.handlers.boost(COMMUNITY, care)
             share = p.p_prevent_care.array(np.float32)[w.compound_type]
             model.p_prevent[:, _CARE] = _combine_prevent(model.p_prevent[:, _CARE], share)
 

@@ -63,11 +63,11 @@ class StreetEmpowerment(Policy):
     def setup(self, model: Model) -> None:
         p = self.params
         share = p.authority_share.array(np.float32)
-        street = model.authority[STREET]
-        target = share * model.authority[DEPARTMENT]
+        street = model.handlers.authority[STREET]
+        target = share * model.handlers.authority[DEPARTMENT]
         sunk = target > street  # categories whose enforcement actually sinks to the street
         # raise the base authority and keep each street's own multiplier
-        model.authority[STREET] = np.where(sunk, np.minimum(target, 1.0), street)
+        model.handlers.authority[STREET] = np.where(sunk, np.minimum(target, 1.0), street)
         moved = model.departments.capacity * np.float32(p.capacity_moved) * sunk
         model.departments.capacity = model.departments.capacity - moved
         w = model.world

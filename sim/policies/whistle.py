@@ -76,7 +76,7 @@ class Whistle(Policy):
         model.deadline[COMMUNITY] = p.deadline_community
         model.deadline[STREET] = p.deadline_street
         model.deadline[DEPARTMENT] = p.deadline_department
-        model.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
+        model.handlers.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
         model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
         model.rate_abandon *= 1.0 - p.abandon_cut
         model.no_recontact_flags |= FLAG_BIT["whistle"]

@@ -1,0 +1,124 @@
+"""Kernels of the route phase: chances of success, entry levels, and the climb past levels that
+cannot handle a problem (the escalate phase places the problems it moves up the same way).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config.taxonomy import COMMUNITY, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREET
+from sim.core.kernels.jit import ONE32, ZERO32, jit
+from sim.core.kernels.state import Climb, EntryRules, LedgerCounts, PoolColumns, Residence, SuccessTables
+
+
+@jit
+def handler_mult(success: SuccessTables, lv: int, h: int, c: int) -> np.float32:
+    """Handler ``h``'s success multiplier for category ``c`` at level ``lv`` (``h`` -1: the level's last row)."""
+    if lv == GRID:
+        m = success.m_grid
+    elif lv == PROPERTY:
+        m = success.m_property
+    elif lv == COMMUNITY:
+        m = success.m_community
+    elif lv == STREET:
+        m = success.m_street
+    elif lv == 4:
+        m = success.m_department
+    else:
+        m = success.m_city
+    return m[h % m.shape[0], c]
+
+
+@jit
+def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float32:
+    """Chance that one attempt by handler ``h`` at level ``lv`` solves a problem of category ``c``
+    and severity ``s``: authority x severity x level multiplier x the handler's, clipped to [0, 1].
+    """
+    x = (np.float32(np.float32(success.authority[lv, c] * success.severity_mult[s]) * success.level_cat_mult[lv, c])
+         * handler_mult(success, lv, h, c))
+    return min(max(x, ZERO32), ONE32)
+
+
+@jit
+def climb_from(lvl0: int, hand: np.ndarray, c: int, s: int, grid_workers: np.ndarray, success: SuccessTables,
+               climb: Climb) -> int:
+    """The first level on the way up from ``lvl0`` that exists for the problem (a firm, a grid with
+    workers) and whose chance is not below the threshold; the top level if none is.
+    """
+    for lv in range(N_LEVELS):
+        if lv == climb.top:
+            break
+        if not climb.chains[lvl0, lv]:
+            continue
+        if lv == PROPERTY and hand[PROPERTY] < 0:
+            continue
+        if lv == GRID and not grid_workers[hand[GRID]] > 0:
+            continue
+        if not chance(success, lv, hand[lv], c, s) < climb.threshold:
+            return lv
+    return climb.top
+
+
+@jit
+def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: PoolColumns, where: Residence,
+          success: SuccessTables, climb: Climb) -> None:
+    """Put pool ``rows`` at ``start_level`` or the first level on their way up that exists for
+    them and whose chance of success is not below the threshold; never past the top.
+    """
+    hand = np.empty(N_LEVELS, dtype=np.int32)
+    for j in range(rows.size):
+        i = rows[j]
+        r, c = pool.res[i], pool.cat[i]
+        hand[GRID] = where.household_grid[where.res_household[r]]
+        hand[PROPERTY] = where.compound_firm[where.res_compound[r]]
+        hand[COMMUNITY] = where.res_community[r]
+        hand[STREET] = where.res_street[r]
+        hand[4] = c
+        hand[5] = 0
+        out = climb_from(start_level[j], hand, c, pool.sev[i], where.grid_workers, success, climb)
+        pool.level[i] = out
+        pool.handler[i] = hand[out]
+        pool.t_level[i] = t
+
+
+@jit
+def route_found(pool: PoolColumns, ledger: LedgerCounts, entry: EntryRules, compound_firm: np.ndarray,
+                res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latent rows marked found become queued: returns them (row order) with their entry
+    levels, after counting them by finder.
+    """
+    status, t_found = pool.status, pool.t_found
+    n = 0
+    for i in range(status.size):
+        if t_found[i] >= 0 and status[i] == LATENT:
+            n += 1
+    rows = np.empty(n, dtype=np.int64)
+    a = 0
+    for i in range(status.size):
+        if t_found[i] >= 0 and status[i] == LATENT:
+            rows[a] = i
+            a += 1
+            ledger.found_by[pool.finder[i]] += 1
+            status[i] = QUEUED
+    return rows, entry_levels(rows, pool, entry, compound_firm, res_compound)
+
+
+@jit
+def entry_levels(rows: np.ndarray, pool: PoolColumns, entry: EntryRules, compound_firm: np.ndarray,
+                 res_compound: np.ndarray) -> np.ndarray:
+    """Entry level of found rows: by severity; property matters to the firm (or the community
+    where there is none); administrative matters to ``admin_level`` when it is >= 0.
+    """
+    out = np.empty(rows.size, dtype=np.int8)
+    for j in range(rows.size):
+        i = rows[j]
+        lv = entry.entry_level[pool.sev[i]]
+        if pool.cat[i] == entry.property_cat:
+            if compound_firm[res_compound[pool.res[i]]] >= 0:
+                lv = PROPERTY
+            elif lv < COMMUNITY:
+                lv = COMMUNITY
+        if entry.admin_level >= 0 and pool.cat[i] == entry.admin_cat:
+            lv = entry.admin_level
+        out[j] = lv
+    return out
