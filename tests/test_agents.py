@@ -25,7 +25,6 @@ from sim.config.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, P
 from sim.config.taxonomy import N_CATEGORIES, OLD
 from sim.core.kernels import residents as kernels
 from sim.core.kernels.numpy_definitions import advance, scatter_add, visited, visits_per_day
-from sim.core.kernels.state import Volunteering
 
 NO_IDS = np.empty(0, dtype=np.int32)
 
@@ -36,20 +35,20 @@ def fresh_residents(model: Model, seed: int = 0) -> Residents:
 
 # the residents' submodels as the model's phases run them (the kernels)
 def judge_outcomes(r: Residents, ids: np.ndarray, perf: np.ndarray, params: ResidentParams) -> None:
-    kernels.judge_day(r.state(), ids.astype(np.int32), perf.astype(np.float32), NO_IDS, judgement(params))
+    kernels.judge_day(r.state(), ids.astype(np.int32), perf.astype(np.float32), NO_IDS, tuple(judgement(params)))
 
 
 def erode_waiting(r: Residents, ids: np.ndarray, params: ResidentParams) -> None:
-    kernels.judge_day(r.state(), NO_IDS, np.empty(0, dtype=np.float32), ids.astype(np.int32), judgement(params))
+    kernels.judge_day(r.state(), NO_IDS, np.empty(0, dtype=np.float32), ids.astype(np.int32), tuple(judgement(params)))
 
 
 def social_influence(r: Residents, params: ResidentParams) -> None:
-    kernels.social_influence(r.satisfaction, r.trust, r.ties, influence(params))
+    kernels.social_influence(r.satisfaction, r.trust, r.ties, tuple(influence(params)))
 
 
 def draw_volunteers(r: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
     top, cand, u = volunteer_candidates(r.n, rng, rate, mult)
-    return kernels.accept_volunteers(cand, u, top, Volunteering(rate, mult), r.trust)
+    return kernels.accept_volunteers(cand, u, top, (rate, mult), r.trust)
 
 
 # ---- grid visits ---------------------------------------------------------------------------------

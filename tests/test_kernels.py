@@ -34,11 +34,14 @@ from sim.core.kernels import arising, escalation, handling, jit, pairwise, recor
 from sim.core.kernels import numpy_definitions as nd
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.state import (
-    Compounds,
     DayTotals,
     EntryRules,
+    EscalationRules,
+    Fields,
     FindRules,
+    LedgerCounts,
     Participation,
+    PoolColumns,
     Reporters,
     ResidentState,
     Volunteering,
@@ -58,12 +61,13 @@ def busy_model() -> Model:
     return m
 
 
-def copied_state(r: ResidentState) -> ResidentState:
-    return ResidentState(*(a.copy() for a in r))
+# groups are passed to kernels as plain tuples, as the model passes them (see sim/core/kernels/state.py)
+def copied_state(r: Fields) -> Fields:
+    return tuple(a.copy() for a in r)
 
 
-def assert_same_state(a: ResidentState, b: ResidentState) -> None:
-    for name, x, y in zip(a._fields, a, b):
+def assert_same_state(a: Fields, b: Fields) -> None:
+    for name, x, y in zip(ResidentState._fields, a, b):
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
@@ -85,7 +89,7 @@ def test_keep_rows_matches_keep(busy_model: Model) -> None:
     a.set_rows(keep_rows(a.cols))
     nd.keep(b, ~closed)
     assert 0 < a.n < busy_model.problems.n
-    for name in a.cols._fields:
+    for name in PoolColumns._fields:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
 
 
@@ -133,7 +137,7 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                       m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope))
     who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult)
-    arising.find_latent(9, u, pool.cols, moved.rounds(), rules, who)
+    arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
     by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
@@ -160,7 +164,7 @@ def test_route_found_matches_the_entry_rules(busy_model: Model) -> None:
     b = copy.deepcopy(a)
     for admin in (-1, STREET):
         led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-        entry = EntryRules(m.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)
+        entry = tuple(EntryRules(m.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin))
         rows, level = routing.route_found(a.cols, led_a.counts(), entry, m.compound_firm, m.world.res_compound)
         ref_rows, ref_level = nd.route_found(b.cols, led_b.counts(), entry, m.compound_firm, m.world.res_compound)
         assert rows.size > 20 and PROPERTY in level
@@ -281,16 +285,16 @@ def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
     a.flags[::7] |= np.uint8(0b11)
     b.flags[::7] |= np.uint8(0b11)
     u = np.random.default_rng(14).random((3, a.n))
-    rules = m.escalation_rules()._replace(rate_abandon=0.3, rate_abandon_latent=0.2)
+    rules = tuple(EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2))
     t = int(m.t) + 30  # a month later: many overdue and given-up problems
     got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
     ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
     for name, x, y in zip(("up", "n_again", "late_res", "quit_res"), got, ref):
         np.testing.assert_array_equal(x, y, err_msg=name)
         assert np.size(x) > 0, name
-    for name in a.cols._fields:
+    for name in PoolColumns._fields:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    for name, x, y in zip(led_a.counts()._fields, led_a.counts(), led_b.counts()):
+    for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
@@ -299,13 +303,13 @@ def test_judge_sums_repeated_residents_like_bincount(busy_model: Model) -> None:
     state = copied_state(busy_model.residents.state())
     ref = copied_state(state)
     rng = np.random.default_rng(5)
-    ids = rng.integers(0, state.satisfaction.size, 3000).astype(np.int32)  # many repeats
+    ids = rng.integers(0, busy_model.residents.n, 3000).astype(np.int32)  # many repeats
     perf = rng.random(ids.size).astype(np.float32)
-    how = judgement(busy_model.scenario.residents)
+    how = tuple(judgement(busy_model.scenario.residents))
     residents.judge(state, ids, perf, how)
     nd.judge(ref, ids, perf, how)
     assert_same_state(state, ref)
-    assert not np.any(state.acc)  # the scratch is left zeroed
+    assert not np.any(ResidentState(*state).acc)  # the scratch is left zeroed
     unique = np.unique(ids)[:500]  # and without repeats
     residents.judge(state, unique, perf[: unique.size], how)
     nd.judge(ref, unique, perf[: unique.size], how)
@@ -317,7 +321,8 @@ def test_erosion_and_gains_match_numpy(busy_model: Model, kind: str) -> None:
     state = copied_state(busy_model.residents.state())
     ref = copied_state(state)
     rng = np.random.default_rng(6)
-    for ids in (rng.integers(0, state.satisfaction.size, 2000), np.arange(0, state.satisfaction.size, 3)):
+    n = busy_model.residents.n
+    for ids in (rng.integers(0, n, 2000), np.arange(0, n, 3)):
         ids = ids.astype(np.int64)
         getattr(residents, kind)(state, ids, 0.013, 0.0071)
         getattr(nd, kind)(ref, ids, 0.013, 0.0071)
@@ -326,12 +331,12 @@ def test_erosion_and_gains_match_numpy(busy_model: Model, kind: str) -> None:
 
 def test_social_influence_matches_the_sparse_product(busy_model: Model) -> None:
     r = busy_model.residents
-    how = influence(busy_model.scenario.residents)
+    how = tuple(influence(busy_model.scenario.residents))
     s, trust = r.satisfaction.copy(), r.trust.copy()
     ref_s, ref_t = s.copy(), trust.copy()
     residents.social_influence(s, trust, r.ties, how)
     nd.social_influence(ref_s, ref_t, r.ties, how)
-    assert how.rate_social > 0 and how.rate_drift > 0
+    assert influence(busy_model.scenario.residents).rate_social > 0 < influence(busy_model.scenario.residents).rate_drift
     np.testing.assert_array_equal(s, ref_s)
     np.testing.assert_array_equal(trust, ref_t)
 
@@ -343,8 +348,8 @@ def test_attendees_and_volunteers_match_numpy(busy_model: Model) -> None:
     u = rng.random(int(n_att.sum()))
     np.testing.assert_array_equal(residents.attendees(n_att, w.community_start, w.community_size, u),
                                   nd.attendees(n_att, w.community_start, w.community_size, u))
-    vol = Volunteering(party.volunteer_rate, party.volunteer_mult * np.float32(20.0))
-    top, cand, u_vol = volunteer_candidates(m.residents.n, rng, vol.rate, vol.mult)
+    vol = tuple(Volunteering(party.volunteer_rate, party.volunteer_mult * np.float32(20.0)))
+    top, cand, u_vol = volunteer_candidates(m.residents.n, rng, *vol)
     got = residents.accept_volunteers(cand, u_vol, top, vol, m.residents.trust)
     assert 0 < got.size < cand.size
     np.testing.assert_array_equal(got, nd.accept_volunteers(cand, u_vol, top, vol, m.residents.trust))
@@ -365,19 +370,19 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
 
     p, r, w = parts.scenario.residents, parts.residents, parts.world
     how = judgement(p)
-    nd.judge(r.state(), parts._closed_res[0], parts._closed_perf[0], how)
+    nd.judge(r.state(), parts._closed_res[0], parts._closed_perf[0], tuple(how))
     nd.erode(r.state(), parts._overdue_res, how.loss_s, how.loss_t)
     prng = parts.streams.get("participate")
     events = poisson_each(prng, parts.communities.event_rate)
     n_att = binomial_each(prng, w.community_size, np.minimum(events * parts.scenario.community.p_event_reach, 1.0))
     attendees = nd.attendees(n_att, w.community_start, w.community_size, prng.random(int(n_att.sum())))
-    vol = Volunteering(parts.party.volunteer_rate, parts.party.volunteer_mult)
-    top, cand, u = volunteer_candidates(r.n, prng, vol.rate, vol.mult)
+    vol = tuple(Volunteering(parts.party.volunteer_rate, parts.party.volunteer_mult))
+    top, cand, u = volunteer_candidates(r.n, prng, *vol)
     vols = nd.accept_volunteers(cand, u, top, vol, r.trust)
     r.volunteer_turns[vols] += 1
     gains = influence(p)
     nd.participation_gain(r.state(), np.concatenate([attendees, vols]), gains.gain_s, gains.gain_t)
-    nd.social_influence(r.satisfaction, r.trust, r.ties, gains)
+    nd.social_influence(r.satisfaction, r.trust, r.ties, tuple(gains))
 
     for name in ("satisfaction", "trust", "expectation", "volunteer_turns"):
         np.testing.assert_array_equal(getattr(fused.residents, name), getattr(r, name), err_msg=name)
@@ -390,11 +395,11 @@ def test_participate_day_counts_volunteer_turns(busy_model: Model) -> None:
     m = copy.deepcopy(busy_model)
     r, w = m.residents, m.world
     cand = np.array([3, 5, 5 + r.n // 2], dtype=np.int64)
-    draws = Participation(np.zeros(w.n_communities, dtype=np.int64), np.empty(0), cand, np.zeros(3), 1.0)
+    draws = tuple(Participation(np.zeros(w.n_communities, dtype=np.int64), np.empty(0), cand, np.zeros(3), 1.0))
     before = r.volunteer_turns.copy()
     n = residents.participate_day(draws, w.community_start, w.community_size,
-                                  Volunteering(m.party.volunteer_rate, m.party.volunteer_mult), r.state(), r.ties,
-                                  influence(m.scenario.residents))
+                                  tuple(Volunteering(m.party.volunteer_rate, m.party.volunteer_mult)), r.state(), r.ties,
+                                  tuple(influence(m.scenario.residents)))
     assert n == 3
     np.testing.assert_array_equal(r.volunteer_turns - before, np.isin(np.arange(r.n), cand))
 
@@ -425,8 +430,8 @@ def test_sums_are_numpys_to_the_bit(n: int) -> None:
 def test_resident_stats_match_the_recorders_definitions(busy_model: Model) -> None:
     m, w = busy_model, busy_model.world
     s, tr = m.residents.satisfaction, m.residents.trust
-    s_mean, p10, t_mean, by_type = recording.resident_stats(s, tr, Compounds(w.compound_start, w.compound_type,
-                                                                              w.compound_size), 3, 10_000)
+    s_mean, p10, t_mean, by_type = recording.resident_stats(s, tr, (w.compound_start, w.compound_type, w.compound_size),
+                                                            3, 10_000)
     assert s_mean == s.mean(dtype=np.float64)
     assert t_mean == tr.mean(dtype=np.float64)
     assert p10 == p10_binned(s)
@@ -438,8 +443,8 @@ def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> 
     s, tr = m.residents.satisfaction, m.residents.trust
     totals = DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16)
     table = np.full((len(SERIES), 2), np.nan)
-    recording.record_row(table, 1, series_rows(), pool.cols, led.counts(), m.residents.state(),
-                         Compounds(w.compound_start, w.compound_type, w.compound_size), totals)
+    recording.record_row(table, 1, tuple(series_rows()), pool.cols, led.counts(), m.residents.state(),
+                         (w.compound_start, w.compound_type, w.compound_size), tuple(totals))
     by_type = mean_by_ctype(w, s)
     expected = {
         "arisen": led.arisen.sum(), "resolved": led.resolved.sum(), "abandoned": led.abandoned.sum(),

@@ -25,6 +25,7 @@ from sim.core.kernels.numpy_definitions import (
     keep,
     p_self_report,
 )
+from sim.core.kernels.state import PoolColumns
 from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table
 
 
@@ -276,8 +277,8 @@ def test_problem_pool_grows_and_keeps_order() -> None:
     assert pool.t_arise.tolist() == pool.res.tolist()
     keep(pool, np.ones(pool.n, dtype=bool))
     assert pool.n == 8
-    for name, col in zip(pool.cols._fields, pool.cols):  # the kernels' view of the pool is its live rows
-        assert getattr(pool, name) is col and col.base is getattr(pool.buffers, name)
+    for name, col, buf in zip(PoolColumns._fields, pool.cols, pool.buffers):  # the kernels' view: the live rows
+        assert getattr(pool, name) is col and col.base is buf
     with pytest.raises(AttributeError):
         pool.nonexistent  # noqa: B018
 

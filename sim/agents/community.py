@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.params import CommunityParams
-from sim.core.kernels.state import GridRounds
+from sim.core.kernels.state import Fields
 from sim.core.world import World
 
 
@@ -50,9 +50,10 @@ class Grids:
             visit_ptr=np.zeros(grid_compound.size, dtype=np.float64),
         )
 
-    def rounds(self) -> GridRounds:
-        """The grids' rounds of visits as the find kernel reads (and moves) them."""
-        return GridRounds(self.household_grid, self.household_pos, self.visit_ptr, self.grid_size, self.n_workers)
+    def rounds(self) -> Fields:
+        """The grids' rounds of visits as the find kernel reads (and moves) them
+        (:class:`~sim.core.kernels.state.GridRounds`)."""
+        return (self.household_grid, self.household_pos, self.visit_ptr, self.grid_size, self.n_workers)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 from sim.config.params import ResidentParams
 from sim.core.kernels.jit import unsigned
 from sim.core.kernels.residents import max_product, participation_gain
-from sim.core.kernels.state import Influence, Judgement, ResidentState, SocialTies
+from sim.core.kernels.state import Fields, Influence, Judgement
 from sim.core.world import World
 
 
@@ -32,7 +32,7 @@ class Residents:
     trust: np.ndarray  # float32 in [0, 1]
     expectation: np.ndarray  # float32 in [0, 1]
     volunteer_turns: np.ndarray  # int32, turns volunteered so far
-    ties: SocialTies  # the world's neighbour ties, for social influence
+    ties: Fields  # the world's neighbour ties (``SocialTies``: CSR, unsigned), for social influence
     _acc: np.ndarray | None = None  # float64 zeros: the kernels' scratch for summing repeated ids
 
     @classmethod
@@ -44,7 +44,7 @@ class Residents:
             trust=_beta(rng, params.trust_init, params.init_concentration, n),
             expectation=_beta(rng, params.expectation_init, params.init_concentration, n),
             volunteer_turns=np.zeros(n, dtype=np.int32),
-            ties=SocialTies(unsigned(world.social_indptr), unsigned(world.social_indices)),
+            ties=_ties(world),
         )
 
     @property
@@ -58,9 +58,19 @@ class Residents:
             self._acc = np.zeros(self.n)
         return self._acc
 
-    def state(self) -> ResidentState:
-        """The residents' arrays as the kernels take them (they update them in place)."""
-        return ResidentState(self.satisfaction, self.expectation, self.trust, self.volunteer_turns, self.scratch())
+    def state(self) -> Fields:
+        """The residents' arrays as the kernels take them (:class:`~sim.core.kernels.state.ResidentState`);
+        the kernels update them in place."""
+        return (self.satisfaction, self.expectation, self.trust, self.volunteer_turns, self.scratch())
+
+
+def _ties(world: World) -> Fields:
+    """The neighbour ties as the kernels read them: CSR index arrays viewed as unsigned, 32-bit
+    where they fit (as scipy stores them)."""
+    indptr, indices = world.social_indptr, world.social_indices
+    small = indptr[-1] < 2**31 and world.n_residents < 2**31
+    dtype = np.int32 if small else np.int64
+    return unsigned(indptr.astype(dtype, copy=False)), unsigned(indices.astype(dtype, copy=False))
 
 
 def judgement(params: ResidentParams) -> Judgement:

@@ -5,7 +5,8 @@ department by category, the city); ``level_offset`` places each level's handlers
 of all handlers, the order of :meth:`Handlers.capacity`. The model holds one :class:`Handlers`
 (``model.handlers``); policies change the tables it owns (``mult``, ``authority``,
 ``level_cat_mult``, through ``boost`` and ``add_capacity``) and the agents it reads from the
-model (grids, firms, staff).
+model (grids, firms, staff). The tuples it builds for the kernels are the groups of
+:mod:`sim.core.kernels.state`, fields in order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from sim.config.params import HandlingParams
 from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, PROPERTY, STREET
 from sim.core.kernels.handling import capacity
-from sim.core.kernels.state import CommunityStaff, HandlerEffort, Residence, SuccessTables
+from sim.core.kernels.state import Fields
 
 if TYPE_CHECKING:
     from sim.core.model import Model
@@ -48,6 +49,7 @@ class Handlers:
         self.extra_capacity: dict[int, np.ndarray | None] = {lvl: None for lvl in range(N_LEVELS)}
         self.level_offset = np.zeros(N_LEVELS, dtype=np.int64)
         self.n_handlers = 0
+        self._tables: tuple[Fields, Fields] = ((), ())  # success tables: their sources and the kernels' arrays
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -81,26 +83,34 @@ class Handlers:
         """Handler id within its level for problems of residents ``res`` at ``level``."""
         return self.level_handlers(res, cat)[level, np.arange(res.size)]
 
-    def residence(self) -> Residence:
-        """Where each resident's handlers are, as the kernels read it."""
+    def residence(self) -> Fields:
+        """Where each resident's handlers are, as the kernels read it (``Residence``)."""
         m, w = self.model, self.model.world
-        return Residence(w.res_household, m.grids.household_grid, m.grids.n_workers, w.res_compound, m.compound_firm,
-                         w.res_community, w.res_street)
+        return (w.res_household, m.grids.household_grid, m.grids.n_workers, w.res_compound, m.compound_firm,
+                w.res_community, w.res_street)
 
-    def success_tables(self) -> SuccessTables:
-        """What the kernels read to compute chances of success: authority, severity and level
-        multipliers, then each level's handler multipliers (float32, C order).
+    def success_tables(self) -> Fields:
+        """What the kernels read to compute chances of success (``SuccessTables``): authority,
+        severity and level multipliers, then each level's handler multipliers (float32, C order).
+
+        The tables themselves when they are float32 in C order (as they are built), so the
+        kernels see what policies change in place; converted copies otherwise. Kept while the
+        same arrays are in place (a lookup, not nine conversions, three times a day).
         """
-        f32, c, m = np.float32, np.ascontiguousarray, self.mult
-        return SuccessTables(c(self.authority, dtype=f32), c(self.severity_mult, dtype=f32),
-                             c(self.level_cat_mult, dtype=f32), c(m[0], dtype=f32), c(m[1], dtype=f32),
-                             c(m[2], dtype=f32), c(m[3], dtype=f32), c(m[4], dtype=f32), c(m[5], dtype=f32))
+        m = self.mult
+        sources = (self.authority, self.severity_mult, self.level_cat_mult, m[0], m[1], m[2], m[3], m[4], m[5])
+        cached_sources, tables = self._tables
+        if len(cached_sources) == len(sources) and all(a is b for a, b in zip(sources, cached_sources)):
+            return tables
+        tables = tuple([np.ascontiguousarray(a, dtype=np.float32) for a in sources])
+        if all(a is b for a, b in zip(sources, tables)):  # no copies: safe to keep
+            self._tables = (sources, tables)
+        return tables
 
-    def community_staff(self) -> CommunityStaff:
-        """The communities' staff and administrative load, as the kernels read them."""
+    def community_staff(self) -> Fields:
+        """The communities' staff and administrative load, as the kernels read them (``CommunityStaff``)."""
         c = self.model.communities
-        return CommunityStaff(c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap,
-                              np.float32(c.effort_per_task))
+        return (c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task))
 
     def capacity(self) -> np.ndarray:
         """Today's effort per handler, all levels concatenated (see ``level_offset``): grid workers'
@@ -109,8 +119,8 @@ class Handlers:
         """
         m = self.model
         d = m.departments
-        effort = HandlerEffort(m.grids.n_workers, np.float32(m.grid_worker_capacity), m.firms.capacity,
-                               m.streets.capacity, d.capacity, d.city_capacity)
+        effort = (m.grids.n_workers, np.float32(m.grid_worker_capacity), m.firms.capacity, m.streets.capacity,
+                  d.capacity, d.city_capacity)  # HandlerEffort
         extra = tuple(_NO_EXTRA if e is None else e for e in self.extra_capacity.values())
         return capacity(effort, self.community_staff(), extra)
 

@@ -36,15 +36,7 @@ from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.pairwise import sum32
 from sim.core.kernels.residents import judge_day, participate_day
 from sim.core.kernels.routing import place, route_found
-from sim.core.kernels.state import (
-    Climb,
-    EntryRules,
-    EscalationRules,
-    FindRules,
-    Participation,
-    Reporters,
-    Volunteering,
-)
+from sim.core.kernels.state import Fields
 from sim.core.phases import PHASES, Policy
 from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table, draw_arrival_uniforms
 from sim.core.results import Recorder, Results
@@ -114,6 +106,8 @@ class Model:
         #: where administrative matters go first (None: by severity like the rest)
         self.admin_entry_level: int | None = DEPARTMENT if h.admin_to_department else None
         self.top_level = _LEVEL_NAMES.index(h.top_level)
+        self._refer_below = np.float32(h.p_refer_below)
+        self._climb: Fields = (self._refer_below, CHAINS[self.top_level], self.top_level)
         self.dur_escalate = h.dur_escalate.array(np.float32)
         self.rate_escalate = np.full(N_LEVELS, h.rate_escalate, dtype=np.float32)
         #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
@@ -132,6 +126,9 @@ class Model:
         self.flag_success = np.ones(8, dtype=np.float32)
         #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
         self.no_recontact_flags = 0
+        # the residents' judgement and participation rates (the scenario is frozen), as the kernels take them
+        self._judgement: Fields = tuple(judgement(sc.residents))
+        self._influence: Fields = tuple(influence(sc.residents))
 
     def _create_problems(self) -> None:
         """The arrival strata, the empty pool, the ledger and the day's running figures."""
@@ -194,9 +191,13 @@ class Model:
             self._graph = to_networkx(self.world, self.grids.household_grid)
         return self._graph
 
-    def climb(self) -> Climb:
-        """How problems are placed: the way up to the top level and the chance below which a handler refers."""
-        return Climb(np.float32(self.scenario.handling.p_refer_below), CHAINS[self.top_level], self.top_level)
+    def climb(self) -> Fields:
+        """How problems are placed (``Climb``): the chance below which a handler refers a problem up,
+        the levels on the way up to the top level, the top level (policies may raise it)."""
+        climb = self._climb
+        if climb[2] != self.top_level:
+            climb = self._climb = (self._refer_below, CHAINS[self.top_level], self.top_level)
+        return climb
 
     # ---- phases -------------------------------------------------------------------------------
     def _arise(self, t: int) -> None:
@@ -214,10 +215,10 @@ class Model:
         u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
         # then the grid workers go round whether or not there was anything to find
-        rules = FindRules(np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                          self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope))
-        who = Reporters(w.res_household, w.res_community, self.party.n_links, self.residents.trust,
-                        self.communities.report_mult)
+        rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
+                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope))  # FindRules
+        who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
+               self.communities.report_mult)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
@@ -251,7 +252,7 @@ class Model:
         pool = self.problems
         admin = -1 if self.admin_entry_level is None else self.admin_entry_level
         # latent rows marked found (today, or late yesterday) are counted, queued and get their entry level
-        entry = EntryRules(self.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)
+        entry = (self.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)  # EntryRules
         new, level = route_found(pool.cols, self.ledger.counts(), entry, self.compound_firm, self.world.res_compound)
         if new.size == 0:
             return
@@ -323,12 +324,12 @@ class Model:
             self.resolve(rows, t)
         return rows
 
-    def escalation_rules(self) -> EscalationRules:
-        """When queued problems move up, residents contact again, and problems are given up (today's rules)."""
+    def escalation_rules(self) -> Fields:
+        """When queued problems move up, residents contact again, and problems are given up
+        (``EscalationRules``, as policies set them today)."""
         p = self.scenario.problems
-        return EscalationRules(self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait,
-                               p.rate_recontact, self.no_recontact_flags, self.patience, self.rate_abandon,
-                               p.rate_abandon_latent)
+        return (self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait, p.rate_recontact,
+                self.no_recontact_flags, self.patience, self.rate_abandon, p.rate_abandon_latent)
 
     def _escalate(self, t: int) -> None:
         pool, led, h = self.problems, self.ledger, self.handlers
@@ -352,7 +353,7 @@ class Model:
         self._closed_res, self._closed_perf = [], []
         # today's outcomes judged, then waiting erodes
         judge_day(self.residents.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
-                  self._overdue_res.astype(np.int32, copy=False), judgement(self.scenario.residents))
+                  self._overdue_res.astype(np.int32, copy=False), self._judgement)
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
@@ -366,9 +367,9 @@ class Model:
         r, party = self.residents, self.party
         top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
         # attendees and volunteers take part, then social influence
-        n_vols = participate_day(Participation(n_att, u_att, cand, u_vol, top), w.community_start, w.community_size,
-                                 Volunteering(party.volunteer_rate, party.volunteer_mult), r.state(), r.ties,
-                                 influence(params))
+        draws = (n_att, u_att, cand, u_vol, top)  # Participation
+        n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
+                                 r.state(), r.ties, self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
     def cost_per_day(self) -> float:

@@ -25,7 +25,7 @@ from sim.config.taxonomy import (
     STREET,
 )
 from sim.core.kernels.pool import keep_rows
-from sim.core.kernels.state import ArrivalStrata, LedgerCounts, PoolColumns
+from sim.core.kernels.state import Fields, PoolColumns
 from sim.core.rng import poisson_list
 
 #: Where a problem goes when it is escalated: grid -> community -> street -> department -> city;
@@ -52,13 +52,14 @@ class ProblemPool:
     """Open problems as one array per field; ``n`` rows are live.
 
     Each field is an attribute holding a view of its live rows (``pool.status``), and ``cols``
-    holds them all (what the kernels take); both are refreshed whenever rows are added or
-    removed. ``buffers`` are the full arrays, rows past ``n`` free.
+    holds them all, in :class:`~sim.core.kernels.state.PoolColumns` order, as the kernels take
+    them; both are refreshed whenever rows are added or removed. ``buffers`` are the full
+    arrays (same order), rows past ``n`` free.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
-        self.buffers = PoolColumns(**{name: np.empty(capacity, dtype=_FIELDS[name]) for name in PoolColumns._fields})
+        self.buffers: Fields = tuple(np.empty(capacity, dtype=_FIELDS[name]) for name in PoolColumns._fields)
         self._sync()
 
     def __len__(self) -> int:
@@ -77,12 +78,12 @@ class ProblemPool:
     def _sync(self) -> None:
         """Point the field attributes and ``cols`` at the live rows of the buffers."""
         n = self.n
-        self.cols = cols = PoolColumns(*(arr[:n] for arr in self.buffers))
-        self.__dict__.update(zip(PoolColumns._fields, cols))
+        self.cols: Fields = tuple([arr[:n] for arr in self.buffers])
+        self.__dict__.update(zip(PoolColumns._fields, self.cols))
 
-    def reserve(self, k: int) -> PoolColumns:
+    def reserve(self, k: int) -> Fields:
         """Make room for ``k`` more rows; returns the full buffers (rows past ``n`` are free)."""
-        if self.n + k > self.buffers.res.size:
+        if self.n + k > self.buffers[0].size:
             self._grow(self.n + k)
         return self.buffers
 
@@ -98,13 +99,13 @@ class ProblemPool:
 
     def _grow(self, need: int) -> None:
         """Enlarge the buffers to hold at least ``need`` rows (doubling)."""
-        new_cap = max(2 * self.buffers.res.size, need)
+        new_cap = max(2 * self.buffers[0].size, need)
         grown = []
         for arr in self.buffers:
             new = np.empty(new_cap, dtype=arr.dtype)
             new[: self.n] = arr[: self.n]
             grown.append(new)
-        self.buffers = PoolColumns(*grown)
+        self.buffers = tuple(grown)
 
 
 @dataclass
@@ -141,11 +142,11 @@ class Ledger:
         self.flag_resolved = np.zeros(8, dtype=np.int64)
         self.flag_abandoned = np.zeros(8, dtype=np.int64)
 
-    def counts(self) -> LedgerCounts:
-        """The count arrays, as the kernels take them (they add to them in place)."""
-        return LedgerCounts(self.arisen, self.resolved, self.abandoned, self.arisen_ctype, self.resolved_ctype,
-                            self.resolved_level, self.found_by, self.days_hist, self.flag_resolved,
-                            self.flag_abandoned)
+    def counts(self) -> Fields:
+        """The count arrays as the kernels take them (:class:`~sim.core.kernels.state.LedgerCounts`);
+        the kernels add to them in place."""
+        return (self.arisen, self.resolved, self.abandoned, self.arisen_ctype, self.resolved_ctype,
+                self.resolved_level, self.found_by, self.days_hist, self.flag_resolved, self.flag_abandoned)
 
     def extend_days(self, t: int) -> None:
         """Make room in the histogram of days to resolution for problems resolved on day ``t``."""
@@ -173,9 +174,9 @@ class ArrivalTable:
         self.lam = self.size * total
         self.cat_cum = np.cumsum(self.rate, axis=1) / np.maximum(total, 1e-300)[:, None]
 
-    def strata(self) -> ArrivalStrata:
-        """What the arrival kernels read."""
-        return ArrivalStrata(self.order, self.start, self.size, self.cat_cum, self.sev_cum)
+    def strata(self) -> Fields:
+        """What the arrival kernels read (:class:`~sim.core.kernels.state.ArrivalStrata`)."""
+        return (self.order, self.start, self.size, self.cat_cum, self.sev_cum)
 
 
 def arrival_table(ctype: np.ndarray, group: np.ndarray, rate_arise: float, weights: np.ndarray,

@@ -26,7 +26,7 @@ from sim.config.taxonomy import (
     SEVERITIES,
 )
 from sim.core.kernels.recording import P10_BINS, record_row, utilisation
-from sim.core.kernels.state import Compounds, DayTotals, SeriesRows
+from sim.core.kernels.state import Fields, SeriesRows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +52,7 @@ def series_rows() -> SeriesRows:
                       satisfaction_by_ctype=np.array([at[f"satisfaction_{ct}"] for ct in COMPOUND_TYPES]))
 
 
-_SERIES_ROWS = series_rows()
+_SERIES_ROWS: Fields = tuple(series_rows())
 
 
 def quantile_from_hist(hist: np.ndarray, q: float) -> float:
@@ -97,7 +97,7 @@ class Recorder:
         self.grid_effort_total = 0.0
         self.grid_busy_total = 0.0
         w = model.world
-        self._compounds = Compounds(w.compound_start, w.compound_type, w.compound_size)
+        self._compounds: Fields = (w.compound_start, w.compound_type, w.compound_size)  # Compounds
 
     def _alloc(self, n_steps: int) -> None:
         n_rows = -(-n_steps // self.record_every) + 1
@@ -150,8 +150,8 @@ class Recorder:
         # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
         # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
         # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
-        totals = DayTotals(led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan,
-                           led.repeat_contacts, led.escalations)
+        totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
+                  led.escalations)  # DayTotals
         record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
                    totals)
         self.rows = r + 1

@@ -7,14 +7,15 @@ import numpy as np
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.jit import ONE32, ZERO32, jit
 from sim.core.kernels.pool import append_latent
-from sim.core.kernels.state import ArrivalStrata, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
+from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
 
 @jit
-def arrivals(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resident, category and severity of today's problems from Poisson counts per stratum ``k``
     and uniforms ``u`` (4, m): resident within stratum, category, severity, prevention.
     """
+    strata = ArrivalStrata(*strata)
     m = u.shape[1]
     res = np.empty(m, dtype=np.int32)
     cat = np.empty(m, dtype=np.int8)
@@ -42,14 +43,15 @@ def arrivals(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata) -> tuple[np.nd
 
 
 @jit
-def arise(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata, p_prevent: np.ndarray, res_compound: np.ndarray,
-          res_ctype: np.ndarray, ledger: LedgerCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def arise(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, res_compound: np.ndarray,
+          res_ctype: np.ndarray, ledger: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Today's arrivals (see :func:`arrivals`) less the prevented ones, counted in the ledger.
 
     A problem is prevented when its fourth uniform is below ``p_prevent[compound, category]``.
     Returns the residents, categories and severities of the problems that arise, and the
     number prevented.
     """
+    ledger = LedgerCounts(*ledger)
     res, cat, sev = arrivals(k, u, strata)
     ok = np.empty(res.size, dtype=np.bool_)
     n_ok = 0
@@ -63,8 +65,8 @@ def arise(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata, p_prevent: np.nda
 
 
 @jit
-def arise_into(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata, p_prevent: np.ndarray, res_compound: np.ndarray,
-               res_ctype: np.ndarray, ledger: LedgerCounts, t: int, n: int, buffers: PoolColumns) -> tuple[int, int]:
+def arise_into(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, res_compound: np.ndarray,
+               res_ctype: np.ndarray, ledger: Fields, t: int, n: int, buffers: Fields) -> tuple[int, int]:
     """The arise phase: :func:`arise`, the problems written into the pool's ``buffers`` from row
     ``n`` (the caller made room for every arrival); returns the number added and the number prevented.
     """
@@ -94,14 +96,15 @@ def max_value(a: np.ndarray) -> int:
 
 
 @jit
-def find_latent(t: int, u: np.ndarray, pool: PoolColumns, grids: GridRounds, rules: FindRules,
-                who: Reporters) -> None:
+def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
+                who: Fields) -> None:
     """Mark latent rows found today: by a grid visit, else a party link, else a self-report;
     then move each grid's round of visits on by the day's visits.
 
     ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
     policy) keep their finder.
     """
+    pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
     n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
     visits = np.empty(n_workers.size, dtype=np.float32)  # household visits per grid today
     for g in range(n_workers.size):

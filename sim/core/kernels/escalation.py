@@ -10,17 +10,18 @@ from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.jit import jit
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
-from sim.core.kernels.state import Climb, EscalationRules, LedgerCounts, PoolColumns, Residence, SuccessTables
+from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
 
 
 @jit
-def mark(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, top: int, stuck: np.ndarray,
+def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np.ndarray,
          overdue: np.ndarray, gave_up: np.ndarray) -> tuple[int, int, int, int, int]:
     """Mark each row stuck (to move up), overdue and given up, from uniforms ``u`` (3, rows);
     overdue residents may contact again (``n_contacts`` + 1).
 
     Returns the numbers stuck, overdue, given up, given up after being found, and repeat contacts.
     """
+    pool, rules = PoolColumns(*pool), EscalationRules(*rules)
     n_stuck = n_overdue = n_quit = n_quit_found = n_again = 0
     for i in range(pool.status.size):
         st = pool.status[i]
@@ -54,11 +55,12 @@ def mark(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, top: 
 
 
 @jit
-def collect(pool: PoolColumns, ledger: LedgerCounts, stuck: np.ndarray, overdue: np.ndarray, gave_up: np.ndarray,
+def collect(pool: Fields, ledger: Fields, stuck: np.ndarray, overdue: np.ndarray, gave_up: np.ndarray,
             n_stuck: int, n_overdue: int, n_quit_found: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The stuck rows, the residents of overdue rows and of found problems given up; given-up
     rows are counted as abandoned and closed (status -1).
     """
+    pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     up = np.empty(n_stuck, dtype=np.int64)
     late_res = np.empty(n_overdue, dtype=np.int32)
     quit_res = np.empty(n_quit_found, dtype=np.int32)
@@ -83,8 +85,8 @@ def collect(pool: PoolColumns, ledger: LedgerCounts, stuck: np.ndarray, overdue:
 
 
 @jit
-def escalate(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, top: int,
-             ledger: LedgerCounts) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Escalation, repeat contacts, the overdue list and giving up, from uniforms ``u`` (3, rows).
 
     Queued problems wait since the report, latent ones since arising. Returns the rows to move
@@ -92,6 +94,7 @@ def escalate(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, t
     rows (one per row) and the residents whose found problems were given up (their outcome:
     performance 0). Given-up rows get status -1.
     """
+    pool = PoolColumns(*pool)
     n = pool.status.size
     stuck = np.zeros(n, dtype=np.bool_)
     overdue = np.zeros(n, dtype=np.bool_)
@@ -102,9 +105,9 @@ def escalate(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, t
 
 
 @jit
-def escalate_day(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, ledger: LedgerCounts,
-                 where: Residence, success: SuccessTables,
-                 climb: Climb) -> tuple[int, int, np.ndarray, np.ndarray, int]:
+def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
+                 where: Fields, success: Fields,
+                 climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, int]:
     """The escalate phase in one pass: :func:`escalate`, then the rows that move up are placed at
     their next level (:func:`~sim.core.kernels.routing.place`), then closed rows leave the pool
     (:func:`~sim.core.kernels.pool.keep_rows`).
@@ -112,6 +115,7 @@ def escalate_day(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRule
     Returns the number escalated, the number of repeat contacts, the residents of overdue rows,
     the residents whose found problems were given up, and the new number of rows.
     """
+    pool, rules, climb = PoolColumns(*pool), EscalationRules(*rules), Climb(*climb)
     up, n_again, late_res, quit_res = escalate(t, u, pool, rules, climb.top, ledger)
     if up.size:
         start = np.empty(up.size, dtype=np.int8)

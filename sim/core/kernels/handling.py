@@ -9,7 +9,7 @@ import numpy as np
 from sim.config.taxonomy import QUEUED
 from sim.core.kernels.jit import ONE32, jit
 from sim.core.kernels.routing import chance
-from sim.core.kernels.state import CommunityStaff, HandlerEffort, LedgerCounts, PoolColumns, SuccessTables
+from sim.core.kernels.state import CommunityStaff, Fields, HandlerEffort, LedgerCounts, PoolColumns, SuccessTables
 
 
 @jit
@@ -42,11 +42,12 @@ def order_by(key: np.ndarray, pr: np.ndarray, n_keys: int) -> np.ndarray:
 
 
 @jit
-def queue_keys(q: np.ndarray, pool: PoolColumns, level_offset: np.ndarray, priority_days: np.ndarray,
+def queue_keys(q: np.ndarray, pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray,
                res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each queued row's handler (its index among all handlers) and its priority (the day it
     reached its level, less its compound's priority days; shifted to start at 0).
     """
+    pool = PoolColumns(*pool)
     n = q.size
     key = np.empty(n, dtype=np.int64)
     pr = np.empty(n, dtype=np.int64)
@@ -92,11 +93,12 @@ def serve(order: np.ndarray, key: np.ndarray, effort: np.ndarray, capacity: np.n
 
 
 @jit
-def attempt_chances(q: np.ndarray, go: np.ndarray, pool: PoolColumns, success: SuccessTables,
+def attempt_chances(q: np.ndarray, go: np.ndarray, pool: Fields, success: Fields,
                     flag_success: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The attempted rows (``q[go]``) and each attempt's chance of success, times the success
     multiplier of every flag the problem carries (capped at 1).
     """
+    pool, success = PoolColumns(*pool), SuccessTables(*success)
     n_go = 0
     for j in range(q.size):
         if go[j]:
@@ -119,14 +121,15 @@ def attempt_chances(q: np.ndarray, go: np.ndarray, pool: PoolColumns, success: S
 
 
 @jit
-def attempts(pool: PoolColumns, level_offset: np.ndarray, priority_days: np.ndarray, res_compound: np.ndarray,
-             effort: np.ndarray, capacity: np.ndarray, success: SuccessTables,
+def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, res_compound: np.ndarray,
+             effort: np.ndarray, capacity: np.ndarray, success: Fields,
              flag_success: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Queued rows each handler attempts today within its capacity (served by waiting time at
     the level, then first come first served) and each attempt's chance of success.
 
     Returns the attempted rows (row order), their chances and the effort used per handler.
     """
+    pool = PoolColumns(*pool)
     q = np.flatnonzero(pool.status == QUEUED)
     used = np.zeros(capacity.size)
     if q.size == 0:
@@ -142,14 +145,15 @@ def attempts(pool: PoolColumns, level_offset: np.ndarray, priority_days: np.ndar
 
 
 @jit
-def resolve_rows(rows: np.ndarray, t: int, pool: PoolColumns, res_ctype: np.ndarray, perf_table: np.ndarray,
-                 ledger: LedgerCounts) -> tuple[np.ndarray, np.ndarray, int]:
+def resolve_rows(rows: np.ndarray, t: int, pool: Fields, res_ctype: np.ndarray, perf_table: np.ndarray,
+                 ledger: Fields) -> tuple[np.ndarray, np.ndarray, int]:
     """Count queued ``rows`` as resolved today and close them (status -1).
 
     Returns the residents of the rows closed, the performance of each outcome (looked up by
     severity and days waited since the report in ``perf_table``), and the contacts the closed
     problems took.
     """
+    pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, sev = pool.status, pool.sev
     n = 0
     for j in range(rows.size):
@@ -194,8 +198,9 @@ def put(out: np.ndarray, at: int, part: np.ndarray, extra: np.ndarray) -> int:
 
 
 @jit
-def problem_capacity(staff: CommunityStaff) -> np.ndarray:
+def problem_capacity(staff: Fields) -> np.ndarray:
     """Community staff effort per day left for residents' problems after administrative tasks."""
+    staff = CommunityStaff(*staff)
     comm = np.empty(staff.n_staff.size, dtype=np.float32)
     for i in range(staff.n_staff.size):
         eff = staff.n_staff[i] * staff.capacity_per_staff
@@ -205,10 +210,11 @@ def problem_capacity(staff: CommunityStaff) -> np.ndarray:
 
 
 @jit
-def capacity(effort: HandlerEffort, staff: CommunityStaff, extra: tuple[np.ndarray, ...]) -> np.ndarray:
+def capacity(effort: Fields, staff: Fields, extra: tuple[np.ndarray, ...]) -> np.ndarray:
     """Today's effort per handler, all levels concatenated (``Model.capacity``); ``extra`` holds
     the effort policies add per handler at each level (empty: none).
     """
+    effort, staff = HandlerEffort(*effort), CommunityStaff(*staff)
     n = (effort.n_workers.size + effort.firm.size + staff.n_staff.size + effort.street.size
          + effort.department.size + effort.city.size)
     out = np.empty(n)

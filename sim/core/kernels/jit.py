@@ -75,6 +75,17 @@ def jit(fn: Callable[P, R]) -> Callable[P, R]:
     return kernel  # type: ignore[no-any-return]
 
 
+def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
+    """:func:`jit`, and inlined into the kernels that call it (numba IR inlining).
+
+    For helpers called per row with named tuples of arrays: a compiled call passes each array of
+    a tuple with a reference count increment and decrement, which costs more than the work.
+    """
+    kernel = numba.njit(nogil=True, inline="always")(fn)
+    kernel._cache = _KernelCache(fn)
+    return kernel  # type: ignore[no-any-return]
+
+
 def unsigned(ids: np.ndarray) -> np.ndarray:
     """A non-negative integer array viewed as unsigned: numba then skips negative-index checks."""
     return ids.view(np.uint32 if ids.dtype.itemsize == 4 else np.uint64)

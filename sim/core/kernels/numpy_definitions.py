@@ -16,6 +16,7 @@ from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import COMMUNITY, LATENT, N_CATEGORIES, N_LEVELS, PROPERTY, QUEUED
 from sim.core.kernels.state import (
     ArrivalStrata,
+    Fields,
     EntryRules,
     EscalationRules,
     Influence,
@@ -41,7 +42,7 @@ def append_rows(pool: ProblemPool, **cols: np.ndarray | int) -> None:
     if k == 0:
         return
     buffers = pool.reserve(k)
-    for name, arr in zip(buffers._fields, buffers):
+    for name, arr in zip(PoolColumns._fields, buffers):
         arr[pool.n : pool.n + k] = cols[name]
     pool.set_rows(pool.n + k)
 
@@ -57,10 +58,11 @@ def keep(pool: ProblemPool, mask: np.ndarray) -> None:
 
 
 # ---- arise ---------------------------------------------------------------------------------
-def arrivals(k: np.ndarray, u: np.ndarray, strata: ArrivalStrata) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resident, category and severity of today's problems (``arising.arrivals``): per stratum in
     order, per problem, the resident within the stratum, then the category and the severity as the
     first column of the cumulative distribution exceeding the uniform."""
+    strata = ArrivalStrata(*strata)
     stratum = np.repeat(np.arange(k.size), k)
     res = strata.order[strata.start[stratum] + (u[0] * strata.size[stratum]).astype(np.int64)]
     cat = np.minimum((u[1][:, None] >= strata.cat_cum[stratum]).sum(axis=1), strata.cat_cum.shape[1] - 1)
@@ -136,11 +138,12 @@ def p_success(handlers: Handlers, level: np.ndarray, handler: np.ndarray, cat: n
     return np.clip(base * flat[row, cat], 0.0, 1.0)
 
 
-def route_found(pool: PoolColumns, ledger: LedgerCounts, entry: EntryRules, compound_firm: np.ndarray,
+def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray,
                 res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Latent rows marked found are counted by finder and queued (``routing.route_found``); returns
     them with their entry level: by severity, property matters to the firm (or at least the
     community where there is none), administrative matters to ``admin_level`` when it is >= 0."""
+    pool, ledger, entry = PoolColumns(*pool), LedgerCounts(*ledger), EntryRules(*entry)
     rows = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))
     ledger.found_by[:] += np.bincount(pool.finder[rows], minlength=ledger.found_by.size)
     pool.status[rows] = QUEUED
@@ -196,8 +199,8 @@ def capacity(handlers: Handlers) -> np.ndarray:
 
 
 # ---- escalate -----------------------------------------------------------------------------
-def escalate(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, top: int,
-             ledger: LedgerCounts) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate``).
 
     A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
@@ -208,6 +211,7 @@ def escalate(t: int, u: np.ndarray, pool: PoolColumns, rules: EscalationRules, t
     ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
     residents of overdue rows and of found problems given up; given-up rows are counted and closed.
     """
+    pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
     status, sev, level = pool.status, pool.sev, pool.level
     queued = status == QUEUED
     lvl0 = np.maximum(level, 0)
@@ -254,10 +258,11 @@ def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
     target[ids] = target[ids].clip(0.0, 1.0)
 
 
-def judge(res: ResidentState, ids: np.ndarray, perf: np.ndarray, how: Judgement) -> None:
+def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
     """Expectation-disconfirmation from the morning's state (``residents.judge``):
     target = clip(P + beta (P - E)); S += alpha_S (target - S); E += alpha_E (P - E);
     T += alpha_T (P - T); a resident's updates summed, then clipped to [0, 1]."""
+    res, how = ResidentState(*res), Judgement(*how)
     s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
     target = np.clip(perf + how.beta * (perf - e), 0.0, 1.0)
     scatter_add(res.satisfaction, ids, how.alpha_s * (target - s))
@@ -267,25 +272,28 @@ def judge(res: ResidentState, ids: np.ndarray, perf: np.ndarray, how: Judgement)
         _clip_at(arr, ids)
 
 
-def erode(res: ResidentState, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
+def erode(res: Fields, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
     """Each overdue problem (repeated ids add up) costs satisfaction and trust, clipped (``residents.erode``)."""
+    res = ResidentState(*res)
     scatter_add(res.satisfaction, ids, -loss_s)
     scatter_add(res.trust, ids, -loss_t)
     _clip_at(res.satisfaction, ids)
     _clip_at(res.trust, ids)
 
 
-def participation_gain(res: ResidentState, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
+def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
     """Each participation (repeated ids add up) lifts satisfaction and trust, clipped (``residents.participation_gain``)."""
+    res = ResidentState(*res)
     scatter_add(res.satisfaction, ids, gain_s)
     scatter_add(res.trust, ids, gain_t)
     _clip_at(res.satisfaction, ids)
     _clip_at(res.trust, ids)
 
 
-def social_influence(s: np.ndarray, trust: np.ndarray, ties: SocialTies, how: Influence) -> None:
+def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
     """A DeGroot step toward the neighbours' mean satisfaction (the sparse product), then drift of
     satisfaction and trust toward their initial means; satisfaction clipped (``residents.social_influence``)."""
+    ties, how = SocialTies(*ties), Influence(*how)
     import scipy.sparse as sp
 
     n = s.size
@@ -307,8 +315,9 @@ def attendees(n_att: np.ndarray, community_start: np.ndarray, community_size: np
     return community_start[comm] + (u * community_size[comm]).astype(np.int64)
 
 
-def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Volunteering, trust: np.ndarray) -> np.ndarray:
+def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, trust: np.ndarray) -> np.ndarray:
     """Candidates who volunteer, sorted: each accepted with ``min(rate * mult * trust, 1) / top``
     (``residents.accept_volunteers``)."""
+    vol = Volunteering(*vol)
     p = np.minimum(vol.rate[cand] * vol.mult[cand] * trust[cand], np.float32(1.0))
     return np.sort(cand[u * top < p])

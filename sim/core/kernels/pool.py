@@ -6,12 +6,13 @@ import numpy as np
 
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.jit import jit
-from sim.core.kernels.state import PoolColumns
+from sim.core.kernels.state import Fields, PoolColumns
 
 
 @jit
-def keep_rows(pool: PoolColumns) -> int:
-    """Drop rows whose status is negative (closed), keeping order; returns the new row count."""
+def keep_rows(pool: Fields) -> int:
+    """Drop the pool's rows whose status is negative (closed), keeping order; returns the new row count."""
+    pool = PoolColumns(*pool)
     status = pool.status
     m = 0
     for i in range(status.size):
@@ -34,8 +35,9 @@ def keep_rows(pool: PoolColumns) -> int:
 
 
 @jit
-def append_latent(n: int, res: np.ndarray, cat: np.ndarray, sev: np.ndarray, t: int, buffers: PoolColumns) -> None:
-    """Write new latent problems into the pool's ``buffers`` from row ``n`` (the caller made room)."""
+def append_latent(n: int, res: np.ndarray, cat: np.ndarray, sev: np.ndarray, t: int, buffers: Fields) -> None:
+    """Write new latent problems into the pool's ``buffers`` (:class:`PoolColumns`) from row ``n`` (the caller made room)."""
+    buffers = PoolColumns(*buffers)
     for j in range(res.size):
         i = n + j
         buffers.res[i] = res[j]

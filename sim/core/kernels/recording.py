@@ -13,6 +13,7 @@ from sim.core.kernels.state import (
     CommunityStaff,
     Compounds,
     DayTotals,
+    Fields,
     LedgerCounts,
     PoolColumns,
     ResidentState,
@@ -57,11 +58,12 @@ def p10_binned(values: np.ndarray, bins: int) -> float:
 
 
 @jit
-def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Compounds, n_types: int,
+def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types: int,
                    bins: int) -> tuple[float, float, float, np.ndarray]:
     """Mean and 10th percentile of satisfaction, mean trust, mean satisfaction by compound type
     (as ``results.mean_by_ctype``: ``np.add.reduceat`` per compound, then ``np.bincount``).
     """
+    compounds = Compounds(*compounds)
     sums = np.zeros(n_types)
     counts = np.zeros(n_types)
     n_comp = compounds.start.size
@@ -78,12 +80,13 @@ def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Compounds, n_typ
 
 
 @jit
-def utilisation(staff: CommunityStaff, used: np.ndarray, cap: np.ndarray, comm_lo: int, n_comm: int, grid_lo: int,
+def utilisation(staff: Fields, used: np.ndarray, cap: np.ndarray, comm_lo: int, n_comm: int, grid_lo: int,
                 n_grid: int) -> tuple[float, float, float, float, float, float]:
     """Community staff effort and busy effort, and grid effort and busy effort, today (see
     ``Recorder.utilisation``): staff, admin, community used, grid used, grid capacity, and the
     effort policies added to the community (capacity less the staff's own problem effort).
     """
+    staff = CommunityStaff(*staff)
     nc = staff.n_staff.size
     staff_eff = np.empty(nc, dtype=np.float32)
     admin_eff = np.empty(nc, dtype=np.float32)
@@ -105,9 +108,10 @@ def utilisation(staff: CommunityStaff, used: np.ndarray, cap: np.ndarray, comm_l
 
 
 @jit
-def record_row(table: np.ndarray, r: int, rows: SeriesRows, pool: PoolColumns, ledger: LedgerCounts,
-               res: ResidentState, compounds: Compounds, totals: DayTotals) -> None:
+def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fields,
+               res: Fields, compounds: Fields, totals: Fields) -> None:
     """Write column ``r`` of the time series ``table``, each series into its named row."""
+    rows, pool, ledger, res, totals = SeriesRows(*rows), PoolColumns(*pool), LedgerCounts(*ledger), ResidentState(*res), DayTotals(*totals)
     arisen, resolved = ledger.arisen.sum(), ledger.resolved.sum()
     latent, queued, backlog = pool_counts(pool.status, pool.level, N_LEVELS)
     s_mean, p10, t_mean, by_type = resident_stats(res.satisfaction, res.trust, compounds, N_COMPOUND_TYPES, P10_BINS)

@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from sim.core.kernels.jit import ONE32, ZERO32, jit
-from sim.core.kernels.state import Influence, Judgement, Participation, ResidentState, SocialTies, Volunteering
+from sim.core.kernels.state import (
+    Fields,
+    Influence,
+    Judgement,
+    Participation,
+    ResidentState,
+    SocialTies,
+    Volunteering,
+)
 
 
 @jit
@@ -46,8 +54,9 @@ def clip_at(target: np.ndarray, ids: np.ndarray) -> None:
 
 
 @jit
-def judge(res: ResidentState, ids: np.ndarray, perf: np.ndarray, how: Judgement) -> None:
+def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
     """Expectation-disconfirmation updates from the morning's state, summed per resident, clipped."""
+    res, how = ResidentState(*res), Judgement(*how)
     n = ids.size
     ds = np.empty(n, dtype=np.float32)
     de = np.empty(n, dtype=np.float32)
@@ -68,8 +77,9 @@ def judge(res: ResidentState, ids: np.ndarray, perf: np.ndarray, how: Judgement)
 
 
 @jit
-def erode(res: ResidentState, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
+def erode(res: Fields, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
     """Each overdue problem (repeated ids add up) costs satisfaction and trust; both clipped."""
+    res = ResidentState(*res)
     scatter_add_scalar(res.satisfaction, ids, -loss_s, res.acc)
     scatter_add_scalar(res.trust, ids, -loss_t, res.acc)
     clip_at(res.satisfaction, ids)
@@ -77,8 +87,9 @@ def erode(res: ResidentState, ids: np.ndarray, loss_s: float, loss_t: float) -> 
 
 
 @jit
-def participation_gain(res: ResidentState, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
+def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
     """Each participation (repeated ids add up) lifts satisfaction and trust; both clipped."""
+    res = ResidentState(*res)
     scatter_add_scalar(res.satisfaction, ids, gain_s, res.acc)
     scatter_add_scalar(res.trust, ids, gain_t, res.acc)
     clip_at(res.satisfaction, ids)
@@ -86,12 +97,13 @@ def participation_gain(res: ResidentState, ids: np.ndarray, gain_s: float, gain_
 
 
 @jit
-def social_influence(s: np.ndarray, trust: np.ndarray, ties: SocialTies, how: Influence) -> None:
+def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
     """DeGroot step toward the neighbours' mean satisfaction, then drift toward the initial means.
 
     Each neighbour sum is accumulated in float32 in the adjacency's stored order, as scipy's CSR
     product does.
     """
+    ties, how = SocialTies(*ties), Influence(*how)
     n = s.size
     indptr, indices = ties.indptr, ties.indices
     rate_social, rate_drift = how.rate_social, how.rate_drift
@@ -117,10 +129,11 @@ def social_influence(s: np.ndarray, trust: np.ndarray, ties: SocialTies, how: In
 
 
 @jit
-def judge_day(res: ResidentState, ids: np.ndarray, perf: np.ndarray, overdue: np.ndarray, how: Judgement) -> None:
+def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, overdue: np.ndarray, how: Fields) -> None:
     """The judge phase: :func:`judge` for today's outcomes, then :func:`erode` for overdue problems
     (``loss_s`` 0: no erosion).
     """
+    how = Judgement(*how)
     if ids.size:
         judge(res, ids, perf, how)
     if overdue.size and how.loss_s != 0:
@@ -140,8 +153,9 @@ def attendees(n_att: np.ndarray, community_start: np.ndarray, community_size: np
 
 
 @jit
-def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Volunteering, trust: np.ndarray) -> np.ndarray:
+def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, trust: np.ndarray) -> np.ndarray:
     """Candidates who volunteer: accepted with ``min(rate * mult * trust, 1) / top``; sorted ids."""
+    vol = Volunteering(*vol)
     keep = np.empty(cand.size, dtype=np.bool_)
     for j in range(cand.size):
         r = cand[j]
@@ -162,14 +176,16 @@ def max_product(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @jit
-def participate_day(draws: Participation, community_start: np.ndarray, community_size: np.ndarray,
-                    vol: Volunteering, res: ResidentState, ties: SocialTies, how: Influence) -> int:
+def participate_day(draws: Fields, community_start: np.ndarray, community_size: np.ndarray,
+                    vol: Fields, res: Fields, ties: Fields, how: Fields) -> int:
     """The participate phase after its draws: event attendees (:func:`attendees`), volunteers
     among the candidates (:func:`accept_volunteers`), their gains (:func:`participation_gain`),
     then :func:`social_influence`. Returns the number of volunteers.
     """
+    draws, res, how = Participation(*draws), ResidentState(*res), Influence(*how)
+    s, trust = res.satisfaction, res.trust  # as locals: LLVM then optimises the inlined social influence as well
     att = attendees(draws.n_att, community_start, community_size, draws.u_att)
-    vols = accept_volunteers(draws.cand, draws.u_vol, draws.top, vol, res.trust)
+    vols = accept_volunteers(draws.cand, draws.u_vol, draws.top, vol, trust)
     for r in vols:
         res.volunteer_turns[r] += 1
     ids = np.empty(att.size + vols.size, dtype=np.int64)
@@ -177,5 +193,5 @@ def participate_day(draws: Participation, community_start: np.ndarray, community
     ids[att.size:] = vols
     if ids.size:
         participation_gain(res, ids, how.gain_s, how.gain_t)
-    social_influence(res.satisfaction, res.trust, ties, how)
+    social_influence(s, trust, ties, how)
     return vols.size

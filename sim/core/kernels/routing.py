@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import COMMUNITY, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREET
-from sim.core.kernels.jit import ONE32, ZERO32, jit
-from sim.core.kernels.state import Climb, EntryRules, LedgerCounts, PoolColumns, Residence, SuccessTables
+from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline
+from sim.core.kernels.state import Climb, EntryRules, Fields, LedgerCounts, PoolColumns, Residence, SuccessTables
 
 
-@jit
+@jit_inline
 def handler_mult(success: SuccessTables, lv: int, h: int, c: int) -> np.float32:
     """Handler ``h``'s success multiplier for category ``c`` at level ``lv`` (``h`` -1: the level's last row)."""
     if lv == GRID:
@@ -29,7 +29,7 @@ def handler_mult(success: SuccessTables, lv: int, h: int, c: int) -> np.float32:
     return m[h % m.shape[0], c]
 
 
-@jit
+@jit_inline
 def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float32:
     """Chance that one attempt by handler ``h`` at level ``lv`` solves a problem of category ``c``
     and severity ``s``: authority x severity x level multiplier x the handler's, clipped to [0, 1].
@@ -40,53 +40,48 @@ def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float3
 
 
 @jit
-def climb_from(lvl0: int, hand: np.ndarray, c: int, s: int, grid_workers: np.ndarray, success: SuccessTables,
-               climb: Climb) -> int:
-    """The first level on the way up from ``lvl0`` that exists for the problem (a firm, a grid with
-    workers) and whose chance is not below the threshold; the top level if none is.
-    """
-    for lv in range(N_LEVELS):
-        if lv == climb.top:
-            break
-        if not climb.chains[lvl0, lv]:
-            continue
-        if lv == PROPERTY and hand[PROPERTY] < 0:
-            continue
-        if lv == GRID and not grid_workers[hand[GRID]] > 0:
-            continue
-        if not chance(success, lv, hand[lv], c, s) < climb.threshold:
-            return lv
-    return climb.top
-
-
-@jit
-def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: PoolColumns, where: Residence,
-          success: SuccessTables, climb: Climb) -> None:
+def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where: Fields,
+          success: Fields, climb: Fields) -> None:
     """Put pool ``rows`` at ``start_level`` or the first level on their way up that exists for
-    them and whose chance of success is not below the threshold; never past the top.
-    """
+    them (a firm, a grid with workers) and whose chance of success is not below the threshold;
+    never past the top."""
+    pool, where, success, climb = PoolColumns(*pool), Residence(*where), SuccessTables(*success), Climb(*climb)
     hand = np.empty(N_LEVELS, dtype=np.int32)
     for j in range(rows.size):
         i = rows[j]
-        r, c = pool.res[i], pool.cat[i]
+        r, c, s = pool.res[i], pool.cat[i], pool.sev[i]
         hand[GRID] = where.household_grid[where.res_household[r]]
         hand[PROPERTY] = where.compound_firm[where.res_compound[r]]
         hand[COMMUNITY] = where.res_community[r]
         hand[STREET] = where.res_street[r]
         hand[4] = c
         hand[5] = 0
-        out = climb_from(start_level[j], hand, c, pool.sev[i], where.grid_workers, success, climb)
+        lvl0 = start_level[j]
+        out = climb.top
+        for lv in range(N_LEVELS):
+            if lv == climb.top:
+                break
+            if not climb.chains[lvl0, lv]:
+                continue
+            if lv == PROPERTY and hand[PROPERTY] < 0:
+                continue
+            if lv == GRID and not where.grid_workers[hand[GRID]] > 0:
+                continue
+            if not chance(success, lv, hand[lv], c, s) < climb.threshold:
+                out = lv
+                break
         pool.level[i] = out
         pool.handler[i] = hand[out]
         pool.t_level[i] = t
 
 
 @jit
-def route_found(pool: PoolColumns, ledger: LedgerCounts, entry: EntryRules, compound_firm: np.ndarray,
+def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray,
                 res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Latent rows marked found become queued: returns them (row order) with their entry
     levels, after counting them by finder.
     """
+    pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, t_found = pool.status, pool.t_found
     n = 0
     for i in range(status.size):
@@ -104,11 +99,12 @@ def route_found(pool: PoolColumns, ledger: LedgerCounts, entry: EntryRules, comp
 
 
 @jit
-def entry_levels(rows: np.ndarray, pool: PoolColumns, entry: EntryRules, compound_firm: np.ndarray,
+def entry_levels(rows: np.ndarray, pool: Fields, entry: Fields, compound_firm: np.ndarray,
                  res_compound: np.ndarray) -> np.ndarray:
     """Entry level of found rows: by severity; property matters to the firm (or the community
     where there is none); administrative matters to ``admin_level`` when it is >= 0.
     """
+    pool, entry = PoolColumns(*pool), EntryRules(*entry)
     out = np.empty(rows.size, dtype=np.int8)
     for j in range(rows.size):
         i = rows[j]

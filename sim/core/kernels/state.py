@@ -1,19 +1,26 @@
 """The kernels' arguments, grouped: one named tuple of arrays per owner of state.
 
-numba compiles a named tuple of arrays into a struct of array views, so a kernel reads
-``pool.status[i]`` at the cost of a positional argument. The owners build these tuples from
-their live arrays when they call a kernel (arrays a policy rebinds are picked up the next day);
-the fields are views, so what a kernel writes lands in the owner's arrays.
+Each class names the fields of one group: the pool's columns, the ledger's counts, where
+residents' handlers are, the tables of chances of success, the rules of a phase. Their owners
+(``ProblemPool``, ``Ledger``, ``Handlers``, the model) build the groups from their live arrays
+when they call a kernel, so arrays a policy rebinds are picked up the next day; the fields are
+the owners' arrays, so what a kernel writes lands in them.
 
-Each call pays numba a small per-field fee to type a named tuple, so the groups stay small and
-a kernel takes only those it reads.
+How they cross into compiled code: numba types a named tuple from its class and field names on
+every call (about 2 microseconds a group, more than the rest of a call), and a plain tuple as
+cheaply as positional arguments. So owners pass each group as a plain tuple of its fields, in
+order (:data:`Fields`), and every kernel that takes a group names it on its first line
+(``pool = PoolColumns(*pool)``, free in compiled code); inside, the kernels read ``pool.status``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+#: A group as it is passed to a kernel: its fields, in the order of its class, as a plain tuple.
+Fields = tuple[Any, ...]
 
 
 class PoolColumns(NamedTuple):
