@@ -1,6 +1,8 @@
-"""The community: its staff (who handle small matters and carry administrative tasks pushed
-down from above, 004) and its grids with grid workers (who visit households and handle trivia,
-001). The community party organisation is the "1" of the "1+N" alliance (000).
+"""The community: its staff and its grids with grid workers.
+
+The staff handle small matters and carry administrative tasks pushed down from above (004);
+grid workers visit households and handle trivia (001). The community party organisation is the
+"1" of the "1+N" alliance (000).
 """
 
 from __future__ import annotations
@@ -51,8 +53,7 @@ class Grids:
         )
 
     def rounds(self) -> Fields:
-        """The grids' rounds of visits as the find kernel reads (and moves) them
-        (:class:`~sim.core.kernels.state.GridRounds`)."""
+        """The grids' rounds of visits as the find kernel reads and moves them (``GridRounds``)."""
         return (self.household_grid, self.household_pos, self.visit_ptr, self.grid_size, self.n_workers)
 
 
@@ -70,6 +71,7 @@ class Communities:
 
     @classmethod
     def create(cls, world: World, params: CommunityParams) -> Communities:
+        """Staff by population, administrative load and event rate from the parameters."""
         n = world.n_communities
         staff = (params.n_staff_per_10k * world.community_size / 1e4).astype(np.float32)
         return cls(

@@ -59,14 +59,15 @@ class Residents:
         return self._acc
 
     def state(self) -> Fields:
-        """The residents' arrays as the kernels take them (:class:`~sim.core.kernels.state.ResidentState`);
-        the kernels update them in place."""
+        """The residents' arrays as the kernels take and update them (``ResidentState``)."""
         return (self.satisfaction, self.expectation, self.trust, self.volunteer_turns, self.scratch())
 
 
 def _ties(world: World) -> Fields:
-    """The neighbour ties as the kernels read them: CSR index arrays viewed as unsigned, 32-bit
-    where they fit (as scipy stores them)."""
+    """The neighbour ties as the kernels read them (``SocialTies``).
+
+    CSR index arrays viewed as unsigned, 32-bit where they fit (as scipy stores them).
+    """
     indptr, indices = world.social_indptr, world.social_indices
     small = indptr[-1] < 2**31 and world.n_residents < 2**31
     dtype = np.int32 if small else np.int64

@@ -90,10 +90,10 @@ class Handlers:
                 w.res_community, w.res_street)
 
     def success_tables(self) -> Fields:
-        """What the kernels read to compute chances of success (``SuccessTables``): authority,
-        severity and level multipliers, then each level's handler multipliers (float32, C order).
+        """What the kernels read to compute chances of success (``SuccessTables``).
 
-        The tables themselves when they are float32 in C order (as they are built), so the
+        Authority, severity and level multipliers, then each level's handler multipliers
+        (float32, C order). The tables themselves when they are float32 in C order (as they are built), so the
         kernels see what policies change in place; converted copies otherwise. Kept while the
         same arrays are in place (a lookup, not nine conversions, three times a day).
         """
@@ -113,9 +113,10 @@ class Handlers:
         return (c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task))
 
     def capacity(self) -> np.ndarray:
-        """Today's effort per handler, all levels concatenated (see ``level_offset``): grid workers'
-        effort, firms', the community staff's left after administrative tasks, streets',
-        departments' and the city's, each plus what policies add.
+        """Today's effort per handler, all levels concatenated (see ``level_offset``).
+
+        Grid workers' effort, firms', the community staff's left after administrative tasks,
+        streets', departments' and the city's, each plus what policies add.
         """
         m = self.model
         d = m.departments

@@ -98,8 +98,9 @@ class Model:
         self.pay_grid_worker = sc.costs.pay_grid_worker
 
     def _set_rules(self) -> None:
-        """The routing, escalation and giving-up rules and the levers policies move (prevention,
-        priority, flags' success).
+        """The routing, escalation and giving-up rules, and the levers policies move.
+
+        Policies raise prevention, queue priority and the success of flagged problems.
         """
         sc, h = self.scenario, self.scenario.handling
         self.entry_level = h.entry_level.codes()
@@ -192,8 +193,11 @@ class Model:
         return self._graph
 
     def climb(self) -> Fields:
-        """How problems are placed (``Climb``): the chance below which a handler refers a problem up,
-        the levels on the way up to the top level, the top level (policies may raise it)."""
+        """How problems are placed (``Climb``).
+
+        The chance below which a handler refers a problem up, the levels on the way up to the
+        top level, and the top level (policies may raise it).
+        """
         climb = self._climb
         if climb[2] != self.top_level:
             climb = self._climb = (self._refer_below, CHAINS[self.top_level], self.top_level)
@@ -240,11 +244,11 @@ class Model:
         pool = self.problems
         fresh = (pool.status[rows] == LATENT) & (pool.t_found[rows] < 0)
         if isinstance(finder, np.ndarray):
-            finder = np.broadcast_to(finder.astype(np.int8, copy=False), rows.shape)[fresh]
+            who: np.ndarray | np.int8 = np.broadcast_to(finder.astype(np.int8, copy=False), rows.shape)[fresh]
         else:
-            finder = np.int8(finder)
+            who = np.int8(finder)
         rows = rows[fresh]
-        pool.finder[rows] = finder
+        pool.finder[rows] = who
         pool.t_found[rows] = t
         pool.n_contacts[rows] = 1
 
@@ -297,8 +301,9 @@ class Model:
             self._closed_perf.append(perf)
 
     def _performance_table(self, t: int) -> np.ndarray:
-        """``performance(days waited, expected wait)`` for every severity and 0..t days waited
-        (computed by :func:`~sim.agents.resident.performance` once, again if expectations change).
+        """``performance(days waited, expected wait)`` for every severity and 0..t days waited.
+
+        Computed by :func:`~sim.agents.resident.performance` once, again if expectations change.
         """
         table, key = self._perf_table, self.expected_wait.tobytes()
         if table is None or table.shape[1] <= t or key != self._perf_key:
@@ -325,8 +330,7 @@ class Model:
         return rows
 
     def escalation_rules(self) -> Fields:
-        """When queued problems move up, residents contact again, and problems are given up
-        (``EscalationRules``, as policies set them today)."""
+        """When problems move up, residents contact again, and give up (``EscalationRules``, as of today)."""
         p = self.scenario.problems
         return (self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait, p.rate_recontact,
                 self.no_recontact_flags, self.patience, self.rate_abandon, p.rate_abandon_latent)
@@ -346,9 +350,9 @@ class Model:
         pool.set_rows(n_rows)
 
     def _judge(self, t: int) -> None:
-        closed, perf = self._closed_res, self._closed_perf
+        closed, perfs = self._closed_res, self._closed_perf
         ids = closed[0] if len(closed) == 1 else np.concatenate(closed) if closed else _NO_IDS
-        perf = perf[0] if len(perf) == 1 else np.concatenate(perf) if perf else _NO_PERF
+        perf = perfs[0] if len(perfs) == 1 else np.concatenate(perfs) if perfs else _NO_PERF
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
         self._closed_res, self._closed_perf = [], []
         # today's outcomes judged, then waiting erodes
@@ -446,9 +450,10 @@ class Model:
 
 
 def warm_up() -> float:
-    """Load the compiled kernels (compiling them on a fresh install) by running a one-compound
-    model for two days; returns the seconds it took. Worker processes and benchmarks call it so
-    that the one-off cost is not counted in a run.
+    """Load the compiled kernels (compiling them on a fresh install); returns the seconds it took.
+
+    Runs a one-compound model for two days. Worker processes and benchmarks call it so that the
+    one-off cost is not counted in a run.
     """
     t0 = time.perf_counter()
     small = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 1, "run.n_steps": 2}

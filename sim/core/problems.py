@@ -1,5 +1,4 @@
-"""Problems, the unit of work: a structure-of-arrays pool of open problems, the ledger of their
-life cycle, the arrival strata and the escalation chains.
+"""Problems, the unit of work: the pool of open problems, the ledger, arrival strata, escalation.
 
 Open problems live in :class:`ProblemPool`; closed ones leave the pool at the end of each
 step after being counted in :class:`Ledger`, whose histograms give exact medians and
@@ -143,8 +142,7 @@ class Ledger:
         self.flag_abandoned = np.zeros(8, dtype=np.int64)
 
     def counts(self) -> Fields:
-        """The count arrays as the kernels take them (:class:`~sim.core.kernels.state.LedgerCounts`);
-        the kernels add to them in place."""
+        """The count arrays as the kernels take them and add to them (``LedgerCounts``)."""
         return (self.arisen, self.resolved, self.abandoned, self.arisen_ctype, self.resolved_ctype,
                 self.resolved_level, self.found_by, self.days_hist, self.flag_resolved, self.flag_abandoned)
 

@@ -174,6 +174,7 @@ class FourEmpowerments(Policy):
     params: FourEmpowermentsParams
 
     def setup(self, model: Model) -> None:
+        """Apply the switched-on empowerments: venues and platforms, trustee firms, care and boosts."""
         p = self.params
         w, comm = model.world, model.communities
         self._n_trustee_households = 0
@@ -206,6 +207,7 @@ class FourEmpowerments(Policy):
 
     # ---- daily hooks ------------------------------------------------------------------------
     def on_find(self, model: Model, t: int) -> None:
+        """Monitoring finds safety problems; residents' suggestions surface latent ones."""
         p, pool = self.params, model.problems
         if p.capability and p.p_monitor_find > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.cat == _SAFETY))
@@ -220,6 +222,7 @@ class FourEmpowerments(Policy):
 
     def on_handle(self, model: Model, t: int) -> None:
         # after the day's handling, so residents judge these outcomes today
+        """Claim projects from the lists and hold deliberations, on their schedules."""
         p = self.params
         if p.responsibility and t > 0 and t % p.dur_lists == 0:
             self._claim_projects(model, t)
@@ -262,6 +265,7 @@ class FourEmpowerments(Policy):
         model.resolve_by(hit, "deliberation", t)
 
     def cost_per_day(self, model: Model) -> float:
+        """Platforms, venues, trustee subsidies and the other switched-on parts."""
         p = self.params
         n_comm = model.world.n_communities
         cost = 0.0

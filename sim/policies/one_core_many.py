@@ -137,6 +137,7 @@ class OneCoreMany(Policy):
     params: OneCoreManyParams
 
     def setup(self, model: Model) -> None:
+        """Set up the switched-on parts: secretaries, staff from the street, teams, sensors, admission list."""
         p = self.params
         w, comm = model.world, model.communities
         self._red = np.zeros(w.n_compounds, dtype=bool)
@@ -165,11 +166,13 @@ class OneCoreMany(Policy):
 
     # ---- daily hooks ------------------------------------------------------------------------
     def on_plan(self, model: Model, t: int) -> None:
+        """Rate compounds on schedule."""
         p = self.params
         if p.ratings and t > 0 and t % p.dur_rating == 0:
             self._rate(model, t)
 
     def on_find(self, model: Model, t: int) -> None:
+        """Sensors find safety problems."""
         p, pool = self.params, model.problems
         if p.sensors and p.p_sensor_find > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.cat == _SAFETY))
@@ -186,6 +189,7 @@ class OneCoreMany(Policy):
     def on_route(self, model: Model, t: int) -> None:
         # how early safety problems are found, sensors or not: days from arising to being found,
         # and how many within a day (early)
+        """Count how early safety problems are found."""
         pool = model.problems
         rows = np.flatnonzero((pool.t_found == t) & (pool.status == QUEUED) & (pool.cat == _SAFETY))
         if rows.size:
@@ -195,6 +199,7 @@ class OneCoreMany(Policy):
             model.count(self.name, "safety_days_to_find", int(delay.sum()))
 
     def on_record(self, model: Model, t: int) -> None:
+        """Accumulate each compound's backlog for the next rating."""
         if not self.params.ratings:
             return
         pool = model.problems
@@ -227,6 +232,7 @@ class OneCoreMany(Policy):
         self._red = red
 
     def cost_per_day(self, model: Model) -> float:
+        """Teams and sensors."""
         p = self.params
         cost = 0.0
         if p.seven_teams:

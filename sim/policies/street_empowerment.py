@@ -1,5 +1,6 @@
-"""street_empowerment — 赋权 (002, Bazhong): streets gain powers over the departments'
-stationed agencies; people, money and things follow the task; fewer tasks pushed down.
+"""street_empowerment — 赋权 (002, Bazhong): streets gain powers over departments' agencies.
+
+People, money and things follow the task; fewer tasks are pushed down.
 
 Mechanism, applied once at set-up:
 
@@ -61,6 +62,7 @@ class StreetEmpowerment(Policy):
     params: StreetEmpowermentParams
 
     def setup(self, model: Model) -> None:
+        """Raise street authority, move capacity with the task, one-stop service, fewer tasks."""
         p = self.params
         share = p.authority_share.array(np.float32)
         street = model.handlers.authority[STREET]
@@ -77,6 +79,7 @@ class StreetEmpowerment(Policy):
         model.communities.admin_tasks = model.communities.admin_tasks * np.float32(1.0 - p.admin_task_cut)
 
     def cost_per_day(self, model: Model) -> float:
+        """Coordination and training per street."""
         return self.params.cost_per_street_per_year * model.world.n_streets / 365.0
 
 

@@ -12,8 +12,10 @@ from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds,
 
 @jit
 def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Resident, category and severity of today's problems from Poisson counts per stratum ``k``
-    and uniforms ``u`` (4, m): resident within stratum, category, severity, prevention.
+    """Resident, category and severity of today's problems.
+
+    From Poisson counts per stratum ``k`` and uniforms ``u`` (4, m): resident within stratum,
+    category, severity, prevention.
     """
     strata = ArrivalStrata(*strata)
     m = u.shape[1]
@@ -67,8 +69,9 @@ def arise(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, r
 @jit
 def arise_into(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, res_compound: np.ndarray,
                res_ctype: np.ndarray, ledger: Fields, t: int, n: int, buffers: Fields) -> tuple[int, int]:
-    """The arise phase: :func:`arise`, the problems written into the pool's ``buffers`` from row
-    ``n`` (the caller made room for every arrival); returns the number added and the number prevented.
+    """The arise phase: :func:`arise`, the problems written into the pool's ``buffers`` from row ``n``.
+
+    The caller made room for every arrival. Returns the number added and the number prevented.
     """
     res, cat, sev, n_prevented = arise(k, u, strata, p_prevent, res_compound, res_ctype, ledger)
     append_latent(n, res, cat, sev, t, buffers)
@@ -98,10 +101,9 @@ def max_value(a: np.ndarray) -> int:
 @jit
 def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
                 who: Fields) -> None:
-    """Mark latent rows found today: by a grid visit, else a party link, else a self-report;
-    then move each grid's round of visits on by the day's visits.
+    """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
 
-    ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
+    Then each grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
     policy) keep their finder.
     """
     pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)

@@ -1,5 +1,6 @@
-"""Kernels of the escalate phase: stuck problems move up, overdue residents contact again or
-give up, and closed rows leave the pool.
+"""Kernels of the escalate phase.
+
+Stuck problems move up, overdue residents contact again or give up, and closed rows leave the pool.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts,
 @jit
 def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np.ndarray,
          overdue: np.ndarray, gave_up: np.ndarray) -> tuple[int, int, int, int, int]:
-    """Mark each row stuck (to move up), overdue and given up, from uniforms ``u`` (3, rows);
-    overdue residents may contact again (``n_contacts`` + 1).
+    """Mark each row stuck (to move up), overdue and given up, from uniforms ``u`` (3, rows).
 
-    Returns the numbers stuck, overdue, given up, given up after being found, and repeat contacts.
+    Overdue residents may contact again (``n_contacts`` + 1). Returns the numbers stuck, overdue, given up, given up after being found, and repeat contacts.
     """
     pool, rules = PoolColumns(*pool), EscalationRules(*rules)
     n_stuck = n_overdue = n_quit = n_quit_found = n_again = 0
@@ -57,8 +57,9 @@ def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np
 @jit
 def collect(pool: Fields, ledger: Fields, stuck: np.ndarray, overdue: np.ndarray, gave_up: np.ndarray,
             n_stuck: int, n_overdue: int, n_quit_found: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The stuck rows, the residents of overdue rows and of found problems given up; given-up
-    rows are counted as abandoned and closed (status -1).
+    """The stuck rows, and the residents of overdue rows and of found problems given up.
+
+    Given-up rows are counted as abandoned and closed (status -1).
     """
     pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     up = np.empty(n_stuck, dtype=np.int64)
@@ -108,11 +109,11 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
 def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
                  where: Fields, success: Fields,
                  climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, int]:
-    """The escalate phase in one pass: :func:`escalate`, then the rows that move up are placed at
-    their next level (:func:`~sim.core.kernels.routing.place`), then closed rows leave the pool
-    (:func:`~sim.core.kernels.pool.keep_rows`).
+    """The escalate phase in one pass.
 
-    Returns the number escalated, the number of repeat contacts, the residents of overdue rows,
+    :func:`escalate`, then the rows that move up are placed at their next level
+    (:func:`~sim.core.kernels.routing.place`), then closed rows leave the pool
+    (:func:`~sim.core.kernels.pool.keep_rows`). Returns the number escalated, the number of repeat contacts, the residents of overdue rows,
     the residents whose found problems were given up, and the new number of rows.
     """
     pool, rules, climb = PoolColumns(*pool), EscalationRules(*rules), Climb(*climb)

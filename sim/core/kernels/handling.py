@@ -1,6 +1,4 @@
-"""Kernels of the handle phase: handlers' capacity, whom they attempt to help today, and the
-problems they resolve.
-"""
+"""Kernels of the handle phase: handlers' capacity, whom they help today, what they resolve."""
 
 from __future__ import annotations
 
@@ -30,8 +28,9 @@ def counting_order(values: np.ndarray, n_values: int, order: np.ndarray) -> np.n
 
 @jit
 def order_by(key: np.ndarray, pr: np.ndarray, n_keys: int) -> np.ndarray:
-    """Stable argsort by (key, pr): ``np.argsort((key << 32) | pr, kind="stable")`` for
-    non-negative ``pr``, as two counting sorts when the priorities span a short range.
+    """Stable argsort by (key, pr): ``np.argsort((key << 32) | pr, kind="stable")`` for non-negative ``pr``.
+
+    As two counting sorts when the priorities span a short range.
     """
     n = key.size
     span = pr.max() + 1
@@ -44,8 +43,10 @@ def order_by(key: np.ndarray, pr: np.ndarray, n_keys: int) -> np.ndarray:
 @jit
 def queue_keys(q: np.ndarray, pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray,
                res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each queued row's handler (its index among all handlers) and its priority (the day it
-    reached its level, less its compound's priority days; shifted to start at 0).
+    """Each queued row's handler (its index among all handlers) and its priority.
+
+    The priority is the day it reached its level, less its compound's priority days (shifted to
+    start at 0).
     """
     pool = PoolColumns(*pool)
     n = q.size
@@ -62,10 +63,10 @@ def queue_keys(q: np.ndarray, pool: Fields, level_offset: np.ndarray, priority_d
 @jit
 def serve(order: np.ndarray, key: np.ndarray, effort: np.ndarray, capacity: np.ndarray,
           used: np.ndarray) -> np.ndarray:
-    """Whether each queued problem is attempted: in service ``order``, while the effort its
-    handler already started is below the handler's capacity; adds the effort to ``used``.
+    """Whether each queued problem is attempted; adds the effort to ``used``.
 
-    ``effort`` is each queued problem's effort (float64).
+    In service ``order``, while the effort its handler already started is below the handler's
+    capacity. ``effort`` is each queued problem's effort (float64).
     """
     n = order.size
     go = np.zeros(n, dtype=np.bool_)
@@ -95,8 +96,9 @@ def serve(order: np.ndarray, key: np.ndarray, effort: np.ndarray, capacity: np.n
 @jit
 def attempt_chances(q: np.ndarray, go: np.ndarray, pool: Fields, success: Fields,
                     flag_success: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The attempted rows (``q[go]``) and each attempt's chance of success, times the success
-    multiplier of every flag the problem carries (capped at 1).
+    """The attempted rows (``q[go]``) and each attempt's chance of success.
+
+    The chance is multiplied by the success multiplier of every flag the problem carries (capped at 1).
     """
     pool, success = PoolColumns(*pool), SuccessTables(*success)
     n_go = 0
@@ -124,10 +126,9 @@ def attempt_chances(q: np.ndarray, go: np.ndarray, pool: Fields, success: Fields
 def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, res_compound: np.ndarray,
              effort: np.ndarray, capacity: np.ndarray, success: Fields,
              flag_success: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Queued rows each handler attempts today within its capacity (served by waiting time at
-    the level, then first come first served) and each attempt's chance of success.
+    """Queued rows each handler attempts today within its capacity, and each attempt's chance.
 
-    Returns the attempted rows (row order), their chances and the effort used per handler.
+    Problems are served by waiting time at the level, then first come first served. Returns the attempted rows (row order), their chances and the effort used per handler.
     """
     pool = PoolColumns(*pool)
     q = np.flatnonzero(pool.status == QUEUED)
@@ -211,8 +212,9 @@ def problem_capacity(staff: Fields) -> np.ndarray:
 
 @jit
 def capacity(effort: Fields, staff: Fields, extra: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Today's effort per handler, all levels concatenated (``Model.capacity``); ``extra`` holds
-    the effort policies add per handler at each level (empty: none).
+    """Today's effort per handler, all levels concatenated (``Handlers.capacity``).
+
+    ``extra`` holds the effort policies add per handler at each level (empty: none).
     """
     effort, staff = HandlerEffort(*effort), CommunityStaff(*staff)
     n = (effort.n_workers.size + effort.firm.size + staff.n_staff.size + effort.street.size

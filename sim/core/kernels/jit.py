@@ -53,7 +53,7 @@ class _PackageStamped:
         return self._locator.get_source_stamp(), package_stamp()
 
 
-class _KernelCacheImpl(CompileResultCacheImpl):  # type: ignore[misc]  # numba is untyped
+class _KernelCacheImpl(CompileResultCacheImpl):
     """numba's per-function cache with the package-wide freshness stamp."""
 
     @property
@@ -62,7 +62,7 @@ class _KernelCacheImpl(CompileResultCacheImpl):  # type: ignore[misc]  # numba i
         return _PackageStamped(super().locator)
 
 
-class _KernelCache(FunctionCache):  # type: ignore[misc]  # numba is untyped
+class _KernelCache(FunctionCache):
     """What ``Dispatcher.enable_caching`` installs, with :class:`_KernelCacheImpl`."""
 
     _impl_class = _KernelCacheImpl
@@ -71,8 +71,9 @@ class _KernelCache(FunctionCache):  # type: ignore[misc]  # numba is untyped
 def jit(fn: Callable[P, R]) -> Callable[P, R]:
     """Compile ``fn`` in nopython mode without the GIL, cached on disk with the package's stamp."""
     kernel = numba.njit(nogil=True)(fn)
-    kernel._cache = _KernelCache(fn)  # as enable_caching() (njit's cache=True) does, with our stamp
-    return kernel  # type: ignore[no-any-return]
+    # what enable_caching() (njit's cache=True) sets, with the package's stamp
+    kernel._cache = _KernelCache(fn)  # type: ignore[attr-defined]  # numba's stubs omit the cache slot
+    return kernel
 
 
 def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
@@ -82,8 +83,8 @@ def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
     a tuple with a reference count increment and decrement, which costs more than the work.
     """
     kernel = numba.njit(nogil=True, inline="always")(fn)
-    kernel._cache = _KernelCache(fn)
-    return kernel  # type: ignore[no-any-return]
+    kernel._cache = _KernelCache(fn)  # type: ignore[attr-defined]  # as in jit()
+    return kernel
 
 
 def unsigned(ids: np.ndarray) -> np.ndarray:

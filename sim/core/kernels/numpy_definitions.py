@@ -16,9 +16,9 @@ from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import COMMUNITY, LATENT, N_CATEGORIES, N_LEVELS, PROPERTY, QUEUED
 from sim.core.kernels.state import (
     ArrivalStrata,
-    Fields,
     EntryRules,
     EscalationRules,
+    Fields,
     Influence,
     Judgement,
     LedgerCounts,
@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 
 # ---- the pool ------------------------------------------------------------------------------
 def append_rows(pool: ProblemPool, **cols: np.ndarray | int) -> None:
-    """Append rows to ``pool``: every field given, the first as an array, the rest as arrays of the
-    same length or one value for all rows (``pool.append_latent`` writes new latent problems)."""
+    """Append rows to ``pool`` (``pool.append_latent`` writes new latent problems).
+
+    Every field is given, the first as an array, the rest as arrays of the same length or one
+    value for all rows.
+    """
     k = len(next(iter(cols.values())))  # type: ignore[arg-type]
     if k == 0:
         return
@@ -59,9 +62,11 @@ def keep(pool: ProblemPool, mask: np.ndarray) -> None:
 
 # ---- arise ---------------------------------------------------------------------------------
 def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Resident, category and severity of today's problems (``arising.arrivals``): per stratum in
-    order, per problem, the resident within the stratum, then the category and the severity as the
-    first column of the cumulative distribution exceeding the uniform."""
+    """Resident, category and severity of today's problems (``arising.arrivals``).
+
+    Per stratum in order, per problem, the resident within the stratum, then the category and
+    the severity as the first column of the cumulative distribution exceeding the uniform.
+    """
     strata = ArrivalStrata(*strata)
     stratum = np.repeat(np.arange(k.size), k)
     res = strata.order[strata.start[stratum] + (u[0] * strata.size[stratum]).astype(np.int64)]
@@ -71,8 +76,10 @@ def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, 
 
 
 def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Today's new problems: resident ids, categories, severities and a prevention uniform, from the
-    ``arrival`` stream alone (common random numbers across scenarios)."""
+    """Today's new problems: resident ids, categories, severities and a prevention uniform.
+
+    Drawn from the ``arrival`` stream alone (common random numbers across scenarios).
+    """
     k, u = draw_arrival_uniforms(table, rng)
     res, cat, sev = arrivals(k, u, table.strata())
     return res, cat, sev, u[3]
@@ -126,8 +133,11 @@ def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, thres
 
 def p_success(handlers: Handlers, level: np.ndarray, handler: np.ndarray, cat: np.ndarray,
               sev: np.ndarray) -> np.ndarray:
-    """Chance one attempt solves each problem (``routing.chance``): authority x severity x level
-    multiplier x the handler's multiplier, clipped to [0, 1]; handler -1 reads the level's last row."""
+    """Chance one attempt solves each problem (``routing.chance``).
+
+    Authority x severity x level multiplier x the handler's multiplier, clipped to [0, 1];
+    handler -1 reads the level's last row.
+    """
     h = handlers
     base = h.authority[level, cat] * h.severity_mult[sev] * h.level_cat_mult[level, cat]
     mults = [h.mult[lvl] for lvl in range(N_LEVELS)]
@@ -140,9 +150,11 @@ def p_success(handlers: Handlers, level: np.ndarray, handler: np.ndarray, cat: n
 
 def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray,
                 res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Latent rows marked found are counted by finder and queued (``routing.route_found``); returns
-    them with their entry level: by severity, property matters to the firm (or at least the
-    community where there is none), administrative matters to ``admin_level`` when it is >= 0."""
+    """Latent rows marked found are counted by finder and queued (``routing.route_found``).
+
+    Returns them with their entry level: by severity, property matters to the firm (or at least
+    the community where there is none), administrative matters to ``admin_level`` when it is >= 0.
+    """
     pool, ledger, entry = PoolColumns(*pool), LedgerCounts(*ledger), EntryRules(*entry)
     rows = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))
     ledger.found_by[:] += np.bincount(pool.finder[rows], minlength=ledger.found_by.size)
@@ -236,8 +248,11 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
 
 # ---- residents -----------------------------------------------------------------------------
 def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float) -> None:
-    """``target[ids] += values`` where ``ids`` may repeat: repeated ids are summed first, in float64
-    and input order (``np.bincount``), then added in the target's precision (``residents.scatter_add``)."""
+    """``target[ids] += values`` where ``ids`` may repeat (``residents.scatter_add``).
+
+    Repeated ids are summed first, in float64 and input order (``np.bincount``), then added in
+    the target's precision.
+    """
     if ids.size == 0:
         return
     order = np.argsort(ids)
@@ -259,9 +274,11 @@ def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
 
 
 def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
-    """Expectation-disconfirmation from the morning's state (``residents.judge``):
+    """Expectation-disconfirmation from the morning's state (``residents.judge``).
+
     target = clip(P + beta (P - E)); S += alpha_S (target - S); E += alpha_E (P - E);
-    T += alpha_T (P - T); a resident's updates summed, then clipped to [0, 1]."""
+    T += alpha_T (P - T); a resident's updates summed, then clipped to [0, 1].
+    """
     res, how = ResidentState(*res), Judgement(*how)
     s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
     target = np.clip(perf + how.beta * (perf - e), 0.0, 1.0)
@@ -291,8 +308,11 @@ def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: floa
 
 
 def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
-    """A DeGroot step toward the neighbours' mean satisfaction (the sparse product), then drift of
-    satisfaction and trust toward their initial means; satisfaction clipped (``residents.social_influence``)."""
+    """A DeGroot step toward the neighbours' mean satisfaction, then drift (``residents.social_influence``).
+
+    The neighbours' mean is the sparse product; satisfaction and trust drift toward their
+    initial means; satisfaction is clipped.
+    """
     ties, how = SocialTies(*ties), Influence(*how)
     import scipy.sparse as sp
 
@@ -316,8 +336,10 @@ def attendees(n_att: np.ndarray, community_start: np.ndarray, community_size: np
 
 
 def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, trust: np.ndarray) -> np.ndarray:
-    """Candidates who volunteer, sorted: each accepted with ``min(rate * mult * trust, 1) / top``
-    (``residents.accept_volunteers``)."""
+    """Candidates who volunteer, sorted (``residents.accept_volunteers``).
+
+    Each is accepted with ``min(rate * mult * trust, 1) / top``.
+    """
     vol = Volunteering(*vol)
     p = np.minimum(vol.rate[cand] * vol.mult[cand] * trust[cand], np.float32(1.0))
     return np.sort(cand[u * top < p])

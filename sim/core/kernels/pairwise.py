@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 from sim.core.kernels.jit import ZERO32, jit
 
+#: the accumulator's type: float64 (a Python float) or float32
+Acc = TypeVar("Acc", float, np.float32)
+
 
 @jit
-def block(a: np.ndarray, lo: int, n: int, zero: float) -> float:
-    """Numpy's pairwise-sum leaf (n <= 128), accumulated in the type of ``zero`` (float64, or
-    float32 as numpy sums a float32 array): sequential below 8 elements, else 8 accumulators.
+def block(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
+    """Numpy's pairwise-sum leaf (n <= 128): sequential below 8 elements, else 8 accumulators.
+
+    Accumulated in the type of ``zero`` (float64, or float32 as numpy sums a float32 array).
     """
     res = zero
     if n < 8:
@@ -39,9 +45,10 @@ def block(a: np.ndarray, lo: int, n: int, zero: float) -> float:
 
 
 @jit
-def pairwise(a: np.ndarray, lo: int, n: int, zero: float) -> float:
-    """``a[lo:lo+n].sum()`` as numpy computes it, in the type of ``zero``: halves (rounded down
-    to a multiple of 8) until blocks of at most 128 (:func:`block`). The tree is walked with an
+def pairwise(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
+    """``a[lo:lo+n].sum()`` as numpy computes it, in the type of ``zero``.
+
+    Halves (rounded down to a multiple of 8) until blocks of at most 128 (:func:`block`). The tree is walked with an
     explicit stack (cached numba code and recursion do not mix).
     """
     if n <= 128:

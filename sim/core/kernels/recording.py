@@ -1,5 +1,6 @@
-"""Kernels of the record phase: pool counts, residents' statistics, utilisation and the time
-series row, each figure as numpy computes it (pairwise sums) to the last bit.
+"""Kernels of the record phase: pool counts, residents' statistics, utilisation, the series row.
+
+Each figure is computed as numpy computes it (pairwise sums), to the last bit.
 """
 
 from __future__ import annotations
@@ -50,18 +51,19 @@ def p10_binned(values: np.ndarray, bins: int) -> float:
         counts[k if k < top else top] += 1
     target = 0.1 * values.size
     cum = 0
-    for k in range(bins):
-        cum += counts[k]
+    for b in range(bins):
+        cum += counts[b]
         if cum >= target:
-            return (k + 0.5) / bins
+            return (b + 0.5) / bins
     return (bins - 0.5) / bins
 
 
 @jit
 def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types: int,
                    bins: int) -> tuple[float, float, float, np.ndarray]:
-    """Mean and 10th percentile of satisfaction, mean trust, mean satisfaction by compound type
-    (as ``results.mean_by_ctype``: ``np.add.reduceat`` per compound, then ``np.bincount``).
+    """Mean and 10th percentile of satisfaction, mean trust, mean satisfaction by compound type.
+
+    By compound type as ``results.mean_by_ctype``: ``np.add.reduceat`` per compound, then ``np.bincount``.
     """
     compounds = Compounds(*compounds)
     sums = np.zeros(n_types)
@@ -82,9 +84,10 @@ def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types:
 @jit
 def utilisation(staff: Fields, used: np.ndarray, cap: np.ndarray, comm_lo: int, n_comm: int, grid_lo: int,
                 n_grid: int) -> tuple[float, float, float, float, float, float]:
-    """Community staff effort and busy effort, and grid effort and busy effort, today (see
-    ``Recorder.utilisation``): staff, admin, community used, grid used, grid capacity, and the
-    effort policies added to the community (capacity less the staff's own problem effort).
+    """Community staff effort and busy effort, and grid effort and busy effort, today.
+
+    See ``Recorder.utilisation``: staff, admin, community used, grid used, grid capacity, and
+    the effort policies added to the community (capacity less the staff's own problem effort).
     """
     staff = CommunityStaff(*staff)
     nc = staff.n_staff.size

@@ -1,5 +1,6 @@
-"""Kernels of the judge and participate phases: residents' judgement, erosion, participation
-and social influence.
+"""Kernels of the judge and participate phases.
+
+Residents' judgement, erosion by waiting, participation and social influence.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sim.core.kernels.state import (
 
 @jit
 def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray, acc: np.ndarray) -> None:
-    """``target[ids] += values`` with repeated ids summed first, in float64 and input order
-    (as ``np.bincount``), then added in the target's precision. ``acc`` is a zeroed float64
+    """``target[ids] += values`` with repeated ids summed first.
+
+    In float64 and input order (as ``np.bincount``), then added in the target's precision. ``acc`` is a zeroed float64
     scratch array as long as ``target``; it is left zeroed.
     """
     for j in range(ids.size):
@@ -130,8 +132,9 @@ def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields
 
 @jit
 def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, overdue: np.ndarray, how: Fields) -> None:
-    """The judge phase: :func:`judge` for today's outcomes, then :func:`erode` for overdue problems
-    (``loss_s`` 0: no erosion).
+    """The judge phase: :func:`judge` for today's outcomes, then :func:`erode` for overdue problems.
+
+    ``loss_s`` 0: no erosion.
     """
     how = Judgement(*how)
     if ids.size:
@@ -178,9 +181,11 @@ def max_product(a: np.ndarray, b: np.ndarray) -> float:
 @jit
 def participate_day(draws: Fields, community_start: np.ndarray, community_size: np.ndarray,
                     vol: Fields, res: Fields, ties: Fields, how: Fields) -> int:
-    """The participate phase after its draws: event attendees (:func:`attendees`), volunteers
-    among the candidates (:func:`accept_volunteers`), their gains (:func:`participation_gain`),
-    then :func:`social_influence`. Returns the number of volunteers.
+    """The participate phase after its draws; returns the number of volunteers.
+
+    Event attendees (:func:`attendees`), volunteers among the candidates
+    (:func:`accept_volunteers`), their gains (:func:`participation_gain`), then
+    :func:`social_influence`.
     """
     draws, res, how = Participation(*draws), ResidentState(*res), Influence(*how)
     s, trust = res.satisfaction, res.trust  # as locals: LLVM then optimises the inlined social influence as well

@@ -1,5 +1,7 @@
-"""Kernels of the route phase: chances of success, entry levels, and the climb past levels that
-cannot handle a problem (the escalate phase places the problems it moves up the same way).
+"""Kernels of the route phase: chances of success, entry levels, and the climb up the levels.
+
+A problem climbs past levels that cannot handle it; the escalate phase places the problems it
+moves up the same way.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ def handler_mult(success: SuccessTables, lv: int, h: int, c: int) -> np.float32:
 
 @jit_inline
 def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float32:
-    """Chance that one attempt by handler ``h`` at level ``lv`` solves a problem of category ``c``
-    and severity ``s``: authority x severity x level multiplier x the handler's, clipped to [0, 1].
+    """Chance that one attempt by handler ``h`` at level ``lv`` solves a problem (category ``c``, severity ``s``).
+
+    Authority x severity x level multiplier x the handler's, clipped to [0, 1].
     """
     x = (np.float32(np.float32(success.authority[lv, c] * success.severity_mult[s]) * success.level_cat_mult[lv, c])
          * handler_mult(success, lv, h, c))
@@ -42,9 +45,11 @@ def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float3
 @jit
 def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where: Fields,
           success: Fields, climb: Fields) -> None:
-    """Put pool ``rows`` at ``start_level`` or the first level on their way up that exists for
-    them (a firm, a grid with workers) and whose chance of success is not below the threshold;
-    never past the top."""
+    """Put pool ``rows`` at ``start_level`` or the first level on their way up that can handle them.
+
+    That is a level that exists for them (a firm, a grid with workers) and whose chance of
+    success is not below the threshold; never past the top.
+    """
     pool, where, success, climb = PoolColumns(*pool), Residence(*where), SuccessTables(*success), Climb(*climb)
     hand = np.empty(N_LEVELS, dtype=np.int32)
     for j in range(rows.size):
@@ -78,9 +83,7 @@ def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where
 @jit
 def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray,
                 res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Latent rows marked found become queued: returns them (row order) with their entry
-    levels, after counting them by finder.
-    """
+    """Latent rows marked found become queued, counted by finder; returns them with their entry levels."""
     pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, t_found = pool.status, pool.t_found
     n = 0
@@ -101,8 +104,10 @@ def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.n
 @jit
 def entry_levels(rows: np.ndarray, pool: Fields, entry: Fields, compound_firm: np.ndarray,
                  res_compound: np.ndarray) -> np.ndarray:
-    """Entry level of found rows: by severity; property matters to the firm (or the community
-    where there is none); administrative matters to ``admin_level`` when it is >= 0.
+    """Entry level of found rows: by severity, with two exceptions.
+
+    Property matters go to the firm (or the community where there is none); administrative
+    matters to ``admin_level`` when it is >= 0.
     """
     pool, entry = PoolColumns(*pool), EntryRules(*entry)
     out = np.empty(rows.size, dtype=np.int8)

@@ -78,8 +78,10 @@ class Residence(NamedTuple):
 
 
 class SuccessTables(NamedTuple):
-    """What a chance of success is made of (float32): ``authority[level, category] x
-    severity_mult[severity] x level_cat_mult[level, category] x m_<level>[handler, category]``.
+    """What a chance of success is made of (float32).
+
+    ``authority[level, category] x severity_mult[severity] x level_cat_mult[level, category]
+    x m_<level>[handler, category]``.
     """
 
     authority: np.ndarray
@@ -94,8 +96,10 @@ class SuccessTables(NamedTuple):
 
 
 class Climb(NamedTuple):
-    """How a problem is placed: the levels on each entry level's way up (``chains[entry, level]``),
-    the chance below which a handler refers it up, and the top level.
+    """How a problem is placed.
+
+    The chance below which a handler refers it up, the levels on each entry level's way up
+    (``chains[entry, level]``), and the top level.
     """
 
     threshold: np.float32
@@ -197,8 +201,10 @@ class SocialTies(NamedTuple):
 
 
 class Participation(NamedTuple):
-    """Today's draws of the participate phase: attendees per community and their uniforms,
-    volunteer candidates with a uniform each, and the thinning bound ``top``.
+    """Today's draws of the participate phase.
+
+    Attendees per community and their uniforms, volunteer candidates with a uniform each, and
+    the thinning bound ``top``.
     """
 
     n_att: np.ndarray
