@@ -163,7 +163,7 @@ class Model:
         self._hooks: dict[str, list[Callable[[Model, int], None]]] = {ph: [] for ph in PHASES}
         for pol in self.policies:
             for phase, hook in pol.hooks().items():
-                self._hooks[phase].append(hook)  # type: ignore[arg-type]
+                self._hooks[phase].append(hook)
         #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
         self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
         #: hooks that run after the escalate phase's compaction of the pool (its own hooks and later ones)

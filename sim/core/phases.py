@@ -21,6 +21,7 @@ through hooks named ``on_<phase>``; hooks it does not define cost nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from sim.config import paramtools
@@ -91,9 +92,9 @@ class Policy:
     def on_record(self, model: Model, t: int) -> None:
         """Act in the record phase, after the core's submodel (default: nothing)."""
 
-    def hooks(self) -> dict[str, object]:
+    def hooks(self) -> dict[str, Callable[[Model, int], None]]:
         """The phase hooks this policy actually overrides, by phase name."""
-        out: dict[str, object] = {}
+        out: dict[str, Callable[[Model, int], None]] = {}
         for phase in PHASES:
             attr = f"on_{phase}"
             if getattr(type(self), attr) is not getattr(Policy, attr):

@@ -68,12 +68,17 @@ class _KernelCache(FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
+def _compile(fn: Callable[P, R], **options: Any) -> Callable[P, R]:
+    """``numba.njit(nogil=True, **options)``, cached on disk with the package's stamp."""
+    kernel = numba.njit(nogil=True, **options)(fn)
+    # what enable_caching() (njit's cache=True) sets, with the package's stamp
+    kernel._cache = _KernelCache(fn)
+    return kernel
+
+
 def jit(fn: Callable[P, R]) -> Callable[P, R]:
     """Compile ``fn`` in nopython mode without the GIL, cached on disk with the package's stamp."""
-    kernel = numba.njit(nogil=True)(fn)
-    # what enable_caching() (njit's cache=True) sets, with the package's stamp
-    kernel._cache = _KernelCache(fn)  # type: ignore[attr-defined]  # numba's stubs omit the cache slot
-    return kernel
+    return _compile(fn)
 
 
 def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
@@ -82,9 +87,7 @@ def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
     For helpers called per row with named tuples of arrays: a compiled call passes each array of
     a tuple with a reference count increment and decrement, which costs more than the work.
     """
-    kernel = numba.njit(nogil=True, inline="always")(fn)
-    kernel._cache = _KernelCache(fn)  # type: ignore[attr-defined]  # as in jit()
-    return kernel
+    return _compile(fn, inline="always")
 
 
 def unsigned(ids: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ def append_rows(pool: ProblemPool, **cols: np.ndarray | int) -> None:
     Every field is given, the first as an array, the rest as arrays of the same length or one
     value for all rows.
     """
-    k = len(next(iter(cols.values())))  # type: ignore[arg-type]
+    k = int(np.size(next(iter(cols.values()))))
     if k == 0:
         return
     buffers = pool.reserve(k)
