@@ -43,6 +43,7 @@ from sim.core.results import Recorder, Results
 from sim.core.rng import Streams, binomial_each, poisson_list
 from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
+from sim.errors import InputError
 
 #: "no outcomes today", for the judge kernel
 _NO_IDS = np.empty(0, dtype=np.int32)
@@ -63,7 +64,7 @@ class Model:
         t0 = time.perf_counter()
         self.scenario = scenario
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.t = 0
@@ -408,7 +409,7 @@ class Model:
         """
         n = self.scenario.run.n_steps if n_steps is None else int(n_steps)
         if n < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n}")
+            raise InputError(f"n_steps must be >= 1, got {n}")
         if self.t + n > self.recorder.n_steps:
             self.recorder.extend(self.t + n)
             self.ledger.extend_days(self.t + n)
