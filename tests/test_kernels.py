@@ -126,6 +126,31 @@ def test_arise_prevents_and_counts(busy_model: Model) -> None:
     np.testing.assert_array_equal(led.arisen_ctype - before.arisen_ctype, np.bincount(w.res_ctype[res], minlength=3))
 
 
+def test_arise_into_appends_latent_rows(busy_model: Model) -> None:
+    m, w = busy_model, busy_model.world
+    tab = m.arrivals
+    k, u = draw_arrival_uniforms(tab, np.random.default_rng(15))
+    a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+    led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+    n_new, n_prevented = arising.arise_into(k, u, tab.strata(), m.p_prevent, w.res_compound, w.res_ctype,
+                                            led_a.counts(), 77, a.n, a.reserve(u.shape[1]))
+    a.set_rows(a.n + n_new)
+    res, cat, sev, _ = arising.arise(k, u, tab.strata(), m.p_prevent, w.res_compound, w.res_ctype, led_b.counts())
+    nd.append_rows(b, res=res, cat=cat, sev=sev, status=LATENT, level=-1, handler=-1, t_arise=77, t_found=-1,
+                   t_level=-1, n_contacts=0, finder=-1, flags=0)
+    assert n_new == res.size > 0
+    for name in PoolColumns._fields:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(led_a.arisen, led_b.arisen)
+
+
+def test_maxima_match_numpy(busy_model: Model) -> None:
+    party = busy_model.party
+    assert arising.max_value(party.n_links) == party.n_links.max()
+    assert residents.max_product(party.volunteer_rate, party.volunteer_mult) == (
+        party.volunteer_rate * party.volunteer_mult).max()
+
+
 def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
