@@ -14,21 +14,41 @@ from sim.agents.party_member import PartyMembers, p_found_by_links
 from sim.agents.property_firm import PropertyFirms
 from sim.agents.resident import (
     Residents,
-    draw_volunteers,
-    erode_waiting,
-    judge_outcomes,
+    influence,
+    judgement,
     participate,
     performance,
-    scatter_add,
-    social_influence,
+    volunteer_candidates,
 )
 from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, PartyParams, ResidentParams
 from sim.config.taxonomy import N_CATEGORIES, OLD
+from sim.core.kernels import residents as kernels
+from sim.core.kernels.numpy_definitions import advance, scatter_add, visited, visits_per_day
+
+NO_IDS = np.empty(0, dtype=np.int32)
 
 
 def fresh_residents(model: Model, seed: int = 0) -> Residents:
     return Residents.create(model.world, model.scenario.residents, np.random.default_rng(seed))
+
+
+# the residents' submodels as the model's phases run them (the kernels)
+def judge_outcomes(r: Residents, ids: np.ndarray, perf: np.ndarray, params: ResidentParams) -> None:
+    kernels.judge_day(r.state(), ids.astype(np.int32), perf.astype(np.float32), NO_IDS, tuple(judgement(params)))
+
+
+def erode_waiting(r: Residents, ids: np.ndarray, params: ResidentParams) -> None:
+    kernels.judge_day(r.state(), NO_IDS, np.empty(0, dtype=np.float32), ids.astype(np.int32), tuple(judgement(params)))
+
+
+def social_influence(r: Residents, params: ResidentParams) -> None:
+    kernels.social_influence(r.satisfaction, r.trust, r.ties, tuple(influence(params)))
+
+
+def draw_volunteers(r: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    top, cand, u = volunteer_candidates(r.n, rng, rate, mult)
+    return kernels.accept_volunteers(cand, u, top, (rate, mult), r.trust)
 
 
 # ---- grid visits ---------------------------------------------------------------------------------
@@ -43,8 +63,8 @@ def test_grid_visits_cover_each_household_once_per_round(small_model: Model, day
     for _ in range(3):  # three rounds in a row
         seen = np.zeros(w.n_households, dtype=np.int64)
         for _ in range(days_per_round):
-            seen += grids.visited(households, visits)
-            grids.advance(visits)
+            seen += visited(grids, households, visits)
+            advance(grids, visits)
         np.testing.assert_array_equal(seen, 1)
 
 
@@ -54,13 +74,13 @@ def test_grid_visits_are_balanced_at_any_rate(small_model: Model) -> None:
     w = small_model.world
     grids = Grids.create(w, small_model.scenario.community.households_per_grid.array(), 1.3)
     households = np.arange(w.n_households)
-    visits = grids.visits_per_day(77.0)
+    visits = visits_per_day(grids.n_workers, 77.0)
     np.testing.assert_allclose(visits, 1.3 * 77.0 / DAYS_PER_MONTH, rtol=1e-6)
     seen = np.zeros(w.n_households)
     days = 200
     for _ in range(days):
-        seen += grids.visited(households, visits)
-        grids.advance(visits)
+        seen += visited(grids, households, visits)
+        advance(grids, visits)
     per_grid_expected = days * visits / grids.grid_size
     expected = per_grid_expected[grids.household_grid]
     assert np.all(seen >= np.floor(expected) - 1) and np.all(seen <= np.ceil(expected) + 1)
@@ -70,8 +90,8 @@ def test_grid_visits_are_balanced_at_any_rate(small_model: Model) -> None:
 def test_no_workers_no_visits(small_model: Model) -> None:
     w = small_model.world
     grids = Grids.create(w, small_model.scenario.community.households_per_grid.array(), 0.0)
-    visits = grids.visits_per_day(100.0)
-    assert not grids.visited(np.arange(w.n_households), visits).any()
+    visits = visits_per_day(grids.n_workers, 100.0)
+    assert not visited(grids, np.arange(w.n_households), visits).any()
 
 
 # ---- performance and judgement -------------------------------------------------------------------
@@ -134,7 +154,7 @@ def test_erode_waiting_and_participate(small_model: Model) -> None:
 def test_social_influence_contracts_the_spread(small_model: Model) -> None:
     params = ResidentParams(rate_social=0.3, rate_drift=0.0)
     r = fresh_residents(small_model)
-    isolated = r._inv_deg == 0
+    isolated = np.diff(small_model.world.social_indptr) == 0
     lo, hi, sd = r.satisfaction.min(), r.satisfaction.max(), r.satisfaction.std()
     before = r.satisfaction.copy()
     for _ in range(5):

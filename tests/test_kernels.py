@@ -1,4 +1,4 @@
-"""The compiled kernels (sim/core/kernels.py) against the vectorised numpy definitions they replace.
+"""The compiled kernels (sim/core/kernels/) against their numpy definitions (sim/core/kernels/numpy_definitions.py).
 
 Each test computes the same quantity both ways on a model's real state (or random input) and
 asks for equality to the bit: the kernels are an implementation of docs/model.md, not a
@@ -15,12 +15,40 @@ from helpers import MEDIUM
 
 from sim import Model, Scenario
 from sim.agents.party_member import p_found_by_links
-from sim.agents.resident import _add_grouped, _groups, social_influence
+from sim.agents.resident import influence, judgement, volunteer_candidates
 from sim.config.params import DAYS_PER_MONTH
-from sim.config.taxonomy import GRID, GRID_VISIT, LATENT, N_LEVELS, PARTY_LINK, PROPERTY, QUEUED, SELF_REPORT
-from sim.core import kernels
-from sim.core.problems import allocate, climb, draw_arrivals
-from sim.core.results import _p10_binned
+from sim.config.taxonomy import (
+    ADMIN_CATEGORY,
+    GRID,
+    GRID_VISIT,
+    LATENT,
+    N_LEVELS,
+    PARTY_LINK,
+    PROPERTY,
+    PROPERTY_CATEGORY,
+    QUEUED,
+    SELF_REPORT,
+    STREET,
+)
+from sim.core.kernels import arising, escalation, handling, jit, pairwise, recording, residents, routing
+from sim.core.kernels import numpy_definitions as nd
+from sim.core.kernels.pool import keep_rows
+from sim.core.kernels.state import (
+    DayTotals,
+    EntryRules,
+    EscalationRules,
+    Fields,
+    FindRules,
+    LedgerCounts,
+    Participation,
+    PoolColumns,
+    Reporters,
+    ResidentState,
+    Volunteering,
+)
+from sim.core.problems import draw_arrival_uniforms
+from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
+from sim.core.rng import binomial_each, poisson_each
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +61,168 @@ def busy_model() -> Model:
     return m
 
 
+# groups are passed to kernels as plain tuples, as the model passes them (see sim/core/kernels/state.py)
+def copied_state(r: Fields) -> Fields:
+    return tuple(a.copy() for a in r)
+
+
+def assert_same_state(a: Fields, b: Fields) -> None:
+    for name, x, y in zip(ResidentState._fields, a, b):
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def test_the_cache_stamp_covers_every_kernel_module() -> None:
+    """numba checks a cached kernel against its own file only; the package stamp makes a change to
+    any module (a kernel another one calls) recompile them all."""
+    stamp = routing.place._cache._cache_file._source_stamp
+    assert stamp[1] == jit.package_stamp()
+    assert len(set(p.name for p in jit._PACKAGE.glob("*.py"))) >= 10
+
+
+# ---- pool --------------------------------------------------------------------------------------
+def test_keep_rows_matches_keep(busy_model: Model) -> None:
+    a, b = copy.deepcopy(busy_model.problems), copy.deepcopy(busy_model.problems)
+    rng = np.random.default_rng(10)
+    closed = rng.random(a.n) < 0.3
+    a.status[closed] = -1
+    b.status[closed] = -1
+    a.set_rows(keep_rows(a.cols))
+    nd.keep(b, ~closed)
+    assert 0 < a.n < busy_model.problems.n
+    for name in PoolColumns._fields:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+# ---- arise and find ------------------------------------------------------------------------------
+def test_arrivals_match_the_vectorised_draw(busy_model: Model) -> None:
+    tab = busy_model.arrivals
+    k, u = draw_arrival_uniforms(tab, np.random.default_rng(4))
+    res, cat, sev = arising.arrivals(k, u, tab.strata())
+    ref_res, ref_cat, ref_sev = nd.arrivals(k, u, tab.strata())
+    assert res.size > 10
+    np.testing.assert_array_equal(res, ref_res)
+    np.testing.assert_array_equal(cat, ref_cat)
+    np.testing.assert_array_equal(sev, ref_sev)
+
+
+def test_arise_prevents_and_counts(busy_model: Model) -> None:
+    m, w = busy_model, busy_model.world
+    tab = m.arrivals
+    k, u = draw_arrival_uniforms(tab, np.random.default_rng(11))
+    p_prevent = np.random.default_rng(12).random(m.p_prevent.shape).astype(np.float32) * 0.5
+    led = copy.deepcopy(m.ledger)
+    before = copy.deepcopy(led)
+    res, cat, sev, n_prevented = arising.arise(k, u, tab.strata(), p_prevent, w.res_compound, w.res_ctype,
+                                               led.counts())
+    all_res, all_cat, all_sev = nd.arrivals(k, u, tab.strata())
+    gone = nd.prevented(all_res, all_cat, u[3], p_prevent, w.res_compound)
+    assert 0 < n_prevented == gone.sum() < gone.size
+    np.testing.assert_array_equal(res, all_res[~gone])
+    np.testing.assert_array_equal(cat, all_cat[~gone])
+    np.testing.assert_array_equal(sev, all_sev[~gone])
+    expected = before.arisen.copy()
+    np.add.at(expected, (cat, sev), 1)
+    np.testing.assert_array_equal(led.arisen, expected)
+    np.testing.assert_array_equal(led.arisen_ctype - before.arisen_ctype, np.bincount(w.res_ctype[res], minlength=3))
+
+
+def test_arise_into_appends_latent_rows(busy_model: Model) -> None:
+    m, w = busy_model, busy_model.world
+    tab = m.arrivals
+    k, u = draw_arrival_uniforms(tab, np.random.default_rng(15))
+    a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+    led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+    n_new, n_prevented = arising.arise_into(k, u, tab.strata(), m.p_prevent, w.res_compound, w.res_ctype,
+                                            led_a.counts(), 77, a.n, a.reserve(u.shape[1]))
+    a.set_rows(a.n + n_new)
+    res, cat, sev, _ = arising.arise(k, u, tab.strata(), m.p_prevent, w.res_compound, w.res_ctype, led_b.counts())
+    nd.append_rows(b, res=res, cat=cat, sev=sev, status=LATENT, level=-1, handler=-1, t_arise=77, t_found=-1,
+                   t_level=-1, n_contacts=0, finder=-1, flags=0)
+    assert n_new == res.size > 0
+    for name in PoolColumns._fields:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(led_a.arisen, led_b.arisen)
+
+
+def test_maxima_match_numpy(busy_model: Model) -> None:
+    party = busy_model.party
+    assert arising.max_value(party.n_links) == party.n_links.max()
+    assert residents.max_product(party.volunteer_rate, party.volunteer_mult) == (
+        party.volunteer_rate * party.volunteer_mult).max()
+
+
+def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
+    m = busy_model
+    pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
+    idx = np.flatnonzero(pool.status == LATENT)
+    assert arising.count_equal(pool.status, LATENT) == idx.size
+    u = np.random.default_rng(2).random((3, idx.size))
+    g, moved = copy.deepcopy(m.grids), copy.deepcopy(m.grids)
+    pool.t_found[idx] = -1
+    rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
+                      m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope))
+    who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult)
+    arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
+    res, sev = pool.res[idx], pool.sev[idx]
+    visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
+    by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+    nd.advance(g, visits)
+    np.testing.assert_array_equal(moved.visit_ptr, g.visit_ptr)  # the rounds moved on as advance() moves them
+    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party)
+    by_self = u[2] < nd.p_self_report(m.rate_self_report, sev, m.residents.trust[res],
+                                      sc.problems.report_trust_slope, m.communities.report_mult[w.res_community[res]])
+    finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
+    found = finder >= 0
+    assert 0 < found.sum() < idx.size
+    np.testing.assert_array_equal(pool.t_found[idx] >= 0, found)
+    np.testing.assert_array_equal(pool.finder[idx][found], finder[found])
+
+
+# ---- route ---------------------------------------------------------------------------------------
+def test_route_found_matches_the_entry_rules(busy_model: Model) -> None:
+    m = busy_model
+    a = copy.deepcopy(m.problems)
+    latent = np.flatnonzero(a.status == LATENT)
+    rng = np.random.default_rng(13)
+    a.t_found[latent] = np.where(rng.random(latent.size) < 0.5, m.t, -1)
+    a.finder[latent] = rng.integers(0, 4, latent.size)
+    b = copy.deepcopy(a)
+    for admin in (-1, STREET):
+        led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+        entry = tuple(EntryRules(m.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin))
+        rows, level = routing.route_found(a.cols, led_a.counts(), entry, m.compound_firm, m.world.res_compound)
+        ref_rows, ref_level = nd.route_found(b.cols, led_b.counts(), entry, m.compound_firm, m.world.res_compound)
+        assert rows.size > 20 and PROPERTY in level
+        np.testing.assert_array_equal(rows, ref_rows)
+        np.testing.assert_array_equal(level, ref_level)
+        np.testing.assert_array_equal(led_a.found_by, led_b.found_by)
+        np.testing.assert_array_equal(a.status, b.status)
+        a.status[rows], b.status[rows] = LATENT, LATENT
+
+
+def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
+    m, h = busy_model, busy_model.handlers
+    rng = np.random.default_rng(1)
+    rows = np.sort(rng.choice(m.problems.n, size=min(400, m.problems.n), replace=False)).astype(np.int64)
+    start = rng.integers(0, N_LEVELS, rows.size).astype(np.int8)
+    pool = copy.deepcopy(m.problems)
+    routing.place(rows, start, 7, pool.cols, h.residence(), h.success_tables(), m.climb())
+    # the numpy definition: every level's handler and chance, then climb()
+    res, cat, sev = m.problems.res[rows], m.problems.cat[rows], m.problems.sev[rows]
+    hand = h.level_handlers(res, cat)
+    has = np.ones((N_LEVELS, rows.size), dtype=bool)
+    has[PROPERTY] = hand[PROPERTY] >= 0
+    has[GRID] = m.grids.n_workers[hand[GRID]] > 0
+    p = np.stack([nd.p_success(h, np.full(rows.size, lvl), np.maximum(hand[lvl], 0), cat, sev)
+                  for lvl in range(N_LEVELS)])
+    level = nd.climb(start, p.T, has.T, m.scenario.handling.p_refer_below, m.top_level)
+    np.testing.assert_array_equal(pool.level[rows], level)
+    np.testing.assert_array_equal(pool.handler[rows], hand[level, np.arange(rows.size)])
+    assert np.all(pool.t_level[rows] == 7)
+    assert len(set(level.tolist())) > 2
+
+
+# ---- handle --------------------------------------------------------------------------------------
 def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
     rng = np.random.default_rng(0)
     for trial in range(100):
@@ -40,28 +230,25 @@ def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
         key = rng.integers(0, n_keys, n).astype(np.int64)
         span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # both the counting and the merge path
         pr = rng.integers(0, span, n).astype(np.int64)
-        np.testing.assert_array_equal(kernels._order_by(key, pr, n_keys),
+        np.testing.assert_array_equal(handling.order_by(key, pr, n_keys),
                                       np.argsort((key << 32) | pr, kind="stable"))
 
 
 def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
-    m = busy_model
+    m, h = busy_model, busy_model.handlers
     pool = m.problems
     saved = m.flag_success.copy()
     m.flag_success[5] = 1.3  # a second flag multiplier besides the whistle's
     try:
-        rows, p, used = kernels.attempts(
-            pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, pool.flags,
-            m.level_offset, m.priority_days, m.world.res_compound, m.effort, m.capacity(), *m._success_tables(),
-            m.flag_success,
-        )
+        rows, p, used = handling.attempts(pool.cols, h.level_offset, m.priority_days, m.world.res_compound, h.effort,
+                                          h.capacity(), h.success_tables(), m.flag_success)
         q = np.flatnonzero(pool.status == QUEUED)
         level = pool.level[q].astype(np.int64)
-        key = m.level_offset[level] + pool.handler[q]
+        key = h.level_offset[level] + pool.handler[q]
         priority = pool.t_level[q] - m.priority_days[m.world.res_compound[pool.res[q]]]
-        attempted, ref_used = allocate(key, priority, m.effort[pool.sev[q]].astype(np.float64), m.capacity())
+        attempted, ref_used = nd.allocate(key, priority, h.effort[pool.sev[q]].astype(np.float64), h.capacity())
         a = q[attempted]
-        ref_p = m.p_success(level[attempted], pool.handler[a], pool.cat[a], pool.sev[a])
+        ref_p = nd.p_success(h, level[attempted], pool.handler[a], pool.cat[a], pool.sev[a])
         for bit in np.flatnonzero(m.flag_success != 1.0):
             flagged = (pool.flags[a] & np.uint8(1 << bit)) != 0
             ref_p[flagged] = np.minimum(ref_p[flagged] * m.flag_success[bit], 1.0)
@@ -73,212 +260,10 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
     np.testing.assert_array_equal(used, ref_used)
 
 
-def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
-    m = busy_model
-    rng = np.random.default_rng(1)
-    rows = np.sort(rng.choice(m.problems.n, size=min(400, m.problems.n), replace=False)).astype(np.int64)
-    start = rng.integers(0, N_LEVELS, rows.size).astype(np.int8)
-    pool = copy.deepcopy(m.problems)
-    kernels.place(rows, start, 7, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level,
-                  m.world.res_household, m.grids.household_grid, m.grids.n_workers, m.world.res_compound,
-                  m.compound_firm, m.world.res_community, m.world.res_street, *m._success_tables(),
-                  np.float32(m.scenario.handling.p_refer_below), kernels_chains(m.top_level), m.top_level)
-    # the vectorised definition: every level's handler and chance, then climb()
-    res, cat, sev = m.problems.res[rows], m.problems.cat[rows], m.problems.sev[rows]
-    hand = m.level_handlers(res, cat)
-    has = np.ones((N_LEVELS, rows.size), dtype=bool)
-    has[PROPERTY] = hand[PROPERTY] >= 0
-    has[GRID] = m.grids.n_workers[hand[GRID]] > 0
-    p = np.stack([m.p_success(np.full(rows.size, lvl), np.maximum(hand[lvl], 0), cat, sev) for lvl in range(N_LEVELS)])
-    level = climb(start, p.T, has.T, m.scenario.handling.p_refer_below, m.top_level)
-    np.testing.assert_array_equal(pool.level[rows], level)
-    np.testing.assert_array_equal(pool.handler[rows], hand[level, np.arange(rows.size)])
-    assert np.all(pool.t_level[rows] == 7)
-    assert len(set(level.tolist())) > 2
-
-
-def kernels_chains(top: int) -> np.ndarray:
-    from sim.core.problems import _CHAINS
-
-    return _CHAINS[top]
-
-
-def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
-    m = busy_model
-    pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
-    idx = np.flatnonzero(pool.status == LATENT)
-    assert kernels.count_equal(pool.status, LATENT) == idx.size
-    u = np.random.default_rng(2).random((3, idx.size))
-    g = copy.deepcopy(m.grids)
-    visits = g.visits_per_day(m.visits_per_worker_per_month)
-    pool.t_found[idx] = -1
-    ptr = g.visit_ptr.copy()
-    kernels.find_latent(9, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder,
-                        w.res_household, g.household_grid, g.household_pos, ptr, g.grid_size, g.n_workers,
-                        np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                        m.party.n_links, m._p_by_links(), m.rate_self_report, m.residents.trust,
-                        np.float32(sc.problems.report_trust_slope), m.communities.report_mult, w.res_community)
-    res, sev = pool.res[idx], pool.sev[idx]
-    from sim.core.problems import p_self_report
-
-    by_grid = g.visited(w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
-    g.advance(visits)
-    np.testing.assert_array_equal(ptr, g.visit_ptr)  # the rounds moved on as Grids.advance moves them
-    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party)
-    by_self = u[2] < p_self_report(m.rate_self_report, sev, m.residents.trust[res], sc.problems.report_trust_slope,
-                                   m.communities.report_mult[w.res_community[res]])
-    finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
-    found = finder >= 0
-    assert 0 < found.sum() < idx.size
-    np.testing.assert_array_equal(pool.t_found[idx] >= 0, found)
-    np.testing.assert_array_equal(pool.finder[idx][found], finder[found])
-
-
-def test_arrivals_match_the_vectorised_draw(busy_model: Model) -> None:
-    tab = busy_model.arrivals
-    res, cat, sev, u_prev = draw_arrivals(tab, np.random.default_rng(4))
-    rng = np.random.default_rng(4)  # the same draws, then the vectorised categorical picks
-    k = rng.poisson(tab.lam)
-    stratum = np.repeat(np.arange(k.size), k)
-    u = rng.random((4, stratum.size))
-    ref_res = tab.order[tab.start[stratum] + (u[0] * tab.size[stratum]).astype(np.int64)]
-    ref_cat = np.minimum((u[1][:, None] >= tab.cat_cum[stratum]).sum(axis=1), tab.cat_cum.shape[1] - 1)
-    ref_sev = np.minimum((u[2][:, None] >= tab.sev_cum[ref_cat]).sum(axis=1), tab.sev_cum.shape[1] - 1)
-    assert res.size > 10
-    np.testing.assert_array_equal(res, ref_res)
-    np.testing.assert_array_equal(cat, ref_cat)
-    np.testing.assert_array_equal(sev, ref_sev)
-    np.testing.assert_array_equal(u_prev, u[3])
-
-
-def test_judge_sums_repeated_residents_like_bincount(busy_model: Model) -> None:
-    r = copy.deepcopy(busy_model.residents)
-    p = busy_model.scenario.residents
-    rng = np.random.default_rng(5)
-    ids = rng.integers(0, r.n, 3000).astype(np.int32)  # many repeats
-    perf = rng.random(ids.size).astype(np.float32)
-    s0, e0, t0 = r.satisfaction.copy(), r.expectation.copy(), r.trust.copy()
-    kernels.judge(r.satisfaction, r.expectation, r.trust, ids, perf, np.float32(p.beta_disconfirm),
-                  np.float32(p.alpha_outcome), np.float32(p.alpha_expectation), np.float32(p.alpha_trust), r.scratch())
-    s, e, tr = s0[ids], e0[ids], t0[ids]
-    target = np.clip(perf + p.beta_disconfirm * (perf - e), 0.0, 1.0)
-    groups = _groups(ids)
-    assert groups is not None
-    _add_grouped(s0, ids, p.alpha_outcome * (target - s), groups)
-    _add_grouped(e0, ids, p.alpha_expectation * (perf - e), groups)
-    _add_grouped(t0, ids, p.alpha_trust * (perf - tr), groups)
-    for arr in (s0, e0, t0):
-        arr[ids] = arr[ids].clip(0.0, 1.0)
-    np.testing.assert_array_equal(r.satisfaction, s0)
-    np.testing.assert_array_equal(r.expectation, e0)
-    np.testing.assert_array_equal(r.trust, t0)
-    assert not np.any(r.scratch())  # the scratch is left zeroed
-
-
-def test_social_influence_matches_the_sparse_product(busy_model: Model) -> None:
-    r = copy.deepcopy(busy_model.residents)
-    p = busy_model.scenario.residents
-    s = r.satisfaction.copy()
-    trust = r.trust.copy()
-    social_influence(r, p)
-    nbr_mean = (r._adj @ s) * r._inv_deg
-    s += np.float32(p.rate_social) * np.where(r._inv_deg > 0, nbr_mean - s, 0.0).astype(np.float32)
-    s += np.float32(p.rate_drift) * (np.float32(p.satisfaction_init) - s)
-    trust += np.float32(p.rate_drift) * (np.float32(p.trust_init) - trust)
-    np.clip(s, 0.0, 1.0, out=s)
-    assert p.rate_social > 0 and p.rate_drift > 0
-    np.testing.assert_array_equal(r.satisfaction, s)
-    np.testing.assert_array_equal(r.trust, trust)
-
-
-def test_p10_binned_matches_the_counting_definition() -> None:
-    rng = np.random.default_rng(6)
-    for n in (1, 7, 1000, 54321):
-        v = rng.beta(2, 3, n).astype(np.float32)
-        v[: n // 10] = 1.0
-        assert kernels.p10_binned(v, 10_000) == _p10_binned(v)
-
-
-@pytest.mark.parametrize("n", [1, 7, 8, 9, 127, 128, 129, 1000, 5532, 8191, 8192, 8193, 18047, 100_003])
-def test_sums_are_numpys_to_the_bit(n: int) -> None:
-    """Recorded means and utilisation use numpy's pairwise summation; the kernels reproduce it."""
-    rng = np.random.default_rng(n)
-    x = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
-    y = x.astype(np.float32)
-    assert kernels._pairwise64(x, 0, n) == x.sum()
-    assert kernels._pairwise32(y, 0, n) == float(y.sum())
-    assert kernels.mean64(y) == y.mean(dtype=np.float64)
-    lo = n // 3
-    assert kernels._pairwise64(x, lo, n - lo) == x[lo:].sum()
-
-
-def test_resident_stats_match_the_recorders_definitions(busy_model: Model) -> None:
-    m, w = busy_model, busy_model.world
-    s, tr = m.residents.satisfaction, m.residents.trust
-    s_mean, p10, t_mean, by_type = kernels.resident_stats(s, tr, w.compound_start, w.compound_type, w.compound_size,
-                                                          3, 10_000)
-    assert s_mean == s.mean(dtype=np.float64)
-    assert t_mean == tr.mean(dtype=np.float64)
-    assert p10 == _p10_binned(s)
-    np.testing.assert_array_equal(by_type, m.recorder._by_ctype(s))
-
-
-def test_capacity_matches_its_vectorised_definition(busy_model: Model) -> None:
-    m = busy_model
-    np.testing.assert_array_equal(m.capacity(), m.capacity_vectorised())
-    assert any(e is not None for e in m.extra_capacity.values())  # the whistle adds department capacity
-
-
-def test_scalar_draws_are_the_array_draws() -> None:
-    """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the
-    generator in the same state, below and above the size where they switch."""
-    from sim.core.rng import binomial_each, poisson_each
-
-    for size in (1, 4, 16, 17, 40):
-        a, b = np.random.default_rng(size), np.random.default_rng(size)
-        lam = a.random(size) * 12.0
-        b.random(size)
-        n, p = a.integers(0, 3000, size), a.random(size)
-        b.integers(0, 3000, size), b.random(size)
-        np.testing.assert_array_equal(poisson_each(a, lam), b.poisson(lam))
-        np.testing.assert_array_equal(binomial_each(a, n, p), b.binomial(n, p))
-        assert a.random() == b.random()
-
-
-def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
-    """The model's judge and participate phases (one kernel each) change residents exactly as the
-    public functions they fuse, applied in order with the same draws."""
-    from sim.agents.resident import draw_volunteers, erode_waiting, judge_outcomes, participate
-    from sim.core.rng import binomial_each, poisson_each
-
-    fused, parts = copy.deepcopy(busy_model), copy.deepcopy(busy_model)
-    rng = np.random.default_rng(8)
-    for m in (fused, parts):  # outcomes and overdue problems to judge, with repeated residents
-        m._closed_res = [rng.integers(0, m.residents.n, 300).astype(np.int32)]
-        m._closed_perf = [rng.random(300).astype(np.float32)]
-        m._overdue_res = rng.integers(0, m.residents.n, 200).astype(np.int32)
-        rng = np.random.default_rng(8)
-    fused._judge(50)
-    fused._participate(50)
-
-    p, r, w = parts.scenario.residents, parts.residents, parts.world
-    judge_outcomes(r, parts._closed_res[0], parts._closed_perf[0], p)
-    erode_waiting(r, parts._overdue_res, p)
-    prng = parts.streams.get("participate")
-    events = poisson_each(prng, parts.communities.event_rate)
-    n_att = binomial_each(prng, w.community_size, np.minimum(events * parts.scenario.community.p_event_reach, 1.0))
-    comm = np.repeat(np.arange(w.n_communities), n_att)
-    attendees = w.community_start[comm] + (prng.random(comm.size) * w.community_size[comm]).astype(np.int64)
-    vols = draw_volunteers(r, prng, parts.party.volunteer_rate, parts.party.volunteer_mult)
-    r.volunteer_turns[vols] += 1
-    participate(r, np.concatenate([attendees, vols]), p)
-    social_influence(r, p)
-
-    for name in ("satisfaction", "trust", "expectation", "volunteer_turns"):
-        np.testing.assert_array_equal(getattr(fused.residents, name), getattr(r, name), err_msg=name)
-    assert fused.events_today == int(events.sum())
-    assert fused.volunteer_hours == busy_model.volunteer_hours + vols.size * p.dur_volunteer_hours
-    assert vols.size > 0
+def test_capacity_matches_its_numpy_definition(busy_model: Model) -> None:
+    h = busy_model.handlers
+    np.testing.assert_array_equal(h.capacity(), nd.capacity(h))
+    assert any(e is not None for e in h.extra_capacity.values())  # the whistle adds department capacity
 
 
 def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
@@ -295,10 +280,8 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
     t = int(m.t)
     pool.flags[rows[:40]] |= np.uint8(0b101)
     q = rows[pool.status[rows] == QUEUED]
-    res, perf, contacts = kernels.resolve_rows(
-        rows, t, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found, pool.n_contacts,
-        pool.flags, m.world.res_ctype, m._performance_table(t), led.resolved, led.resolved_level,
-        led.resolved_ctype, led.days_hist, led.flag_resolved)
+    res, perf, contacts = handling.resolve_rows(rows, t, pool.cols, m.world.res_ctype, m._performance_table(t),
+                                                led.counts())
     cat, sev = m.problems.cat[q], m.problems.sev[q]
     expected = before.resolved.copy()
     np.add.at(expected, (cat, sev), 1)
@@ -317,3 +300,214 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
     waited = (t - pool.t_found[q]).astype(np.float32)
     np.testing.assert_array_equal(perf, performance(waited, m.expected_wait[sev]))
     assert np.all(pool.status[q] == -1) and 0 < q.size < rows.size
+
+
+# ---- escalate ------------------------------------------------------------------------------------
+def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
+    m = busy_model
+    a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+    led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+    a.flags[::7] |= np.uint8(0b11)
+    b.flags[::7] |= np.uint8(0b11)
+    u = np.random.default_rng(14).random((3, a.n))
+    rules = tuple(EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2))
+    t = int(m.t) + 30  # a month later: many overdue and given-up problems
+    got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
+    ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
+    for name, x, y in zip(("up", "n_again", "late_res", "quit_res"), got, ref):
+        np.testing.assert_array_equal(x, y, err_msg=name)
+        assert np.size(x) > 0, name
+    for name in PoolColumns._fields:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+# ---- residents -----------------------------------------------------------------------------------
+def test_judge_sums_repeated_residents_like_bincount(busy_model: Model) -> None:
+    state = copied_state(busy_model.residents.state())
+    ref = copied_state(state)
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, busy_model.residents.n, 3000).astype(np.int32)  # many repeats
+    perf = rng.random(ids.size).astype(np.float32)
+    how = tuple(judgement(busy_model.scenario.residents))
+    residents.judge(state, ids, perf, how)
+    nd.judge(ref, ids, perf, how)
+    assert_same_state(state, ref)
+    assert not np.any(ResidentState(*state).acc)  # the scratch is left zeroed
+    unique = np.unique(ids)[:500]  # and without repeats
+    residents.judge(state, unique, perf[: unique.size], how)
+    nd.judge(ref, unique, perf[: unique.size], how)
+    assert_same_state(state, ref)
+
+
+@pytest.mark.parametrize("kind", ["erode", "participation_gain"])
+def test_erosion_and_gains_match_numpy(busy_model: Model, kind: str) -> None:
+    state = copied_state(busy_model.residents.state())
+    ref = copied_state(state)
+    rng = np.random.default_rng(6)
+    n = busy_model.residents.n
+    for ids in (rng.integers(0, n, 2000), np.arange(0, n, 3)):
+        ids = ids.astype(np.int64)
+        getattr(residents, kind)(state, ids, 0.013, 0.0071)
+        getattr(nd, kind)(ref, ids, 0.013, 0.0071)
+        assert_same_state(state, ref)
+
+
+def test_social_influence_matches_the_sparse_product(busy_model: Model) -> None:
+    r = busy_model.residents
+    how = tuple(influence(busy_model.scenario.residents))
+    s, trust = r.satisfaction.copy(), r.trust.copy()
+    ref_s, ref_t = s.copy(), trust.copy()
+    residents.social_influence(s, trust, r.ties, how)
+    nd.social_influence(ref_s, ref_t, r.ties, how)
+    assert influence(busy_model.scenario.residents).rate_social > 0 < influence(busy_model.scenario.residents).rate_drift
+    np.testing.assert_array_equal(s, ref_s)
+    np.testing.assert_array_equal(trust, ref_t)
+
+
+def test_attendees_and_volunteers_match_numpy(busy_model: Model) -> None:
+    m, w, party = busy_model, busy_model.world, busy_model.party
+    rng = np.random.default_rng(7)
+    n_att = rng.integers(0, 40, w.n_communities)
+    u = rng.random(int(n_att.sum()))
+    np.testing.assert_array_equal(residents.attendees(n_att, w.community_start, w.community_size, u),
+                                  nd.attendees(n_att, w.community_start, w.community_size, u))
+    vol = tuple(Volunteering(party.volunteer_rate, party.volunteer_mult * np.float32(20.0)))
+    top, cand, u_vol = volunteer_candidates(m.residents.n, rng, *vol)
+    got = residents.accept_volunteers(cand, u_vol, top, vol, m.residents.trust)
+    assert 0 < got.size < cand.size
+    np.testing.assert_array_equal(got, nd.accept_volunteers(cand, u_vol, top, vol, m.residents.trust))
+
+
+def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
+    """The model's judge and participate phases (one kernel each) change residents exactly as the
+    numpy definitions they fuse, applied in order with the same draws."""
+    fused, parts = copy.deepcopy(busy_model), copy.deepcopy(busy_model)
+    rng = np.random.default_rng(8)
+    for m in (fused, parts):  # outcomes and overdue problems to judge, with repeated residents
+        m._closed_res = [rng.integers(0, m.residents.n, 300).astype(np.int32)]
+        m._closed_perf = [rng.random(300).astype(np.float32)]
+        m._overdue_res = rng.integers(0, m.residents.n, 200).astype(np.int32)
+        rng = np.random.default_rng(8)
+    fused._judge(50)
+    fused._participate(50)
+
+    p, r, w = parts.scenario.residents, parts.residents, parts.world
+    how = judgement(p)
+    nd.judge(r.state(), parts._closed_res[0], parts._closed_perf[0], tuple(how))
+    nd.erode(r.state(), parts._overdue_res, how.loss_s, how.loss_t)
+    prng = parts.streams.get("participate")
+    events = poisson_each(prng, parts.communities.event_rate)
+    n_att = binomial_each(prng, w.community_size, np.minimum(events * parts.scenario.community.p_event_reach, 1.0))
+    attendees = nd.attendees(n_att, w.community_start, w.community_size, prng.random(int(n_att.sum())))
+    vol = tuple(Volunteering(parts.party.volunteer_rate, parts.party.volunteer_mult))
+    top, cand, u = volunteer_candidates(r.n, prng, *vol)
+    vols = nd.accept_volunteers(cand, u, top, vol, r.trust)
+    r.volunteer_turns[vols] += 1
+    gains = influence(p)
+    nd.participation_gain(r.state(), np.concatenate([attendees, vols]), gains.gain_s, gains.gain_t)
+    nd.social_influence(r.satisfaction, r.trust, r.ties, tuple(gains))
+
+    for name in ("satisfaction", "trust", "expectation", "volunteer_turns"):
+        np.testing.assert_array_equal(getattr(fused.residents, name), getattr(r, name), err_msg=name)
+    assert fused.events_today == int(events.sum())
+    assert fused.volunteer_hours == busy_model.volunteer_hours + vols.size * p.dur_volunteer_hours
+    assert vols.size > 0
+
+
+def test_participate_day_counts_volunteer_turns(busy_model: Model) -> None:
+    m = copy.deepcopy(busy_model)
+    r, w = m.residents, m.world
+    cand = np.array([3, 5, 5 + r.n // 2], dtype=np.int64)
+    draws = tuple(Participation(np.zeros(w.n_communities, dtype=np.int64), np.empty(0), cand, np.zeros(3), 1.0))
+    before = r.volunteer_turns.copy()
+    n = residents.participate_day(draws, w.community_start, w.community_size,
+                                  tuple(Volunteering(m.party.volunteer_rate, m.party.volunteer_mult)), r.state(), r.ties,
+                                  tuple(influence(m.scenario.residents)))
+    assert n == 3
+    np.testing.assert_array_equal(r.volunteer_turns - before, np.isin(np.arange(r.n), cand))
+
+
+# ---- record --------------------------------------------------------------------------------------
+def test_p10_binned_matches_the_counting_definition() -> None:
+    rng = np.random.default_rng(6)
+    for n in (1, 7, 1000, 54321):
+        v = rng.beta(2, 3, n).astype(np.float32)
+        v[: n // 10] = 1.0
+        assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 127, 128, 129, 1000, 5532, 8191, 8192, 8193, 18047, 100_003])
+def test_sums_are_numpys_to_the_bit(n: int) -> None:
+    """Recorded means and utilisation use numpy's pairwise summation; the kernels reproduce it."""
+    rng = np.random.default_rng(n)
+    x = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
+    y = x.astype(np.float32)
+    assert pairwise.pairwise64(x, 0, n) == x.sum()
+    assert pairwise.pairwise32(y, 0, n) == float(y.sum())
+    assert pairwise.mean64(y) == y.mean(dtype=np.float64)
+    lo = n // 3
+    assert pairwise.pairwise64(x, lo, n - lo) == x[lo:].sum()
+    assert pairwise.sum32(y, y[lo:]) == (float(y.sum()), float(y[lo:].sum()))
+
+
+def test_resident_stats_match_the_recorders_definitions(busy_model: Model) -> None:
+    m, w = busy_model, busy_model.world
+    s, tr = m.residents.satisfaction, m.residents.trust
+    s_mean, p10, t_mean, by_type = recording.resident_stats(s, tr, (w.compound_start, w.compound_type, w.compound_size),
+                                                            3, 10_000)
+    assert s_mean == s.mean(dtype=np.float64)
+    assert t_mean == tr.mean(dtype=np.float64)
+    assert p10 == p10_binned(s)
+    np.testing.assert_array_equal(by_type, mean_by_ctype(w, s))
+
+
+def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> None:
+    m, w, led, pool = busy_model, busy_model.world, busy_model.ledger, busy_model.problems
+    s, tr = m.residents.satisfaction, m.residents.trust
+    totals = DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16)
+    table = np.full((len(SERIES), 2), np.nan)
+    recording.record_row(table, 1, tuple(series_rows()), pool.cols, led.counts(), m.residents.state(),
+                         (w.compound_start, w.compound_type, w.compound_size), tuple(totals))
+    by_type = mean_by_ctype(w, s)
+    expected = {
+        "arisen": led.arisen.sum(), "resolved": led.resolved.sum(), "abandoned": led.abandoned.sum(),
+        "pending": pool.n, "pending_latent": (pool.status == LATENT).sum(), "pending_queued": (pool.status == QUEUED).sum(),
+        **{f"backlog_{lvl}": (pool.level == i).sum() for i, lvl in enumerate(("grid", "property", "community", "street",
+                                                                                "department", "city"))},
+        "resolution_rate": led.resolved.sum() / led.arisen.sum(), "satisfaction_mean": s.mean(dtype=np.float64),
+        "satisfaction_p10": p10_binned(s), "trust_mean": tr.mean(dtype=np.float64),
+        "satisfaction_old": by_type[0], "satisfaction_mature": by_type[1], "satisfaction_new": by_type[2],
+        **{name: float(v) for name, v in totals._asdict().items()},
+    }
+    assert set(expected) == set(SERIES)
+    for name, value in expected.items():
+        assert table[SERIES.index(name), 1] == value, name
+    assert np.all(np.isnan(table[:, 0]))
+
+
+# ---- draws ---------------------------------------------------------------------------------------
+def test_scalar_draws_are_the_array_draws() -> None:
+    """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the
+    generator in the same state, below and above the size where they switch."""
+    for size in (1, 4, 16, 17, 40):
+        a, b = np.random.default_rng(size), np.random.default_rng(size)
+        lam = a.random(size) * 12.0
+        b.random(size)
+        n, p = a.integers(0, 3000, size), a.random(size)
+        b.integers(0, 3000, size), b.random(size)
+        np.testing.assert_array_equal(poisson_each(a, lam), b.poisson(lam))
+        np.testing.assert_array_equal(binomial_each(a, n, p), b.binomial(n, p))
+        assert a.random() == b.random()
+
+
+def test_draw_arrivals_is_the_models_arrival_draw(busy_model: Model) -> None:
+    """The numpy draw_arrivals draws what the arise phase draws, from the same stream."""
+    tab = busy_model.arrivals
+    res, cat, sev, u_prevent = nd.draw_arrivals(tab, np.random.default_rng(4))
+    k, u = draw_arrival_uniforms(tab, np.random.default_rng(4))
+    got = arising.arrivals(k, u, tab.strata())
+    for x, y in zip(got, (res, cat, sev)):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(u_prevent, u[3])

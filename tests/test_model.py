@@ -99,7 +99,7 @@ def test_pool_rows_are_consistent(checked_run: tuple[str, Model, Results]) -> No
     # a handler id is valid for its level
     lv = pool.level[queued]
     h = pool.handler[queued]
-    np.testing.assert_array_equal(h, model.handler_of(lv, pool.res[queued], pool.cat[queued]))
+    np.testing.assert_array_equal(h, model.handlers.handler_of(lv, pool.res[queued], pool.cat[queued]))
 
 
 @pytest.mark.parametrize("top", ["street", "community"])

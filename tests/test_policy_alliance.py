@@ -82,7 +82,7 @@ def test_setup_allies_units_and_backs_covered_categories() -> None:
     n_comm = m.world.n_communities
     assert m.units.allied.sum() == 2 * n_comm  # of the 7 units per community, only two types join
     assert set(m.world.unit_type[m.units.allied].tolist()) == {1, 4}  # hospital, fire brigade
-    mult = m.mult[COMMUNITY] / base.mult[COMMUNITY]
+    mult = m.handlers.mult[COMMUNITY] / base.handlers.mult[COMMUNITY]
     assert np.all(mult[:, COVERED] > 1.1)
     np.testing.assert_array_equal(mult[:, UNCOVERED], 1.0)
     np.testing.assert_allclose(m.communities.event_rate - base.communities.event_rate, 2 * 0.2 / 30, rtol=1e-5)

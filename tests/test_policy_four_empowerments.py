@@ -20,6 +20,7 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
+from sim.core.kernels.numpy_definitions import p_success
 from sim.errors import ParameterError
 
 NAME = "four_empowerments"
@@ -45,14 +46,14 @@ def test_setup_adds_community_run_firms_and_care() -> None:
     assert np.all(firms >= base.firms.n) and m.firms.n == base.firms.n + old.size
     assert m.firms.community_run[firms].all() and not m.firms.community_run[: base.firms.n].any()
     np.testing.assert_array_equal(m.firms.compound[firms], old)
-    assert m.mult[PROPERTY][firms] == pytest.approx(0.6)  # the trustee's quality
+    assert m.handlers.mult[PROPERTY][firms] == pytest.approx(0.6)  # the trustee's quality
     assert m.summary()[f"{NAME}_trusteeship_compounds"] == old.size
     # cleaning prevents sanitation problems in the trusteed compounds only; care in old and mature
     assert np.allclose(m.p_prevent[old, SAN], 0.2) and np.allclose(m.p_prevent[w.compound_type != OLD, SAN], 0.0)
     assert np.allclose(m.p_prevent[w.compound_type == MATURE, CARE], 0.15)
     assert np.allclose(m.p_prevent[w.compound_type == NEW, CARE], 0.0)
-    assert np.isclose(m.level_cat_mult[COMMUNITY, CARE], 1.3 * 1.0)
-    assert np.isclose(m.level_cat_mult[COMMUNITY, PARK], 1.15) and np.isclose(m.level_cat_mult[GRID, PARK], 1.15)
+    assert np.isclose(m.handlers.level_cat_mult[COMMUNITY, CARE], 1.3 * 1.0)
+    assert np.isclose(m.handlers.level_cat_mult[COMMUNITY, PARK], 1.15) and np.isclose(m.handlers.level_cat_mult[GRID, PARK], 1.15)
     assert np.allclose(m.communities.report_mult, 1.3)
     assert np.allclose(m.communities.event_rate, base.communities.event_rate * 1.5 + 20 / 365)
     # the venue upgrade is paid once, on day 0: 1,000,000 yuan per community (001)
@@ -141,10 +142,10 @@ def test_regridding_after_setup_keeps_the_deliberation_boost() -> None:
     m = Model(sc, seed=2)
     m.step()
     assert m.grids.n > Model(BASE, seed=2).grids.n
-    assert np.isclose(m.level_cat_mult[GRID, PARK], 1.15) and np.isclose(m.level_cat_mult[GRID, CARE], 1.0)
+    assert np.isclose(m.handlers.level_cat_mult[GRID, PARK], 1.15) and np.isclose(m.handlers.level_cat_mult[GRID, CARE], 1.0)
     grid = np.zeros(1, dtype=np.int8)
-    p_park = m.p_success(grid, np.zeros(1, dtype=np.int32), np.array([PARK]), np.zeros(1, dtype=np.int8))
-    assert p_park[0] == pytest.approx(min(1.0, 1.15 * m.authority[GRID, PARK]), rel=1e-5)
+    p_park = p_success(m.handlers, grid, np.zeros(1, dtype=np.int32), np.array([PARK]), np.zeros(1, dtype=np.int8))
+    assert p_park[0] == pytest.approx(min(1.0, 1.15 * m.handlers.authority[GRID, PARK]), rel=1e-5)
 
 
 def test_arrivals_unchanged_before_prevention() -> None:

@@ -51,10 +51,10 @@ def paired_models(base: Scenario, variant: Scenario, metrics: dict[str, Callable
 def test_setup() -> None:
     base, m = Model(BASE, seed=1), Model(ocm(), seed=1)
     # first secretary (x1.1 everywhere) and the teams' categories at the community
-    np.testing.assert_allclose(m.level_cat_mult[COMMUNITY], 1.1 * TEAMS, rtol=1e-6)
-    np.testing.assert_allclose(m.level_cat_mult[GRID], TEAMS, rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.level_cat_mult[COMMUNITY], 1.1 * TEAMS, rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.level_cat_mult[GRID], TEAMS, rtol=1e-6)
     # street staff: 4 staff x 2 half-days a week x 0.5 staff-day / 7 days, at 0.8 effort a staff-day
-    np.testing.assert_allclose(m.extra_capacity[COMMUNITY], 4 * 2 * 0.5 / 7 * 0.8, rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.extra_capacity[COMMUNITY], 4 * 2 * 0.5 / 7 * 0.8, rtol=1e-6)
     assert m.streets.n_staff_in_communities.sum() == pytest.approx(m.world.n_communities * 4 / 7)
     np.testing.assert_allclose(m.party.volunteer_mult, 1.5 * base.party.volunteer_mult, rtol=1e-6)
     np.testing.assert_allclose(m.communities.event_rate, 1.5 * base.communities.event_rate, rtol=1e-6)
@@ -108,7 +108,7 @@ def test_sensors_find_safety_problems_early() -> None:
 
 def test_ratings_mark_the_worst_third_red_until_the_next_rating() -> None:
     m = Model(only("ratings"), seed=3)
-    base_firm_mult = m.mult[PROPERTY].copy()
+    base_firm_mult = m.handlers.mult[PROPERTY].copy()
     m.run(185, progress=False)  # ratings on days 90 and 180
     n_cmp = m.world.n_compounds
     n_red = round(n_cmp / 3)
@@ -116,11 +116,11 @@ def test_ratings_mark_the_worst_third_red_until_the_next_rating() -> None:
     red = m.priority_days > 0
     assert red.sum() == n_red and np.all(m.priority_days[red] == 14)
     grid_red = red[m.grids.grid_compound]
-    np.testing.assert_allclose(m.mult[GRID][grid_red], 1.2)
-    np.testing.assert_allclose(m.mult[GRID][~grid_red], 1.0)  # the first rating's boosts were undone
+    np.testing.assert_allclose(m.handlers.mult[GRID][grid_red], 1.2)
+    np.testing.assert_allclose(m.handlers.mult[GRID][~grid_red], 1.0)  # the first rating's boosts were undone
     firm_red = red[m.firms.compound]
-    np.testing.assert_allclose(m.mult[PROPERTY][firm_red], 1.2 * base_firm_mult[firm_red], rtol=1e-6)
-    np.testing.assert_allclose(m.mult[PROPERTY][~firm_red], base_firm_mult[~firm_red], rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.mult[PROPERTY][firm_red], 1.2 * base_firm_mult[firm_red], rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.mult[PROPERTY][~firm_red], base_firm_mult[~firm_red], rtol=1e-6)
 
 
 def test_invariants_every_step_and_reproducible() -> None:
@@ -150,8 +150,8 @@ def test_regridding_after_setup_keeps_the_teams_boost() -> None:
     m = Model(sc, seed=2)
     m.step()
     assert m.grids.n > Model(BASE, seed=2).grids.n
-    np.testing.assert_allclose(m.level_cat_mult[GRID], TEAMS, rtol=1e-6)
-    np.testing.assert_allclose(m.mult[GRID], 1.0)  # per-grid multipliers untouched until a rating
+    np.testing.assert_allclose(m.handlers.level_cat_mult[GRID], TEAMS, rtol=1e-6)
+    np.testing.assert_allclose(m.handlers.mult[GRID], 1.0)  # per-grid multipliers untouched until a rating
 
 
 def test_arrivals_unchanged_before_prevention() -> None:

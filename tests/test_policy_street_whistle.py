@@ -18,8 +18,8 @@ BIG = ["abandonment_rate_big", "days_to_resolution_median_big", "abandonment_rat
 
 def test_street_empowerment_setup_moves_authority_and_capacity() -> None:
     base, emp = Model(BASE, seed=1), Model(STREET_EMP, seed=1)
-    assert np.all(emp.authority[STREET] >= base.authority[STREET])
-    assert emp.authority[STREET].sum() > base.authority[STREET].sum()
+    assert np.all(emp.handlers.authority[STREET] >= base.handlers.authority[STREET])
+    assert emp.handlers.authority[STREET].sum() > base.handlers.authority[STREET].sum()
     # capacity follows the task: what departments lose, streets gain
     lost = base.departments.capacity.sum() - emp.departments.capacity.sum()
     gained = emp.streets.capacity.sum() - base.streets.capacity.sum()
@@ -39,7 +39,7 @@ def test_whistle_setup() -> None:
     m = Model(WHISTLE, seed=1)
     assert m.top_level == CITY
     assert np.isfinite(m.deadline[[2, 3, 4]]).all()
-    assert m.extra_capacity[DEPARTMENT] is not None and m.extra_capacity[DEPARTMENT].sum() > 0
+    assert m.handlers.extra_capacity[DEPARTMENT] is not None and m.handlers.extra_capacity[DEPARTMENT].sum() > 0
 
 
 def test_whistle_cuts_abandonment_and_delay_of_big_problems() -> None:

@@ -1,4 +1,5 @@
-"""sim.core.problems: the problem pool, the ledger and the vectorised submodels (arise, find, route, handle)."""
+"""sim.core.problems (the problem pool, the ledger, arrival strata) and the numpy definitions of the
+submodels the kernels implement (arise, find, route, handle)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ from sim.config.taxonomy import (
     PROPERTY,
     STREET,
 )
-from sim.core.problems import (
-    NEXT_LEVEL,
-    Ledger,
-    ProblemPool,
+from sim.core.kernels.numpy_definitions import (
     allocate,
-    arrival_table,
+    append_rows,
     climb,
     draw_arrivals,
+    keep,
     p_self_report,
 )
+from sim.core.kernels.state import PoolColumns
+from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table
 
 
 # ---- allocate ------------------------------------------------------------------------------------
@@ -157,6 +158,16 @@ def test_next_level_climbs() -> None:
     assert NEXT_LEVEL[DEPARTMENT] == CITY and NEXT_LEVEL[CITY] == CITY
 
 
+def test_chains_follow_next_level_up_to_top() -> None:
+    for top in range(N_LEVELS):
+        for start in range(N_LEVELS):
+            way, lvl = {min(start, top)}, min(start, top)
+            while lvl < top:
+                lvl = min(int(NEXT_LEVEL[lvl]), top)
+                way.add(lvl)
+            assert set(np.flatnonzero(CHAINS[top][start]).tolist()) == way
+
+
 # ---- arrivals ------------------------------------------------------------------------------------
 def small_table(rate_arise: float = 0.02, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -255,17 +266,19 @@ def pool_rows(k: int, start: int = 0) -> dict[str, np.ndarray]:
 
 def test_problem_pool_grows_and_keeps_order() -> None:
     pool = ProblemPool(capacity=4)
-    pool.append(**pool_rows(3))
-    pool.append(**pool_rows(0))
-    pool.append(**pool_rows(10, start=3))
+    append_rows(pool, **pool_rows(3))
+    append_rows(pool, **pool_rows(0))
+    append_rows(pool, **pool_rows(10, start=3))
     assert len(pool) == 13 and pool.res.tolist() == list(range(13))
     assert pool.cat.dtype == np.int8 and pool.res.dtype == np.int32
-    keep = pool.res % 3 != 0
-    pool.keep(keep)
+    kept = pool.res % 3 != 0
+    keep(pool, kept)
     assert pool.res.tolist() == [i for i in range(13) if i % 3]
     assert pool.t_arise.tolist() == pool.res.tolist()
-    pool.keep(np.ones(pool.n, dtype=bool))
+    keep(pool, np.ones(pool.n, dtype=bool))
     assert pool.n == 8
+    for name, col, buf in zip(PoolColumns._fields, pool.cols, pool.buffers):  # the kernels' view: the live rows
+        assert getattr(pool, name) is col and col.base is buf
     with pytest.raises(AttributeError):
         pool.nonexistent  # noqa: B018
 

@@ -12,7 +12,7 @@ from helpers import small
 
 from sim import Model, Results, run_scenario
 from sim.config.taxonomy import N_SEVERITIES, SEVERITIES
-from sim.core.results import SERIES, _p10_binned, _quantile_from_hist
+from sim.core.results import SERIES, p10_binned, quantile_from_hist
 
 
 def test_to_dataframe_has_t_index_and_every_series(small_run: tuple[Model, Results]) -> None:
@@ -57,12 +57,12 @@ def test_quantile_from_hist_on_a_hand_made_histogram() -> None:
     hist, days = hand_made()
     every = [d for ds in days.values() for d in ds]  # 0 1 1 2 3 3 5 9 20 40
     total = hist.sum(axis=0)
-    assert _quantile_from_hist(total, 0.5) == lower_quantile(every, 0.5) == 3.0
-    assert _quantile_from_hist(total, 0.9) == lower_quantile(every, 0.9) == 20.0
-    assert _quantile_from_hist(total, 0.1) == lower_quantile(every, 0.1)
+    assert quantile_from_hist(total, 0.5) == lower_quantile(every, 0.5) == 3.0
+    assert quantile_from_hist(total, 0.9) == lower_quantile(every, 0.9) == 20.0
+    assert quantile_from_hist(total, 0.1) == lower_quantile(every, 0.1)
     for q in (0.05, 0.25, 0.5, 0.75, 0.95, 1.0):
-        assert _quantile_from_hist(total, q) == np.quantile(every, q, method="inverted_cdf")
-    assert math.isnan(_quantile_from_hist(np.zeros(5, dtype=np.int64), 0.5))
+        assert quantile_from_hist(total, q) == np.quantile(every, q, method="inverted_cdf")
+    assert math.isnan(quantile_from_hist(np.zeros(5, dtype=np.int64), 0.5))
 
 
 def test_quantile_from_hist_matches_numpy_on_random_data() -> None:
@@ -71,7 +71,7 @@ def test_quantile_from_hist_matches_numpy_on_random_data() -> None:
         values = rng.integers(0, 30, size=int(rng.integers(1, 80)))
         hist = np.bincount(values, minlength=40)
         for q in (0.5, 0.9):
-            assert _quantile_from_hist(hist, q) == np.quantile(values, q, method="inverted_cdf")
+            assert quantile_from_hist(hist, q) == np.quantile(values, q, method="inverted_cdf")
 
 
 def test_summary_days_to_resolution_from_the_ledger_histogram() -> None:
@@ -108,11 +108,11 @@ def test_summary_days_agree_with_a_direct_count_in_a_run() -> None:
 
 @pytest.mark.parametrize("bins", [None, 2000, 100])
 def test_p10_binned_is_close_to_the_exact_percentile(bins: int | None) -> None:
-    width = 1.0 / (bins or inspect.signature(_p10_binned).parameters["bins"].default)
+    width = 1.0 / (bins or inspect.signature(p10_binned).parameters["bins"].default)
     rng = np.random.default_rng(1)
     for _ in range(20):
         v = rng.beta(3, 2, size=5000).astype(np.float32)
-        got = _p10_binned(v) if bins is None else _p10_binned(v, bins=bins)
+        got = p10_binned(v) if bins is None else p10_binned(v, bins=bins)
         # the centre of the bin holding the (lower) 10th percentile
         assert abs(got - np.quantile(v, 0.1, method="inverted_cdf")) <= 0.5 * width + 1e-7
 

@@ -1,7 +1,7 @@
-"""Co-building units (共建单位, 000): police station, hospital, university, market regulator,
-fire brigade, enterprise, social organisation, attached to a community.
+"""Co-building units (共建单位, 000), attached to a community.
 
-Before reform they exist but are not engaged ("the community sings a solo", 000, 004). Each
+Police station, hospital, university, market regulator, fire brigade, enterprise, social
+organisation. Before reform they exist but are not engaged ("the community sings a solo", 000, 004). Each
 has a resource list: the categories of problems it can help with and how much. The alliance
 policy engages them (``allied``) and turns resources into capacity and success.
 """
@@ -44,6 +44,7 @@ class CoBuildingUnits:
 
     @classmethod
     def create(cls, world: World) -> CoBuildingUnits:
+        """Every unit of the world, none engaged yet."""
         return cls(
             community=world.unit_community,
             unit_type=world.unit_type,
@@ -53,6 +54,7 @@ class CoBuildingUnits:
 
     @property
     def n(self) -> int:
+        """Number of units."""
         return int(self.community.size)
 
     def community_resources(self, n_communities: int) -> np.ndarray:

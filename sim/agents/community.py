@@ -1,6 +1,8 @@
-"""The community: its staff (who handle small matters and carry administrative tasks pushed
-down from above, 004) and its grids with grid workers (who visit households and handle trivia,
-001). The community party organisation is the "1" of the "1+N" alliance (000).
+"""The community: its staff and its grids with grid workers.
+
+The staff handle small matters and carry administrative tasks pushed down from above (004);
+grid workers visit households and handle trivia (001). The community party organisation is the
+"1" of the "1+N" alliance (000).
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.params import DAYS_PER_MONTH, CommunityParams
+from sim.config.params import CommunityParams
+from sim.core.kernels.state import Fields
 from sim.core.world import World
 
 
@@ -27,6 +30,7 @@ class Grids:
 
     @property
     def n(self) -> int:
+        """Number of grids."""
         return int(self.grid_size.size)
 
     @classmethod
@@ -48,19 +52,9 @@ class Grids:
             visit_ptr=np.zeros(grid_compound.size, dtype=np.float64),
         )
 
-    def visits_per_day(self, visits_per_worker_per_month: float) -> np.ndarray:
-        """Households each grid's workers visit per day."""
-        return self.n_workers * (visits_per_worker_per_month / DAYS_PER_MONTH)
-
-    def visited(self, households: np.ndarray, visits: np.ndarray) -> np.ndarray:
-        """Whether each household is in today's round: workers go round their grid in order."""
-        g = self.household_grid[households]
-        offset = np.mod(self.household_pos[households] - self.visit_ptr[g], self.grid_size[g])
-        return offset < visits[g]
-
-    def advance(self, visits: np.ndarray) -> None:
-        """Move each grid's round forward by today's visits."""
-        self.visit_ptr = np.mod(self.visit_ptr + visits, self.grid_size)
+    def rounds(self) -> Fields:
+        """The grids' rounds of visits as the find kernel reads and moves them (``GridRounds``)."""
+        return (self.household_grid, self.household_pos, self.visit_ptr, self.grid_size, self.n_workers)
 
 
 @dataclass
@@ -77,6 +71,7 @@ class Communities:
 
     @classmethod
     def create(cls, world: World, params: CommunityParams) -> Communities:
+        """Staff by population, administrative load and event rate from the parameters."""
         n = world.n_communities
         staff = (params.n_staff_per_10k * world.community_size / 1e4).astype(np.float32)
         return cls(

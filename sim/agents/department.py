@@ -27,6 +27,7 @@ class Departments:
 
     @classmethod
     def create(cls, world: World, params: HandlingParams) -> Departments:
+        """Departments' and the city's capacity, by population."""
         pop = world.n_residents / 1e4
         return cls(
             capacity=np.full(N_CATEGORIES, params.capacity_department_per_10k * pop, dtype=np.float32),

@@ -27,6 +27,7 @@ class PartyMembers:
 
     @classmethod
     def create(cls, world: World, params: PartyParams, resident_rate: float) -> PartyMembers:
+        """The world's members, the links per resident and everyone's volunteering rate."""
         n_links = np.bincount(world.link_indices, minlength=world.n_residents).astype(np.int16)
         rate = np.full(world.n_residents, resident_rate, dtype=np.float32)
         rate[world.party_ids] = params.rate_volunteer

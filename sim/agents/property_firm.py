@@ -27,6 +27,7 @@ class PropertyFirms:
 
     @classmethod
     def create(cls, world: World, params: HandlingParams, rng: np.random.Generator) -> PropertyFirms:
+        """One firm per managed compound, quality drawn around its type's mean."""
         comp = world.firm_compound
         mean = params.property_quality.array()[world.compound_type[comp]]
         mean = np.clip(mean, 1e-3, 1 - 1e-3)
@@ -37,6 +38,7 @@ class PropertyFirms:
 
     @property
     def n(self) -> int:
+        """Number of firms."""
         return int(self.compound.size)
 
     def add(self, compounds: np.ndarray, quality: float, capacity: np.ndarray, community_run: bool) -> np.ndarray:

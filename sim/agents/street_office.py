@@ -1,6 +1,7 @@
-"""Street offices (街道): the level above communities. Before reform a street has "unlimited
-responsibility, limited power" (002): little authority over the departments' stationed
-agencies and little capacity. The street_empowerment policy changes both.
+"""Street offices (街道): the level above communities.
+
+Before reform a street has "unlimited responsibility, limited power" (002): little authority over the
+departments' stationed agencies and little capacity. The street_empowerment policy changes both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class StreetOffices:
 
     @classmethod
     def create(cls, world: World, params: HandlingParams) -> StreetOffices:
+        """Streets' capacity by population, authority multipliers at 1."""
         cap = (params.capacity_street_per_10k * world.street_size / 1e4).astype(np.float32)
         return cls(
             capacity=cap,
@@ -33,4 +35,5 @@ class StreetOffices:
 
     @property
     def n(self) -> int:
+        """Number of streets."""
         return int(self.capacity.size)

@@ -1,1 +1,1 @@
-"""The model's core: scenario, world, problem pool, handlers, the day's phases, kernels, results."""
+"""The model's core: scenario, world, problem pool, handlers, the day's phases, compiled kernels, results."""

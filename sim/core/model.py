@@ -15,7 +15,7 @@ from sim.agents.community import Communities, Grids
 from sim.agents.department import Departments
 from sim.agents.party_member import PartyMembers, p_found_by_links
 from sim.agents.property_firm import PropertyFirms
-from sim.agents.resident import Residents, performance, volunteer_candidates
+from sim.agents.resident import Residents, influence, judgement, performance, volunteer_candidates
 from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import (
@@ -29,28 +29,29 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
-from sim.core import kernels
-from sim.core.handlers import HandlerTables
+from sim.core.handlers import Handlers
+from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
+from sim.core.kernels.escalation import escalate_day
+from sim.core.kernels.handling import attempts, resolve_rows
+from sim.core.kernels.pairwise import sum32
+from sim.core.kernels.residents import judge_day, participate_day
+from sim.core.kernels.routing import place, route_found
+from sim.core.kernels.state import Fields
 from sim.core.phases import PHASES, Policy
-from sim.core.problems import (
-    _CHAINS,
-    NEXT_LEVEL,
-    Ledger,
-    ProblemPool,
-    arrival_table,
-    draw_arrival_uniforms,
-)
+from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table, draw_arrival_uniforms
 from sim.core.results import Recorder, Results
 from sim.core.rng import Streams, binomial_each, poisson_list
 from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
+from sim.errors import InputError
 
 #: "no outcomes today", for the judge kernel
 _NO_IDS = np.empty(0, dtype=np.int32)
 _NO_PERF = np.empty(0, dtype=np.float32)
+_LEVEL_NAMES = ("grid", "property", "community", "street", "department", "city")
 
 
-class Model(HandlerTables):
+class Model:
     """One simulated area under one scenario and seed.
 
     >>> from sim import Model, load_scenario
@@ -63,13 +64,27 @@ class Model(HandlerTables):
         t0 = time.perf_counter()
         self.scenario = scenario
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.t = 0
-        sc = scenario
-        self.world: World = generate_world(sc.world, self.streams.get("world"))
-        w = self.world
+        self.world: World = generate_world(scenario.world, self.streams.get("world"))
+        self._create_agents()
+        self.handlers = Handlers(self, scenario.handling)
+        self._set_rules()
+        self._create_problems()
+        self._create_policies()
+        self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
+        self.setup_s = time.perf_counter() - t0
+        self._graph: nx.Graph | None = None
+        self._p_links_table: np.ndarray | None = None
+        self._perf_table: np.ndarray | None = None
+        self._perf_key = b""
+
+    # ---- construction ---------------------------------------------------------------------------
+    def _create_agents(self) -> None:
+        """Residents, party members, communities and grids, co-building units, firms, streets, departments."""
+        sc, w = self.scenario, self.world
         self.residents = Residents.create(w, sc.residents, self.streams.get("residents"))
         self.party = PartyMembers.create(w, sc.party, sc.residents.rate_volunteer)
         self.communities = Communities.create(w, sc.community)
@@ -83,14 +98,18 @@ class Model(HandlerTables):
         self.grid_worker_capacity = sc.community.capacity_per_grid_worker
         self.pay_grid_worker = sc.costs.pay_grid_worker
 
-        h = sc.handling
-        self.authority = h.authority.matrix().astype(np.float32)  # (levels, categories)
-        self.severity_mult = h.severity_mult.array(np.float32)
-        self.effort = h.effort.array(np.float32)
+    def _set_rules(self) -> None:
+        """The routing, escalation and giving-up rules, and the levers policies move.
+
+        Policies raise prevention, queue priority and the success of flagged problems.
+        """
+        sc, h = self.scenario, self.scenario.handling
         self.entry_level = h.entry_level.codes()
         #: where administrative matters go first (None: by severity like the rest)
         self.admin_entry_level: int | None = DEPARTMENT if h.admin_to_department else None
-        self.top_level = ("grid", "property", "community", "street", "department", "city").index(h.top_level)
+        self.top_level = _LEVEL_NAMES.index(h.top_level)
+        self._refer_below = np.float32(h.p_refer_below)
+        self._climb: Fields = (self._refer_below, CHAINS[self.top_level], self.top_level)
         self.dur_escalate = h.dur_escalate.array(np.float32)
         self.rate_escalate = np.full(N_LEVELS, h.rate_escalate, dtype=np.float32)
         #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
@@ -100,57 +119,52 @@ class Model(HandlerTables):
         self.expected_wait = sc.residents.dur_expected_wait.array(np.float32)
         self.patience = sc.problems.dur_patience.array(np.float32)
         self.rate_self_report = sc.problems.rate_self_report.array()
-        #: effort per handler per day added by policies (see ``add_capacity``)
-        self.extra_capacity: dict[int, np.ndarray | None] = {lvl: None for lvl in range(N_LEVELS)}
-        #: success multipliers per (level, category), set by policies through ``boost``; they
-        #: survive re-gridding, unlike the per-handler multipliers in ``mult``
-        self.level_cat_mult = np.ones((N_LEVELS, N_CATEGORIES), dtype=np.float32)
-        self.mult: dict[int, np.ndarray] = {}
         # prevention: chance a problem of (compound, category) never arises (policies raise it)
-        self.p_prevent = np.full((w.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
+        self.p_prevent = np.full((self.world.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base,
+                                 dtype=np.float32)
         # queue priority: problems of a compound are served as if they had waited this many days more
-        self.priority_days = np.zeros(w.n_compounds, dtype=np.int32)
+        self.priority_days = np.zeros(self.world.n_compounds, dtype=np.int32)
         #: success multiplier for problems carrying each flag bit (taxonomy.FLAGS order)
         self.flag_success = np.ones(8, dtype=np.float32)
         #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
         self.no_recontact_flags = 0
-        #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
-        self.policy_counters: dict[str, float] = {}
+        # the residents' judgement and participation rates (the scenario is frozen), as the kernels take them
+        self._judgement: Fields = tuple(judgement(sc.residents))
+        self._influence: Fields = tuple(influence(sc.residents))
 
-        p = sc.problems
+    def _create_problems(self) -> None:
+        """The arrival strata, the empty pool, the ledger and the day's running figures."""
+        sc, w, p = self.scenario, self.world, self.scenario.problems
         self.arrivals = arrival_table(
             w.res_ctype, w.res_group, p.rate_arise, p.category_weights.matrix(), p.category_mult.matrix(),
             p.severity_weights.matrix(),
         )
         self.problems = ProblemPool(capacity=max(1024, int(w.n_residents * p.rate_arise * 60)))
         self.ledger = Ledger(n_days=sc.run.n_steps + 1)
+        #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
+        self.policy_counters: dict[str, float] = {}
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
         self.events_today = 0
-        self.staff_used = np.zeros(w.n_communities)
-        self.grid_used = np.zeros(self.grids.n)
+        #: effort each handler spent today (``Handlers.capacity`` order; None before the first day)
+        self.effort_used: np.ndarray | None = None
         self._closed_res: list[np.ndarray] = []
         self._closed_perf: list[np.ndarray] = []
         self._overdue_res = np.empty(0, dtype=np.int32)
 
+    def _create_policies(self) -> None:
+        """The scenario's policies, set up in order, and the day's schedule with their hooks."""
         self.policies: list[Policy] = []
-        for spec in sc.policies:
+        for spec in self.scenario.policies:
             cls = policy_registry.get(spec.name)
             self.policies.append(cls(spec.params, self))
-        self.rebuild_handlers()
         for pol in self.policies:
             pol.setup(self)
-        self.rebuild_handlers()
+        self.handlers.rebuild()
         self._hooks: dict[str, list[Callable[[Model, int], None]]] = {ph: [] for ph in PHASES}
         for pol in self.policies:
             for phase, hook in pol.hooks().items():
-                self._hooks[phase].append(hook)  # type: ignore[arg-type]
-        self.recorder = Recorder(self, sc.run.n_steps, sc.run.record_every)
-        self.setup_s = time.perf_counter() - t0
-        self._graph: nx.Graph | None = None
-        self._p_links_table: np.ndarray | None = None
-        self._perf_table: np.ndarray | None = None
-        self._perf_key = b""
+                self._hooks[phase].append(hook)
         #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
         self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
         #: hooks that run after the escalate phase's compaction of the pool (its own hooks and later ones)
@@ -179,38 +193,42 @@ class Model(HandlerTables):
             self._graph = to_networkx(self.world, self.grids.household_grid)
         return self._graph
 
+    def climb(self) -> Fields:
+        """How problems are placed (``Climb``).
+
+        The chance below which a handler refers a problem up, the levels on the way up to the
+        top level, and the top level (policies may raise it).
+        """
+        climb = self._climb
+        if climb[2] != self.top_level:
+            climb = self._climb = (self._refer_below, CHAINS[self.top_level], self.top_level)
+        return climb
+
     # ---- phases -------------------------------------------------------------------------------
     def _arise(self, t: int) -> None:
-        tab, led, w = self.arrivals, self.ledger, self.world
+        tab, led, w, pool = self.arrivals, self.ledger, self.world, self.problems
         k, u = draw_arrival_uniforms(tab, self.streams.get("arrival"))
-        # draw_arrivals, then a problem is prevented when its fourth uniform < p_prevent[compound, category]
-        pool = self.problems
-        a = pool.reserve(u.shape[1])
-        n_new, n_prevented = kernels.arise_into(
-            k, u, tab.order, tab.start, tab.size, tab.cat_cum, tab.sev_cum, self.p_prevent, w.res_compound,
-            w.res_ctype, led.arisen, led.arisen_ctype, t, pool.n, a["res"], a["cat"], a["sev"], a["status"],
-            a["level"], a["handler"], a["t_arise"], a["t_found"], a["t_level"], a["n_contacts"], a["finder"], a["flags"],
-        )
+        # today's problems less the prevented ones, appended to the pool as latent, unrouted problems
+        buffers = pool.reserve(u.shape[1])
+        n_new, n_prevented = arise_into(k, u, tab.strata(), self.p_prevent, w.res_compound, w.res_ctype,
+                                        led.counts(), t, pool.n, buffers)
         led.prevented += n_prevented
-        pool.set_rows(pool.n + n_new)  # appended as latent, unrouted problems
+        pool.set_rows(pool.n + n_new)
 
     def _find(self, t: int) -> None:
-        pool, w, sc, g = self.problems, self.world, self.scenario, self.grids
-        u = self.streams.get("find").random((3, kernels.count_equal(pool.status, LATENT)))
-        # one finder per problem, proactive ones first: grid visit, then party link, then self-report
-        # (vectorised definition: Grids.visited, p_found_by_links, p_self_report); then the grid
-        # workers go round (Grids.advance) whether or not there was anything to find
-        kernels.find_latent(
-            t, u, pool.status, pool.res, pool.sev, pool.t_found, pool.n_contacts, pool.finder, w.res_household,
-            g.household_grid, g.household_pos, g.visit_ptr, g.grid_size, g.n_workers,
-            np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-            self.party.n_links, self._p_by_links(), self.rate_self_report, self.residents.trust,
-            np.float32(sc.problems.report_trust_slope), self.communities.report_mult, w.res_community,
-        )
+        pool, w, sc = self.problems, self.world, self.scenario
+        u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
+        # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
+        # then the grid workers go round whether or not there was anything to find
+        rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
+                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope))  # FindRules
+        who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
+               self.communities.report_mult)  # Reporters
+        find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
         """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
-        n_max = int(kernels.max_value(self.party.n_links)) if self.party.n_links.size else 0
+        n_max = int(max_value(self.party.n_links)) if self.party.n_links.size else 0
         table = self._p_links_table
         if table is None or table.size != n_max + 1:
             table = p_found_by_links(np.arange(n_max + 1), self.scenario.party)
@@ -227,11 +245,11 @@ class Model(HandlerTables):
         pool = self.problems
         fresh = (pool.status[rows] == LATENT) & (pool.t_found[rows] < 0)
         if isinstance(finder, np.ndarray):
-            finder = np.broadcast_to(finder.astype(np.int8, copy=False), rows.shape)[fresh]
+            who: np.ndarray | np.int8 = np.broadcast_to(finder.astype(np.int8, copy=False), rows.shape)[fresh]
         else:
-            finder = np.int8(finder)
+            who = np.int8(finder)
         rows = rows[fresh]
-        pool.finder[rows] = finder
+        pool.finder[rows] = who
         pool.t_found[rows] = t
         pool.n_contacts[rows] = 1
 
@@ -239,40 +257,29 @@ class Model(HandlerTables):
         pool = self.problems
         admin = -1 if self.admin_entry_level is None else self.admin_entry_level
         # latent rows marked found (today, or late yesterday) are counted, queued and get their entry level
-        new, level = kernels.route_found(
-            pool.status, pool.t_found, pool.finder, self.ledger.found_by, pool.res, pool.cat, pool.sev,
-            self.entry_level, self.compound_firm, self.world.res_compound, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin,
-        )
+        entry = (self.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)  # EntryRules
+        new, level = route_found(pool.cols, self.ledger.counts(), entry, self.compound_firm, self.world.res_compound)
         if new.size == 0:
             return
         self.ledger.found += new.size
         self._place(new, level, t)
 
     def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
-        """Put pool rows at ``level`` or the first level above it that can handle them
-        (vectorised definition: ``level_handlers``, ``p_success`` and :func:`~sim.core.problems.climb`)."""
-        pool, w = self.problems, self.world
+        """Put pool rows at ``level`` or the first level above it that can handle them."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
         level = np.asarray(level, dtype=np.int8)
         if level.shape != rows.shape:
             level = np.full(rows.shape, level, dtype=np.int8)
-        kernels.place(
-            rows, level, t, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, w.res_household,
-            self.grids.household_grid, self.grids.n_workers, w.res_compound, self.compound_firm, w.res_community,
-            w.res_street, *self._success_tables(), np.float32(self.scenario.handling.p_refer_below),
-            _CHAINS[self.top_level], self.top_level,
-        )
+        h = self.handlers
+        place(rows, level, t, self.problems.cols, h.residence(), h.success_tables(), self.climb())
 
     def _handle(self, t: int) -> None:
-        pool = self.problems
-        # vectorised definition: allocate() over handler keys, then p_success() and the flags' multipliers
-        a, p, self._used = kernels.attempts(
-            pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_level, pool.flags,
-            self.level_offset, self.priority_days, self.world.res_compound, self.effort, self.capacity(),
-            *self._success_tables(), self.flag_success,
-        )
+        pool, h = self.problems, self.handlers
+        # each handler's queue within its capacity, then each attempt's chance of success
+        a, p, self.effort_used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
+                                          h.effort, h.capacity(), h.success_tables(), self.flag_success)
         if a.size == 0:
             return
         ok = self.streams.get("handle").random(a.size) < p
@@ -284,23 +291,21 @@ class Model(HandlerTables):
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
-        if t >= led.days_hist.shape[1]:  # a run stepped past its planned length
-            led.days_hist = np.pad(led.days_hist, ((0, 0), (0, t + 1 - led.days_hist.shape[1])))
+        led.extend_days(t)  # a run stepped past its planned length
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
-        res, perf, contacts = kernels.resolve_rows(
-            rows, t, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.t_arise, pool.t_found,
-            pool.n_contacts, pool.flags, self.world.res_ctype, self._performance_table(t), led.resolved,
-            led.resolved_level, led.resolved_ctype, led.days_hist, led.flag_resolved,
-        )
+        res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._performance_table(t),
+                                           led.counts())
         if res.size:
             led.contacts_resolved += contacts
             self._closed_res.append(res)
             self._closed_perf.append(perf)
 
     def _performance_table(self, t: int) -> np.ndarray:
-        """``performance(days waited, expected wait)`` for every severity and 0..t days waited
-        (computed by :func:`~sim.agents.resident.performance` once, again if expectations change)."""
+        """``performance(days waited, expected wait)`` for every severity and 0..t days waited.
+
+        Computed by :func:`~sim.agents.resident.performance` once, again if expectations change.
+        """
         table, key = self._perf_table, self.expected_wait.tobytes()
         if table is None or table.shape[1] <= t or key != self._perf_key:
             width = max(t + 1, self.scenario.run.n_steps + 1, 0 if table is None else 2 * table.shape[1])
@@ -319,26 +324,25 @@ class Model(HandlerTables):
         rows = rows[pool.status[rows] == QUEUED]
         if rows.size:
             pool.level[rows] = level
-            pool.handler[rows] = self.handler_of(np.full(rows.size, level, dtype=np.int8), pool.res[rows], pool.cat[rows])
+            pool.handler[rows] = self.handlers.handler_of(np.full(rows.size, level, dtype=np.int8), pool.res[rows],
+                                                          pool.cat[rows])
             pool.flags[rows] |= FLAG_BIT[flag]
             self.resolve(rows, t)
         return rows
 
+    def escalation_rules(self) -> Fields:
+        """When problems move up, residents contact again, and give up (``EscalationRules``, as of today)."""
+        p = self.scenario.problems
+        return (self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait, p.rate_recontact,
+                self.no_recontact_flags, self.patience, self.rate_abandon, p.rate_abandon_latent)
+
     def _escalate(self, t: int) -> None:
-        pool, sc, led = self.problems, self.scenario, self.ledger
-        w = self.world
+        pool, led, h = self.problems, self.ledger, self.handlers
         u = self.streams.get("escalate").random((3, pool.n))
         # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
         # rows are placed at their next level (as _place), then closed rows leave the pool
-        n_up, n_again, self._overdue_res, quit_res, n_rows = kernels.escalate_day(
-            t, u, pool.status, pool.res, pool.cat, pool.sev, pool.level, pool.handler, pool.t_arise, pool.t_found,
-            pool.t_level, pool.n_contacts, pool.finder, pool.flags, self.dur_escalate, self.rate_escalate,
-            self.deadline, NEXT_LEVEL, self.top_level, self.expected_wait, sc.problems.rate_recontact,
-            self.no_recontact_flags, self.patience, self.rate_abandon, sc.problems.rate_abandon_latent,
-            led.abandoned, led.flag_abandoned, w.res_household, self.grids.household_grid, self.grids.n_workers,
-            w.res_compound, self.compound_firm, w.res_community, w.res_street, *self._success_tables(),
-            np.float32(sc.handling.p_refer_below), _CHAINS[self.top_level],
-        )
+        n_up, n_again, self._overdue_res, quit_res, n_rows = escalate_day(
+            t, u, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
         led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:
@@ -347,19 +351,14 @@ class Model(HandlerTables):
         pool.set_rows(n_rows)
 
     def _judge(self, t: int) -> None:
-        p, r, f32 = self.scenario.residents, self.residents, np.float32
-        closed, perf = self._closed_res, self._closed_perf
+        closed, perfs = self._closed_res, self._closed_perf
         ids = closed[0] if len(closed) == 1 else np.concatenate(closed) if closed else _NO_IDS
-        perf = perf[0] if len(perf) == 1 else np.concatenate(perf) if perf else _NO_PERF
+        perf = perfs[0] if len(perfs) == 1 else np.concatenate(perfs) if perfs else _NO_PERF
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
         self._closed_res, self._closed_perf = [], []
-        # judge_outcomes, then erode_waiting
-        kernels.judge_day(
-            r.satisfaction, r.expectation, r.trust, ids.astype(np.int32, copy=False), perf.astype(f32, copy=False),
-            f32(p.beta_disconfirm), f32(p.alpha_outcome), f32(p.alpha_expectation), f32(p.alpha_trust),
-            self._overdue_res.astype(np.int32, copy=False), float(p.rate_wait_erosion),
-            float(p.trust_erosion_share * p.rate_wait_erosion), r.scratch(),
-        )
+        # today's outcomes judged, then waiting erodes
+        judge_day(self.residents.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
+                  self._overdue_res.astype(np.int32, copy=False), self._judgement)
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
@@ -370,22 +369,18 @@ class Model(HandlerTables):
         # reach = min(events * p_event_reach, 1) per community; attendance Binomial(size, reach)
         n_att = binomial_each(rng, w.community_size, np.array([min(e * p_reach, 1.0) for e in events]))
         u_att = rng.random(int(n_att.sum()))
-        r, party, f32 = self.residents, self.party, np.float32
+        r, party = self.residents, self.party
         top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
-        adj = r._adj
-        # attendees, draw_volunteers, participate(attendees + volunteers), social_influence
-        n_vols = kernels.participate_day(
-            n_att, w.community_start, w.community_size, u_att, cand, u_vol, top, party.volunteer_rate,
-            party.volunteer_mult, r.satisfaction, r.trust, r.volunteer_turns, float(params.participation_satisfaction),
-            float(params.participation_trust), r.scratch(), kernels.unsigned(adj.indptr), kernels.unsigned(adj.indices),
-            f32(params.rate_social), f32(params.rate_drift), f32(params.satisfaction_init), f32(params.trust_init),
-        )
+        # attendees and volunteers take part, then social influence
+        draws = (n_att, u_att, cand, u_vol, top)  # Participation
+        n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
+                                 r.state(), r.ties, self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
         c = self.scenario.costs
-        workers, staff = kernels.sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
+        workers, staff = sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
         pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
         return pay + self.events_today * c.cost_event + (sum(p.cost_per_day(self) for p in self.policies)
                                                          if self.policies else 0)
@@ -414,10 +409,10 @@ class Model(HandlerTables):
         """
         n = self.scenario.run.n_steps if n_steps is None else int(n_steps)
         if n < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n}")
+            raise InputError(f"n_steps must be >= 1, got {n}")
         if self.t + n > self.recorder.n_steps:
             self.recorder.extend(self.t + n)
-            self.ledger.days_hist = np.pad(self.ledger.days_hist, ((0, 0), (0, self.t + n + 1 - self.ledger.days_hist.shape[1])))
+            self.ledger.extend_days(self.t + n)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         show = progress if progress is not None else self.world.n_residents * n > 10_000_000
@@ -456,9 +451,11 @@ class Model(HandlerTables):
 
 
 def warm_up() -> float:
-    """Load the compiled kernels (compiling them on a fresh install) by running a one-compound
-    model for two days; returns the seconds it took. Worker processes and benchmarks call it so
-    that the one-off cost is not counted in a run."""
+    """Load the compiled kernels (compiling them on a fresh install); returns the seconds it took.
+
+    Runs a one-compound model for two days. Worker processes and benchmarks call it so that the
+    one-off cost is not counted in a run.
+    """
     t0 = time.perf_counter()
     small = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 1, "run.n_steps": 2}
     Model(Scenario().with_overrides(small), seed=0).run(2, progress=False)

@@ -21,9 +21,10 @@ through hooks named ``on_<phase>``; hooks it does not define cost nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from sim.config.paramtools import Params
+from sim.config import paramtools
 
 if TYPE_CHECKING:
     from sim.core.model import Model
@@ -43,15 +44,15 @@ class Policy:
     """
 
     name: ClassVar[str] = ""
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[paramtools.Params]] = paramtools.Params
 
-    def __init__(self, params: Params, model: Model) -> None:
+    def __init__(self, params: paramtools.Params, model: Model) -> None:
         self.params = params
         self.model = model
         self.rng = model.streams.get(f"policy:{self.name}")
 
     @classmethod
-    def check(cls, params: Params, scenario: Scenario) -> None:
+    def check(cls, params: paramtools.Params, scenario: Scenario) -> None:
         """Raise ``ParameterError`` (dotted key) if ``params`` cannot work with the rest of ``scenario``.
 
         Called when a scenario is built, so a sweep or a file fails before any run starts.
@@ -64,19 +65,36 @@ class Policy:
         """Running cost of the policy in yuan per day (beyond the core's staff)."""
         return 0.0
 
-    def on_plan(self, model: Model, t: int) -> None: ...
-    def on_arise(self, model: Model, t: int) -> None: ...
-    def on_find(self, model: Model, t: int) -> None: ...
-    def on_route(self, model: Model, t: int) -> None: ...
-    def on_handle(self, model: Model, t: int) -> None: ...
-    def on_escalate(self, model: Model, t: int) -> None: ...
-    def on_judge(self, model: Model, t: int) -> None: ...
-    def on_participate(self, model: Model, t: int) -> None: ...
-    def on_record(self, model: Model, t: int) -> None: ...
+    def on_plan(self, model: Model, t: int) -> None:
+        """Act in the plan phase, before the core's submodels (default: nothing)."""
 
-    def hooks(self) -> dict[str, object]:
+    def on_arise(self, model: Model, t: int) -> None:
+        """Act in the arise phase, after the core's submodel (default: nothing)."""
+
+    def on_find(self, model: Model, t: int) -> None:
+        """Act in the find phase, after the core's submodel (default: nothing)."""
+
+    def on_route(self, model: Model, t: int) -> None:
+        """Act in the route phase, after the core's submodel (default: nothing)."""
+
+    def on_handle(self, model: Model, t: int) -> None:
+        """Act in the handle phase, after the core's submodel (default: nothing)."""
+
+    def on_escalate(self, model: Model, t: int) -> None:
+        """Act in the escalate phase, after the core's submodel (default: nothing)."""
+
+    def on_judge(self, model: Model, t: int) -> None:
+        """Act in the judge phase, after the core's submodel (default: nothing)."""
+
+    def on_participate(self, model: Model, t: int) -> None:
+        """Act in the participate phase, after the core's submodel (default: nothing)."""
+
+    def on_record(self, model: Model, t: int) -> None:
+        """Act in the record phase, after the core's submodel (default: nothing)."""
+
+    def hooks(self) -> dict[str, Callable[[Model, int], None]]:
         """The phase hooks this policy actually overrides, by phase name."""
-        out: dict[str, object] = {}
+        out: dict[str, Callable[[Model, int], None]] = {}
         for phase in PHASES:
             attr = f"on_{phase}"
             if getattr(type(self), attr) is not getattr(Policy, attr):

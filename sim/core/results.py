@@ -25,13 +25,15 @@ from sim.config.taxonomy import (
     PARTY_LINK,
     SEVERITIES,
 )
-from sim.core import kernels
+from sim.core.kernels.recording import P10_BINS, record_row, utilisation
+from sim.core.kernels.state import Fields, SeriesRows
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from sim.core.model import Model
     from sim.core.scenario import Scenario
+    from sim.core.world import World
 
 SERIES: tuple[str, ...] = (
     "arisen", "found", "resolved", "abandoned", "prevented", "pending", "pending_latent", "pending_queued",
@@ -42,9 +44,18 @@ SERIES: tuple[str, ...] = (
 )
 
 
+def series_rows() -> SeriesRows:
+    """The row of each series of :data:`SERIES` in the recorder's table, by name, for the record kernel."""
+    at = {name: i for i, name in enumerate(SERIES)}
+    by_name = {name: at[name] for name in SeriesRows._fields if name in at}
+    return SeriesRows(**by_name, backlog=np.array([at[f"backlog_{lvl}"] for lvl in LEVELS]),
+                      satisfaction_by_ctype=np.array([at[f"satisfaction_{ct}"] for ct in COMPOUND_TYPES]))
 
 
-def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
+_SERIES_ROWS: Fields = tuple(series_rows())
+
+
+def quantile_from_hist(hist: np.ndarray, q: float) -> float:
     """The q-quantile (lower) of integer values given their histogram; nan if empty."""
     total = hist.sum()
     if total == 0:
@@ -52,15 +63,25 @@ def _quantile_from_hist(hist: np.ndarray, q: float) -> float:
     return float(np.searchsorted(np.cumsum(hist), q * total))
 
 
-def _p10_binned(values: np.ndarray, bins: int = 10_000) -> float:
+def p10_binned(values: np.ndarray, bins: int = P10_BINS) -> float:
     """10th percentile of values in [0, 1], to 1/bins, by a counting pass (no O(n log n) sort)."""
     counts = np.bincount(np.minimum((values * bins).astype(np.int64), bins - 1), minlength=bins)
     k = int(np.searchsorted(np.cumsum(counts), 0.1 * values.size))
     return (k + 0.5) / bins
 
 
-def _ratio(a: float, b: float) -> float:
+def ratio(a: float, b: float) -> float:
+    """``a / b`` as floats, nan when ``b`` is 0."""
     return float(a) / float(b) if b else float("nan")
+
+
+def mean_by_ctype(world: World, values: np.ndarray) -> np.ndarray:
+    """Mean of a per-resident array by compound type (compounds are contiguous id ranges); nan for a type with none."""
+    per_compound = np.add.reduceat(values.astype(np.float64), world.compound_start)
+    sums = np.bincount(world.compound_type, weights=per_compound, minlength=len(COMPOUND_TYPES))
+    counts = np.bincount(world.compound_type, weights=world.compound_size, minlength=len(COMPOUND_TYPES))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
 
 
 class Recorder:
@@ -75,6 +96,8 @@ class Recorder:
         self.staff_busy_total = 0.0
         self.grid_effort_total = 0.0
         self.grid_busy_total = 0.0
+        w = model.world
+        self._compounds: Fields = (w.compound_start, w.compound_type, w.compound_size)  # Compounds
 
     def _alloc(self, n_steps: int) -> None:
         n_rows = -(-n_steps // self.record_every) + 1
@@ -94,17 +117,18 @@ class Recorder:
             self.data[k][:rows] = old[k][:rows]
         self.rows = rows
 
-    def _utilisation(self) -> tuple[float, float]:
+    def utilisation(self) -> tuple[float, float]:
+        """Today's staff and grid utilisation (busy effort over effort), added to the run's totals."""
         m = self.model
-        used = getattr(m, "_used", None)
+        used = m.effort_used
         if used is None:  # nothing handled yet
             return float(m.communities.staff_effort().sum()), float((m.grids.n_workers * m.grid_worker_capacity).sum())
-        off, c = m.level_offset, m.communities
+        off = m.handlers.level_offset
         # staff effort, admin effort, min(used, capacity) summed over communities and grids, the grids'
         # capacity, and the effort policies added to the communities (capacity less the staff's own)
-        staff, admin, comm_used, grid_used, grid_cap, added = kernels.utilisation(
-            c.n_staff, np.float32(c.capacity_per_staff), c.admin_tasks, c.admin_cap, np.float32(c.effort_per_task),
-            used, m.capacity(), off[COMMUNITY], m.world.n_communities, off[GRID], m.grids.n,
+        staff, admin, comm_used, grid_used, grid_cap, added = utilisation(
+            m.handlers.community_staff(), used, m.handlers.capacity(), off[COMMUNITY], m.world.n_communities,
+            off[GRID], m.grids.n,
         )
         staff += added
         self.staff_effort_total += staff
@@ -115,33 +139,22 @@ class Recorder:
 
     def record(self, t: int) -> None:
         """Account the day; write a row every ``record_every`` steps."""
-        staff_u, grid_u = self._utilisation()
+        staff_u, grid_u = self.utilisation()
         if t % self.record_every != 0:
             return
         if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
             self.extend(2 * self.n_steps)
-        m, led, pool, w = self.model, self.model.ledger, self.model.problems, self.model.world
+        m, led = self.model, self.model.ledger
         r = self.rows
         self.t[r] = t
         # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
-        # ndarray.mean(dtype=float64)), 10th percentile (as _p10_binned) and by compound type (as
-        # _by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
-        written = kernels.record_row(
-            self._table, r, pool.status, pool.level, led.arisen, led.resolved, led.abandoned, m.residents.satisfaction,
-            m.residents.trust, w.compound_start, w.compound_type, w.compound_size, led.found, led.prevented, staff_u,
-            grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts, led.escalations,
-        )
-        assert written == len(SERIES), "record_row writes the SERIES in order"
+        # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
+        # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
+        totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
+                  led.escalations)  # DayTotals
+        record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
+                   totals)
         self.rows = r + 1
-
-    def _by_ctype(self, values: np.ndarray) -> np.ndarray:
-        """Mean of a per-resident array by compound type (compounds are contiguous id ranges)."""
-        w = self.model.world
-        per_compound = np.add.reduceat(values.astype(np.float64), w.compound_start)
-        sums = np.bincount(w.compound_type, weights=per_compound, minlength=len(COMPOUND_TYPES))
-        counts = np.bincount(w.compound_type, weights=w.compound_size, minlength=len(COMPOUND_TYPES))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / counts
 
     def summary(self) -> dict[str, float]:
         """End-of-run outcomes (see docs/model.md, "Outputs")."""
@@ -156,36 +169,36 @@ class Recorder:
             "problems_pending": m.problems.n,
             "problems_abandoned": abandoned,
             "problems_prevented": led.prevented,
-            "resolution_rate": _ratio(resolved, arisen),
-            "abandonment_rate": _ratio(abandoned, arisen),
+            "resolution_rate": ratio(resolved, arisen),
+            "abandonment_rate": ratio(abandoned, arisen),
         }
         hist = led.days_hist.sum(axis=0)
-        out["days_to_resolution_median"] = _quantile_from_hist(hist, 0.5)
-        out["days_to_resolution_p90"] = _quantile_from_hist(hist, 0.9)
+        out["days_to_resolution_median"] = quantile_from_hist(hist, 0.5)
+        out["days_to_resolution_p90"] = quantile_from_hist(hist, 0.9)
         big = led.days_hist[SEVERITIES.index("big"):].sum(axis=0)
-        out["days_to_resolution_median_big"] = _quantile_from_hist(big, 0.5)
-        out["abandonment_rate_big"] = _ratio(led.abandoned[:, 2:].sum(), led.arisen[:, 2:].sum())
+        out["days_to_resolution_median_big"] = quantile_from_hist(big, 0.5)
+        out["abandonment_rate_big"] = ratio(led.abandoned[:, 2:].sum(), led.arisen[:, 2:].sum())
         for i, lvl in enumerate(LEVELS):
-            out[f"share_resolved_{lvl}"] = _ratio(led.resolved_level[i], resolved)
+            out[f"share_resolved_{lvl}"] = ratio(led.resolved_level[i], resolved)
         for i, f in enumerate(FINDERS):
-            out[f"share_found_{f}"] = _ratio(led.found_by[i], led.found)
-        out["share_found_proactive"] = _ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
+            out[f"share_found_{f}"] = ratio(led.found_by[i], led.found)
+        out["share_found_proactive"] = ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
         # "running again" (000): contacts beyond the first report, per resolved problem
-        out["repeat_contacts_per_resolved"] = _ratio(led.contacts_resolved - resolved, resolved)
-        out["contacts_per_resolved"] = _ratio(led.contacts_resolved, resolved)
+        out["repeat_contacts_per_resolved"] = ratio(led.contacts_resolved - resolved, resolved)
+        out["contacts_per_resolved"] = ratio(led.contacts_resolved, resolved)
         for i, c in enumerate(CATEGORIES):
-            out[f"resolution_rate_{c}"] = _ratio(led.resolved[i].sum(), led.arisen[i].sum())
+            out[f"resolution_rate_{c}"] = ratio(led.resolved[i].sum(), led.arisen[i].sum())
         s, tr = m.residents.satisfaction, m.residents.trust
         out["satisfaction_mean"] = float(s.mean(dtype=np.float64))
         out["satisfaction_p10"] = float(np.percentile(s, 10))
         out["trust_mean"] = float(tr.mean(dtype=np.float64))
         for i, ct in enumerate(COMPOUND_TYPES):
-            out[f"satisfaction_{ct}"] = float(self._by_ctype(s)[i])
-            out[f"trust_{ct}"] = float(self._by_ctype(tr)[i])
-            out[f"resolution_rate_{ct}"] = _ratio(led.resolved_ctype[i], led.arisen_ctype[i])
+            out[f"satisfaction_{ct}"] = float(mean_by_ctype(m.world, s)[i])
+            out[f"trust_{ct}"] = float(mean_by_ctype(m.world, tr)[i])
+            out[f"resolution_rate_{ct}"] = ratio(led.resolved_ctype[i], led.arisen_ctype[i])
         out["volunteer_hours"] = m.volunteer_hours
-        out["staff_utilisation"] = _ratio(self.staff_busy_total, self.staff_effort_total)
-        out["grid_utilisation"] = _ratio(self.grid_busy_total, self.grid_effort_total)
+        out["staff_utilisation"] = ratio(self.staff_busy_total, self.staff_effort_total)
+        out["grid_utilisation"] = ratio(self.grid_busy_total, self.grid_effort_total)
         out["cost_yuan"] = m.cost_yuan
         out["escalations"] = led.escalations
         for i, flag in enumerate(FLAGS[:-1]):  # the last bit is spare
@@ -195,6 +208,7 @@ class Recorder:
         return {k: float(v) for k, v in out.items()}
 
     def results(self, started: datetime, finished: datetime, run_s: float) -> Results:
+        """The run's time series so far, its summary and provenance."""
         m = self.model
         rows = self.rows
         return Results(

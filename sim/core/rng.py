@@ -13,13 +13,15 @@ import zlib
 
 import numpy as np
 
+from sim.errors import InputError
+
 
 class Streams:
     """Lazily created, independent random generators keyed by name."""
 
     def __init__(self, seed: int) -> None:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
         self._streams: dict[str, np.random.Generator] = {}
 

@@ -73,22 +73,27 @@ class World:
 
     @property
     def n_residents(self) -> int:
+        """Number of residents."""
         return int(self.res_household.size)
 
     @property
     def n_households(self) -> int:
+        """Number of households."""
         return int(self.household_start.size)
 
     @property
     def n_compounds(self) -> int:
+        """Number of compounds."""
         return int(self.compound_type.size)
 
     @property
     def n_communities(self) -> int:
+        """Number of communities."""
         return int(self.community_street.size)
 
     @property
     def n_streets(self) -> int:
+        """Number of streets."""
         return int(self.street_size.size)
 
     def social_matrix(self) -> sp.csr_matrix:
@@ -138,31 +143,61 @@ def _csr(src: np.ndarray, dst: np.ndarray, n_rows: int, n_cols: int, symmetric: 
     return m.indptr.astype(np.int64), m.indices.astype(np.int32)
 
 
+def _starts_sizes(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """First id and number of ids of each key, for ids sorted by key."""
+    size = np.bincount(keys, minlength=n_keys).astype(np.int64)
+    return np.cumsum(size) - size, size
+
+
 def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
-    """Build the structure of one area from its parameters, with the ``world`` random stream."""
+    """Build the structure of one area from its parameters, with the ``world`` random stream.
+
+    The steps draw from the stream in a fixed order: compound types, buildings, households and
+    their sizes, residents' groups, party membership, neighbour ties, party members' links.
+    """
+    cols: dict[str, np.ndarray] = {}
+    _compounds(params, rng, cols)
+    _households(params, rng, cols)
+    _residents(params, rng, cols)
+    _ranges_of(params, cols)
+    _neighbour_ties(params, rng, cols)
+    _party_links(params, rng, cols)
+    _institutions(params, cols)
+    return World(**cols)
+
+
+def _compounds(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
+    """Streets, communities and compounds, each compound of a type drawn by its share."""
     n_comm = params.n_streets * params.n_communities_per_street
     n_cmp = n_comm * params.n_compounds_per_community
-    community_street = np.repeat(np.arange(params.n_streets, dtype=np.int32), params.n_communities_per_street)
-    compound_community = np.repeat(np.arange(n_comm, dtype=np.int32), params.n_compounds_per_community)
+    cols["community_street"] = np.repeat(np.arange(params.n_streets, dtype=np.int32), params.n_communities_per_street)
+    cols["compound_community"] = np.repeat(np.arange(n_comm, dtype=np.int32), params.n_compounds_per_community)
     shares = params.p_compound_type.array()
-    compound_type = rng.choice(len(COMPOUND_TYPES), size=n_cmp, p=shares / shares.sum()).astype(np.int8)
+    cols["compound_type"] = rng.choice(len(COMPOUND_TYPES), size=n_cmp, p=shares / shares.sum()).astype(np.int8)
 
+
+def _households(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
+    """Buildings per compound, households per building and residents per household (by compound type)."""
+    compound_type = cols["compound_type"]
     n_bld = _sizes(rng, params.n_buildings_per_compound.array()[compound_type])
-    building_compound = np.repeat(np.arange(n_cmp, dtype=np.int32), n_bld)
+    building_compound = np.repeat(np.arange(compound_type.size, dtype=np.int32), n_bld)
     n_hh_bld = _sizes(rng, params.n_households_per_building.array()[compound_type[building_compound]])
     household_building = np.repeat(np.arange(building_compound.size, dtype=np.int32), n_hh_bld)
     household_compound = building_compound[household_building]
     hh_size = _sizes(rng, params.n_residents_per_household.array()[compound_type[household_compound]]).astype(np.int32)
-    household_start = np.cumsum(hh_size, dtype=np.int64) - hh_size
+    cols.update(building_compound=building_compound, household_building=household_building,
+                household_compound=household_compound, household_size=hh_size,
+                household_start=np.cumsum(hh_size, dtype=np.int64) - hh_size)
 
+
+def _residents(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
+    """Each resident's household, building, compound, community, street and type; group and party."""
+    hh_size = cols["household_size"]
     res_household = np.repeat(np.arange(hh_size.size, dtype=np.int32), hh_size)
-    res_building = household_building[res_household]
-    res_compound = household_compound[res_household]
-    res_community = compound_community[res_compound]
-    res_street = community_street[res_community]
-    res_ctype = compound_type[res_compound]
+    res_compound = cols["household_compound"][res_household]
+    res_community = cols["compound_community"][res_compound]
+    res_ctype = cols["compound_type"][res_compound]
     n = res_household.size
-
     u = rng.random(n)
     p_child = params.p_child.array()[res_ctype]
     p_old = params.p_elderly.array()[res_ctype]
@@ -173,19 +208,32 @@ def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
     # residents is p_party_member, as the seed reports it (003)
     p_adult_party = np.minimum(params.p_party_member / np.maximum(1.0 - p_child, 1e-9), 1.0)
     res_party = (res_group != CHILD) & (rng.random(n) < p_adult_party)
+    cols.update(res_household=res_household, res_building=cols["household_building"][res_household],
+                res_compound=res_compound, res_community=res_community,
+                res_street=cols["community_street"][res_community], res_ctype=res_ctype, res_group=res_group,
+                res_party=res_party)
 
-    def starts_sizes(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-        size = np.bincount(keys, minlength=n_keys).astype(np.int64)
-        return np.cumsum(size) - size, size
 
-    b_start, b_size = starts_sizes(res_building, building_compound.size)
-    c_start, c_size = starts_sizes(res_compound, n_cmp)
-    m_start, m_size = starts_sizes(res_community, n_comm)
-    _, s_size = starts_sizes(res_street, params.n_streets)
+def _ranges_of(params: WorldParams, cols: dict[str, np.ndarray]) -> None:
+    """Residents of each compound, community and street as id ranges; households per compound."""
+    n_cmp, n_comm = cols["compound_type"].size, cols["community_street"].size
+    cols["compound_start"], cols["compound_size"] = _starts_sizes(cols["res_compound"], n_cmp)
+    cols["community_start"], cols["community_size"] = _starts_sizes(cols["res_community"], n_comm)
+    cols["street_size"] = _starts_sizes(cols["res_street"], params.n_streets)[1]
+    hh_count = np.bincount(cols["household_compound"], minlength=n_cmp).astype(np.int64)
+    cols["compound_hh_start"], cols["compound_n_households"] = np.cumsum(hh_count) - hh_count, hh_count
+
+
+def _neighbour_ties(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
+    """Neighbour ties: the whole household, random ones within building and compound, a few long-range."""
+    res_household, res_building = cols["res_household"], cols["res_building"]
+    res_compound, res_street = cols["res_compound"], cols["res_street"]
+    hh_size, household_start = cols["household_size"], cols["household_start"]
+    n = res_household.size
+    b_start, b_size = _starts_sizes(res_building, cols["building_compound"].size)
+    s_size = cols["street_size"]
     s_start = np.cumsum(s_size) - s_size
-    hh_count = np.bincount(household_compound, minlength=n_cmp).astype(np.int64)
-
-    # neighbour ties: whole household, random within building and compound, a few long-range
+    c_start, c_size = cols["compound_start"], cols["compound_size"]
     ids = np.arange(n, dtype=np.int64)
     hh_src = np.repeat(ids, hh_size[res_household])
     hh_dst = _ranges(household_start[res_household], hh_size[res_household].astype(np.int64))
@@ -195,43 +243,35 @@ def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
     parts.append(_random_ties(rng, s_start[res_street], s_size[res_street], params.n_long_ties))
     src = np.concatenate([p[0] for p in parts])
     dst = np.concatenate([p[1] for p in parts])
-    social_indptr, social_indices = _csr(src, dst, n, n, symmetric=True)
+    cols["social_indptr"], cols["social_indices"] = _csr(src, dst, n, n, symmetric=True)
 
-    # party members' links (双联双带, 001): residents of the same compound
-    party_ids = np.flatnonzero(res_party).astype(np.int32)
+
+def _party_links(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
+    """Party members and their links (双联双带, 001) to residents of the same compound."""
+    res_compound, c_start, c_size = cols["res_compound"], cols["compound_start"], cols["compound_size"]
+    party_ids = np.flatnonzero(cols["res_party"]).astype(np.int32)
     l_src, l_dst = _random_ties(rng, c_start[res_compound[party_ids]], c_size[res_compound[party_ids]],
                                 params.n_links_per_party_member)
     not_self = party_ids[l_src] != l_dst
-    link_indptr, link_indices = _csr(l_src[not_self], l_dst[not_self], party_ids.size, n, symmetric=False)
+    cols["party_ids"] = party_ids
+    cols["link_indptr"], cols["link_indices"] = _csr(l_src[not_self], l_dst[not_self], party_ids.size,
+                                                     res_compound.size, symmetric=False)
 
-    # co-building units: the first seven of each community are one of each type (000)
+
+def _institutions(params: WorldParams, cols: dict[str, np.ndarray]) -> None:
+    """Co-building units and property firms.
+
+    The first seven units of each community are one of each type (000); there is one firm per
+    managed (mature or new) compound, old compounds have none (003).
+    """
+    n_comm, compound_type = cols["community_street"].size, cols["compound_type"]
     n_units = params.n_cobuilding_units_per_community
-    unit_community = np.repeat(np.arange(n_comm, dtype=np.int32), n_units)
-    unit_type = (np.tile(np.arange(n_units), n_comm) % len(UNIT_TYPES)).astype(np.int8)
-
-    # property firms: one per managed (mature or new) compound; old compounds have none (003)
-    managed = compound_type != OLD
-    firm_compound = np.flatnonzero(managed).astype(np.int32)
-    compound_firm = np.full(n_cmp, -1, dtype=np.int32)
+    cols["unit_community"] = np.repeat(np.arange(n_comm, dtype=np.int32), n_units)
+    cols["unit_type"] = (np.tile(np.arange(n_units), n_comm) % len(UNIT_TYPES)).astype(np.int8)
+    firm_compound = np.flatnonzero(compound_type != OLD).astype(np.int32)
+    compound_firm = np.full(compound_type.size, -1, dtype=np.int32)
     compound_firm[firm_compound] = np.arange(firm_compound.size, dtype=np.int32)
-
-    return World(
-        compound_type=compound_type, compound_community=compound_community,
-        compound_start=c_start, compound_size=c_size,
-        compound_hh_start=np.cumsum(hh_count) - hh_count, compound_n_households=hh_count,
-        community_street=community_street, community_start=m_start, community_size=m_size,
-        street_size=s_size,
-        household_start=household_start, household_size=hh_size,
-        household_compound=household_compound, household_building=household_building,
-        building_compound=building_compound,
-        res_household=res_household, res_building=res_building, res_compound=res_compound,
-        res_community=res_community, res_street=res_street, res_ctype=res_ctype,
-        res_group=res_group, res_party=res_party,
-        social_indptr=social_indptr, social_indices=social_indices,
-        party_ids=party_ids, link_indptr=link_indptr, link_indices=link_indices,
-        unit_community=unit_community, unit_type=unit_type,
-        firm_compound=firm_compound, compound_firm=compound_firm,
-    )
+    cols["firm_compound"], cols["compound_firm"] = firm_compound, compound_firm
 
 
 def to_networkx(world: World, household_grid: np.ndarray | None = None) -> nx.Graph:

@@ -56,7 +56,7 @@ class StreetOfficeAgent(_Stakeholder):
     @property
     def authority(self) -> np.ndarray:
         """Chance of success per category at this street (base authority x the street's multiplier)."""
-        return self.core.authority[STREET] * self.core.streets.authority_mult[self.index]
+        return self.core.handlers.authority[STREET] * self.core.streets.authority_mult[self.index]
 
     @property
     def backlog(self) -> int:

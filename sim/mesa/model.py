@@ -66,9 +66,9 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from sim.config.taxonomy import COMMUNITY, COMPOUND_TYPES, LATENT, LEVELS, PROPERTY, QUEUED, STREET
+from sim.config.taxonomy import COMMUNITY, LATENT, LEVELS, PROPERTY, QUEUED, STREET
 from sim.core.model import Model as CoreModel
-from sim.core.results import _p10_binned, _quantile_from_hist, _ratio
+from sim.core.results import mean_by_ctype, p10_binned, quantile_from_hist, ratio
 from sim.core.scenario import Scenario
 from sim.mesa.agents import CoBuildingUnitAgent, CommunityAgent, PropertyFirmAgent, ResidentView, StreetOfficeAgent
 from sim.mesa.levers import (
@@ -245,12 +245,12 @@ class GovsimModel(mesa.Model):
     @property
     def resolution_rate(self) -> float:
         """Resolved / arisen so far (nan before any problem arises)."""
-        return _ratio(self.problems_resolved, self.problems_arisen)
+        return ratio(self.problems_resolved, self.problems_arisen)
 
     @property
     def abandonment_rate(self) -> float:
         """Given up / arisen so far."""
-        return _ratio(self.problems_abandoned, self.problems_arisen)
+        return ratio(self.problems_abandoned, self.problems_arisen)
 
     @property
     def satisfaction_mean(self) -> float:
@@ -260,30 +260,22 @@ class GovsimModel(mesa.Model):
     @property
     def satisfaction_p10(self) -> float:
         """10th percentile of satisfaction (binned, as the core's summary)."""
-        return _p10_binned(self.core.residents.satisfaction)
-
-    def _mean_by_ctype(self, values: np.ndarray) -> np.ndarray:
-        w = self.core.world
-        per_compound = np.add.reduceat(values.astype(np.float64), w.compound_start)
-        sums = np.bincount(w.compound_type, weights=per_compound, minlength=len(COMPOUND_TYPES))
-        counts = np.bincount(w.compound_type, weights=w.compound_size, minlength=len(COMPOUND_TYPES))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / counts
+        return p10_binned(self.core.residents.satisfaction)
 
     @property
     def satisfaction_old(self) -> float:
         """Mean satisfaction in old compounds."""
-        return float(self._mean_by_ctype(self.core.residents.satisfaction)[0])
+        return float(mean_by_ctype(self.core.world, self.core.residents.satisfaction)[0])
 
     @property
     def satisfaction_mature(self) -> float:
         """Mean satisfaction in mature compounds."""
-        return float(self._mean_by_ctype(self.core.residents.satisfaction)[1])
+        return float(mean_by_ctype(self.core.world, self.core.residents.satisfaction)[1])
 
     @property
     def satisfaction_new(self) -> float:
         """Mean satisfaction in new compounds."""
-        return float(self._mean_by_ctype(self.core.residents.satisfaction)[2])
+        return float(mean_by_ctype(self.core.world, self.core.residents.satisfaction)[2])
 
     @property
     def trust_mean(self) -> float:
@@ -308,7 +300,7 @@ class GovsimModel(mesa.Model):
     @property
     def days_to_resolution_median(self) -> float:
         """Median days from arising to resolution so far."""
-        return _quantile_from_hist(self.core.ledger.days_hist.sum(axis=0), 0.5)
+        return quantile_from_hist(self.core.ledger.days_hist.sum(axis=0), 0.5)
 
     @property
     def cost_yuan(self) -> float:

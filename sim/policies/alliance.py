@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from sim.agents.resident import participate
+from sim.config import paramtools
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.paramtools import Params, Vector, param, vector_param
 from sim.config.taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
@@ -119,16 +120,18 @@ class Alliance(Policy):
     params: AllianceParams
 
     @classmethod
-    def check(cls, params: Params, scenario: Scenario) -> None:
+    def check(cls, params: paramtools.Params, scenario: Scenario) -> None:
         """The first ``n_units`` of the world's units join: no more than it has can."""
+        assert isinstance(params, AllianceParams)
         available = scenario.world.n_cobuilding_units_per_community
-        n_units = params.n_units  # type: ignore[attr-defined]
+        n_units = params.n_units
         if n_units > available:
             raise ParameterError("n_units", f"{n_units} units cannot join: the world has {available} co-building "
                                  f"units per community (world.n_cobuilding_units_per_community); "
                                  f"allowed: 0..{available}")
 
     def setup(self, model: Model) -> None:
+        """Ally the chosen units, turn their resources into capacity and success, register in-service members."""
         p, units, w = self.params, model.units, model.world
         n_comm = w.n_communities
         # position of each unit within its community (units of a community in model order)
@@ -144,7 +147,7 @@ class Alliance(Policy):
         self.n_allied = np.bincount(units.community[mine], minlength=n_comm).astype(np.float64)
         #: share of each (community, category) the allied units' resources cover
         self.coverage = (1.0 - np.exp(-units.community_resources(n_comm).astype(np.float64)))
-        model.mult[COMMUNITY] *= (1.0 + p.success_boost * self.coverage).astype(np.float32)
+        model.handlers.mult[COMMUNITY] *= (1.0 + p.success_boost * self.coverage).astype(np.float32)
         self.in_service = np.rint(self.n_allied * p.n_in_service_per_unit).astype(np.int64)
         model.party.add_in_service(self.in_service)
         self.extra_events = self.n_allied * p.events_per_unit_per_month / DAYS_PER_MONTH
@@ -153,6 +156,7 @@ class Alliance(Policy):
 
     # ---- monthly needs list and two-way claiming; quarterly joint meeting -----------------------
     def on_handle(self, model: Model, t: int) -> None:
+        """Joint meetings and project claims on their schedules."""
         if t == 0 or not self.allied.any():
             return
         if t % self.params.dur_meeting == 0:
@@ -199,6 +203,7 @@ class Alliance(Policy):
 
     # ---- in-service members volunteer; the alliance's share of today's events -------------------
     def on_participate(self, model: Model, t: int) -> None:
+        """Count the alliance's extra events; in-service members volunteer."""
         p, w = self.params, model.world
         total_rate = float(model.communities.event_rate.sum())
         if total_rate > 0 and model.events_today:
@@ -217,6 +222,7 @@ class Alliance(Policy):
         participate(model.residents, ids, model.scenario.residents)
 
     def cost_per_day(self, model: Model) -> float:
+        """Liaisons and materials of the allied units."""
         p = self.params
         per_unit_year = 12.0 * p.cost_liaison_per_unit_per_month + p.cost_materials_per_unit_per_year
         return float(self.allied.sum()) * per_unit_year / 365.0

@@ -174,6 +174,7 @@ class FourEmpowerments(Policy):
     params: FourEmpowermentsParams
 
     def setup(self, model: Model) -> None:
+        """Apply the switched-on empowerments: venues and platforms, trustee firms, care and boosts."""
         p = self.params
         w, comm = model.world, model.communities
         self._n_trustee_households = 0
@@ -184,15 +185,15 @@ class FourEmpowerments(Policy):
             comm.event_rate = comm.event_rate + np.float32(p.n_volunteer_events_per_year / 365.0)
         if p.deliberation:
             factor = np.where(p.deliberation_settle.array() > 0, p.deliberation_boost, 1.0)
-            model.boost(COMMUNITY, factor)
-            model.boost(GRID, factor)
+            model.handlers.boost(COMMUNITY, factor)
+            model.handlers.boost(GRID, factor)
         if p.trusteeship:
             unmanaged = np.flatnonzero((w.compound_type == OLD) & (model.compound_firm < 0))
             if unmanaged.size:
                 cap = p.trusteeship_capacity_per_100_households * w.compound_n_households[unmanaged] / 100.0
                 ids = model.firms.add(unmanaged, p.trusteeship_quality, cap, community_run=True)
                 model.compound_firm[unmanaged] = ids
-                model.rebuild_handlers()
+                model.handlers.rebuild()
                 model.p_prevent[unmanaged, _SANITATION] = _combine_prevent(
                     model.p_prevent[unmanaged, _SANITATION], p.trusteeship_p_prevent_sanitation)
                 self._n_trustee_households = int(w.compound_n_households[unmanaged].sum())
@@ -200,12 +201,13 @@ class FourEmpowerments(Policy):
         if p.elderly_care:
             care = np.ones(N_CATEGORIES)
             care[_CARE] = p.care_boost
-            model.boost(COMMUNITY, care)
+            model.handlers.boost(COMMUNITY, care)
             share = p.p_prevent_care.array(np.float32)[w.compound_type]
             model.p_prevent[:, _CARE] = _combine_prevent(model.p_prevent[:, _CARE], share)
 
     # ---- daily hooks ------------------------------------------------------------------------
     def on_find(self, model: Model, t: int) -> None:
+        """Monitoring finds safety problems; residents' suggestions surface latent ones."""
         p, pool = self.params, model.problems
         if p.capability and p.p_monitor_find > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.cat == _SAFETY))
@@ -220,6 +222,7 @@ class FourEmpowerments(Policy):
 
     def on_handle(self, model: Model, t: int) -> None:
         # after the day's handling, so residents judge these outcomes today
+        """Claim projects from the lists and hold deliberations, on their schedules."""
         p = self.params
         if p.responsibility and t > 0 and t % p.dur_lists == 0:
             self._claim_projects(model, t)
@@ -262,6 +265,7 @@ class FourEmpowerments(Policy):
         model.resolve_by(hit, "deliberation", t)
 
     def cost_per_day(self, model: Model) -> float:
+        """Platforms, venues, trustee subsidies and the other switched-on parts."""
         p = self.params
         n_comm = model.world.n_communities
         cost = 0.0

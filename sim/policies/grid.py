@@ -1,5 +1,6 @@
-"""grid — 赋形 "giving form" (001, Gaoxian): smaller grids, integrated grid-worker posts,
-monthly household visits, proxy service (代办) and a three-level grid with building heads.
+"""grid — 赋形 "giving form" (001, Gaoxian): smaller grids and integrated grid workers.
+
+Also monthly household visits, proxy service (代办) and a three-level grid with building heads.
 
 Mechanism. At set-up the area is re-divided into grids of at most ``households_per_grid``
 households by compound type (001: 150 in old, 300 in new compounds) and each grid gets
@@ -63,6 +64,7 @@ class GridPolicy(Policy):
     params: GridParams
 
     def setup(self, model: Model) -> None:
+        """Re-divide the grids, staff them, and switch on the proxy service."""
         p = self.params
         model.grids = Grids.create(model.world, p.households_per_grid.array(), p.n_workers_per_grid)
         model.visits_per_worker_per_month = p.n_visits_per_worker_per_month
@@ -72,6 +74,7 @@ class GridPolicy(Policy):
             model.no_recontact_flags |= FLAG_BIT["proxy"]
 
     def on_find(self, model: Model, t: int) -> None:
+        """Building heads notice latent problems."""
         if self.params.p_building_head_find <= 0:
             return
         rows = model.open_rows(queued=False, latent=True)
@@ -79,6 +82,7 @@ class GridPolicy(Policy):
         model.mark_found(hit, GRID_VISIT, t)
 
     def on_route(self, model: Model, t: int) -> None:
+        """Grid workers take administrative matters they found as proxy (flag ``proxy``)."""
         if not self.params.proxy_service:
             return
         pool = model.problems

@@ -125,6 +125,7 @@ class MicroProjects(Policy):
     params: MicroProjectsParams
 
     def setup(self, model: Model) -> None:
+        """Empty budgets, no pending projects, no time banks yet."""
         w = model.world
         self.budget = np.zeros(w.n_communities)  # yuan available for projects
         self.pending_compound = np.empty(0, dtype=np.int64)  # approved projects awaiting implementation
@@ -137,6 +138,7 @@ class MicroProjects(Policy):
 
     # ---- collect and deliberate ------------------------------------------------------------------
     def on_find(self, model: Model, t: int) -> None:
+        """Collect residents' suggestions at the start of each cycle."""
         p = self.params
         if t < p.dur_collect or (t - p.dur_collect) % p.dur_cycle != 0:
             return
@@ -164,6 +166,7 @@ class MicroProjects(Policy):
 
     # ---- implement -----------------------------------------------------------------------------------
     def on_handle(self, model: Model, t: int) -> None:
+        """Implement the projects due today: prevention and resolved problems."""
         due = self.pending_due == t
         if not due.any():
             self.today = np.empty(0, dtype=np.int64)
@@ -208,6 +211,7 @@ class MicroProjects(Policy):
 
     # ---- evaluate; the talent pool ---------------------------------------------------------------------
     def on_participate(self, model: Model, t: int) -> None:
+        """Residents take part in today's projects; time banks."""
         w = model.world
         if self.today.size:
             share = self.params.p_take_part.array()[w.compound_type[self.today]]
@@ -224,6 +228,7 @@ class MicroProjects(Policy):
             self.n_volunteers = n_vol
 
     def cost_per_day(self, model: Model) -> float:
+        """The project fund."""
         return self.params.fund_per_community_per_year * model.world.n_communities / 365.0
 
 

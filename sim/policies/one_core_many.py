@@ -137,6 +137,7 @@ class OneCoreMany(Policy):
     params: OneCoreManyParams
 
     def setup(self, model: Model) -> None:
+        """Set up the switched-on parts: secretaries, staff from the street, teams, sensors, admission list."""
         p = self.params
         w, comm = model.world, model.communities
         self._red = np.zeros(w.n_compounds, dtype=bool)
@@ -145,15 +146,15 @@ class OneCoreMany(Policy):
         self._priority = np.zeros(w.n_compounds, dtype=np.int32)
         self._backlog = np.zeros(w.n_compounds, dtype=np.float64)
         if p.downward_moves:
-            model.boost(COMMUNITY, p.first_secretary_boost)
+            model.handlers.boost(COMMUNITY, p.first_secretary_boost)
             staff_days = p.n_street_staff_per_community * p.half_days_per_week * 0.5 / 7.0
-            model.add_capacity(COMMUNITY, staff_days * comm.capacity_per_staff)
+            model.handlers.add_capacity(COMMUNITY, staff_days * comm.capacity_per_staff)
             model.streets.n_staff_in_communities = model.streets.n_staff_in_communities + np.bincount(
                 w.community_street, minlength=w.n_streets).astype(np.float32) * np.float32(staff_days)
         if p.seven_teams:
             model.party.volunteer_mult = model.party.volunteer_mult * np.float32(p.teams_volunteer_mult)
-            model.boost(COMMUNITY, 1 + p.teams_gain.array())
-            model.boost(GRID, 1 + p.teams_gain.array())
+            model.handlers.boost(COMMUNITY, 1 + p.teams_gain.array())
+            model.handlers.boost(GRID, 1 + p.teams_gain.array())
             comm.event_rate = comm.event_rate * np.float32(p.teams_event_mult)
         if p.sensors and p.p_prevent_major_safety > 0:
             sev = model.scenario.problems.severity_weights.matrix()[_SAFETY]
@@ -165,11 +166,13 @@ class OneCoreMany(Policy):
 
     # ---- daily hooks ------------------------------------------------------------------------
     def on_plan(self, model: Model, t: int) -> None:
+        """Rate compounds on schedule."""
         p = self.params
         if p.ratings and t > 0 and t % p.dur_rating == 0:
             self._rate(model, t)
 
     def on_find(self, model: Model, t: int) -> None:
+        """Sensors find safety problems."""
         p, pool = self.params, model.problems
         if p.sensors and p.p_sensor_find > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.cat == _SAFETY))
@@ -186,6 +189,7 @@ class OneCoreMany(Policy):
     def on_route(self, model: Model, t: int) -> None:
         # how early safety problems are found, sensors or not: days from arising to being found,
         # and how many within a day (early)
+        """Count how early safety problems are found."""
         pool = model.problems
         rows = np.flatnonzero((pool.t_found == t) & (pool.status == QUEUED) & (pool.cat == _SAFETY))
         if rows.size:
@@ -195,6 +199,7 @@ class OneCoreMany(Policy):
             model.count(self.name, "safety_days_to_find", int(delay.sum()))
 
     def on_record(self, model: Model, t: int) -> None:
+        """Accumulate each compound's backlog for the next rating."""
         if not self.params.ratings:
             return
         pool = model.problems
@@ -217,16 +222,17 @@ class OneCoreMany(Policy):
         self._priority = new_prio
         # success boost of the red compounds' grid workers and firm: undo the last, apply the new
         boost = np.float32(p.red_boost)
-        model.mult[GRID][self._red_grids] /= boost
-        model.mult[PROPERTY][self._red_firms] /= boost
+        model.handlers.mult[GRID][self._red_grids] /= boost
+        model.handlers.mult[PROPERTY][self._red_firms] /= boost
         self._red_grids = np.flatnonzero(red[model.grids.grid_compound])
         firms = model.compound_firm[red]
         self._red_firms = firms[firms >= 0].astype(np.int64)
-        model.mult[GRID][self._red_grids] *= boost
-        model.mult[PROPERTY][self._red_firms] *= boost
+        model.handlers.mult[GRID][self._red_grids] *= boost
+        model.handlers.mult[PROPERTY][self._red_firms] *= boost
         self._red = red
 
     def cost_per_day(self, model: Model) -> float:
+        """Teams and sensors."""
         p = self.params
         cost = 0.0
         if p.seven_teams:

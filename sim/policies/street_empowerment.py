@@ -1,5 +1,6 @@
-"""street_empowerment — 赋权 (002, Bazhong): streets gain powers over the departments'
-stationed agencies; people, money and things follow the task; fewer tasks pushed down.
+"""street_empowerment — 赋权 (002, Bazhong): streets gain powers over departments' agencies.
+
+People, money and things follow the task; fewer tasks are pushed down.
 
 Mechanism, applied once at set-up:
 
@@ -61,13 +62,14 @@ class StreetEmpowerment(Policy):
     params: StreetEmpowermentParams
 
     def setup(self, model: Model) -> None:
+        """Raise street authority, move capacity with the task, one-stop service, fewer tasks."""
         p = self.params
         share = p.authority_share.array(np.float32)
-        street = model.authority[STREET]
-        target = share * model.authority[DEPARTMENT]
+        street = model.handlers.authority[STREET]
+        target = share * model.handlers.authority[DEPARTMENT]
         sunk = target > street  # categories whose enforcement actually sinks to the street
         # raise the base authority and keep each street's own multiplier
-        model.authority[STREET] = np.where(sunk, np.minimum(target, 1.0), street)
+        model.handlers.authority[STREET] = np.where(sunk, np.minimum(target, 1.0), street)
         moved = model.departments.capacity * np.float32(p.capacity_moved) * sunk
         model.departments.capacity = model.departments.capacity - moved
         w = model.world
@@ -77,6 +79,7 @@ class StreetEmpowerment(Policy):
         model.communities.admin_tasks = model.communities.admin_tasks * np.float32(1.0 - p.admin_task_cut)
 
     def cost_per_day(self, model: Model) -> float:
+        """Coordination and training per street."""
         return self.params.cost_per_street_per_year * model.world.n_streets / 365.0
 
 

@@ -70,18 +70,20 @@ class Whistle(Policy):
     params: WhistleParams
 
     def setup(self, model: Model) -> None:
+        """Open the city level, set the deadlines, add reporting capacity and the whistle's success."""
         p = self.params
         if p.city_level:
             model.top_level = CITY
         model.deadline[COMMUNITY] = p.deadline_community
         model.deadline[STREET] = p.deadline_street
         model.deadline[DEPARTMENT] = p.deadline_department
-        model.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
+        model.handlers.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
         model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
         model.rate_abandon *= 1.0 - p.abandon_cut
         model.no_recontact_flags |= FLAG_BIT["whistle"]
 
     def on_find(self, model: Model, t: int) -> None:
+        """Collect big latent problems on schedule into the whistle process."""
         if t % self.params.dur_collect != 0 or t == 0:
             return
         pool = model.problems
@@ -91,6 +93,7 @@ class Whistle(Policy):
         self._enter(model, hit, "collected")
 
     def on_escalate(self, model: Model, t: int) -> None:
+        """Problems escalated to the street or above today enter the whistle process."""
         pool = model.problems
         rows = np.flatnonzero((pool.status == QUEUED) & (pool.t_level == t) & (pool.t_found < t)
                               & (pool.level >= STREET))
@@ -105,4 +108,5 @@ class Whistle(Policy):
             model.count(self.name, f"entered_{how}", fresh.size)
 
     def cost_per_day(self, model: Model) -> float:
+        """Running the whistle process per community."""
         return self.params.cost_per_community_per_year * model.world.n_communities / 365.0

@@ -1,0 +1,139 @@
+"""Kernels of the arise and find phases: today's problems, and which latent ones are found."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config.taxonomy import LATENT
+from sim.core.kernels.jit import ONE32, ZERO32, jit
+from sim.core.kernels.pool import append_latent
+from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
+
+
+@jit
+def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resident, category and severity of today's problems.
+
+    From Poisson counts per stratum ``k`` and uniforms ``u`` (4, m): resident within stratum,
+    category, severity, prevention.
+    """
+    strata = ArrivalStrata(*strata)
+    m = u.shape[1]
+    res = np.empty(m, dtype=np.int32)
+    cat = np.empty(m, dtype=np.int8)
+    sev = np.empty(m, dtype=np.int8)
+    cat_cum, sev_cum = strata.cat_cum, strata.sev_cum
+    n_cat = cat_cum.shape[1]
+    n_sev = sev_cum.shape[1]
+    i = 0
+    for s in range(k.size):
+        for _ in range(k[s]):
+            res[i] = strata.order[strata.start[s] + np.int64(u[0, i] * strata.size[s])]
+            c = 0
+            for j in range(n_cat):
+                if u[1, i] >= cat_cum[s, j]:
+                    c += 1
+            c = min(c, n_cat - 1)
+            v = 0
+            for j in range(n_sev):
+                if u[2, i] >= sev_cum[c, j]:
+                    v += 1
+            cat[i] = c
+            sev[i] = min(v, n_sev - 1)
+            i += 1
+    return res, cat, sev
+
+
+@jit
+def arise(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, res_compound: np.ndarray,
+          res_ctype: np.ndarray, ledger: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Today's arrivals (see :func:`arrivals`) less the prevented ones, counted in the ledger.
+
+    A problem is prevented when its fourth uniform is below ``p_prevent[compound, category]``.
+    Returns the residents, categories and severities of the problems that arise, and the
+    number prevented.
+    """
+    ledger = LedgerCounts(*ledger)
+    res, cat, sev = arrivals(k, u, strata)
+    ok = np.empty(res.size, dtype=np.bool_)
+    n_ok = 0
+    for i in range(res.size):
+        ok[i] = not (u[3, i] < p_prevent[res_compound[res[i]], cat[i]])
+        if ok[i]:
+            ledger.arisen[cat[i], sev[i]] += 1
+            ledger.arisen_ctype[res_ctype[res[i]]] += 1
+            n_ok += 1
+    return res[ok], cat[ok], sev[ok], res.size - n_ok
+
+
+@jit
+def arise_into(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, res_compound: np.ndarray,
+               res_ctype: np.ndarray, ledger: Fields, t: int, n: int, buffers: Fields) -> tuple[int, int]:
+    """The arise phase: :func:`arise`, the problems written into the pool's ``buffers`` from row ``n``.
+
+    The caller made room for every arrival. Returns the number added and the number prevented.
+    """
+    res, cat, sev, n_prevented = arise(k, u, strata, p_prevent, res_compound, res_ctype, ledger)
+    append_latent(n, res, cat, sev, t, buffers)
+    return res.size, n_prevented
+
+
+@jit
+def count_equal(a: np.ndarray, value: int) -> int:
+    """``np.count_nonzero(a == value)``."""
+    n = 0
+    for x in a:
+        if x == value:
+            n += 1
+    return n
+
+
+@jit
+def max_value(a: np.ndarray) -> int:
+    """``a.max()`` of a non-empty array (the most party links any resident has)."""
+    top = a[0]
+    for x in a:
+        if x > top:
+            top = x
+    return top
+
+
+@jit
+def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
+                who: Fields) -> None:
+    """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
+
+    Then each grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
+    policy) keep their finder.
+    """
+    pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
+    n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
+    visits = np.empty(n_workers.size, dtype=np.float32)  # household visits per grid today
+    for g in range(n_workers.size):
+        visits[g] = n_workers[g] * rules.visits_per_worker
+    j = 0
+    for i in range(pool.status.size):
+        if pool.status[i] != LATENT:
+            continue
+        r = pool.res[i]
+        hh = who.res_household[r]
+        g = grids.household_grid[hh]
+        off = (np.float64(grids.household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
+        f = -1
+        if off < visits[g] and u[0, j] < rules.p_visit:
+            f = 1  # GRID_VISIT
+        elif u[1, j] < rules.p_by_links[who.n_links[r]]:
+            f = 2  # PARTY_LINK
+        else:
+            lift = max(ONE32 + rules.slope * np.float32(who.trust[r] - np.float32(0.5)), ZERO32)
+            hazard = (rules.rate_self[pool.sev[i]] * np.float64(lift)
+                      * np.float64(who.report_mult[who.res_community[r]]))
+            if u[2, j] < 1.0 - np.exp(-hazard):
+                f = 0  # SELF_REPORT
+        j += 1
+        if f >= 0 and pool.t_found[i] < 0:
+            pool.finder[i] = f
+            pool.t_found[i] = t
+            pool.n_contacts[i] = 1
+    for g in range(visit_ptr.size):
+        visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])

@@ -1,0 +1,95 @@
+"""The one decorator every kernel is compiled with, and the constants the kernels share.
+
+Kernels are compiled on first use and cached on disk (numba's ``cache=True``, in the package's
+``__pycache__``); nothing is compiled at import. numba decides whether a cached kernel is fresh
+from its own source file only, yet a kernel's machine code includes the kernels it calls from
+other modules of this package. So the cache here is stamped with a digest of every module of
+the package: editing any kernel recompiles them all rather than run stale code.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import numba
+import numpy as np
+from numba.core.caching import CompileResultCacheImpl, FunctionCache
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: float32 zero and one: clipping float32 state stays in float32
+ZERO32 = np.float32(0.0)
+ONE32 = np.float32(1.0)
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def package_stamp() -> str:
+    """Digest of the source of every module of the kernels package (read once per process)."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class _PackageStamped:
+    """numba's cache locator for a kernel, its source stamp extended by :func:`package_stamp`."""
+
+    def __init__(self, locator: Any) -> None:
+        self._locator = locator
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._locator, name)
+
+    def get_source_stamp(self) -> tuple[Any, str]:
+        """The kernel's own file stamp and the package's."""
+        return self._locator.get_source_stamp(), package_stamp()
+
+
+class _KernelCacheImpl(CompileResultCacheImpl):
+    """numba's per-function cache with the package-wide freshness stamp."""
+
+    @property
+    def locator(self) -> _PackageStamped:
+        """The locator numba chose (in-tree ``__pycache__``, else the user's cache directory)."""
+        return _PackageStamped(super().locator)
+
+
+class _KernelCache(FunctionCache):
+    """What ``Dispatcher.enable_caching`` installs, with :class:`_KernelCacheImpl`."""
+
+    _impl_class = _KernelCacheImpl
+
+
+def _compile(fn: Callable[P, R], **options: Any) -> Callable[P, R]:
+    """``numba.njit(nogil=True, **options)``, cached on disk with the package's stamp."""
+    kernel = numba.njit(nogil=True, **options)(fn)
+    # what enable_caching() (njit's cache=True) sets, with the package's stamp
+    kernel._cache = _KernelCache(fn)
+    return kernel
+
+
+def jit(fn: Callable[P, R]) -> Callable[P, R]:
+    """Compile ``fn`` in nopython mode without the GIL, cached on disk with the package's stamp."""
+    return _compile(fn)
+
+
+def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
+    """:func:`jit`, and inlined into the kernels that call it (numba IR inlining).
+
+    For helpers called per row with named tuples of arrays: a compiled call passes each array of
+    a tuple with a reference count increment and decrement, which costs more than the work.
+    """
+    return _compile(fn, inline="always")
+
+
+def unsigned(ids: np.ndarray) -> np.ndarray:
+    """A non-negative integer array viewed as unsigned: numba then skips negative-index checks."""
+    return ids.view(np.uint32 if ids.dtype.itemsize == 4 else np.uint64)

@@ -1,0 +1,345 @@
+"""The readable numpy definition each compiled kernel is held to, bit for bit, by tests/test_kernels.py.
+
+The kernels of this package do in one compiled pass what these functions say in vectorised
+numpy (and what docs/model.md says in words); the tests run both on the same state and draws
+and ask for equal arrays, to the last bit. Nothing in a simulation calls these functions:
+they are the specification, kept executable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.config.params import DAYS_PER_MONTH
+from sim.config.taxonomy import COMMUNITY, LATENT, N_CATEGORIES, N_LEVELS, PROPERTY, QUEUED
+from sim.core.kernels.state import (
+    ArrivalStrata,
+    EntryRules,
+    EscalationRules,
+    Fields,
+    Influence,
+    Judgement,
+    LedgerCounts,
+    PoolColumns,
+    ResidentState,
+    SocialTies,
+    Volunteering,
+)
+from sim.core.problems import CHAINS, ArrivalTable, ProblemPool, draw_arrival_uniforms
+
+if TYPE_CHECKING:
+    from sim.agents.community import Grids
+    from sim.core.handlers import Handlers
+
+
+# ---- the pool ------------------------------------------------------------------------------
+def append_rows(pool: ProblemPool, **cols: np.ndarray | int) -> None:
+    """Append rows to ``pool`` (``pool.append_latent`` writes new latent problems).
+
+    Every field is given, the first as an array, the rest as arrays of the same length or one
+    value for all rows.
+    """
+    k = int(np.size(next(iter(cols.values()))))
+    if k == 0:
+        return
+    buffers = pool.reserve(k)
+    for name, arr in zip(PoolColumns._fields, buffers):
+        arr[pool.n : pool.n + k] = cols[name]
+    pool.set_rows(pool.n + k)
+
+
+def keep(pool: ProblemPool, mask: np.ndarray) -> None:
+    """Keep only the rows of ``pool`` where ``mask`` is true, in order (``pool.keep_rows`` keeps status >= 0)."""
+    m = int(mask.sum())
+    if m == pool.n:
+        return
+    for arr in pool.reserve(0):
+        arr[:m] = arr[: pool.n][mask]
+    pool.set_rows(m)
+
+
+# ---- arise ---------------------------------------------------------------------------------
+def arrivals(k: np.ndarray, u: np.ndarray, strata: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resident, category and severity of today's problems (``arising.arrivals``).
+
+    Per stratum in order, per problem, the resident within the stratum, then the category and
+    the severity as the first column of the cumulative distribution exceeding the uniform.
+    """
+    strata = ArrivalStrata(*strata)
+    stratum = np.repeat(np.arange(k.size), k)
+    res = strata.order[strata.start[stratum] + (u[0] * strata.size[stratum]).astype(np.int64)]
+    cat = np.minimum((u[1][:, None] >= strata.cat_cum[stratum]).sum(axis=1), strata.cat_cum.shape[1] - 1)
+    sev = np.minimum((u[2][:, None] >= strata.sev_cum[cat]).sum(axis=1), strata.sev_cum.shape[1] - 1)
+    return res, cat, sev
+
+
+def draw_arrivals(table: ArrivalTable, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Today's new problems: resident ids, categories, severities and a prevention uniform.
+
+    Drawn from the ``arrival`` stream alone (common random numbers across scenarios).
+    """
+    k, u = draw_arrival_uniforms(table, rng)
+    res, cat, sev = arrivals(k, u, table.strata())
+    return res, cat, sev, u[3]
+
+
+def prevented(res: np.ndarray, cat: np.ndarray, u_prevent: np.ndarray, p_prevent: np.ndarray,
+              res_compound: np.ndarray) -> np.ndarray:
+    """Which of today's problems never arise (``arising.arise``): uniform < ``p_prevent[compound, category]``."""
+    return u_prevent < p_prevent[res_compound[res], cat]
+
+
+# ---- find ----------------------------------------------------------------------------------
+def visits_per_day(n_workers: np.ndarray, visits_per_worker_per_month: float) -> np.ndarray:
+    """Households each grid's workers visit per day."""
+    return n_workers * (visits_per_worker_per_month / DAYS_PER_MONTH)
+
+
+def visited(grids: Grids, households: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """Whether each household is in today's round: workers go round their grid in order."""
+    g = grids.household_grid[households]
+    offset = np.mod(grids.household_pos[households] - grids.visit_ptr[g], grids.grid_size[g])
+    return offset < visits[g]
+
+
+def advance(grids: Grids, visits: np.ndarray) -> None:
+    """Move each grid's round forward by today's visits."""
+    grids.visit_ptr = np.mod(grids.visit_ptr + visits, grids.grid_size)
+
+
+def p_self_report(base: np.ndarray, sev: np.ndarray, trust: np.ndarray, slope: float, mult: np.ndarray) -> np.ndarray:
+    """Daily chance a resident reports a latent problem: rises with trust and with ``mult``."""
+    hazard = base[sev] * np.maximum(1.0 + slope * (trust - 0.5), 0.0) * mult
+    return 1.0 - np.exp(-hazard)
+
+
+# ---- route and handle ----------------------------------------------------------------------
+def climb(level: np.ndarray, p_solve: np.ndarray, has_handler: np.ndarray, threshold: float, top: int) -> np.ndarray:
+    """Move each problem up from ``level`` past levels that cannot handle it (``routing.place``).
+
+    ``p_solve[i, l]`` is problem i's chance of success at level l and ``has_handler[i, l]``
+    whether level l exists for it (a compound without a firm has no property level). A level
+    is skipped (the handler refers the matter up) when it does not exist or its chance is
+    below ``threshold``, never past ``top``.
+    """
+    # the first level on the way up (levels only rise) that can handle the problem, else the top
+    stop = has_handler & ~(p_solve < threshold)
+    stop[:, top] = True
+    stop &= CHAINS[top][level]
+    return stop.argmax(axis=1).astype(np.int8)
+
+
+def p_success(handlers: Handlers, level: np.ndarray, handler: np.ndarray, cat: np.ndarray,
+              sev: np.ndarray) -> np.ndarray:
+    """Chance one attempt solves each problem (``routing.chance``).
+
+    Authority x severity x level multiplier x the handler's multiplier, clipped to [0, 1];
+    handler -1 reads the level's last row.
+    """
+    h = handlers
+    base = h.authority[level, cat] * h.severity_mult[sev] * h.level_cat_mult[level, cat]
+    mults = [h.mult[lvl] for lvl in range(N_LEVELS)]
+    n_rows = np.array([a.shape[0] for a in mults] + [1])
+    flat = np.concatenate([*mults, np.ones((1, N_CATEGORIES), dtype=np.float32)], dtype=np.float32)
+    start = np.cumsum(n_rows) - n_rows
+    row = start[level] + handler % n_rows[level]
+    return np.clip(base * flat[row, cat], 0.0, 1.0)
+
+
+def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray,
+                res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latent rows marked found are counted by finder and queued (``routing.route_found``).
+
+    Returns them with their entry level: by severity, property matters to the firm (or at least
+    the community where there is none), administrative matters to ``admin_level`` when it is >= 0.
+    """
+    pool, ledger, entry = PoolColumns(*pool), LedgerCounts(*ledger), EntryRules(*entry)
+    rows = np.flatnonzero((pool.t_found >= 0) & (pool.status == LATENT))
+    ledger.found_by[:] += np.bincount(pool.finder[rows], minlength=ledger.found_by.size)
+    pool.status[rows] = QUEUED
+    sev, cat = pool.sev[rows], pool.cat[rows]
+    level = entry.entry_level[sev].astype(np.int64)
+    prop = cat == entry.property_cat
+    has_firm = compound_firm[res_compound[pool.res[rows]]] >= 0
+    level = np.where(prop & has_firm, PROPERTY, np.where(prop & (level < COMMUNITY), COMMUNITY, level))
+    if entry.admin_level >= 0:
+        level = np.where(cat == entry.admin_cat, entry.admin_level, level)
+    return rows, level.astype(np.int8)
+
+
+def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which queued problems each handler attempts today, within its capacity (``handling.attempts``).
+
+    Problems are served in ``priority`` order (smallest first) within each handler ``key``; a
+    handler attempts problems while the effort it has started stays below its capacity (the
+    last one started may overrun). Returns the attempted mask and the effort used per key.
+    """
+    pr = priority.astype(np.int64)
+    pr -= pr.min() if pr.size else 0  # non-negative, so it cannot spill into the key's bits
+    order = np.argsort((key.astype(np.int64) << 32) | pr, kind="stable")
+    k_sorted = key[order]
+    e_sorted = effort[order]
+    cum = np.cumsum(e_sorted)
+    first = np.ones(k_sorted.size, dtype=bool)
+    first[1:] = k_sorted[1:] != k_sorted[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(k_sorted.size), 0))
+    before = cum - e_sorted - (cum[group_start] - e_sorted[group_start])
+    go_sorted = before < capacity[k_sorted]
+    attempted = np.empty(key.size, dtype=bool)
+    attempted[order] = go_sorted
+    used = np.bincount(k_sorted[go_sorted], weights=e_sorted[go_sorted], minlength=capacity.size)
+    return attempted, used
+
+
+def capacity(handlers: Handlers) -> np.ndarray:
+    """Today's effort per handler, all levels concatenated (``handling.capacity``)."""
+    m = handlers.model
+    parts = [
+        m.grids.n_workers * np.float32(m.grid_worker_capacity),
+        m.firms.capacity,
+        m.communities.problem_capacity(),
+        m.streets.capacity,
+        m.departments.capacity,
+        m.departments.city_capacity,
+    ]
+    for lvl, extra in handlers.extra_capacity.items():
+        if extra is not None:
+            parts[lvl] = parts[lvl] + extra
+    return np.concatenate(parts).astype(np.float64)
+
+
+# ---- escalate -----------------------------------------------------------------------------
+def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate``).
+
+    A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
+    with chance ``rate_escalate``, or surely after its level's deadline; it is overdue after
+    ``expected_wait`` days since the report, and its resident contacts again with chance
+    ``rate_recontact`` (unless a flag says someone acts for them); after ``patience`` days
+    (since the report, or since arising for latent problems) the resident gives up with chance
+    ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
+    residents of overdue rows and of found problems given up; given-up rows are counted and closed.
+    """
+    pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
+    status, sev, level = pool.status, pool.sev, pool.level
+    queued = status == QUEUED
+    lvl0 = np.maximum(level, 0)
+    waited = (t - pool.t_found).astype(np.int32)
+    at_level = (t - pool.t_level).astype(np.int32)
+    rises = queued & (rules.next_level[lvl0] <= top) & (level != top)
+    stuck = rises & (((at_level >= rules.dur_escalate[sev]) & (u[0] < rules.rate_escalate[lvl0]))
+                     | (at_level >= rules.deadline[lvl0]))
+    overdue = queued & (waited > rules.expected_wait[sev])
+    again = overdue & (u[1] < rules.rate_recontact) & ((pool.flags & rules.no_recontact_flags) == 0)
+    pool.n_contacts[again] += 1
+    age = np.where(queued, waited, (t - pool.t_arise).astype(np.int32))
+    quits = np.where(queued, u[2] < rules.rate_abandon, (status == LATENT) & (u[2] < rules.rate_abandon_latent))
+    gave_up = (age > rules.patience[sev]) & quits
+    np.add.at(ledger.abandoned, (pool.cat[gave_up], sev[gave_up]), 1)
+    bits = np.unpackbits(pool.flags[gave_up][:, None], axis=1, bitorder="little")
+    ledger.flag_abandoned[:] += bits.sum(axis=0, dtype=np.int64)
+    quit_res = pool.res[gave_up & queued]
+    status[gave_up] = -1
+    return np.flatnonzero(stuck), int(again.sum()), pool.res[overdue], quit_res
+
+
+# ---- residents -----------------------------------------------------------------------------
+def scatter_add(target: np.ndarray, ids: np.ndarray, values: np.ndarray | float) -> None:
+    """``target[ids] += values`` where ``ids`` may repeat (``residents.scatter_add``).
+
+    Repeated ids are summed first, in float64 and input order (``np.bincount``), then added in
+    the target's precision.
+    """
+    if ids.size == 0:
+        return
+    order = np.argsort(ids)
+    s = ids[order]
+    first = np.empty(s.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    if first.all():  # no id repeats
+        target[ids] += values
+        return
+    inv = np.empty(ids.size, dtype=np.intp)
+    inv[order] = np.cumsum(first) - 1
+    w = np.broadcast_to(np.asarray(values, dtype=np.float64), ids.shape)
+    target[s[first]] += np.bincount(inv, weights=w, minlength=int(first.sum())).astype(target.dtype)
+
+
+def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
+    target[ids] = target[ids].clip(0.0, 1.0)
+
+
+def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
+    """Expectation-disconfirmation from the morning's state (``residents.judge``).
+
+    target = clip(P + beta (P - E)); S += alpha_S (target - S); E += alpha_E (P - E);
+    T += alpha_T (P - T); a resident's updates summed, then clipped to [0, 1].
+    """
+    res, how = ResidentState(*res), Judgement(*how)
+    s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
+    target = np.clip(perf + how.beta * (perf - e), 0.0, 1.0)
+    scatter_add(res.satisfaction, ids, how.alpha_s * (target - s))
+    scatter_add(res.expectation, ids, how.alpha_e * (perf - e))
+    scatter_add(res.trust, ids, how.alpha_t * (perf - tr))
+    for arr in (res.satisfaction, res.expectation, res.trust):
+        _clip_at(arr, ids)
+
+
+def erode(res: Fields, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
+    """Each overdue problem (repeated ids add up) costs satisfaction and trust, clipped (``residents.erode``)."""
+    res = ResidentState(*res)
+    scatter_add(res.satisfaction, ids, -loss_s)
+    scatter_add(res.trust, ids, -loss_t)
+    _clip_at(res.satisfaction, ids)
+    _clip_at(res.trust, ids)
+
+
+def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
+    """Each participation (repeated ids add up) lifts satisfaction and trust, clipped (``residents.participation_gain``)."""
+    res = ResidentState(*res)
+    scatter_add(res.satisfaction, ids, gain_s)
+    scatter_add(res.trust, ids, gain_t)
+    _clip_at(res.satisfaction, ids)
+    _clip_at(res.trust, ids)
+
+
+def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
+    """A DeGroot step toward the neighbours' mean satisfaction, then drift (``residents.social_influence``).
+
+    The neighbours' mean is the sparse product; satisfaction and trust drift toward their
+    initial means; satisfaction is clipped.
+    """
+    ties, how = SocialTies(*ties), Influence(*how)
+    import scipy.sparse as sp
+
+    n = s.size
+    adj = sp.csr_matrix((np.ones(ties.indices.size, dtype=np.float32), ties.indices.astype(np.int64),
+                         ties.indptr.astype(np.int64)), shape=(n, n))
+    deg = np.diff(ties.indptr.astype(np.int64)).astype(np.float32)
+    inv_deg = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+    if how.rate_social > 0:
+        s += how.rate_social * np.where(inv_deg > 0, (adj @ s) * inv_deg - s, 0.0).astype(np.float32)
+    if how.rate_drift > 0:
+        s += how.rate_drift * (how.s_init - s)
+        trust += how.rate_drift * (how.t_init - trust)
+    np.clip(s, 0.0, 1.0, out=s)
+
+
+def attendees(n_att: np.ndarray, community_start: np.ndarray, community_size: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Residents attending today's events: ``n_att[c]`` uniform picks within each community (``residents.attendees``)."""
+    comm = np.repeat(np.arange(n_att.size), n_att)
+    return community_start[comm] + (u * community_size[comm]).astype(np.int64)
+
+
+def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, trust: np.ndarray) -> np.ndarray:
+    """Candidates who volunteer, sorted (``residents.accept_volunteers``).
+
+    Each is accepted with ``min(rate * mult * trust, 1) / top``.
+    """
+    vol = Volunteering(*vol)
+    p = np.minimum(vol.rate[cand] * vol.mult[cand] * trust[cand], np.float32(1.0))
+    return np.sort(cand[u * top < p])

@@ -1,0 +1,142 @@
+"""Kernels of the record phase: pool counts, residents' statistics, utilisation, the series row.
+
+Each figure is computed as numpy computes it (pairwise sums), to the last bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config.taxonomy import LATENT, N_COMPOUND_TYPES, N_LEVELS, QUEUED
+from sim.core.kernels.jit import jit
+from sim.core.kernels.pairwise import mean64, pairwise32, pairwise64
+from sim.core.kernels.state import (
+    CommunityStaff,
+    Compounds,
+    DayTotals,
+    Fields,
+    LedgerCounts,
+    PoolColumns,
+    ResidentState,
+    SeriesRows,
+)
+
+#: bins of the binned 10th percentile of satisfaction (``results.p10_binned``)
+P10_BINS = 10_000
+
+
+@jit
+def pool_counts(status: np.ndarray, level: np.ndarray, n_levels: int) -> tuple[int, int, np.ndarray]:
+    """Latent and queued rows, and rows at each level."""
+    backlog = np.zeros(n_levels, dtype=np.int64)
+    latent = queued = 0
+    for i in range(status.size):
+        if status[i] == LATENT:
+            latent += 1
+        elif status[i] == QUEUED:
+            queued += 1
+        if level[i] >= 0:
+            backlog[level[i]] += 1
+    return latent, queued, backlog
+
+
+@jit
+def p10_binned(values: np.ndarray, bins: int) -> float:
+    """10th percentile of float32 values in [0, 1] to 1/bins, by counting (``results.p10_binned``)."""
+    counts = np.zeros(bins, dtype=np.int32)
+    scale = np.float32(bins)
+    top = np.uint64(bins - 1)
+    for v in values:  # values are in [0, 1]: the bin index is never negative (unsigned: no wraparound check)
+        k = np.uint64(np.int64(np.float32(v * scale)))
+        counts[k if k < top else top] += 1
+    target = 0.1 * values.size
+    cum = 0
+    for b in range(bins):
+        cum += counts[b]
+        if cum >= target:
+            return (b + 0.5) / bins
+    return (bins - 0.5) / bins
+
+
+@jit
+def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types: int,
+                   bins: int) -> tuple[float, float, float, np.ndarray]:
+    """Mean and 10th percentile of satisfaction, mean trust, mean satisfaction by compound type.
+
+    By compound type as ``results.mean_by_ctype``: ``np.add.reduceat`` per compound, then ``np.bincount``.
+    """
+    compounds = Compounds(*compounds)
+    sums = np.zeros(n_types)
+    counts = np.zeros(n_types)
+    n_comp = compounds.start.size
+    for c in range(n_comp):
+        lo = compounds.start[c]
+        hi = compounds.start[c + 1] if c + 1 < n_comp else s.size
+        v = np.float64(s[lo]) + pairwise64(s, lo + 1, max(hi - lo - 1, 0))  # reduceat: first + pairwise(rest)
+        sums[compounds.ctype[c]] += v
+        counts[compounds.ctype[c]] += np.float64(compounds.size[c])
+    by_type = np.empty(n_types)
+    for k in range(n_types):
+        by_type[k] = sums[k] / counts[k] if counts[k] != 0 else np.nan
+    return mean64(s), p10_binned(s, bins), mean64(trust), by_type
+
+
+@jit
+def utilisation(staff: Fields, used: np.ndarray, cap: np.ndarray, comm_lo: int, n_comm: int, grid_lo: int,
+                n_grid: int) -> tuple[float, float, float, float, float, float]:
+    """Community staff effort and busy effort, and grid effort and busy effort, today.
+
+    See ``Recorder.utilisation``: staff, admin, community used, grid used, grid capacity, and
+    the effort policies added to the community (capacity less the staff's own problem effort).
+    """
+    staff = CommunityStaff(*staff)
+    nc = staff.n_staff.size
+    staff_eff = np.empty(nc, dtype=np.float32)
+    admin_eff = np.empty(nc, dtype=np.float32)
+    own = np.empty(nc, dtype=np.float32)
+    for i in range(nc):
+        staff_eff[i] = staff.n_staff[i] * staff.capacity_per_staff
+        tasks = min(staff.admin_tasks[i], staff.admin_cap[i])
+        admin_eff[i] = min(np.float32(tasks * staff.effort_per_task), staff_eff[i])
+        own[i] = staff_eff[i] - admin_eff[i]
+    comm = np.empty(n_comm)
+    for j in range(n_comm):
+        comm[j] = min(used[comm_lo + j], cap[comm_lo + j])
+    grid = np.empty(n_grid)
+    for j in range(n_grid):
+        grid[j] = min(used[grid_lo + j], cap[grid_lo + j])
+    added = pairwise64(cap, comm_lo, n_comm) - pairwise32(own, 0, nc)
+    return (pairwise32(staff_eff, 0, nc), pairwise32(admin_eff, 0, nc),
+            pairwise64(comm, 0, n_comm), pairwise64(grid, 0, n_grid), pairwise64(cap, grid_lo, n_grid), added)
+
+
+@jit
+def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fields,
+               res: Fields, compounds: Fields, totals: Fields) -> None:
+    """Write column ``r`` of the time series ``table``, each series into its named row."""
+    rows, pool, ledger, res, totals = SeriesRows(*rows), PoolColumns(*pool), LedgerCounts(*ledger), ResidentState(*res), DayTotals(*totals)
+    arisen, resolved = ledger.arisen.sum(), ledger.resolved.sum()
+    latent, queued, backlog = pool_counts(pool.status, pool.level, N_LEVELS)
+    s_mean, p10, t_mean, by_type = resident_stats(res.satisfaction, res.trust, compounds, N_COMPOUND_TYPES, P10_BINS)
+    table[rows.arisen, r] = np.float64(arisen)
+    table[rows.found, r] = np.float64(totals.found)
+    table[rows.resolved, r] = np.float64(resolved)
+    table[rows.abandoned, r] = np.float64(ledger.abandoned.sum())
+    table[rows.prevented, r] = np.float64(totals.prevented)
+    table[rows.pending, r] = np.float64(pool.status.size)
+    table[rows.pending_latent, r] = np.float64(latent)
+    table[rows.pending_queued, r] = np.float64(queued)
+    for lv in range(N_LEVELS):
+        table[rows.backlog[lv], r] = backlog[lv]
+    table[rows.resolution_rate, r] = np.float64(resolved) / np.float64(arisen) if arisen else np.nan
+    table[rows.satisfaction_mean, r] = s_mean
+    table[rows.satisfaction_p10, r] = p10
+    table[rows.trust_mean, r] = t_mean
+    for k in range(N_COMPOUND_TYPES):
+        table[rows.satisfaction_by_ctype[k], r] = by_type[k]
+    table[rows.staff_utilisation, r] = np.float64(totals.staff_utilisation)
+    table[rows.grid_utilisation, r] = np.float64(totals.grid_utilisation)
+    table[rows.volunteer_hours, r] = np.float64(totals.volunteer_hours)
+    table[rows.cost_yuan, r] = np.float64(totals.cost_yuan)
+    table[rows.repeat_contacts, r] = np.float64(totals.repeat_contacts)
+    table[rows.escalations, r] = np.float64(totals.escalations)
