@@ -224,6 +224,15 @@ def test_load_calibration_raises_calibration_error_with_the_dotted_key(tmp_path:
     assert (info.value.source, info.value.key, info.value.message) == (str(path), key, message)
 
 
+def test_a_calibration_file_that_is_not_utf8_raises_calibration_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(calibration_text(GOOD_TARGETS, params=GOOD_PARAMS, window=5).encode() + b"# \x80\n")
+    with pytest.raises(CalibrationError) as info:
+        load_calibration(path)
+    assert (info.value.source, info.value.key) == (str(path), "")
+    assert info.value.message.startswith("not UTF-8 text (byte 0x80 at position ")
+
+
 def test_optimizer_method_is_case_insensitive(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     text = calibration_text(GOOD_TARGETS, params=GOOD_PARAMS, window=5).replace('"nelder-mead"', '"Powell"')

@@ -268,8 +268,10 @@ def test_read_toml_and_load_table_raise_the_files_error(tmp_path: Path) -> None:
     assert load_table(FileLike, read_toml(good, "test", SweepError), str(good), SweepError).rows == (Row(1),)
     bad = tmp_path / "bad.toml"
     bad.write_text("path = [\n", encoding="utf-8")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'path = "\xe4"\n')
     cases = [(tmp_path / "none.toml", "", "no such test file"), (bad, "", "not valid TOML ("),
-             (tmp_path, "", "cannot read file (")]
+             (tmp_path, "", "cannot read file ("), (latin, "", "not UTF-8 text (byte 0xe4 at position 8)")]
     for path, key, message in cases:
         with pytest.raises(SweepError) as info:
             read_toml(path, "test", SweepError)

@@ -91,6 +91,28 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
     assert str(path) in str(info.value) and "no such scenario file" in str(info.value)
 
 
+def test_a_file_that_is_not_utf8_names_the_byte_and_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "Stra\u00dfe"\n'.encode("latin-1"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert (info.value.source, info.value.key) == (str(path), "")
+    assert info.value.message == "not UTF-8 text (byte 0xdf at position 12)"
+
+
+def test_govsim_run_of_a_file_that_is_not_utf8_exits_2_with_one_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"name = \"caf\xe9\"\n")
+    db = tmp_path / "x.db"
+    assert main(["run", str(path), "--steps", "5", "--db", f"sqlite:///{db}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"govsim: error: {path}: not UTF-8 text (byte 0xe9 at position 11)\n"
+    assert not db.exists()
+
+
 def test_circular_extends(tmp_path: Path) -> None:
     a = write(tmp_path / "a.toml", 'extends = "b.toml"\nname = "a"\n')
     write(tmp_path / "b.toml", 'extends = "a.toml"\nname = "b"\n')

@@ -217,6 +217,14 @@ def test_not_toml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "none.toml: no such sweep file" in capsys.readouterr().err
 
 
+def test_a_sweep_file_that_is_not_utf8_raises_sweep_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"# \xff\n")
+    with pytest.raises(SweepError) as info:
+        load_sweep(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xff at position 2)"
+
+
 def test_bad_database_url_and_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_sweep(tmp_path)
     assert main(["sweep", str(path), "--db", "nosuchdb://x", "--workers", "1"]) == 2

@@ -400,7 +400,7 @@ def vector_param(cls: type[Vector], values: typing.Sequence[float], **meta: Any)
 def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, Any]:
     """The top-level table of the TOML file at ``path``.
 
-    A missing, unreadable or malformed file raises ``error`` (e.g. ScenarioError) naming it;
+    A missing, unreadable, non-UTF-8 or malformed file raises ``error`` (e.g. ScenarioError) naming it;
     ``what`` names the kind of file in the message (``no such sweep file``).
     """
     src = str(path)
@@ -410,6 +410,9 @@ def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, A
         raise error(src, "", f"no such {what} file") from None
     except OSError as err:
         raise error(src, "", f"cannot read file ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start]
+        raise error(src, "", f"not UTF-8 text (byte 0x{byte:02x} at position {err.start})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
