@@ -255,6 +255,8 @@ def test_dry_run_validates_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     ({"design": {"method": "latin_hypercube", "n_samples": 4},
       "levers": {"policies.alliance.n_units": {"low": 0, "high": 3, "levels": 3}}},
      "levers.policies.alliance.n_units.levels", "levels per factor apply to the full_factorial design only"),
+    ({"steps": '"x"'}, "steps", "expected an integer >= 1, got 'x'"),
+    ({"steps": 0}, "steps", "0 is out of range; allowed: an integer >= 1"),
     ({"seed": 2**63}, "seed", "9223372036854775808 is out of range; allowed: an integer in [0, 9223372036854775807]"),
     ({"outcomes": ("resolution_rate", "resolution_rate")}, "outcomes", "names must be distinct"),
     ({"extra": "timeseries = 3"}, "timeseries", "expected a list, got 3"),
