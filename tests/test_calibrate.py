@@ -204,9 +204,9 @@ def test_bad_calibration_files_get_one_clear_line(tmp_path: Path, edit, key: str
     (lambda t: t.replace('metric = "share_found_grid_visit"', "metric = 3"), "targets[0].metric",
      "expected a string, got 3"),
     (lambda t: t.replace("window_days = 5", ""), "window_days",
-     "missing; expected an integer (the period the reported figures cover)"),
+     "missing; expected an integer >= 1 (the period the reported figures cover)"),
     (lambda t: t.replace("tolerance = 0.05", "tolerance = inf"), "targets[0].tolerance",
-     "expected a finite number, got inf"),
+     "expected a finite number > 0.0, got inf"),
     (lambda t: t.replace("tolerance = 0.05", 'tolerance = 0.05\nper = "residents"'), "targets[0].reported_units",
      "missing; expected a number"),
     (lambda t: t.replace("[overrides]", "[overrides]\nrun.n_steps = 4"), "overrides.run.n_steps",
@@ -222,6 +222,15 @@ def test_load_calibration_raises_calibration_error_with_the_dotted_key(tmp_path:
     with pytest.raises(CalibrationError) as info:
         load_calibration(path)
     assert (info.value.source, info.value.key, info.value.message) == (str(path), key, message)
+
+
+def test_a_calibration_file_that_is_not_utf8_raises_calibration_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(calibration_text(GOOD_TARGETS, params=GOOD_PARAMS, window=5).encode() + b"# \x80\n")
+    with pytest.raises(CalibrationError) as info:
+        load_calibration(path)
+    assert (info.value.source, info.value.key) == (str(path), "")
+    assert info.value.message.startswith("not UTF-8 text (byte 0x80 at position ")
 
 
 def test_optimizer_method_is_case_insensitive(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from sim import Model, Scenario, load_scenario
+from sim.config.paths import SCENARIO_DIR
 from sim.config.taxonomy import COMMUNITY, QUEUED
 from sim.errors import ParameterError
 from sim.mesa.model import (
     MODEL_REPORTERS,
-    SCENARIO_DIR,
     CoBuildingUnitAgent,
     CommunityAgent,
     GovsimModel,

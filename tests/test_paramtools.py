@@ -60,13 +60,13 @@ def test_defaults_validate_and_fields_are_frozen() -> None:
 @pytest.mark.parametrize(("kwargs", "key", "fragment"), [
     ({"n": 0}, "n", "0 is out of range; allowed: an integer in [1, 10]"),
     ({"n": 11}, "n", "out of range"),
-    ({"n": 2.5}, "n", "expected an integer, got 2.5"),
-    ({"n": "3"}, "n", "expected an integer, got '3'"),
-    ({"n": True}, "n", "expected an integer, got True"),
+    ({"n": 2.5}, "n", "expected an integer in [1, 10], got 2.5"),
+    ({"n": "3"}, "n", "expected an integer in [1, 10], got '3'"),
+    ({"n": True}, "n", "expected an integer in [1, 10], got True"),
     ({"x": -0.01}, "x", "allowed: a number in [0.0, 1.0]"),
-    ({"x": float("nan")}, "x", "expected a number, got nan"),
-    ({"x": False}, "x", "expected a number, got False"),
-    ({"x": None}, "x", "expected a number"),
+    ({"x": float("nan")}, "x", "expected a number in [0.0, 1.0], got nan"),
+    ({"x": False}, "x", "expected a number in [0.0, 1.0], got False"),
+    ({"x": None}, "x", "expected a number in [0.0, 1.0], got None"),
     ({"flag": 1}, "flag", "expected true or false, got 1"),
     ({"kind": "c"}, "kind", "'c' is not allowed; allowed: a, b"),
     ({"kind": 1}, "kind", "expected a string"),
@@ -268,8 +268,10 @@ def test_read_toml_and_load_table_raise_the_files_error(tmp_path: Path) -> None:
     assert load_table(FileLike, read_toml(good, "test", SweepError), str(good), SweepError).rows == (Row(1),)
     bad = tmp_path / "bad.toml"
     bad.write_text("path = [\n", encoding="utf-8")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'path = "\xe4"\n')
     cases = [(tmp_path / "none.toml", "", "no such test file"), (bad, "", "not valid TOML ("),
-             (tmp_path, "", "cannot read file (")]
+             (tmp_path, "", "cannot read file ("), (latin, "", "not UTF-8 text (byte 0xe4 at position 8)")]
     for path, key, message in cases:
         with pytest.raises(SweepError) as info:
             read_toml(path, "test", SweepError)

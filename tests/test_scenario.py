@@ -10,7 +10,7 @@ import pytest
 from helpers import BASELINE, write
 
 from sim import Scenario, ScenarioError, load_scenario
-from sim.config.params import WorldParams
+from sim.config.params import ProblemParams, RunParams, WorldParams
 from sim.config.taxonomy import LEVELS
 from sim.errors import ParameterError
 
@@ -22,6 +22,9 @@ def field_range(cls: type, name: str) -> tuple[Any, Any]:
 
 # ---- validation errors -----------------------------------------------------------------------------
 LO, HI = field_range(WorldParams, "n_compounds_per_community")
+STREETS = "an integer in [{}, {}]".format(*field_range(WorldParams, "n_streets"))
+RATE = "a number in [{}, {}]".format(*field_range(ProblemParams, "rate_arise"))
+STEPS = "an integer >= {}".format(field_range(RunParams, "n_steps")[0])
 
 #: (file text, dotted key, fragments the message must contain: what is wrong / what is allowed)
 BAD_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -29,10 +32,10 @@ BAD_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "unknown_nested_key": ('[world]\nn_strets = 1\n', "world.n_strets", ("unknown key; allowed:", "n_streets")),
     "unknown_vector_element": ('[problems.dur_patience]\nhuge = 3\n', "problems.dur_patience.huge",
                                ("unknown key; allowed: big, major, small, trivial",)),
-    "string_for_int": ('[world]\nn_streets = "2"\n', "world.n_streets", ("expected an integer, got '2'",)),
-    "float_for_int": ('[world]\nn_streets = 1.5\n', "world.n_streets", ("expected an integer, got 1.5",)),
-    "bool_for_number": ('[problems]\nrate_arise = true\n', "problems.rate_arise", ("expected a number, got True",)),
-    "bool_for_int": ('[run]\nn_steps = false\n', "run.n_steps", ("expected an integer, got False",)),
+    "string_for_int": ('[world]\nn_streets = "2"\n', "world.n_streets", (f"expected {STREETS}, got '2'",)),
+    "float_for_int": ('[world]\nn_streets = 1.5\n', "world.n_streets", (f"expected {STREETS}, got 1.5",)),
+    "bool_for_number": ('[problems]\nrate_arise = true\n', "problems.rate_arise", (f"expected {RATE}, got True",)),
+    "bool_for_int": ('[run]\nn_steps = false\n', "run.n_steps", (f"expected {STEPS}, got False",)),
     "number_for_bool": ('[handling]\nadmin_to_department = 1\n', "handling.admin_to_department",
                         ("expected true or false",)),
     "negative_count": ('[world]\nn_compounds_per_community = -3\n', "world.n_compounds_per_community",
@@ -89,6 +92,28 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert str(path) in str(info.value) and "no such scenario file" in str(info.value)
+
+
+def test_a_file_that_is_not_utf8_names_the_byte_and_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "Stra\u00dfe"\n'.encode("latin-1"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert (info.value.source, info.value.key) == (str(path), "")
+    assert info.value.message == "not UTF-8 text (byte 0xdf at position 12)"
+
+
+def test_govsim_run_of_a_file_that_is_not_utf8_exits_2_with_one_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"name = \"caf\xe9\"\n")
+    db = tmp_path / "x.db"
+    assert main(["run", str(path), "--steps", "5", "--db", f"sqlite:///{db}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"govsim: error: {path}: not UTF-8 text (byte 0xe9 at position 11)\n"
+    assert not db.exists()
 
 
 def test_circular_extends(tmp_path: Path) -> None:

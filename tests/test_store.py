@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from sim.errors import StoreError
-from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord, _bulk_insert, metadata, runs, timeseries
+from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord, _bulk_insert
+from sim.store.schema import metadata, runs, timeseries
 
 SCENARIO = 'name = "baseline"\nn_agents = 50\n'
 

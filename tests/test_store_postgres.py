@@ -23,7 +23,8 @@ from test_sweep_support import write_sweep
 from sim.cli.sweep import main
 from sim.errors import StoreError
 from sim.experiments.sweep.spec import load_sweep
-from sim.store.database import ResultStore, RunRecord, runs, summary, sweep_results, timeseries
+from sim.store.database import ResultStore, RunRecord
+from sim.store.schema import runs, summary, sweep_results, timeseries
 
 PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
 

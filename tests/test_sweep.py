@@ -217,6 +217,14 @@ def test_not_toml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "none.toml: no such sweep file" in capsys.readouterr().err
 
 
+def test_a_sweep_file_that_is_not_utf8_raises_sweep_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"# \xff\n")
+    with pytest.raises(SweepError) as info:
+        load_sweep(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xff at position 2)"
+
+
 def test_bad_database_url_and_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_sweep(tmp_path)
     assert main(["sweep", str(path), "--db", "nosuchdb://x", "--workers", "1"]) == 2
@@ -247,6 +255,8 @@ def test_dry_run_validates_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     ({"design": {"method": "latin_hypercube", "n_samples": 4},
       "levers": {"policies.alliance.n_units": {"low": 0, "high": 3, "levels": 3}}},
      "levers.policies.alliance.n_units.levels", "levels per factor apply to the full_factorial design only"),
+    ({"steps": '"x"'}, "steps", "expected an integer >= 1, got 'x'"),
+    ({"steps": 0}, "steps", "0 is out of range; allowed: an integer >= 1"),
     ({"seed": 2**63}, "seed", "9223372036854775808 is out of range; allowed: an integer in [0, 9223372036854775807]"),
     ({"outcomes": ("resolution_rate", "resolution_rate")}, "outcomes", "names must be distinct"),
     ({"extra": "timeseries = 3"}, "timeseries", "expected a list, got 3"),

@@ -20,10 +20,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*use_state.*found despite early
 from matplotlib import colormaps
 
 from sim.cli.viz import add_viz_command, main
+from sim.config.paths import SCENARIO_DIR
 from sim.core.scenario import load_scenario
 from sim.errors import ScenarioError
 from sim.mesa.assets import ensure_assets, missing_packages, required_packages
-from sim.mesa.model import SCENARIO_DIR, GovsimModel, default_scenario
+from sim.mesa.model import GovsimModel, default_scenario
 from sim.mesa.viz import (
     CMAP,
     MARKERS,

@@ -101,11 +101,15 @@ class _Kind:
     typ: Any = None  # the scalar type or Params subclass; for list and mapping the elements' _Kind
     optional: bool = False
 
-    def expected(self, name: str) -> str:
-        """What a value of this kind is, for the message of a missing key."""
+    def expected(self, name: str, meta: Mapping[str, Any]) -> str:
+        """What a value of this kind is, with its range, for the message of a missing key."""
+        if self.kind == "scalar" and self.typ in (int, float):
+            return _expected_number(self.typ is int, meta)
         if self.kind == "scalar":
-            return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[self.typ]
-        return {"number": "a number", "list": "a list", "tables": f"an array of tables [[{name}]]",
+            return {bool: "true or false", str: "a string"}[self.typ]
+        if self.kind == "number":
+            return _expected_number(False, meta)
+        return {"list": "a list", "tables": f"an array of tables [[{name}]]",
                 "any": "a value"}.get(self.kind, "a table")
 
 
@@ -152,25 +156,29 @@ def _plan(cls: type) -> dict[str, tuple[_Kind, Mapping[str, Any]]]:
 # ---------------------------------------------------------------------------------------------
 # checking values
 # ---------------------------------------------------------------------------------------------
-def _describe_range(lo: float | None, hi: float | None, gt: float | None = None) -> str:
+def _expected_number(integer: bool, meta: Mapping[str, Any], noun: str = "") -> str:
+    """What a field allows, range included: ``an integer >= 1``, ``a number in [0.0, 1.0]``, ``a number``.
+
+    ``meta`` is the field's metadata (``lo``, ``hi``, ``gt``); ``noun`` replaces ``an integer`` /
+    ``a number`` (``a finite number``).
+    """
+    noun = noun or ("an integer" if integer else "a number")
+    lo, hi, gt = meta.get("lo"), meta.get("hi"), meta.get("gt")
     if lo is not None and hi is not None:
-        return f"a number in [{lo}, {hi}]"
+        return f"{noun} in [{lo}, {hi}]"
     if gt is not None:
-        return f"a number > {gt}" + (f" and <= {hi}" if hi is not None else "")
+        return f"{noun} > {gt}" + (f" and <= {hi}" if hi is not None else "")
     if lo is not None:
-        return f"a number >= {lo}"
+        return f"{noun} >= {lo}"
     if hi is not None:
-        return f"a number <= {hi}"
-    return "a number"
+        return f"{noun} <= {hi}"
+    return noun
 
 
 def _check_range(name: str, value: float, meta: Mapping[str, Any], integer: bool) -> None:
     lo, hi, gt = meta.get("lo"), meta.get("hi"), meta.get("gt")
     if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
-        allowed = _describe_range(lo, hi, gt)
-        if integer:
-            allowed = allowed.replace("a number", "an integer")
-        raise ParameterError(name, f"{value!r} is out of range; allowed: {allowed}")
+        raise ParameterError(name, f"{value!r} is out of range; allowed: {_expected_number(integer, meta)}")
 
 
 def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
@@ -187,17 +195,17 @@ def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> An
             raise ParameterError(name, f"{value!r} is not allowed; allowed: {', '.join(choices)}")
         return value
     if typ in (int, float):
+        expected = _expected_number(typ is int, meta)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            kind = "an integer" if typ is int else "a number"
-            raise ParameterError(name, f"expected {kind}, got {value!r}")
+            raise ParameterError(name, f"expected {expected}, got {value!r}")
         if typ is int:
             if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-                raise ParameterError(name, f"expected an integer, got {value!r}")
+                raise ParameterError(name, f"expected {expected}, got {value!r}")
             value = int(value)
         else:
             value = float(value)
             if math.isnan(value):
-                raise ParameterError(name, "expected a number, got nan")
+                raise ParameterError(name, f"expected {expected}, got nan")
         _check_range(name, value, meta, typ is int)
         return value
     raise TypeError(f"unsupported parameter type {typ!r} for {name}")  # programming error
@@ -206,10 +214,10 @@ def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> An
 def _check_number(name: str, value: Any, meta: Mapping[str, Any]) -> int | float:
     """A finite number as written: an integer stays an integer (``int | float`` fields)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterError(name, f"expected a number, got {value!r}")
+        raise ParameterError(name, f"expected {_expected_number(False, meta)}, got {value!r}")
     number: int | float = int(value) if isinstance(value, (int, np.integer)) else float(value)
     if not math.isfinite(number):
-        raise ParameterError(name, f"expected a finite number, got {number!r}")
+        raise ParameterError(name, f"expected {_expected_number(False, meta, 'a finite number')}, got {number!r}")
     _check_range(name, number, meta, False)
     return number
 
@@ -290,7 +298,7 @@ class Params:
             value = getattr(self, name)
             if value is REQUIRED:
                 doc = meta.get("doc")
-                raise ParameterError(name, f"missing; expected {kind.expected(name)}" + (f" ({doc})" if doc else ""))
+                raise ParameterError(name, f"missing; expected {kind.expected(name, meta)}" + (f" ({doc})" if doc else ""))
             checked = _check(name, value, kind, meta)
             if checked is not value:
                 object.__setattr__(self, name, checked)
@@ -400,7 +408,7 @@ def vector_param(cls: type[Vector], values: typing.Sequence[float], **meta: Any)
 def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, Any]:
     """The top-level table of the TOML file at ``path``.
 
-    A missing, unreadable or malformed file raises ``error`` (e.g. ScenarioError) naming it;
+    A missing, unreadable, non-UTF-8 or malformed file raises ``error`` (e.g. ScenarioError) naming it;
     ``what`` names the kind of file in the message (``no such sweep file``).
     """
     src = str(path)
@@ -410,6 +418,9 @@ def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, A
         raise error(src, "", f"no such {what} file") from None
     except OSError as err:
         raise error(src, "", f"cannot read file ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start]
+        raise error(src, "", f"not UTF-8 text (byte 0x{byte:02x} at position {err.start})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

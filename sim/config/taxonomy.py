@@ -52,14 +52,6 @@ SELF_REPORT, GRID_VISIT, PARTY_LINK, POLICY_FIND = range(N_FINDERS)
 #: Problem status codes in the problem pool.
 LATENT, QUEUED = 0, 1
 
-
-def code_of(name: str, vocabulary: tuple[str, ...], what: str) -> int:
-    """Return the integer code of ``name`` in ``vocabulary`` or raise a ValueError naming the choices."""
-    try:
-        return vocabulary.index(name)
-    except ValueError:
-        raise ValueError(f"unknown {what} {name!r}; allowed: {', '.join(vocabulary)}") from None
-
 #: Category codes the core treats specially: property matters go to the compound's firm;
 #: administrative services go to departments before reform (000).
 PROPERTY_CATEGORY: Final[int] = CATEGORIES.index("property")

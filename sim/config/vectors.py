@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from sim.config.paramtools import Params, Vector
-from sim.config.taxonomy import CATEGORIES, COMPOUND_TYPES, GROUPS, LEVELS, SEVERITIES
+from sim.config.taxonomy import CATEGORIES, COMPOUND_TYPES, SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -49,29 +49,6 @@ class ByCompoundType(Vector):
     old: float = 0.0
     mature: float = 0.0
     new: float = 0.0
-
-
-@dataclass(frozen=True)
-class ByGroup(Vector):
-    """One value per resident group."""
-
-    names: ClassVar[tuple[str, ...]] = GROUPS
-    child: float = 0.0
-    adult: float = 0.0
-    elderly: float = 0.0
-
-
-@dataclass(frozen=True)
-class ByLevel(Vector):
-    """One value per handling level."""
-
-    names: ClassVar[tuple[str, ...]] = LEVELS
-    grid: float = 0.0
-    property: float = 0.0
-    community: float = 0.0
-    street: float = 0.0
-    department: float = 0.0
-    city: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,10 @@ class Metric:
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant):
                 if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                    raise ValueError(f"{text!r}: only numbers and metric names are allowed, got {node.value!r}")  # noqa: TRY004
+                    raise ValueError(f"{text!r}: only numbers and metric names are allowed, got {node.value!r}")
             elif not isinstance(node, (ast.Expression, ast.Name, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Div,
                                        ast.USub, ast.UAdd, ast.Load)):
-                raise ValueError(f"{text!r}: only metric names, numbers, + - * / and parentheses are allowed")  # noqa: TRY004
+                raise ValueError(f"{text!r}: only metric names, numbers, + - * / and parentheses are allowed")
         found = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name)), key=lambda n: n.col_offset)
         names = list(dict.fromkeys(n.id for n in found))  # in the order they are written
         if not names:

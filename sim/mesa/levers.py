@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sim.config.paths import SCENARIO_DIR
 from sim.config.taxonomy import COMPOUND_TYPES
 from sim.core.scenario import Scenario, load_scenario
-
-#: The repository's scenario directory (present in a source checkout / editable install).
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 #: What makes the default scenario a small community version of ``scenarios/baseline.toml``.
 SMALL_OVERRIDES: dict[str, Any] = {
@@ -145,4 +143,4 @@ def build_scenario(
     return base, changes
 
 
-__all__ = ["MODEL_REPORTERS", "SCENARIO_DIR", "SMALL_OVERRIDES", "build_scenario", "default_scenario", "scenario_overrides"]
+__all__ = ["MODEL_REPORTERS", "SMALL_OVERRIDES", "build_scenario", "default_scenario", "scenario_overrides"]

@@ -73,7 +73,6 @@ from sim.core.scenario import Scenario
 from sim.mesa.agents import CoBuildingUnitAgent, CommunityAgent, PropertyFirmAgent, ResidentView, StreetOfficeAgent
 from sim.mesa.levers import (
     MODEL_REPORTERS,
-    SCENARIO_DIR,
     SMALL_OVERRIDES,
     build_scenario,
     default_scenario,
@@ -362,7 +361,7 @@ def batch_run(
 
 
 __all__ = [
-    "MODEL_REPORTERS", "SCENARIO_DIR", "SMALL_OVERRIDES", "CoBuildingUnitAgent", "CommunityAgent", "GovsimModel",
+    "MODEL_REPORTERS", "SMALL_OVERRIDES", "CoBuildingUnitAgent", "CommunityAgent", "GovsimModel",
     "PropertyFirmAgent", "ResidentView", "StreetOfficeAgent", "batch_run", "batch_run_takes_rng", "build_scenario",
     "default_scenario", "scenario_overrides",
 ]

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.errors import StoreError
-from sim.store.database import ResultStore, runs
+from sim.store.database import ResultStore
+from sim.store.schema import runs
 
 if TYPE_CHECKING:
     from sim.experiments.compare import Comparison

@@ -1,9 +1,8 @@
 """Results store: saves simulation runs (provenance, summary, time series) and sweeps, and reads them back.
 
 :class:`ResultStore` validates records and does the inserts and queries (SQLAlchemy 2 Core).
-The tables, their column types and opening a checked engine live in :mod:`sim.store.schema`;
-the names other modules use from there are re-exported here, so ``from sim.store.database import runs``
-keeps working. Importing this module makes no engine or connection.
+The tables, their column types and opening a checked engine live in :mod:`sim.store.schema`.
+Importing this module makes no engine or connection.
 """
 
 from __future__ import annotations
@@ -22,13 +21,12 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from sim.errors import StoreError
 from sim.store.schema import (
     NAME_LEN,
-    StoreError,
     error_line,
     experiments,
     mask_url,
-    metadata,
     open_engine,
     runs,
     summary,
@@ -40,19 +38,7 @@ from sim.store.schema import (
 if TYPE_CHECKING:
     import pandas
 
-__all__ = [
-    "DEFAULT_DB_URL",
-    "ResultStore",
-    "RunRecord",
-    "StoreError",
-    "experiments",
-    "metadata",
-    "runs",
-    "summary",
-    "sweep_results",
-    "sweeps",
-    "timeseries",
-]
+__all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
 
 DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast

@@ -44,7 +44,6 @@ from sim.errors import StoreError
 
 __all__ = [
     "NAME_LEN",
-    "StoreError",
     "error_line",
     "experiments",
     "mask_url",

@@ -392,7 +392,7 @@ def _known_metrics(spec: SweepSpec) -> set[str]:
     try:
         scenario = apply_overrides(first, tiny)
         return set(Model(scenario, seed=1).run(1, progress=False).summary)
-    except Exception:  # noqa: BLE001 - a policy may need a bigger world: one day of the real one
+    except Exception:  # a policy may need a bigger world: then one day of the real one
         return set(Model(apply_overrides(first, {"run.n_steps": 1}), seed=1).run(1, progress=False).summary)
 
 

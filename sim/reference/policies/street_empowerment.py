@@ -1,0 +1,46 @@
+"""Reference street_empowerment policy (docs/model.md §8.3): authority and capacity sink to the street."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.config.taxonomy import DEPARTMENT, N_CATEGORIES, STREET
+from sim.reference.policies.base import ReferencePolicy
+
+if TYPE_CHECKING:
+    from sim.reference.model import ReferenceModel
+
+
+class StreetEmpowermentPolicy(ReferencePolicy):
+    """赋权: authority and capacity sink from departments to the street, one window, fewer tasks (002)."""
+
+    name = "street_empowerment"
+
+    def setup(self, model: ReferenceModel) -> None:
+        """Sink authority and capacity to the street, admin at the street, fewer community tasks."""
+        p = self.p
+        share = p.authority_share.array().tolist()
+        auth = model.authority
+        sunk = [False] * N_CATEGORIES
+        for k in range(N_CATEGORIES):  # a category sinks when the street would gain authority
+            target = share[k] * auth[DEPARTMENT][k]
+            if target > auth[STREET][k]:
+                auth[STREET][k] = min(target, 1.0)
+                sunk[k] = True
+        moved = 0.0  # capacity follows the task, for sunk categories only
+        for k, dept in enumerate(model.departments):
+            if sunk[k]:
+                m = dept.cap * p.capacity_moved
+                dept.cap -= m
+                moved += m
+        n = len(model.residents)
+        for street in model.streets:
+            street.cap += moved * len(street.residents) / n
+        if p.admin_at_street:
+            model.admin_entry_level = STREET
+        for comm in model.communities:
+            comm.admin_tasks *= 1.0 - p.admin_task_cut
+
+    def cost_per_day(self, model: ReferenceModel) -> float:
+        """Yuan a day: the street's reform office."""
+        return self.p.cost_per_street_per_year * len(model.streets) / 365
