@@ -2,7 +2,8 @@
 
 Every message is about the data — the file, the dotted key, the value and what is allowed — and
 never about a command-line flag, so the same error reads well in a notebook, a script or a log.
-``sim.cli`` prints any :class:`GovsimError` as one line and exits with code 2::
+``sim.cli`` prints any :class:`GovsimError` as one line and exits with code 2 (a bad input),
+except :class:`WorkerError`, which exits with code 1 (the run failed)::
 
     GovsimError                  anything the user can fix by changing an input
     ├── InputError               a value, file or name given to the library is not allowed
@@ -13,7 +14,8 @@ never about a command-line flag, so the same error reads well in a notebook, a s
     │       └── CalibrationError ... a calibration file
     ├── OutputError              a result cannot be written where it was asked to go
     ├── StoreError               the results database cannot be opened, read or written
-    └── ClusterError             a Dask scheduler cannot be reached or used
+    ├── ClusterError             a Dask scheduler cannot be reached or used
+    └── WorkerError              a worker process died without returning its result
 """
 
 from __future__ import annotations
@@ -82,3 +84,7 @@ class StoreError(GovsimError):
 
 class ClusterError(GovsimError):
     """A Dask scheduler cannot be reached, or Dask is not installed."""
+
+
+class WorkerError(GovsimError, RuntimeError):
+    """A worker process ended without returning its result (killed, out of memory): the run failed."""

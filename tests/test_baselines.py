@@ -61,9 +61,9 @@ def scenario_baseline(path: Path) -> dict[str, Any]:
 
 def sweep_baseline(path: Path) -> dict[str, Any]:
     """The pinned figures of a sweep: its design's digest and the outcomes of its first runs."""
-    from sim.experiments.runner import Task, execute
     from sim.experiments.sweep.run import run_context
     from sim.experiments.sweep.spec import load_sweep
+    from sim.experiments.sweep.work import Task, execute
 
     spec = load_sweep(path)
     design = [spec.overrides(e) for e in range(spec.n_experiments)]

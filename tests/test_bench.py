@@ -37,6 +37,6 @@ def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
 
 def test_unknown_case_is_one_clear_error_listing_the_cases() -> None:
     with pytest.raises(InputError) as err:
-        run_bench(quick=True, cases=["no_such_case"], echo=False)
+        run_bench(quick=True, cases=["no_such_case"])
     for name in [c.name for c in CASES] + list(RATIO_CASES):
         assert name in str(err.value)

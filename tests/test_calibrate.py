@@ -29,7 +29,7 @@ from sim.core.scenario import load_scenario
 from sim.errors import CalibrationError
 from sim.experiments.calibrate import objective, run_replicate
 from sim.experiments.calibration_spec import FitParameter, Metric, load_calibration
-from sim.experiments.compare import replicate_seeds
+from sim.experiments.compare_stats import replicate_seeds
 
 WORLD = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 8}
 WINDOW = 90

@@ -15,15 +15,8 @@ from helpers import user_policy_module
 from scipy import stats
 
 from sim.cli import main
-from sim.experiments.compare import (
-    MAIN_METRICS,
-    Comparison,
-    compare,
-    fieller_ratio_ci,
-    prepare,
-    replicate_seeds,
-    t_interval,
-)
+from sim.experiments.compare import MAIN_METRICS, Comparison, compare, prepare
+from sim.experiments.compare_stats import fieller_ratio_ci, replicate_seeds, t_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, R, ROOT_SEED = 30, 4, 7
@@ -313,3 +306,31 @@ def test_a_policy_from_a_user_module_runs_in_worker_processes(tmp_path: Path, fi
         monkeypatch.setattr(module.LessPaperwork, "__module__", "__main__")
         with pytest.raises(ValueError, match="less_paperwork_test.*__main__.*workers=1"):
             compare([base, reform], replicates=3, steps=STEPS, workers=2, progress=False)
+
+
+def test_sigterm_while_a_run_is_stored_stops_after_its_commit(files: dict[str, Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import sqlite3
+
+    from sim.experiments.compare import ComparisonInterrupted, run_comparison
+    from sim.store.database import ResultStore
+
+    db = tmp_path / "term.db"
+    entries = prepare([files["small"], files["whistle"]], steps=STEPS)
+    with ResultStore(f"sqlite:///{db}") as store:
+        real = store.save_run
+
+        def save_then_term(record):  # SIGTERM arrives while the first run is being stored
+            os.kill(os.getpid(), signal.SIGTERM)
+            return real(record)
+
+        monkeypatch.setattr(store, "save_run", save_then_term)
+        with pytest.raises(ComparisonInterrupted) as err:
+            run_comparison(entries, replicates=2, seed=1, workers=1, progress=False, store=store)
+    assert err.value.n_stored == 1
+    with sqlite3.connect(db) as conn:  # that run was committed whole, and nothing after it ran
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(DISTINCT run_id) FROM summary").fetchone()[0] == 1
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.experiments.docking import DOCKING_SCENARIOS, compare, format_table, run_replicates
+from sim.experiments.docking import DOCKING_SCENARIOS, dock, docking_table, run_replicates
 
 N_REPS = 20
 N_STEPS = 365
@@ -28,8 +28,8 @@ def docking_runs() -> dict:
 def test_docking(name: str, docking_runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
     runs = docking_runs[name]
     assert len(runs["core"]) == len(runs["reference"]) == N_REPS
-    rows = compare(runs["core"], runs["reference"])
+    rows = dock(runs["core"], runs["reference"])
     with capsys.disabled():
-        print("\n" + format_table(name, rows, N_REPS))
+        print("\n" + docking_table(name, rows, N_REPS))
     failed = [r.metric for r in rows if r.docked and not r.ok]
     assert not failed, f"{name}: metrics do not dock: {failed}"

@@ -9,9 +9,10 @@ import pytest
 from test_sweep_support import count, results_by_pair, strip_ids, write_sweep
 
 from sim.cli.sweep import main
-from sim.experiments.runner import ProcessExecutor, SerialExecutor, Task, execute
+from sim.experiments.runner import ProcessExecutor, SerialExecutor
 from sim.experiments.sweep.run import run_context, run_sweep
 from sim.experiments.sweep.spec import load_sweep
+from sim.experiments.sweep.work import Task, execute
 from sim.store.database import ResultStore
 
 distributed = pytest.importorskip("distributed")
@@ -94,7 +95,7 @@ def test_process_executor_keeps_a_bounded_window_and_matches_serial(sweep_file: 
     spec = load_sweep(sweep_file)
     ctx = run_context(spec)
     tasks = [Task(e, r, spec.seed_of(e, r), spec.overrides(e)) for e, r in spec.pairs()]
-    ex = ProcessExecutor(ctx, workers=2, window=3)
+    ex = ProcessExecutor(execute, ctx, workers=2, window=3)
     consumed = []
 
     def lazily():
@@ -111,7 +112,7 @@ def test_process_executor_keeps_a_bounded_window_and_matches_serial(sweep_file: 
     finally:
         ex.close()
     assert ex.max_in_flight == 3 and len(got) == len(tasks)
-    serial = {(t.experiment, t.replicate): o.summary for t, o in SerialExecutor(ctx).run(tasks[:3])}
+    serial = {(t.experiment, t.replicate): o.summary for t, o in SerialExecutor(execute, ctx).run(tasks[:3])}
     for key, summ in serial.items():
         assert str(summ) == str(got[key])  # str: NaN-safe exact comparison
     assert execute(ctx, tasks[0]).summary.keys() == set(spec.outcomes)
@@ -121,7 +122,7 @@ def test_run_sweep_api_with_an_executor(tmp_path: Path, sweep_file: Path, cluste
     from sim.experiments.runner import DaskExecutor
 
     spec = load_sweep(sweep_file)
-    ex = DaskExecutor(run_context(spec), cluster.scheduler_address)
+    ex = DaskExecutor(execute, run_context(spec), cluster.scheduler_address)
     try:
         with ResultStore(f"sqlite:///{tmp_path / 'api.db'}") as store:
             report = run_sweep(spec, store, executor=ex, progress=False, log=lambda m: None)

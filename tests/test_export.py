@@ -70,8 +70,10 @@ def test_default_path_and_timeseries(sweep: dict, capsys: pytest.CaptureFixture[
 
 def test_export_errors(sweep: dict, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     db = f"sqlite:///{sweep['db']}"
-    assert main(["export", "exp", "--out", str(tmp_path / "missing" / "x.csv"), "--db", db]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    missing = tmp_path / "missing" / "x.csv"
+    assert main(["export", "exp", "--out", str(missing), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err == f"govsim: error: --out: cannot write '{missing}': directory '{missing.parent}' does not exist\n"
     assert main(["export", "nosuch", "--db", db]) == 2
     assert "no sweep 'nosuch'; stored sweeps: exp-" in capsys.readouterr().err
     assert not (tmp_path / "missing").exists()

@@ -13,10 +13,12 @@ import pytest
 from test_sweep_support import BASELINE, EXAMPLE, sweep_text, write_sweep
 
 from sim.cli.sweep import main
-from sim.core.scenario import load_scenario
+from sim.core.scenario import apply_overrides, load_scenario
 from sim.errors import ParameterError, SweepError
-from sim.experiments.compare import replicate_seeds
-from sim.experiments.sweep.spec import DESIGN_KEY, Factor, apply_overrides, load_sweep, run_seed
+from sim.experiments.compare_stats import replicate_seeds
+from sim.experiments.sweep.design import DESIGN_KEY, run_seed
+from sim.experiments.sweep.factors import Factor
+from sim.experiments.sweep.spec import load_sweep
 
 
 def test_example_sweep_is_valid_sobol_over_grid_alliance_empowerment() -> None:

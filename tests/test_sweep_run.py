@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from test_sweep_support import count, results_by_pair, sqlite_rows, strip_ids, write_sweep
 
-import sim.experiments.runner
+import sim.experiments.sweep.work
 from sim import run_scenario
 from sim.cli.sweep import main
-from sim.experiments.sweep.spec import load_sweep, run_seed
+from sim.experiments.sweep.design import run_seed
+from sim.experiments.sweep.spec import load_sweep
 from sim.store.database import ResultStore
 
 
@@ -97,21 +98,21 @@ def test_rerun_runs_only_missing_pairs(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_failed_runs_are_reported_and_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    real = sim.experiments.runner.execute
+    real = sim.experiments.sweep.work.execute
 
     def flaky(ctx, task):
         if task.experiment == 1:
             raise FloatingPointError("simulated model failure")
         return real(ctx, task)
 
-    monkeypatch.setattr(sim.experiments.runner, "execute", flaky)
+    monkeypatch.setattr(sim.experiments.sweep.work, "execute", flaky)
     path = write_sweep(tmp_path)
     db = tmp_path / "r.db"
     assert _run(path, db, "--quiet") == 1
     err = capsys.readouterr().err
     assert "2 run(s)" in err and "experiment 1 replicate 0 failed: FloatingPointError: simulated model failure" in err
     assert count(db, "sweep_results") == 6
-    monkeypatch.setattr(sim.experiments.runner, "execute", real)
+    monkeypatch.setattr(sim.experiments.sweep.work, "execute", real)
     assert _run(path, db, "--quiet") == 0
     assert count(db, "sweep_results") == 8
 

@@ -2,7 +2,8 @@
 
 Each case runs in a fresh child process (so its peak resident set size is its own, measured
 with ``resource.getrusage``) pinned to one thread. The floors printed beside the figures are
-the project's targets; the ratio column is measured rate over floor.
+the project's targets; the ratio column is measured rate over floor. :func:`run_bench` returns
+the figures; :func:`case_lines` formats a case's figures as the table's lines.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,39 +96,41 @@ def reference_figures(quick: bool) -> dict[str, Any]:
 
 
 def sweep_figures(quick: bool) -> dict[str, Any]:
-    """The ``sweep`` case's figures (a bench child calls it); nothing printed."""
+    """The ``sweep`` case's figures (a bench child calls it)."""
     from sim.bench.sweep import bench_sweep
 
-    return {"name": "sweep", **bench_sweep(quick=quick, echo=False)}
+    return {"name": "sweep", **bench_sweep(quick=quick)}
 
 
-def _echo(row: dict[str, Any], stream: Any) -> None:
-    """One line (or three) of the table for a finished case."""
+def case_lines(row: dict[str, Any]) -> list[str]:
+    """The table's line (or lines) of a finished case: its figures against its floor."""
     if row["name"] == "mesa_reference":
         ok = "meets" if row["speedup"] >= row["floor_speedup"] else "BELOW"
-        print(f"{'mesa_reference':<16} core {row['core_residents']:,} residents x {row['core_steps']} steps "
-              f"{row['core_resident_steps_per_s'] / 1e6:.2f} M resident-steps/s; Mesa reference "
-              f"{row['reference_residents']:,} x {row['reference_steps']} steps "
-              f"{row['reference_resident_steps_per_s'] / 1e3:.1f} k resident-steps/s; speedup "
-              f"{row['speedup']:,.0f}x ({ok} the {row['floor_speedup']:.0f}x floor)", file=stream, flush=True)
-        return
+        return [f"{'mesa_reference':<16} core {row['core_residents']:,} residents x {row['core_steps']} steps "
+                f"{row['core_resident_steps_per_s'] / 1e6:.2f} M resident-steps/s; Mesa reference "
+                f"{row['reference_residents']:,} x {row['reference_steps']} steps "
+                f"{row['reference_resident_steps_per_s'] / 1e3:.1f} k resident-steps/s; speedup "
+                f"{row['speedup']:,.0f}x ({ok} the {row['floor_speedup']:.0f}x floor)"]
     if row["name"] == "sweep":
         from sim.bench.sweep import sweep_lines
 
-        for line in sweep_lines(row):
-            print(line, file=stream, flush=True)
-        return
+        return sweep_lines(row)
     floor = row["floor_resident_steps_per_s"]
     ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
-    print(f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
-          f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-          f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB", file=stream, flush=True)
+    return [f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
+            f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
+            f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB"]
 
 
-def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = True, to_stderr: bool = False) -> dict[str, Any]:
-    """Run the cases, each in its own single-threaded child process; print a table."""
+def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run the cases (all by default), each in its own single-threaded child process.
+
+    Returns ``{"quick", "python", "cases": [one row of figures per case]}``; ``on_row`` gets each
+    row as soon as its case has finished (:func:`case_lines` formats it).
+    """
     names = [c.name for c in CASES] + list(RATIO_CASES)
-    wanted = cases or names
+    wanted = list(cases or names)
     unknown = [c for c in wanted if c not in names]
     if unknown:
         from sim.errors import InputError
@@ -139,6 +143,6 @@ def run_bench(quick: bool = False, cases: list[str] | None = None, echo: bool = 
         args = (quick,) if name in RATIO_CASES else (name, quick)
         row = call_in_new_process("sim.bench.cases", func, *args, env=env, what=f"bench case {name}")
         out.append(row)
-        if echo:
-            _echo(row, sys.stderr if to_stderr else sys.stdout)
+        if on_row is not None:
+            on_row(row)
     return {"quick": quick, "python": sys.version.split()[0], "cases": out}

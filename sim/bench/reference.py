@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sim.config.paths import SCENARIO_DIR
 from sim.core.scenario import load_scenario
-from sim.experiments.docking import SCENARIO_DIR
+from sim.errors import InputError
 
 #: Expected residents of one baseline compound (0.3 old × 248 + 0.4 mature × 461 + 0.3 new × 1,080).
 RESIDENTS_PER_COMPOUND = 583.0
@@ -44,7 +45,7 @@ def bench_reference(n_residents: int = 5000, n_steps: int = 365, n_steps_referen
     from sim.reference import ReferenceModel
 
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise InputError(f"repeats must be at least 1, got {repeats}")
     n_ref = n_steps_reference if n_steps_reference is not None else max(100, n_steps // 3)
     scenario = load_scenario(SCENARIO_DIR / "baseline.toml", bench_world(n_residents))
 
@@ -85,10 +86,3 @@ def bench_reference(n_residents: int = 5000, n_steps: int = 365, n_steps_referen
         "reference_seconds_each": [w for w, _ in ref_times],
     }
 
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    print(json.dumps(bench_reference(n), indent=1))

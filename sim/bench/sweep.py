@@ -13,18 +13,18 @@
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from sim.config.paths import SCENARIO_DIR
 from sim.experiments.runner import ProcessExecutor, call_in_new_process
 
 __all__ = ["bench_sweep", "coordinator_memory", "measure_memory", "measure_overhead", "measure_throughput",
            "sweep_lines"]
 
-_BASE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.toml"
+_BASE = SCENARIO_DIR / "baseline.toml"
 _OUTCOMES = ["resolution_rate", "days_to_resolution_median", "satisfaction_mean", "trust_mean", "cost_yuan",
              "staff_utilisation", "volunteer_hours", "problems_arisen"]
 
@@ -59,6 +59,7 @@ def measure_overhead(n_runs: int = 8, steps: int = 365) -> dict[str, Any]:
     mean time of the same runs made directly, for reference.
     """
     from sim.core.model import Model
+    from sim.experiments.sweep import work
     from sim.experiments.sweep.run import run_context, run_sweep
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
@@ -78,7 +79,7 @@ def measure_overhead(n_runs: int = 8, steps: int = 365) -> dict[str, Any]:
         del model
         with ResultStore(f"sqlite:///{d / 'serial.db'}") as store:
             serial = run_sweep(spec, store, workers=1, progress=False, log=lambda m: None)
-        ex = ProcessExecutor(run_context(spec), workers=1)
+        ex = ProcessExecutor(work.execute, run_context(spec), workers=1)
         ex.start()  # worker start-up is paid once per sweep, not per run
         try:
             with ResultStore(f"sqlite:///{d / 'process.db'}") as store:
@@ -99,6 +100,7 @@ def measure_overhead(n_runs: int = 8, steps: int = 365) -> dict[str, Any]:
 
 def measure_throughput(n_runs: int = 16, steps: int = 365) -> dict[str, Any]:
     """Sweep runs per minute with 1 and 2 local worker processes (same runs, fresh stores)."""
+    from sim.experiments.sweep import work
     from sim.experiments.sweep.run import run_context, run_sweep
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
@@ -108,7 +110,7 @@ def measure_throughput(n_runs: int = 16, steps: int = 365) -> dict[str, Any]:
         d = Path(tmp)
         spec = load_sweep(_sweep_file(d, "bench_throughput", steps=steps, n=n_runs))
         for workers in (1, 2):
-            ex = ProcessExecutor(run_context(spec), workers=workers)
+            ex = ProcessExecutor(work.execute, run_context(spec), workers=workers)
             ex.start()
             try:
                 with ResultStore(f"sqlite:///{d / f'w{workers}.db'}") as store:
@@ -170,10 +172,7 @@ def measure_memory(checkpoints: tuple[int, ...] = (500, 2000), workers: int = 2,
 
 
 def sweep_lines(figures: dict[str, Any]) -> list[str]:
-    """The printed lines of :func:`bench_sweep`'s figures (overhead, throughput, memory).
-
-    Each part is formatted once it is present, so progress can be shown as the parts finish.
-    """
+    """The table's lines of :func:`bench_sweep`'s figures (overhead, throughput, memory), each part if present."""
     lines = []
     if "overhead" in figures:
         ov = figures["overhead"]
@@ -194,17 +193,11 @@ def sweep_lines(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
-def bench_sweep(quick: bool = False, echo: bool = True, to_stderr: bool = False) -> dict[str, Any]:
-    """All sweep figures as one dict; prints a line per part as it finishes unless ``echo`` is False."""
-    stream = sys.stderr if to_stderr else sys.stdout
-    out: dict[str, Any] = {"quick": quick}
-
-    def part(name: str, figures: dict[str, Any]) -> None:
-        out[name] = figures
-        if echo:
-            print(sweep_lines({name: figures})[0], file=stream, flush=True)
-
-    part("overhead", measure_overhead(n_runs=3 if quick else 8, steps=90 if quick else 365))
-    part("throughput", measure_throughput(n_runs=4 if quick else 16, steps=90 if quick else 365))
-    part("memory", measure_memory((100, 400) if quick else (500, 2000)))
-    return out
+def bench_sweep(quick: bool = False) -> dict[str, Any]:
+    """All sweep figures as one dict: ``overhead``, ``throughput``, ``memory`` (see :func:`sweep_lines`)."""
+    return {
+        "quick": quick,
+        "overhead": measure_overhead(n_runs=3 if quick else 8, steps=90 if quick else 365),
+        "throughput": measure_throughput(n_runs=4 if quick else 16, steps=90 if quick else 365),
+        "memory": measure_memory((100, 400) if quick else (500, 2000)),
+    }

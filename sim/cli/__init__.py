@@ -4,8 +4,9 @@
 ``viz`` and ``bench``. Only this package knows argparse, flags and exit codes; the library raises
 :class:`sim.errors.GovsimError` subclasses with messages about the data. Every user error (bad
 scenario, bad parameter, bad database URL, a path that cannot be written) prints one line
-``govsim: error: ...`` to stderr and exits with code 2, before anything is written; Ctrl-C exits
-with code 130 (:mod:`sim.cli.common`). One module per command group builds its subcommands and
+``govsim: error: ...`` to stderr and exits with code 2, before anything is written; a command
+whose runs failed (a run raised, a worker process died) exits with code 1; Ctrl-C exits with
+code 130 (:mod:`sim.cli.common`). One module per command group builds its subcommands and
 imports the library only when its command runs, so ``govsim --help`` loads no heavy library.
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from sim.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, execute, run_command
+from sim.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, dispatch, run_command
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "execute", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "dispatch", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

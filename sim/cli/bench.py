@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
@@ -13,10 +14,19 @@ __all__ = ["add_bench_command", "cmd_bench"]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark cases; print one JSON object with ``--json`` (the progress goes to stderr)."""
-    from sim.bench.cases import run_bench
+    """Run the benchmark cases, printing each case's line as it finishes (to stderr with ``--json``).
 
-    report = run_bench(quick=args.quick, cases=args.case, to_stderr=args.json)
+    With ``--json`` standard output is one JSON object with every case's figures.
+    """
+    from sim.bench.cases import case_lines, run_bench
+
+    stream = sys.stderr if args.json else sys.stdout
+
+    def show(row: dict[str, Any]) -> None:
+        for line in case_lines(row):
+            print(line, file=stream, flush=True)
+
+    report = run_bench(quick=args.quick, cases=args.case, on_row=show)
     if args.json:
         print(json.dumps(report))
     return 0

@@ -1,7 +1,9 @@
 """What every ``govsim`` command shares: the exit-code policy and checks of common flags.
 
 The policy: a :class:`sim.errors.GovsimError` (anything the user can fix) prints one line
-``govsim: error: ...`` on stderr and exits with code 2; Ctrl-C exits with code 130. This module
+``govsim: error: ...`` on stderr and exits with code 2; a :class:`sim.errors.WorkerError` (a
+worker process died: the run failed) prints one line and exits with code 1, as a command whose
+runs failed does; Ctrl-C exits with code 130. This module
 imports no heavy library, so ``govsim --help`` stays fast; the command modules import the
 library inside their ``cmd_*`` functions.
 """
@@ -15,11 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from sim.errors import GovsimError, InputError, OutputError
+from sim.errors import GovsimError, InputError, OutputError, WorkerError
 
-__all__ = ["DB_HELP", "EXIT_INTERRUPTED", "EXIT_USAGE", "check_workers", "execute", "fail", "out_dir",
-           "run_command"]
+__all__ = ["DB_HELP", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "check_workers", "dispatch", "fail",
+           "out_dir", "run_command"]
 
+#: exit code when runs failed: a run raised, or a worker process died (what finished is stored)
+EXIT_FAILED = 1
 #: exit code of a user error: a bad file, value, path or database URL (nothing was written)
 EXIT_USAGE = 2
 #: exit code after Ctrl-C (128 + SIGINT), as a shell reports it
@@ -45,11 +49,14 @@ def _check_common(args: argparse.Namespace) -> None:
         raise InputError(f"--steps {args.steps}: must be a positive integer")
 
 
-def execute(args: argparse.Namespace) -> int:
+def dispatch(args: argparse.Namespace) -> int:
     """Run the parsed command ``args.func(args)`` under the exit-code policy; return the exit code."""
     try:
         _check_common(args)
         return int(args.func(args))
+    except WorkerError as err:
+        print(f"govsim: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except GovsimError as err:
         return fail(str(err))
     except KeyboardInterrupt:
@@ -58,8 +65,8 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``parser`` and :func:`execute` the command."""
-    return execute(parser.parse_args(argv))
+    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``parser`` and :func:`dispatch` the command."""
+    return dispatch(parser.parse_args(argv))
 
 
 def check_workers(workers: int | None) -> None:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, check_workers, out_dir, run_command
+from sim.cli.common import DB_HELP, EXIT_FAILED, EXIT_INTERRUPTED, check_workers, out_dir, run_command
 from sim.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
     if report.n_failed:
         print(f"govsim: {report.n_failed} run(s) of sweep {report.sweep_id} failed (first: {report.errors[0]}); "
               f"{report.n_done:,} of {report.n_runs:,} are stored; run the same command to retry", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not args.json:
         ran = report.n_stored
         rate = f", {ran / report.wall_s * 60:,.0f} runs/min" if ran and report.wall_s > 0 else ""
@@ -72,8 +72,7 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) every experiment of a sweep file into the results store."""
-    from sim.experiments.runner import make_executor
-    from sim.experiments.sweep.run import run_context, run_sweep
+    from sim.experiments.sweep.run import run_sweep, sweep_executor
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
 
@@ -82,7 +81,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(spec, args.json)
         return 0
-    executor = make_executor(run_context(spec), args.workers, scheduler)  # unreachable scheduler: exit 2 here
+    executor = sweep_executor(spec, args.workers, scheduler)  # unreachable scheduler: exit 2 here
     finished = False
     try:
         store = ResultStore(args.db)  # a bad URL fails here, before anything is written
@@ -127,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OutputError as err:
         if args.out is None:
             raise
-        raise OutputError(f"--out {args.out}: {err}") from None
+        raise OutputError(f"--out: {err}") from None  # the message names the path already
     finally:
         store.close()
     print(f"wrote {n:,} rows of sweep {sid} to {path}")

@@ -41,8 +41,8 @@ import numpy as np
 
 from sim.core.scenario import Scenario, dump_toml
 from sim.experiments.calibration_spec import STRUCTURE_METRICS, CalibrationSpec
-from sim.experiments.compare import replicate_seeds, t_interval
-from sim.experiments.runner import Executor, gather, open_executor, progress_bar
+from sim.experiments.compare_stats import replicate_seeds, t_interval
+from sim.experiments.runner import Executor, check_workers, gather, open_executor, progress_bar
 
 __all__ = ["CalibrationResult", "calibrate", "run_replicate",
            "structure_metrics"]
@@ -236,11 +236,15 @@ class _Objective:
 
 def calibrate(spec: CalibrationSpec, workers: int | None = None, progress: bool = True,
               on_evaluation: Callable[[dict[str, float], float], None] | None = None) -> CalibrationResult:
-    """Fit ``spec.parameters`` to ``spec.targets``; see the module docstring."""
+    """Fit ``spec.parameters`` to ``spec.targets``; see the module docstring.
+
+    ``workers``: processes (default one per CPU, at most one per replicate; 1 runs in this process).
+    """
+    check_workers(workers)
     t0 = time.perf_counter()
     seeds = replicate_seeds(spec.seed, spec.replicates + spec.check_replicates)
     fit_seeds, check_seeds = seeds[: spec.replicates], seeds[spec.replicates:]
-    n_workers = max(1, min(int(workers or os.cpu_count() or 1), max(spec.replicates, spec.check_replicates)))
+    n_workers = min(int(workers or os.cpu_count() or 1), max(spec.replicates, spec.check_replicates))
     params = spec.parameters
     x0 = tuple(p.from_unit(p.to_unit(p.initial)) for p in params)
     bar = progress_bar(spec.max_evaluations if params else 1, f"calibrate {spec.name}", progress, unit="eval")

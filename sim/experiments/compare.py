@@ -7,7 +7,7 @@ Seeds (common random numbers)
 
         seed_r = int(numpy.random.SeedSequence(S).spawn(R)[r].generate_state(1)[0])
 
-    with ``S`` the root seed (``--seed``, default 1). Child ``r`` of a SeedSequence depends on
+    with ``S`` the root seed (the ``seed`` argument, default 1). Child ``r`` of a SeedSequence depends on
     ``S`` and ``r`` only, so raising ``R`` keeps the seeds of the first replicates. The model
     derives each random stream (arrivals, world, finding, ...) from the seed and the stream's
     name alone (:mod:`sim.core.rng`), so replicate ``r`` of every scenario sees the same world and the
@@ -49,6 +49,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,14 +64,13 @@ from sim.experiments.compare_json import comparison_to_json
 from sim.experiments.compare_stats import (
     LEVEL,
     STAT_COLUMNS,
-    fieller_ratio_ci,
     paired_cost_effectiveness,
     paired_summary,
     replicate_seeds,
     t_interval,
 )
 from sim.experiments.compare_table import MAIN_METRICS, format_table
-from sim.experiments.runner import open_executor, progress_bar, run_record
+from sim.experiments.runner import StopSignals, check_workers, open_executor, progress_bar, run_record
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,8 +78,8 @@ if TYPE_CHECKING:
 
     from sim.store.database import ResultStore, RunRecord
 
-# Statistics live in sim.experiments.compare_stats, the text table in sim.experiments.compare_table and the --json form in
-# sim.experiments.compare_json. Public names other modules import from here are re-exported.
+# The statistics live in sim.experiments.compare_stats, the text table in sim.experiments.compare_table and the
+# comparison as plain data (for JSON) in sim.experiments.compare_json.
 __all__ = [
     "COMPOUND_METRICS",
     "MAIN_METRICS",
@@ -87,12 +87,9 @@ __all__ = [
     "ComparisonInterrupted",
     "Entry",
     "compare",
-    "fieller_ratio_ci",
     "new_comparison_id",
     "prepare",
-    "replicate_seeds",
     "run_comparison",
-    "t_interval",
     "unique_labels",
 ]
 
@@ -204,8 +201,7 @@ def _check_run_args(replicates: int, seed: int, workers: int | None) -> None:
         raise InputError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
     if int(seed) < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed}")
-    if workers is not None and int(workers) < 1:
-        raise InputError(f"workers must be at least 1, got {workers}")
+    check_workers(workers)
 
 
 def run_comparison(
@@ -251,14 +247,16 @@ class _ComparisonRuns:
             plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
         shared = _Shared(tuple(e.scenario.to_dict() for e in self.entries), plugins)
         tasks = [(i, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
-        with (progress_bar(len(tasks), f"compare {self.cid}", progress) as bar,
-              open_executor(_run_one, shared, workers=n_workers) as executor):
-            for _task, out in executor.run(tasks):
+        with (StopSignals() as stop, progress_bar(len(tasks), f"compare {self.cid}", progress) as bar,
+              open_executor(_run_one, shared, workers=n_workers) as executor,
+              closing(executor.run(tasks)) as results):
+            for _task, out in results:
                 if isinstance(out, Exception):
                     raise out
-                self.outputs[(out.index, out.replicate)] = out
-                if self.store is not None:
-                    self.run_ids[(out.index, out.replicate)] = self.store.save_run(self._record(out))  # one transaction
+                with stop.critical():  # a Ctrl-C or SIGTERM waits for this run to be stored
+                    self.outputs[(out.index, out.replicate)] = out
+                    if self.store is not None:
+                        self.run_ids[(out.index, out.replicate)] = self.store.save_run(self._record(out))  # one transaction
                 bar.update(1)
 
     def _record(self, out: _RunOutput) -> RunRecord:
@@ -289,7 +287,7 @@ class _ComparisonRuns:
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a comparison: runs finished before it are stored (if a store was given)."""
+    """Ctrl-C or SIGTERM during a comparison: runs finished before it are stored (if a store was given)."""
 
     def __init__(self, comparison_id: str, n_stored: int) -> None:
         super().__init__(f"comparison {comparison_id} interrupted; {n_stored} finished runs stored")

@@ -3,24 +3,23 @@
 Both implementations run the same scenario with seeds 1..n (each draws its own world and its own
 random numbers); a metric docks if the difference of the replicate means is within ``z_max``
 combined standard errors ``sqrt(se_core² + se_ref²)``, or, if it has zero variance in both,
-if the means are equal within 1e-9.
+if the means are equal within 1e-9. :func:`run_replicates` runs them, :func:`dock` compares one
+scenario's replicates and :func:`docking_table` formats the comparison (``tests/test_docking.py``
+prints it for every docking scenario).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from sim.config.paths import SCENARIO_DIR
 from sim.config.taxonomy import LEVELS
 from sim.core.scenario import Scenario, load_scenario
 from sim.experiments.runner import run_tasks
-
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 #: A scaled-down baseline world of about 2,300 residents: one community of 8 compounds with half
 #: the buildings of the baseline, and administrative tasks halved so that the community keeps the
@@ -121,7 +120,7 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
     return m, se
 
 
-def compare(core: list[dict[str, float]], ref: list[dict[str, float]], z_max: float = 3.0) -> list[Row]:
+def dock(core: list[dict[str, float]], ref: list[dict[str, float]], z_max: float = 3.0) -> list[Row]:
     """Comparison rows for the docked and the shown metrics (a missing value counts as 0)."""
     rows = []
     for metric in (*DOCKED_METRICS, *SHOWN_METRICS):
@@ -139,7 +138,7 @@ def compare(core: list[dict[str, float]], ref: list[dict[str, float]], z_max: fl
     return rows
 
 
-def format_table(name: str, rows: list[Row], n_reps: int) -> str:
+def docking_table(name: str, rows: list[Row], n_reps: int) -> str:
     """The comparison as a fixed-width text table."""
     lines = [f"docking: {name} ({n_reps} replicates each; ok iff |z| <= 3, z = diff / combined SE)",
              f"{'metric':28s} {'core':>10s} {'reference':>10s} {'diff':>10s} {'comb. SE':>9s} {'z':>7s}  ok"]
@@ -148,19 +147,3 @@ def format_table(name: str, rows: list[Row], n_reps: int) -> str:
         lines.append(f"{r.metric:28s} {r.core:10.4f} {r.reference:10.4f} {r.diff:10.4f} {r.se:9.4f} {r.z:7.2f}  {mark}")
     return "\n".join(lines)
 
-
-def main() -> None:
-    """``python -m sim.experiments.docking [n_reps]``: print every docking table."""
-    import sys
-
-    n_reps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    names = list(DOCKING_SCENARIOS)
-    start = time.perf_counter()
-    res, cpu = run_replicates(names, n_reps, workers=int(os.environ.get("DOCKING_WORKERS", "2")))
-    for name in names:
-        print(format_table(name, compare(res[name]["core"], res[name]["reference"]), n_reps), "\n")
-    print(f"wall {time.perf_counter() - start:.1f} s; cpu seconds {cpu}")
-
-
-if __name__ == "__main__":
-    main()

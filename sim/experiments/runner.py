@@ -13,15 +13,19 @@ number of workers (each task carries its own seed).
   where available) whose workers preload the model, load the compiled kernels once
   (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
   and exit by themselves if the coordinator dies, even by SIGKILL. A dead worker is reported as
-  :class:`WorkerDied`.
+  :class:`~sim.errors.WorkerError`.
 * :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
   connect timeout; ``shared`` is scattered to the workers once.
 
+Each ``run`` keeps its own tasks in flight: when it is abandoned (closed, or an exception stops
+the loop) the tasks it had queued are cancelled and those already running are dropped, so the
+next ``run`` on the same executor sees only its own results.
+
 :func:`open_executor`, :func:`map_tasks` and :func:`run_tasks` are the short ways to use them;
 :func:`call_in_new_process` runs one function in a fresh interpreter (benchmarks measure a
-process of their own). The default work is the sweep's, :func:`~sim.experiments.sweep.work.execute`
-on a :class:`~sim.experiments.sweep.work.RunContext` and one ``Task`` per run (re-exported here);
-:func:`run_record` turns any run's outcome into the store's row.
+process of their own). :class:`StopSignals` is how a coordinator that stores results as they
+arrive stops on SIGINT or SIGTERM without cutting a commit in half; :func:`run_record` turns any
+run's outcome into the store's row.
 """
 
 from __future__ import annotations
@@ -35,20 +39,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import closing, contextmanager
 from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from sim.errors import ClusterError, InputError
-from sim.experiments.sweep.work import RunContext, RunOutput, Task, execute
+from sim.errors import ClusterError, InputError, WorkerError
 
 if TYPE_CHECKING:
     from sim.store.database import RunRecord
 
 __all__ = [
-    "DaskExecutor", "Executor", "ProcessExecutor", "RunContext", "RunOutcome", "RunOutput", "SerialExecutor",
-    "Task", "WorkerDied", "call_in_new_process", "execute", "gather", "make_executor", "map_tasks",
+    "DaskExecutor", "Executor", "ProcessExecutor", "RunOutcome", "SerialExecutor", "StopSignals", "Work",
+    "call_in_new_process", "check_workers", "gather", "in_this_process", "make_executor", "map_tasks",
     "open_executor", "progress_bar", "run_record", "run_tasks",
 ]
 
@@ -63,7 +66,7 @@ Work = Callable[[Any, Any], Any]
 
 
 class RunOutcome(Protocol):
-    """What any finished run offers the store: :class:`sim.core.results.Results`, :class:`RunOutput`..."""
+    """What any finished run offers the store: :class:`sim.core.results.Results`, a sweep's ``RunOutput``..."""
 
     @property
     def summary(self) -> Mapping[str, float]:
@@ -109,35 +112,30 @@ class Executor(Protocol):
 
     def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
         """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
-        ...
 
     def close(self, cancel: bool = False) -> None:
         """Release the workers; with ``cancel`` at once, dropping what is queued or running."""
-        ...
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended without returning its result (killed, out of memory)."""
 
 
 class _Runs:
     """``run`` on top of ``_results``, which yields ``(submission index, task, result)`` as they finish."""
 
-    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
         raise NotImplementedError
 
     def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
         """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
         held: dict[int, tuple[Any, Any]] = {}
         nxt = 0
-        for seq, task, out in self._results(tasks):
-            if not ordered:
-                yield task, out
-                continue
-            held[seq] = (task, out)
-            while nxt in held:
-                yield held.pop(nxt)
-                nxt += 1
+        with closing(self._results(tasks)) as results:  # abandoned: its tasks in flight are cancelled
+            for seq, task, out in results:
+                if not ordered:
+                    yield task, out
+                    continue
+                held[seq] = (task, out)
+                while nxt in held:
+                    yield held.pop(nxt)
+                    nxt += 1
 
 
 class SerialExecutor(_Runs):
@@ -146,15 +144,15 @@ class SerialExecutor(_Runs):
     name = "this process"
     workers = 1
 
-    def __init__(self, ctx: Any = None, fn: Work | None = None) -> None:
-        self.ctx = ctx
-        self.fn = fn if fn is not None else execute
+    def __init__(self, fn: Work, shared: Any = None) -> None:
+        self.fn = fn
+        self.shared = shared
 
-    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
         for seq, task in enumerate(tasks):
             try:
-                out = self.fn(self.ctx, task)
-            except Exception as exc:  # noqa: BLE001 - reported per task to the coordinator
+                out = self.fn(self.shared, task)
+            except Exception as exc:  # any failure of the work is the task's result, for the coordinator
                 out = exc
             yield seq, task, out
 
@@ -175,17 +173,15 @@ def _watch_parent(parent: int) -> None:
         if not gone:
             try:
                 os.kill(parent, 0)
-            except ProcessLookupError:
-                gone = True
-            except PermissionError:  # pid reused by another user's process
+            except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another user's process
                 gone = True
         if gone:
             os._exit(1)
 
 
-def _init_worker(fn: Work, ctx: Any, parent: int) -> None:
+def _init_worker(fn: Work, shared: Any, parent: int) -> None:
     global _WORKER
-    _WORKER = (fn, ctx)
+    _WORKER = (fn, shared)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="govsim-watchdog").start()
     from sim.core.model import warm_up
@@ -199,8 +195,8 @@ def _ready() -> int:
 
 def _pool_call(task: Any) -> Any:
     assert _WORKER is not None, "worker not initialised"
-    fn, ctx = _WORKER
-    return fn(ctx, task)
+    fn, shared = _WORKER
+    return fn(shared, task)
 
 
 def _mp_context(preload: Sequence[str]) -> Any:
@@ -222,50 +218,54 @@ def _mp_context(preload: Sequence[str]) -> Any:
 
 
 class ProcessExecutor(_Runs):
-    """Local worker processes with a bounded number of tasks in flight (``fn``: the sweep's :func:`execute`)."""
+    """``fn`` in local worker processes, with at most ``window`` tasks in flight (default twice the workers).
 
-    def __init__(self, ctx: Any, workers: int, window: int | None = None, *, fn: Work | None = None,
+    Workers import ``fn``'s module and ``preload`` before their first task.
+    """
+
+    def __init__(self, fn: Work, shared: Any, workers: int, window: int | None = None, *,
                  preload: Sequence[str] = ()) -> None:
-        if workers < 1:
-            raise InputError(f"workers must be at least 1, got {workers}")
-        if fn is None:
-            fn, preload = execute, ("sim.experiments.sweep.spec", *preload)
+        check_workers(workers)
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
         self.workers = workers
         self.window = window or 2 * workers
         self.max_in_flight = 0  # observed, for tests
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context((*PRELOAD, fn.__module__, *preload)),
-                                         initializer=_init_worker, initargs=(fn, ctx, os.getpid()))
-        self._inflight: dict[Future[Any], tuple[int, Any]] = {}
+                                         initializer=_init_worker, initargs=(fn, shared, os.getpid()))
 
     def start(self) -> None:
         """Start the worker processes now (they start with the first task otherwise)."""
         wait([self._pool.submit(_ready) for _ in range(self.workers)])
 
-    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
         from concurrent.futures.process import BrokenProcessPool
 
         it = enumerate(tasks)
-        inflight = self._inflight
+        inflight: dict[Future[Any], tuple[int, Any]] = {}  # this run's own: another run never sees them
 
         def fill() -> None:
             for seq, task in islice(it, max(0, self.window - len(inflight))):
                 inflight[self._pool.submit(_pool_call, task)] = (seq, task)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
 
-        fill()
-        while inflight:
-            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: inflight[f][0]):
-                seq, task = inflight.pop(fut)
-                try:
-                    out = fut.result()
-                except BrokenProcessPool:
-                    raise WorkerDied("a worker process died unexpectedly (out of memory?)") from None
-                except Exception as exc:  # noqa: BLE001 - reported per task to the coordinator
-                    out = exc
-                yield seq, task, out
+        try:
             fill()
+            while inflight:
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=lambda f: inflight[f][0]):
+                    seq, task = inflight.pop(fut)
+                    try:
+                        out = fut.result()
+                    except BrokenProcessPool:
+                        raise WorkerError("a worker process died unexpectedly (out of memory?)") from None
+                    except Exception as exc:  # any failure of the work is the task's result, for the coordinator
+                        out = exc
+                    yield seq, task, out
+                fill()
+        finally:  # abandoned: cancel what is queued; what is running finishes unseen
+            for fut in inflight:
+                fut.cancel()
+            inflight.clear()
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down; with ``cancel`` stop at once (queued tasks dropped, workers terminated)."""
@@ -273,30 +273,27 @@ class ProcessExecutor(_Runs):
             self._pool.shutdown(wait=True)
             return
         procs = list((getattr(self._pool, "_processes", None) or {}).values())
-        for fut in self._inflight:
-            fut.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             if p.is_alive():
                 p.terminate()
         for p in procs:
             p.join(timeout=5)
-        self._inflight.clear()
 
 
 # ------------------------------------------------------------------ Dask distributed
 class DaskExecutor(_Runs):
-    """Runs tasks on a Dask cluster through its scheduler (``fn``: the sweep's :func:`execute`)."""
+    """``fn`` on a Dask cluster through its scheduler at ``address``."""
 
-    def __init__(self, ctx: Any, address: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 window: int | None = None, fn: Work | None = None) -> None:
+    def __init__(self, fn: Work, shared: Any, address: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 window: int | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
             raise ClusterError("running on a Dask scheduler needs Dask distributed: "
                                "pip install 'govsim[cluster]'") from None
         self.address = address
-        self.fn = fn if fn is not None else execute
+        self.fn = fn
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -314,71 +311,92 @@ class DaskExecutor(_Runs):
         self.name = f"Dask scheduler {address} ({nthreads} worker thread{'s' if nthreads != 1 else ''})"
         self.window = window or max(4, 2 * nthreads)
         self.max_in_flight = 0
-        self._ctx = self.client.scatter(ctx, broadcast=True, hash=False)
-        self._token = os.urandom(4).hex()
-        self._inflight: dict[Any, tuple[Any, int, Any]] = {}
+        self._shared = self.client.scatter(shared, broadcast=True, hash=False)
+        #: the futures in flight of each run under way, only for ``close(cancel=True)``
+        self._runs: list[dict[Any, Any]] = []
 
-    def _results(self, tasks: Iterable[Any]) -> Iterator[tuple[int, Any, Any]]:
+    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
         from distributed import as_completed
 
         it = enumerate(tasks)
-        inflight = self._inflight
+        token = os.urandom(4).hex()  # task keys of this run only: a key already known returns its old result
+        inflight: dict[Any, tuple[Any, int, Any]] = {}
         ac = as_completed(loop=self.client.loop)
 
         def submit(seq: int, task: Any) -> None:
-            fut = self.client.submit(self.fn, self._ctx, task, key=f"govsim-{self._token}-{seq}", pure=False)
+            fut = self.client.submit(self.fn, self._shared, task, key=f"govsim-{token}-{seq}", pure=False)
             inflight[fut.key] = (fut, seq, task)
             ac.add(fut)
 
-        for seq, task in islice(it, self.window):
-            submit(seq, task)
-        self.max_in_flight = len(inflight)
-        for fut in ac:
-            _, seq, task = inflight.pop(fut.key)
-            try:
-                out = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a failed task (or a lost worker) is reported per task
-                out = exc
-            fut.release()
-            nxt = next(it, None)
-            if nxt is not None:
-                submit(*nxt)
+        self._runs.append(inflight)
+        try:
+            for seq, task in islice(it, self.window):
+                submit(seq, task)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
-            yield seq, task, out
+            for fut in ac:
+                _, seq, task = inflight.pop(fut.key)
+                try:
+                    out = fut.result()
+                except Exception as exc:  # a failed task (or a lost worker) is the task's result, for the coordinator
+                    out = exc
+                fut.release()
+                nxt = next(it, None)
+                if nxt is not None:
+                    submit(*nxt)
+                self.max_in_flight = max(self.max_in_flight, len(inflight))
+                yield seq, task, out
+        finally:  # abandoned: cancel what is left of this run
+            ac.clear()
+            self._cancel(inflight)
+            self._runs.remove(inflight)
+
+    def _cancel(self, inflight: dict[Any, tuple[Any, int, Any]]) -> None:
+        if inflight and self.client.status == "running":
+            self.client.cancel([f for f, _, _ in inflight.values()])
+        inflight.clear()
 
     def close(self, cancel: bool = False) -> None:
         """Disconnect from the scheduler; with ``cancel`` first cancel the tasks still in flight."""
         try:
-            if cancel and self._inflight:
-                self.client.cancel([f for f, _, _ in self._inflight.values()])
-            self._inflight.clear()
+            if cancel:
+                for inflight in self._runs:
+                    self._cancel(inflight)
         finally:
             self.client.close()
 
 
 # ------------------------------------------------------------------ the short ways
-def make_executor(ctx: Any, workers: int | None = None, scheduler: str | None = None, *, fn: Work | None = None,
-                  preload: Sequence[str] = ()) -> Executor:
-    """Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process; None: one per CPU).
+def check_workers(workers: int | None) -> None:
+    """:class:`~sim.errors.InputError` unless ``workers`` is None (one per CPU) or at least 1 (1: this process)."""
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"workers must be at least 1 (1 runs in this process; none given: one per CPU), got {workers}")
 
-    ``fn`` defaults to the sweep's :func:`execute`. Other processes import a sweep's policies by
-    module (``ctx.plugins``); a policy defined in ``__main__`` (a notebook) exists only here:
-    :class:`~sim.errors.InputError` unless the sweep runs in this process.
+
+def in_this_process(workers: int | None = None, scheduler: str | None = None) -> bool:
+    """Whether :func:`make_executor` with these arguments runs the tasks in this process."""
+    check_workers(workers)
+    return not scheduler and (int(workers) if workers is not None else (os.cpu_count() or 1)) == 1
+
+
+def make_executor(fn: Work, shared: Any = None, workers: int | None = None, scheduler: str | None = None, *,
+                  preload: Sequence[str] = ()) -> Executor:
+    """An executor of ``fn``: Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process).
+
+    ``workers`` None: one per CPU; below 1: :class:`~sim.errors.InputError`. ``fn`` must be a
+    module-level function unless the tasks run in this process (it is pickled by name).
     """
-    n = int(workers) if workers is not None else (os.cpu_count() or 1)
-    if isinstance(ctx, RunContext) and ctx.local_policies and (scheduler or n > 1):
-        raise InputError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
-                         f"worker processes cannot import: run the sweep with workers=1, or define it in a module")
     if scheduler:
-        return DaskExecutor(ctx, scheduler, fn=fn)
-    return SerialExecutor(ctx, fn) if n <= 1 else ProcessExecutor(ctx, n, fn=fn, preload=preload)
+        return DaskExecutor(fn, shared, scheduler)
+    if in_this_process(workers):
+        return SerialExecutor(fn, shared)
+    return ProcessExecutor(fn, shared, int(workers) if workers is not None else (os.cpu_count() or 1), preload=preload)
 
 
 @contextmanager
 def open_executor(fn: Callable[[Any, T], R], shared: Any = None, *, workers: int | None = 1,
                   scheduler: str | None = None, preload: Sequence[str] = ()) -> Iterator[Executor]:
     """An executor of ``fn`` (see :func:`make_executor`), closed on leaving: at once if the block raised."""
-    ex = make_executor(shared, workers, scheduler, fn=fn, preload=preload)
+    ex = make_executor(fn, shared, workers, scheduler, preload=preload)
     try:
         yield ex
     except BaseException:
@@ -415,6 +433,50 @@ def run_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None,
 def progress_bar(total: int, desc: str, enabled: bool = True, **options: Any) -> Any:
     """The tqdm progress bar of a batch of runs (``options`` go to tqdm; off unless ``enabled``)."""
     return tqdm(total=total, desc=desc, disable=not enabled, **{"unit": "run", "leave": False, **options})
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (batch schedulers) raise KeyboardInterrupt, but never inside ``critical()``.
+
+    A coordinator that stores results as they arrive runs its loop under ``with StopSignals() as
+    stop:`` and each commit under ``with stop.critical():``; a signal received during a commit
+    takes effect when it ends, so no result is stored in half. Outside the main thread (where
+    Python cannot install handlers) it changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self.critical_depth = 0
+        self.pending = False
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.critical_depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        """A block no signal interrupts; one received meanwhile raises KeyboardInterrupt at its end."""
+        self.critical_depth += 1
+        try:
+            yield
+        finally:
+            self.critical_depth -= 1
+        if self.pending and not self.critical_depth:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 def call_in_new_process(module: str, function: str, *args: Any, env: Mapping[str, str] | None = None,

@@ -13,8 +13,8 @@ code as ``govsim compare``'s.
 
 Order and pairing. The store keeps no scenario order, so the scenarios are ordered by their
 lowest run id: ``govsim compare`` submits the runs in (scenario, replicate) order, the baseline's
-first, so the baseline's first run is stored first (always with ``--workers 1``; with several
-workers the earliest runs started are the baseline's). Replicates are paired by seed (common
+first, so the baseline's first run is stored first (always when the runs are made in one process;
+with several worker processes the earliest runs started are the baseline's). Replicates are paired by seed (common
 random numbers: replicate r has the same seed in every scenario) and numbered by the root seed
 when it is one of 0..:data:`ROOT_SEED_SEARCH` (the default is 1), else by order of storage.
 """
@@ -117,7 +117,7 @@ def resolve(store: ResultStore, ref: str) -> RunTarget | ComparisonTarget | Swee
 
 def _replicate_order(seeds: list[int]) -> tuple[list[int], int | None]:
     """Seeds in replicate order and the root seed, if it is found in 0..ROOT_SEED_SEARCH."""
-    from sim.experiments.compare import replicate_seeds
+    from sim.experiments.compare_stats import replicate_seeds
 
     wanted = set(seeds)
     for root in range(ROOT_SEED_SEARCH + 1):

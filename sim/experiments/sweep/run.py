@@ -10,30 +10,32 @@ Ctrl-C, by SIGTERM or by SIGKILL.
 Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; each
 result is written and dropped, so the coordinator's memory does not grow with the number of runs.
 
-Signals. SIGINT (Ctrl-C) and SIGTERM (batch schedulers) stop the sweep: a result being stored is
-committed first, queued and running tasks are cancelled, finished runs stay. Exit code 130.
+Signals. SIGINT (Ctrl-C) and SIGTERM (batch schedulers) stop the sweep
+(:class:`~sim.experiments.runner.StopSignals`): a result being stored is committed first, queued
+and running tasks are cancelled, finished runs stay; the report says it was interrupted.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self, TextIO
+from typing import Any, TextIO
 
-from sim.experiments.runner import Executor, WorkerDied, make_executor, progress_bar, run_record
+from sim.errors import InputError, WorkerError
+from sim.experiments import runner
+from sim.experiments.runner import Executor, StopSignals, progress_bar, run_record
+from sim.experiments.sweep import work
 from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
 from sim.experiments.sweep.work import RunContext, RunOutput, Task
 from sim.store.database import ResultStore
 
-__all__ = ["SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_row"]
+__all__ = ["SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_executor", "sweep_row"]
 
 _MAX_ERRORS_KEPT = 5
 _GC_EVERY = 250  # stored results between full garbage collections in the coordinator
@@ -88,6 +90,20 @@ def run_context(spec: SweepSpec) -> RunContext:
                       plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local)
 
 
+def sweep_executor(spec: SweepSpec, workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor of a sweep's runs (:func:`~sim.experiments.runner.make_executor` of :func:`work.execute`).
+
+    Other processes import the sweep's policies by module (``RunContext.plugins``); a policy
+    defined in ``__main__`` (a notebook) exists only here: :class:`~sim.errors.InputError` unless
+    the sweep runs in this process. An unreachable scheduler fails here, before any write.
+    """
+    ctx = run_context(spec)
+    if ctx.local_policies and not runner.in_this_process(workers, scheduler):
+        raise InputError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
+                         f"worker processes cannot import: run the sweep with workers=1, or define it in a module")
+    return runner.make_executor(work.execute, ctx, workers, scheduler)
+
+
 def sweep_row(spec: SweepSpec) -> dict[str, Any]:
     """The sweep's row of the ``sweeps`` table: identity, spec, base scenario, design, provenance."""
     from sim.config.version import __version__
@@ -119,44 +135,6 @@ def _scenario_text(spec: SweepSpec, out: RunOutput, params: dict[str, Any]) -> s
 def _hms(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-class _Signals:
-    """SIGINT/SIGTERM raise KeyboardInterrupt, but never inside a ``critical()`` block (a commit)."""
-
-    def __init__(self) -> None:
-        self.critical_depth = 0
-        self.pending = False
-        self.received: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.received = signum
-        if self.critical_depth:
-            self.pending = True
-        else:
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> Self:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        self.critical_depth += 1
-        try:
-            yield
-        finally:
-            self.critical_depth -= 1
-        if self.pending and not self.critical_depth:
-            self.pending = False
-            raise KeyboardInterrupt
 
 
 def _open(spec: SweepSpec, store: ResultStore, report: SweepReport,
@@ -202,18 +180,19 @@ class _Loop:
                                 dynamic_ncols=True, smoothing=0.05, leave=True)
         self.t_log = self.t_run0 = time.perf_counter()
         try:
-            with _Signals() as sig:
+            with StopSignals() as stop:
                 try:
-                    for task, out in executor.run(tasks):
-                        if isinstance(out, Exception):
-                            self._failed(task, out)
-                        else:
-                            self._store(task, out, sig)
+                    with closing(executor.run(tasks)) as results:
+                        for task, out in results:
+                            if isinstance(out, Exception):
+                                self._failed(task, out)
+                            else:
+                                self._store(task, out, stop)
                 except KeyboardInterrupt:
                     report.interrupted = True
-                except WorkerDied as exc:
-                    raise WorkerDied(f"{exc}; the runs finished before are stored: running the same sweep "
-                                     "again resumes it") from None
+                except WorkerError as exc:
+                    raise WorkerError(f"{exc}; the runs finished before are stored: running the same sweep "
+                                      "again resumes it") from None
                 report.loop_s = time.perf_counter() - self.t_run0
         finally:
             self.bar.close()
@@ -227,13 +206,13 @@ class _Loop:
             self.report.errors.append(msg)
             (self.bar.write(f"govsim: {msg}", file=self.stream) if self.progress else self.say(f"govsim: {msg}"))
 
-    def _store(self, task: Task, out: RunOutput, sig: _Signals) -> None:
+    def _store(self, task: Task, out: RunOutput, stop: StopSignals) -> None:
         spec, report = self.spec, self.report
         record = run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
                             scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
                             n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}")
         t0 = time.perf_counter()
-        with sig.critical():  # a Ctrl-C waits for this commit
+        with stop.critical():  # a Ctrl-C or SIGTERM waits for this commit
             stored = self.store.save_sweep_run(record, self.exp_ids[task.experiment], task.replicate,
                                                worker=out.worker, run_s=out.run_s)
             report.store_s += time.perf_counter() - t0
@@ -284,7 +263,7 @@ def run_sweep(
     t_start = time.perf_counter()
     own_executor = executor is None
     if executor is None:
-        executor = make_executor(run_context(spec), workers, scheduler)  # an unreachable scheduler fails before any write
+        executor = sweep_executor(spec, workers, scheduler)  # an unreachable scheduler fails before any write
     report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
     cancel = True
     try:

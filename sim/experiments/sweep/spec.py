@@ -77,13 +77,10 @@ from sim.config.taxonomy import FLAGS
 from sim.core.results import SERIES
 from sim.core.scenario import Scenario, apply_overrides, load_scenario
 from sim.errors import ParameterError, ScenarioError, SweepError
-from sim.experiments.sweep.design import DESIGN_KEY, DESIGNS, Design, make_design, run_seed
+from sim.experiments.sweep.design import DESIGNS, Design, make_design, run_seed
 from sim.experiments.sweep.factors import Factor, FactorTable, expand, scale_targets
 
-__all__ = [
-    "DESIGNS", "DESIGN_KEY", "DesignTable", "Factor", "SweepFile", "SweepSpec", "apply_overrides", "dynamic_metric",
-    "load_sweep", "run_seed",
-]
+__all__ = ["DesignTable", "SweepFile", "SweepSpec", "dynamic_metric", "load_sweep"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _MAX_EXPERIMENTS = 10_000_000
@@ -392,7 +389,7 @@ def _known_metrics(spec: SweepSpec) -> set[str]:
     try:
         scenario = apply_overrides(first, tiny)
         return set(Model(scenario, seed=1).run(1, progress=False).summary)
-    except Exception:  # a policy may need a bigger world: then one day of the real one
+    except Exception:  # any failure: a policy may need a bigger world, so one day of the real one decides
         return set(Model(apply_overrides(first, {"run.n_steps": 1}), seed=1).run(1, progress=False).summary)
 
 

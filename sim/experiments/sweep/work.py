@@ -83,7 +83,7 @@ def _base_scenario(ctx: RunContext) -> Any:
 def execute(ctx: RunContext, task: Task) -> RunOutput:
     """Run one task; the same code in-process, in a worker process and on a Dask worker."""
     from sim.core.model import Model
-    from sim.experiments.sweep.spec import apply_overrides
+    from sim.core.scenario import apply_overrides
 
     scenario = apply_overrides(_base_scenario(ctx), task.parameters)
     t0 = time.perf_counter()
