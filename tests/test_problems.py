@@ -283,6 +283,21 @@ def test_problem_pool_grows_and_keeps_order() -> None:
         pool.nonexistent  # noqa: B018
 
 
+
+def test_problem_pool_columns_follow_a_grow_that_adds_no_row() -> None:
+    """A day whose room was reserved (buffers grown) but whose every arrival was prevented keeps n
+    unchanged: the columns the kernels write through must still be views of the new buffers."""
+    pool = ProblemPool(capacity=4)
+    append_rows(pool, **pool_rows(3))
+    old = pool.buffers
+    pool.reserve(10)  # grows: new buffers
+    assert pool.buffers[0] is not old[0]
+    pool.set_rows(pool.n)  # nothing appended today
+    for name, col, buf in zip(PoolColumns._fields, pool.cols, pool.buffers):
+        assert getattr(pool, name) is col and col.base is buf
+    pool.status[0] = 7  # a kernel's write through a column lands in the live buffer
+    assert pool.buffers[PoolColumns._fields.index("status")][0] == 7
+
 def test_ledger_shapes() -> None:
     led = Ledger(n_days=10)
     assert led.arisen.shape == led.resolved.shape == led.abandoned.shape == (N_CATEGORIES, N_SEVERITIES)

@@ -11,6 +11,7 @@ model (grids, firms, staff). The tuples it builds for the kernels are the groups
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,10 +101,10 @@ class Handlers:
         m = self.mult
         sources = (self.authority, self.severity_mult, self.level_cat_mult, m[0], m[1], m[2], m[3], m[4], m[5])
         cached_sources, tables = self._tables
-        if len(cached_sources) == len(sources) and all(a is b for a, b in zip(sources, cached_sources)):
+        if len(cached_sources) == len(sources) and all(map(operator.is_, sources, cached_sources)):
             return tables
         tables = tuple([np.ascontiguousarray(a, dtype=np.float32) for a in sources])
-        if all(a is b for a, b in zip(sources, tables)):  # no copies: safe to keep
+        if all(map(operator.is_, sources, tables)):  # no copies: safe to keep
             self._tables = (sources, tables)
         return tables
 

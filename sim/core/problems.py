@@ -105,6 +105,7 @@ class ProblemPool:
             new[: self.n] = arr[: self.n]
             grown.append(new)
         self.buffers = tuple(grown)
+        self._sync()  # the columns view the new buffers even if no row is added today
 
 
 @dataclass

@@ -3,8 +3,8 @@
 Kernels are compiled on first use and cached on disk (numba's ``cache=True``, in the package's
 ``__pycache__``); nothing is compiled at import. numba decides whether a cached kernel is fresh
 from its own source file only, yet a kernel's machine code includes the kernels it calls from
-other modules of this package. So the cache here is stamped with a digest of every module of
-the package: editing any kernel recompiles them all rather than run stale code.
+other modules of this package, and constants of ``sim/config/taxonomy.py``. So the cache here is
+stamped with a digest of all of them: editing any recompiles every kernel rather than run stale code.
 """
 
 from __future__ import annotations
@@ -27,13 +27,20 @@ ZERO32 = np.float32(0.0)
 ONE32 = np.float32(1.0)
 
 _PACKAGE = Path(__file__).resolve().parent
+#: modules whose constants are compiled into the kernels' machine code (status and level codes)
+_CONSTANTS = (_PACKAGE.parents[1] / "config" / "taxonomy.py",)
 
 
 @functools.cache
 def package_stamp() -> str:
-    """Digest of the source of every module of the kernels package (read once per process)."""
+    """Digest of every module compiled into a kernel: the package's and the taxonomy (read once per process).
+
+    The numpy definitions are left out: no kernel calls them.
+    """
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.glob("*.py")):
+    for path in [*sorted(_PACKAGE.glob("*.py")), *_CONSTANTS]:
+        if path.name == "numpy_definitions.py":
+            continue
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
