@@ -8,10 +8,11 @@ different model.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import MEDIUM
+from helpers import MEDIUM, REPO, SMALL
 
 from sim import Model, Scenario
 from sim.agents.party_member import p_found_by_links
@@ -19,6 +20,7 @@ from sim.agents.resident import influence, judgement, volunteer_candidates
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import (
     ADMIN_CATEGORY,
+    COMMUNITY,
     GRID,
     GRID_VISIT,
     LATENT,
@@ -34,6 +36,7 @@ from sim.core.kernels import arising, escalation, handling, jit, pairwise, recor
 from sim.core.kernels import numpy_definitions as nd
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.state import (
+    CommunityStaff,
     DayTotals,
     EntryRules,
     EscalationRules,
@@ -46,9 +49,10 @@ from sim.core.kernels.state import (
     ResidentState,
     Volunteering,
 )
-from sim.core.problems import draw_arrival_uniforms
+from sim.core.problems import ProblemPool, draw_arrival_uniforms
 from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
 from sim.core.rng import binomial_each, poisson_each
+from sim.core.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,16 @@ def busy_model() -> Model:
                              "policies": {"grid": {}, "whistle": {}, "alliance": {}}})
     m = Model(sc, seed=3)
     m.run(120, progress=False)
+    return m
+
+
+@pytest.fixture(scope="module", params=["bazhong_street_whistle", "combined_reforms"])
+def reform_model(request: pytest.FixtureRequest) -> Model:
+    """A case scenario whose policies change escalation (deadlines, the city level, capacity), on the
+    small world, run 90 days."""
+    sc = load_scenario(REPO / "scenarios" / f"{request.param}.toml", {**SMALL, "run.n_steps": 200})
+    m = Model(sc, seed=2)
+    m.run(90, progress=False)
     return m
 
 
@@ -71,12 +85,56 @@ def assert_same_state(a: Fields, b: Fields) -> None:
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
+def assert_identical(x: np.ndarray, y: np.ndarray, name: str) -> None:
+    """Equal values, shape and dtype."""
+    np.testing.assert_array_equal(x, y, err_msg=name, strict=True)
+
+
+def place_by_numpy(m: Model, pool: ProblemPool, rows: np.ndarray, start: np.ndarray, t: int) -> None:
+    """``routing.place`` in numpy: every level's handler and chance for ``rows``, then ``nd.climb``
+    from ``start``; writes the rows' level, handler and day at the level."""
+    h = m.handlers
+    res, cat, sev = pool.res[rows], pool.cat[rows], pool.sev[rows]
+    hand = h.level_handlers(res, cat)
+    has = np.ones((N_LEVELS, rows.size), dtype=bool)
+    has[PROPERTY] = hand[PROPERTY] >= 0
+    has[GRID] = m.grids.n_workers[hand[GRID]] > 0
+    p = np.stack([nd.p_success(h, np.full(rows.size, lvl), np.maximum(hand[lvl], 0), cat, sev)
+                  for lvl in range(N_LEVELS)])
+    threshold, _, top = m.climb()
+    level = nd.climb(start, p.T, has.T, threshold, top)
+    pool.level[rows] = level
+    pool.handler[rows] = hand[level, np.arange(rows.size)]
+    pool.t_level[rows] = t
+
+
 def test_the_cache_stamp_covers_every_kernel_module() -> None:
     """numba checks a cached kernel against its own file only; the package stamp makes a change to
     any module (a kernel another one calls) recompile them all."""
     stamp = routing.place._cache._cache_file._source_stamp
     assert stamp[1] == jit.package_stamp()
     assert len(set(p.name for p in jit._PACKAGE.glob("*.py"))) >= 10
+
+
+def test_numba_still_caches_the_way_the_stamp_hooks_in(tmp_path: Path) -> None:
+    """The stamp replaces what ``njit(cache=True)`` installs (``dispatcher._cache``, a FunctionCache):
+    if a numba release stopped using that attribute, the kernels would silently stop caching, so the
+    mechanism itself is checked on a throw-away function compiled from a file of its own."""
+    import importlib.util
+
+    import numba
+    from numba.core.caching import FunctionCache
+
+    src = tmp_path / "probe_kernel.py"
+    src.write_text("import numba\n\n@numba.njit(cache=True)\ndef f(x):\n    return x + 1\n")
+    spec = importlib.util.spec_from_file_location("probe_kernel", src)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert isinstance(mod.f, numba.core.registry.CPUDispatcher) and isinstance(mod.f._cache, FunctionCache)
+    assert mod.f(1) == 2
+    assert list((tmp_path / "__pycache__").glob("probe_kernel.f-*.nbi")), "numba wrote no cache index"
+    assert isinstance(routing.place._cache, FunctionCache)  # the kernels' cache is the same kind
 
 
 # ---- pool --------------------------------------------------------------------------------------
@@ -205,21 +263,13 @@ def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
     rng = np.random.default_rng(1)
     rows = np.sort(rng.choice(m.problems.n, size=min(400, m.problems.n), replace=False)).astype(np.int64)
     start = rng.integers(0, N_LEVELS, rows.size).astype(np.int8)
-    pool = copy.deepcopy(m.problems)
+    pool, ref = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
     routing.place(rows, start, 7, pool.cols, h.residence(), h.success_tables(), m.climb())
-    # the numpy definition: every level's handler and chance, then climb()
-    res, cat, sev = m.problems.res[rows], m.problems.cat[rows], m.problems.sev[rows]
-    hand = h.level_handlers(res, cat)
-    has = np.ones((N_LEVELS, rows.size), dtype=bool)
-    has[PROPERTY] = hand[PROPERTY] >= 0
-    has[GRID] = m.grids.n_workers[hand[GRID]] > 0
-    p = np.stack([nd.p_success(h, np.full(rows.size, lvl), np.maximum(hand[lvl], 0), cat, sev)
-                  for lvl in range(N_LEVELS)])
-    level = nd.climb(start, p.T, has.T, m.scenario.handling.p_refer_below, m.top_level)
-    np.testing.assert_array_equal(pool.level[rows], level)
-    np.testing.assert_array_equal(pool.handler[rows], hand[level, np.arange(rows.size)])
+    place_by_numpy(m, ref, rows, start, 7)
+    for name in PoolColumns._fields:
+        assert_identical(getattr(pool, name), getattr(ref, name), name)
     assert np.all(pool.t_level[rows] == 7)
-    assert len(set(level.tolist())) > 2
+    assert len(set(pool.level[rows].tolist())) > 2
 
 
 # ---- handle --------------------------------------------------------------------------------------
@@ -321,6 +371,36 @@ def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
         np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> None:
+    """The fused escalate phase (the model's _escalate) equals nd.escalate, then the stuck rows
+    placed from their next level, then nd.keep of the open rows, with the same uniforms: every
+    output, the ledger, and the pool's whole buffers (the live rows and the compacted tail)."""
+    m, h = reform_model, reform_model.handlers
+    rules = EscalationRules(*m.escalation_rules())
+    n_up = n_quit = n_dropped = 0
+    # the next day with the model's rules; a month later with residents quicker to give up
+    for later, r in ((0, rules), (30, rules._replace(rate_abandon=0.3, rate_abandon_latent=0.2))):
+        t = int(m.t) + later
+        u = np.random.default_rng(16 + later).random((3, m.problems.n))
+        a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+        led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+        got = escalation.escalate_day(t, u, a.cols, tuple(r), led_a.counts(), h.residence(), h.success_tables(),
+                                      m.climb())
+        up, n_again, late_res, quit_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
+        place_by_numpy(m, b, up, r.next_level[b.level[up]], t)
+        nd.keep(b, b.status >= 0)
+        assert got[0] == up.size and got[1] == n_again and got[4] == b.n
+        assert all(type(x) is int for x in (got[0], got[1], got[4]))
+        assert_identical(got[2], late_res, "late_res")
+        assert_identical(got[3], quit_res, "quit_res")
+        for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+            assert_identical(x, y, name)
+        for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
+            assert_identical(x, y, name)
+        n_up, n_quit, n_dropped = n_up + up.size, n_quit + quit_res.size, n_dropped + m.problems.n - b.n
+    assert n_up > 0 and n_quit > 0 and n_dropped > 0
 
 
 # ---- residents -----------------------------------------------------------------------------------
@@ -461,6 +541,45 @@ def test_resident_stats_match_the_recorders_definitions(busy_model: Model) -> No
     assert t_mean == tr.mean(dtype=np.float64)
     assert p10 == p10_binned(s)
     np.testing.assert_array_equal(by_type, mean_by_ctype(w, s))
+
+
+def utilisation_by_numpy(staff: Fields, used: np.ndarray, cap: np.ndarray, comm: slice,
+                         grid: slice) -> tuple[float, ...]:
+    """``recording.utilisation`` in numpy (as ``Recorder.utilisation`` computed it with ``Communities``'
+    staff_effort and admin_effort): staff effort, admin effort, min(used, capacity) summed over
+    communities and over grids, the grids' capacity, and the capacity policies added to the
+    communities (their capacity less the staff's effort left after admin)."""
+    s = CommunityStaff(*staff)
+    staff_eff = s.n_staff * s.capacity_per_staff
+    admin_eff = np.minimum(np.minimum(s.admin_tasks, s.admin_cap) * s.effort_per_task, staff_eff)
+    return (float(staff_eff.sum()), float(admin_eff.sum()), float(np.minimum(used[comm], cap[comm]).sum()),
+            float(np.minimum(used[grid], cap[grid]).sum()), float(cap[grid].sum()),
+            float(cap[comm].sum() - (staff_eff - admin_eff).sum()))
+
+
+def test_utilisation_matches_the_recorders_numpy(reform_model: Model) -> None:
+    m, h = reform_model, reform_model.handlers
+    off, cap, used = h.level_offset, h.capacity(), m.effort_used
+    n_comm, n_grid = m.world.n_communities, m.grids.n
+    got = recording.utilisation(h.community_staff(), used, cap, off[COMMUNITY], n_comm, off[GRID], n_grid)
+    comm, grid = slice(off[COMMUNITY], off[COMMUNITY] + n_comm), slice(off[GRID], off[GRID] + n_grid)
+    ref = utilisation_by_numpy(h.community_staff(), used, cap, comm, grid)
+    assert got == ref and all(type(x) is float for x in got)
+    c = m.communities
+    assert ref[:2] == (float(c.staff_effort().sum()), float(c.admin_effort().sum()))
+    assert np.any(used > cap)  # min(used, capacity) binds somewhere
+
+    # many communities and grids (numpy's pairwise blocks), caps that bind either way
+    rng = np.random.default_rng(17)
+    n_comm, n_grid, comm_lo = 5003, 3001, 3400
+    staff = (rng.uniform(1, 9, n_comm).astype(np.float32), np.float32(0.37), rng.uniform(0, 12, n_comm).astype(np.float32),
+             np.where(rng.random(n_comm) < 0.5, np.inf, rng.uniform(0, 8, n_comm)).astype(np.float32), np.float32(0.29))
+    cap = rng.uniform(0, 5, comm_lo + n_comm + 7) * 10.0 ** rng.uniform(-2, 2, comm_lo + n_comm + 7)
+    used = cap * rng.uniform(0.5, 1.5, cap.size)
+    got = recording.utilisation(staff, used, cap, comm_lo, n_comm, 0, n_grid)
+    ref = utilisation_by_numpy(staff, used, cap, slice(comm_lo, comm_lo + n_comm), slice(0, n_grid))
+    assert got == ref and all(type(x) is float for x in got)
+    assert ref[1] < ref[0] and ref[5] != 0.0
 
 
 def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> None:
