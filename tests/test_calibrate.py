@@ -252,7 +252,8 @@ def test_missing_file_and_bad_workers(tmp_path: Path) -> None:
     rc, _, err = govsim(["calibrate", str(tmp_path / "nope.toml"), "--quiet"])
     assert rc == 2 and err.strip() == f"govsim: error: {tmp_path / 'nope.toml'}: no such calibration file"
     rc, _, err = govsim(["calibrate", str(tmp_path / "nope.toml"), "--workers", "0"])
-    assert rc == 2 and "--workers must be at least 1" in err
+    assert rc == 2 and err.strip() == ("govsim: error: --workers: workers must be at least 1 (1 runs in this process; "
+                                       "none given: one per CPU), got 0")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,9 +70,13 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
 
 
 def check_workers(workers: int | None) -> None:
-    """``--workers N`` must be at least 1 when given."""
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    """``--workers N``, checked before anything runs by the runner's own rule, naming the flag."""
+    from sim.experiments.runner import check_workers as runner_check
+
+    try:
+        runner_check(workers)
+    except InputError as err:
+        raise InputError(f"--workers: {err}") from None
 
 
 def out_dir(value: str, flag: str = "--out") -> Path:
