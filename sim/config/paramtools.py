@@ -73,13 +73,18 @@ def param(
     source: str = "",
     choices: tuple[str, ...] | None = None,
     doc: str = "",
+    plausible: tuple[float, float] | None = None,
 ) -> Any:
     """Declare a parameter field with its range, unit, seed source and one-line meaning.
 
-    ``lo`` and ``hi`` are inclusive bounds, ``gt`` an exclusive lower bound; ``doc`` also
-    completes the message when a :data:`REQUIRED` key is missing.
+    ``lo`` and ``hi`` are inclusive bounds (what a user may set), ``gt`` an exclusive lower
+    bound; ``doc`` also completes the message when a :data:`REQUIRED` key is missing.
+    ``plausible`` is the honest range of an assumed value (what the uncertainty analysis
+    samples): absolute bounds for a scalar, a multiplicative factor applied to every element
+    together for a vector or table field.
     """
-    meta = {"lo": lo, "hi": hi, "gt": gt, "unit": unit, "source": source, "choices": choices, "doc": doc}
+    meta = {"lo": lo, "hi": hi, "gt": gt, "unit": unit, "source": source, "choices": choices, "doc": doc,
+            "plausible": plausible}
     if isinstance(default, Params):
         return field(default_factory=lambda: default, metadata=meta)
     if isinstance(default, dict):
