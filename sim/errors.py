@@ -11,7 +11,8 @@ except :class:`WorkerError`, which exits with code 1 (the run failed)::
     │   └── InputFileError       an input file cannot be loaded (file, dotted key, what is allowed)
     │       ├── ScenarioError    ... a scenario file
     │       ├── SweepError       ... a sweep file
-    │       └── CalibrationError ... a calibration file
+    │       ├── CalibrationError ... a calibration file
+    │       └── UncertaintyError ... an uncertainty file, or a parameter draw a scenario rejects
     ├── OutputError              a result cannot be written where it was asked to go
     ├── StoreError               the results database cannot be opened, read or written
     ├── ClusterError             a Dask scheduler cannot be reached or used
@@ -72,6 +73,10 @@ class SweepError(InputFileError):
 
 class CalibrationError(InputFileError):
     """A calibration file cannot be loaded: one line with the file, the key and what is allowed."""
+
+
+class UncertaintyError(InputFileError):
+    """An uncertainty file (``compare --uncertainty FILE``) or a parameter draw cannot be used: one line."""
 
 
 class OutputError(GovsimError):

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from sim.cli.common import Subparsers
-    from sim.experiments.compare import Comparison
+    from sim.experiments.compare import Comparison, Entry
+    from sim.experiments.uncertainty import UncertainComparison
+    from sim.experiments.uncertainty_spec import Uncertain
 
 __all__ = ["add_compare_command", "cmd_compare"]
 
@@ -35,10 +37,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError(f"--replicates must be at least 2 for confidence intervals, got {args.replicates}")
     check_workers(args.workers)
     entries = prepare(args.scenarios, args.steps)  # every scenario validated before anything runs
+    uncertain = _uncertain(args.uncertainty, entries, args.replicates, args.seed)  # and every draw
     out = out_dir(args.out)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    unc: UncertainComparison | None = None
     try:
-        comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet, store=store)
+        if uncertain is None:
+            comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet,
+                                  store=store)
+        else:
+            from sim.experiments.uncertainty import run_uncertain
+
+            unc = run_uncertain(entries, uncertain, args.replicates, args.seed, args.workers,
+                                progress=not args.quiet, store=store)
+            comp = unc.comparison
     except ComparisonInterrupted as exc:
         print(f"govsim: interrupted; {exc.n_stored} finished runs were stored with label "
               f"compare:{exc.comparison_id}, nothing for the unfinished ones", file=sys.stderr)
@@ -50,17 +62,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except OSError as err:
         raise OutputError(f"the runs are stored with label compare:{comp.comparison_id}, but the figures could not "
                           f"be written to '{out}' ({err.strerror or err})") from None
-    _print(args, comp, store.url, figures)
+    _print(args, comp, store.url, figures, unc)
     return 0
 
 
-def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[Path]) -> None:
+def _uncertain(spec: str | None, entries: list[Entry], replicates: int, seed: int) -> list[Uncertain] | None:
+    """``--uncertainty [FILE]``: the parameters to draw (None without the flag), every draw checked."""
+    if spec is None:
+        return None
+    from sim.experiments.uncertainty import prepare_draws
+    from sim.experiments.uncertainty_spec import load_uncertainty, resolve_uncertain
+
+    scenarios = [e.scenario for e in entries]
+    uncertain = load_uncertainty(spec, scenarios) if spec else resolve_uncertain(scenarios)
+    prepare_draws(entries, uncertain, replicates, seed)  # a draw a scenario rejects fails here
+    return uncertain
+
+
+def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[Path],
+           unc: UncertainComparison | None = None) -> None:
     if args.json:
         data = comp.to_json_dict()
         data.update(db=url, figures=[str(p) for p in figures])
+        if unc is not None:
+            data["uncertainty"] = unc.to_dict()
         print(json.dumps(data, ensure_ascii=False))
         return
-    print(comp.format_table())
+    print(unc.format_table() if unc is not None else comp.format_table())
     print(f"\nstored {len(comp.runs)} runs with label compare:{comp.comparison_id} in {url} "
           f"({comp.wall_s:.1f} s, {comp.workers} worker{'s' if comp.workers > 1 else ''})")
     print("figures:")
@@ -82,5 +110,10 @@ def add_compare_command(subparsers: Subparsers) -> None:
     c.add_argument("--db", help=DB_HELP)
     c.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--uncertainty", nargs="?", const="", metavar="FILE",
+                   help="each replicate draws the uncertain parameters once, shared by all scenarios: every "
+                        "parameter with a plausible range (govsim params), or those FILE names with their "
+                        "distributions; the table gives 95%% ranges over draws and seeds, P(beats baseline), "
+                        "P(best) and the parameters driving each difference")
     c.add_argument("--out", default="results", metavar="DIR", help="directory for the figures (default: results)")
     c.set_defaults(func=cmd_compare)

@@ -114,11 +114,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    """Print every parameter with its default, range, unit and source (a Markdown table)."""
+    """Print every parameter with its default, range, plausible range, unit and source (Markdown tables).
+
+    The core's parameters first, then one table per policy (keys ``policies.<name>.<parameter>``).
+    """
+    from sim import policies
     from sim.config.parameter_table import parameter_table
     from sim.core.scenario import Scenario
 
     print(parameter_table(Scenario()))
+    for name in policies.available():
+        print(f"\n## Policy `{name}`\n")
+        print(parameter_table(policies.get(name).Params(), f"policies.{name}."))
     return 0
 
 
@@ -135,5 +142,5 @@ def add_run_commands(subparsers: Subparsers) -> None:
     r.add_argument("--label", default="", help="free-text label stored with the run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
-    q = subparsers.add_parser("params", help="list every parameter with default, range, unit and source")
+    q = subparsers.add_parser("params", help="list every parameter with default, range, plausible range, unit and source")
     q.set_defaults(func=cmd_params)

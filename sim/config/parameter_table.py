@@ -10,22 +10,30 @@ from sim.config.paramtools import Params, Vector
 
 
 def iter_parameters(params: Params, prefix: str = "", inherited: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield one row per scalar parameter: dotted key, default, unit, range, choices, source."""
+    """Yield one row per scalar parameter: dotted key, default, unit, range, choices, source, plausible range.
+
+    ``plausible`` is the honest range of an assumed value, or None; ``factor`` says it is a factor
+    applied to the whole vector or table the element belongs to (``plausible_key`` names it).
+    """
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
         meta = dict(f.metadata) if f.metadata else {}
+        key = f"{prefix}{f.name}"
+        if isinstance(value, Params) and meta.get("plausible") is not None:
+            meta["plausible_key"] = key
         if inherited:
-            for k in ("unit", "source", "lo", "hi"):
+            for k in ("unit", "source", "lo", "hi", "plausible", "plausible_key"):
                 if meta.get(k) in (None, ""):
                     meta[k] = inherited.get(k)
-        key = f"{prefix}{f.name}"
         if isinstance(value, Params):
             yield from iter_parameters(value, key + ".", meta if isinstance(value, Vector) or meta else inherited)
         elif isinstance(value, tuple):
             continue
         else:
             yield {"key": key, "default": value, "unit": meta.get("unit") or "", "lo": meta.get("lo"),
-                   "hi": meta.get("hi"), "choices": meta.get("choices"), "source": meta.get("source") or ""}
+                   "hi": meta.get("hi"), "choices": meta.get("choices"), "source": meta.get("source") or "",
+                   "plausible": meta.get("plausible"), "factor": meta.get("plausible_key") is not None,
+                   "plausible_key": meta.get("plausible_key") or (key if meta.get("plausible") else None)}
 
 
 def _allowed(row: dict[str, Any]) -> str:
@@ -37,12 +45,27 @@ def _allowed(row: dict[str, Any]) -> str:
     return f"[{'' if lo is None else lo}, {'' if hi is None else hi}]"
 
 
-def parameter_table(params: Params) -> str:
-    """Markdown table of every parameter of ``params`` (a whole scenario: ``Scenario()``)."""
-    lines = ["| key | default | unit | allowed | source |", "|---|---|---|---|---|"]
-    for row in iter_parameters(params):
+def plausible_text(row: dict[str, Any]) -> str:
+    """The plausible range of a row: ``[lo, hi]`` for a scalar, ``x0.7-1.4 (key)`` for an element of a vector or table."""
+    pl = row.get("plausible")
+    if pl is None:
+        return ""
+    if row.get("factor"):
+        return f"x{pl[0]:.4g}-{pl[1]:.4g} (`{row['plausible_key']}`)"
+    return f"[{pl[0]:.4g}, {pl[1]:.4g}]"
+
+
+def parameter_table(params: Params, prefix: str = "") -> str:
+    """Markdown table of every parameter of ``params`` (a whole scenario: ``Scenario()``; a policy's with ``prefix``).
+
+    ``plausible``: the honest range of an assumed value that ``govsim compare --uncertainty`` samples
+    (a factor ``x lo-hi`` for every element of a vector or table together).
+    """
+    lines = ["| key | default | unit | allowed | plausible | source |", "|---|---|---|---|---|---|"]
+    for row in iter_parameters(params, prefix):
         default = row["default"]
         if isinstance(default, float):
             default = f"{default:.6g}"
-        lines.append(f"| `{row['key']}` | {default} | {row['unit']} | {_allowed(row)} | {row['source']} |")
+        lines.append(f"| `{row['key']}` | {default} | {row['unit']} | {_allowed(row)} | {plausible_text(row)} "
+                     f"| {row['source']} |")
     return "\n".join(lines)

@@ -114,27 +114,29 @@ class WorldParams(Params):
         ByCompoundType, (0.3, 0.4, 0.3), lo=0.0, hi=1.0, unit="share",
         source="assumption; the three types are 003's")
     n_buildings_per_compound: ByCompoundType = vector_param(
-        ByCompoundType, (6, 8, 10), lo=1, hi=1000, unit="buildings (mean)", source="assumption")
+        ByCompoundType, (6, 8, 10), lo=1, hi=1000, unit="buildings (mean)", plausible=(0.7, 1.4), source="assumption")
     n_households_per_building: ByCompoundType = vector_param(
-        ByCompoundType, (18, 24, 36), lo=1, hi=2000, unit="households (mean)", source="assumption")
+        ByCompoundType, (18, 24, 36), lo=1, hi=2000, unit="households (mean)", plausible=(0.7, 1.4),
+        source="assumption")
     n_residents_per_household: ByCompoundType = vector_param(
         ByCompoundType, (2.3, 2.4, 3.0), lo=1.0, hi=10.0, unit="residents (mean)",
-        source="assumption (2020 census mean 2.62)")
+        plausible=(0.85, 1.15), source="assumption (2020 census mean 2.62)")
     p_elderly: ByCompoundType = vector_param(
         ByCompoundType, (0.35, 0.40, 0.10), lo=0.0, hi=1.0, unit="share",
         source="003: mature community, 800 over 50 and ~200 over 70; new compounds of young families")
     p_child: ByCompoundType = vector_param(
-        ByCompoundType, (0.12, 0.10, 0.25), lo=0.0, hi=1.0, unit="share", source="assumption (003)")
+        ByCompoundType, (0.12, 0.10, 0.25), lo=0.0, hi=1.0, unit="share", plausible=(0.7, 1.4),
+        source="assumption (003)")
     p_party_member: float = param(0.063, lo=0.0, hi=1.0, unit="share of residents (all members are adults or elderly)",
                                   source="003: 17,492 members / 277,000 residents")
     n_links_per_party_member: float = param(4.6, lo=0.0, hi=50.0, unit="residents",
-                                            source="001: 130 members link 600+ residents")
+                                            plausible=(4.6, 6.0), source="001: 130 members link 600+ residents")
     n_building_ties: float = param(2.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
-                                   source="assumption")
+                                   plausible=(1.0, 4.0), source="assumption")
     n_compound_ties: float = param(1.0, lo=0.0, hi=50.0, unit="ties each resident starts (mean; degree about twice)",
-                                   source="assumption")
+                                   plausible=(0.5, 2.0), source="assumption")
     n_long_ties: float = param(0.2, lo=0.0, hi=10.0, unit="ties each resident starts (mean; degree about twice)",
-                               source="assumption")
+                               plausible=(0.05, 0.5), source="assumption")
     n_cobuilding_units_per_community: int = param(7, lo=0, hi=100, unit="units",
                                                   source="000: Jiyang convenes 7 co-building units")
 
@@ -153,18 +155,21 @@ class ProblemParams(Params):
     """How problems arise, get reported, wait and are given up."""
 
     rate_arise: float = param(1 / 150, lo=0.0, hi=1.0, unit="problems per resident per day",
-                              source="assumption (~2.4 problems a resident a year)")
+                              plausible=(1 / 300, 1 / 75), source="assumption (~2.4 problems a resident a year)")
     category_weights: CategoryWeightsByGroup = param(CategoryWeightsByGroup(), source="assumption")
-    category_mult: CategoryMultByCompound = param(CategoryMultByCompound(), source="assumption after 003")
+    category_mult: CategoryMultByCompound = param(CategoryMultByCompound(), plausible=(0.8, 1.25),
+                                                  source="assumption after 003")
     severity_weights: SeverityByCategory = param(SeverityByCategory(), source="assumption")
     rate_self_report: BySeverity = vector_param(
         BySeverity, (0.04, 0.08, 0.15, 0.25), lo=0.0, hi=1.0, unit="/day at trust 0.5", source="assumption")
     report_trust_slope: float = param(1.5, lo=0.0, hi=2.0, unit="per unit trust",
                                       source="assumption: reporting follows trust")
     dur_patience: BySeverity = vector_param(
-        BySeverity, (14, 30, 60, 120), lo=1, unit="days", source="assumption")
-    rate_abandon: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", source="assumption")
-    rate_abandon_latent: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", source="assumption")
+        BySeverity, (14, 30, 60, 120), lo=1, unit="days", plausible=(0.5, 2.0), source="assumption")
+    rate_abandon: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", plausible=(0.01, 0.04),
+                                source="assumption")
+    rate_abandon_latent: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", plausible=(0.01, 0.04),
+                                       source="assumption")
     rate_recontact: float = param(0.15, lo=0.0, hi=1.0, unit="/day while overdue",
                                   source="000: residents wait long and run many times")
     p_prevented_base: float = param(0.0, lo=0.0, hi=1.0, unit="probability",
@@ -179,28 +184,34 @@ class HandlingParams(Params):
                                     "community, big matters in the street; major ones to departments (000)")
     admin_to_department: bool = param(True, source="000: departments face communities directly")
     effort: BySeverity = vector_param(
-        BySeverity, (0.1, 0.25, 0.5, 1.0), lo=0.001, hi=30.0, unit="effort per attempt", source="assumption")
-    authority: Authority = param(Authority(), source="assumption after 000, 002, 004")
+        BySeverity, (0.1, 0.25, 0.5, 1.0), lo=0.001, hi=30.0, unit="effort per attempt", plausible=(0.7, 1.5),
+        source="assumption")
+    authority: Authority = param(Authority(), plausible=(0.8, 1.1), source="assumption after 000, 002, 004")
     severity_mult: BySeverity = vector_param(
-        BySeverity, (1.0, 0.85, 0.6, 0.4), lo=0.0, hi=1.0, unit="multiplier", source="assumption")
+        BySeverity, (1.0, 0.85, 0.6, 0.4), lo=0.0, hi=1.0, unit="multiplier", plausible=(0.8, 1.0), source="assumption")
     p_refer_below: float = param(0.15, lo=0.0, hi=1.0, unit="probability",
+                                 plausible=(0.05, 0.3),
                                  source="assumption: a handler refers up what it has no power to solve")
     dur_escalate: BySeverity = vector_param(
-        BySeverity, (7, 14, 21, 30), lo=1, unit="days stuck before escalation may happen", source="assumption")
+        BySeverity, (7, 14, 21, 30), lo=1, unit="days stuck before escalation may happen", plausible=(0.5, 2.0),
+        source="assumption")
     rate_escalate: float = param(0.1, lo=0.0, hi=1.0, unit="/day once stuck",
-                                 source="assumption: no whistle, escalation is haphazard (000)")
+                                 plausible=(0.03, 0.3), source="assumption: no whistle, escalation is haphazard (000)")
     top_level: str = param("department", choices=LEVELS[COMMUNITY:], unit="level",
                            source="000: departments are the top; the city only with the whistle (002)")
     capacity_street_per_10k: float = param(2.0, lo=0.0, unit="effort/day per 10,000 residents",
-                                           source="assumption: weak streets (002)")
+                                           plausible=(1.0, 4.0), source="assumption: weak streets (002)")
     capacity_department_per_10k: float = param(4.0, lo=0.0, unit="effort/day per category per 10,000 residents",
-                                               source="assumption: dispersed departments (000)")
-    capacity_city_per_10k: float = param(0.3, lo=0.0, unit="effort/day per 10,000 residents", source="assumption")
-    property_capacity_per_100_households: float = param(0.4, lo=0.0, unit="effort/day", source="assumption")
+                                               plausible=(2.0, 8.0), source="assumption: dispersed departments (000)")
+    capacity_city_per_10k: float = param(0.3, lo=0.0, unit="effort/day per 10,000 residents", plausible=(0.1, 0.6),
+                                         source="assumption")
+    property_capacity_per_100_households: float = param(0.4, lo=0.0, unit="effort/day", plausible=(0.2, 0.8),
+                                                        source="assumption")
     property_quality: ByCompoundType = vector_param(
         ByCompoundType, (0.0, 0.7, 0.8), lo=0.0, hi=1.0, unit="mean quality",
-        source="assumption; old compounds have no firm (003)")
-    property_quality_concentration: float = param(10.0, lo=1.0, unit="Beta a+b of firm quality", source="assumption")
+        plausible=(0.7, 1.25), source="assumption; old compounds have no firm (003)")
+    property_quality_concentration: float = param(10.0, lo=1.0, unit="Beta a+b of firm quality", plausible=(4.0, 25.0),
+                                                  source="assumption")
 
 
 @dataclass(frozen=True)
@@ -208,24 +219,28 @@ class CommunityParams(Params):
     """Community staff, grids and grid workers, events."""
 
     n_staff_per_10k: float = param(18.0, lo=0.0, hi=1000.0, unit="staff per 10,000 residents",
+                                   plausible=(12.0, 24.0),
                                    source="assumption (national guideline of 18 community workers per 10,000)")
-    capacity_per_staff: float = param(0.8, lo=0.0, hi=1.0, unit="effort/day", source="assumption")
+    capacity_per_staff: float = param(0.8, lo=0.0, hi=1.0, unit="effort/day", plausible=(0.5, 1.0), source="assumption")
     rate_admin_tasks: float = param(8.0, lo=0.0, unit="tasks per community per day",
                                     source="004: tasks pushed down, paperwork and inspections")
-    effort_admin_task: float = param(0.3, lo=0.0, unit="effort per task", source="assumption")
+    effort_admin_task: float = param(0.3, lo=0.0, unit="effort per task", plausible=(0.15, 0.5), source="assumption")
     households_per_grid: ByCompoundType = vector_param(
         ByCompoundType, (150, 200, 300), lo=1, unit="households",
         source="001: at most 150 in old and 300 in new compounds; mature: assumption")
     n_grid_workers_per_grid: float = param(1.0, lo=0.0, hi=20.0, unit="workers",
+                                           plausible=(0.7, 1.5),
                                            source="assumption: before 001's 48 posts for 32 grids")
-    capacity_per_grid_worker: float = param(0.5, lo=0.0, hi=1.0, unit="effort/day", source="assumption")
+    capacity_per_grid_worker: float = param(0.5, lo=0.0, hi=1.0, unit="effort/day", plausible=(0.3, 0.8),
+                                            source="assumption")
     n_visits_per_worker_per_month: float = param(100.0, lo=0.0, hi=2000.0, unit="households/month",
+                                                 plausible=(50.0, 150.0),
                                                  source="assumption: half of 001's 200 after reform")
-    p_find_on_visit: float = param(0.7, lo=0.0, hi=1.0, unit="probability", source="assumption")
+    p_find_on_visit: float = param(0.7, lo=0.0, hi=1.0, unit="probability", plausible=(0.5, 0.9), source="assumption")
     rate_events: float = param(1 / 30, lo=0.0, hi=10.0, unit="events per community per day",
-                               source="assumption: one a month before the alliance")
+                               plausible=(1 / 60, 1 / 15), source="assumption: one a month before the alliance")
     p_event_reach: float = param(0.04, lo=0.0, hi=1.0, unit="share of residents per event",
-                                 source="000: 235 events reached 30,000+ (~128 each)")
+                                 plausible=(0.04, 0.05), source="000: 235 events reached 30,000+ (~128 each)")
 
 
 @dataclass(frozen=True)
@@ -233,9 +248,10 @@ class PartyParams(Params):
     """Party members' contacts with the residents they are linked to."""
 
     rate_contact: float = param(1 / 14, lo=0.0, hi=1.0, unit="/day per linked resident",
-                                source="001 双联双带; frequency an assumption")
-    p_find_on_contact: float = param(0.5, lo=0.0, hi=1.0, unit="probability", source="assumption")
-    rate_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day", source="assumption (004, 003)")
+                                plausible=(1 / 30, 1 / 7), source="001 双联双带; frequency an assumption")
+    p_find_on_contact: float = param(0.5, lo=0.0, hi=1.0, unit="probability", plausible=(0.3, 0.7), source="assumption")
+    rate_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day", plausible=(0.01, 0.04),
+                                  source="assumption (004, 003)")
 
 
 @dataclass(frozen=True)
@@ -269,9 +285,11 @@ class CostParams(Params):
     """Pay and running costs, counted in yuan per day."""
 
     pay_grid_worker: float = param(1200.0, lo=0.0, unit="yuan/month",
+                                   plausible=(900.0, 1600.0),
                                    source="assumption: below 001's 1,650 floor before reform")
-    pay_community_staff: float = param(3000.0, lo=0.0, unit="yuan/month", source="assumption (004: low pay)")
-    cost_event: float = param(2000.0, lo=0.0, unit="yuan per event", source="assumption")
+    pay_community_staff: float = param(3000.0, lo=0.0, unit="yuan/month", plausible=(2500.0, 4500.0),
+                                       source="assumption (004: low pay)")
+    cost_event: float = param(2000.0, lo=0.0, unit="yuan per event", plausible=(1000.0, 4000.0), source="assumption")
 
 
 DAYS_PER_MONTH = 30.0

@@ -32,7 +32,7 @@ import math
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -85,11 +85,59 @@ def param(
     """
     meta = {"lo": lo, "hi": hi, "gt": gt, "unit": unit, "source": source, "choices": choices, "doc": doc,
             "plausible": plausible}
+    if plausible is not None:
+        check_plausible(default, meta)
     if isinstance(default, Params):
         return field(default_factory=lambda: default, metadata=meta)
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _scaled_extremes(value: Any, meta: Mapping[str, Any]) -> Iterator[tuple[str, float, Mapping[str, Any]]]:
+    """Every element of a vector or table with the metadata (range) that applies to it."""
+    if isinstance(value, Vector):
+        for n in value.names:
+            yield n, float(getattr(value, n)), meta
+        return
+    for f in dataclasses.fields(value):
+        row = getattr(value, f.name)
+        if isinstance(row, Params):
+            for n, v, m in _scaled_extremes(row, f.metadata or meta):
+                yield f"{f.name}.{n}", v, m
+
+
+def check_plausible(default: Any, meta: Mapping[str, Any]) -> None:
+    """A field's ``plausible`` range must contain its default and lie within its validation bounds.
+
+    A scalar's range is absolute: ``lo <= default <= hi``, both ends allowed values. A vector's or
+    table's range is a factor applied to every element together: ``0 < lo <= 1 <= hi``, and every
+    element times ``lo`` and times ``hi`` allowed by the range of that element. Raises ValueError:
+    a wrong declaration is a programming error, found when the class is defined.
+    """
+    pl = meta["plausible"]
+    if not (isinstance(pl, tuple) and len(pl) == 2 and all(isinstance(x, (int, float)) for x in pl) and pl[0] <= pl[1]):
+        raise ValueError(f"plausible must be a pair (lo, hi) of numbers with lo <= hi, got {pl!r}")
+    lo, hi = float(pl[0]), float(pl[1])
+    if isinstance(default, Params):
+        if not 0 < lo <= 1 <= hi:
+            raise ValueError(f"plausible factor {pl!r} of a vector or table must satisfy 0 < lo <= 1 <= hi")
+        for name, v, m in _scaled_extremes(default, meta):
+            for x in (v * lo, v * hi):
+                try:
+                    _check_range(name, x, m, False)
+                except ParameterError as err:
+                    raise ValueError(f"plausible factor {pl!r} takes {err.key} out of its range: {err.message}") from None
+        return
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        raise ValueError(f"plausible needs a numeric default, got {default!r}")
+    if not lo <= default <= hi:
+        raise ValueError(f"plausible range {pl!r} does not contain the default {default!r}")
+    for x in (lo, hi):
+        try:
+            _check_range("plausible", x, meta, False)
+        except ParameterError as err:
+            raise ValueError(f"plausible range {pl!r} is not within the allowed range: {err.message}") from None
 
 
 # ---------------------------------------------------------------------------------------------

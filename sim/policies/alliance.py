@@ -82,32 +82,40 @@ class AllianceParams(Params):
                          source="000: the Jiyang big community convenes its 7 co-building units")
     unit_mix: UnitMix = vector_param(
         UnitMix, (1, 1, 1, 1, 1, 1, 1), lo=0.0, hi=10.0, unit="weight on the unit's resource list",
+        plausible=(0.5, 1.5),
         source="000: police station, hospitals, university, market regulator, fire brigade, enterprises, "
                "social organisations; equal weights an assumption")
     success_boost: float = param(0.3, lo=0.0, hi=3.0, unit="relative rise of community success at full coverage",
+                                 plausible=(0.1, 0.6),
                                  source="assumption: the units' resources back the community (000 资源清单)")
     n_in_service_per_unit: float = param(5.0, lo=0.0, hi=1000.0, unit="members per unit",
+                                         plausible=(2.0, 10.0),
                                          source="assumption (000: 双报到, in-service members form volunteer teams)")
     rate_in_service_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day per member",
+                                             plausible=(0.01, 0.04),
                                              source="assumption: as resident party members (party.rate_volunteer)")
     n_residents_per_turn: float = param(3.0, lo=0.0, hi=100.0, unit="residents served per turn",
-                                        source="assumption (000: 尊老爱幼、文明引导)")
+                                        plausible=(1.0, 6.0), source="assumption (000: 尊老爱幼、文明引导)")
     events_per_unit_per_month: float = param(
         0.2, lo=0.0, hi=30.0, unit="events/month per unit",
+        plausible=(0.1, 0.4),
         source="000: 235 events reached 30,000+ in one big community (~2.6 a year per 1,000 residents; "
                "per unit for a 5,000-resident community with 7 units an assumption)")
     dur_needs_list: int = param(30, lo=1, unit="days", source="000: needs collected at the start of every month")
     p_claim: float = param(0.3, lo=0.0, hi=1.0, unit="probability per needs list at full coverage",
-                           source="assumption (000: 31 service projects claimed)")
+                           plausible=(0.15, 0.5), source="assumption (000: 31 service projects claimed)")
     n_problems_per_project: int = param(15, lo=0, hi=10_000, unit="problems",
+                                        plausible=(10, 20),
                                         source="000: 545 matters done for 31 projects (~17 each, some by meetings); "
                                                "assumption")
     dur_meeting: int = param(90, lo=1, unit="days", source="000: joint meeting of the 7 units every quarter")
     p_meeting_resolve: float = param(0.3, lo=0.0, hi=1.0, unit="probability per meeting at full coverage",
-                                     source="assumption (000: 共同解决堵点难点问题)")
+                                     plausible=(0.15, 0.5), source="assumption (000: 共同解决堵点难点问题)")
     cost_liaison_per_unit_per_month: float = param(
-        500.0, lo=0.0, unit="yuan/month", source="assumption: part of a cadre's time (000: one liaison per unit)")
+        500.0, lo=0.0, unit="yuan/month", plausible=(250.0, 1000.0),
+        source="assumption: part of a cadre's time (000: one liaison per unit)")
     cost_materials_per_unit_per_year: float = param(10_000.0, lo=0.0, unit="yuan/year",
+                                                    plausible=(5000.0, 20000.0),
                                                     source="assumption: materials of claimed projects")
 
 

@@ -94,57 +94,65 @@ class FourEmpowermentsParams(Params):
     venue_cost_per_community: float = param(1_000_000.0, lo=0.0, unit="yuan, once on day 0",
                                             source="001: 1,000,000 yuan of fiscal funds to upgrade venues")
     venue_event_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of community events",
-                                    source="assumption (001: 学习有去处、办公有场所、活动有场地)")
+                                    plausible=(1.2, 2.0), source="assumption (001: 学习有去处、办公有场所、活动有场地)")
     platform_report_mult: float = param(1.3, lo=1.0, hi=5.0, unit="multiplier of self-reporting",
+                                        plausible=(1.1, 1.6),
                                         source="assumption (001: 互联网+ platform for consultation and reporting)")
     p_monitor_find: float = param(0.05, lo=0.0, hi=1.0, unit="/day per latent safety problem",
+                                  plausible=(0.02, 0.1),
                                   source="assumption (001: 24-hour networked monitoring, safety alerts, patrols)")
     platform_cost_per_community_per_year: float = param(50_000.0, lo=0.0, unit="yuan/year",
+                                                        plausible=(25_000.0, 100_000.0),
                                                         source="assumption: platform and monitoring upkeep")
     # 赋责 responsibility: lists, claiming, volunteer events
     responsibility: bool = param(True, source="001: 赋责 (three lists, 社区协调+社会认领)")
-    dur_lists: int = param(30, lo=1, unit="days", source="assumption: monthly, as 000's needs list")
+    dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
     p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem",
+                             plausible=(0.02, 0.045),
                              source="assumption, giving roughly 001's 80+ suggestions a year in one community")
     n_projects_per_month: float = param(4.0, lo=0.0, hi=1000.0, unit="projects per community per month",
-                                        source="001: 50+ projects claimed (taken as a year)")
-    problems_per_project: int = param(5, lo=1, hi=10_000, unit="problems", source="assumption")
+                                        plausible=(4.0, 5.0), source="001: 50+ projects claimed (taken as a year)")
+    problems_per_project: int = param(5, lo=1, hi=10_000, unit="problems", plausible=(3, 8), source="assumption")
     claimable: ByCategory = vector_param(
         ByCategory, (1, 1, 1, 1, 1, 0, 0, 1), lo=0.0, hi=1.0, unit="1 if units can claim the category",
         source="assumption: units and merchants offer services (000's resource list); property is the firm's "
                "and administrative services the departments' statutory duty")
     n_volunteer_events_per_year: float = param(20.0, lo=0.0, hi=10_000.0, unit="events per community per year",
-                                               source="001: 20+ volunteer service events")
+                                               plausible=(20.0, 30.0), source="001: 20+ volunteer service events")
     # 赋责 responsibility: "1+2+N" deliberation
     deliberation: bool = param(True, source="001: 1+2+N 多方议事机制")
-    dur_deliberation: int = param(30, lo=1, unit="days", source="assumption (001: 定期研究小区有关事项)")
+    dur_deliberation: int = param(30, lo=1, unit="days", plausible=(15, 60), source="assumption (001: 定期研究小区有关事项)")
     deliberation_settle: ByCategory = vector_param(
         ByCategory, (0.3, 0.3, 0.3, 0, 0, 0, 0, 0), lo=0.0, hi=1.0, unit="probability per meeting per open problem",
-        source="001: settles stairwell clutter, parking, falling objects (楼道乱堆、车辆乱放、高空抛物); "
+        plausible=(0.5, 1.5), source="001: settles stairwell clutter, parking, falling objects (楼道乱堆、车辆乱放、高空抛物); "
                "chances an assumption")
     deliberation_boost: float = param(1.15, lo=1.0, hi=3.0, unit="success multiplier at grid and community",
+                                      plausible=(1.05, 1.3),
                                       source="assumption (001: 停车自管协会、宠物小组 and other resident groups)")
     # 赋利 benefit: community-run property for unmanaged old compounds
     trusteeship: bool = param(True, source="001: 物业托管 of old compounds without a firm")
     trusteeship_quality: float = param(0.6, lo=0.0, hi=1.0, unit="quality",
+                                       plausible=(0.4, 0.8),
                                        source="assumption: low price (低价有偿), basic cleaning and repairs")
     trusteeship_capacity_per_100_households: float = param(
         0.4, lo=0.0, unit="effort/day",
-        source="assumption: as the core's firms (handling.property_capacity_per_100_households)")
+        plausible=(0.2, 0.8), source="assumption: as the core's firms (handling.property_capacity_per_100_households)")
     trusteeship_p_prevent_sanitation: float = param(0.2, lo=0.0, hi=1.0, unit="share of sanitation problems prevented",
+                                                    plausible=(0.1, 0.35),
                                                     source="assumption (001: 清扫保洁 by the trustee)")
     trusteeship_subsidy_per_household_per_month: float = param(
         5.0, lo=0.0, unit="yuan/household/month",
-        source="assumption: residents pay the low fee, the government tops up")
+        plausible=(2.0, 10.0), source="assumption: residents pay the low fee, the government tops up")
     # 赋利 benefit: embedded elderly care
     elderly_care: bool = param(True, source="001: 嵌入式养老 (day care, meal service)")
     care_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier of the community on care",
-                              source="assumption (001: 老人日托、自助餐)")
+                              plausible=(1.1, 1.6), source="assumption (001: 老人日托、自助餐)")
     p_prevent_care: ByCompoundType = vector_param(
         ByCompoundType, (0.15, 0.15, 0.0), lo=0.0, hi=1.0, unit="share of care problems prevented",
+        plausible=(0.5, 2.0),
         source="assumption: day care and meals reach the elderly of old and mature compounds (001, 003)")
     elderly_care_cost_per_community_per_year: float = param(
-        100_000.0, lo=0.0, unit="yuan/year", source="assumption (001: 政府兜底补贴)")
+        100_000.0, lo=0.0, unit="yuan/year", plausible=(50_000.0, 200_000.0), source="assumption (001: 政府兜底补贴)")
 
 
 def _combine_prevent(current: np.ndarray, extra: np.ndarray | float) -> np.ndarray:

@@ -50,8 +50,10 @@ class GridParams(Params):
     pay_grid_worker: float = param(1650.0, lo=0.0, unit="yuan/month", source="001: pay at least 1,650 yuan a month")
     proxy_service: bool = param(True, source="001: 为民代办, grid workers act as proxies (600+ services)")
     proxy_success_mult: float = param(1.5, lo=1.0, hi=5.0, unit="success multiplier of proxied matters",
+                                      plausible=(1.2, 2.0),
                                       source="assumption: one complete application through the window (001 统一受理)")
     p_building_head_find: float = param(0.01, lo=0.0, hi=1.0, unit="/day per latent problem",
+                                        plausible=(0.005, 0.02),
                                         source="assumption: building heads of the three-level grid (001, 002 楼栋长)")
 
 

@@ -88,26 +88,32 @@ class MicroProjectsParams(Params):
     fund_per_community_per_year: float = param(300_000.0, lo=0.0, unit="yuan/year",
                                                source="003: 30万元 service fund for every community")
     cost_per_project: float = param(50_000.0, lo=1.0, unit="yuan",
+                                    plausible=(30_000.0, 80_000.0),
                                     source="assumption (003: 235 service brands in 39 communities, ~6 each)")
-    dur_cycle: int = param(90, lo=1, hi=3650, unit="days", source="assumption: a project round each quarter")
+    dur_cycle: int = param(90, lo=1, hi=3650, unit="days", plausible=(60, 180),
+                           source="assumption: a project round each quarter")
     dur_collect: int = param(30, lo=0, hi=3650, unit="days from the start of a cycle",
-                             source="assumption: push, then collect suggestions (003 五步工作法)")
-    dur_implement: int = param(30, lo=0, hi=3650, unit="days", source="assumption")
+                             plausible=(14, 45), source="assumption: push, then collect suggestions (003 五步工作法)")
+    dur_implement: int = param(30, lo=0, hi=3650, unit="days", plausible=(14, 60), source="assumption")
     p_suggest_latent: float = param(0.1, lo=0.0, hi=1.0, unit="share of latent problems per collection",
-                                    source="assumption (003: 1,000+ suggestions collected)")
+                                    plausible=(0.05, 0.2), source="assumption (003: 1,000+ suggestions collected)")
     p_approved: float = param(0.8, lo=0.0, hi=1.0, unit="probability",
+                              plausible=(0.6, 0.95),
                               source="assumption (003: residents, community, street and district review)")
     prevent_engineering: float = param(0.3, lo=0.0, hi=1.0, unit="chance a new problem is prevented",
+                                       plausible=(0.15, 0.5),
                                        source="assumption (003: garbage removal, paving, parking spaces)")
     prevent_service: float = param(0.15, lo=0.0, hi=1.0, unit="chance a new care problem is prevented",
-                                   source="assumption (003: 常青 elderly volunteer help)")
+                                   plausible=(0.05, 0.3), source="assumption (003: 常青 elderly volunteer help)")
     prevent_neighbourly: float = param(0.2, lo=0.0, hi=1.0, unit="chance a new dispute is prevented",
-                                       source="assumption (003: neighbourliness projects)")
+                                       plausible=(0.1, 0.35), source="assumption (003: neighbourliness projects)")
     p_take_part: ByCompoundType = vector_param(
         ByCompoundType, (0.2, 0.2, 0.4), lo=0.0, hi=1.0, unit="share of the compound's residents",
+        plausible=(0.5, 1.5),
         source="003: ~200 elderly helped by 80+ volunteer turns; 350+ resident-times at 18 neighbourliness "
                "classes; shares an assumption")
     time_bank_boost: float = param(0.5, lo=0.0, hi=10.0, unit="relative rise of volunteering",
+                                   plausible=(0.2, 1.0),
                                    source="assumption (003: 邻储银行 points; 400+ volunteers in a talent pool)")
 
     @property

@@ -87,44 +87,52 @@ class OneCoreManyParams(Params):
     # three downward moves
     downward_moves: bool = param(True, source="004: 三个下沉")
     first_secretary_boost: float = param(1.1, lo=1.0, hi=3.0, unit="success multiplier of the community",
+                                         plausible=(1.0, 1.25),
                                          source="assumption (004: a street leader is the community's first secretary)")
     n_street_staff_per_community: float = param(4.0, lo=0.0, hi=100.0, unit="street staff",
-                                                source="assumption (004: 街道机关力量下沉)")
+                                                plausible=(2.0, 8.0), source="assumption (004: 街道机关力量下沉)")
     half_days_per_week: float = param(2.0, lo=0.0, hi=14.0, unit="half-days a week",
                                       source="004: at least two half-days a week in the community")
     p_branch_find: float = param(0.02, lo=0.0, hi=1.0, unit="/day per latent problem",
+                                 plausible=(0.01, 0.04),
                                  source="assumption (004: committee members lead compound party branches)")
     # seven teams
     seven_teams: bool = param(True, source="004: 七支队伍")
     teams_volunteer_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of volunteering",
-                                        source="assumption (004: 义工队 and retired party members)")
+                                        plausible=(1.2, 2.0), source="assumption (004: 义工队 and retired party members)")
     teams_gain: ByCategory = vector_param(
         ByCategory, (0.1, 0.0, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0), lo=0.0, hi=2.0,
         unit="added success multiplier at grid and community (0.1: x1.1)",
+        plausible=(0.5, 2.0),
         source="assumption (004: counselling, fire, livelihood, environment, market supervision teams)")
     teams_event_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of community events",
-                                    source="assumption (004: culture and sport team, 文体服务队)")
+                                    plausible=(1.2, 2.0), source="assumption (004: culture and sport team, 文体服务队)")
     teams_cost_per_community_per_year: float = param(30_000.0, lo=0.0, unit="yuan/year",
+                                                     plausible=(15_000.0, 60_000.0),
                                                      source="assumption: equipment, training, insurance")
     # red / yellow / green ratings
     ratings: bool = param(True, source="004: 红、黄、绿三级挂牌警示机制")
-    dur_rating: int = param(90, lo=1, unit="days", source="assumption: quarterly")
+    dur_rating: int = param(90, lo=1, unit="days", plausible=(60, 120), source="assumption: quarterly")
     share_red: float = param(1 / 3, lo=0.0, hi=1.0, unit="share of compounds",
-                             source="assumption (004: 好、中、差 three grades)")
-    red_priority_days: int = param(14, lo=0, hi=3650, unit="days of queue priority", source="assumption")
+                             plausible=(0.25, 0.4), source="assumption (004: 好、中、差 three grades)")
+    red_priority_days: int = param(14, lo=0, hi=3650, unit="days of queue priority", plausible=(7, 30),
+                                   source="assumption")
     red_boost: float = param(1.2, lo=1.0, hi=3.0, unit="success multiplier of grid workers and firm",
+                             plausible=(1.05, 1.4),
                              source="assumption (004: 机关支部与小区支部结对子, cadres posted to the compound)")
     # smart sensors
     sensors: bool = param(True, source="004: 智能监管预警平台 for power, gas and flooding")
     p_sensor_find: float = param(0.5, lo=0.0, hi=1.0, unit="/day per latent safety problem",
-                                 source="assumption (004: 24-hour monitoring, warning and alarm)")
+                                 plausible=(0.3, 0.8), source="assumption (004: 24-hour monitoring, warning and alarm)")
     p_prevent_major_safety: float = param(0.5, lo=0.0, hi=1.0, unit="share of major safety problems prevented",
-                                          source="assumption (004: 隐患于未然)")
+                                          plausible=(0.25, 0.7), source="assumption (004: 隐患于未然)")
     sensor_cost_per_household_per_year: float = param(60.0, lo=0.0, unit="yuan/household/year",
+                                                      plausible=(30.0, 120.0),
                                                       source="assumption: IoT sensors and platform")
     # admission list
     admission_list: bool = param(True, source="004: 社区工作事项准入制度")
     admin_cap: float = param(4.0, lo=0.0, unit="administrative tasks admitted per community per day",
+                             plausible=(2.0, 6.0),
                              source="assumption (004: departments may not push statutory duties onto communities)")
 
 

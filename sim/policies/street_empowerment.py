@@ -43,14 +43,18 @@ class StreetEmpowermentParams(Params):
 
     authority_share: ByCategory = vector_param(
         ByCategory, (0.9, 0.9, 0.9, 0.5, 0.9, 0.9, 0.9, 0.3), lo=0.0, hi=1.5, unit="share of department authority",
+        plausible=(0.7, 1.2),
         source="002: urban management, market supervision, justice, family planning sink to the street; "
                "health and care stay with departments (assumption for the shares)")
     capacity_moved: float = param(0.5, lo=0.0, hi=1.0, unit="share of sunk department capacity",
+                                  plausible=(0.25, 0.75),
                                   source="002: people, money and things follow the task (share an assumption)")
     admin_at_street: bool = param(True, source="002: one-window service centre at the street (一窗受理)")
     admin_task_cut: float = param(0.25, lo=0.0, hi=1.0, unit="share of administrative tasks",
+                                  plausible=(0.1, 0.4),
                                   source="002: districts may not push tasks down at will (share an assumption)")
-    cost_per_street_per_year: float = param(100_000.0, lo=0.0, unit="yuan/year", source="assumption")
+    cost_per_street_per_year: float = param(100_000.0, lo=0.0, unit="yuan/year", plausible=(50_000.0, 200_000.0),
+                                            source="assumption")
 
 
 @register

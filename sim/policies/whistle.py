@@ -43,21 +43,26 @@ _BIG = 2  # severity code of "big"
 class WhistleParams(Params):
     """Parameters of the whistle-blowing process (002)."""
 
-    deadline_community: float = param(10.0, lo=1.0, unit="days", source="assumption (002: tiered response)")
-    deadline_street: float = param(15.0, lo=1.0, unit="days", source="assumption (002: tiered response)")
+    deadline_community: float = param(10.0, lo=1.0, unit="days", plausible=(5.0, 12.0),
+                                      source="assumption (002: tiered response)")
+    deadline_street: float = param(15.0, lo=1.0, unit="days", plausible=(12.0, 20.0),
+                                   source="assumption (002: tiered response)")
     deadline_department: float = param(30.0, lo=1.0, unit="days",
+                                       plausible=(20.0, 45.0),
                                        source="assumption; then the city for major or long-standing problems (002)")
     city_level: bool = param(True, source="002: the city convenes departments on major and long-standing problems")
     dur_collect: int = param(30, lo=1, unit="days", source="002: problems collected regularly from units and on the ground")
     p_collect: float = param(0.3, lo=0.0, hi=1.0, unit="probability per collection",
-                             source="assumption (002: 950+ problems collected)")
+                             plausible=(0.15, 0.5), source="assumption (002: 950+ problems collected)")
     report_capacity_share: float = param(0.3, lo=0.0, hi=5.0, unit="extra share of department capacity",
-                                         source="assumption: departments report for duty (002)")
+                                         plausible=(0.1, 0.6), source="assumption: departments report for duty (002)")
     report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier of whistled matters",
-                                source="assumption: joint consultation on site (002)")
+                                plausible=(1.1, 1.6), source="assumption: joint consultation on site (002)")
     abandon_cut: float = param(0.3, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
+                               plausible=(0.1, 0.5),
                                source="assumption: ledger, supervision, assessment, accountability (002)")
     cost_per_community_per_year: float = param(20_000.0, lo=0.0, unit="yuan/year",
+                                               plausible=(10_000.0, 40_000.0),
                                                source="assumption: meetings, ledgers, supervision")
 
 

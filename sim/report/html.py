@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sim.experiments.compare import Comparison
+    from sim.experiments.uncertainty import UncertainComparison
 
 __all__ = ["Report", "comparison_report", "make_report", "run_report", "sweep_report"]
 
@@ -139,8 +140,9 @@ def _ce_html(comp: Comparison) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
-def comparison_report(comp: Comparison, out: Path, title: str | None = None, single_run: bool = False) -> Report:
-    """Build and write the report of a comparison (or of one run, ``single_run``)."""
+def comparison_report(comp: Comparison, out: Path, title: str | None = None, single_run: bool = False,
+                      uncertainty: UncertainComparison | None = None) -> Report:
+    """Build and write the report of a comparison (or of one run, ``single_run``; with parameter ``uncertainty``)."""
     from sim.report.figures import plot_levels
 
     rep = Report(title or f"govsim comparison {comp.comparison_id}", comp.comparison_id, out)
@@ -156,6 +158,10 @@ def comparison_report(comp: Comparison, out: Path, title: str | None = None, sin
                  f"<b>{html.escape(comp.baseline)}</b>. Cells: mean [95% t-interval] over replicates; diff = scenario - "
                  "baseline, paired by replicate; <b>*</b> the difference's CI excludes 0.</p>")
         rep.add("table", "Scenario table with 95% confidence intervals", _table_html(comp))
+    if uncertainty is not None:
+        from sim.report.uncertainty import uncertainty_html
+
+        rep.add("uncertainty", "Parameter uncertainty", uncertainty_html(uncertainty))
     makers: dict[str, Callable[[], Figure]] = {
         "timeseries": comp.plot_timeseries, "levels": lambda: plot_levels(comp),
         "compound_types": comp.plot_compound_types, "cost_effectiveness": comp.plot_cost_effectiveness,
@@ -261,7 +267,10 @@ def make_report(store: ResultStore, ref: str, out: str | Path = "results") -> Re
         if isinstance(target, RunTarget):
             return run_report(store, target.run_id, out)
         if isinstance(target, ComparisonTarget):
-            return comparison_report(comparison_from_store(store, target.comparison_id), out)
+            from sim.report.uncertainty import uncertainty_from_store
+
+            comp = comparison_from_store(store, target.comparison_id)
+            return comparison_report(comp, out, uncertainty=uncertainty_from_store(store, comp))
         return sweep_report(store, target.sweep, out)
     except OSError as err:
         raise OutputError(f"could not write the report to '{out}' ({err.strerror or err})") from None
