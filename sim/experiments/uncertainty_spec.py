@@ -159,10 +159,10 @@ def _field(key: str, policy_names: Iterable[str]) -> tuple[Any, Mapping[str, Any
     else:
         obj = Scenario()
     meta: Mapping[str, Any] = {}
-    for i, part in enumerate(parts):
+    for part in parts:
         if not isinstance(obj, Params) or part not in obj.field_names():
             raise ParameterError(key, "no such parameter")
-        if i < len(parts) - 1 and isinstance(obj, Vector):
+        if isinstance(obj, Vector):
             raise ParameterError(key, "an element of a vector cannot be drawn alone; name the vector (a factor)")
         meta = next((f.metadata for f in dataclasses.fields(obj) if f.name == part), {})
         obj = getattr(obj, part)
