@@ -143,6 +143,21 @@ def test_cli_bad_uncertainty_file_exits_2_before_any_run(files: dict[str, Path],
 
 
 # ---- statistics on hand-made numbers ------------------------------------------------------------
+def test_driver_flags_have_their_false_alarm_rates() -> None:
+    """No effect at all (400 sets of 10 parameters, 20 replicates): the 95% flag passes 5.5% of the parameters
+    (one in 20, as it should), the Bonferroni flag at least one parameter in 6.3% of the sets (familywise ~5%)."""
+    rng = np.random.default_rng(1)
+    familywise, passed, total = 0, 0, 0
+    for _ in range(400):
+        top = drivers(rng.random((20, 10)), [f"p{j}" for j in range(10)], rng.normal(size=20), top=10)
+        familywise += any(t["strong"] for t in top)
+        passed += sum(not t["noise"] for t in top)
+        total += len(top)
+    assert total == 4000
+    assert 0.035 < passed / total < 0.065  # binomial sd 0.0036 around 0.05
+    assert familywise / 400 < 0.09  # binomial sd 0.011 around 0.05
+
+
 def test_p_beats_and_p_best_by_hand() -> None:
     """Three scenarios, four replicates; a tie for best splits its replicate."""
     vals = np.array([[0.5, 0.6, 0.7, 0.8],   # baseline
@@ -167,7 +182,7 @@ def test_drivers_rank_the_parameter_that_makes_the_difference() -> None:
     diff = x[:, 3] + rng.normal(0, 0.1, 20)
     names = [f"p{j}" for j in range(10)]
     top = drivers(x, names, diff)
-    assert top[0]["parameter"] == "p3" and top[0]["rho"] > 0.9 and not top[0]["noise"]
+    assert top[0]["parameter"] == "p3" and top[0]["rho"] > 0.9 and not top[0]["noise"] and top[0]["strong"]
     assert len(top) == 5 and all(t["abs_rho"] <= top[0]["abs_rho"] for t in top)
     assert drivers(x, names, -diff)[0]["rho"] < -0.9
     assert rho_critical(8) == pytest.approx(0.7067, abs=1e-3) and rho_critical(20) == pytest.approx(0.4438, abs=1e-3)
@@ -185,7 +200,7 @@ def test_the_reforms_own_cost_drives_its_cost_difference(stored: tuple[Uncertain
     np.testing.assert_allclose(diff, res.values[:, j] * STEPS / 365, rtol=1e-6)
     top = res.drivers("cost_yuan", "whistle")
     assert top[0]["parameter"] == "policies.whistle.cost_per_community_per_year"
-    assert top[0]["rho"] == pytest.approx(1.0) and not top[0]["noise"]
+    assert top[0]["rho"] == pytest.approx(1.0) and not top[0]["noise"] and top[0]["strong"]
     assert res.stats(["cost_yuan"]).set_index("scenario").loc["whistle", "p_beats"] == 0.0  # it always costs more
 
 

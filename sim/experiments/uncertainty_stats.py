@@ -14,7 +14,10 @@ both the plausible parameter ranges and the model's own randomness.
 * P(best): the share of replicates in which a scenario is the best of all compared (ties split);
 * drivers: Spearman's rank correlation of each parameter's draw with the paired difference; with
   ``n`` replicates ``|rho|`` below the two-sided 5% critical value (t approximation,
-  ``t / sqrt(n - 2 + t^2)`` with ``t = t_{0.975, n-2}``: 0.71 at n = 8, 0.44 at n = 20) is within noise.
+  ``t / sqrt(n - 2 + t^2)`` with ``t = t_{0.975, n-2}``: 0.71 at n = 8, 0.44 at n = 20) is within noise;
+  as one parameter in 20 without any effect exceeds it, a driver is called strong only beyond the
+  Bonferroni-corrected value for the number of parameters drawn (110 parameters: 0.94 at n = 8,
+  0.71 at n = 20).
 """
 
 from __future__ import annotations
@@ -101,8 +104,11 @@ def drivers(draws: np.ndarray, names: Sequence[str], diff: np.ndarray, top: int 
     """The ``top`` parameters whose draws are most rank-correlated with the paired difference ``diff``.
 
     ``draws``: replicates x parameters. Each item: parameter, rho (Spearman), abs_rho, noise (True
-    when ``|rho|`` is below :func:`rho_critical` for the number of finite pairs). Parameters that
-    did not vary, and a difference that does not vary, give no driver.
+    when ``|rho|`` is below :func:`rho_critical` for the number of finite pairs: one parameter in 20
+    that has no effect still passes it, so with many parameters the top ones often do), strong
+    (``|rho|`` beyond the Bonferroni-corrected critical value, level ``1 - 0.05 / parameters``:
+    unlikely to be chance even among them all). Parameters that did not vary, and a difference
+    that does not vary, give no driver.
     """
     from scipy import stats
 
@@ -112,6 +118,7 @@ def drivers(draws: np.ndarray, names: Sequence[str], diff: np.ndarray, top: int 
     if n < 3 or np.ptp(d[ok]) == 0:
         return []
     crit = rho_critical(n)
+    strong = rho_critical(n, 1 - (1 - LEVEL) / max(len(names), 1))
     out: list[dict[str, Any]] = []
     for j, name in enumerate(names):
         x = np.asarray(draws[ok, j], dtype=np.float64)
@@ -120,6 +127,7 @@ def drivers(draws: np.ndarray, names: Sequence[str], diff: np.ndarray, top: int 
         rho = float(stats.spearmanr(x, d[ok]).statistic)
         if math.isfinite(rho):
             out.append({"parameter": name, "rho": rho, "abs_rho": abs(rho),
-                        "noise": not (math.isfinite(crit) and abs(rho) >= crit)})
+                        "noise": not (math.isfinite(crit) and abs(rho) >= crit),
+                        "strong": math.isfinite(strong) and abs(rho) >= strong})
     out.sort(key=lambda r: (-float(r["abs_rho"]), str(r["parameter"])))
     return out[:top]

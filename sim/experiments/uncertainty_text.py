@@ -70,15 +70,16 @@ def _block(res: UncertainComparison, k: int, rec: dict[tuple[str, str], dict[str
     lines = [_row(head, widths)]
     lines.append("-" * len(lines[0]))
     lines += [_row(cells, widths) for cells in body]
-    return [f"{labels[k]}: the baseline" if k == 0 else f"{labels[k]}:", *lines]
+    return [f"{labels[k]} (the baseline):" if k == 0 else f"{labels[k]}:", *lines]
 
 
 def _drivers(res: UncertainComparison, width: int) -> list[str]:
-    n = res.comparison.replicates
-    crit = rho_critical(n)
+    n, d = res.comparison.replicates, len(res.uncertain)
+    crit, strong = rho_critical(n), rho_critical(n, 1 - 0.05 / max(d, 1))
     head = (f"Drivers of the difference to {res.labels[0]}: Spearman rank correlation (rho) of each parameter's draw "
-            f"with the paired difference, the 5 largest |rho|; with {n} replicates |rho| below "
-            f"{crit:.2f} is within noise (marked ~).") if math.isfinite(crit) else \
+            f"with the paired difference, the 5 largest |rho|. With {n} replicates |rho| below {crit:.2f} is within "
+            f"noise (marked ~), and among {d} parameters about {0.05 * d:.1f} exceed that by chance; ! marks |rho| "
+            f"beyond {strong:.2f} (Bonferroni for {d} parameters).") if math.isfinite(crit) else \
         f"Drivers of the difference to {res.labels[0]}: too few replicates ({n}) to rank them."
     lines = ["", *textwrap.wrap(head, max(width, 40))]
     if not math.isfinite(crit):
@@ -87,7 +88,7 @@ def _drivers(res: UncertainComparison, width: int) -> list[str]:
         lines.append(f"{label}:")
         for m in DRIVER_METRICS:
             top = res.drivers(m, label)
-            items = ", ".join(f"{d['parameter']} {d['rho']:+.2f}{'~' if d['noise'] else ''}" for d in top)
+            items = ", ".join(f"{d['parameter']} {d['rho']:+.2f}{'~' if d['noise'] else '!' if d['strong'] else ''}" for d in top)
             lines += textwrap.wrap(f"{m}: {items or 'none (the difference does not vary)'}", max(width, 40),
                                    initial_indent="  ", subsequent_indent="      ")
     return lines

@@ -94,20 +94,22 @@ def _table(unc: UncertainComparison) -> str:
 def _drivers(unc: UncertainComparison) -> str:
     from sim.experiments.uncertainty_stats import DRIVER_METRICS, rho_critical
 
-    n = unc.comparison.replicates
-    crit = rho_critical(n)
+    n, n_par = unc.comparison.replicates, len(unc.uncertain)
+    crit, strong = rho_critical(n), rho_critical(n, 1 - 0.05 / max(n_par, 1))
     if not math.isfinite(crit):
         return f'<p class="note">Too few replicates ({n}) to rank the drivers.</p>'
     parts = [f'<p class="note">Spearman rank correlation of each parameter\'s draw with the paired difference to '
-             f"{html.escape(unc.labels[0])}, the 5 largest |rho|; with {n} replicates |rho| below {crit:.2f} is within "
-             "noise (grey, ~).</p>"]
+             f"{html.escape(unc.labels[0])}, the 5 largest |rho|. With {n} replicates |rho| below {crit:.2f} is within "
+             f"noise (grey, ~), and among {n_par} parameters about {0.05 * n_par:.1f} exceed that by chance; "
+             f"<b>bold</b>: |rho| beyond {strong:.2f} (Bonferroni for {n_par} parameters).</p>"]
     for label in unc.labels[1:]:
         rows = ['<tr><th class="l">outcome</th>' + "".join(f"<th>#{i}</th>" for i in range(1, 6)) + "</tr>"]
         for m in DRIVER_METRICS:
             cells = []
             for d in unc.drivers(m, label):
                 text = f"{html.escape(d['parameter'])} {d['rho']:+.2f}"
-                cells.append(f'<td class="l" style="color:#999">{text}~</td>' if d["noise"] else f'<td class="l">{text}</td>')
+                cells.append(f'<td class="l" style="color:#999">{text}~</td>' if d["noise"] else
+                             f'<td class="l"><b>{text}</b></td>' if d["strong"] else f'<td class="l">{text}</td>')
             rows.append(f'<tr><td class="l">{m}</td>{"".join(cells)}</tr>')
         parts.append(f"<h3>{html.escape(label)}</h3><table>{''.join(rows)}</table>")
     return "".join(parts)
