@@ -272,3 +272,28 @@ def test_cli_uncertainty_on_a_tiny_world_and_its_report(files: dict[str, Path], 
     assert main(["report", f"compare:{cid}", "--db", f"sqlite:///{db}", "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / f"{cid}_report.html").read_text(encoding="utf-8")
     assert "Parameter uncertainty" in page and "P(beats)" in page and f"The {n_params} drawn parameters" in page
+
+
+def test_drivers_leave_out_policies_that_are_off_in_both_scenarios(stored: tuple[UncertainComparison, Path]) -> None:
+    """A policy on in neither the scenario nor the baseline cannot change their difference: its draws are not ranked."""
+    import dataclasses
+
+    from sim.report.data import comparison_from_store
+    from sim.report.uncertainty import uncertainty_from_store
+
+    res, db = stored
+    assert res.policies_on == {"small": frozenset(), "whistle": frozenset({"whistle"})}
+    assert res.driver_columns("whistle") == list(range(len(res.names)))
+    off = dataclasses.replace(res, policies_on={"small": frozenset(), "whistle": frozenset()})
+    kept = [off.names[j] for j in off.driver_columns("whistle")]
+    assert kept == ["costs.cost_event", "problems.rate_abandon_latent", "handling.dur_escalate"]
+    assert all(not d["parameter"].startswith("policies.") for d in off.drivers("cost_yuan", "whistle"))
+    # rebuilt from the store: the same draws, statistics and policies
+    with ResultStore(f"sqlite:///{db}") as store:
+        comp = comparison_from_store(store, res.comparison.comparison_id)
+        again = uncertainty_from_store(store, comp)
+    assert again is not None and again.names == res.names and again.policies_on == res.policies_on
+    np.testing.assert_array_equal(again.values, res.values)
+    cols = ["mean", "lo", "hi", "diff", "p_beats", "p_best"]
+    assert np.allclose(again.stats()[cols].to_numpy(dtype=float), res.stats()[cols].to_numpy(dtype=float),
+                       equal_nan=True)

@@ -154,7 +154,8 @@ def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(run_ids)) from None
     comp = _assemble(entries, outputs, run_ids, seeds, int(seed), cid, time.perf_counter() - t0, n_workers)
-    return UncertainComparison(comp, list(uncertain), values)
+    on = {e.label: frozenset(s.name for s in e.scenario.policies) for e in entries}
+    return UncertainComparison(comp, list(uncertain), values, on)
 
 
 def _assemble(entries: Sequence[Entry], outputs: dict[tuple[int, int], _RunOutput], run_ids: dict[tuple[int, int], int],
@@ -200,11 +201,14 @@ class UncertainComparison:
     ``comparison``: the runs (a :class:`~sim.experiments.compare.Comparison`; its own t-intervals
     are confidence intervals of means over draws and seeds). ``uncertain``: the drawn parameters.
     ``values``: the draws, replicates x parameters (vectors and tables: the factor).
+    ``policies_on``: label -> the policies switched on in that scenario (None: unknown), so that a
+    scenario's drivers leave out the parameters of policies on neither in it nor in the baseline.
     """
 
     comparison: Comparison
     uncertain: list[Uncertain]
     values: np.ndarray
+    policies_on: dict[str, frozenset[str]] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -246,11 +250,27 @@ class UncertainComparison:
                              "p_beats": p_beats(d, direction) if k else np.nan, "p_best": float(best[k])})
         return pd.DataFrame(rows)
 
+    def driver_columns(self, label: str) -> list[int]:
+        """Columns of ``values`` that can drive ``label``'s difference to the baseline.
+
+        The core's parameters, and those of policies on in ``label`` or in the baseline (another
+        policy's parameters cannot change the difference).
+        """
+        on = self.policies_on
+        if on is None:
+            return list(range(len(self.uncertain)))
+        mine = on.get(label, frozenset()) | on.get(self.labels[0], frozenset())
+        return [j for j, p in enumerate(self.uncertain) if p.policy is None or p.policy in mine]
+
     def drivers(self, metric: str, label: str, top: int = 5) -> list[dict[str, Any]]:
-        """The parameters whose draws are most rank-correlated with ``label``'s paired difference in ``metric``."""
+        """The parameters whose draws are most rank-correlated with ``label``'s paired difference in ``metric``.
+
+        Among :meth:`driver_columns`; the Bonferroni flag counts those only.
+        """
         comp = self.comparison
         diff = comp.values(label, metric) - comp.values(self.labels[0], metric)
-        return drivers(self.values, self.names, diff, top)
+        cols = self.driver_columns(label)
+        return drivers(self.values[:, cols], [self.names[j] for j in cols], diff, top)
 
     def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """Index metric, columns (scenario, stat) with stat in mean, lo, hi, diff, diff_lo, diff_hi, p_beats, p_best."""

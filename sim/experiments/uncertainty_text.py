@@ -74,12 +74,13 @@ def _block(res: UncertainComparison, k: int, rec: dict[tuple[str, str], dict[str
 
 
 def _drivers(res: UncertainComparison, width: int) -> list[str]:
-    n, d = res.comparison.replicates, len(res.uncertain)
+    n, d = res.comparison.replicates, max((len(res.driver_columns(label)) for label in res.labels[1:]), default=0)
     crit, strong = rho_critical(n), rho_critical(n, 1 - 0.05 / max(d, 1))
     head = (f"Drivers of the difference to {res.labels[0]}: Spearman rank correlation (rho) of each parameter's draw "
             f"with the paired difference, the 5 largest |rho|. With {n} replicates |rho| below {crit:.2f} is within "
             f"noise (marked ~), and among {d} parameters about {0.05 * d:.1f} exceed that by chance; ! marks |rho| "
-            f"beyond {strong:.2f} (Bonferroni for {d} parameters).") if math.isfinite(crit) else \
+            f"beyond {strong:.2f} (Bonferroni for {d} parameters; each scenario is ranked on the core's parameters "
+            f"and those of policies on in it or in {res.labels[0]}).") if math.isfinite(crit) else \
         f"Drivers of the difference to {res.labels[0]}: too few replicates ({n}) to rank them."
     lines = ["", *textwrap.wrap(head, max(width, 40))]
     if not math.isfinite(crit):

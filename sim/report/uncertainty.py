@@ -36,17 +36,19 @@ def uncertainty_from_store(store: ResultStore, comp: Comparison) -> UncertainCom
 
     try:
         with store.engine.connect() as conn:
-            rows = conn.execute(select(runs.c.seed, runs.c.scenario_text)
+            rows = conn.execute(select(runs.c.seed, runs.c.scenario_name, runs.c.scenario_text)
                                 .where(runs.c.label == f"compare:{comp.comparison_id}").order_by(runs.c.id)).all()
     except SQLAlchemyError as exc:
         raise StoreError(f"results database '{store.url}': could not read the draws of comparison "
                          f"{comp.comparison_id}: {str(exc).splitlines()[0]}") from None
     by_seed: dict[int, Any] = {}
-    for seed, text in rows:
+    on: dict[str, frozenset[str]] = {}
+    for seed, name, text in rows:
         parsed = parse_draw_header(text or "")
         if parsed is None:
             return None
         by_seed.setdefault(int(seed), parsed)
+        on[name] = on.get(name, frozenset()) | _policies(text)
     if not by_seed or any(s not in by_seed for s in comp.seeds):
         return None
     params = by_seed[comp.seeds[0]][0]
@@ -54,7 +56,18 @@ def uncertainty_from_store(store: ResultStore, comp: Comparison) -> UncertainCom
     if any([p.key for p in by_seed[s][0]] != keys for s in comp.seeds):
         return None
     values = np.vstack([by_seed[s][1] for s in comp.seeds])
-    return UncertainComparison(comp, params, values)
+    by_label = {label: on.get(label.split(" #")[0], frozenset()) for label in comp.labels}
+    return UncertainComparison(comp, params, values, by_label)
+
+
+def _policies(text: str) -> frozenset[str]:
+    """The policies switched on in a stored (drawn) scenario text."""
+    import tomllib
+
+    try:
+        return frozenset(tomllib.loads(text).get("policies", {}))
+    except tomllib.TOMLDecodeError:
+        return frozenset()
 
 
 def _fmt_p(p: float) -> str:
@@ -94,7 +107,7 @@ def _table(unc: UncertainComparison) -> str:
 def _drivers(unc: UncertainComparison) -> str:
     from sim.experiments.uncertainty_stats import DRIVER_METRICS, rho_critical
 
-    n, n_par = unc.comparison.replicates, len(unc.uncertain)
+    n, n_par = unc.comparison.replicates, max((len(unc.driver_columns(label)) for label in unc.labels[1:]), default=0)
     crit, strong = rho_critical(n), rho_critical(n, 1 - 0.05 / max(n_par, 1))
     if not math.isfinite(crit):
         return f'<p class="note">Too few replicates ({n}) to rank the drivers.</p>'
