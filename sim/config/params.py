@@ -105,7 +105,7 @@ class RunParams(Params):
 
 @dataclass(frozen=True)
 class ReformParams(Params):
-    """When the scenario's policies start, the unrecorded warm-up, and the pre/post windows (docs/model.md §7.11).
+    """When the scenario's policies start, the unrecorded warm-up, and the pre/post windows (docs/model.md §7.12).
 
     Before day ``start_day`` the baseline rules apply (no policy is set up, no hook runs, no policy
     cost); ``dur_warmup`` days run under baseline rules before day 0 and are not recorded.

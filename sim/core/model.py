@@ -69,7 +69,7 @@ class Model:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
-        # warm-up days before day 0, the recorded day (negative in the warm-up), the policies' first day (§7.11)
+        # warm-up days before day 0, the recorded day (negative in the warm-up), the policies' first day (§7.12)
         self.dur_warmup, self.reform_day = scenario.reform.dur_warmup, scenario.reform.start_day
         self.t = -self.dur_warmup
         self.world: World = generate_world(scenario.world, self.streams.get("world"))

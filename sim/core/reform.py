@@ -1,4 +1,4 @@
-"""The reform date and the warm-up (docs/model.md §7.11): when policies start; baseline days before day 0.
+"""The reform date and the warm-up (docs/model.md §7.12): when policies start; baseline days before day 0.
 
 Before ``reform.start_day`` the model runs the baseline rules: its policies exist (each holds its
 own random stream, which nothing draws from yet) but are not set up, run no hook and cost

@@ -240,7 +240,7 @@ class Recorder:
         return {k: float(v) for k, v in out.items()}
 
     def _reform_summary(self) -> dict[str, float]:
-        """Warm-up and reform-date outcomes: only for a run that has them (docs/model.md §7.11)."""
+        """Warm-up and reform-date outcomes: only for a run that has them (docs/model.md §7.12)."""
         m, out = self.model, {}
         if m.dur_warmup:
             out["problems_carried"] = float(m.problems_carried)

@@ -1,4 +1,4 @@
-"""Windowed outcomes and pre/post-reform windows (docs/model.md §7.11 and §9).
+"""Windowed outcomes and pre/post-reform windows (docs/model.md §7.12 and §9).
 
 The cumulative series (``resolution_rate`` = resolved / arisen since day 0) barely move when a
 reform starts a year into a run; the windowed series look at the last :data:`WINDOW_DAYS` days:

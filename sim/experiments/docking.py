@@ -35,7 +35,7 @@ DOCKING_WORLD: dict[str, Any] = {
 }
 
 #: Docking scenarios: scenario file and overrides (``policies.<name>.enabled`` switches a policy on
-#: with its defaults). The last starts the alliance on day 120 after a 60-day warm-up (§7.11).
+#: with its defaults). The last starts the alliance on day 120 after a 60-day warm-up (§7.12).
 DOCKING_SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("baseline.toml", {}),
     "grid": ("baseline.toml", {"policies.grid.enabled": True, "policies.grid.proxy_service": True}),

@@ -152,7 +152,7 @@ def _window_row(model: ReferenceModel) -> dict[str, float]:
 
 
 def reform_summary(model: ReferenceModel) -> dict[str, float]:
-    """Carried problems (after a warm-up) and the pre/post windows of a reform date (§7.11, §9.2)."""
+    """Carried problems (after a warm-up) and the pre/post windows of a reform date (§7.12, §9.2)."""
     out: dict[str, float] = {}
     if model.dur_warmup:
         out["problems_carried"] = model.problems_carried

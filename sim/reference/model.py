@@ -52,7 +52,7 @@ class ReferenceModel(mesa.Model):
         self.streams = Streams(seed)
         self.dur_warmup = scenario.reform.dur_warmup
         self.reform_day = scenario.reform.start_day
-        self.t = -self.dur_warmup  # the recorded day; the phases get the clock t + dur_warmup (§7.11)
+        self.t = -self.dur_warmup  # the recorded day; the phases get the clock t + dur_warmup (§7.12)
         self.record_series = record_series
         self._init_globals()
         self.grids: list[Any] = []
@@ -79,7 +79,7 @@ class ReferenceModel(mesa.Model):
         self.problems_carried = 0
         self._next_uid = 0
         self._order = self.streams.get("order")
-        self.policies: list[Any] = []  # set up on the reform day (§7.11)
+        self.policies: list[Any] = []  # set up on the reform day (§7.12)
         self._waiting = [make_policy(spec.name, spec.params) for spec in scenario.policies]
         self._recording = self.dur_warmup == 0
         if self.dur_warmup:
@@ -93,7 +93,7 @@ class ReferenceModel(mesa.Model):
         return self.t + self.dur_warmup
 
     def _warm_up(self) -> None:
-        """Baseline days before day 0, not recorded; open problems carried into the new ledger (§7.11)."""
+        """Baseline days before day 0, not recorded; open problems carried into the new ledger (§7.12)."""
         for _ in range(self.dur_warmup):
             self.step()
         led = self.ledger = Ledger()
@@ -109,7 +109,7 @@ class ReferenceModel(mesa.Model):
         self._recording = True
 
     def _start_reform(self) -> None:
-        """Set up the policies in order; queued problems move to their handler of today (§7.11)."""
+        """Set up the policies in order; queued problems move to their handler of today (§7.12)."""
         for pol in self._waiting:
             pol.t_start = self.clock
             pol.setup(self)
