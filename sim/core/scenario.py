@@ -73,6 +73,8 @@ class Scenario(Params):
         """Build from nested plain data; ``policies`` maps policy names to their parameter tables."""
         data = dict(data)
         raw_policies = data.pop("policies", {})
+        if "policies_off" in data:
+            raise ParameterError("policies_off", "unknown key; a policy is kept off by enabled = false in its table")
         data.pop("extends", None)
         base = super().from_dict(data)
         if not isinstance(raw_policies, Mapping):
