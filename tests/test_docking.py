@@ -1,7 +1,7 @@
 """Docking: the Mesa reference model (sim/reference, written from docs/model.md) against the core.
 
-For the baseline and three policy scenarios on a ~2,300-resident world, 365 days, seeds 1..20 of
-each implementation: every docked metric's replicate means must agree within 3 combined standard
+For the baseline, three policy scenarios and one with a reform date and a warm-up, on a
+~2,300-resident world, 365 days, seeds 1..20 of each implementation: every docked metric's replicate means must agree within 3 combined standard
 errors (equality within 1e-9 for a metric with zero variance in both). The comparison table is
 printed to the terminal whether or not pytest captures output.
 """

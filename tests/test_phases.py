@@ -103,7 +103,7 @@ def test_hook_runs_after_the_core_phase() -> None:
 
 def test_a_policy_drawing_from_its_own_stream_does_not_shift_the_core() -> None:
     base = run_scenario(small(n_steps=80), seed=3, n_steps=80)
-    probed = run_scenario(small({"policies.probe_a.draws": 1000}, n_steps=80), seed=3, n_steps=80)
+    probed = run_scenario(small({"policies.probe_a.enabled": True, "policies.probe_a.draws": 1000}, n_steps=80), seed=3, n_steps=80)
     for k in SERIES:
         if k == "cost_yuan":
             continue
@@ -112,7 +112,7 @@ def test_a_policy_drawing_from_its_own_stream_does_not_shift_the_core() -> None:
 
 def test_policy_costs_and_counters_reach_the_results() -> None:
     base = run_scenario(small(n_steps=40), seed=2, n_steps=40)
-    probed = run_scenario(small({"policies.probe_a.cost": 250.0}, n_steps=40), seed=2, n_steps=40)
+    probed = run_scenario(small({"policies.probe_a.enabled": True, "policies.probe_a.cost": 250.0}, n_steps=40), seed=2, n_steps=40)
     assert probed.summary["cost_yuan"] == pytest.approx(base.summary["cost_yuan"] + 40 * 250.0)
     np.testing.assert_allclose(probed.timeseries["cost_yuan"] - base.timeseries["cost_yuan"],
                                250.0 * np.arange(1, 41))

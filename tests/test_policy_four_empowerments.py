@@ -30,7 +30,7 @@ SAN, PARK, CARE = (CATEGORIES.index(c) for c in ("sanitation", "parking", "care"
 
 
 def fe(base: Scenario = BASE, **params: object) -> Scenario:
-    return base.with_overrides({f"policies.{NAME}.{k}": v for k, v in params.items()} or {f"policies.{NAME}": {}})
+    return base.with_overrides({f"policies.{NAME}.enabled": True, **{f"policies.{NAME}.{k}": v for k, v in params.items()}})
 
 
 def only(*levers: str, **params: object) -> Scenario:
@@ -138,6 +138,7 @@ def test_invariants_every_step_and_reproducible() -> None:
 def test_regridding_after_setup_keeps_the_deliberation_boost() -> None:
     """A grid policy listed after this one rebuilds the grids; the category boost survives."""
     sc = BASE.with_overrides({f"policies.{NAME}": {},
+                              "policies.grid.enabled": True,
                               "policies.grid.households_per_grid": {"old": 50, "mature": 50, "new": 50}})
     m = Model(sc, seed=2)
     m.step()

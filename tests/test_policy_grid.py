@@ -14,7 +14,7 @@ BASE = Scenario().with_overrides(SMALL_WORLD)
 
 
 def with_grid(**params: object) -> Scenario:
-    return BASE.with_overrides({f"policies.grid.{k}": v for k, v in params.items()} or {"policies.grid": {}})
+    return BASE.with_overrides({"policies.grid.enabled": True, **{f"policies.grid.{k}": v for k, v in params.items()}})
 
 
 def test_setup_regrids_and_staffs() -> None:
@@ -82,5 +82,5 @@ def test_arrivals_unchanged_by_policy() -> None:
                                               ("proxy_service", 1), ("no_such_key", 1)])
 def test_bad_params_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ParameterError) as err:
-        BASE.with_overrides({f"policies.grid.{key}": value})
+        BASE.with_overrides({"policies.grid.enabled": True, f"policies.grid.{key}": value})
     assert f"policies.grid.{key.split('.')[0]}" in str(err.value)

@@ -21,7 +21,7 @@ TEAMS = np.array([1.1, 1.0, 1.1, 1.1, 1.1, 1.0, 1.0, 1.0], dtype=np.float32)  # 
 
 
 def ocm(base: Scenario = BASE, **params: object) -> Scenario:
-    return base.with_overrides({f"policies.{NAME}.{k}": v for k, v in params.items()} or {f"policies.{NAME}": {}})
+    return base.with_overrides({f"policies.{NAME}.enabled": True, **{f"policies.{NAME}.{k}": v for k, v in params.items()}})
 
 
 def only(*levers: str, **params: object) -> Scenario:
@@ -146,6 +146,7 @@ def test_all_levers_off_is_the_baseline() -> None:
 
 def test_regridding_after_setup_keeps_the_teams_boost() -> None:
     sc = BASE.with_overrides({f"policies.{NAME}": {},
+                              "policies.grid.enabled": True,
                               "policies.grid.households_per_grid": {"old": 50, "mature": 50, "new": 50}})
     m = Model(sc, seed=2)
     m.step()
@@ -177,5 +178,5 @@ def test_bad_params_name_the_key(key: str, value: object) -> None:
         Scenario.from_dict({"policies": {NAME: table}})
     assert err.value.key == f"policies.{NAME}.{key}", str(err.value)
     with pytest.raises(ParameterError) as err:
-        BASE.with_overrides({f"policies.{NAME}.{key}": value})
+        BASE.with_overrides({f"policies.{NAME}.enabled": True, f"policies.{NAME}.{key}": value})
     assert f"policies.{NAME}.{key}" in str(err.value)

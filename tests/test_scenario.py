@@ -208,7 +208,7 @@ def test_float_with_integral_value_is_accepted_as_int(tmp_path: Path) -> None:
 
 # ---- overrides ------------------------------------------------------------------------------------
 def test_with_overrides_validates_and_names_the_dotted_key() -> None:
-    sc = Scenario()
+    sc = Scenario().with_overrides({"policies.whistle.enabled": True})
     cases = {
         "world.n_streets": (0, "world.n_streets", "out of range"),
         "party.p_find_on_contact": (1.01, "party.p_find_on_contact", "[0.0, 1.0]"),
@@ -231,7 +231,7 @@ def test_with_overrides_validates_and_names_the_dotted_key() -> None:
 def test_with_overrides_returns_a_new_scenario() -> None:
     sc = Scenario()
     new = sc.with_overrides({"community.n_staff_per_10k": 30.0, "handling.authority.street.safety": 0.9,
-                             "policies.whistle.deadline_street": 5.0})
+                             "policies.whistle.deadline_street": 5.0, "policies.whistle.enabled": True})
     assert new.community.n_staff_per_10k == 30.0 and sc.community.n_staff_per_10k != 30.0
     assert new.handling.authority.street.safety == 0.9
     assert new.policy("whistle").deadline_street == 5.0 and sc.policy("whistle") is None
@@ -249,7 +249,9 @@ def test_policy_enabled_with_defaults() -> None:
 
 def test_to_dict_from_dict_round_trip_with_policies() -> None:
     sc = Scenario().with_overrides({"name": "x", "world.n_streets": 2, "policies.grid.n_workers_per_grid": 2.0,
-                                    "policies.whistle": {}})
+                                    "policies.grid.enabled": True, "policies.whistle": {},
+                                    "policies.alliance.enabled": False})
+    assert [p.name for p in sc.policies] == ["grid", "whistle"] and [p.name for p in sc.policies_off] == ["alliance"]
     again = Scenario.from_dict(sc.to_dict())
     assert again == sc
     assert again.content_hash() == sc.content_hash()
@@ -258,7 +260,9 @@ def test_to_dict_from_dict_round_trip_with_policies() -> None:
 def test_to_toml_round_trip(tmp_path: Path) -> None:
     for sc in (load_scenario(BASELINE),
                Scenario().with_overrides({"description": 'quotes " and 中文', "policies.whistle.city_level": False,
-                                          "policies.grid.n_workers_per_grid": 1.5})):
+                                          "policies.grid.n_workers_per_grid": 1.5, "policies.whistle.enabled": True,
+                                          "policies.grid.enabled": True, "reform.start_day": 30}),
+               Scenario().with_overrides({"policies.grid": {"enabled": False, "n_workers_per_grid": 3.0}})):
         path = write(tmp_path / "full.toml", sc.to_toml())
         assert load_scenario(path) == sc
 
@@ -295,5 +299,5 @@ def test_content_hash_changes_with_any_parameter(key: str, value: Any) -> None:
 
 def test_content_hash_changes_with_policy_parameters() -> None:
     a = Scenario().with_overrides({"policies.whistle": {}})
-    b = Scenario().with_overrides({"policies.whistle.deadline_street": 16.0})
+    b = Scenario().with_overrides({"policies.whistle.enabled": True, "policies.whistle.deadline_street": 16.0})
     assert a.content_hash() != b.content_hash()

@@ -57,7 +57,8 @@ OVERRIDES = [
 @pytest.mark.parametrize("overrides", OVERRIDES)
 def test_apply_overrides_equals_scenario_with_overrides(overrides: dict) -> None:
     for base in (load_scenario(BASELINE), load_scenario(BASELINE.parent / "bazhong_street_whistle.toml")):
-        fast, slow = apply_overrides(base, overrides), base.with_overrides(overrides)
+        # switch_on: a sweep's levers under policies.<name> switch the policy on (in order, appended last)
+        fast, slow = apply_overrides(base, overrides, switch_on=True), base.with_overrides(overrides, switch_on=True)
         assert fast == slow
         assert fast.content_hash() == slow.content_hash()
         assert [p.name for p in fast.policies] == [p.name for p in slow.policies]

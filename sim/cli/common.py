@@ -15,12 +15,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sim.errors import GovsimError, InputError, OutputError, WorkerError
 
-__all__ = ["DB_HELP", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "check_workers", "dispatch", "fail",
-           "out_dir", "run_command"]
+__all__ = ["DB_HELP", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "SET_HELP", "check_workers", "dispatch",
+           "fail", "out_dir", "parse_set", "run_command", "set_error"]
 
 #: exit code when runs failed: a run raised, or a worker process died (what finished is stored)
 EXIT_FAILED = 1
@@ -29,6 +29,8 @@ EXIT_USAGE = 2
 #: exit code after Ctrl-C (128 + SIGINT), as a shell reports it
 EXIT_INTERRUPTED = 130
 DB_HELP = "SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)"
+SET_HELP = ("override a scenario parameter by dotted key (repeatable); a policy's parameters only when it is on: "
+            "switch one on with policies.<name>.enabled=true")
 
 if TYPE_CHECKING:
     #: what ``add_subparsers()`` returns (argparse has no public name for it)
@@ -92,3 +94,26 @@ def out_dir(value: str, flag: str = "--out") -> Path:
     if not (parent.is_dir() and os.access(parent, os.W_OK)):
         raise OutputError(f"{flag} {value}: cannot create it in '{parent}'")
     return out
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are parsed as TOML scalars (numbers, true/false, strings)."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. community.n_grid_workers_per_grid=1.5")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def set_error(sets: dict[str, Any], key: str, message: str, where: str = "") -> InputError:
+    """The one-line error of a bad ``--set``: the flag as given (the one whose key failed), where, and why."""
+    given = next((k for k in sets if key == k or key.startswith(k + ".") or k.startswith(key + ".")), key)
+    value = f"={sets[given]!r}" if given in sets else ""
+    return InputError(f"--set {given}{value}: {where + ': ' if where else ''}{message}")

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, check_workers, out_dir
-from sim.errors import InputError, OutputError
+from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, SET_HELP, check_workers, out_dir, parse_set, set_error
+from sim.errors import InputError, OutputError, ScenarioError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,18 +25,20 @@ _DESCRIPTION = (
     "uses the same seed, int(numpy.random.SeedSequence(S).spawn(R)[r].generate_state(1)[0]) (common random "
     "numbers), so differences to the baseline are paired by replicate. Prints one table of main outcomes, mean "
     "[95% CI] per scenario and the paired difference to the baseline; stores every run with label "
-    "compare:<id>; writes figures <id>_*.png/.svg to the --out directory.")
+    "compare:<id>; writes figures <id>_*.png/.svg to the --out directory. With a reform date (reform.start_day > 0) "
+    "it also prints each outcome's pre/post-reform windows and the reform's effect (its change minus the "
+    "baseline's, paired by replicate).")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Validate every scenario, run the comparison into the store, print the table, write the figures."""
-    from sim.experiments.compare import ComparisonInterrupted, prepare, run_comparison
+    from sim.experiments.compare import ComparisonInterrupted, run_comparison
     from sim.store.database import ResultStore
 
     if args.replicates < 2:
         raise InputError(f"--replicates must be at least 2 for confidence intervals, got {args.replicates}")
     check_workers(args.workers)
-    entries = prepare(args.scenarios, args.steps)  # every scenario validated before anything runs
+    entries = _prepare(args)  # every scenario validated, --set applied, before anything runs
     uncertain = _uncertain(args.uncertainty, entries, args.replicates, args.seed)  # and every draw
     out = out_dir(args.out)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
@@ -66,6 +68,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> list[Entry]:
+    """The scenarios with every ``--set`` applied (``--steps`` last); a bad ``--set`` names itself."""
+    from sim.experiments.compare import prepare
+
+    sets = parse_set(args.set)
+    try:
+        return prepare(args.scenarios, args.steps, sets)
+    except ScenarioError as err:
+        if any(err.key == k or err.key.startswith(k + ".") or k.startswith(err.key + ".") for k in sets):
+            raise set_error(sets, err.key, err.message, err.source) from None
+        raise
+
+
 def _uncertain(spec: str | None, entries: list[Entry], replicates: int, seed: int) -> list[Uncertain] | None:
     """``--uncertainty [FILE]``: the parameters to draw (None without the flag), every draw checked."""
     if spec is None:
@@ -81,14 +96,21 @@ def _uncertain(spec: str | None, entries: list[Entry], replicates: int, seed: in
 
 def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[Path],
            unc: UncertainComparison | None = None) -> None:
+    from sim.experiments.compare_windows import format_pre_post, pre_post_records
+
     if args.json:
         data = comp.to_json_dict()
         data.update(db=url, figures=[str(p) for p in figures])
+        if comp.reform_day() > 0:
+            data["pre_post"] = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                                for r in pre_post_records(comp)]
         if unc is not None:
             data["uncertainty"] = unc.to_dict()
         print(json.dumps(data, ensure_ascii=False))
         return
     print(unc.format_table() if unc is not None else comp.format_table())
+    if comp.reform_day() > 0:
+        print("\n" + format_pre_post(comp))
     print(f"\nstored {len(comp.runs)} runs with label compare:{comp.comparison_id} in {url} "
           f"({comp.wall_s:.1f} s, {comp.workers} worker{'s' if comp.workers > 1 else ''})")
     print("figures:")
@@ -107,6 +129,8 @@ def add_compare_command(subparsers: Subparsers) -> None:
     c.add_argument("--seed", type=int, default=1, metavar="S", help="root seed of the replicate seeds (default: 1)")
     c.add_argument("--workers", type=int, metavar="W",
                    help="worker processes (default: the number of CPUs; 1 runs in this process)")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=SET_HELP + "; applied to every scenario compared, e.g. reform.start_day=365")
     c.add_argument("--db", help=DB_HELP)
     c.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     c.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP
-from sim.errors import InputError, ParameterError
+from sim.cli.common import DB_HELP, SET_HELP, parse_set, set_error
+from sim.errors import ParameterError
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
@@ -53,36 +52,18 @@ def format_summary(summary: dict[str, float], title: str) -> str:
     return "\n".join(lines)
 
 
-def _parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs; values are parsed as TOML scalars (numbers, true/false, strings)."""
-    import tomllib
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. community.n_grid_workers_per_grid=1.5")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = raw
-    return out
-
-
 def _scenario(args: argparse.Namespace) -> Scenario:
     """The scenario file with ``--steps`` and every ``--set`` applied (a bad key names its ``--set``)."""
     from sim.core.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     if args.steps is not None:
         overrides["run.n_steps"] = args.steps
-    for key, value in overrides.items():
-        try:
-            scenario = scenario.with_overrides({key: value})
-        except ParameterError as err:
-            raise InputError(f"--set {key}={value!r}: {err.message}") from None
-    return scenario
+    try:  # all at once: switching a policy on and setting its parameters may come in any order
+        return scenario.with_overrides(overrides)
+    except ParameterError as err:
+        raise set_error(overrides, err.key, err.message) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -137,8 +118,7 @@ def add_run_commands(subparsers: Subparsers) -> None:
     r.add_argument("--seed", type=int, help="random seed (default: the scenario's run.seed)")
     r.add_argument("--db", help=DB_HELP)
     r.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario parameter by dotted key (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     r.add_argument("--label", default="", help="free-text label stored with the run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)

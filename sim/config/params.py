@@ -104,6 +104,22 @@ class RunParams(Params):
 
 
 @dataclass(frozen=True)
+class ReformParams(Params):
+    """When the scenario's policies start, the unrecorded warm-up, and the pre/post windows (docs/model.md §7.12).
+
+    Before day ``start_day`` the baseline rules apply (no policy is set up, no hook runs, no policy
+    cost); ``dur_warmup`` days run under baseline rules before day 0 and are not recorded.
+    """
+
+    start_day: int = param(0, lo=0, hi=100_000, unit="days",
+                           source="convention: day 0 (policies act from the start, as before reform dates)")
+    dur_warmup: int = param(0, lo=0, hi=100_000, unit="days",
+                            source="convention: no warm-up; set it to start the record in steady state")
+    dur_window: int = param(90, lo=1, hi=100_000, unit="days",
+                            source="convention: a quarter before the reform and the last quarter of the run")
+
+
+@dataclass(frozen=True)
 class WorldParams(Params):
     """The community graph: street -> communities -> compounds -> buildings -> households."""
 

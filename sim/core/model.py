@@ -39,6 +39,8 @@ from sim.core.kernels.routing import place, route_found
 from sim.core.kernels.state import Fields
 from sim.core.phases import PHASES, Policy
 from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table, draw_arrival_uniforms
+from sim.core.reform import start_reform
+from sim.core.reform import warm_up as warm_up_days
 from sim.core.results import Recorder, Results
 from sim.core.rng import Streams, binomial_each, poisson_list
 from sim.core.scenario import Scenario
@@ -67,7 +69,9 @@ class Model:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
-        self.t = 0
+        # warm-up days before day 0, the recorded day (negative in the warm-up), the policies' first day (§7.12)
+        self.dur_warmup, self.reform_day = scenario.reform.dur_warmup, scenario.reform.start_day
+        self.t = -self.dur_warmup
         self.world: World = generate_world(scenario.world, self.streams.get("world"))
         self._create_agents()
         self.handlers = Handlers(self, scenario.handling)
@@ -75,11 +79,17 @@ class Model:
         self._create_problems()
         self._create_policies()
         self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
-        self.setup_s = time.perf_counter() - t0
         self._graph: nx.Graph | None = None
         self._p_links_table: np.ndarray | None = None
         self._perf_table: np.ndarray | None = None
         self._perf_key = b""
+        if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
+            warm_up_days(self)
+            self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
+            self._build_schedule()
+        if self.reform_day == 0:
+            self._start_reform()
+        self.setup_s = time.perf_counter() - t0
 
     # ---- construction ---------------------------------------------------------------------------
     def _create_agents(self) -> None:
@@ -140,12 +150,14 @@ class Model:
             p.severity_weights.matrix(),
         )
         self.problems = ProblemPool(capacity=max(1024, int(w.n_residents * p.rate_arise * 60)))
-        self.ledger = Ledger(n_days=sc.run.n_steps + 1)
+        self.ledger = Ledger(n_days=sc.run.n_steps + sc.reform.dur_warmup + 1)
         #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
         self.policy_counters: dict[str, float] = {}
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
         self.events_today = 0
+        #: problems open at the end of the warm-up, counted as arisen on day 0
+        self.problems_carried = 0
         #: effort each handler spent today (``Handlers.capacity`` order; None before the first day)
         self.effort_used: np.ndarray | None = None
         self._closed_res: list[np.ndarray] = []
@@ -153,22 +165,32 @@ class Model:
         self._overdue_res = np.empty(0, dtype=np.int32)
 
     def _create_policies(self) -> None:
-        """The scenario's policies, set up in order, and the day's schedule with their hooks."""
-        self.policies: list[Policy] = []
-        for spec in self.scenario.policies:
-            cls = policy_registry.get(spec.name)
-            self.policies.append(cls(spec.params, self))
-        for pol in self.policies:
-            pol.setup(self)
-        self.handlers.rebuild()
+        """The scenario's policies (set up on the reform day, :meth:`_start_reform`); the day's schedule without them."""
+        self.policies: list[Policy] = []  # those set up and acting
+        self._waiting = [policy_registry.get(spec.name)(spec.params, self) for spec in self.scenario.policies]
+        self._build_schedule(record=self.dur_warmup == 0)
+
+    def _build_schedule(self, record: bool = True) -> None:
+        """The day's schedule: each phase's core submodel (or None) and the hooks of the acting policies."""
         self._hooks: dict[str, list[Callable[[Model, int], None]]] = {ph: [] for ph in PHASES}
         for pol in self.policies:
             for phase, hook in pol.hooks().items():
                 self._hooks[phase].append(hook)
-        #: the day's schedule: each phase's core submodel (or None) and the policies' hooks
-        self._schedule = [(getattr(self, f"_{ph}", None), tuple(self._hooks[ph])) for ph in PHASES]
+        core = {ph: getattr(self, f"_{ph}", None) if record or ph != "record" else None for ph in PHASES}
+        self._schedule = [(core[ph], tuple(self._hooks[ph])) for ph in PHASES]  # warm-up: no record phase
         #: hooks that run after the escalate phase's compaction of the pool (its own hooks and later ones)
         self._late_hooks = any(self._hooks[ph] for ph in PHASES[PHASES.index("escalate"):])
+
+    def _start_reform(self) -> None:
+        """Set up the scenario's policies (today is their first day): :func:`sim.core.reform.start_reform`."""
+        start_reform(self, self._waiting)
+        self._waiting = []
+        self._build_schedule()
+
+    @property
+    def clock(self) -> int:
+        """Days since the model started, warm-up included: the ``t`` the phases and policies are given."""
+        return self.t + self.dur_warmup
 
     # ---- structure --------------------------------------------------------------------------
     def count(self, policy: str, name: str, value: float = 1.0) -> None:
@@ -391,8 +413,13 @@ class Model:
 
     # ---- running -------------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance one day: every phase in order, the core submodel then the policies' hooks."""
-        t = self.t
+        """Advance one day: every phase in order, the core submodel then the policies' hooks.
+
+        On the reform day the policies are set up first. Phases and hooks are given the :attr:`clock`.
+        """
+        if self._waiting and self.t == self.reform_day:
+            self._start_reform()
+        t = self.t + self.dur_warmup
         for core, hooks in self._schedule:
             if core is not None:
                 core(t)
@@ -412,7 +439,7 @@ class Model:
             raise InputError(f"n_steps must be >= 1, got {n}")
         if self.t + n > self.recorder.n_steps:
             self.recorder.extend(self.t + n)
-            self.ledger.extend_days(self.t + n)
+            self.ledger.extend_days(self.clock + n)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         show = progress if progress is not None else self.world.n_residents * n > 10_000_000

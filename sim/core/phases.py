@@ -16,7 +16,10 @@ order the scenario lists them)::
 
 A policy is a small class with a frozen parameter dataclass. It may change the model once in
 ``setup`` (capacities, authority, routing tables: all arrays the model owns) and act each day
-through hooks named ``on_<phase>``; hooks it does not define cost nothing.
+through hooks named ``on_<phase>``; hooks it does not define cost nothing. ``setup`` runs on the
+scenario's reform day (``reform.start_day``, default 0) at the start of that day; hooks are given the
+model's clock ``t`` (days since the start, warm-up included) and schedule their periodic work by
+:meth:`Policy.days`, the days since the policy was set up.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ class Policy:
         self.params = params
         self.model = model
         self.rng = model.streams.get(f"policy:{self.name}")
+        #: the clock of the day the policy was set up (the reform day; set by the model before ``setup``)
+        self.t_start = 0
+
+    def days(self, t: int) -> int:
+        """Days since the policy was set up, on clock day ``t`` (0 on its first day)."""
+        return t - self.t_start
 
     @classmethod
     def check(cls, params: paramtools.Params, scenario: Scenario) -> None:
@@ -59,7 +68,7 @@ class Policy:
         """
 
     def setup(self, model: Model) -> None:
-        """Change the model's structure once, after it is built and before step 0."""
+        """Change the model's structure once, at the start of the reform day (before step 0 by default)."""
 
     def cost_per_day(self, model: Model) -> float:
         """Running cost of the policy in yuan per day (beyond the core's staff)."""

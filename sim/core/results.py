@@ -2,7 +2,8 @@
 
 Metric names are stable: they are the columns of the DataFrame, the keys of the JSON summary
 and the names stored in the database. Counts are cumulative from step 0 unless named
-``pending``/``backlog``; rates and means are as of the recorded step.
+``pending``/``backlog``; rates and means are as of the recorded step; the ``_30d`` series are
+over the last 30 days (:mod:`sim.core.windows`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sim.config.taxonomy import (
 )
 from sim.core.kernels.recording import P10_BINS, record_row, utilisation
 from sim.core.kernels.state import Fields, SeriesRows
+from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary, trailing_mean, trailing_ratio
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +43,7 @@ SERIES: tuple[str, ...] = (
     "resolution_rate", "satisfaction_mean", "satisfaction_p10", "trust_mean",
     *(f"satisfaction_{ct}" for ct in COMPOUND_TYPES),
     "staff_utilisation", "grid_utilisation", "volunteer_hours", "cost_yuan", "repeat_contacts", "escalations",
+    *WINDOW_SERIES,
 )
 
 
@@ -106,16 +109,26 @@ class Recorder:
         self._table = np.full((len(SERIES), n_rows), np.nan)
         self.data = {name: self._table[i] for i, name in enumerate(SERIES)}
         self.rows = 0
+        #: cumulative resolved and closed (resolved + abandoned) at the end of each day d, at [d + 1]
+        self._resolved_cum = np.zeros(n_steps + 2, dtype=np.int64)
+        self._closed_cum = np.zeros(n_steps + 2, dtype=np.int64)
+        #: mean satisfaction and trust of each day d, at [d]
+        self._satisfaction_day = np.zeros(n_steps + 1)
+        self._trust_day = np.zeros(n_steps + 1)
 
     def extend(self, n_steps: int) -> None:
         """Make room for a run continued beyond the scenario's n_steps."""
         old_t, old, rows = self.t, self.data, self.rows
+        old_days = (self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day)
         self.n_steps = n_steps
         self._alloc(n_steps)
         self.t[:rows] = old_t[:rows]
         for k in SERIES:
             self.data[k][:rows] = old[k][:rows]
         self.rows = rows
+        for new, old_day in zip((self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day),
+                                old_days, strict=True):
+            new[:old_day.size] = old_day
 
     def utilisation(self) -> tuple[float, float]:
         """Today's staff and grid utilisation (busy effort over effort), added to the run's totals."""
@@ -138,15 +151,23 @@ class Recorder:
         return (comm_used + admin) / staff if staff else float("nan"), grid_used / grid_cap if grid_cap else float("nan")
 
     def record(self, t: int) -> None:
-        """Account the day; write a row every ``record_every`` steps."""
+        """Account the day (clock ``t``); write a row every ``record_every`` recorded days."""
         staff_u, grid_u = self.utilisation()
-        if t % self.record_every != 0:
-            return
-        if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
-            self.extend(2 * self.n_steps)
         m, led = self.model, self.model.ledger
+        day = t - m.dur_warmup
+        if day + 2 > self._resolved_cum.size:  # stepping past the scenario's n_steps: grow
+            self.extend(2 * self.n_steps)
+        resolved = int(led.resolved.sum())
+        self._resolved_cum[day + 1] = resolved
+        self._closed_cum[day + 1] = resolved + int(led.abandoned.sum())
+        if day % self.record_every != 0:  # the windows' daily means (a recorded day has them in its row)
+            self._satisfaction_day[day] = m.residents.satisfaction.mean(dtype=np.float64)
+            self._trust_day[day] = m.residents.trust.mean(dtype=np.float64)
+            return
+        if self.rows >= self.t.size:
+            self.extend(2 * self.n_steps)
         r = self.rows
-        self.t[r] = t
+        self.t[r] = day
         # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
         # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
         # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
@@ -154,7 +175,17 @@ class Recorder:
                   led.escalations)  # DayTotals
         record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
                    totals)
+        self._record_windows(r, day)
         self.rows = r + 1
+
+    def _record_windows(self, r: int, day: int) -> None:
+        """The windowed series of row ``r`` (day ``day``): see :mod:`sim.core.windows`."""
+        d = self.data
+        self._satisfaction_day[day] = d["satisfaction_mean"][r]
+        self._trust_day[day] = d["trust_mean"][r]
+        d["resolution_rate_30d"][r] = trailing_ratio(self._resolved_cum, self._closed_cum, day, WINDOW_DAYS)
+        d["satisfaction_mean_30d"][r] = trailing_mean(self._satisfaction_day, day, WINDOW_DAYS)
+        d["trust_mean_30d"][r] = trailing_mean(self._trust_day, day, WINDOW_DAYS)
 
     def summary(self) -> dict[str, float]:
         """End-of-run outcomes (see docs/model.md, "Outputs")."""
@@ -205,7 +236,21 @@ class Recorder:
             out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
             out[f"flag_{flag}_abandoned"] = led.flag_abandoned[i]
         out.update(m.policy_counters)
+        out.update(self._reform_summary())
         return {k: float(v) for k, v in out.items()}
+
+    def _reform_summary(self) -> dict[str, float]:
+        """Warm-up and reform-date outcomes: only for a run that has them (docs/model.md §7.12)."""
+        m, out = self.model, {}
+        if m.dur_warmup:
+            out["problems_carried"] = float(m.problems_carried)
+        start = m.reform_day
+        if start > 0:
+            out["reform_start_day"] = float(start)
+            rows = self.rows
+            series = {k: v[:rows] for k, v in self.data.items()}
+            out.update(pre_post_summary(self.t[:rows], series, start, m.scenario.reform.dur_window))
+        return out
 
     def results(self, started: datetime, finished: datetime, run_s: float) -> Results:
         """The run's time series so far, its summary and provenance."""

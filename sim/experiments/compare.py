@@ -48,7 +48,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,9 +58,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.config.taxonomy import COMPOUND_TYPES
-from sim.core.scenario import Scenario, load_scenario
-from sim.errors import InputError, ParameterError, ScenarioError
+from sim.core.scenario import Scenario
+from sim.errors import InputError
 from sim.experiments.compare_json import comparison_to_json
+from sim.experiments.compare_prepare import Entry, prepare, unique_labels
 from sim.experiments.compare_stats import (
     LEVEL,
     STAT_COLUMNS,
@@ -101,56 +102,6 @@ COMPOUND_METRICS: tuple[str, ...] = tuple(f"resolution_rate_{ct}" for ct in COMP
 # ---------------------------------------------------------------------------------------------
 # preparing and running
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Entry:
-    """One scenario of a comparison: unique label, source file (if any) and validated scenario."""
-
-    label: str
-    file: str | None
-    scenario: Scenario
-
-
-def unique_labels(names: Sequence[str]) -> list[str]:
-    """Scenario names, with ``#2``, ``#3``... appended to repeats so every label is unique."""
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for name in names:
-        k = seen.get(name, 0) + 1
-        seen[name] = k
-        label = name if k == 1 else f"{name} #{k}"
-        while label in out:
-            k += 1
-            label = f"{name} #{k}"
-        out.append(label)
-    return out
-
-
-def prepare(scenarios: Sequence[Scenario | str | Path], steps: int | None = None) -> list[Entry]:
-    """Load and validate every scenario (files or objects); ``steps`` overrides ``run.n_steps``.
-
-    Raises :class:`ScenarioError` (one line, naming the file and key) before anything is run.
-    """
-    if isinstance(scenarios, (str, Path, Scenario)):
-        scenarios = [scenarios]
-    if not scenarios:
-        raise InputError("compare needs at least one scenario")
-    overrides = {"run.n_steps": int(steps)} if steps is not None else None
-    loaded: list[tuple[str | None, Scenario]] = []
-    for item in scenarios:
-        if isinstance(item, Scenario):
-            try:
-                sc = item.with_overrides(overrides) if overrides else item
-            except ParameterError as err:
-                raise ScenarioError(item.name, err.key, err.message) from None
-            loaded.append((None, sc))
-        elif isinstance(item, (str, Path)):
-            loaded.append((str(item), load_scenario(item, overrides)))
-        else:
-            raise TypeError(f"expected a Scenario or a path to a scenario file, got {type(item).__name__}")
-    labels = unique_labels([sc.name for _, sc in loaded])
-    return [Entry(label, file, sc) for label, (file, sc) in zip(labels, loaded)]
-
-
 def new_comparison_id() -> str:
     """A short unique id: UTC time to the second and 6 random hex digits, e.g. 20250101T120000Z-1a2b3c."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -304,6 +255,7 @@ def compare(
     progress: bool = True,
     *,
     store: ResultStore | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Run every scenario ``replicates`` times with common random numbers; see the module docstring.
 
@@ -311,8 +263,9 @@ def compare(
     days per run (default: each scenario's ``run.n_steps``). ``seed``: the root seed S.
     ``workers``: processes (default ``os.cpu_count()``; 1 runs in this process). ``store``: a
     :class:`~sim.store.database.ResultStore` to save every run in (label ``compare:<comparison_id>``).
+    ``overrides``: ``{"dotted.key": value}`` set in every scenario before anything runs (as ``--set``).
     """
-    entries = prepare(scenarios, steps)
+    entries = prepare(scenarios, steps, overrides)
     return run_comparison(entries, replicates, seed, workers, progress, store=store)
 
 
@@ -407,6 +360,17 @@ class Comparison:
                 out.loc[rec["metric"], (rec["scenario"], s)] = rec[s]
         return out
 
+    def reform_day(self, label: str | None = None) -> int:
+        """The reform day of scenario ``label`` (default: the baseline's); 0 without a reform date."""
+        days = self.values(label or self.baseline, "reform_start_day")
+        return int(days[0]) if days.size and np.isfinite(days[0]) else 0
+
+    def pre_post(self) -> pd.DataFrame:
+        """Pre/post-reform windows and the paired effect (change minus the baseline's); see compare_windows."""
+        from sim.experiments.compare_windows import pre_post_table
+
+        return pre_post_table(self)
+
     def cost_effectiveness(self, cost: str = "cost_yuan", outcome: str = "satisfaction_mean") -> pd.DataFrame:
         """Extra cost per percentage point of ``outcome`` gained vs the baseline, per other scenario.
 
@@ -459,8 +423,11 @@ class Comparison:
         return comparison_to_json(self)
 
     # ---- figures ---------------------------------------------------------------------------
-    def plot_timeseries(self, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
-        """Mean time series across replicates with 95% CI bands, one colour per scenario."""
+    def plot_timeseries(self, metrics: Sequence[str] | None = None) -> Figure:
+        """Mean time series across replicates with 95% CI bands, one colour per scenario, the reform day marked.
+
+        Default metrics: resolution rate and satisfaction, and with a reform date the windowed series too.
+        """
         from sim.experiments.plots import plot_timeseries
 
         return plot_timeseries(self, metrics)

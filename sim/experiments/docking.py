@@ -34,13 +34,14 @@ DOCKING_WORLD: dict[str, Any] = {
     "community.rate_admin_tasks": 4.0,
 }
 
-#: Docking scenarios: scenario file and policy overrides (an override under ``policies.<name>``
-#: switches the policy on with its defaults).
+#: Docking scenarios: scenario file and overrides (``policies.<name>.enabled`` switches a policy on
+#: with its defaults). The last starts the alliance on day 120 after a 60-day warm-up (§7.12).
 DOCKING_SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("baseline.toml", {}),
-    "grid": ("baseline.toml", {"policies.grid.proxy_service": True}),
-    "alliance": ("baseline.toml", {"policies.alliance.n_units": 7}),
+    "grid": ("baseline.toml", {"policies.grid.enabled": True, "policies.grid.proxy_service": True}),
+    "alliance": ("baseline.toml", {"policies.alliance.enabled": True, "policies.alliance.n_units": 7}),
     "street_empowerment+whistle": ("bazhong_street_whistle.toml", {}),
+    "alliance_from_day_120": ("sanya_jiyang_1plusN.toml", {"reform.start_day": 120, "reform.dur_warmup": 60}),
 }
 
 #: Metrics that must dock (the test asserts them) and metrics only shown.
@@ -48,7 +49,8 @@ DOCKED_METRICS: tuple[str, ...] = (
     "resolution_rate", "satisfaction_mean", "days_to_resolution_median",
     *(f"share_resolved_{lvl}" for lvl in LEVELS),
 )
-SHOWN_METRICS: tuple[str, ...] = ("trust_mean", "abandonment_rate", "share_found_proactive", "n_residents")
+SHOWN_METRICS: tuple[str, ...] = ("trust_mean", "abandonment_rate", "share_found_proactive", "n_residents",
+                                  "problems_carried", "satisfaction_mean_change", "resolution_rate_30d_change")
 
 
 def docking_scenario(name: str, n_steps: int = 365) -> Scenario:

@@ -26,6 +26,8 @@ from matplotlib.ticker import FuncFormatter
 from sim.config.taxonomy import COMPOUND_TYPES
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from sim.experiments.compare import Comparison
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "plot_compound_types",
     "plot_cost_effectiveness",
     "plot_timeseries",
+    "reform_line",
     "save_figure",
     "scenario_colours",
 ]
@@ -52,11 +55,19 @@ SERIES_AXES: dict[str, tuple[str, float]] = {
     "trust_mean": ("Mean trust (% of maximum)", 100.0),
     "cost_yuan": ("Cumulative cost (yuan)", 1.0),
     "volunteer_hours": ("Cumulative volunteer hours (h)", 1.0),
+    "resolution_rate_30d": ("Resolution rate, last 30 days (% of problems closed)", 100.0),
+    "satisfaction_mean_30d": ("Mean satisfaction, last 30 days (% of maximum)", 100.0),
+    "trust_mean_30d": ("Mean trust, last 30 days (% of maximum)", 100.0),
 }
 SERIES_TITLES: dict[str, str] = {
     "resolution_rate": "Resolution rate (resolved / arisen, cumulative)",
     "satisfaction_mean": "Mean resident satisfaction",
+    "resolution_rate_30d": "Resolution rate over the last 30 days (resolved / closed)",
+    "trust_mean": "Mean resident trust",
 }
+#: the time series drawn by default, and with a reform date (the windowed ones show the change when it happens)
+TIMESERIES_METRICS: tuple[str, ...] = ("resolution_rate", "satisfaction_mean")
+REFORM_TIMESERIES_METRICS: tuple[str, ...] = ("resolution_rate_30d", "satisfaction_mean", "trust_mean")
 COMPOUND_LABELS: dict[str, str] = {"old": "old (no property firm)", "mature": "mature", "new": "new"}
 
 
@@ -90,8 +101,22 @@ def _thousands(x: float, _pos: object = None) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or x == 0 else f"{x:g}"
 
 
-def plot_timeseries(comp: Comparison, metrics: Sequence[str] = ("resolution_rate", "satisfaction_mean")) -> Figure:
-    """One panel per metric: the mean over replicates (line) and its 95% CI (band) per scenario."""
+def reform_line(ax: Axes, comp: Comparison) -> None:
+    """A dashed vertical line at each scenario's reform day (``reform.start_day`` > 0), labelled once."""
+    days = sorted({d for d in (comp.reform_day(label) for label in comp.labels) if d > 0})
+    for day in days:
+        ax.axvline(day, color="#444444", linestyle="--", linewidth=1.0, label=f"reform (day {day})")
+
+
+def plot_timeseries(comp: Comparison, metrics: Sequence[str] | None = None) -> Figure:
+    """One panel per metric: the mean over replicates (line) and its 95% CI (band) per scenario.
+
+    A dashed vertical line marks the reform day on every panel. Default metrics:
+    :data:`TIMESERIES_METRICS`, or :data:`REFORM_TIMESERIES_METRICS` when the runs have a reform date.
+    """
+    if metrics is None:  # runs stored before the windowed series existed fall back to the cumulative ones
+        wanted = REFORM_TIMESERIES_METRICS if comp.reform_day() > 0 else TIMESERIES_METRICS
+        metrics = [m for m in wanted if m in comp.series[comp.baseline]] or list(TIMESERIES_METRICS)
     colours = scenario_colours(comp.labels)
     fig = new_figure(figsize=(9.0, 3.2 * len(metrics) + 1.0))
     axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
@@ -101,6 +126,7 @@ def plot_timeseries(comp: Comparison, metrics: Sequence[str] = ("resolution_rate
             t, mean, lo, hi = comp.timeseries_ci(label, metric)
             ax.fill_between(t, lo * scale, hi * scale, color=colours[label], alpha=0.2, linewidth=0)
             ax.plot(t, mean * scale, color=colours[label], label=label, linewidth=1.6)
+        reform_line(ax, comp)
         ax.set_ylabel(ylabel)
         ax.set_title(SERIES_TITLES.get(metric, metric))
         ax.grid(alpha=0.3)

@@ -165,11 +165,12 @@ class Alliance(Policy):
     # ---- monthly needs list and two-way claiming; quarterly joint meeting -----------------------
     def on_handle(self, model: Model, t: int) -> None:
         """Joint meetings and project claims on their schedules."""
-        if t == 0 or not self.allied.any():
+        d = self.days(t)
+        if d == 0 or not self.allied.any():
             return
-        if t % self.params.dur_meeting == 0:
+        if d % self.params.dur_meeting == 0:
             self._joint_meeting(model, t)
-        if t % self.params.dur_needs_list == 0:
+        if d % self.params.dur_needs_list == 0:
             self._claim_projects(model, t)
 
     def _claim_projects(self, model: Model, t: int) -> None:

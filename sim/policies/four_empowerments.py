@@ -7,7 +7,7 @@ Each lever below has a switch so that scenarios can compare them one by one.
 赋能 capability (``capability``):
 
 * venue upgrade (党建阵地提档升级, 亲民化改造): ``venue_cost_per_community`` yuan (001: 1,000,000)
-  charged once, on day 0; "a place to learn, to work, to meet" (学习有去处、办公有场所、活动有场地):
+  charged once, on the reform day; "a place to learn, to work, to meet" (学习有去处、办公有场所、活动有场地):
   community events become ``venue_event_mult`` times as frequent;
 * online platform (互联网+ 智慧社区 WeChat platform for consultation and reporting): residents
   report latent problems ``platform_report_mult`` times as readily (``communities.report_mult``);
@@ -222,7 +222,8 @@ class FourEmpowerments(Policy):
             hit = rows[self.rng.random(rows.size) < p.p_monitor_find]
             model.mark_found(hit, POLICY_FIND, t)
             model.count(self.name, "monitor_found", hit.size)
-        if p.responsibility and t > 0 and t % p.dur_lists == 0 and p.p_suggest > 0:
+        d = self.days(t)
+        if p.responsibility and d > 0 and d % p.dur_lists == 0 and p.p_suggest > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))
             hit = rows[self.rng.random(rows.size) < p.p_suggest]
             model.mark_found(hit, POLICY_FIND, t)
@@ -231,10 +232,10 @@ class FourEmpowerments(Policy):
     def on_handle(self, model: Model, t: int) -> None:
         # after the day's handling, so residents judge these outcomes today
         """Claim projects from the lists and hold deliberations, on their schedules."""
-        p = self.params
-        if p.responsibility and t > 0 and t % p.dur_lists == 0:
+        p, d = self.params, self.days(t)
+        if p.responsibility and d > 0 and d % p.dur_lists == 0:
             self._claim_projects(model, t)
-        if p.deliberation and t > 0 and t % p.dur_deliberation == 0:
+        if p.deliberation and d > 0 and d % p.dur_deliberation == 0:
             self._deliberate(model, t)
 
     def _claim_projects(self, model: Model, t: int) -> None:
@@ -279,7 +280,7 @@ class FourEmpowerments(Policy):
         cost = 0.0
         if p.capability:
             cost += p.platform_cost_per_community_per_year * n_comm / 365.0
-            if model.t == 0:
+            if model.clock == self.t_start:  # the venues, once, on the reform day
                 cost += p.venue_cost_per_community * n_comm
         if p.trusteeship:
             cost += p.trusteeship_subsidy_per_household_per_month * self._n_trustee_households / _DAYS_PER_MONTH

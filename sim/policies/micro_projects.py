@@ -146,7 +146,8 @@ class MicroProjects(Policy):
     def on_find(self, model: Model, t: int) -> None:
         """Collect residents' suggestions at the start of each cycle."""
         p = self.params
-        if t < p.dur_collect or (t - p.dur_collect) % p.dur_cycle != 0:
+        d = self.days(t)
+        if d < p.dur_collect or (d - p.dur_collect) % p.dur_cycle != 0:
             return
         pool, w = model.problems, model.world
         latent = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))

@@ -176,7 +176,7 @@ class OneCoreMany(Policy):
     def on_plan(self, model: Model, t: int) -> None:
         """Rate compounds on schedule."""
         p = self.params
-        if p.ratings and t > 0 and t % p.dur_rating == 0:
+        if p.ratings and self.days(t) > 0 and self.days(t) % p.dur_rating == 0:
             self._rate(model, t)
 
     def on_find(self, model: Model, t: int) -> None:

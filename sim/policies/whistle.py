@@ -89,7 +89,8 @@ class Whistle(Policy):
 
     def on_find(self, model: Model, t: int) -> None:
         """Collect big latent problems on schedule into the whistle process."""
-        if t % self.params.dur_collect != 0 or t == 0:
+        d = self.days(t)
+        if d % self.params.dur_collect != 0 or d == 0:
             return
         pool = model.problems
         rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.sev >= _BIG))

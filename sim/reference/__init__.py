@@ -13,7 +13,8 @@ from sim.reference.model import ReferenceModel
 
 def run_reference(scenario: Scenario, seed: int, n_steps: int) -> dict[str, float]:
     """Run the reference model ``n_steps`` days and return the end-of-run summary (§9.2)."""
-    model = ReferenceModel(scenario, seed, record_series=False)
+    # the series only when the summary needs them (the pre/post windows of a reform date)
+    model = ReferenceModel(scenario, seed, record_series=scenario.reform.start_day > 0)
     for _ in range(n_steps):
         model.step()
     return summary(model)

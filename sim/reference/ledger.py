@@ -24,6 +24,7 @@ from sim.config.taxonomy import (
     QUEUED,
 )
 from sim.core.results import SERIES
+from sim.core.windows import pre_post_summary, trailing_mean, trailing_ratio
 
 if TYPE_CHECKING:
     from sim.reference.model import ReferenceModel
@@ -137,8 +138,31 @@ def series_row(model: ReferenceModel) -> dict[str, float]:
     row["cost_yuan"] = model.cost_yuan
     row["repeat_contacts"] = led.repeat_contacts
     row["escalations"] = led.escalations
+    row.update(_window_row(model))
     assert set(row) == set(SERIES)
     return row
+
+
+def _window_row(model: ReferenceModel) -> dict[str, float]:
+    """The windowed series of today's row (§9.1): over the last 30 days (today is already in ``series_t``)."""
+    day = model.series_t[-1]
+    return {"resolution_rate_30d": trailing_ratio(np.array(model.resolved_cum), np.array(model.closed_cum), day),
+            "satisfaction_mean_30d": trailing_mean(np.array(model.satisfaction_day), day),
+            "trust_mean_30d": trailing_mean(np.array(model.trust_day), day)}
+
+
+def reform_summary(model: ReferenceModel) -> dict[str, float]:
+    """Carried problems (after a warm-up) and the pre/post windows of a reform date (§7.12, §9.2)."""
+    out: dict[str, float] = {}
+    if model.dur_warmup:
+        out["problems_carried"] = model.problems_carried
+    if model.reform_day > 0:
+        out["reform_start_day"] = model.reform_day
+        if model.record_series:
+            series = {k: np.array(v, dtype=np.float64) for k, v in model.series.items()}
+            out.update(pre_post_summary(np.array(model.series_t), series, model.reform_day,
+                                        model.sc.reform.dur_window))
+    return out
 
 
 def summary(model: ReferenceModel) -> dict[str, float]:
@@ -191,4 +215,5 @@ def summary(model: ReferenceModel) -> dict[str, float]:
         out[f"flag_{name}_resolved"] = led.flag_resolved[b]
         out[f"flag_{name}_abandoned"] = led.flag_abandoned[b]
     out.update(led.policy)
+    out.update(reform_summary(model))
     return {k: float(v) for k, v in out.items()}

@@ -50,7 +50,9 @@ class ReferenceModel(mesa.Model):
         self.sc = scenario
         self.seed = seed
         self.streams = Streams(seed)
-        self.t = 0
+        self.dur_warmup = scenario.reform.dur_warmup
+        self.reform_day = scenario.reform.start_day
+        self.t = -self.dur_warmup  # the recorded day; the phases get the clock t + dur_warmup (§7.12)
         self.record_series = record_series
         self._init_globals()
         self.grids: list[Any] = []
@@ -69,11 +71,59 @@ class ReferenceModel(mesa.Model):
         self.today_staff_utilisation = math.nan
         self.today_grid_utilisation = math.nan
         self.series: dict[str, list[float]] = {name: [] for name in SERIES}
+        self.series_t: list[int] = []
+        self.resolved_cum: list[int] = [0]  # resolved and closed by the end of each recorded day, [d + 1]
+        self.closed_cum: list[int] = [0]
+        self.satisfaction_day: list[float] = []  # mean satisfaction and trust of each day d, at [d]
+        self.trust_day: list[float] = []
+        self.problems_carried = 0
         self._next_uid = 0
         self._order = self.streams.get("order")
-        self.policies = [make_policy(spec.name, spec.params) for spec in scenario.policies]
-        for pol in self.policies:
+        self.policies: list[Any] = []  # set up on the reform day (§7.12)
+        self._waiting = [make_policy(spec.name, spec.params) for spec in scenario.policies]
+        self._recording = self.dur_warmup == 0
+        if self.dur_warmup:
+            self._warm_up()
+        if self.reform_day == 0:
+            self._start_reform()
+
+    @property
+    def clock(self) -> int:
+        """Days since the start, warm-up included."""
+        return self.t + self.dur_warmup
+
+    def _warm_up(self) -> None:
+        """Baseline days before day 0, not recorded; open problems carried into the new ledger (§7.12)."""
+        for _ in range(self.dur_warmup):
+            self.step()
+        led = self.ledger = Ledger()
+        for prob in self.problems:
+            led.arisen[prob.cat][prob.sev] += 1
+            led.arisen_ctype[prob.res.ctype] += 1
+            if prob.status == QUEUED:
+                led.found += 1
+                led.found_by[prob.finder] += 1
+        self.problems_carried = len(self.problems)
+        self.volunteer_hours = 0.0
+        self.cost_yuan = 0.0
+        self._recording = True
+
+    def _start_reform(self) -> None:
+        """Set up the policies in order; queued problems move to their handler of today (§7.12)."""
+        for pol in self._waiting:
+            pol.t_start = self.clock
             pol.setup(self)
+            self.policies.append(pol)
+        self._waiting = []
+        for prob in self.problems:
+            if not prob.closed and prob.status == QUEUED:
+                handler = self.handler_at(prob, prob.level)
+                if handler is not prob.handler:
+                    if prob.handler is not None:
+                        prob.handler.queue.pop(prob.uid, None)
+                    assert handler is not None
+                    prob.handler = handler
+                    handler.queue[prob.uid] = prob
 
     def _init_globals(self) -> None:
         """Global variables of §2.4 / §5.5."""
@@ -254,8 +304,10 @@ class ReferenceModel(mesa.Model):
 
     # ---- the day ----------------------------------------------------------------------------------------
     def step(self) -> None:
-        """One day: the nine phases, each core submodel first, then the policies' hooks."""
-        t = self.t
+        """One day: the nine phases, each core submodel first, then the policies' hooks (given the clock)."""
+        if self._waiting and self.t == self.reform_day:
+            self._start_reform()
+        t = self.clock
         self.events_today = 0
         for phase in PHASES:
             getattr(self, f"phase_{phase}")(t)
@@ -402,7 +454,9 @@ class ReferenceModel(mesa.Model):
             res.T = res.T + drift * (t0 - res.T)
 
     def phase_record(self, t: int) -> None:
-        """Cost of the day, utilisation, a row of the time series (§7.9)."""
+        """Cost of the day, utilisation, a row of the time series (§7.9); nothing during the warm-up."""
+        if not self._recording:
+            return
         c = self.sc.costs
         pay = (sum(g.n_workers for g in self.grids) * self.pay_grid_worker
                + sum(cm.n_staff for cm in self.communities) * c.pay_community_staff) / 30.0
@@ -418,7 +472,14 @@ class ReferenceModel(mesa.Model):
         led.grid_available += g_avail
         self.today_staff_utilisation = busy / avail if avail else math.nan
         self.today_grid_utilisation = g_busy / g_avail if g_avail else math.nan
-        if self.record_series and t % self.sc.run.record_every == 0:
+        resolved = led.total(led.resolved)
+        self.resolved_cum.append(resolved)
+        self.closed_cum.append(resolved + led.total(led.abandoned))
+        n = len(self.residents)
+        self.satisfaction_day.append(sum(r.S for r in self.residents) / n)
+        self.trust_day.append(sum(r.T for r in self.residents) / n)
+        if self.record_series and self.t % self.sc.run.record_every == 0:
+            self.series_t.append(self.t)
             for k, v in series_row(self).items():
                 self.series[k].append(v)
 

@@ -6,8 +6,10 @@ is rebuilt from the results database (see :mod:`sim.report.data`), so a report c
 time after ``govsim run``, ``govsim compare`` or ``govsim sweep``:
 
 * a comparison (``compare:<id>`` or ``<id>``): the scenario table (mean [95% CI] and the paired
-  difference to the baseline), resolution rate and satisfaction over time with 95% bands, share
-  resolved by level, satisfaction (and resolution rate) by compound type, cost-effectiveness;
+  difference to the baseline), with a reform date (``reform.start_day`` > 0) the pre/post-reform
+  table, resolution rate and satisfaction over time with 95% bands (a dashed line at the reform
+  day), share resolved by level, satisfaction (and resolution rate) by compound type,
+  cost-effectiveness;
 * a run (integer id): the same sections for one run (no intervals, no cost-effectiveness);
 * a sweep (id or unique prefix): the design, outcome ranges, heatmaps of the outcomes over
   households per grid x alliance size (or the first two factors), and the Sobol / Morris
@@ -140,6 +142,32 @@ def _ce_html(comp: Comparison) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
+def _pre_post_html(comp: Comparison) -> str:
+    """Pre/post-reform windows per outcome and scenario, and each reform's paired effect (compare_windows)."""
+    from sim.experiments.compare_windows import pre_post_records
+
+    day = comp.reform_day()
+    rows = ['<tr><th class="l">outcome</th><th class="l">scenario</th><th>pre</th><th>post</th>'
+            "<th>change [95% CI]</th><th>effect vs " + html.escape(comp.baseline) + " [95% CI]</th>"
+            "<th>days to 50%</th><th>days to 90%</th></tr>"]
+    for r in pre_post_records(comp):
+        base = r["scenario"] == comp.baseline
+        effect = "" if base else _cell(r["effect"], r["effect_ci_low"], r["effect_ci_high"], 4, True)
+        days = [("n/a" if not math.isfinite(r[k]) else f"{r[k]:.0f}") + (f" ({r['n_' + k]}/{comp.replicates})"
+                if math.isfinite(r[k]) and r["n_" + k] < comp.replicates else "") for k in ("t50", "t90")]
+        rows.append(f'<tr><td class="l">{r["outcome"]}</td><td class="l">{html.escape(r["scenario"])}</td>'
+                    f"<td>{format_number(r['pre'], 4)}</td><td>{format_number(r['post'], 4)}</td>"
+                    f"<td>{_cell(r['change'], r['change_ci_low'], r['change_ci_high'], 4, True)}</td>"
+                    f"<td>{effect}</td><td>{days[0]}</td><td>{days[1]}</td></tr>")
+    note = (f'<p class="note">The reform starts on day {day} (dashed line on every time-series figure). pre: mean '
+            f"over the window before day {day}; post: mean over the last window of the run; change = post - pre; "
+            f"effect = the scenario's change minus {html.escape(comp.baseline)}'s, paired by replicate (a difference "
+            f"in differences); days to 50% / 90%: days after day {day} until the series, smoothed by a centred 30-day "
+            "mean, covers that share of its change (mean over the replicates that reached it, (k/R) if not all "
+            "did).</p>")
+    return note + f'<table class="pre-post">{"".join(rows)}</table>'
+
+
 def comparison_report(comp: Comparison, out: Path, title: str | None = None, single_run: bool = False,
                       uncertainty: UncertainComparison | None = None) -> Report:
     """Build and write the report of a comparison (or of one run, ``single_run``; with parameter ``uncertainty``)."""
@@ -162,6 +190,8 @@ def comparison_report(comp: Comparison, out: Path, title: str | None = None, sin
         from sim.report.uncertainty import uncertainty_html
 
         rep.add("uncertainty", "Parameter uncertainty", uncertainty_html(uncertainty))
+    if comp.reform_day() > 0:
+        rep.add("pre_post", f"Before and after the reform (day {comp.reform_day()})", _pre_post_html(comp))
     makers: dict[str, Callable[[], Figure]] = {
         "timeseries": comp.plot_timeseries, "levels": lambda: plot_levels(comp),
         "compound_types": comp.plot_compound_types, "cost_effectiveness": comp.plot_cost_effectiveness,

@@ -256,7 +256,7 @@ class SweepSpec:
 
     def scenario(self, i: int) -> Scenario:
         """The scenario of experiment ``i``."""
-        return apply_overrides(self.base, self.overrides(i))
+        return apply_overrides(self.base, self.overrides(i), switch_on=True)
 
     def seed_of(self, experiment: int, replicate: int) -> int:
         """The seed of one run (see the module docstring)."""
@@ -358,7 +358,7 @@ def _check_factors(src: str, base: Scenario, factors: tuple[Factor, ...]) -> dic
         for item in values:
             what, value = item if isinstance(item, tuple) else ("choices", item)
             try:
-                apply_overrides(base, expand([f], {f.name: value}, scaled))
+                apply_overrides(base, expand([f], {f.name: value}, scaled), switch_on=True)
             except ParameterError as exc:
                 unknown = exc.message.startswith(("unknown", "no such"))
                 raise SweepError(src, f"{f.label}.{what}" if exc.key == f.key and not unknown else f.label,
@@ -372,7 +372,7 @@ def _check_experiments(src: str, spec: SweepSpec) -> None:
         raise SweepError(src, "design", f"{spec.n_experiments:,} experiments; at most {_MAX_EXPERIMENTS:,} are allowed")
     for i in range(spec.n_experiments):
         try:
-            apply_overrides(spec.base, spec.overrides(i))
+            apply_overrides(spec.base, spec.overrides(i), switch_on=True)
         except ParameterError as exc:
             factor = next((f for f in spec.factors if exc.key == f.key or exc.key.startswith(f.key + ".")), None)
             where = factor.label if factor else exc.key
@@ -387,7 +387,7 @@ def _known_metrics(spec: SweepSpec) -> set[str]:
             "run.n_steps": 1}
     first = spec.scenario(0)
     try:
-        scenario = apply_overrides(first, tiny)
+        scenario = apply_overrides(first, tiny, switch_on=True)
         return set(Model(scenario, seed=1).run(1, progress=False).summary)
     except Exception:  # any failure: a policy may need a bigger world, so one day of the real one decides
         return set(Model(apply_overrides(first, {"run.n_steps": 1}), seed=1).run(1, progress=False).summary)

@@ -85,7 +85,7 @@ def execute(ctx: RunContext, task: Task) -> RunOutput:
     from sim.core.model import Model
     from sim.core.scenario import apply_overrides
 
-    scenario = apply_overrides(_base_scenario(ctx), task.parameters)
+    scenario = apply_overrides(_base_scenario(ctx), task.parameters, switch_on=True)
     t0 = time.perf_counter()
     model = Model(scenario, seed=task.seed)
     res = model.run(progress=False)

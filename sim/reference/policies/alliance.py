@@ -76,10 +76,11 @@ class AlliancePolicy(ReferencePolicy):
     def on_handle(self, model: ReferenceModel, t: int) -> None:
         """Quarterly joint meeting, then the monthly needs list with claiming."""
         p = self.p
-        if t <= 0 or self.units_allied == 0:
+        d = self.days(t)
+        if d <= 0 or self.units_allied == 0:
             return
         rng = self.rng(model)
-        if t % p.dur_meeting == 0:
+        if d % p.dur_meeting == 0:
             self.count(model, "meetings", sum(1 for n in self.n_allied.values() if n > 0))
             closed = []
             for pr in model.problems:
@@ -87,7 +88,7 @@ class AlliancePolicy(ReferencePolicy):
                     if rng.random() < p.p_meeting_resolve * self.cov[pr.res.community.index][pr.cat]:
                         closed.append(pr)
             self._close(model, closed, "meeting_resolved", t)
-        if t % p.dur_needs_list == 0:
+        if d % p.dur_needs_list == 0:
             cells: dict[tuple[int, int], list[Problem]] = {}
             for pr in model.problems:  # pool order is the order of arising
                 if not pr.closed and pr.status == QUEUED:

@@ -25,9 +25,14 @@ class ReferencePolicy:
 
     def __init__(self, params: Any) -> None:
         self.p = params
+        self.t_start = 0  # the clock of the reform day, set by the model before setup (§7.12)
+
+    def days(self, t: int) -> int:
+        """Days since the policy was set up (its schedules count from its first day, §7.12)."""
+        return t - self.t_start
 
     def setup(self, model: ReferenceModel) -> None:
-        """Change the model once, after the core is built (§5.6)."""
+        """Change the model once, at the start of the reform day (§5.6, §7.12)."""
 
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day."""

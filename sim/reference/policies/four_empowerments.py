@@ -69,13 +69,13 @@ class FourEmpowermentsPolicy(ReferencePolicy):
                 comp.p_prevent[CARE] = combine(comp.p_prevent[CARE], prev[comp.ctype])
 
     def cost_per_day(self, model: ReferenceModel) -> float:
-        """Yuan a day: platform, venues (day 0), trusteeship subsidy and elderly care."""
+        """Yuan a day: platform, venues (on the reform day), trusteeship subsidy and elderly care."""
         p = self.p
         n_comm = len(model.communities)
         cost = 0.0
         if p.capability:
             cost += p.platform_cost_per_community_per_year * n_comm / 365
-            if model.t == 0:
+            if model.clock == self.t_start:  # the venues, on the reform day
                 cost += p.venue_cost_per_community * n_comm
         if p.trusteeship:
             cost += p.trusteeship_subsidy_per_household_per_month * sum(len(c.households) for c in self.trustee) / 30
@@ -91,7 +91,7 @@ class FourEmpowermentsPolicy(ReferencePolicy):
             found = [pr for pr in latent_unfound(model) if pr.cat == SAFETY and rng.random() < p.p_monitor_find]
             model.mark_found(found, POLICY_FIND, t)
             self.count(model, "monitor_found", len(found))
-        if p.responsibility and t > 0 and t % p.dur_lists == 0 and p.p_suggest > 0:
+        if p.responsibility and self.days(t) > 0 and self.days(t) % p.dur_lists == 0 and p.p_suggest > 0:
             found = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest]
             model.mark_found(found, POLICY_FIND, t)
             self.count(model, "suggestions", len(found))
@@ -100,7 +100,7 @@ class FourEmpowermentsPolicy(ReferencePolicy):
         """Claimed projects on list days, then deliberation meetings."""
         p = self.p
         rng = self.rng(model)
-        if p.responsibility and t > 0 and t % p.dur_lists == 0:
+        if p.responsibility and self.days(t) > 0 and self.days(t) % p.dur_lists == 0:
             claimable = p.claimable.array().tolist()
             need: dict[tuple[int, int], list[Problem]] = defaultdict(list)
             for pr in queued(model):
@@ -124,7 +124,7 @@ class FourEmpowermentsPolicy(ReferencePolicy):
             for pr in solved:
                 pr.flags |= FLAG_BIT["project"]
                 model.resolve_at(pr, COMMUNITY, t)
-        if p.deliberation and t > 0 and t % p.dur_deliberation == 0:
+        if p.deliberation and self.days(t) > 0 and self.days(t) % p.dur_deliberation == 0:
             self.count(model, "deliberations", len(model.compounds))
             settle = p.deliberation_settle.array().tolist()
             for pr in queued(model):

@@ -62,7 +62,8 @@ class MicroProjectsPolicy(ReferencePolicy):
     def on_find(self, model: ReferenceModel, t: int) -> None:
         """Collection day: voice latent problems, propose and approve projects."""
         p = self.p
-        if t < p.dur_collect or (t - p.dur_collect) % p.dur_cycle != 0:
+        d = self.days(t)
+        if d < p.dur_collect or (d - p.dur_collect) % p.dur_cycle != 0:
             return
         rng = self.rng(model)
         voiced = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest_latent]

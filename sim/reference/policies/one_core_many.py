@@ -63,7 +63,7 @@ class OneCoreManyPolicy(ReferencePolicy):
     def on_plan(self, model: ReferenceModel, t: int) -> None:
         """Quarterly red-yellow-green rating of compounds by backlog."""
         p = self.p
-        if not p.ratings or t <= 0 or t % p.dur_rating != 0:
+        if not p.ratings or self.days(t) <= 0 or self.days(t) % p.dur_rating != 0:
             return
         rng = self.rng(model)
         score = {x.cid: self.backlog[x.cid] / max(len(x.residents), 1) for x in model.compounds}

@@ -45,7 +45,7 @@ class WhistlePolicy(ReferencePolicy):
     def on_find(self, model: ReferenceModel, t: int) -> None:
         """Monthly collection of big and major latent problems from units and on the ground."""
         p = self.p
-        if t <= 0 or t % p.dur_collect != 0:
+        if self.days(t) <= 0 or self.days(t) % p.dur_collect != 0:
             return
         rng = self.rng(model)
         collected = [pr for pr in model.problems
