@@ -185,8 +185,22 @@ def test_drivers_rank_the_parameter_that_makes_the_difference() -> None:
     assert top[0]["parameter"] == "p3" and top[0]["rho"] > 0.9 and not top[0]["noise"] and top[0]["strong"]
     assert len(top) == 5 and all(t["abs_rho"] <= top[0]["abs_rho"] for t in top)
     assert drivers(x, names, -diff)[0]["rho"] < -0.9
-    assert rho_critical(8) == pytest.approx(0.7067, abs=1e-3) and rho_critical(20) == pytest.approx(0.4438, abs=1e-3)
+    assert rho_critical(20) == pytest.approx(0.4438, abs=1e-3)  # t approximation (tables: 0.447)
     assert math.isnan(rho_critical(3)) and drivers(x, names, np.ones(20)) == []
+
+
+def test_rho_critical_is_exact_for_few_replicates() -> None:
+    """Up to 8 pairs the critical |rho| is the permutation distribution's (Zar's table, two-sided 5%: n = 6 0.886,
+    n = 7 0.786, n = 8 0.738); with 4 pairs none exists (P(|rho| = 1) = 1/12), so a perfect rank correlation of 4
+    replicates is noise, not a driver; a Bonferroni level for 110 parameters needs 7 pairs (2/7! = 4.0e-4 < 4.5e-4),
+    and then only |rho| = 1."""
+    assert [round(rho_critical(n), 3) for n in (6, 7, 8)] == [0.886, 0.786, 0.738]
+    assert math.isnan(rho_critical(4)) and math.isnan(rho_critical(6, 1 - 0.05 / 110))
+    assert rho_critical(7, 1 - 0.05 / 110) == 1.0
+    assert rho_critical(8, 1 - 0.05 / 110) == pytest.approx(0.976, abs=1e-3)
+    x = np.arange(4.0)[:, None]
+    top = drivers(x, ["p"], 2 * x[:, 0])
+    assert top[0]["rho"] == pytest.approx(1.0) and top[0]["noise"] and not top[0]["strong"]
 
 
 # ---- a real comparison --------------------------------------------------------------------------

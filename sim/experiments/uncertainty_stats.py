@@ -13,15 +13,18 @@ both the plausible parameter ranges and the model's own randomness.
   the outcome's direction (:data:`OUTCOME_DIRECTION`), a tie counting one half;
 * P(best): the share of replicates in which a scenario is the best of all compared (ties split);
 * drivers: Spearman's rank correlation of each parameter's draw with the paired difference; with
-  ``n`` replicates ``|rho|`` below the two-sided 5% critical value (t approximation,
-  ``t / sqrt(n - 2 + t^2)`` with ``t = t_{0.975, n-2}``: 0.71 at n = 8, 0.44 at n = 20) is within noise;
-  as one parameter in 20 without any effect exceeds it, a driver is called strong only beyond the
-  Bonferroni-corrected value for the number of parameters drawn (110 parameters: 0.94 at n = 8,
-  0.71 at n = 20).
+  ``n`` replicates ``|rho|`` below the two-sided 5% critical value (exact permutation value up to
+  8 replicates: 0.74 at n = 8; above, the t approximation ``t / sqrt(n - 2 + t^2)`` with
+  ``t = t_{0.975, n-2}``: 0.44 at n = 20) is within noise; as one parameter in 20 without any
+  effect exceeds it, a driver is called strong only beyond the Bonferroni-corrected value for the
+  number of parameters drawn (110 parameters: 0.98 at n = 8, 0.71 at n = 20). With 4 replicates
+  no rank correlation can be told from chance (even |rho| = 1 has probability 1/12).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -91,13 +94,39 @@ def p_best(values: np.ndarray, direction: int) -> np.ndarray:
 
 
 def rho_critical(n: int, level: float = LEVEL) -> float:
-    """Two-sided critical |rho| of a rank correlation of ``n`` pairs (t approximation); NaN below 4."""
+    """Two-sided critical |rho| of a rank correlation of ``n`` pairs; NaN when no |rho| can reach ``level``.
+
+    Exact for ``n`` up to :data:`EXACT_MAX_N` (the permutation distribution of Spearman's rho
+    without ties: the smallest c with P(|rho| >= c) <= 1 - level), the t approximation above it.
+    NaN below 4 pairs, or when even |rho| = 1 is too likely by chance (2 / n! > 1 - level: 4
+    replicates can never show a driver at 5%, 6 cannot pass a Bonferroni level for 110 parameters).
+    """
+    if n < 4 or 2.0 / math.factorial(n) > 1 - level:
+        return math.nan
+    if n <= EXACT_MAX_N:
+        return _exact_rho_critical(n, 1 - level)
     from scipy import stats
 
-    if n < 4:
-        return math.nan
     t = float(stats.t.ppf(0.5 + level / 2, n - 2))
     return t / math.sqrt(n - 2 + t * t)
+
+
+#: rounding allowance when comparing a computed rho with an exact critical value
+_RHO_EPS = 1e-9
+
+#: up to this many pairs :func:`rho_critical` enumerates every permutation (8! = 40,320)
+EXACT_MAX_N = 8
+
+
+@functools.lru_cache(maxsize=64)
+def _exact_rho_critical(n: int, alpha: float) -> float:
+    """Smallest |rho| whose two-sided permutation probability is at most ``alpha`` (no ties)."""
+    perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+    d2 = ((perms - np.arange(n)) ** 2).sum(axis=1)
+    rho = np.round(np.abs(1.0 - 6.0 * d2 / (n * (n * n - 1))), 12)
+    values, counts = np.unique(rho, return_counts=True)
+    tail = np.cumsum(counts[::-1])[::-1] / perms.shape[0]  # P(|rho| >= value)
+    return float(values[np.flatnonzero(tail <= alpha)[0]])
 
 
 def drivers(draws: np.ndarray, names: Sequence[str], diff: np.ndarray, top: int = 5) -> list[dict[str, Any]]:
@@ -127,7 +156,7 @@ def drivers(draws: np.ndarray, names: Sequence[str], diff: np.ndarray, top: int 
         rho = float(stats.spearmanr(x, d[ok]).statistic)
         if math.isfinite(rho):
             out.append({"parameter": name, "rho": rho, "abs_rho": abs(rho),
-                        "noise": not (math.isfinite(crit) and abs(rho) >= crit),
-                        "strong": math.isfinite(strong) and abs(rho) >= strong})
+                        "noise": not (math.isfinite(crit) and abs(rho) >= crit - _RHO_EPS),
+                        "strong": math.isfinite(strong) and abs(rho) >= strong - _RHO_EPS})
     out.sort(key=lambda r: (-float(r["abs_rho"]), str(r["parameter"])))
     return out[:top]
