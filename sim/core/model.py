@@ -68,7 +68,7 @@ class Model:
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.t = 0
-        self.world: World = generate_world(scenario.world, self.streams.get("world"))
+        self.world: World = generate_world(scenario.world, self.streams.get("world"), self.streams.get("rewire"))
         self._create_agents()
         self.handlers = Handlers(self, scenario.handling)
         self._set_rules()
@@ -221,9 +221,10 @@ class Model:
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
         # then the grid workers go round whether or not there was anything to find
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope))  # FindRules
+                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                 np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
-               self.communities.report_mult)  # Reporters
+               self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
@@ -356,9 +357,11 @@ class Model:
         perf = perfs[0] if len(perfs) == 1 else np.concatenate(perfs) if perfs else _NO_PERF
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
         self._closed_res, self._closed_perf = [], []
-        # today's outcomes judged, then waiting erodes
-        judge_day(self.residents.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
-                  self._overdue_res.astype(np.int32, copy=False), self._judgement)
+        # today's outcomes move efficacy and leave grievances; the day's experience (open problems
+        # overdue since arising, grievances) and the neighbours' move perceived performance and expectation
+        r = self.residents
+        judge_day(r.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False), t,
+                  self.problems.cols, r.ties, self._judgement)
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
@@ -371,10 +374,10 @@ class Model:
         u_att = rng.random(int(n_att.sum()))
         r, party = self.residents, self.party
         top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
-        # attendees and volunteers take part, then social influence
+        # attendees and volunteers take part, then satisfaction and trust settle
         draws = (n_att, u_att, cand, u_vol, top)  # Participation
         n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
-                                 r.state(), r.ties, self._influence)
+                                 r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
     def cost_per_day(self) -> float:
@@ -442,7 +445,7 @@ class Model:
         assert int(led.resolved_level.sum()) == resolved
         assert int(led.days_hist.sum()) == resolved
         assert led.found >= resolved and led.found <= arisen
-        for name in ("satisfaction", "trust", "expectation"):
+        for name in ("satisfaction", "trust", "expectation", "performance", "efficacy", "grievance"):
             a = getattr(r, name)
             assert a.min() >= 0.0 and a.max() <= 1.0, name
         assert np.all(pool.status >= 0)

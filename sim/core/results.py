@@ -23,6 +23,7 @@ from sim.config.taxonomy import (
     GRID_VISIT,
     LEVELS,
     PARTY_LINK,
+    SELF_REPORT,
     SEVERITIES,
 )
 from sim.core.kernels.recording import P10_BINS, record_row, utilisation
@@ -41,6 +42,7 @@ SERIES: tuple[str, ...] = (
     "resolution_rate", "satisfaction_mean", "satisfaction_p10", "trust_mean",
     *(f"satisfaction_{ct}" for ct in COMPOUND_TYPES),
     "staff_utilisation", "grid_utilisation", "volunteer_hours", "cost_yuan", "repeat_contacts", "escalations",
+    "self_reported", "unreported_pending",
 )
 
 
@@ -98,6 +100,7 @@ class Recorder:
         self.grid_busy_total = 0.0
         w = model.world
         self._compounds: Fields = (w.compound_start, w.compound_type, w.compound_size)  # Compounds
+        self._self_reported_before = 0  # problems self-reported up to yesterday
 
     def _alloc(self, n_steps: int) -> None:
         n_rows = -(-n_steps // self.record_every) + 1
@@ -140,6 +143,8 @@ class Recorder:
     def record(self, t: int) -> None:
         """Account the day; write a row every ``record_every`` steps."""
         staff_u, grid_u = self.utilisation()
+        self_total = int(self.model.ledger.found_by[SELF_REPORT])
+        self_today, self._self_reported_before = self_total - self._self_reported_before, self_total
         if t % self.record_every != 0:
             return
         if self.rows >= self.t.size:  # stepping past the scenario's n_steps: grow
@@ -151,7 +156,7 @@ class Recorder:
         # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
         # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
         totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
-                  led.escalations)  # DayTotals
+                  led.escalations, self_today)  # DayTotals
         record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
                    totals)
         self.rows = r + 1
@@ -183,6 +188,9 @@ class Recorder:
         for i, f in enumerate(FINDERS):
             out[f"share_found_{f}"] = ratio(led.found_by[i], led.found)
         out["share_found_proactive"] = ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
+        # latent demand: the share of arisen problems brought to the government, by any channel / by the resident
+        out["reporting_rate"] = ratio(led.found, arisen)
+        out["self_report_rate"] = ratio(led.found_by[SELF_REPORT], arisen)
         # "running again" (000): contacts beyond the first report, per resolved problem
         out["repeat_contacts_per_resolved"] = ratio(led.contacts_resolved - resolved, resolved)
         out["contacts_per_resolved"] = ratio(led.contacts_resolved, resolved)
@@ -192,6 +200,7 @@ class Recorder:
         out["satisfaction_mean"] = float(s.mean(dtype=np.float64))
         out["satisfaction_p10"] = float(np.percentile(s, 10))
         out["trust_mean"] = float(tr.mean(dtype=np.float64))
+        out["efficacy_mean"] = float(m.residents.efficacy.mean(dtype=np.float64))
         for i, ct in enumerate(COMPOUND_TYPES):
             out[f"satisfaction_{ct}"] = float(mean_by_ctype(m.world, s)[i])
             out[f"trust_{ct}"] = float(mean_by_ctype(m.world, tr)[i])

@@ -99,12 +99,22 @@ def max_value(a: np.ndarray) -> int:
 
 
 @jit
+def propensity(trust: np.float32, efficacy: np.float32, slope: np.float32, slope_efficacy: np.float32) -> np.float32:
+    """How readily a resident brings a problem to the government: ``max(0, 1 + a (T - 0.5) + b (F - 0.5))``."""
+    half = np.float32(0.5)
+    lift = ONE32 + slope * np.float32(trust - half) + slope_efficacy * np.float32(efficacy - half)
+    return max(lift, ZERO32)
+
+
+@jit
 def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
                 who: Fields) -> None:
     """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
 
-    Then each grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
-    policy) keep their finder.
+    The resident's propensity ``m`` (trust and efficacy) scales the self-report hazard, and
+    whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
+    grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent
+    row, in row order. Rows already marked found (by a policy) keep their finder.
     """
     pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
     n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
@@ -119,14 +129,15 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
         hh = who.res_household[r]
         g = grids.household_grid[hh]
         off = (np.float64(grids.household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
+        m = propensity(who.trust[r], who.efficacy[r], rules.slope, rules.slope_efficacy)
+        tell = np.float64(min(rules.p_tell * m, ONE32))
         f = -1
-        if off < visits[g] and u[0, j] < rules.p_visit:
+        if off < visits[g] and u[0, j] < rules.p_visit * tell:
             f = 1  # GRID_VISIT
-        elif u[1, j] < rules.p_by_links[who.n_links[r]]:
+        elif u[1, j] < rules.p_by_links[who.n_links[r]] * tell:
             f = 2  # PARTY_LINK
         else:
-            lift = max(ONE32 + rules.slope * np.float32(who.trust[r] - np.float32(0.5)), ZERO32)
-            hazard = (rules.rate_self[pool.sev[i]] * np.float64(lift)
+            hazard = (rules.rate_self[pool.sev[i]] * np.float64(m)
                       * np.float64(who.report_mult[who.res_community[r]]))
             if u[2, j] < 1.0 - np.exp(-hazard):
                 f = 0  # SELF_REPORT

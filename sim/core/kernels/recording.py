@@ -41,6 +41,16 @@ def pool_counts(status: np.ndarray, level: np.ndarray, n_levels: int) -> tuple[i
 
 
 @jit
+def count_unreported(status: np.ndarray, t_found: np.ndarray) -> int:
+    """Open problems nobody has reported or found: latent rows not marked found."""
+    n = 0
+    for i in range(status.size):
+        if status[i] == LATENT and t_found[i] < 0:
+            n += 1
+    return n
+
+
+@jit
 def p10_binned(values: np.ndarray, bins: int) -> float:
     """10th percentile of float32 values in [0, 1] to 1/bins, by counting (``results.p10_binned``)."""
     counts = np.zeros(bins, dtype=np.int32)
@@ -140,3 +150,5 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     table[rows.cost_yuan, r] = np.float64(totals.cost_yuan)
     table[rows.repeat_contacts, r] = np.float64(totals.repeat_contacts)
     table[rows.escalations, r] = np.float64(totals.escalations)
+    table[rows.self_reported, r] = np.float64(totals.self_reported)
+    table[rows.unreported_pending, r] = np.float64(count_unreported(pool.status, pool.t_found))
