@@ -62,6 +62,8 @@ class ReferenceModel(mesa.Model):
         self.problems: list[Problem] = []  # the pool: open problems (and ones closed late today)
         self.outcomes: list[tuple[Resident, float]] = []
         self.overdue: list[Resident] = []
+        self.self_reported_before = 0  # problems self-reported up to yesterday
+        self.self_reported_today = 0
         self.ledger = Ledger()
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
@@ -286,9 +288,10 @@ class ReferenceModel(mesa.Model):
             res = prob.res
             hh = res.household
             grid = hh.grid
-            if grid is not None and grid.visited(hh.pos) and rng.random() < cp.p_find_on_visit:
+            tell = res.p_tell()
+            if grid is not None and grid.visited(hh.pos) and rng.random() < cp.p_find_on_visit * tell:
                 finder = GRID_VISIT
-            elif any(rng.random() < q_link for _ in range(res.n_links)):
+            elif any(rng.random() < q_link for _ in range(res.n_links)) and rng.random() < tell:
                 finder = PARTY_LINK
             elif rng.random() < 1.0 - math.exp(-res.report_hazard(prob.sev)):
                 finder = SELF_REPORT
@@ -358,18 +361,41 @@ class ReferenceModel(mesa.Model):
         self.problems = [p for p in self.problems if not p.closed]
 
     def phase_judge(self, t: int) -> None:
-        """Outcomes move S, E, T; then waiting erodes S and T (§7.7)."""
-        perf: dict[Resident, list[float]] = {}
-        for res, p in self.outcomes:
-            perf.setdefault(res, []).append(p)
-        for res, ps in perf.items():
-            res.judge(ps)
+        """Outcomes move efficacy and leave grievances; the day's experience moves P and E (§7.7)."""
+        r = self.sc.residents
+        f0 = {res: res.F for res, _ in self.outcomes}
+        for res, _ in self.outcomes:
+            for nb in res.neighbours:
+                f0.setdefault(nb, nb.F)
+        df: Counter[Resident] = Counter()
+        for res, o in self.outcomes:
+            df[res] += r.rate_efficacy * (o - f0[res])
+            for nb in res.neighbours:
+                df[nb] += r.rate_efficacy * r.weight_word_of_mouth * (o - f0[nb])
+            res.G = min(1.0, res.G + r.grievance * (1.0 - o))
+        for res, d in df.items():
+            res.F = min(1.0, max(0.0, res.F + d))
         self.outcomes = []
-        for res, n in Counter(self.overdue).items():
-            res.erode(n)
+        burden = r.burden.array().tolist()
+        load: Counter[Resident] = Counter()
+        for prob in self.problems:
+            if prob.closed:
+                continue
+            d = self.dur_expected_wait[prob.sev]
+            age = t - prob.t_arise
+            if age > d:
+                load[prob.res] += burden[prob.sev] * min(1.0, (age - d) / d)
+        x = {res: max(0.0, 1.0 - load[res] - res.G) for res in self.residents}
+        w = r.weight_word_of_mouth
+        heard = []
+        for res in self.residents:
+            nb = res.neighbours
+            heard.append(x[res] + w * (sum(x[j] for j in nb) / len(nb) - x[res]) if nb else x[res])
+        for res, h in zip(self.residents, heard):
+            res.perceive(h)
 
     def phase_participate(self, t: int) -> None:
-        """Events, volunteering, participation gains, social influence, drift (§7.8)."""
+        """Events, volunteering, participation gains, satisfaction and trust (§7.8)."""
         rng = self.streams.get("participate")
         cp = self.sc.community
         r = self.sc.residents
@@ -390,16 +416,8 @@ class ReferenceModel(mesa.Model):
                 gains[res] += 1
         for res, n in gains.items():
             res.gain(n)
-        rate = r.rate_social
-        targets = [res.neighbour_mean() for res in self.residents]
-        for res, m in zip(self.residents, targets):
-            if m is not None:
-                res.S += rate * (m - res.S)
-        drift = r.rate_drift
-        s0, t0 = r.satisfaction_init, r.trust_init
         for res in self.residents:
-            res.S = min(1.0, max(0.0, res.S + drift * (s0 - res.S)))
-            res.T = res.T + drift * (t0 - res.T)
+            res.settle()
 
     def phase_record(self, t: int) -> None:
         """Cost of the day, utilisation, a row of the time series (§7.9)."""
@@ -418,6 +436,8 @@ class ReferenceModel(mesa.Model):
         led.grid_available += g_avail
         self.today_staff_utilisation = busy / avail if avail else math.nan
         self.today_grid_utilisation = g_busy / g_avail if g_avail else math.nan
+        total = led.found_by[SELF_REPORT]
+        self.self_reported_today, self.self_reported_before = total - self.self_reported_before, total
         if self.record_series and t % self.sc.run.record_every == 0:
             for k, v in series_row(self).items():
                 self.series[k].append(v)
