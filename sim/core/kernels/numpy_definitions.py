@@ -350,7 +350,7 @@ def perceive(res: Fields, ties: Fields, how: Fields) -> None:
     res.performance[:] = np.clip(res.performance + rate * d, 0.0, 1.0)
     e = res.expectation
     e[:] = np.clip(e + how.rate_expectation * (res.performance - e), 0.0, 1.0)
-    res.grievance *= how.keep_grievance
+    res.grievance[:] = res.grievance * how.keep_grievance
 
 
 def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
