@@ -160,15 +160,16 @@ class ProblemParams(Params):
     category_mult: CategoryMultByCompound = param(CategoryMultByCompound(), source="assumption after 003")
     severity_weights: SeverityByCategory = param(SeverityByCategory(), source="assumption")
     rate_self_report: BySeverity = vector_param(
-        BySeverity, (0.04, 0.08, 0.15, 0.25), lo=0.0, hi=1.0, unit="/day at trust and efficacy 0.5",
-        plausible=(0.5, 2.0), source="assumption")
+        BySeverity, (0.0025, 0.005, 0.01, 0.02), lo=0.0, hi=1.0, unit="/day at trust and efficacy 0.5",
+        plausible=(0.5, 2.0), source="assumption, tuned so that about half of all problems reach the government at "
+                                     "baseline (Shi 1997 p. 94: 42.8% complained through the hierarchy)")
     report_trust_slope: float = param(1.5, lo=0.0, hi=4.0, unit="per unit trust", plausible=(0.5, 2.5),
                                       source="assumption: reporting follows trust (Beijing 12345 report 2021: "
                                              "more trust, more callers)")
     report_efficacy_slope: float = param(1.5, lo=0.0, hi=4.0, unit="per unit efficacy", plausible=(0.5, 2.5),
                                          source="assumption: contacting follows external efficacy (Verba & Nie "
                                                 "1972; Shi 1997)")
-    p_tell: float = param(1.0, lo=0.0, hi=1.0, unit="probability at trust and efficacy 0.5", plausible=(0.5, 1.0),
+    p_tell: float = param(0.2, lo=0.0, hi=1.0, unit="probability at trust and efficacy 0.5", plausible=(0.1, 0.5),
                           source="assumption: a resident tells a visiting grid worker or a linked party member")
     dur_patience: BySeverity = vector_param(
         BySeverity, (14, 30, 60, 120), lo=1, unit="days", source="assumption")
@@ -269,12 +270,12 @@ class ResidentParams(Params):
     dur_expected_wait: BySeverity = vector_param(
         BySeverity, (3, 7, 21, 45), lo=1, unit="days", plausible=(0.5, 2.0), source="assumption")
     burden: BySeverity = vector_param(
-        BySeverity, (0.15, 0.3, 0.5, 0.8), lo=0.0, hi=1.0, unit="loss of a day's experience per overdue problem",
+        BySeverity, (0.3, 0.5, 0.75, 1.0), lo=0.0, hi=1.0, unit="loss of a day's experience per overdue problem",
         plausible=(0.5, 1.5), source="assumption: bigger problems weigh more")
-    grievance: float = param(0.3, lo=0.0, hi=1.0, unit="loss of a day's experience per failed outcome",
-                             plausible=(0.1, 0.6), source="assumption: an ignored report leaves a grievance")
-    rate_grievance_decay: float = param(1 / 180, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 365, 1 / 60),
-                                        source="assumption: a grievance fades over months")
+    grievance: float = param(0.5, lo=0.0, hi=1.0, unit="loss of a day's experience per failed outcome",
+                             plausible=(0.2, 0.8), source="assumption: an ignored report leaves a grievance")
+    rate_grievance_decay: float = param(1 / 365, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 730, 1 / 90),
+                                        source="assumption: a grievance fades over a year or so")
     rate_perception: float = param(1 / 30, lo=0.0, hi=0.3, unit="/day", plausible=(1 / 90, 1 / 10),
                                    source="assumption: perceived performance remembers about a month")
     negativity_bias: float = param(2.0, lo=1.0, hi=3.0, unit="multiplier of the rate when experience is worse",
