@@ -370,7 +370,7 @@ def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
     t = int(m.t) + 30  # a month later: many overdue and given-up problems
     got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
     ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
-    for name, x, y in zip(("up", "n_again", "late_res", "quit_res"), got, ref):
+    for name, x, y in zip(("up", "n_again", "late_res", "quit_res", "lost_res"), got, ref):
         np.testing.assert_array_equal(x, y, err_msg=name)
         assert np.size(x) > 0, name
     for name in PoolColumns._fields:
@@ -394,13 +394,14 @@ def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> N
         led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
         got = escalation.escalate_day(t, u, a.cols, tuple(r), led_a.counts(), h.residence(), h.success_tables(),
                                       m.climb())
-        up, n_again, late_res, quit_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
+        up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
         place_by_numpy(m, b, up, r.next_level[b.level[up]], t)
         nd.keep(b, b.status >= 0)
-        assert got[0] == up.size and got[1] == n_again and got[4] == b.n
-        assert all(type(x) is int for x in (got[0], got[1], got[4]))
+        assert got[0] == up.size and got[1] == n_again and got[5] == b.n
+        assert all(type(x) is int for x in (got[0], got[1], got[5]))
         assert_identical(got[2], late_res, "late_res")
         assert_identical(got[3], quit_res, "quit_res")
+        assert_identical(got[4], lost_res, "lost_res")
         for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
             assert_identical(x, y, name)
         for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
@@ -463,6 +464,17 @@ def test_gains_match_numpy(busy_model: Model, kind: str) -> None:
         assert_same_state(state, ref)
 
 
+def test_grieve_matches_numpy(busy_model: Model) -> None:
+    state = copied_state(busy_model.residents.state())
+    ref = copied_state(state)
+    ids = np.random.default_rng(11).integers(0, busy_model.residents.n, 4000).astype(np.int32)  # repeats
+    how = tuple(judgement(busy_model.scenario.residents))
+    residents.grieve(state, ids, how)
+    nd.grieve(ref, ids, how)
+    assert_same_state(state, ref)
+    assert ResidentState(*state).grievance.max() == 1.0  # clipped where many add up
+
+
 def test_settle_matches_numpy(busy_model: Model) -> None:
     state = copied_state(busy_model.residents.state())
     ref = copied_state(state)
@@ -496,12 +508,15 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
         m._closed_perf = [rng.random(300).astype(np.float32)]
         rng = np.random.default_rng(8)
     t = fused.t
+    lost = np.random.default_rng(12).integers(0, fused.residents.n, 50).astype(np.int32)
+    fused._lost_res = [lost]
     fused._judge(t)
     fused._participate(t)
 
     p, r, w = parts.scenario.residents, parts.residents, parts.world
     how = tuple(judgement(p))
     nd.hear_outcomes(r.state(), parts._closed_res[0], parts._closed_perf[0], r.ties, how)
+    nd.grieve(r.state(), lost, how)
     nd.experience(r.state(), t, parts.problems.cols, how)
     nd.perceive(r.state(), r.ties, how)
     prng = parts.streams.get("participate")

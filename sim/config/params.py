@@ -272,10 +272,11 @@ class ResidentParams(Params):
     burden: BySeverity = vector_param(
         BySeverity, (0.3, 0.5, 0.75, 1.0), lo=0.0, hi=1.0, unit="loss of a day's experience per overdue problem",
         plausible=(0.5, 1.5), source="assumption: bigger problems weigh more")
-    grievance: float = param(0.5, lo=0.0, hi=1.0, unit="loss of a day's experience per failed outcome",
-                             plausible=(0.2, 0.8), source="assumption: an ignored report leaves a grievance")
-    rate_grievance_decay: float = param(1 / 365, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 730, 1 / 90),
-                                        source="assumption: a grievance fades over a year or so")
+    grievance: float = param(0.3, lo=0.0, hi=1.0, unit="loss of a day's experience per problem given up "
+                             "(per unit of failure of an outcome)", plausible=(0.1, 0.5),
+                             source="assumption: a problem left unsolved or a report ignored leaves a grievance")
+    rate_grievance_decay: float = param(1 / 180, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 365, 1 / 60),
+                                        source="assumption: a grievance fades over months")
     rate_perception: float = param(1 / 30, lo=0.0, hi=0.3, unit="/day", plausible=(1 / 90, 1 / 10),
                                    source="assumption: perceived performance remembers about a month")
     negativity_bias: float = param(2.0, lo=1.0, hi=3.0, unit="multiplier of the rate when experience is worse",

@@ -150,6 +150,7 @@ class Model:
         self.effort_used: np.ndarray | None = None
         self._closed_res: list[np.ndarray] = []
         self._closed_perf: list[np.ndarray] = []
+        self._lost_res: list[np.ndarray] = []  # residents whose unreported problems were given up today
         self._overdue_res = np.empty(0, dtype=np.int32)
 
     def _create_policies(self) -> None:
@@ -342,26 +343,29 @@ class Model:
         u = self.streams.get("escalate").random((3, pool.n))
         # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
         # rows are placed at their next level (as _place), then closed rows leave the pool
-        n_up, n_again, self._overdue_res, quit_res, n_rows = escalate_day(
+        n_up, n_again, self._overdue_res, quit_res, lost_res, n_rows = escalate_day(
             t, u, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
         led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:
             self._closed_res.append(quit_res)
             self._closed_perf.append(np.zeros(quit_res.size, dtype=np.float32))
+        if lost_res.size:
+            self._lost_res.append(lost_res)
         pool.set_rows(n_rows)
 
     def _judge(self, t: int) -> None:
         closed, perfs = self._closed_res, self._closed_perf
         ids = closed[0] if len(closed) == 1 else np.concatenate(closed) if closed else _NO_IDS
         perf = perfs[0] if len(perfs) == 1 else np.concatenate(perfs) if perfs else _NO_PERF
+        lost = np.concatenate(self._lost_res) if self._lost_res else _NO_IDS
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
-        self._closed_res, self._closed_perf = [], []
+        self._closed_res, self._closed_perf, self._lost_res = [], [], []
         # today's outcomes move efficacy and leave grievances; the day's experience (open problems
         # overdue since arising, grievances) and the neighbours' move perceived performance and expectation
         r = self.residents
-        judge_day(r.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False), t,
-                  self.problems.cols, r.ties, self._judgement)
+        judge_day(r.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
+                  lost.astype(np.int32, copy=False), t, self.problems.cols, r.ties, self._judgement)
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")

@@ -61,6 +61,7 @@ class ReferenceModel(mesa.Model):
         build_handlers(self)
         self.problems: list[Problem] = []  # the pool: open problems (and ones closed late today)
         self.outcomes: list[tuple[Resident, float]] = []
+        self.lost: list[Resident] = []
         self.overdue: list[Resident] = []
         self.self_reported_before = 0  # problems self-reported up to yesterday
         self.self_reported_today = 0
@@ -200,7 +201,7 @@ class ReferenceModel(mesa.Model):
         self.outcomes.append((prob.res, self.performance(prob, t)))
 
     def abandon_problem(self, prob: Problem) -> None:
-        """The resident gives up: count; a found problem gives an outcome with P = 0 (§7.6.4)."""
+        """The resident gives up: count; a found problem gives an outcome with P = 0, an unreported one a grievance (§7.6.4)."""
         led = self.ledger
         prob.closed = True
         led.abandoned[prob.cat][prob.sev] += 1
@@ -209,6 +210,8 @@ class ReferenceModel(mesa.Model):
             if prob.handler is not None:
                 prob.handler.queue.pop(prob.uid, None)
             self.outcomes.append((prob.res, 0.0))
+        else:  # an unreported problem given up: a grievance, no lesson about reporting
+            self.lost.append(prob.res)
 
     # ---- policy helpers (§7.10) --------------------------------------------------------------------------
     def boost(self, level: int, factor: float | list[float]) -> None:
@@ -376,6 +379,9 @@ class ReferenceModel(mesa.Model):
         for res, d in df.items():
             res.F = min(1.0, max(0.0, res.F + d))
         self.outcomes = []
+        for res in self.lost:
+            res.G = min(1.0, res.G + r.grievance)
+        self.lost = []
         burden = r.burden.array().tolist()
         load: Counter[Resident] = Counter()
         for prob in self.problems:

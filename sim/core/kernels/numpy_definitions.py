@@ -226,7 +226,7 @@ def capacity(handlers: Handlers) -> np.ndarray:
 
 # ---- escalate -----------------------------------------------------------------------------
 def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
-             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate``).
 
     A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
@@ -235,7 +235,8 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     ``rate_recontact`` (unless a flag says someone acts for them); after ``patience`` days
     (since the report, or since arising for latent problems) the resident gives up with chance
     ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
-    residents of overdue rows and of found problems given up; given-up rows are counted and closed.
+    residents of overdue rows, of found problems given up and of unreported ones given up;
+    given-up rows are counted and closed.
     """
     pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
     status, sev, level = pool.status, pool.sev, pool.level
@@ -256,8 +257,9 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     bits = np.unpackbits(pool.flags[gave_up][:, None], axis=1, bitorder="little")
     ledger.flag_abandoned[:] += bits.sum(axis=0, dtype=np.int64)
     quit_res = pool.res[gave_up & queued]
+    lost_res = pool.res[gave_up & ~queued]
     status[gave_up] = -1
-    return np.flatnonzero(stuck), int(again.sum()), pool.res[overdue], quit_res
+    return np.flatnonzero(stuck), int(again.sum()), pool.res[overdue], quit_res, lost_res
 
 
 # ---- residents -----------------------------------------------------------------------------
@@ -309,6 +311,13 @@ def hear_outcomes(res: Fields, ids: np.ndarray, perf: np.ndarray, ties: Fields, 
     scatter_add(f, who, rate * (o - f[who]))
     _clip_at(f, who)
     scatter_add(res.grievance, ids, how.grievance * (np.float32(1.0) - perf))
+    _clip_at(res.grievance, ids)
+
+
+def grieve(res: Fields, ids: np.ndarray, how: Fields) -> None:
+    """An unreported problem given up leaves a full grievance (``residents.grieve``): ``G += grievance``, clipped."""
+    res, how = ResidentState(*res), Judgement(*how)
+    scatter_add(res.grievance, ids, float(how.grievance))
     _clip_at(res.grievance, ids)
 
 

@@ -94,6 +94,14 @@ def hear_outcomes(res: Fields, ids: np.ndarray, perf: np.ndarray, ties: Fields, 
 
 
 @jit
+def grieve(res: Fields, ids: np.ndarray, how: Fields) -> None:
+    """An unreported problem given up leaves a full grievance: ``G += grievance`` per problem, clipped."""
+    res, how = ResidentState(*res), Judgement(*how)
+    scatter_add_scalar(res.grievance, ids, np.float64(how.grievance), res.acc)
+    clip_at(res.grievance, ids)
+
+
+@jit
 def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
     """Each resident's experience today: ``x = max(0, 1 - B - G)``.
 
@@ -147,11 +155,13 @@ def perceive(res: Fields, ties: Fields, how: Fields) -> None:
 
 
 @jit
-def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, t: int, pool: Fields, ties: Fields,
+def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, lost: np.ndarray, t: int, pool: Fields, ties: Fields,
               how: Fields) -> None:
-    """The judge phase: :func:`hear_outcomes`, :func:`experience`, :func:`perceive`."""
+    """The judge phase: :func:`hear_outcomes`, :func:`grieve` for ``lost``, :func:`experience`, :func:`perceive`."""
     if ids.size:
         hear_outcomes(res, ids, perf, ties, how)
+    if lost.size:
+        grieve(res, lost, how)
     experience(res, t, pool, how)
     perceive(res, ties, how)
 
