@@ -24,8 +24,9 @@ from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, PartyParams, ResidentParams
 from sim.config.taxonomy import N_CATEGORIES, OLD
 from sim.core.kernels import residents as kernels
-from sim.core.kernels.state import ResidentState
 from sim.core.kernels.numpy_definitions import advance, scatter_add, visited, visits_per_day
+from sim.core.kernels.state import ResidentState
+
 
 def fresh_residents(model: Model, seed: int = 0) -> Residents:
     return Residents.create(model.world, model.scenario.residents, np.random.default_rng(seed))

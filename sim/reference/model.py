@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -365,12 +365,24 @@ class ReferenceModel(mesa.Model):
 
     def phase_judge(self, t: int) -> None:
         """Outcomes move efficacy and leave grievances; the day's experience moves P and E (§7.7)."""
+        self.hear_outcomes()
+        x = self.experience(t)
+        w = self.sc.residents.weight_word_of_mouth
+        heard = []
+        for res in self.residents:
+            nb = res.neighbours
+            heard.append(x[res] + w * (sum(x[j] for j in nb) / len(nb) - x[res]) if nb else x[res])
+        for res, h in zip(self.residents, heard):
+            res.perceive(h)
+
+    def hear_outcomes(self) -> None:
+        """Each outcome moves the resident's efficacy and, by word of mouth, the neighbours'; failures leave grievances."""
         r = self.sc.residents
         f0 = {res: res.F for res, _ in self.outcomes}
         for res, _ in self.outcomes:
             for nb in res.neighbours:
                 f0.setdefault(nb, nb.F)
-        df: Counter[Resident] = Counter()
+        df: dict[Resident, float] = defaultdict(float)
         for res, o in self.outcomes:
             df[res] += r.rate_efficacy * (o - f0[res])
             for nb in res.neighbours:
@@ -382,8 +394,11 @@ class ReferenceModel(mesa.Model):
         for res in self.lost:
             res.G = min(1.0, res.G + r.grievance)
         self.lost = []
-        burden = r.burden.array().tolist()
-        load: Counter[Resident] = Counter()
+
+    def experience(self, t: int) -> dict[Resident, float]:
+        """Each resident's day: 1 less the weight of their open problems overdue since arising, less grievances."""
+        burden = self.sc.residents.burden.array().tolist()
+        load: dict[Resident, float] = defaultdict(float)
         for prob in self.problems:
             if prob.closed:
                 continue
@@ -391,14 +406,7 @@ class ReferenceModel(mesa.Model):
             age = t - prob.t_arise
             if age > d:
                 load[prob.res] += burden[prob.sev] * min(1.0, (age - d) / d)
-        x = {res: max(0.0, 1.0 - load[res] - res.G) for res in self.residents}
-        w = r.weight_word_of_mouth
-        heard = []
-        for res in self.residents:
-            nb = res.neighbours
-            heard.append(x[res] + w * (sum(x[j] for j in nb) / len(nb) - x[res]) if nb else x[res])
-        for res, h in zip(self.residents, heard):
-            res.perceive(h)
+        return {res: max(0.0, 1.0 - load[res] - res.G) for res in self.residents}
 
     def phase_participate(self, t: int) -> None:
         """Events, volunteering, participation gains, satisfaction and trust (§7.8)."""
