@@ -24,6 +24,13 @@ SMALL: dict[str, Any] = {"world.n_communities_per_street": 1, "world.n_compounds
 #: Two communities of eight compounds (~9,000 residents): every compound type is present.
 MEDIUM: dict[str, Any] = {"world.n_communities_per_street": 2, "world.n_compounds_per_community": 8}
 
+#: Residents who bring nearly every problem to the government (see paired.REPORTING_ALL).
+REPORTING_ALL: dict[str, Any] = {
+    "problems.report_efficacy_slope": 0.0, "problems.p_tell": 1.0,
+    **{f"problems.rate_self_report.{s}": v for s, v in zip(("trivial", "small", "big", "major"),
+                                                           (0.04, 0.08, 0.15, 0.25), strict=True)},
+}
+
 #: Seeds of replicate runs in statistical tests.
 SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5)
 

@@ -11,6 +11,14 @@ import numpy as np
 from sim import Scenario, run_scenario
 
 SMALL_WORLD: dict[str, Any] = {"world.n_communities_per_street": 2, "world.n_compounds_per_community": 5}
+#: Residents who bring nearly every problem to the government (the reporting of before issue 13:
+#: quick self-reports, always telling a visitor, no efficacy feedback). Tests of a handling
+#: mechanism use it so that its effect is not diluted by the half of problems never reported.
+REPORTING_ALL: dict[str, Any] = {
+    "problems.report_efficacy_slope": 0.0, "problems.p_tell": 1.0,
+    **{f"problems.rate_self_report.{s}": v for s, v in zip(("trivial", "small", "big", "major"),
+                                                           (0.04, 0.08, 0.15, 0.25), strict=True)},
+}
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from sim.config.params import DAYS_PER_MONTH, CommunityParams, HandlingParams, P
 from sim.config.taxonomy import N_CATEGORIES, OLD
 from sim.core.kernels import residents as kernels
 from sim.core.kernels.numpy_definitions import advance, scatter_add, visited, visits_per_day
-
-NO_IDS = np.empty(0, dtype=np.int32)
+from sim.core.kernels.state import ResidentState
 
 
 def fresh_residents(model: Model, seed: int = 0) -> Residents:
@@ -35,15 +34,16 @@ def fresh_residents(model: Model, seed: int = 0) -> Residents:
 
 # the residents' submodels as the model's phases run them (the kernels)
 def judge_outcomes(r: Residents, ids: np.ndarray, perf: np.ndarray, params: ResidentParams) -> None:
-    kernels.judge_day(r.state(), ids.astype(np.int32), perf.astype(np.float32), NO_IDS, tuple(judgement(params)))
+    kernels.hear_outcomes(r.state(), ids.astype(np.int32), perf.astype(np.float32), r.ties, tuple(judgement(params)))
 
 
-def erode_waiting(r: Residents, ids: np.ndarray, params: ResidentParams) -> None:
-    kernels.judge_day(r.state(), NO_IDS, np.empty(0, dtype=np.float32), ids.astype(np.int32), tuple(judgement(params)))
-
-
-def social_influence(r: Residents, params: ResidentParams) -> None:
-    kernels.social_influence(r.satisfaction, r.trust, r.ties, tuple(influence(params)))
+def live_days(r: Residents, x: np.ndarray, params: ResidentParams, n_days: int) -> None:
+    """``n_days`` days whose experience is ``x`` (before word of mouth): perception, expectation, settling."""
+    state = ResidentState(*r.state())
+    for _ in range(n_days):
+        state.experience[:] = x
+        kernels.perceive(tuple(state), r.ties, tuple(judgement(params)))
+        kernels.settle(tuple(state), tuple(influence(params)))
 
 
 def draw_volunteers(r: Residents, rng: np.random.Generator, rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -106,90 +106,113 @@ def test_performance_is_one_on_time_and_decreasing_when_late() -> None:
         performance(np.array([90.0]), np.array([45.0]))[0])
 
 
-def test_judge_outcomes_moves_satisfaction_with_the_outcome(small_model: Model) -> None:
+def test_outcomes_move_efficacy_own_and_by_word_of_mouth(small_model: Model) -> None:
     params = small_model.scenario.residents
     r = fresh_residents(small_model)
-    ids = np.arange(0, 200, 2)
-    good, bad = ids[:50], ids[50:]
-    perf = np.concatenate([np.ones(50, np.float32), np.zeros(50, np.float32)])
+    ids = np.arange(0, 200, 20)
+    good, bad = ids[:5], ids[5:]
+    perf = np.concatenate([np.ones(5, np.float32), np.zeros(5, np.float32)])
     before = copy.deepcopy(r)
     judge_outcomes(r, ids, perf, params)
-    assert np.all(r.satisfaction[good] > before.satisfaction[good])
-    assert np.all(r.satisfaction[bad] < before.satisfaction[bad])
-    assert np.all(r.trust[good] > before.trust[good]) and np.all(r.trust[bad] < before.trust[bad])
-    assert np.all(r.expectation[good] > before.expectation[good])
-    assert np.all(r.expectation[bad] < before.expectation[bad])
-    others = np.setdiff1d(np.arange(r.n), ids)
-    np.testing.assert_array_equal(r.satisfaction[others], before.satisfaction[others])
-    # the step toward the target is alpha_outcome of the gap
-    s, e = before.satisfaction[good[0]], before.expectation[good[0]]
-    target = min(1.0, 1.0 + params.beta_disconfirm * (1.0 - e))
-    assert r.satisfaction[good[0]] == pytest.approx(s + params.alpha_outcome * (target - s), abs=1e-6)
+    assert np.all(r.efficacy[good] > before.efficacy[good]) and np.all(r.efficacy[bad] < before.efficacy[bad])
+    # a failure leaves a grievance, a success none
+    np.testing.assert_allclose(r.grievance[bad], params.grievance, rtol=1e-6)
+    assert np.all(r.grievance[good] == 0)
+    # the step is rate_efficacy of the gap for the resident, rate_efficacy x word of mouth for a neighbour
+    i = good[0]
+    assert r.efficacy[i] == pytest.approx(before.efficacy[i] + params.rate_efficacy * (1 - before.efficacy[i]), abs=1e-6)
+    w = small_model.world
+    nbrs = np.setdiff1d(w.social_indices[w.social_indptr[i]:w.social_indptr[i + 1]], ids)
+    lone = [k for k in nbrs if not np.isin(w.social_indices[w.social_indptr[k]:w.social_indptr[k + 1]], ids[ids != i]).any()]
+    assert lone
+    k = lone[0]
+    assert r.efficacy[k] == pytest.approx(
+        before.efficacy[k] + params.rate_efficacy * params.weight_word_of_mouth * (1 - before.efficacy[k]), abs=1e-6)
+    unrelated = np.setdiff1d(np.arange(r.n), np.concatenate([ids, w.social_indices[
+        np.concatenate([np.arange(w.social_indptr[j], w.social_indptr[j + 1]) for j in ids])]]))
+    np.testing.assert_array_equal(r.efficacy[unrelated], before.efficacy[unrelated])
 
 
-def test_judge_outcomes_stays_in_bounds_with_repeated_ids(small_model: Model) -> None:
-    params = small_model.scenario.residents.__class__(alpha_outcome=1.0, alpha_trust=1.0, alpha_expectation=1.0)
+def test_outcomes_stay_in_bounds_with_repeated_ids(small_model: Model) -> None:
+    params = ResidentParams(rate_efficacy=1.0, weight_word_of_mouth=1.0, grievance=1.0)
     r = fresh_residents(small_model)
     ids = np.repeat(np.arange(20), 5)
     judge_outcomes(r, ids, np.ones(ids.size, np.float32), params)
     judge_outcomes(r, ids[::-1], np.zeros(ids.size, np.float32), params)
-    for a in (r.satisfaction, r.trust, r.expectation):
+    for a in (r.efficacy, r.grievance):
         assert a.min() >= 0.0 and a.max() <= 1.0
 
 
-def test_erode_waiting_and_participate(small_model: Model) -> None:
+def test_perfect_days_take_satisfaction_to_its_maximum(small_model: Model) -> None:
+    """Every day lived without an overdue problem: P, E and S all tend to 1; S leads E (positive disconfirmation)."""
     params = small_model.scenario.residents
     r = fresh_residents(small_model)
-    before_s, before_t = r.satisfaction.copy(), r.trust.copy()
-    ids = np.array([1, 1, 2])
-    erode_waiting(r, ids, params)
-    assert r.satisfaction[1] == pytest.approx(before_s[1] - 2 * params.rate_wait_erosion, abs=1e-6)
-    assert r.trust[2] == pytest.approx(before_t[2] - params.trust_erosion_share * params.rate_wait_erosion, abs=1e-6)
-    assert r.satisfaction[0] == before_s[0]
-    participate(r, np.array([5]), params)
-    assert r.satisfaction[5] == pytest.approx(min(1.0, before_s[5] + params.participation_satisfaction), abs=1e-6)
-    assert r.trust[5] == pytest.approx(min(1.0, before_t[5] + params.participation_trust), abs=1e-6)
+    live_days(r, np.ones(r.n, np.float32), params, 400)
+    assert r.performance.min() > 0.999 and r.satisfaction.min() > 0.999
+    assert np.all(r.expectation < r.performance)  # expectations lag
+    live_days(r, np.ones(r.n, np.float32), params, 3000)
+    assert r.expectation.min() > 0.99
 
 
-def test_social_influence_contracts_the_spread(small_model: Model) -> None:
-    params = ResidentParams(rate_social=0.3, rate_drift=0.0)
+def test_worse_days_lower_perception_faster_than_better_days_raise_it(small_model: Model) -> None:
+    params = small_model.scenario.residents
     r = fresh_residents(small_model)
-    isolated = np.diff(small_model.world.social_indptr) == 0
-    lo, hi, sd = r.satisfaction.min(), r.satisfaction.max(), r.satisfaction.std()
-    before = r.satisfaction.copy()
-    for _ in range(5):
-        social_influence(r, params)
-        assert r.satisfaction.min() >= lo - 1e-6 and r.satisfaction.max() <= hi + 1e-6
-    assert r.satisfaction.std() < 0.8 * sd
-    np.testing.assert_array_equal(r.satisfaction[isolated], before[isolated])
-    # each step is a DeGroot step toward the neighbours' mean
-    r2 = fresh_residents(small_model)
-    s0 = r2.satisfaction.astype(np.float64)
-    social_influence(r2, params)
+    r.performance[:] = 0.5
+    live_days(r, np.full(r.n, 0.0, np.float32), params, 1)
+    down = 0.5 - r.performance.copy()
+    r.performance[:] = 0.5
+    live_days(r, np.full(r.n, 1.0, np.float32), params, 1)
+    up = r.performance - 0.5
+    np.testing.assert_allclose(down / up, params.negativity_bias, rtol=1e-4)
+
+
+def test_disconfirmation_puts_satisfaction_above_or_below_performance(small_model: Model) -> None:
+    """After an improvement S > P (expectations lag behind); after a decline S < P."""
+    params = small_model.scenario.residents
+    r = fresh_residents(small_model)
+    live_days(r, np.full(r.n, 0.4, np.float32), params, 2000)  # settled at a poor level
+    live_days(r, np.full(r.n, 0.9, np.float32), params, 60)
+    assert np.all(r.satisfaction > r.performance)
+    live_days(r, np.full(r.n, 0.9, np.float32), params, 3000)  # settled at a good level
+    live_days(r, np.full(r.n, 0.4, np.float32), params, 60)
+    assert np.all(r.satisfaction < r.performance)
+
+
+def test_participation_lifts_performance_and_trust(small_model: Model) -> None:
+    params = small_model.scenario.residents
+    r = fresh_residents(small_model)
+    before_p, before_t = r.performance.copy(), r.trust.copy()
+    participate(r, np.array([5, 5]), params)
+    assert r.performance[5] == pytest.approx(min(1.0, before_p[5] + 2 * params.participation_satisfaction), abs=1e-6)
+    assert r.trust[5] == pytest.approx(min(1.0, before_t[5] + 2 * params.participation_trust), abs=1e-6)
+    assert r.performance[4] == before_p[4]
+
+
+def test_word_of_mouth_mixes_the_neighbours_experience(small_model: Model) -> None:
+    params = ResidentParams(weight_word_of_mouth=0.3)
+    r = fresh_residents(small_model)
+    x = np.random.default_rng(2).random(r.n).astype(np.float32)
+    state = ResidentState(*r.state())
+    state.experience[:] = x
+    kernels.perceive(tuple(state), r.ties, tuple(judgement(params)))
     adj = small_model.world.social_matrix()
     deg = np.asarray(adj.sum(axis=1)).ravel()
-    nbr = np.where(deg > 0, adj @ s0 / np.maximum(deg, 1), s0)
-    np.testing.assert_allclose(r2.satisfaction, s0 + 0.3 * (nbr - s0), atol=1e-5)
-
-
-def test_drift_relaxes_toward_the_initial_means(small_model: Model) -> None:
-    params = ResidentParams(rate_social=0.0, rate_drift=0.1)
-    r = fresh_residents(small_model)
-    r.satisfaction[:] = 1.0
-    r.trust[:] = 0.0
-    social_influence(r, params)
-    np.testing.assert_allclose(r.satisfaction, 1.0 + 0.1 * (params.satisfaction_init - 1.0), atol=1e-6)
-    np.testing.assert_allclose(r.trust, 0.1 * params.trust_init, atol=1e-6)
+    mean = np.where(deg > 0, adj @ x.astype(np.float64) / np.maximum(deg, 1), x)
+    np.testing.assert_allclose(state.heard, x + 0.3 * (mean - x), atol=1e-5)
 
 
 def test_initial_state_follows_the_parameters(small_model: Model) -> None:
-    params = ResidentParams(satisfaction_init=0.3, trust_init=0.7, expectation_init=0.5, init_concentration=50.0)
+    params = ResidentParams(performance_init=0.3, trust_init=0.7, expectation_init=0.5, efficacy_init=0.2,
+                            init_concentration=50.0)
     r = Residents.create(small_model.world, params, np.random.default_rng(1))
     n = r.n
-    for arr, mean in ((r.satisfaction, 0.3), (r.trust, 0.7), (r.expectation, 0.5)):
+    for arr, mean in ((r.performance, 0.3), (r.trust, 0.7), (r.expectation, 0.5), (r.efficacy, 0.2)):
         assert arr.dtype == np.float32 and arr.size == n
         assert abs(arr.mean() - mean) < 4 * arr.std() / np.sqrt(n)
         assert arr.min() >= 0 and arr.max() <= 1
+    np.testing.assert_allclose(r.satisfaction, np.clip(r.performance + 0.5 * (r.performance - r.expectation), 0, 1),
+                               atol=1e-6)
+    assert np.all(r.grievance == 0)
 
 
 def test_scatter_add_matches_add_at() -> None:

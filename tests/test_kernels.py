@@ -218,18 +218,24 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     u = np.random.default_rng(2).random((3, idx.size))
     g, moved = copy.deepcopy(m.grids), copy.deepcopy(m.grids)
     pool.t_found[idx] = -1
+    # efficacy spread over [0, 1] and a telling chance below 1, so that both clip somewhere
+    efficacy = np.random.default_rng(4).random(m.residents.n).astype(np.float32)
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                      m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope))
-    who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult)
+                      m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                      np.float32(3.5), np.float32(0.8))
+    who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult,
+                    efficacy)
     arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
-    by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit)
+    prop = nd.propensity(m.residents.trust[res], efficacy[res], rules.slope, rules.slope_efficacy)
+    tell = nd.p_tell(prop, rules.p_tell)
+    assert (tell == 1.0).any() and (tell < 1.0).any() and (prop == 0).any()
+    by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit * tell)
     nd.advance(g, visits)
     np.testing.assert_array_equal(moved.visit_ptr, g.visit_ptr)  # the rounds moved on as advance() moves them
-    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party)
-    by_self = u[2] < nd.p_self_report(m.rate_self_report, sev, m.residents.trust[res],
-                                      sc.problems.report_trust_slope, m.communities.report_mult[w.res_community[res]])
+    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party) * tell
+    by_self = u[2] < nd.p_self_report(m.rate_self_report, sev, prop, m.communities.report_mult[w.res_community[res]])
     finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
     found = finder >= 0
     assert 0 < found.sum() < idx.size
@@ -365,7 +371,7 @@ def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
     t = int(m.t) + 30  # a month later: many overdue and given-up problems
     got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
     ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
-    for name, x, y in zip(("up", "n_again", "late_res", "quit_res"), got, ref):
+    for name, x, y in zip(("up", "n_again", "late_res", "quit_res", "lost_res"), got, ref):
         np.testing.assert_array_equal(x, y, err_msg=name)
         assert np.size(x) > 0, name
     for name in PoolColumns._fields:
@@ -389,13 +395,14 @@ def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> N
         led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
         got = escalation.escalate_day(t, u, a.cols, tuple(r), led_a.counts(), h.residence(), h.success_tables(),
                                       m.climb())
-        up, n_again, late_res, quit_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
+        up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
         place_by_numpy(m, b, up, r.next_level[b.level[up]], t)
         nd.keep(b, b.status >= 0)
-        assert got[0] == up.size and got[1] == n_again and got[4] == b.n
-        assert all(type(x) is int for x in (got[0], got[1], got[4]))
+        assert got[0] == up.size and got[1] == n_again and got[5] == b.n
+        assert all(type(x) is int for x in (got[0], got[1], got[5]))
         assert_identical(got[2], late_res, "late_res")
         assert_identical(got[3], quit_res, "quit_res")
+        assert_identical(got[4], lost_res, "lost_res")
         for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
             assert_identical(x, y, name)
         for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
@@ -405,25 +412,48 @@ def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> N
 
 
 # ---- residents -----------------------------------------------------------------------------------
-def test_judge_sums_repeated_residents_like_bincount(busy_model: Model) -> None:
+def test_hear_outcomes_sums_own_and_neighbours_outcomes_like_bincount(busy_model: Model) -> None:
     state = copied_state(busy_model.residents.state())
     ref = copied_state(state)
+    r = busy_model.residents
     rng = np.random.default_rng(5)
-    ids = rng.integers(0, busy_model.residents.n, 3000).astype(np.int32)  # many repeats
+    ids = rng.integers(0, r.n, 3000).astype(np.int32)  # many repeats, and neighbours of each other
     perf = rng.random(ids.size).astype(np.float32)
+    perf[::7] = 0.0  # given up
     how = tuple(judgement(busy_model.scenario.residents))
-    residents.judge(state, ids, perf, how)
-    nd.judge(ref, ids, perf, how)
+    before = ResidentState(*state).efficacy.copy()
+    residents.hear_outcomes(state, ids, perf, r.ties, how)
+    nd.hear_outcomes(ref, ids, perf, r.ties, how)
     assert_same_state(state, ref)
     assert not np.any(ResidentState(*state).acc)  # the scratch is left zeroed
+    heard_only = np.setdiff1d(np.flatnonzero(ResidentState(*state).efficacy != before), ids)
+    assert heard_only.size > 0  # neighbours' outcomes moved efficacy by word of mouth
     unique = np.unique(ids)[:500]  # and without repeats
-    residents.judge(state, unique, perf[: unique.size], how)
-    nd.judge(ref, unique, perf[: unique.size], how)
+    residents.hear_outcomes(state, unique, perf[: unique.size], r.ties, how)
+    nd.hear_outcomes(ref, unique, perf[: unique.size], r.ties, how)
     assert_same_state(state, ref)
 
 
-@pytest.mark.parametrize("kind", ["erode", "participation_gain"])
-def test_erosion_and_gains_match_numpy(busy_model: Model, kind: str) -> None:
+def test_experience_and_perception_match_numpy(busy_model: Model) -> None:
+    m, r = busy_model, busy_model.residents
+    state = copied_state(r.state())
+    rs = ResidentState(*state)
+    g = np.random.default_rng(9).random(r.n).astype(np.float32)
+    rs.grievance[:] = np.where(g < 0.5, np.float32(0.0), np.minimum(g * np.float32(1.5) - np.float32(0.6), 1))
+    ref = copied_state(state)
+    how = tuple(judgement(m.scenario.residents))
+    residents.experience(state, m.t, m.problems.cols, how)
+    nd.experience(ref, m.t, m.problems.cols, how)
+    assert_same_state(state, ref)
+    x = ResidentState(*state).experience
+    assert (x == 0).any() and (x == 1).any() and ((x > 0) & (x < 1)).any()
+    residents.perceive(state, r.ties, how)
+    nd.perceive(ref, r.ties, how)
+    assert_same_state(state, ref)
+
+
+@pytest.mark.parametrize("kind", ["participation_gain"])
+def test_gains_match_numpy(busy_model: Model, kind: str) -> None:
     state = copied_state(busy_model.residents.state())
     ref = copied_state(state)
     rng = np.random.default_rng(6)
@@ -435,16 +465,24 @@ def test_erosion_and_gains_match_numpy(busy_model: Model, kind: str) -> None:
         assert_same_state(state, ref)
 
 
-def test_social_influence_matches_the_sparse_product(busy_model: Model) -> None:
-    r = busy_model.residents
+def test_grieve_matches_numpy(busy_model: Model) -> None:
+    state = copied_state(busy_model.residents.state())
+    ref = copied_state(state)
+    ids = np.random.default_rng(11).integers(0, busy_model.residents.n, 4000).astype(np.int32)  # repeats
+    how = tuple(judgement(busy_model.scenario.residents))
+    residents.grieve(state, ids, how)
+    nd.grieve(ref, ids, how)
+    assert_same_state(state, ref)
+    assert ResidentState(*state).grievance.max() == 1.0  # clipped where many add up
+
+
+def test_settle_matches_numpy(busy_model: Model) -> None:
+    state = copied_state(busy_model.residents.state())
+    ref = copied_state(state)
     how = tuple(influence(busy_model.scenario.residents))
-    s, trust = r.satisfaction.copy(), r.trust.copy()
-    ref_s, ref_t = s.copy(), trust.copy()
-    residents.social_influence(s, trust, r.ties, how)
-    nd.social_influence(ref_s, ref_t, r.ties, how)
-    assert influence(busy_model.scenario.residents).rate_social > 0 < influence(busy_model.scenario.residents).rate_drift
-    np.testing.assert_array_equal(s, ref_s)
-    np.testing.assert_array_equal(trust, ref_t)
+    residents.settle(state, how)
+    nd.settle(ref, how)
+    assert_same_state(state, ref)
 
 
 def test_attendees_and_volunteers_match_numpy(busy_model: Model) -> None:
@@ -466,18 +504,22 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
     numpy definitions they fuse, applied in order with the same draws."""
     fused, parts = copy.deepcopy(busy_model), copy.deepcopy(busy_model)
     rng = np.random.default_rng(8)
-    for m in (fused, parts):  # outcomes and overdue problems to judge, with repeated residents
+    for m in (fused, parts):  # outcomes to judge, with repeated residents
         m._closed_res = [rng.integers(0, m.residents.n, 300).astype(np.int32)]
         m._closed_perf = [rng.random(300).astype(np.float32)]
-        m._overdue_res = rng.integers(0, m.residents.n, 200).astype(np.int32)
         rng = np.random.default_rng(8)
-    fused._judge(50)
-    fused._participate(50)
+    t = fused.t
+    lost = np.random.default_rng(12).integers(0, fused.residents.n, 50).astype(np.int32)
+    fused._lost_res = [lost]
+    fused._judge(t)
+    fused._participate(t)
 
     p, r, w = parts.scenario.residents, parts.residents, parts.world
-    how = judgement(p)
-    nd.judge(r.state(), parts._closed_res[0], parts._closed_perf[0], tuple(how))
-    nd.erode(r.state(), parts._overdue_res, how.loss_s, how.loss_t)
+    how = tuple(judgement(p))
+    nd.hear_outcomes(r.state(), parts._closed_res[0], parts._closed_perf[0], r.ties, how)
+    nd.grieve(r.state(), lost, how)
+    nd.experience(r.state(), t, parts.problems.cols, how)
+    nd.perceive(r.state(), r.ties, how)
     prng = parts.streams.get("participate")
     events = poisson_each(prng, parts.communities.event_rate)
     n_att = binomial_each(prng, w.community_size, np.minimum(events * parts.scenario.community.p_event_reach, 1.0))
@@ -488,9 +530,9 @@ def test_fused_phases_equal_their_parts(busy_model: Model) -> None:
     r.volunteer_turns[vols] += 1
     gains = influence(p)
     nd.participation_gain(r.state(), np.concatenate([attendees, vols]), gains.gain_s, gains.gain_t)
-    nd.social_influence(r.satisfaction, r.trust, r.ties, tuple(gains))
+    nd.settle(r.state(), tuple(gains))
 
-    for name in ("satisfaction", "trust", "expectation", "volunteer_turns"):
+    for name in ("satisfaction", "trust", "expectation", "performance", "efficacy", "grievance", "volunteer_turns"):
         np.testing.assert_array_equal(getattr(fused.residents, name), getattr(r, name), err_msg=name)
     assert fused.events_today == int(events.sum())
     assert fused.volunteer_hours == busy_model.volunteer_hours + vols.size * p.dur_volunteer_hours
@@ -504,7 +546,7 @@ def test_participate_day_counts_volunteer_turns(busy_model: Model) -> None:
     draws = tuple(Participation(np.zeros(w.n_communities, dtype=np.int64), np.empty(0), cand, np.zeros(3), 1.0))
     before = r.volunteer_turns.copy()
     n = residents.participate_day(draws, w.community_start, w.community_size,
-                                  tuple(Volunteering(m.party.volunteer_rate, m.party.volunteer_mult)), r.state(), r.ties,
+                                  tuple(Volunteering(m.party.volunteer_rate, m.party.volunteer_mult)), r.state(),
                                   tuple(influence(m.scenario.residents)))
     assert n == 3
     np.testing.assert_array_equal(r.volunteer_turns - before, np.isin(np.arange(r.n), cand))
@@ -586,7 +628,7 @@ def test_utilisation_matches_the_recorders_numpy(reform_model: Model) -> None:
 def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> None:
     m, w, led, pool = busy_model, busy_model.world, busy_model.ledger, busy_model.problems
     s, tr = m.residents.satisfaction, m.residents.trust
-    totals = DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16)
+    totals = DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16, 17)
     table = np.full((len(SERIES), 2), np.nan)
     recording.record_row(table, 1, tuple(series_rows()), pool.cols, led.counts(), m.residents.state(),
                          (w.compound_start, w.compound_type, w.compound_size), tuple(totals))
@@ -599,6 +641,7 @@ def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> 
         "resolution_rate": led.resolved.sum() / led.arisen.sum(), "satisfaction_mean": s.mean(dtype=np.float64),
         "satisfaction_p10": p10_binned(s), "trust_mean": tr.mean(dtype=np.float64),
         "satisfaction_old": by_type[0], "satisfaction_mature": by_type[1], "satisfaction_new": by_type[2],
+        "unreported_pending": ((pool.status == LATENT) & (pool.t_found < 0)).sum(),
         **{name: float(v) for name, v in totals._asdict().items()},
     }
     assert set(expected) | set(WINDOW_SERIES) == set(SERIES)

@@ -21,9 +21,6 @@ from sim.core.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Assumption-sourced fields owned by the `dyn` branch (residents' judgement and reporting): their
-#: plausible ranges come with that rewrite. Remove an entry when its field gets its range.
-DYN_OWNED: tuple[str, ...] = ("residents.", "problems.rate_self_report", "problems.report_trust_slope")
 #: Assumption-sourced fields that are not drawn, and why.
 EXEMPT: dict[str, str] = {
     "world.n_streets": "the size of the simulated district is the experiment's choice (set it with --set)",
@@ -60,7 +57,7 @@ def test_every_assumed_parameter_has_a_plausible_range() -> None:
     assumed = [(k, m) for k, _, m in all_parameters() if "assumption" in m["source"].lower()]
     assert len(assumed) > 100
     missing = [k for k, m in assumed if m.get("plausible") is None
-               and k not in EXEMPT and not k.startswith(DYN_OWNED)]
+               and k not in EXEMPT]
     assert missing == []
     # the exemptions stay honest: each is an assumed parameter that indeed has no range
     by_key = dict(assumed)

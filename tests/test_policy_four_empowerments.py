@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from paired import SMALL_WORLD, paired_effects
+from paired import REPORTING_ALL, SMALL_WORLD, paired_effects
 
 from sim import Model, Scenario
 from sim.config.taxonomy import (
@@ -65,7 +65,7 @@ def test_setup_adds_community_run_firms_and_care() -> None:
 
 def test_property_matters_of_old_compounds_go_to_the_trustee() -> None:
     m = Model(only("trusteeship"), seed=2)
-    for _ in range(20):
+    for _ in range(60):  # about half of all problems are ever reported: give some time to arrive
         m.step()
     pool = m.problems
     cmp_type = m.world.compound_type[m.world.res_compound[pool.res]]
@@ -77,9 +77,12 @@ def test_property_matters_of_old_compounds_go_to_the_trustee() -> None:
 def test_trusteeship_lifts_satisfaction_and_property_resolution_in_old_compounds() -> None:
     """Community-run property (物业托管) for unmanaged old compounds, its prevention of sanitation
     problems switched off: the firm alone lifts old compounds' satisfaction and the resolution of
-    property problems (paired replicates with common random numbers)."""
-    variant = only("trusteeship", trusteeship_p_prevent_sanitation=0.0)
-    eff = paired_effects(BASE, variant, ["satisfaction_old", "resolution_rate_property", "resolution_rate_old"],
+    property problems (paired replicates with common random numbers), for residents who report
+    nearly every problem (with the default reporting about half are never reported and the
+    firm's effect on resolution, +0.003 +- 0.009, is lost in the noise; satisfaction_old still
+    rises, +0.024 +- 0.005)."""
+    variant = only("trusteeship", trusteeship_p_prevent_sanitation=0.0).with_overrides(REPORTING_ALL)
+    eff = paired_effects(BASE.with_overrides(REPORTING_ALL), variant, ["satisfaction_old", "resolution_rate_property", "resolution_rate_old"],
                          seeds=range(1, 6), n_steps=300)
     for key in ("satisfaction_old", "resolution_rate_property", "resolution_rate_old"):
         e = eff[key]

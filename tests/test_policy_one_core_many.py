@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
-from paired import SMALL_WORLD, Effect, paired_effects
+from paired import REPORTING_ALL, SMALL_WORLD, Effect, paired_effects
 
 from sim import Model, Scenario
 from sim.config.taxonomy import CATEGORIES, COMMUNITY, GRID, PROPERTY
@@ -81,7 +81,9 @@ def test_admission_list_frees_staff_for_problems() -> None:
         "resolved_at_community": lambda m: float(m.ledger.resolved_level[COMMUNITY]),
         "resolution_rate": lambda m: m.summary()["resolution_rate"],
     }
-    eff = paired_models(BASE, only("admission_list"), metrics, seeds=range(1, 5), n_steps=n_steps)
+    # residents who report nearly everything, so that the community has a queue to work on
+    eff = paired_models(BASE.with_overrides(REPORTING_ALL), only("admission_list").with_overrides(REPORTING_ALL),
+                        metrics, seeds=range(1, 5), n_steps=n_steps)
     assert eff["admin_effort_consumed"].diff < 0, eff["admin_effort_consumed"]
     assert eff["community_problem_capacity"].diff > 0, eff["community_problem_capacity"]
     for key in ("community_effort_on_problems", "resolved_at_community", "resolution_rate"):

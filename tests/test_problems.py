@@ -24,6 +24,8 @@ from sim.core.kernels.numpy_definitions import (
     draw_arrivals,
     keep,
     p_self_report,
+    p_tell,
+    propensity,
 )
 from sim.core.kernels.state import PoolColumns
 from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table
@@ -238,25 +240,29 @@ def test_draw_arrivals_is_a_function_of_the_stream() -> None:
 
 
 # ---- find ----------------------------------------------------------------------------------------
-def test_p_self_report_rises_with_trust() -> None:
+def test_p_self_report_rises_with_trust_and_efficacy() -> None:
     base = np.array([0.04, 0.08, 0.15, 0.25])
-    trust = np.linspace(0.0, 1.0, 101)
+    level = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    half = np.full(level.size, 0.5, dtype=np.float32)
+    one = np.ones(level.size, dtype=np.float32)
+    f32 = np.float32
     for s in range(N_SEVERITIES):
-        sev = np.full(trust.size, s)
-        p = p_self_report(base, sev, trust, 1.5, np.ones(trust.size))
-        assert np.all(np.diff(p) > 0)
-        assert np.all((p >= 0) & (p < 1))
-        flat = p_self_report(base, sev, trust, 0.0, np.ones(trust.size))
-        np.testing.assert_allclose(flat, 1 - np.exp(-base[s]))  # no slope: trust does not matter
-    # at trust 0.5 the daily hazard is the base rate; the multiplier scales the hazard
-    p = p_self_report(base, np.array([2, 2]), np.array([0.5, 0.5]), 1.5, np.array([1.0, 2.0]))
+        sev = np.full(level.size, s)
+        for trust, efficacy in ((level, half), (half, level)):
+            p = p_self_report(base, sev, propensity(trust, efficacy, f32(1.5), f32(1.5)), one)
+            assert np.all(np.diff(p) > 0)
+            assert np.all((p >= 0) & (p < 1))
+        flat = p_self_report(base, sev, propensity(level, level, f32(0.0), f32(0.0)), one)
+        np.testing.assert_allclose(flat, 1 - np.exp(-base[s]))  # no slopes: trust and efficacy do not matter
+    # at trust and efficacy 0.5 the daily hazard is the base rate; the multiplier scales the hazard
+    m = propensity(half[:2], half[:2], f32(1.5), f32(1.5))
+    p = p_self_report(base, np.array([2, 2]), m, np.array([1.0, 2.0], dtype=np.float32))
     np.testing.assert_allclose(p, [1 - np.exp(-0.15), 1 - np.exp(-0.30)])
-    # hazard never negative, even for a steep slope at zero trust
-    assert p_self_report(base, np.array([3]), np.array([0.0]), 2.0 * 2, np.array([1.0]))[0] == 0.0
-    assert p_self_report(np.zeros(4), np.array([3]), np.array([1.0]), 1.5, np.array([1.0]))[0] == 0.0
+    # the propensity never falls below 0, even for steep slopes at zero trust and efficacy
+    zero = np.zeros(1, dtype=np.float32)
+    assert propensity(zero, zero, f32(2.0), f32(2.0))[0] == 0.0
+    assert p_tell(propensity(zero + 1, zero + 1, f32(2.0), f32(2.0)), f32(0.5))[0] == 1.0  # telling is capped at 1
 
-
-# ---- pool and ledger -----------------------------------------------------------------------------
 def pool_rows(k: int, start: int = 0) -> dict[str, np.ndarray]:
     ids = np.arange(start, start + k)
     return {"res": ids, "cat": ids % N_CATEGORIES, "sev": ids % N_SEVERITIES, "status": np.zeros(k),

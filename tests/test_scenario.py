@@ -286,7 +286,7 @@ def test_content_hash_is_stable_and_ignores_the_seed() -> None:
     ("handling.authority.city.admin", 0.5),
     ("handling.entry_level.trivial", "community"),
     ("community.n_staff_per_10k", 19.0),
-    ("residents.alpha_trust", 0.2),
+    ("residents.rate_trust", 0.02),
     ("policies.whistle", {}),
 ])
 def test_content_hash_changes_with_any_parameter(key: str, value: Any) -> None:

@@ -1,9 +1,11 @@
-"""Residents: the people who have problems, report them, wait, judge the outcome and take part.
+"""Residents: the people who have problems, report them, wait, judge and take part.
 
 State is one float32 array per variable over all residents (ids are the row numbers of
-:class:`~sim.core.world.World`). Judgement follows expectation-disconfirmation: an outcome's
-performance ``P`` in [0, 1] is compared with the resident's adaptive expectation ``E``;
-satisfaction moves toward ``P + beta (P - E)``, expectation toward ``P``, trust toward ``P``.
+:class:`~sim.core.world.World`). Judgement follows expectation-disconfirmation with adaptive
+expectations (docs/model.md §7.7): perceived performance ``P`` remembers the days lived (each
+overdue open problem and each grievance weighs a day down; neighbours tell theirs),
+expectation ``E`` follows ``P`` more slowly, satisfaction is ``clip(P + beta (P - E))``, trust
+follows satisfaction and efficacy (what reporting achieved) slowly.
 """
 
 from __future__ import annotations
@@ -28,24 +30,32 @@ def _beta(rng: np.random.Generator, mean: float, conc: float, n: int) -> np.ndar
 class Residents:
     """Dynamic state of all residents (static attributes live in the World)."""
 
-    satisfaction: np.ndarray  # float32 in [0, 1]
+    satisfaction: np.ndarray  # float32 in [0, 1]: clip(P + beta (P - E))
     trust: np.ndarray  # float32 in [0, 1]
     expectation: np.ndarray  # float32 in [0, 1]
     volunteer_turns: np.ndarray  # int32, turns volunteered so far
-    ties: Fields  # the world's neighbour ties (``SocialTies``: CSR, unsigned), for social influence
+    ties: Fields  # the world's neighbour ties (``SocialTies``: CSR, unsigned), for word of mouth
+    performance: np.ndarray  # float32 in [0, 1]: perceived performance, a memory of the days lived
+    efficacy: np.ndarray  # float32 in [0, 1]: what reporting achieved, one's own and the neighbours'
+    grievance: np.ndarray  # float32 in [0, 1]: left by failed outcomes, fading
     _acc: np.ndarray | None = None  # float64 zeros: the kernels' scratch for summing repeated ids
+    _days: tuple[np.ndarray, np.ndarray] | None = None  # float32 scratch: the day's experience and what is heard
 
     @classmethod
     def create(cls, world: World, params: ResidentParams, rng: np.random.Generator) -> Residents:
-        """Initial satisfaction, trust and expectation drawn from Beta distributions."""
+        """Initial perceived performance, trust, expectation and efficacy drawn from Beta distributions.
+
+        Satisfaction follows from performance and expectation.
+        """
         n = world.n_residents
-        return cls(
-            satisfaction=_beta(rng, params.satisfaction_init, params.init_concentration, n),
-            trust=_beta(rng, params.trust_init, params.init_concentration, n),
-            expectation=_beta(rng, params.expectation_init, params.init_concentration, n),
-            volunteer_turns=np.zeros(n, dtype=np.int32),
-            ties=_ties(world),
-        )
+        k = params.init_concentration
+        perf = _beta(rng, params.performance_init, k, n)
+        trust = _beta(rng, params.trust_init, k, n)
+        expect = _beta(rng, params.expectation_init, k, n)
+        efficacy = _beta(rng, params.efficacy_init, k, n)
+        sat = np.clip(perf + np.float32(params.beta_disconfirm) * (perf - expect), 0.0, 1.0).astype(np.float32)
+        return cls(satisfaction=sat, trust=trust, expectation=expect, volunteer_turns=np.zeros(n, dtype=np.int32),
+                   ties=_ties(world), performance=perf, efficacy=efficacy, grievance=np.zeros(n, dtype=np.float32))
 
     @property
     def n(self) -> int:
@@ -58,9 +68,17 @@ class Residents:
             self._acc = np.zeros(self.n)
         return self._acc
 
+    def day_scratch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Two float32 arrays, one per resident: the day's experience and what the resident makes of it."""
+        if self._days is None or self._days[0].size != self.n:
+            self._days = (np.ones(self.n, dtype=np.float32), np.ones(self.n, dtype=np.float32))
+        return self._days
+
     def state(self) -> Fields:
         """The residents' arrays as the kernels take and update them (``ResidentState``)."""
-        return (self.satisfaction, self.expectation, self.trust, self.volunteer_turns, self.scratch())
+        x, heard = self.day_scratch()
+        return (self.satisfaction, self.expectation, self.trust, self.volunteer_turns, self.scratch(),
+                self.performance, self.efficacy, self.grievance, x, heard)
 
 
 def _ties(world: World) -> Fields:
@@ -75,19 +93,21 @@ def _ties(world: World) -> Fields:
 
 
 def judgement(params: ResidentParams) -> Judgement:
-    """The judge phase's rates: expectation-disconfirmation, and the erosion per overdue problem."""
+    """The judge phase's rates: outcomes, the day's experience, word of mouth, perception, expectation."""
     f32 = np.float32
-    return Judgement(f32(params.beta_disconfirm), f32(params.alpha_outcome), f32(params.alpha_expectation),
-                     f32(params.alpha_trust), float(params.rate_wait_erosion),
-                     float(params.trust_erosion_share * params.rate_wait_erosion))
+    wom = f32(params.weight_word_of_mouth)
+    rate = f32(params.rate_perception)
+    return Judgement(f32(params.rate_efficacy), f32(f32(params.rate_efficacy) * wom), f32(params.grievance),
+                     f32(1.0 - params.rate_grievance_decay), params.burden.array(np.float32),
+                     params.dur_expected_wait.array(np.float32), wom, rate,
+                     f32(min(float(rate) * params.negativity_bias, 1.0)), f32(params.rate_expectation))
 
 
 def influence(params: ResidentParams) -> Influence:
-    """The participate phase's gains, social influence and drift (satisfaction and trust)."""
+    """The participate phase's gains, and satisfaction's and trust's rates."""
     f32 = np.float32
     return Influence(float(params.participation_satisfaction), float(params.participation_trust),
-                     f32(params.rate_social), f32(params.rate_drift), f32(params.satisfaction_init),
-                     f32(params.trust_init))
+                     f32(params.beta_disconfirm), f32(params.rate_trust), f32(params.weight_trust_efficacy))
 
 
 def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -97,7 +117,7 @@ def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 
 def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:
-    """Taking part (an event, a volunteer turn) lifts satisfaction and trust (policies' events use it)."""
+    """Taking part (an event, a volunteer turn) lifts perceived performance and trust (policies' events use it)."""
     if ids.size == 0:
         return
     participation_gain(res.state(), ids, float(params.participation_satisfaction), float(params.participation_trust))

@@ -155,6 +155,8 @@ class WorldParams(Params):
                                plausible=(0.05, 0.5), source="assumption")
     n_cobuilding_units_per_community: int = param(7, lo=0, hi=100, unit="units",
                                                   source="000: Jiyang convenes 7 co-building units")
+    p_rewire: float = param(0.0, lo=0.0, hi=1.0, unit="share of neighbour ties rewired at random (degrees kept)",
+                            source="convention: 0 keeps the clustered household, building and compound ties")
 
     def check(self) -> None:
         """Compound-type shares sum to 1; no compound type has more elderly and children than residents."""
@@ -177,9 +179,17 @@ class ProblemParams(Params):
                                                   source="assumption after 003")
     severity_weights: SeverityByCategory = param(SeverityByCategory(), source="assumption")
     rate_self_report: BySeverity = vector_param(
-        BySeverity, (0.04, 0.08, 0.15, 0.25), lo=0.0, hi=1.0, unit="/day at trust 0.5", source="assumption")
-    report_trust_slope: float = param(1.5, lo=0.0, hi=2.0, unit="per unit trust",
-                                      source="assumption: reporting follows trust")
+        BySeverity, (0.0025, 0.005, 0.01, 0.02), lo=0.0, hi=1.0, unit="/day at trust and efficacy 0.5",
+        plausible=(0.5, 2.0), source="assumption, tuned so that about half of all problems reach the government at "
+                                     "baseline (Shi 1997 p. 94: 42.8% complained through the hierarchy)")
+    report_trust_slope: float = param(1.5, lo=0.0, hi=4.0, unit="per unit trust", plausible=(0.5, 2.5),
+                                      source="assumption: reporting follows trust (Beijing 12345 report 2021: "
+                                             "more trust, more callers)")
+    report_efficacy_slope: float = param(1.5, lo=0.0, hi=4.0, unit="per unit efficacy", plausible=(0.5, 2.5),
+                                         source="assumption: contacting follows external efficacy (Verba & Nie "
+                                                "1972; Shi 1997)")
+    p_tell: float = param(0.2, lo=0.0, hi=1.0, unit="probability at trust and efficacy 0.5", plausible=(0.1, 0.5),
+                          source="assumption: a resident tells a visiting grid worker or a linked party member")
     dur_patience: BySeverity = vector_param(
         BySeverity, (14, 30, 60, 120), lo=1, unit="days", plausible=(0.5, 2.0), source="assumption")
     rate_abandon: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", plausible=(0.01, 0.04),
@@ -272,28 +282,64 @@ class PartyParams(Params):
 
 @dataclass(frozen=True)
 class ResidentParams(Params):
-    """How residents judge: satisfaction, trust, expectation; volunteering."""
+    """How residents judge: perceived performance, expectation, satisfaction, trust, efficacy; volunteering.
 
-    satisfaction_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", source="assumption")
-    trust_init: float = param(0.5, lo=0.0, hi=1.0, unit="mean", source="assumption")
-    expectation_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", source="assumption")
-    init_concentration: float = param(20.0, lo=1.0, unit="Beta a+b", source="assumption")
+    Satisfaction is expectation-disconfirmation (Oliver 1980; Van Ryzin 2004, 2006): a resident
+    remembers the days they lived (a day without an overdue problem or a grievance counts as 1),
+    expects what they have come to perceive, and is satisfied with ``P + beta (P - E)``.
+    """
+
+    performance_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", plausible=(0.4, 0.8),
+                                    source="assumption (start near the pre-reform steady state)")
+    trust_init: float = param(0.5, lo=0.0, hi=1.0, unit="mean", plausible=(0.35, 0.6),
+                              source="assumption; Li 2016 China Quarterly: local government trusted "
+                                     "less than central by 1/3-2/3 of respondents")
+    expectation_init: float = param(0.6, lo=0.0, hi=1.0, unit="mean", plausible=(0.4, 0.8), source="assumption")
+    efficacy_init: float = param(0.5, lo=0.0, hi=1.0, unit="mean", plausible=(0.3, 0.7),
+                                 source="assumption; Shi 1997 p. 94: 42.8% of Beijing residents had "
+                                        "complained through the bureaucratic hierarchy")
+    init_concentration: float = param(20.0, lo=1.0, unit="Beta a+b", plausible=(8.0, 40.0), source="assumption")
     dur_expected_wait: BySeverity = vector_param(
-        BySeverity, (3, 7, 21, 45), lo=1, unit="days", source="assumption")
-    alpha_outcome: float = param(0.3, lo=0.0, hi=1.0, unit="weight", source="assumption (expectation-disconfirmation)")
-    beta_disconfirm: float = param(0.5, lo=0.0, hi=2.0, unit="weight", source="assumption")
-    alpha_expectation: float = param(0.2, lo=0.0, hi=1.0, unit="weight", source="assumption (adaptive expectation)")
-    alpha_trust: float = param(0.15, lo=0.0, hi=1.0, unit="weight", source="assumption")
-    rate_wait_erosion: float = param(0.0015, lo=0.0, hi=0.1, unit="/day per overdue problem", source="assumption")
-    trust_erosion_share: float = param(0.5, lo=0.0, hi=2.0, unit="trust lost per unit of satisfaction lost waiting",
+        BySeverity, (3, 7, 21, 45), lo=1, unit="days", plausible=(0.5, 2.0), source="assumption")
+    burden: BySeverity = vector_param(
+        BySeverity, (0.3, 0.5, 0.75, 1.0), lo=0.0, hi=2.0, unit="loss of a day's experience per overdue problem (a day counts at least 0)",
+        plausible=(0.5, 1.5), source="assumption: bigger problems weigh more")
+    grievance: float = param(0.3, lo=0.0, hi=1.0, unit="loss of a day's experience per problem given up "
+                             "(per unit of failure of an outcome)", plausible=(0.1, 0.5),
+                             source="assumption: a problem left unsolved or a report ignored leaves a grievance")
+    rate_grievance_decay: float = param(1 / 180, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 365, 1 / 60),
+                                        source="assumption: a grievance fades over months")
+    rate_perception: float = param(1 / 30, lo=0.0, hi=0.3, unit="/day", plausible=(1 / 90, 1 / 10),
+                                   source="assumption: perceived performance remembers about a month")
+    negativity_bias: float = param(2.0, lo=1.0, hi=3.0, unit="multiplier of the rate when experience is worse",
+                                   plausible=(1.2, 3.0),
+                                   source="Kampen, Van de Walle & Bouckaert 2006 PPMR: negative experiences weigh "
+                                          "more than positive ones; size an assumption")
+    rate_expectation: float = param(1 / 180, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 730, 1 / 60),
+                                    source="assumption (adaptive expectation, slower than perception; "
+                                           "James 2009 JPART)")
+    beta_disconfirm: float = param(0.5, lo=0.0, hi=2.0, unit="weight", plausible=(0.2, 1.0),
+                                   source="Van Ryzin 2004 JPAM: disconfirmation moves satisfaction beyond "
+                                          "performance; size an assumption")
+    rate_trust: float = param(1 / 120, lo=0.0, hi=1.0, unit="/day", plausible=(1 / 365, 1 / 30),
+                              source="assumption: trust follows satisfaction and efficacy slowly")
+    weight_trust_efficacy: float = param(0.3, lo=0.0, hi=1.0, unit="share of efficacy in trust's target",
+                                         plausible=(0.1, 0.6), source="assumption")
+    rate_efficacy: float = param(0.2, lo=0.0, hi=1.0, unit="weight per outcome of an own report",
+                                 plausible=(0.05, 0.4),
+                                 source="assumption; contacting experience shapes efficacy (Verba & Nie 1972; "
+                                        "Asian Barometer: recent petitioners less optimistic)")
+    weight_word_of_mouth: float = param(0.2, lo=0.0, hi=1.0,
+                                        unit="weight of neighbours' outcomes and experience against one's own",
+                                        plausible=(0.05, 0.5), source="assumption (word of mouth)")
+    rate_volunteer: float = param(0.002, lo=0.0, hi=1.0, unit="/day at trust 1", plausible=(0.0005, 0.005),
+                                  source="assumption")
+    dur_volunteer_hours: float = param(2.0, lo=0.0, hi=24.0, unit="hours per turn", plausible=(1.0, 4.0),
                                        source="assumption")
-    rate_social: float = param(0.02, lo=0.0, hi=1.0, unit="/day", source="assumption (social influence)")
-    rate_drift: float = param(0.004, lo=0.0, hi=1.0, unit="/day toward the initial means",
-                              source="assumption: satisfaction and trust relax to their initial means")
-    rate_volunteer: float = param(0.002, lo=0.0, hi=1.0, unit="/day at trust 1", source="assumption")
-    dur_volunteer_hours: float = param(2.0, lo=0.0, hi=24.0, unit="hours per turn", source="assumption")
-    participation_satisfaction: float = param(0.02, lo=0.0, hi=1.0, unit="gain per event or turn", source="assumption")
-    participation_trust: float = param(0.03, lo=0.0, hi=1.0, unit="gain per event or turn", source="assumption")
+    participation_satisfaction: float = param(0.02, lo=0.0, hi=1.0, unit="gain of perceived performance per event "
+                                              "or turn", plausible=(0.0, 0.05), source="assumption")
+    participation_trust: float = param(0.03, lo=0.0, hi=1.0, unit="gain per event or turn", plausible=(0.0, 0.06),
+                                       source="assumption")
 
 
 @dataclass(frozen=True)

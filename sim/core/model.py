@@ -30,6 +30,7 @@ from sim.config.taxonomy import (
     QUEUED,
 )
 from sim.core.handlers import Handlers
+from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
@@ -72,7 +73,7 @@ class Model:
         # warm-up days before day 0, the recorded day (negative in the warm-up), the policies' first day (§7.12)
         self.dur_warmup, self.reform_day = scenario.reform.dur_warmup, scenario.reform.start_day
         self.t = -self.dur_warmup
-        self.world: World = generate_world(scenario.world, self.streams.get("world"))
+        self.world: World = generate_world(scenario.world, self.streams.get("world"), self.streams.get("rewire"))
         self._create_agents()
         self.handlers = Handlers(self, scenario.handling)
         self._set_rules()
@@ -162,6 +163,7 @@ class Model:
         self.effort_used: np.ndarray | None = None
         self._closed_res: list[np.ndarray] = []
         self._closed_perf: list[np.ndarray] = []
+        self._lost_res: list[np.ndarray] = []  # residents whose unreported problems were given up today
         self._overdue_res = np.empty(0, dtype=np.int32)
 
     def _create_policies(self) -> None:
@@ -243,9 +245,10 @@ class Model:
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
         # then the grid workers go round whether or not there was anything to find
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope))  # FindRules
+                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                 np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
-               self.communities.report_mult)  # Reporters
+               self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
@@ -363,24 +366,29 @@ class Model:
         u = self.streams.get("escalate").random((3, pool.n))
         # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
         # rows are placed at their next level (as _place), then closed rows leave the pool
-        n_up, n_again, self._overdue_res, quit_res, n_rows = escalate_day(
+        n_up, n_again, self._overdue_res, quit_res, lost_res, n_rows = escalate_day(
             t, u, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
         led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:
             self._closed_res.append(quit_res)
             self._closed_perf.append(np.zeros(quit_res.size, dtype=np.float32))
+        if lost_res.size:
+            self._lost_res.append(lost_res)
         pool.set_rows(n_rows)
 
     def _judge(self, t: int) -> None:
         closed, perfs = self._closed_res, self._closed_perf
         ids = closed[0] if len(closed) == 1 else np.concatenate(closed) if closed else _NO_IDS
         perf = perfs[0] if len(perfs) == 1 else np.concatenate(perfs) if perfs else _NO_PERF
+        lost = np.concatenate(self._lost_res) if self._lost_res else _NO_IDS
         # outcomes closed after this phase (by late policy hooks) are judged tomorrow
-        self._closed_res, self._closed_perf = [], []
-        # today's outcomes judged, then waiting erodes
-        judge_day(self.residents.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
-                  self._overdue_res.astype(np.int32, copy=False), self._judgement)
+        self._closed_res, self._closed_perf, self._lost_res = [], [], []
+        # today's outcomes move efficacy and leave grievances; the day's experience (open problems
+        # overdue since arising, grievances) and the neighbours' move perceived performance and expectation
+        r = self.residents
+        judge_day(r.state(), ids.astype(np.int32, copy=False), perf.astype(np.float32, copy=False),
+                  lost.astype(np.int32, copy=False), t, self.problems.cols, r.ties, self._judgement)
 
     def _participate(self, t: int) -> None:
         rng = self.streams.get("participate")
@@ -393,10 +401,10 @@ class Model:
         u_att = rng.random(int(n_att.sum()))
         r, party = self.residents, self.party
         top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
-        # attendees and volunteers take part, then social influence
+        # attendees and volunteers take part, then satisfaction and trust settle
         draws = (n_att, u_att, cand, u_vol, top)  # Participation
         n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
-                                 r.state(), r.ties, self._influence)
+                                 r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
     def cost_per_day(self) -> float:
@@ -462,20 +470,8 @@ class Model:
         return self.recorder.summary()
 
     def check_invariants(self) -> None:
-        """Raise AssertionError if an accounting identity or a bound is violated."""
-        led, pool, r = self.ledger, self.problems, self.residents
-        arisen, resolved, abandoned = int(led.arisen.sum()), int(led.resolved.sum()), int(led.abandoned.sum())
-        assert arisen == resolved + abandoned + pool.n, (arisen, resolved, abandoned, pool.n)
-        assert int(led.resolved_level.sum()) == resolved
-        assert int(led.days_hist.sum()) == resolved
-        assert led.found >= resolved and led.found <= arisen
-        for name in ("satisfaction", "trust", "expectation"):
-            a = getattr(r, name)
-            assert a.min() >= 0.0 and a.max() <= 1.0, name
-        assert np.all(pool.status >= 0)
-        assert np.all((pool.level >= 0) == (pool.status == QUEUED))
-        assert np.all(pool.level <= self.top_level)
-
+        """Raise AssertionError if an accounting identity or a bound is violated (:mod:`sim.core.invariants`)."""
+        check_invariants(self)
 
 def warm_up() -> float:
     """Load the compiled kernels (compiling them on a fresh install); returns the seconds it took.

@@ -64,5 +64,6 @@ def warm_up(model: Model) -> None:
         model.step()
     model.ledger = carried_ledger(model.problems, model.world.res_ctype, model.scenario.run.n_steps + model.clock + 1)
     model.problems_carried = model.problems.n
+    model.recorder.start_counts()  # daily counts start from the carried ledger
     model.volunteer_hours = 0.0
     model.cost_yuan = 0.0

@@ -24,6 +24,7 @@ from sim.config.taxonomy import (
     GRID_VISIT,
     LEVELS,
     PARTY_LINK,
+    SELF_REPORT,
     SEVERITIES,
 )
 from sim.core.kernels.recording import P10_BINS, record_row, utilisation
@@ -44,6 +45,7 @@ SERIES: tuple[str, ...] = (
     *(f"satisfaction_{ct}" for ct in COMPOUND_TYPES),
     "staff_utilisation", "grid_utilisation", "volunteer_hours", "cost_yuan", "repeat_contacts", "escalations",
     *WINDOW_SERIES,
+    "self_reported", "unreported_pending",
 )
 
 
@@ -101,6 +103,7 @@ class Recorder:
         self.grid_busy_total = 0.0
         w = model.world
         self._compounds: Fields = (w.compound_start, w.compound_type, w.compound_size)  # Compounds
+        self._self_reported_before = 0  # problems self-reported up to yesterday
 
     def _alloc(self, n_steps: int) -> None:
         n_rows = -(-n_steps // self.record_every) + 1
@@ -150,9 +153,15 @@ class Recorder:
         self.grid_busy_total += grid_used
         return (comm_used + admin) / staff if staff else float("nan"), grid_used / grid_cap if grid_cap else float("nan")
 
+    def start_counts(self) -> None:
+        """Take the ledger as it stands as yesterday's totals (after a warm-up: the carried problems)."""
+        self._self_reported_before = int(self.model.ledger.found_by[SELF_REPORT])
+
     def record(self, t: int) -> None:
         """Account the day (clock ``t``); write a row every ``record_every`` recorded days."""
         staff_u, grid_u = self.utilisation()
+        self_total = int(self.model.ledger.found_by[SELF_REPORT])
+        self_today, self._self_reported_before = self_total - self._self_reported_before, self_total
         m, led = self.model, self.model.ledger
         day = t - m.dur_warmup
         if day + 2 > self._resolved_cum.size:  # stepping past the scenario's n_steps: grow
@@ -172,7 +181,7 @@ class Recorder:
         # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
         # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
         totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
-                  led.escalations)  # DayTotals
+                  led.escalations, self_today)  # DayTotals
         record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
                    totals)
         self._record_windows(r, day)
@@ -214,6 +223,9 @@ class Recorder:
         for i, f in enumerate(FINDERS):
             out[f"share_found_{f}"] = ratio(led.found_by[i], led.found)
         out["share_found_proactive"] = ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
+        # latent demand: the share of arisen problems brought to the government, by any channel / by the resident
+        out["reporting_rate"] = ratio(led.found, arisen)
+        out["self_report_rate"] = ratio(led.found_by[SELF_REPORT], arisen)
         # "running again" (000): contacts beyond the first report, per resolved problem
         out["repeat_contacts_per_resolved"] = ratio(led.contacts_resolved - resolved, resolved)
         out["contacts_per_resolved"] = ratio(led.contacts_resolved, resolved)
@@ -223,6 +235,7 @@ class Recorder:
         out["satisfaction_mean"] = float(s.mean(dtype=np.float64))
         out["satisfaction_p10"] = float(np.percentile(s, 10))
         out["trust_mean"] = float(tr.mean(dtype=np.float64))
+        out["efficacy_mean"] = float(m.residents.efficacy.mean(dtype=np.float64))
         for i, ct in enumerate(COMPOUND_TYPES):
             out[f"satisfaction_{ct}"] = float(mean_by_ctype(m.world, s)[i])
             out[f"trust_{ct}"] = float(mean_by_ctype(m.world, tr)[i])

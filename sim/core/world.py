@@ -149,11 +149,14 @@ def _starts_sizes(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray
     return np.cumsum(size) - size, size
 
 
-def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
+def generate_world(params: WorldParams, rng: np.random.Generator,
+                   rewire_rng: np.random.Generator | None = None) -> World:
     """Build the structure of one area from its parameters, with the ``world`` random stream.
 
     The steps draw from the stream in a fixed order: compound types, buildings, households and
     their sizes, residents' groups, party membership, neighbour ties, party members' links.
+    A share ``p_rewire`` of the neighbour ties is then rewired with ``rewire_rng`` alone (the
+    ``rewire`` stream), so every other draw of the world stays the same.
     """
     cols: dict[str, np.ndarray] = {}
     _compounds(params, rng, cols)
@@ -163,7 +166,55 @@ def generate_world(params: WorldParams, rng: np.random.Generator) -> World:
     _neighbour_ties(params, rng, cols)
     _party_links(params, rng, cols)
     _institutions(params, cols)
+    if params.p_rewire > 0:
+        if rewire_rng is None:
+            raise ValueError("world.p_rewire > 0 needs the rewire random stream")
+        cols["social_indptr"], cols["social_indices"] = rewire(cols["social_indptr"], cols["social_indices"],
+                                                               params.p_rewire, rewire_rng)
     return World(**cols)
+
+
+def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Generator,
+           max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Rewire each undirected tie with probability ``p``, keeping every resident's degree.
+
+    The chosen ties are cut into their two ends ("stubs"), the stubs are shuffled and paired
+    (the configuration model on the cut ends). A pair that would be a self-tie or repeat an
+    existing tie is cut again, together with as many randomly chosen new pairs, and re-paired,
+    for up to ``max_rounds`` rounds; pairs still bad after that are dropped (none in practice).
+    """
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    cols = indices.astype(np.int64)
+    upper = rows < cols
+    a, b = rows[upper], cols[upper]
+    cut = rng.random(a.size) < p
+    kept_keys = a[~cut] * n + b[~cut]
+    stubs = rng.permutation(np.concatenate([a[cut], b[cut]]))
+    u, v = stubs[0::2], stubs[1::2]
+    for _ in range(max_rounds):
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        key = lo * n + hi
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        dup = np.ones(key.size, dtype=bool)
+        dup[first] = False  # the first of repeated new pairs may stay
+        bad = (u == v) | dup | np.isin(key, kept_keys)
+        n_bad = int(bad.sum())
+        if n_bad == 0:
+            break
+        good = np.flatnonzero(~bad)
+        redo = np.concatenate([np.flatnonzero(bad), rng.choice(good, size=min(n_bad, good.size), replace=False)])
+        ends = rng.permutation(np.concatenate([u[redo], v[redo]]))
+        u[redo], v[redo] = ends[0::2], ends[1::2]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    key = lo * n + hi
+    _, first = np.unique(key, return_index=True)
+    ok = np.zeros(key.size, dtype=bool)
+    ok[first] = True
+    ok &= (u != v) & ~np.isin(key, kept_keys)
+    src = np.concatenate([a[~cut], u[ok]])
+    dst = np.concatenate([b[~cut], v[ok]])
+    return _csr(src, dst, n, n, symmetric=True)
 
 
 def _compounds(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:

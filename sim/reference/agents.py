@@ -134,7 +134,7 @@ class Problem:
 
 # ---- residents -----------------------------------------------------------------------------------------
 class Resident(mesa.Agent):
-    """A resident: satisfaction S, trust T, expectation E; neighbours; problems arise for them."""
+    """A resident: perceived performance P, expectation E, satisfaction S, trust T, efficacy F, grievance G."""
 
     model: ReferenceModel
 
@@ -151,6 +151,9 @@ class Resident(mesa.Agent):
         self.S = 0.0
         self.T = 0.0
         self.E = 0.0
+        self.P = 0.0
+        self.F = 0.0
+        self.G = 0.0
         self.volunteer_turns = 0
         self.base_rate = model.sc.residents.rate_volunteer  # r_i (§5.5)
         self.vm = 1.0  # volunteering multiplier vm_i, raised by policies
@@ -176,32 +179,36 @@ class Resident(mesa.Agent):
                 model.new_problem(self, c, model.draw_severity(c, rng), t)
 
     # find (§7.2)
+    def propensity(self) -> float:
+        """How readily the resident brings a problem to the government (trust and efficacy)."""
+        prm = self.model.sc.problems
+        return max(0.0, 1.0 + prm.report_trust_slope * (self.T - 0.5) + prm.report_efficacy_slope * (self.F - 0.5))
+
+    def p_tell(self) -> float:
+        """Chance the resident tells a visiting grid worker or a linked party member about a problem."""
+        return min(1.0, self.model.sc.problems.p_tell * self.propensity())
+
     def report_hazard(self, sev: int) -> float:
         """Daily self-report hazard of a latent problem of severity ``sev``."""
-        prm = self.model.sc.problems
-        trust_factor = max(0.0, 1.0 + prm.report_trust_slope * (self.T - 0.5))
-        return self.model.rate_self_report[sev] * trust_factor * self.community.report_mult
+        return self.model.rate_self_report[sev] * self.propensity() * self.community.report_mult
 
     # judge (§7.7)
-    def judge(self, performances: list[float]) -> None:
-        """Expectation-disconfirmation: increments from the start-of-phase S, E, T, summed, then clipped."""
+    def perceive(self, heard: float) -> None:
+        """Perceived performance toward what was heard (faster when worse), expectation toward P; grievances fade."""
         r = self.model.sc.residents
-        s0, e0, t0 = self.S, self.E, self.T
-        ds = de = dt = 0.0
-        for perf in performances:
-            target = min(1.0, max(0.0, perf + r.beta_disconfirm * (perf - e0)))
-            ds += r.alpha_outcome * (target - s0)
-            de += r.alpha_expectation * (perf - e0)
-            dt += r.alpha_trust * (perf - t0)
-        self.S = min(1.0, max(0.0, s0 + ds))
-        self.E = min(1.0, max(0.0, e0 + de))
-        self.T = min(1.0, max(0.0, t0 + dt))
+        rate = r.rate_perception
+        if heard < self.P:
+            rate = min(1.0, rate * r.negativity_bias)
+        self.P = min(1.0, max(0.0, self.P + rate * (heard - self.P)))
+        self.E = min(1.0, max(0.0, self.E + r.rate_expectation * (self.P - self.E)))
+        self.G *= 1.0 - r.rate_grievance_decay
 
-    def erode(self, n_overdue: int) -> None:
-        """Waiting erodes satisfaction and trust, once per overdue queued problem."""
+    def settle(self) -> None:
+        """Satisfaction S = clip(P + beta (P - E)); trust toward S + w_F (F - S)."""
         r = self.model.sc.residents
-        self.S = min(1.0, max(0.0, self.S - n_overdue * r.rate_wait_erosion))
-        self.T = min(1.0, max(0.0, self.T - n_overdue * r.trust_erosion_share * r.rate_wait_erosion))
+        self.S = min(1.0, max(0.0, self.P + r.beta_disconfirm * (self.P - self.E)))
+        target = self.S + r.weight_trust_efficacy * (self.F - self.S)
+        self.T = min(1.0, max(0.0, self.T + r.rate_trust * (target - self.T)))
 
     # participate (§7.8)
     def volunteer_rate(self) -> float:
@@ -213,17 +220,10 @@ class Resident(mesa.Agent):
         return rng.random() < min(1.0, self.volunteer_rate() * self.T)
 
     def gain(self, n_times: int) -> None:
-        """Participation gains for ``n_times`` attendances and volunteer turns, then clip."""
+        """Participation gains (perceived performance, trust) for ``n_times`` attendances and turns, then clip."""
         r = self.model.sc.residents
-        self.S = min(1.0, max(0.0, self.S + n_times * r.participation_satisfaction))
+        self.P = min(1.0, max(0.0, self.P + n_times * r.participation_satisfaction))
         self.T = min(1.0, max(0.0, self.T + n_times * r.participation_trust))
-
-    def neighbour_mean(self) -> float | None:
-        """Mean satisfaction of the distinct neighbours (None without neighbours)."""
-        nb = self.neighbours
-        if not nb:
-            return None
-        return sum(j.S for j in nb) / len(nb)
 
 
 class PartyMember(Resident):

@@ -22,6 +22,7 @@ from sim.config.taxonomy import (
     N_SEVERITIES,
     PARTY_LINK,
     QUEUED,
+    SELF_REPORT,
 )
 from sim.core.results import SERIES
 from sim.core.windows import pre_post_summary, trailing_mean, trailing_ratio
@@ -139,6 +140,8 @@ def series_row(model: ReferenceModel) -> dict[str, float]:
     row["repeat_contacts"] = led.repeat_contacts
     row["escalations"] = led.escalations
     row.update(_window_row(model))
+    row["self_reported"] = model.self_reported_today
+    row["unreported_pending"] = sum(1 for p in pool if p.status == LATENT and p.t_found < 0 and not p.closed)
     assert set(row) == set(SERIES)
     return row
 
@@ -193,6 +196,8 @@ def summary(model: ReferenceModel) -> dict[str, float]:
     for f, name in enumerate(FINDERS):
         out[f"share_found_{name}"] = _ratio(led.found_by[f], led.found)
     out["share_found_proactive"] = _ratio(led.found_by[GRID_VISIT] + led.found_by[PARTY_LINK], led.found)
+    out["reporting_rate"] = _ratio(led.found, arisen)
+    out["self_report_rate"] = _ratio(led.found_by[SELF_REPORT], arisen)
     out["repeat_contacts_per_resolved"] = _ratio(led.contacts_resolved - resolved, resolved)
     out["contacts_per_resolved"] = _ratio(led.contacts_resolved, resolved)
     for c, name in enumerate(CATEGORIES):
@@ -200,6 +205,7 @@ def summary(model: ReferenceModel) -> dict[str, float]:
     sat = [r.S for r in model.residents]
     out["satisfaction_mean"] = sum(sat) / len(sat)
     out["trust_mean"] = sum(r.T for r in model.residents) / len(sat)
+    out["efficacy_mean"] = sum(r.F for r in model.residents) / len(sat)
     out["satisfaction_p10"] = float(np.percentile(np.array(sat), 10))
     s_ct, t_ct = _by_ctype(model, "S"), _by_ctype(model, "T")
     for k, name in enumerate(COMPOUND_TYPES):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +33,7 @@ from sim.core.scenario import Scenario
 from sim.reference.agents import Handler, Problem, Resident
 from sim.reference.ledger import Ledger, series_row
 from sim.reference.policies import make_policy
+from sim.reference.reform import start_reform, warm_up
 from sim.reference.streams import Streams, bernoulli_count, poisson
 from sim.reference.world import build_grids, build_handlers, build_world, init_residents
 
@@ -63,7 +64,10 @@ class ReferenceModel(mesa.Model):
         build_handlers(self)
         self.problems: list[Problem] = []  # the pool: open problems (and ones closed late today)
         self.outcomes: list[tuple[Resident, float]] = []
+        self.lost: list[Resident] = []
         self.overdue: list[Resident] = []
+        self.self_reported_before = 0  # problems self-reported up to yesterday
+        self.self_reported_today = 0
         self.ledger = Ledger()
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
@@ -80,50 +84,17 @@ class ReferenceModel(mesa.Model):
         self._next_uid = 0
         self._order = self.streams.get("order")
         self.policies: list[Any] = []  # set up on the reform day (§7.12)
-        self._waiting = [make_policy(spec.name, spec.params) for spec in scenario.policies]
-        self._recording = self.dur_warmup == 0
+        self.waiting = [make_policy(spec.name, spec.params) for spec in scenario.policies]
+        self.recording = self.dur_warmup == 0
         if self.dur_warmup:
-            self._warm_up()
+            warm_up(self)
         if self.reform_day == 0:
-            self._start_reform()
+            start_reform(self)
 
     @property
     def clock(self) -> int:
         """Days since the start, warm-up included."""
         return self.t + self.dur_warmup
-
-    def _warm_up(self) -> None:
-        """Baseline days before day 0, not recorded; open problems carried into the new ledger (§7.12)."""
-        for _ in range(self.dur_warmup):
-            self.step()
-        led = self.ledger = Ledger()
-        for prob in self.problems:
-            led.arisen[prob.cat][prob.sev] += 1
-            led.arisen_ctype[prob.res.ctype] += 1
-            if prob.status == QUEUED:
-                led.found += 1
-                led.found_by[prob.finder] += 1
-        self.problems_carried = len(self.problems)
-        self.volunteer_hours = 0.0
-        self.cost_yuan = 0.0
-        self._recording = True
-
-    def _start_reform(self) -> None:
-        """Set up the policies in order; queued problems move to their handler of today (§7.12)."""
-        for pol in self._waiting:
-            pol.t_start = self.clock
-            pol.setup(self)
-            self.policies.append(pol)
-        self._waiting = []
-        for prob in self.problems:
-            if not prob.closed and prob.status == QUEUED:
-                handler = self.handler_at(prob, prob.level)
-                if handler is not prob.handler:
-                    if prob.handler is not None:
-                        prob.handler.queue.pop(prob.uid, None)
-                    assert handler is not None
-                    prob.handler = handler
-                    handler.queue[prob.uid] = prob
 
     def _init_globals(self) -> None:
         """Global variables of §2.4 / §5.5."""
@@ -248,7 +219,7 @@ class ReferenceModel(mesa.Model):
         self.outcomes.append((prob.res, self.performance(prob, t)))
 
     def abandon_problem(self, prob: Problem) -> None:
-        """The resident gives up: count; a found problem gives an outcome with P = 0 (§7.6.4)."""
+        """The resident gives up: count; a found problem gives an outcome with P = 0, an unreported one a grievance (§7.6.4)."""
         led = self.ledger
         prob.closed = True
         led.abandoned[prob.cat][prob.sev] += 1
@@ -257,6 +228,8 @@ class ReferenceModel(mesa.Model):
             if prob.handler is not None:
                 prob.handler.queue.pop(prob.uid, None)
             self.outcomes.append((prob.res, 0.0))
+        else:  # an unreported problem given up: a grievance, no lesson about reporting
+            self.lost.append(prob.res)
 
     # ---- policy helpers (§7.10) --------------------------------------------------------------------------
     def boost(self, level: int, factor: float | list[float]) -> None:
@@ -305,8 +278,8 @@ class ReferenceModel(mesa.Model):
     # ---- the day ----------------------------------------------------------------------------------------
     def step(self) -> None:
         """One day: the nine phases, each core submodel first, then the policies' hooks (given the clock)."""
-        if self._waiting and self.t == self.reform_day:
-            self._start_reform()
+        if self.waiting and self.t == self.reform_day:
+            start_reform(self)
         t = self.clock
         self.events_today = 0
         for phase in PHASES:
@@ -338,9 +311,10 @@ class ReferenceModel(mesa.Model):
             res = prob.res
             hh = res.household
             grid = hh.grid
-            if grid is not None and grid.visited(hh.pos) and rng.random() < cp.p_find_on_visit:
+            tell = res.p_tell()
+            if grid is not None and grid.visited(hh.pos) and rng.random() < cp.p_find_on_visit * tell:
                 finder = GRID_VISIT
-            elif any(rng.random() < q_link for _ in range(res.n_links)):
+            elif any(rng.random() < q_link for _ in range(res.n_links)) and rng.random() < tell:
                 finder = PARTY_LINK
             elif rng.random() < 1.0 - math.exp(-res.report_hazard(prob.sev)):
                 finder = SELF_REPORT
@@ -410,18 +384,52 @@ class ReferenceModel(mesa.Model):
         self.problems = [p for p in self.problems if not p.closed]
 
     def phase_judge(self, t: int) -> None:
-        """Outcomes move S, E, T; then waiting erodes S and T (§7.7)."""
-        perf: dict[Resident, list[float]] = {}
-        for res, p in self.outcomes:
-            perf.setdefault(res, []).append(p)
-        for res, ps in perf.items():
-            res.judge(ps)
+        """Outcomes move efficacy and leave grievances; the day's experience moves P and E (§7.7)."""
+        self.hear_outcomes()
+        x = self.experience(t)
+        w = self.sc.residents.weight_word_of_mouth
+        heard = []
+        for res in self.residents:
+            nb = res.neighbours
+            heard.append(x[res] + w * (sum(x[j] for j in nb) / len(nb) - x[res]) if nb else x[res])
+        for res, h in zip(self.residents, heard):
+            res.perceive(h)
+
+    def hear_outcomes(self) -> None:
+        """Each outcome moves the resident's efficacy and, by word of mouth, the neighbours'; failures leave grievances."""
+        r = self.sc.residents
+        f0 = {res: res.F for res, _ in self.outcomes}
+        for res, _ in self.outcomes:
+            for nb in res.neighbours:
+                f0.setdefault(nb, nb.F)
+        df: dict[Resident, float] = defaultdict(float)
+        for res, o in self.outcomes:
+            df[res] += r.rate_efficacy * (o - f0[res])
+            for nb in res.neighbours:
+                df[nb] += r.rate_efficacy * r.weight_word_of_mouth * (o - f0[nb])
+            res.G = min(1.0, res.G + r.grievance * (1.0 - o))
+        for res, d in df.items():
+            res.F = min(1.0, max(0.0, res.F + d))
         self.outcomes = []
-        for res, n in Counter(self.overdue).items():
-            res.erode(n)
+        for res in self.lost:
+            res.G = min(1.0, res.G + r.grievance)
+        self.lost = []
+
+    def experience(self, t: int) -> dict[Resident, float]:
+        """Each resident's day: 1 less the weight of their open problems overdue since arising, less grievances."""
+        burden = self.sc.residents.burden.array().tolist()
+        load: dict[Resident, float] = defaultdict(float)
+        for prob in self.problems:
+            if prob.closed:
+                continue
+            d = self.dur_expected_wait[prob.sev]
+            age = t - prob.t_arise
+            if age > d:
+                load[prob.res] += burden[prob.sev] * min(1.0, (age - d) / d)
+        return {res: max(0.0, 1.0 - load[res] - res.G) for res in self.residents}
 
     def phase_participate(self, t: int) -> None:
-        """Events, volunteering, participation gains, social influence, drift (§7.8)."""
+        """Events, volunteering, participation gains, satisfaction and trust (§7.8)."""
         rng = self.streams.get("participate")
         cp = self.sc.community
         r = self.sc.residents
@@ -442,20 +450,12 @@ class ReferenceModel(mesa.Model):
                 gains[res] += 1
         for res, n in gains.items():
             res.gain(n)
-        rate = r.rate_social
-        targets = [res.neighbour_mean() for res in self.residents]
-        for res, m in zip(self.residents, targets):
-            if m is not None:
-                res.S += rate * (m - res.S)
-        drift = r.rate_drift
-        s0, t0 = r.satisfaction_init, r.trust_init
         for res in self.residents:
-            res.S = min(1.0, max(0.0, res.S + drift * (s0 - res.S)))
-            res.T = res.T + drift * (t0 - res.T)
+            res.settle()
 
     def phase_record(self, t: int) -> None:
         """Cost of the day, utilisation, a row of the time series (§7.9); nothing during the warm-up."""
-        if not self._recording:
+        if not self.recording:
             return
         c = self.sc.costs
         pay = (sum(g.n_workers for g in self.grids) * self.pay_grid_worker
@@ -472,6 +472,8 @@ class ReferenceModel(mesa.Model):
         led.grid_available += g_avail
         self.today_staff_utilisation = busy / avail if avail else math.nan
         self.today_grid_utilisation = g_busy / g_avail if g_avail else math.nan
+        total = led.found_by[SELF_REPORT]
+        self.self_reported_today, self.self_reported_before = total - self.self_reported_before, total
         resolved = led.total(led.resolved)
         self.resolved_cum.append(resolved)
         self.closed_cum.append(resolved + led.total(led.abandoned))

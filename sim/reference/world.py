@@ -137,8 +137,49 @@ def _build_ties(model: ReferenceModel, rng: random.Random) -> None:
                            (res.community.street.residents, w.n_long_ties)):
             for _ in range(poisson(rng, mean)):
                 tie(res, pool[int(rng.random() * len(pool))])
+    if w.p_rewire > 0:
+        _rewire(model, nbrs, w.p_rewire, model.streams.get("rewire"))
     for res in model.residents:
         res.neighbours = sorted(nbrs[res.rid], key=lambda r: r.rid)
+
+
+def _rewire(model: ReferenceModel, nbrs: list[set[Resident]], p: float, rng: random.Random) -> None:
+    """8b. Each tie is cut with chance ``p``; the cut ends are shuffled and re-paired (degrees kept).
+
+    A pair that would be a self-tie or a repeated tie is cut again, with as many random new
+    pairs, and re-paired (at most 50 rounds; pairs still bad are dropped).
+    """
+    res = model.residents
+    edges = [(a.rid, b.rid) for a in res for b in sorted(nbrs[a.rid], key=lambda r: r.rid) if a.rid < b.rid]
+    ends: list[int] = []
+    for a, b in edges:
+        if rng.random() < p:
+            nbrs[a].discard(res[b])
+            nbrs[b].discard(res[a])
+            ends += [a, b]
+    rng.shuffle(ends)
+    pairs = [(ends[i], ends[i + 1]) for i in range(0, len(ends) - 1, 2)]
+    for _ in range(50):
+        seen: set[tuple[int, int]] = set()
+        bad, good = [], []
+        for k, (a, b) in enumerate(pairs):
+            key = (min(a, b), max(a, b))
+            if a == b or key in seen or res[b] in nbrs[a]:
+                bad.append(k)
+            else:
+                seen.add(key)
+                good.append(k)
+        if not bad:
+            break
+        redo = bad + rng.sample(good, min(len(bad), len(good)))
+        loose = [e for k in redo for e in pairs[k]]
+        rng.shuffle(loose)
+        for j, k in enumerate(redo):
+            pairs[k] = (loose[2 * j], loose[2 * j + 1])
+    for a, b in pairs:
+        if a != b and res[b] not in nbrs[a]:
+            nbrs[a].add(res[b])
+            nbrs[b].add(res[a])
 
 
 def _link_party_members(model: ReferenceModel, rng: random.Random) -> None:
@@ -186,7 +227,7 @@ def build_grids(model: ReferenceModel, households_per_grid: list[float], n_worke
 
 
 def init_residents(model: ReferenceModel) -> None:
-    """Beta-distributed S, T, E (§5.3, stream ``residents``) and daily arrival rates (§7.1)."""
+    """Beta-distributed P, T, E, F and S from P and E (§5.3, stream ``residents``); daily arrival rates (§7.1)."""
     r = model.sc.residents
     rng = model.streams.get("residents")
     K = r.init_concentration
@@ -200,9 +241,11 @@ def init_residents(model: ReferenceModel) -> None:
             lams = [prm.rate_arise * W[g][c] * M[k][c] / norm for c in range(N_CATEGORIES)]
             rates[(k, g)] = [(lam, math.exp(-lam)) for lam in lams]
     for res in model.residents:
-        res.S = beta_mean(rng, r.satisfaction_init, K)
+        res.P = beta_mean(rng, r.performance_init, K)
         res.T = beta_mean(rng, r.trust_init, K)
         res.E = beta_mean(rng, r.expectation_init, K)
+        res.F = beta_mean(rng, r.efficacy_init, K)
+        res.S = min(1.0, max(0.0, res.P + r.beta_disconfirm * (res.P - res.E)))
         res.rates = rates[(res.ctype, res.group)]
 
 

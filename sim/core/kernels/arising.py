@@ -99,38 +99,67 @@ def max_value(a: np.ndarray) -> int:
 
 
 @jit
+def propensity(trust: np.float32, efficacy: np.float32, slope: np.float32, slope_efficacy: np.float32) -> np.float32:
+    """How readily a resident brings a problem to the government: ``max(0, 1 + a (T - 0.5) + b (F - 0.5))``."""
+    half = np.float32(0.5)
+    lift = ONE32 + slope * np.float32(trust - half) + slope_efficacy * np.float32(efficacy - half)
+    return max(lift, ZERO32)
+
+
+@jit
 def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
                 who: Fields) -> None:
     """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
 
-    Then each grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent row, in row order. Rows already marked found (by a
-    policy) keep their finder.
+    The resident's propensity ``m`` (trust and efficacy) scales the self-report hazard, and
+    whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
+    grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent
+    row, in row order. Rows already marked found (by a policy) keep their finder.
     """
     pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
     n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
     visits = np.empty(n_workers.size, dtype=np.float32)  # household visits per grid today
     for g in range(n_workers.size):
         visits[g] = n_workers[g] * rules.visits_per_worker
+    # bounds that spare most rows the resident's state and the exponential (same decisions: a
+    # uniform above a chance's bound is above the chance; 1 - exp(-h) <= h up to rounding)
+    link_max = 0.0
+    for k in range(rules.p_by_links.size):
+        link_max = max(link_max, rules.p_by_links[k])
+    mult_max = 0.0
+    for c in range(who.report_mult.size):
+        mult_max = max(mult_max, np.float64(who.report_mult[c]))
+    m_max = np.float64(propensity(ONE32, ONE32, rules.slope, rules.slope_efficacy))
     j = 0
     for i in range(pool.status.size):
         if pool.status[i] != LATENT:
             continue
-        r = pool.res[i]
-        hh = who.res_household[r]
-        g = grids.household_grid[hh]
-        off = (np.float64(grids.household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
-        f = -1
-        if off < visits[g] and u[0, j] < rules.p_visit:
-            f = 1  # GRID_VISIT
-        elif u[1, j] < rules.p_by_links[who.n_links[r]]:
-            f = 2  # PARTY_LINK
-        else:
-            lift = max(ONE32 + rules.slope * np.float32(who.trust[r] - np.float32(0.5)), ZERO32)
-            hazard = (rules.rate_self[pool.sev[i]] * np.float64(lift)
-                      * np.float64(who.report_mult[who.res_community[r]]))
-            if u[2, j] < 1.0 - np.exp(-hazard):
-                f = 0  # SELF_REPORT
+        u0, u1, u2 = u[0, j], u[1, j], u[2, j]
         j += 1
+        r = pool.res[i]
+        s = pool.sev[i]
+        f = -1
+        tell = -1.0  # not known yet
+        if u0 < rules.p_visit:
+            hh = who.res_household[r]
+            g = grids.household_grid[hh]
+            off = (np.float64(grids.household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
+            if off < visits[g]:
+                tell = np.float64(min(rules.p_tell * propensity(who.trust[r], who.efficacy[r], rules.slope,
+                                                                rules.slope_efficacy), ONE32))
+                if u0 < rules.p_visit * tell:
+                    f = 1  # GRID_VISIT
+        if f < 0 and u1 < link_max:
+            if tell < 0:
+                tell = np.float64(min(rules.p_tell * propensity(who.trust[r], who.efficacy[r], rules.slope,
+                                                                rules.slope_efficacy), ONE32))
+            if u1 < rules.p_by_links[who.n_links[r]] * tell:
+                f = 2  # PARTY_LINK
+        if f < 0 and u2 < rules.rate_self[s] * m_max * mult_max + 1e-15:
+            m = propensity(who.trust[r], who.efficacy[r], rules.slope, rules.slope_efficacy)
+            hazard = rules.rate_self[s] * np.float64(m) * np.float64(who.report_mult[who.res_community[r]])
+            if u2 < 1.0 - np.exp(-hazard):
+                f = 0  # SELF_REPORT
         if f >= 0 and pool.t_found[i] < 0:
             pool.finder[i] = f
             pool.t_found[i] = t

@@ -56,8 +56,9 @@ def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np
 
 @jit
 def collect(pool: Fields, ledger: Fields, stuck: np.ndarray, overdue: np.ndarray, gave_up: np.ndarray,
-            n_stuck: int, n_overdue: int, n_quit_found: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The stuck rows, and the residents of overdue rows and of found problems given up.
+            n_stuck: int, n_overdue: int, n_quit: int,
+            n_quit_found: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stuck rows, and the residents of overdue rows, of found problems given up and of unreported ones given up.
 
     Given-up rows are counted as abandoned and closed (status -1).
     """
@@ -65,7 +66,8 @@ def collect(pool: Fields, ledger: Fields, stuck: np.ndarray, overdue: np.ndarray
     up = np.empty(n_stuck, dtype=np.int64)
     late_res = np.empty(n_overdue, dtype=np.int32)
     quit_res = np.empty(n_quit_found, dtype=np.int32)
-    a = b = c = 0
+    lost_res = np.empty(n_quit - n_quit_found, dtype=np.int32)
+    a = b = c = d = 0
     for i in range(pool.status.size):
         if stuck[i]:
             up[a] = i
@@ -81,47 +83,52 @@ def collect(pool: Fields, ledger: Fields, stuck: np.ndarray, overdue: np.ndarray
             if pool.status[i] == QUEUED:
                 quit_res[c] = pool.res[i]
                 c += 1
+            else:
+                lost_res[d] = pool.res[i]
+                d += 1
             pool.status[i] = -1
-    return up, late_res, quit_res
+    return up, late_res, quit_res, lost_res
 
 
 @jit
 def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
-             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Escalation, repeat contacts, the overdue list and giving up, from uniforms ``u`` (3, rows).
 
     Queued problems wait since the report, latent ones since arising. Returns the rows to move
     up a level (the caller places them), the number of repeat contacts, the residents of overdue
-    rows (one per row) and the residents whose found problems were given up (their outcome:
-    performance 0). Given-up rows get status -1.
+    rows (one per row), the residents whose found problems were given up (their outcome:
+    performance 0) and those whose unreported problems were given up. Given-up rows get status -1.
     """
     pool = PoolColumns(*pool)
     n = pool.status.size
     stuck = np.zeros(n, dtype=np.bool_)
     overdue = np.zeros(n, dtype=np.bool_)
     gave_up = np.zeros(n, dtype=np.bool_)
-    n_stuck, n_overdue, _, n_quit_found, n_again = mark(t, u, pool, rules, top, stuck, overdue, gave_up)
-    up, late_res, quit_res = collect(pool, ledger, stuck, overdue, gave_up, n_stuck, n_overdue, n_quit_found)
-    return up, n_again, late_res, quit_res
+    n_stuck, n_overdue, n_quit, n_quit_found, n_again = mark(t, u, pool, rules, top, stuck, overdue, gave_up)
+    up, late_res, quit_res, lost_res = collect(pool, ledger, stuck, overdue, gave_up, n_stuck, n_overdue, n_quit,
+                                               n_quit_found)
+    return up, n_again, late_res, quit_res, lost_res
 
 
 @jit
 def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
                  where: Fields, success: Fields,
-                 climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, int]:
+                 climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
     """The escalate phase in one pass.
 
     :func:`escalate`, then the rows that move up are placed at their next level
     (:func:`~sim.core.kernels.routing.place`), then closed rows leave the pool
     (:func:`~sim.core.kernels.pool.keep_rows`). Returns the number escalated, the number of repeat contacts, the residents of overdue rows,
-    the residents whose found problems were given up, and the new number of rows.
+    the residents whose found problems were given up, those whose unreported problems were given
+    up, and the new number of rows.
     """
     pool, rules, climb = PoolColumns(*pool), EscalationRules(*rules), Climb(*climb)
-    up, n_again, late_res, quit_res = escalate(t, u, pool, rules, climb.top, ledger)
+    up, n_again, late_res, quit_res, lost_res = escalate(t, u, pool, rules, climb.top, ledger)
     if up.size:
         start = np.empty(up.size, dtype=np.int8)
         for j in range(up.size):
             start[j] = rules.next_level[pool.level[up[j]]]
         place(up, start, t, pool, where, success, climb)
     m = keep_rows(pool)
-    return up.size, n_again, late_res, quit_res, m
+    return up.size, n_again, late_res, quit_res, lost_res, m

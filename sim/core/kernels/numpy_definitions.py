@@ -109,9 +109,23 @@ def advance(grids: Grids, visits: np.ndarray) -> None:
     grids.visit_ptr = np.mod(grids.visit_ptr + visits, grids.grid_size)
 
 
-def p_self_report(base: np.ndarray, sev: np.ndarray, trust: np.ndarray, slope: float, mult: np.ndarray) -> np.ndarray:
-    """Daily chance a resident reports a latent problem: rises with trust and with ``mult``."""
-    hazard = base[sev] * np.maximum(1.0 + slope * (trust - 0.5), 0.0) * mult
+def propensity(trust: np.ndarray, efficacy: np.ndarray, slope: np.float32, slope_efficacy: np.float32) -> np.ndarray:
+    """How readily residents bring a problem to the government (``arising.propensity``, float32).
+
+    ``max(0, 1 + slope (T - 0.5) + slope_efficacy (F - 0.5))``.
+    """
+    half = np.float32(0.5)
+    return np.maximum(np.float32(1.0) + slope * (trust - half) + slope_efficacy * (efficacy - half), np.float32(0.0))
+
+
+def p_tell(m: np.ndarray, p: np.float32) -> np.ndarray:
+    """Chance a resident tells a visiting grid worker or a linked party member: ``min(1, p m)`` (float64)."""
+    return np.minimum(p * m, np.float32(1.0)).astype(np.float64)
+
+
+def p_self_report(base: np.ndarray, sev: np.ndarray, m: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Daily chance a resident reports a latent problem: rises with the propensity ``m`` and with ``mult``."""
+    hazard = base[sev] * m.astype(np.float64) * mult.astype(np.float64)
     return 1.0 - np.exp(-hazard)
 
 
@@ -212,7 +226,7 @@ def capacity(handlers: Handlers) -> np.ndarray:
 
 # ---- escalate -----------------------------------------------------------------------------
 def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
-             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+             ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate``).
 
     A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
@@ -221,7 +235,8 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     ``rate_recontact`` (unless a flag says someone acts for them); after ``patience`` days
     (since the report, or since arising for latent problems) the resident gives up with chance
     ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
-    residents of overdue rows and of found problems given up; given-up rows are counted and closed.
+    residents of overdue rows, of found problems given up and of unreported ones given up;
+    given-up rows are counted and closed.
     """
     pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
     status, sev, level = pool.status, pool.sev, pool.level
@@ -242,8 +257,9 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     bits = np.unpackbits(pool.flags[gave_up][:, None], axis=1, bitorder="little")
     ledger.flag_abandoned[:] += bits.sum(axis=0, dtype=np.int64)
     quit_res = pool.res[gave_up & queued]
+    lost_res = pool.res[gave_up & ~queued]
     status[gave_up] = -1
-    return np.flatnonzero(stuck), int(again.sum()), pool.res[overdue], quit_res
+    return np.flatnonzero(stuck), int(again.sum()), pool.res[overdue], quit_res, lost_res
 
 
 # ---- residents -----------------------------------------------------------------------------
@@ -273,60 +289,99 @@ def _clip_at(target: np.ndarray, ids: np.ndarray) -> None:
     target[ids] = target[ids].clip(0.0, 1.0)
 
 
-def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
-    """Expectation-disconfirmation from the morning's state (``residents.judge``).
+def hear_outcomes(res: Fields, ids: np.ndarray, perf: np.ndarray, ties: Fields, how: Fields) -> None:
+    """Outcomes move efficacy, the resident's and by word of mouth the neighbours'; failures leave grievances.
 
-    target = clip(P + beta (P - E)); S += alpha_S (target - S); E += alpha_E (P - E);
-    T += alpha_T (P - T); a resident's updates summed, then clipped to [0, 1].
+    ``residents.hear_outcomes``: own ``rate (o - F)``, each neighbour's ``rate_heard (o - F)``, from
+    the morning's state, summed per resident in order (own, then neighbours, outcome by
+    outcome), clipped; ``G += grievance (1 - o)``, clipped.
     """
+    res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
+    f = res.efficacy
+    indptr = ties.indptr.astype(np.int64)
+    deg = indptr[ids + 1] - indptr[ids]
+    block = 1 + deg  # own entry, then the neighbours
+    first = np.cumsum(block) - block
+    nb_pos = np.repeat(indptr[ids] - first - 1, block) + np.arange(int(block.sum()))
+    own = np.zeros(int(block.sum()), dtype=bool)
+    own[first] = True
+    who = np.where(own, np.repeat(ids.astype(np.int64), block), ties.indices[np.where(own, 0, nb_pos)].astype(np.int64))
+    o = np.repeat(perf, block)
+    rate = np.where(own, how.rate_efficacy, how.rate_efficacy_heard).astype(np.float32)
+    scatter_add(f, who, rate * (o - f[who]))
+    _clip_at(f, who)
+    scatter_add(res.grievance, ids, how.grievance * (np.float32(1.0) - perf))
+    _clip_at(res.grievance, ids)
+
+
+def grieve(res: Fields, ids: np.ndarray, how: Fields) -> None:
+    """An unreported problem given up leaves a full grievance (``residents.grieve``): ``G += grievance``, clipped."""
     res, how = ResidentState(*res), Judgement(*how)
-    s, e, tr = res.satisfaction[ids], res.expectation[ids], res.trust[ids]
-    target = np.clip(perf + how.beta * (perf - e), 0.0, 1.0)
-    scatter_add(res.satisfaction, ids, how.alpha_s * (target - s))
-    scatter_add(res.expectation, ids, how.alpha_e * (perf - e))
-    scatter_add(res.trust, ids, how.alpha_t * (perf - tr))
-    for arr in (res.satisfaction, res.expectation, res.trust):
-        _clip_at(arr, ids)
+    scatter_add(res.grievance, ids, float(how.grievance))
+    _clip_at(res.grievance, ids)
 
 
-def erode(res: Fields, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
-    """Each overdue problem (repeated ids add up) costs satisfaction and trust, clipped (``residents.erode``)."""
-    res = ResidentState(*res)
-    scatter_add(res.satisfaction, ids, -loss_s)
-    scatter_add(res.trust, ids, -loss_t)
-    _clip_at(res.satisfaction, ids)
-    _clip_at(res.trust, ids)
+def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
+    """The day's experience ``x = max(0, 1 - B - G)`` (``residents.experience``).
 
-
-def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
-    """Each participation (repeated ids add up) lifts satisfaction and trust, clipped (``residents.participation_gain``)."""
-    res = ResidentState(*res)
-    scatter_add(res.satisfaction, ids, gain_s)
-    scatter_add(res.trust, ids, gain_t)
-    _clip_at(res.satisfaction, ids)
-    _clip_at(res.trust, ids)
-
-
-def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
-    """A DeGroot step toward the neighbours' mean satisfaction, then drift (``residents.social_influence``).
-
-    The neighbours' mean is the sparse product; satisfaction and trust drift toward their
-    initial means; satisfaction is clipped.
+    ``B`` sums ``burden[sev] min(1, (age - D) / D)`` over each resident's open problems older than
+    the expected wait ``D`` since arising (``np.bincount``: float64, pool order).
     """
-    ties, how = SocialTies(*ties), Influence(*how)
+    res, pool, how = ResidentState(*res), PoolColumns(*pool), Judgement(*how)
+    open_ = (pool.status == LATENT) | (pool.status == QUEUED)
+    sev = pool.sev[open_]
+    d = how.expected_wait[sev]
+    age = (t - pool.t_arise[open_]).astype(np.float32)
+    late = age > d
+    v = how.burden[sev[late]] * np.minimum(np.float32(1.0), (age[late] - d[late]) / d[late])
+    b = np.bincount(pool.res[open_][late], weights=v.astype(np.float64), minlength=res.experience.size)
+    res.experience[:] = np.maximum((np.float32(1.0) - b.astype(np.float32)) - res.grievance, np.float32(0.0))
+
+
+def perceive(res: Fields, ties: Fields, how: Fields) -> None:
+    """Word of mouth, perception, expectation, grievances' decay (``residents.perceive``).
+
+    The neighbours' mean experience is the sparse product (float32); ``heard = x + w (mean - x)``;
+    ``P`` moves toward ``heard`` (faster when it is worse), ``E`` toward the new ``P``.
+    """
+    res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
     import scipy.sparse as sp
 
-    n = s.size
+    x, n = res.experience, res.experience.size
     adj = sp.csr_matrix((np.ones(ties.indices.size, dtype=np.float32), ties.indices.astype(np.int64),
                          ties.indptr.astype(np.int64)), shape=(n, n))
     deg = np.diff(ties.indptr.astype(np.int64)).astype(np.float32)
-    inv_deg = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
-    if how.rate_social > 0:
-        s += how.rate_social * np.where(inv_deg > 0, (adj @ s) * inv_deg - s, 0.0).astype(np.float32)
-    if how.rate_drift > 0:
-        s += how.rate_drift * (how.s_init - s)
-        trust += how.rate_drift * (how.t_init - trust)
-    np.clip(s, 0.0, 1.0, out=s)
+    inv_deg = np.divide(np.float32(1.0), deg, out=np.zeros_like(deg), where=deg > 0)
+    mean = (adj @ x) * inv_deg
+    res.heard[:] = np.where(deg > 0, x + how.word_of_mouth * (mean - x), x)
+    d = res.heard - res.performance
+    rate = np.where(d < 0, how.rate_down, how.rate_up).astype(np.float32)
+    res.performance[:] = np.clip(res.performance + rate * d, 0.0, 1.0)
+    e = res.expectation
+    e[:] = np.clip(e + how.rate_expectation * (res.performance - e), 0.0, 1.0)
+    res.grievance[:] = res.grievance * how.keep_grievance
+
+
+def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
+    """Each participation (repeated ids add up) lifts perceived performance and trust, clipped.
+
+    ``residents.participation_gain``.
+    """
+    res = ResidentState(*res)
+    scatter_add(res.performance, ids, gain_s)
+    scatter_add(res.trust, ids, gain_t)
+    _clip_at(res.performance, ids)
+    _clip_at(res.trust, ids)
+
+
+def settle(res: Fields, how: Fields) -> None:
+    """Satisfaction ``clip(P + beta (P - E))``; trust toward ``S + w_F (F - S)`` (``residents.settle``)."""
+    res, how = ResidentState(*res), Influence(*how)
+    p, e = res.performance, res.expectation
+    res.satisfaction[:] = np.clip(p + how.beta * (p - e), 0.0, 1.0)
+    s, tr = res.satisfaction, res.trust
+    target = s + how.weight_efficacy * (res.efficacy - s)
+    tr[:] = np.clip(tr + how.rate_trust * (target - tr), 0.0, 1.0)
 
 
 def attendees(n_att: np.ndarray, community_start: np.ndarray, community_size: np.ndarray, u: np.ndarray) -> np.ndarray:

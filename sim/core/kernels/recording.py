@@ -26,18 +26,21 @@ P10_BINS = 10_000
 
 
 @jit
-def pool_counts(status: np.ndarray, level: np.ndarray, n_levels: int) -> tuple[int, int, np.ndarray]:
-    """Latent and queued rows, and rows at each level."""
+def pool_counts(status: np.ndarray, level: np.ndarray, t_found: np.ndarray,
+                n_levels: int) -> tuple[int, int, np.ndarray, int]:
+    """Latent and queued rows, rows at each level, and latent rows nobody has reported or found."""
     backlog = np.zeros(n_levels, dtype=np.int64)
-    latent = queued = 0
+    latent = queued = unreported = 0
     for i in range(status.size):
         if status[i] == LATENT:
             latent += 1
+            if t_found[i] < 0:
+                unreported += 1
         elif status[i] == QUEUED:
             queued += 1
         if level[i] >= 0:
             backlog[level[i]] += 1
-    return latent, queued, backlog
+    return latent, queued, backlog, unreported
 
 
 @jit
@@ -116,7 +119,7 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     """Write column ``r`` of the time series ``table``, each series into its named row."""
     rows, pool, ledger, res, totals = SeriesRows(*rows), PoolColumns(*pool), LedgerCounts(*ledger), ResidentState(*res), DayTotals(*totals)
     arisen, resolved = ledger.arisen.sum(), ledger.resolved.sum()
-    latent, queued, backlog = pool_counts(pool.status, pool.level, N_LEVELS)
+    latent, queued, backlog, unreported = pool_counts(pool.status, pool.level, pool.t_found, N_LEVELS)
     s_mean, p10, t_mean, by_type = resident_stats(res.satisfaction, res.trust, compounds, N_COMPOUND_TYPES, P10_BINS)
     table[rows.arisen, r] = np.float64(arisen)
     table[rows.found, r] = np.float64(totals.found)
@@ -140,3 +143,5 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     table[rows.cost_yuan, r] = np.float64(totals.cost_yuan)
     table[rows.repeat_contacts, r] = np.float64(totals.repeat_contacts)
     table[rows.escalations, r] = np.float64(totals.escalations)
+    table[rows.self_reported, r] = np.float64(totals.self_reported)
+    table[rows.unreported_pending, r] = np.float64(unreported)

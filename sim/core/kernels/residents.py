@@ -1,18 +1,21 @@
 """Kernels of the judge and participate phases.
 
-Residents' judgement, erosion by waiting, participation and social influence.
+Outcomes of reports (efficacy, grievance), the day's experience and word of mouth, perceived
+performance and expectation, participation, satisfaction and trust (docs/model.md §7.7-§7.8).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.jit import ONE32, ZERO32, jit
 from sim.core.kernels.state import (
     Fields,
     Influence,
     Judgement,
     Participation,
+    PoolColumns,
     ResidentState,
     SocialTies,
     Volunteering,
@@ -56,91 +59,132 @@ def clip_at(target: np.ndarray, ids: np.ndarray) -> None:
 
 
 @jit
-def judge(res: Fields, ids: np.ndarray, perf: np.ndarray, how: Fields) -> None:
-    """Expectation-disconfirmation updates from the morning's state, summed per resident, clipped."""
-    res, how = ResidentState(*res), Judgement(*how)
-    n = ids.size
-    ds = np.empty(n, dtype=np.float32)
-    de = np.empty(n, dtype=np.float32)
-    dt = np.empty(n, dtype=np.float32)
-    for j in range(n):
-        r = ids[j]
-        p, e = perf[j], res.expectation[r]
-        target = min(max(np.float32(p + np.float32(how.beta * np.float32(p - e))), ZERO32), ONE32)
-        ds[j] = how.alpha_s * np.float32(target - res.satisfaction[r])
-        de[j] = how.alpha_e * np.float32(p - e)
-        dt[j] = how.alpha_t * np.float32(p - res.trust[r])
-    scatter_add(res.satisfaction, ids, ds, res.acc)
-    scatter_add(res.expectation, ids, de, res.acc)
-    scatter_add(res.trust, ids, dt, res.acc)
-    clip_at(res.satisfaction, ids)
-    clip_at(res.expectation, ids)
-    clip_at(res.trust, ids)
+def hear_outcomes(res: Fields, ids: np.ndarray, perf: np.ndarray, ties: Fields, how: Fields) -> None:
+    """Outcomes of reports move efficacy (own, and the neighbours' by word of mouth) and leave grievances.
+
+    For outcome ``j`` of resident ``r`` with performance ``o``: ``F_r += rate (o - F_r)``, for each
+    neighbour ``k`` of ``r``: ``F_k += rate_heard (o - F_k)``, all from the morning's state, summed
+    per resident (own first, then the neighbours in stored order, outcome by outcome), then
+    clipped; ``G_r += grievance (1 - o)``, clipped.
+    """
+    res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
+    indptr, indices, f = ties.indptr, ties.indices, res.efficacy
+    m = ids.size
+    for j in range(ids.size):
+        m += indptr[ids[j] + 1] - indptr[ids[j]]
+    who = np.empty(m, dtype=np.int64)
+    df = np.empty(m, dtype=np.float32)
+    dg = np.empty(ids.size, dtype=np.float32)
+    a = 0
+    for j in range(ids.size):
+        r, o = ids[j], perf[j]
+        who[a] = r
+        df[a] = how.rate_efficacy * np.float32(o - f[r])
+        a += 1
+        for k in range(indptr[r], indptr[r + 1]):
+            nb = indices[k]
+            who[a] = nb
+            df[a] = how.rate_efficacy_heard * np.float32(o - f[nb])
+            a += 1
+        dg[j] = how.grievance * np.float32(ONE32 - o)
+    scatter_add(f, who, df, res.acc)
+    clip_at(f, who)
+    scatter_add(res.grievance, ids, dg, res.acc)
+    clip_at(res.grievance, ids)
 
 
 @jit
-def erode(res: Fields, ids: np.ndarray, loss_s: float, loss_t: float) -> None:
-    """Each overdue problem (repeated ids add up) costs satisfaction and trust; both clipped."""
-    res = ResidentState(*res)
-    scatter_add_scalar(res.satisfaction, ids, -loss_s, res.acc)
-    scatter_add_scalar(res.trust, ids, -loss_t, res.acc)
-    clip_at(res.satisfaction, ids)
-    clip_at(res.trust, ids)
+def grieve(res: Fields, ids: np.ndarray, how: Fields) -> None:
+    """An unreported problem given up leaves a full grievance: ``G += grievance`` per problem, clipped."""
+    res, how = ResidentState(*res), Judgement(*how)
+    scatter_add_scalar(res.grievance, ids, np.float64(how.grievance), res.acc)
+    clip_at(res.grievance, ids)
+
+
+@jit
+def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
+    """Each resident's experience today: ``x = max(0, 1 - B - G)``.
+
+    ``B`` sums, over the resident's open problems (latent or queued) older than the expected
+    wait ``D`` since arising, ``burden[sev] x min(1, (age - D) / D)`` (in float64, pool order).
+    """
+    res, pool, how = ResidentState(*res), PoolColumns(*pool), Judgement(*how)
+    acc, x, g = res.acc, res.experience, res.grievance
+    for i in range(pool.status.size):
+        st = pool.status[i]
+        if st != LATENT and st != QUEUED:
+            continue
+        s = pool.sev[i]
+        d = how.expected_wait[s]
+        age = np.float32(t - pool.t_arise[i])
+        if age > d:
+            acc[pool.res[i]] += np.float64(how.burden[s] * min(ONE32, np.float32(age - d) / d))
+    for r in range(x.size):
+        x[r] = max(np.float32(ONE32 - np.float32(acc[r])) - g[r], ZERO32)
+        acc[r] = 0.0
+
+
+@jit
+def perceive(res: Fields, ties: Fields, how: Fields) -> None:
+    """Word of mouth, then perception, expectation and the grievances' decay.
+
+    ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order); ``P`` moves
+    toward it at ``rate_down`` when it is worse, ``rate_up`` otherwise; ``E`` toward the new
+    ``P``; grievances shrink by ``keep_grievance``.
+    """
+    res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
+    indptr, indices = ties.indptr, ties.indices
+    x, heard, p, e, g = res.experience, res.heard, res.performance, res.expectation, res.grievance
+    w = how.word_of_mouth
+    for r in range(x.size):
+        lo, hi = indptr[r], indptr[r + 1]
+        if hi > lo:
+            acc = ZERO32
+            for k in range(lo, hi):
+                acc += x[indices[k]]
+            mean = acc * np.float32(ONE32 / np.float32(hi - lo))
+            heard[r] = x[r] + w * np.float32(mean - x[r])
+        else:
+            heard[r] = x[r]
+    for r in range(x.size):
+        d = np.float32(heard[r] - p[r])
+        rate = how.rate_down if d < ZERO32 else how.rate_up
+        p[r] = min(max(p[r] + rate * d, ZERO32), ONE32)
+        e[r] = min(max(e[r] + how.rate_expectation * np.float32(p[r] - e[r]), ZERO32), ONE32)
+        g[r] = g[r] * how.keep_grievance
+
+
+@jit
+def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, lost: np.ndarray, t: int, pool: Fields, ties: Fields,
+              how: Fields) -> None:
+    """The judge phase: :func:`hear_outcomes`, :func:`grieve` for ``lost``, :func:`experience`, :func:`perceive`."""
+    if ids.size:
+        hear_outcomes(res, ids, perf, ties, how)
+    if lost.size:
+        grieve(res, lost, how)
+    experience(res, t, pool, how)
+    perceive(res, ties, how)
 
 
 @jit
 def participation_gain(res: Fields, ids: np.ndarray, gain_s: float, gain_t: float) -> None:
-    """Each participation (repeated ids add up) lifts satisfaction and trust; both clipped."""
+    """Each participation (repeated ids add up) lifts perceived performance and trust; both clipped."""
     res = ResidentState(*res)
-    scatter_add_scalar(res.satisfaction, ids, gain_s, res.acc)
+    scatter_add_scalar(res.performance, ids, gain_s, res.acc)
     scatter_add_scalar(res.trust, ids, gain_t, res.acc)
-    clip_at(res.satisfaction, ids)
+    clip_at(res.performance, ids)
     clip_at(res.trust, ids)
 
 
 @jit
-def social_influence(s: np.ndarray, trust: np.ndarray, ties: Fields, how: Fields) -> None:
-    """DeGroot step toward the neighbours' mean satisfaction, then drift toward the initial means.
-
-    Each neighbour sum is accumulated in float32 in the adjacency's stored order, as scipy's CSR
-    product does.
-    """
-    ties, how = SocialTies(*ties), Influence(*how)
-    n = s.size
-    indptr, indices = ties.indptr, ties.indices
-    rate_social, rate_drift = how.rate_social, how.rate_drift
-    if rate_social > 0:
-        mean = np.zeros(n, dtype=np.float32)
-        for r in range(n):
-            lo, hi = indptr[r], indptr[r + 1]
-            x = ZERO32
-            for k in range(lo, hi):
-                x += s[indices[k]]
-            if hi > lo:
-                mean[r] = x * np.float32(ONE32 / np.float32(hi - lo))
-        for r in range(n):
-            if indptr[r + 1] > indptr[r]:
-                s[r] = s[r] + rate_social * np.float32(mean[r] - s[r])
-            else:
-                s[r] = s[r] + rate_social * ZERO32
-    for r in range(n):
-        if rate_drift > 0:
-            s[r] = s[r] + rate_drift * np.float32(how.s_init - s[r])
-            trust[r] = trust[r] + rate_drift * np.float32(how.t_init - trust[r])
-        s[r] = min(max(s[r], ZERO32), ONE32)
-
-
-@jit
-def judge_day(res: Fields, ids: np.ndarray, perf: np.ndarray, overdue: np.ndarray, how: Fields) -> None:
-    """The judge phase: :func:`judge` for today's outcomes, then :func:`erode` for overdue problems.
-
-    ``loss_s`` 0: no erosion.
-    """
-    how = Judgement(*how)
-    if ids.size:
-        judge(res, ids, perf, how)
-    if overdue.size and how.loss_s != 0:
-        erode(res, overdue, how.loss_s, how.loss_t)
+def settle(res: Fields, how: Fields) -> None:
+    """Satisfaction ``S = clip(P + beta (P - E))``; trust moves toward ``S + w_F (F - S)``."""
+    res, how = ResidentState(*res), Influence(*how)
+    s, p, e, tr, f = res.satisfaction, res.performance, res.expectation, res.trust, res.efficacy
+    for r in range(s.size):
+        s[r] = min(max(p[r] + how.beta * np.float32(p[r] - e[r]), ZERO32), ONE32)
+        target = s[r] + how.weight_efficacy * np.float32(f[r] - s[r])
+        tr[r] = min(max(tr[r] + how.rate_trust * np.float32(target - tr[r]), ZERO32), ONE32)
 
 
 @jit
@@ -180,17 +224,15 @@ def max_product(a: np.ndarray, b: np.ndarray) -> float:
 
 @jit
 def participate_day(draws: Fields, community_start: np.ndarray, community_size: np.ndarray,
-                    vol: Fields, res: Fields, ties: Fields, how: Fields) -> int:
+                    vol: Fields, res: Fields, how: Fields) -> int:
     """The participate phase after its draws; returns the number of volunteers.
 
     Event attendees (:func:`attendees`), volunteers among the candidates
-    (:func:`accept_volunteers`), their gains (:func:`participation_gain`), then
-    :func:`social_influence`.
+    (:func:`accept_volunteers`), their gains (:func:`participation_gain`), then :func:`settle`.
     """
     draws, res, how = Participation(*draws), ResidentState(*res), Influence(*how)
-    s, trust = res.satisfaction, res.trust  # as locals: LLVM then optimises the inlined social influence as well
     att = attendees(draws.n_att, community_start, community_size, draws.u_att)
-    vols = accept_volunteers(draws.cand, draws.u_vol, draws.top, vol, trust)
+    vols = accept_volunteers(draws.cand, draws.u_vol, draws.top, vol, res.trust)
     for r in vols:
         res.volunteer_turns[r] += 1
     ids = np.empty(att.size + vols.size, dtype=np.int64)
@@ -198,5 +240,5 @@ def participate_day(draws: Fields, community_start: np.ndarray, community_size: 
     ids[att.size:] = vols
     if ids.size:
         participation_gain(res, ids, how.gain_s, how.gain_t)
-    social_influence(s, trust, ties, how)
+    settle(res, how)
     return vols.size

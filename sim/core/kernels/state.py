@@ -148,7 +148,9 @@ class FindRules(NamedTuple):
     p_visit: float  # chance a visit finds the problem
     p_by_links: np.ndarray  # chance k party links find it, by k
     rate_self: np.ndarray  # self-report hazard by severity
-    slope: np.float32  # how trust raises self-reporting
+    slope: np.float32  # how trust raises the propensity to report
+    slope_efficacy: np.float32  # how efficacy raises it
+    p_tell: np.float32  # chance to tell a visiting grid worker or linked member, at propensity 1
 
 
 class Reporters(NamedTuple):
@@ -159,38 +161,51 @@ class Reporters(NamedTuple):
     n_links: np.ndarray  # party members linked to the resident
     trust: np.ndarray
     report_mult: np.ndarray  # community reporting multiplier
+    efficacy: np.ndarray
 
 
 class ResidentState(NamedTuple):
-    """Residents' dynamic state (``Residents``) and a zeroed float64 scratch array, one per resident."""
+    """Residents' dynamic state (``Residents``) and scratch arrays, one element per resident.
+
+    ``acc`` is a zeroed float64 scratch (left zeroed); ``experience`` and ``heard`` hold the
+    day's experience and what the resident makes of it with the neighbours' (float32).
+    """
 
     satisfaction: np.ndarray
     expectation: np.ndarray
     trust: np.ndarray
     volunteer_turns: np.ndarray
     acc: np.ndarray
+    performance: np.ndarray
+    efficacy: np.ndarray
+    grievance: np.ndarray
+    experience: np.ndarray
+    heard: np.ndarray
 
 
 class Judgement(NamedTuple):
-    """Expectation-disconfirmation rates (float32) and the daily loss per overdue problem (float64)."""
+    """The judge phase's rates (float32): outcomes, the day's experience, perception, expectation."""
 
-    beta: np.float32
-    alpha_s: np.float32
-    alpha_e: np.float32
-    alpha_t: np.float32
-    loss_s: float  # 0: waiting does not erode
-    loss_t: float
+    rate_efficacy: np.float32  # own outcome
+    rate_efficacy_heard: np.float32  # a neighbour's outcome (rate_efficacy x weight of word of mouth)
+    grievance: np.float32  # per unit of failure (1 - performance of an outcome)
+    keep_grievance: np.float32  # 1 - daily decay
+    burden: np.ndarray  # by severity: loss of a day's experience per overdue open problem
+    expected_wait: np.ndarray  # by severity, days since arising
+    word_of_mouth: np.float32
+    rate_up: np.float32  # perception when the heard experience is better than P
+    rate_down: np.float32  # ... when worse (negativity bias)
+    rate_expectation: np.float32
 
 
 class Influence(NamedTuple):
-    """Gains from taking part (float64), then social influence and drift rates and targets (float32)."""
+    """Gains from taking part (float64), then satisfaction and trust's rates (float32)."""
 
-    gain_s: float
+    gain_s: float  # perceived performance per event or turn
     gain_t: float
-    rate_social: np.float32
-    rate_drift: np.float32
-    s_init: np.float32
-    t_init: np.float32
+    beta: np.float32
+    rate_trust: np.float32
+    weight_efficacy: np.float32
 
 
 class SocialTies(NamedTuple):
@@ -261,6 +276,7 @@ class DayTotals(NamedTuple):
     cost_yuan: float
     repeat_contacts: int
     escalations: int
+    self_reported: int  # problems residents reported themselves today
 
 
 class SeriesRows(NamedTuple):
@@ -286,3 +302,5 @@ class SeriesRows(NamedTuple):
     cost_yuan: int
     repeat_contacts: int
     escalations: int
+    self_reported: int
+    unreported_pending: int
