@@ -25,6 +25,9 @@ name = "{name}"
 [world]
 n_communities_per_street = 1
 n_compounds_per_community = 3
+[reform]  # the reforms act from day 0 (the shipped files start them on day 365)
+start_day = 0
+dur_warmup = 0
 """
 METRICS = [m for m, _ in MAIN_METRICS]
 

@@ -119,7 +119,8 @@ def test_cli_run_policy_switch_needs_enabled(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "r.db").exists()
     costs = []
     for sets in ([], ["--set", "policies.whistle.deadline_street=9", "--set", "policies.whistle.enabled=true"]):
-        assert main(["run", str(BASELINE), "--steps", "3", "--db", db, "--json", *sets]) == 0  # either order
+        day0 = ["--set", "reform.start_day=0", "--set", "reform.dur_warmup=0"]  # the policy acts from day 0
+        assert main(["run", str(BASELINE), "--steps", "3", "--db", db, "--json", *day0, *sets]) == 0  # either order
         costs.append(json.loads(capsys.readouterr().out)["summary"]["cost_yuan"])
     assert costs[1] - costs[0] == pytest.approx(3 * 20_000.0 * 4 / 365)  # the whistle's running cost: it is on
 

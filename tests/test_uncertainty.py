@@ -26,6 +26,9 @@ name = "small"
 [world]
 n_communities_per_street = 1
 n_compounds_per_community = 3
+[reform]  # the reforms act from day 0 (the shipped files start them on day 365)
+start_day = 0
+dur_warmup = 0
 """
 SPEC = """[parameters."policies.whistle.cost_per_community_per_year"]
 [parameters."policies.whistle.report_capacity_share"]

@@ -24,6 +24,7 @@ from sim.config.paths import SCENARIO_DIR
 from sim.core.scenario import load_scenario
 from sim.errors import ScenarioError
 from sim.mesa.assets import ensure_assets, missing_packages, required_packages
+from sim.mesa.levers import FROM_FIRST_STEP
 from sim.mesa.model import GovsimModel, default_scenario
 from sim.mesa.viz import (
     CMAP,
@@ -135,10 +136,11 @@ def test_app_model_class_and_sliders() -> None:
     assert all(name in accepted for name in params)
     assert params["whistle"]["value"] is True and params["street_empowerment"]["value"] is True
     assert params["alliance_units"]["value"] == 0 and params["rng"]["value"] == sc.run.seed
-    # SolaraViz (re-)creates the model from the slider values alone: that is the scenario itself
+    # SolaraViz (re-)creates the model from the slider values alone: that is the scenario itself, its levers
+    # acting from the first step (FROM_FIRST_STEP)
     m = cls(**{k: v["value"] for k, v in params.items()})
     assert m.govsim_scenario == sc.with_overrides({"community.n_grid_workers_per_grid":
-                                                   sc.community.n_grid_workers_per_grid})
+                                                   sc.community.n_grid_workers_per_grid, **FROM_FIRST_STEP})
     assert m.seed == sc.run.seed
     smaller = cls(households_per_grid=100, whistle=False, rng=1)
     assert smaller.govsim_scenario.community.households_per_grid.new == 100

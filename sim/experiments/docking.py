@@ -32,6 +32,8 @@ DOCKING_WORLD: dict[str, Any] = {
     "world.n_buildings_per_compound.mature": 4,
     "world.n_buildings_per_compound.new": 5,
     "community.rate_admin_tasks": 4.0,
+    "reform.start_day": 0,  # docking compares the reforms' mechanics from day 0 (the shipped files start a year later)
+    "reform.dur_warmup": 0,
 }
 
 #: Docking scenarios: scenario file and overrides (``policies.<name>.enabled`` switches a policy on
@@ -50,7 +52,8 @@ DOCKED_METRICS: tuple[str, ...] = (
     *(f"share_resolved_{lvl}" for lvl in LEVELS),
 )
 SHOWN_METRICS: tuple[str, ...] = ("trust_mean", "abandonment_rate", "share_found_proactive", "n_residents",
-                                  "problems_carried", "satisfaction_mean_change", "resolution_rate_30d_change")
+                                  "problems_carried", "satisfaction_mean_change", "resolution_rate_30d_change",
+                                  "reporting_rate", "self_report_rate")
 
 
 def docking_scenario(name: str, n_steps: int = 365) -> Scenario:

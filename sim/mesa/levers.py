@@ -95,6 +95,10 @@ def scenario_overrides(
     return out
 
 
+#: the Mesa layer's levers act from the first step (see :func:`build_scenario`)
+FROM_FIRST_STEP: dict[str, Any] = {"reform.start_day": 0, "reform.dur_warmup": 0}
+
+
 def build_scenario(
     scenario: str | Path | Scenario | None = None,
     *,
@@ -107,7 +111,9 @@ def build_scenario(
     """The scenario a :class:`GovsimModel` with these keywords runs, and the keys it changed.
 
     Policies switched off are removed from the scenario; switched on, they get their default
-    parameters (or keep the scenario's, if it already has them).
+    parameters (or keep the scenario's, if it already has them). Levers act from the model's first
+    step: a scenario's reform date and warm-up (the shipped files start reforms on day 365 after a
+    year's warm-up) are set to 0 unless ``overrides`` gives ``reform.*`` keys.
     """
     if scenario is None:
         base = default_scenario()
@@ -117,6 +123,8 @@ def build_scenario(
         base = load_scenario(scenario)
     else:
         raise TypeError(f"scenario must be a path, a sim.Scenario or None, got {type(scenario).__name__}")
+    if (base.reform.start_day, base.reform.dur_warmup) != (0, 0):
+        base = base.with_overrides(FROM_FIRST_STEP)
     changes: dict[str, Any] = {}
     switches = {"street_empowerment": street_empowerment, "whistle": whistle}
     if alliance_units is not None and int(alliance_units) <= 0:
