@@ -31,8 +31,11 @@ from sim.experiments.calibrate import objective, run_replicate
 from sim.experiments.calibration_spec import FitParameter, Metric, load_calibration
 from sim.experiments.compare_stats import replicate_seeds
 
-WORLD = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 8}
+WORLD = {"world.n_communities_per_street": 2, "world.n_compounds_per_community": 8,
+         "reform.dur_warmup": 0}  # the machinery, not the steady state, is tested
 WINDOW = 90
+#: since issue 13 about half the problems go unreported, so each run finds fewer: two communities (was one)
+#: keep the targets' noise small enough to identify the truth
 TRUE = {"community.n_visits_per_worker_per_month": 150.0, "party.rate_contact": 0.1}
 BOUNDS = {"community.n_visits_per_worker_per_month": (20.0, 800.0), "party.rate_contact": (0.01, 0.5)}
 START = {"community.n_visits_per_worker_per_month": 600.0, "party.rate_contact": 0.4}
