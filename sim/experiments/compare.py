@@ -180,10 +180,15 @@ def run_comparison(
 
 
 class _ComparisonRuns:
-    """The runs of one comparison: run on the runner's executor, stored as they finish, then assembled."""
+    """The runs of one comparison: run on the runner's executor, stored as they finish, then assembled.
 
-    def __init__(self, entries: Sequence[Entry], store: ResultStore | None, cid: str) -> None:
-        self.entries, self.store, self.cid = entries, store, cid
+    ``variants`` (parameter uncertainty): per entry, per replicate, the scenario that replicate runs
+    and the header stored before its TOML text; None runs each entry's own scenario in every replicate.
+    """
+
+    def __init__(self, entries: Sequence[Entry], store: ResultStore | None, cid: str,
+                 variants: Sequence[Sequence[tuple[Scenario, str]]] | None = None) -> None:
+        self.entries, self.store, self.cid, self.variants = entries, store, cid, variants
         self.outputs: dict[tuple[int, int], _RunOutput] = {}
         self.run_ids: dict[tuple[int, int], int] = {}
         #: each scenario's provenance in the store: name, content hash, TOML text
@@ -196,22 +201,31 @@ class _ComparisonRuns:
             from sim import policies
 
             plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
-        shared = _Shared(tuple(e.scenario.to_dict() for e in self.entries), plugins)
-        tasks = [(i, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
+        n_rep = len(seeds)
+        if self.variants is None:  # task index: the entry
+            scenarios = tuple(e.scenario.to_dict() for e in self.entries)
+            tasks = [(i, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
+        else:  # task index: entry x replicate
+            scenarios = tuple(sc.to_dict() for row in self.variants for sc, _ in row)
+            tasks = [(i * n_rep + r, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
         with (StopSignals() as stop, progress_bar(len(tasks), f"compare {self.cid}", progress) as bar,
-              open_executor(_run_one, shared, workers=n_workers) as executor,
+              open_executor(_run_one, _Shared(scenarios, plugins), workers=n_workers) as executor,
               closing(executor.run(tasks)) as results):
             for _task, out in results:
                 if isinstance(out, Exception):
                     raise out
+                key = (out.index if self.variants is None else out.index // n_rep, out.replicate)
                 with stop.critical():  # a Ctrl-C or SIGTERM waits for this run to be stored
-                    self.outputs[(out.index, out.replicate)] = out
+                    self.outputs[key] = out
                     if self.store is not None:
-                        self.run_ids[(out.index, out.replicate)] = self.store.save_run(self._record(out))  # one transaction
+                        self.run_ids[key] = self.store.save_run(self._record(out, *key))  # one transaction
                 bar.update(1)
 
-    def _record(self, out: _RunOutput) -> RunRecord:
-        name, digest, text = self.meta[out.index]
+    def _record(self, out: _RunOutput, i: int, r: int) -> RunRecord:
+        name, digest, text = self.meta[i]
+        if self.variants is not None:  # the drawn scenario (it reproduces the run), after its header
+            variant, header = self.variants[i][r]
+            text = header + "\n" + variant.to_toml()
         return run_record(out, scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed,
                           n_steps=out.n_steps, label=f"compare:{self.cid}")
 

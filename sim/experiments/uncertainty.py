@@ -32,7 +32,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,15 +44,12 @@ from sim.experiments.compare import (
     ComparisonInterrupted,
     Entry,
     _check_run_args,
-    _run_one,
-    _RunOutput,
-    _Shared,
+    _ComparisonRuns,
     new_comparison_id,
     prepare,
 )
 from sim.experiments.compare_stats import replicate_seeds
 from sim.experiments.compare_table import MAIN_METRICS
-from sim.experiments.runner import StopSignals, open_executor, progress_bar, run_record
 from sim.experiments.uncertainty_spec import Uncertain, apply_draw, draw_values, load_uncertainty, resolve_uncertain
 from sim.experiments.uncertainty_stats import (
     DRIVER_METRICS,
@@ -124,59 +120,16 @@ def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
     seeds = replicate_seeds(seed, replicates)
     n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
     t0 = time.perf_counter()
-    outputs: dict[tuple[int, int], _RunOutput] = {}
-    run_ids: dict[tuple[int, int], int] = {}
-    plugins: tuple[str, ...] = ()
-    if n_workers > 1:
-        from sim import policies
-
-        plugins = policies.defining_modules(sorted({s.name for e in entries for s in e.scenario.policies}))
-    n_rep = int(replicates)
-    shared = _Shared(tuple(sc.to_dict() for row in drawn for sc in row), plugins)
-    tasks = [(i * n_rep + r, r, s) for i in range(len(entries)) for r, s in enumerate(seeds)]
+    variants = [[(drawn[i][r], draw_header(r, uncertain, values[r])) for r in range(int(replicates))]
+                for i in range(len(entries))]
+    runs = _ComparisonRuns(entries, store, cid, variants)
     try:
-        with (StopSignals() as stop, progress_bar(len(tasks), f"compare {cid}", progress) as bar,
-              open_executor(_run_one, shared, workers=n_workers) as executor,
-              closing(executor.run(tasks)) as results):
-            for _task, out in results:
-                if isinstance(out, Exception):
-                    raise out
-                i, r = divmod(out.index, n_rep)
-                with stop.critical():
-                    outputs[(i, r)] = out
-                    if store is not None:
-                        text = draw_header(r, uncertain, values[r]) + "\n" + drawn[i][r].to_toml()
-                        sc = entries[i].scenario
-                        run_ids[(i, r)] = store.save_run(run_record(
-                            out, scenario_name=sc.name, scenario_hash=sc.content_hash(), scenario_text=text,
-                            seed=out.seed, n_steps=out.n_steps, label=f"compare:{cid}"))
-                bar.update(1)
+        runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:
-        raise ComparisonInterrupted(cid, len(run_ids)) from None
-    comp = _assemble(entries, outputs, run_ids, seeds, int(seed), cid, time.perf_counter() - t0, n_workers)
+        raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
+    comp = runs.comparison(seeds, int(seed), time.perf_counter() - t0, n_workers)
     on = {e.label: frozenset(s.name for s in e.scenario.policies) for e in entries}
     return UncertainComparison(comp, list(uncertain), values, on)
-
-
-def _assemble(entries: Sequence[Entry], outputs: dict[tuple[int, int], _RunOutput], run_ids: dict[tuple[int, int], int],
-              seeds: list[int], root: int, cid: str, wall_s: float, n_workers: int) -> Comparison:
-    """The runs as a :class:`Comparison` ordered by (scenario, replicate), as ``compare`` makes it."""
-    import pandas as pd
-
-    rows, timing, series, t_of = [], [], {}, {}
-    for i, e in enumerate(entries):
-        outs = [outputs[(i, r)] for r in range(len(seeds))]
-        for r, out in enumerate(outs):
-            rows.append({"scenario": e.label, "replicate": r, "seed": out.seed, **out.summary})
-            timing.append({"scenario": e.label, "replicate": r, "seed": out.seed, "run_id": run_ids.get((i, r)),
-                           "setup_s": out.setup_s, "run_s": out.run_s, "started_at": out.started_at,
-                           "finished_at": out.finished_at})
-        t_of[e.label] = outs[0].t
-        series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
-    return Comparison(comparison_id=cid, labels=[e.label for e in entries], seeds=seeds, root_seed=root,
-                      runs=pd.DataFrame(rows), series=series, t=t_of, files=[e.file for e in entries],
-                      scenarios=[e.scenario for e in entries], timing=pd.DataFrame(timing), wall_s=wall_s,
-                      workers=n_workers)
 
 
 def compare_uncertain(scenarios: Sequence[Scenario | str | Path], replicates: int = 20, steps: int | None = None,
