@@ -22,6 +22,16 @@ from sim import Model, Results, Scenario, run_scenario
 #: One community of four compounds (~2,500 residents).
 #: the shipped files start their reforms on day 365 after a year's warm-up; tests of mechanics start them on day 0
 FROM_DAY_0: dict[str, Any] = {"reform.start_day": 0, "reform.dur_warmup": 0}
+#: a small scenario file extending ``{base}`` (a path), named ``{name}``, its reforms acting from day 0
+SMALL_FILE = """extends = "{base}"
+name = "{name}"
+[world]
+n_communities_per_street = 1
+n_compounds_per_community = 3
+[reform]  # the reforms act from day 0 (the shipped files start them on day 365)
+start_day = 0
+dur_warmup = 0
+"""
 SMALL: dict[str, Any] = {"world.n_communities_per_street": 1, "world.n_compounds_per_community": 4, **FROM_DAY_0}
 #: Two communities of eight compounds (~9,000 residents): every compound type is present.
 MEDIUM: dict[str, Any] = {"world.n_communities_per_street": 2, "world.n_compounds_per_community": 8}

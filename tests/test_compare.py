@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import user_policy_module
+from helpers import SMALL_FILE, user_policy_module
 from scipy import stats
 
 from sim.cli import main
@@ -20,15 +20,6 @@ from sim.experiments.compare_stats import fieller_ratio_ci, replicate_seeds, t_i
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, R, ROOT_SEED = 30, 4, 7
-SMALL = """extends = "{base}"
-name = "{name}"
-[world]
-n_communities_per_street = 1
-n_compounds_per_community = 3
-[reform]  # the reforms act from day 0 (the shipped files start them on day 365)
-start_day = 0
-dur_warmup = 0
-"""
 METRICS = [m for m, _ in MAIN_METRICS]
 
 
@@ -39,7 +30,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for key, base, name in (("small", "baseline.toml", "small"),
                             ("whistle", "bazhong_street_whistle.toml", "small_whistle")):
         out[key] = d / f"{key}.toml"
-        out[key].write_text(SMALL.format(base=(ROOT / "scenarios" / base).as_posix(), name=name), encoding="utf-8")
+        out[key].write_text(SMALL_FILE.format(base=(ROOT / "scenarios" / base).as_posix(), name=name), encoding="utf-8")
     out["bad"] = d / "bad.toml"
     out["bad"].write_text(f'extends = "{out["small"].as_posix()}"\n[world]\nn_streets = -1\n', encoding="utf-8")
     return out

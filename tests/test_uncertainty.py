@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SMALL_FILE
 
 from sim.cli import main
 from sim.core.scenario import Scenario, apply_overrides, load_scenario
@@ -21,15 +22,6 @@ from sim.store.database import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, R, SEED = 40, 6, 3
-BASE = """extends = "{base}"
-name = "small"
-[world]
-n_communities_per_street = 1
-n_compounds_per_community = 3
-[reform]  # the reforms act from day 0 (the shipped files start them on day 365)
-start_day = 0
-dur_warmup = 0
-"""
 SPEC = """[parameters."policies.whistle.cost_per_community_per_year"]
 [parameters."policies.whistle.report_capacity_share"]
 [parameters."costs.cost_event"]
@@ -43,7 +35,7 @@ distribution = "triangular"
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("unc")
     out = {"small": d / "small.toml", "whistle": d / "whistle.toml", "spec": d / "spec.toml"}
-    out["small"].write_text(BASE.format(base=(ROOT / "scenarios" / "baseline.toml").as_posix()), encoding="utf-8")
+    out["small"].write_text(SMALL_FILE.format(base=(ROOT / "scenarios" / "baseline.toml").as_posix(), name="small"), encoding="utf-8")
     out["whistle"].write_text(f'extends = "{out["small"].as_posix()}"\nname = "whistle"\n[policies.whistle]\n',
                               encoding="utf-8")
     out["spec"].write_text(SPEC, encoding="utf-8")
