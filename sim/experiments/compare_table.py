@@ -73,6 +73,11 @@ def format_number(v: float, dec: int, sign: bool = False) -> str:
     return f"{v:{'+' if sign else ''}{sep}.{dec}f}"
 
 
+def ci_text(mean: float, lo: float, hi: float, dec: int, sign: bool) -> str:
+    """``mean [lo, hi]`` of one cell as one string, ``*`` marking a difference whose CI excludes 0."""
+    return "".join(_cells(mean, lo, hi, dec, sign))
+
+
 def _cells(mean: float, lo: float, hi: float, dec: int, sign: bool) -> tuple[str, str]:
     """(value, ' [lo, hi]') strings of one cell; a '*' marks a difference whose CI excludes 0."""
     if not math.isfinite(mean):

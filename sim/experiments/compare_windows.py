@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.core.windows import PRE_POST_OUTCOMES
 from sim.experiments.compare_stats import paired_summary, t_interval
-from sim.experiments.compare_table import format_number
+from sim.experiments.compare_table import ci_text, format_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,14 +67,6 @@ def pre_post_table(comp: Comparison) -> pd.DataFrame:
     return pd.DataFrame(pre_post_records(comp), columns=list(PRE_POST_COLUMNS))
 
 
-def _ci(mean: float, lo: float, hi: float, dec: int, sign: bool = True) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    star = "*" if math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0) else ""
-    ci = f"[{format_number(lo, dec, sign)}, {format_number(hi, dec, sign)}]" if math.isfinite(lo) else "[n/a]"
-    return f"{format_number(mean, dec, sign)} {ci}{star}"
-
-
 def _days(mean: float, n: int, reps: int) -> str:
     return "n/a" if not math.isfinite(mean) else f"{mean:.0f}" + (f" ({n}/{reps})" if n < reps else "")
 
@@ -92,9 +84,9 @@ def format_pre_post(comp: Comparison, width: int = 120) -> str:
     rows = [("outcome", "scenario", "pre", "post", "change [95% CI]", "effect [95% CI]", "t50", "t90")]
     for r in recs:
         rows.append((r["outcome"], r["scenario"], format_number(r["pre"], 4), format_number(r["post"], 4),
-                     _ci(r["change"], r["change_ci_low"], r["change_ci_high"], 4),
-                     "" if r["scenario"] == comp.baseline else _ci(r["effect"], r["effect_ci_low"],
-                                                                   r["effect_ci_high"], 4),
+                     ci_text(r["change"], r["change_ci_low"], r["change_ci_high"], 4, True),
+                     "" if r["scenario"] == comp.baseline else ci_text(r["effect"], r["effect_ci_low"],
+                                                                       r["effect_ci_high"], 4, True),
                      _days(r["t50"], r["n_t50"], comp.replicates), _days(r["t90"], r["n_t90"], comp.replicates)))
     widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
     lines = textwrap.wrap(head, max(width, 40)) + [""]
