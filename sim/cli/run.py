@@ -23,9 +23,14 @@ SUMMARY_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
                                    "days_to_resolution_median_big")),
     ("Resolved at level (share)", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
                                    "share_resolved_street", "share_resolved_department", "share_resolved_city")),
-    ("Finding and contacts", ("share_found_proactive", "repeat_contacts_per_resolved")),
-    ("Residents", ("satisfaction_mean", "satisfaction_p10", "trust_mean", "satisfaction_old",
+    ("Reporting, finding and contacts", ("reporting_rate", "self_report_rate", "share_found_proactive",
+                                         "repeat_contacts_per_resolved")),
+    ("Residents", ("satisfaction_mean", "satisfaction_p10", "trust_mean", "efficacy_mean", "satisfaction_old",
                    "satisfaction_mature", "satisfaction_new", "volunteer_hours")),
+    ("Before and after the reform (pre: the reform.dur_window days before it; post: the last ones)",
+     ("reform_start_day", "resolution_rate_30d_pre", "resolution_rate_30d_post", "resolution_rate_30d_t90",
+      "satisfaction_mean_pre", "satisfaction_mean_post", "satisfaction_mean_t90", "trust_mean_pre",
+      "trust_mean_post")),
     ("Staff and cost", ("staff_utilisation", "grid_utilisation", "cost_yuan")),
 )
 
@@ -45,6 +50,8 @@ def format_summary(summary: dict[str, float], title: str) -> str:
     width = max(len(k) for _, keys in SUMMARY_LAYOUT for k in keys)
     lines = [title, "=" * len(title)]
     for heading, keys in SUMMARY_LAYOUT:
+        if not any(k in summary for k in keys):
+            continue  # e.g. no reform date: no pre/post section
         lines.append(f"{heading}")
         for k in keys:
             if k in summary:
