@@ -210,6 +210,19 @@ def test_maxima_match_numpy(busy_model: Model) -> None:
         party.volunteer_rate * party.volunteer_mult).max()
 
 
+def test_wrap_offset_is_pythons_float_modulo() -> None:
+    # the find phase's offset within a grid's round: bit for bit np.mod (the numpy definition's),
+    # signed zeros included, on the edges (0, +-size, just inside them) and on random offsets
+    rng = np.random.default_rng(5)
+    sizes = np.array([1.0, 3.0, 42.0, 150.0, 300.0])
+    for size in sizes:
+        edges = [0.0, -0.0, size, -size, 2 * size, -2.5 * size, np.nextafter(size, 0), -np.nextafter(size, 0),
+                 np.nextafter(0.0, 1.0), -np.nextafter(0.0, 1.0), -1e-20, 1e-20]
+        ds = np.concatenate([edges, rng.uniform(-size, size, 2000), rng.integers(0, int(size), 50) - rng.random(50)])
+        got = np.array([arising.wrap_offset(float(d), float(size)) for d in ds])
+        np.testing.assert_array_equal(got.view(np.int64), np.mod(ds, size).view(np.int64))
+
+
 def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario

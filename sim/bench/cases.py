@@ -36,7 +36,7 @@ CASES: tuple[Case, ...] = (
     Case("community_10k", {"world.n_streets": 1, "world.n_communities_per_street": 1,
                            "world.n_compounds_per_community": 18}, 1095, 0.0,
          "one community of ~10,000 residents x 1,095 days"),
-    Case("district_450k", _DISTRICT, 365, 5e6,
+    Case("district_450k", _DISTRICT, 365, 20e6,
          "Jiyang-size district: 40 communities, ~450,000 residents (000) x 365 days"),
     Case("district_450k_all_policies", {**_DISTRICT, **{f"policies.{p}": {} for p in _ALL_POLICIES}}, 365, 3e6,
          "the same district with all seven policies switched on"),

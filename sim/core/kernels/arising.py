@@ -99,6 +99,21 @@ def max_value(a: np.ndarray) -> int:
 
 
 @jit
+def wrap_offset(d: float, size: float) -> float:
+    """``d % size`` (Python's float modulo) for ``-size <= d < size`` without the slow ``fmod``.
+
+    Exactly ``d`` for ``0 < d < size`` and ``d + size`` for ``-size <= d < 0`` (``fmod`` returns
+    ``d`` itself when ``|d| < size``, and Python then adds ``size``); zero is ``+0.0`` as in Python;
+    other ``d`` take the modulo. The find phase's hot loop calls it once per latent problem.
+    """
+    if d > 0.0:
+        return d if d < size else d % size
+    if d == 0.0:
+        return 0.0
+    return d + size if d >= -size else d % size
+
+
+@jit
 def propensity(trust: np.float32, efficacy: np.float32, slope: np.float32, slope_efficacy: np.float32) -> np.float32:
     """How readily a resident brings a problem to the government: ``max(0, 1 + a (T - 0.5) + b (F - 0.5))``."""
     half = np.float32(0.5)
@@ -143,7 +158,7 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
         if u0 < rules.p_visit:
             hh = who.res_household[r]
             g = grids.household_grid[hh]
-            off = (np.float64(grids.household_pos[hh]) - visit_ptr[g]) % np.float64(grid_size[g])
+            off = wrap_offset(np.float64(grids.household_pos[hh]) - visit_ptr[g], np.float64(grid_size[g]))
             if off < visits[g]:
                 tell = np.float64(min(rules.p_tell * propensity(who.trust[r], who.efficacy[r], rules.slope,
                                                                 rules.slope_efficacy), ONE32))
