@@ -68,6 +68,50 @@ def test_trust_and_efficacy_raise_self_reports_at_fixed_arrivals() -> None:
         assert high.summary["reporting_rate"] > low.summary["reporting_rate"] + 0.15
 
 
+#: No finder of the core: grid visits find nothing, no party contacts, no self-reports.
+NO_CORE_FINDERS: dict[str, Any] = {
+    "community.p_find_on_visit": 0.0, "party.rate_contact": 0.0,
+    **{f"problems.rate_self_report.{s}": 0.0 for s in ("trivial", "small", "big", "major")},
+}
+
+
+def test_building_heads_hear_only_what_residents_tell() -> None:
+    """A building head learns of a latent problem only if its resident would tell (trust, efficacy).
+
+    The grid policy with the core's finders off, so building heads find everything found; trust
+    and efficacy 0.3 vs 0.8 (chance to tell 0.08 vs 0.38 at the start). Seen over 60 days, seeds
+    1-3: reporting rate 0.035-0.036 -> 0.095-0.108 (x2.7 to x3.1), every find the grid's.
+    """
+    for seed in (1, 2, 3):
+        rate = {}
+        for level in (0.3, 0.8):
+            base = Scenario().with_overrides({**SMALL, **NO_CORE_FINDERS, "run.n_steps": 60,
+                                              "residents.trust_init": level, "residents.efficacy_init": level,
+                                              "residents.init_concentration": 50.0})
+            sc = Scenario.from_dict({**base.to_dict(), "policies": {"grid": {}}})
+            summary = run_scenario(sc, seed=seed, progress=False).summary
+            assert summary["share_found_grid_visit"] == 1.0
+            rate[level] = summary["reporting_rate"]
+        assert rate[0.8] > 2.0 * rate[0.3] > 0, (seed, rate)
+
+
+def test_model_p_tell_is_the_find_kernels_chance_to_tell() -> None:
+    """``Model.p_tell`` (building heads, suggestions) is the chance the find kernel gives a visit or a link."""
+    from sim.core.kernels import numpy_definitions as nd
+
+    sc = Scenario().with_overrides({**SMALL, "run.n_steps": 30, "residents.init_concentration": 2.0})
+    m = Model(sc, seed=3)
+    for _ in range(30):
+        m.step()
+    rows = np.arange(len(m.problems))
+    res, prm = m.problems.res[rows], sc.problems
+    prop = nd.propensity(m.residents.trust[res], m.residents.efficacy[res], np.float32(prm.report_trust_slope),
+                         np.float32(prm.report_efficacy_slope))
+    want = nd.p_tell(prop, np.float32(prm.p_tell))
+    assert rows.size > 100 and np.unique(want).size > 10
+    np.testing.assert_array_equal(m.p_tell(rows), want)
+
+
 def test_unreported_problems_are_counted_and_weigh_on_satisfaction() -> None:
     """Nobody reports anything (no self-reports, nobody tells a visitor): every problem stays
     unreported, none is resolved, and satisfaction falls well below what the same residents

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.params import ResidentParams
+from sim.config.params import ProblemParams, ResidentParams
 from sim.core.kernels.jit import unsigned
 from sim.core.kernels.residents import max_product, participation_gain
 from sim.core.kernels.state import Fields, Influence, Judgement
@@ -114,6 +114,18 @@ def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Performance of a resolved problem: 1 if on time, decaying with the overdue share of the wait."""
     overdue = np.maximum(wait - expected, 0.0) / expected
     return np.exp(-overdue).astype(np.float32)
+
+
+def p_tell(trust: np.ndarray, efficacy: np.ndarray, params: ProblemParams) -> np.ndarray:
+    """Chance residents tell someone who asks (a building head, a suggestion collection): ``min(1, p_tell m)``.
+
+    ``m = max(0, 1 + a (T - 0.5) + b (F - 0.5))`` is the propensity the find kernel uses for a grid
+    worker's visit or a party link (float32, as there); float64 chances.
+    """
+    half = np.float32(0.5)
+    m = np.maximum(np.float32(1.0) + np.float32(params.report_trust_slope) * (trust - half)
+                   + np.float32(params.report_efficacy_slope) * (efficacy - half), np.float32(0.0))
+    return np.minimum(np.float32(params.p_tell) * m, np.float32(1.0)).astype(np.float64)
 
 
 def participate(res: Residents, ids: np.ndarray, params: ResidentParams) -> None:

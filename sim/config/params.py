@@ -189,7 +189,8 @@ class ProblemParams(Params):
                                          source="assumption: contacting follows external efficacy (Verba & Nie "
                                                 "1972; Shi 1997)")
     p_tell: float = param(0.2, lo=0.0, hi=1.0, unit="probability at trust and efficacy 0.5", plausible=(0.1, 0.5),
-                          source="assumption: a resident tells a visiting grid worker or a linked party member")
+                          source="assumption: a resident tells a visiting grid worker, a linked party member, "
+                                 "a building head or a suggestion collection")
     dur_patience: BySeverity = vector_param(
         BySeverity, (14, 30, 60, 120), lo=1, unit="days", plausible=(0.5, 2.0), source="assumption")
     rate_abandon: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", plausible=(0.01, 0.04),

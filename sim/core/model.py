@@ -15,7 +15,7 @@ from sim.agents.community import Communities, Grids
 from sim.agents.department import Departments
 from sim.agents.party_member import PartyMembers, p_found_by_links
 from sim.agents.property_firm import PropertyFirms
-from sim.agents.resident import Residents, influence, judgement, performance, volunteer_candidates
+from sim.agents.resident import Residents, influence, judgement, p_tell, performance, volunteer_candidates
 from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import (
@@ -209,6 +209,11 @@ class Model:
         if latent:
             mask |= st == LATENT
         return np.flatnonzero(mask)
+
+    def p_tell(self, rows: np.ndarray) -> np.ndarray:
+        """Chance the residents of pool rows ``rows`` tell someone who asks (trust and efficacy, §7.2)."""
+        res = self.problems.res[rows]
+        return p_tell(self.residents.trust[res], self.residents.efficacy[res], self.scenario.problems)
 
     @property
     def graph(self) -> nx.Graph:

@@ -17,7 +17,7 @@ Each lever below has a switch so that scenarios can compare them one by one.
 赋责 responsibility (``responsibility``): resource, needs and service lists (资源、需求、服务三张清单)
 matched by "community coordinates + society claims" (社区协调+社会认领). Every ``dur_lists``
 days the community collects suggestions (意见建议: each latent problem is raised with chance
-``p_suggest`` and found, finder "policy"; counter ``suggestions``, 001: 80+), then units,
+``p_suggest`` times its resident's chance to tell (§7.2) and found, finder "policy"; counter ``suggestions``, 001: 80+), then units,
 merchants and mass organisations claim ``n_projects_per_month`` projects (counter
 ``projects_claimed``, 001: 50+). Each project goes to one of the community's most-needed
 claimable categories (most open known problems, ``claimable``) and resolves its
@@ -107,7 +107,7 @@ class FourEmpowermentsParams(Params):
     # 赋责 responsibility: lists, claiming, volunteer events
     responsibility: bool = param(True, source="001: 赋责 (three lists, 社区协调+社会认领)")
     dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
-    p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem",
+    p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem, x the chance to tell",
                              plausible=(0.02, 0.045),
                              source="assumption, giving roughly 001's 80+ suggestions a year in one community")
     n_projects_per_month: float = param(4.0, lo=0.0, hi=1000.0, unit="projects per community per month",
@@ -225,7 +225,8 @@ class FourEmpowerments(Policy):
         d = self.days(t)
         if p.responsibility and d > 0 and d % p.dur_lists == 0 and p.p_suggest > 0:
             rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))
-            hit = rows[self.rng.random(rows.size) < p.p_suggest]
+            # a suggestion is raised only by a resident who would tell (propensity, §7.2)
+            hit = rows[self.rng.random(rows.size) < p.p_suggest * model.p_tell(rows)]
             model.mark_found(hit, POLICY_FIND, t)
             model.count(self.name, "suggestions", hit.size)
 

@@ -9,7 +9,8 @@ roles) paid at least 1,650 yuan a month, each visiting ``n_visits_per_worker_per
 households (001: at least 200). Each day:
 
 * find: building heads (楼栋长, the third grid level) notice latent problems of their
-  building's residents with chance ``p_building_head_find`` (counted as found by the grid);
+  building's residents with chance ``p_building_head_find`` times the chance the resident tells
+  (``Model.p_tell``: trust and efficacy, §7.2) (counted as found by the grid);
 * route: with ``proxy_service`` on, administrative matters found by a grid worker's visit are
   taken by the worker as proxy (代办): the worker brings them to the community's service window,
   which takes the application in one place and passes it to the departments' platform
@@ -52,7 +53,7 @@ class GridParams(Params):
     proxy_success_mult: float = param(1.5, lo=1.0, hi=5.0, unit="success multiplier of proxied matters",
                                       plausible=(1.2, 2.0),
                                       source="assumption: one complete application through the window (001 统一受理)")
-    p_building_head_find: float = param(0.01, lo=0.0, hi=1.0, unit="/day per latent problem",
+    p_building_head_find: float = param(0.01, lo=0.0, hi=1.0, unit="/day per latent problem, x the chance its resident tells",
                                         plausible=(0.005, 0.02),
                                         source="assumption: building heads of the three-level grid (001, 002 楼栋长)")
 
@@ -80,7 +81,8 @@ class GridPolicy(Policy):
         if self.params.p_building_head_find <= 0:
             return
         rows = model.open_rows(queued=False, latent=True)
-        hit = rows[self.rng.random(rows.size) < self.params.p_building_head_find]
+        # a building head learns of a problem only if its resident tells (propensity, §7.2)
+        hit = rows[self.rng.random(rows.size) < self.params.p_building_head_find * model.p_tell(rows)]
         model.mark_found(hit, GRID_VISIT, t)
 
     def on_route(self, model: Model, t: int) -> None:

@@ -7,7 +7,7 @@ small projects run in cycles of ``dur_cycle`` days through the five steps (五�
 * push and collect (推、征): ``dur_collect`` days into each cycle the community collects
   suggestions (意见建议; "社区金点子征集", "对话晚七点半", "小板凳议事会"): every open problem it
   already knows of, plus a share ``p_suggest_latent`` of the latent problems residents voice
-  now (these become found, finder "policy"). Counter ``suggestions`` (003: 1,000+ from
+  now (times each resident's chance to tell, §7.2; these become found, finder "policy"). Counter ``suggestions`` (003: 1,000+ from
   277,000 residents in 285 compounds);
 * deliberate (议; 群众参议、社区评议、镇(街道)审议、区级联议: residents, community, street and
   district each review): the fund accumulated since the last cycle buys ``budget //
@@ -95,7 +95,7 @@ class MicroProjectsParams(Params):
     dur_collect: int = param(30, lo=0, hi=3650, unit="days from the start of a cycle",
                              plausible=(14, 45), source="assumption: push, then collect suggestions (003 五步工作法)")
     dur_implement: int = param(30, lo=0, hi=3650, unit="days", plausible=(14, 60), source="assumption")
-    p_suggest_latent: float = param(0.1, lo=0.0, hi=1.0, unit="share of latent problems per collection",
+    p_suggest_latent: float = param(0.1, lo=0.0, hi=1.0, unit="share of latent problems per collection, x the chance to tell",
                                     plausible=(0.05, 0.2), source="assumption (003: 1,000+ suggestions collected)")
     p_approved: float = param(0.8, lo=0.0, hi=1.0, unit="probability",
                               plausible=(0.6, 0.95),
@@ -151,7 +151,8 @@ class MicroProjects(Policy):
             return
         pool, w = model.problems, model.world
         latent = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))
-        voiced = latent[self.rng.random(latent.size) < p.p_suggest_latent]
+        # a resident voices a problem only if they would tell (propensity, §7.2)
+        voiced = latent[self.rng.random(latent.size) < p.p_suggest_latent * model.p_tell(latent)]
         model.mark_found(voiced, POLICY_FIND, t)
         known = np.flatnonzero((pool.status == QUEUED) | ((pool.status == LATENT) & (pool.t_found >= 0)))
         model.count(self.name, "suggestions", known.size)

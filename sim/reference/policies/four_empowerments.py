@@ -92,7 +92,7 @@ class FourEmpowermentsPolicy(ReferencePolicy):
             model.mark_found(found, POLICY_FIND, t)
             self.count(model, "monitor_found", len(found))
         if p.responsibility and self.days(t) > 0 and self.days(t) % p.dur_lists == 0 and p.p_suggest > 0:
-            found = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest]
+            found = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest * pr.res.p_tell()]
             model.mark_found(found, POLICY_FIND, t)
             self.count(model, "suggestions", len(found))
 

@@ -41,7 +41,7 @@ class GridPolicy(ReferencePolicy):
             return
         rng = self.rng(model)
         found = [pr for pr in model.problems
-                 if not pr.closed and pr.status == LATENT and rng.random() < q]
+                 if not pr.closed and pr.status == LATENT and rng.random() < q * pr.res.p_tell()]
         model.mark_found(found, GRID_VISIT, t)
 
     def on_route(self, model: ReferenceModel, t: int) -> None:

@@ -66,7 +66,7 @@ class MicroProjectsPolicy(ReferencePolicy):
         if d < p.dur_collect or (d - p.dur_collect) % p.dur_cycle != 0:
             return
         rng = self.rng(model)
-        voiced = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest_latent]
+        voiced = [pr for pr in latent_unfound(model) if rng.random() < p.p_suggest_latent * pr.res.p_tell()]
         model.mark_found(voiced, POLICY_FIND, t)
         known = [pr for pr in model.problems if not pr.closed
                  and (pr.status == QUEUED or (pr.status == LATENT and pr.t_found >= 0))]
