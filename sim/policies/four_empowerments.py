@@ -108,8 +108,8 @@ class FourEmpowermentsParams(Params):
     responsibility: bool = param(True, source="001: 赋责 (three lists, 社区协调+社会认领)")
     dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
     p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem, x the chance to tell",
-                             plausible=(0.02, 0.045),
-                             source="assumption, giving roughly 001's 80+ suggestions a year in one community")
+                             plausible=(0.01, 0.045),
+                             source="assumption; 001's calibration fits 0.015 (80+ in half a year, docs/validation.md §2)")
     n_projects_per_month: float = param(4.0, lo=0.0, hi=1000.0, unit="projects per community per month",
                                         plausible=(4.0, 5.0), source="001: 50+ projects claimed (taken as a year)")
     problems_per_project: int = param(5, lo=1, hi=10_000, unit="problems", plausible=(3, 8), source="assumption")

@@ -96,7 +96,9 @@ class MicroProjectsParams(Params):
                              plausible=(14, 45), source="assumption: push, then collect suggestions (003 五步工作法)")
     dur_implement: int = param(30, lo=0, hi=3650, unit="days", plausible=(14, 60), source="assumption")
     p_suggest_latent: float = param(0.1, lo=0.0, hi=1.0, unit="share of latent problems per collection, x the chance to tell",
-                                    plausible=(0.05, 0.2), source="assumption (003: 1,000+ suggestions collected)")
+                                    plausible=(0.005, 0.2),
+                                    source="assumption; 003's calibration fits about 0.01 (1,000+ suggestions a year, "
+                                           "docs/validation.md §2)")
     p_approved: float = param(0.8, lo=0.0, hi=1.0, unit="probability",
                               plausible=(0.6, 0.95),
                               source="assumption (003: residents, community, street and district review)")
