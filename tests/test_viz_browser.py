@@ -70,9 +70,14 @@ def tools() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(tools: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("viz") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def server(tools: tuple[str, str], server_log: Path) -> Iterator[str]:
     port = _free_port()
-    log = tmp_path_factory.mktemp("viz") / "server.log"
+    log = server_log
     env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", MPLBACKEND="Agg")
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sim.cli.viz", "--host", "127.0.0.1", "--port", str(port)],
@@ -147,7 +152,37 @@ def _severe(driver) -> list[dict]:
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
-def test_page_renders_steps_and_switches_a_lever(server: str, browser, tmp_path: Path) -> None:
+def _header(driver) -> str:
+    """The app bar's title (scenario and active policies)."""
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, ".v-toolbar__title")
+    return " ".join(f.text for f in found)
+
+
+def _step_to(driver, wait, day: int) -> None:
+    """Press Step until the status shows ``day`` (one click per day, each waited for)."""
+    current = int(_status(driver).split()[2])
+    for d in range(current + 1, day + 1):
+        _button(driver, "Step").click()
+        wait.until(lambda drv, d=d: _status(drv).startswith(f"govsim day {d} "))
+
+
+def _rate_plot(driver) -> str:
+    """src of the rendered resolution rate / satisfaction plot (the second image)."""
+    return _rendered_images(driver)[1]
+
+
+def _first_render(driver, wait) -> list[str]:
+    """Wait for day 0 with the graph and both plots; return the images as then rendered."""
+    def ready(d) -> list[str] | bool:
+        imgs = _rendered_images(d)
+        return imgs if _status(d).startswith("govsim day 0") and len(imgs) >= 3 else False
+
+    return wait.until(ready)
+
+
+def test_page_renders_steps_and_a_lever_change_acts(server: str, browser, server_log: Path, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -155,33 +190,69 @@ def test_page_renders_steps_and_switches_a_lever(server: str, browser, tmp_path:
     wait = WebDriverWait(driver, PAGE_S, poll_frequency=0.25)
     try:
         driver.get(server)
-        def first_render(d) -> list[str] | bool:  # the images as seen when the page was ready (it may re-render)
-            imgs = _rendered_images(d)
-            return imgs if _status(d).startswith("govsim day 0") and len(imgs) >= 3 else False
+        graph, plot1, plot2 = _first_render(driver, wait)[:3]
+        body = driver.find_element(By.TAG_NAME, "body").text
+        # sliders show their values, the switches and Mesa's controls are there
+        for label in ("Households per grid: the scenario's", "Grid workers per grid: 1", "Alliance units per community: 0",
+                      "Street empowerment", "Whistle", "Seed: 1", "RESET", "STEP"):
+            assert label.upper() in body.upper(), label
+        assert "restarts the run at day 0" in body
+        assert "PAGE 0" not in body.upper()  # no unnamed tab
+        assert driver.title.startswith("govsim viz: ")  # a named browser tab
+        assert "policies: none" in _status(driver) and "policies: none" in _header(driver)
 
-        graph, plot1, plot2 = wait.until(first_render)[:3]
-        sidebar = driver.find_element(By.TAG_NAME, "body").text
-        for label in ("Households per grid", "Grid workers per grid", "Alliance units", "Street empowerment",
-                      "Whistle", "RESET", "STEP"):
-            assert label.upper() in sidebar.upper(), label
-        assert "policies: none" in _status(driver)
-
-        _button(driver, "Step").click()
-        wait.until(lambda d: _status(d).startswith("govsim day 1 "))
+        # three days of the baseline
+        _step_to(driver, wait, 3)
         wait.until(lambda d: len(_rendered_images(d)) >= 3 and _rendered_images(d)[0] != graph
-                   and _rendered_images(d)[1] != plot1)
+                   and _rate_plot(d) != plot1)
         assert "resolution rate n/a" not in _status(driver)  # problems have arisen and been handled
+        before_status, before_plot = _status(driver), _rate_plot(driver)
 
-        # a lever: switch the whistle on and reset; the new model runs the whistle policy
-        whistle = driver.find_element(By.XPATH, "//label[normalize-space()='Whistle']")
-        whistle.click()
+        # a lever: street empowerment on; the model is rebuilt at day 0 with it, at once
+        driver.find_element(By.XPATH, "//label[normalize-space()='Street empowerment']").click()
+        wait.until(lambda d: _status(d).startswith("govsim day 0") and "street empowerment" in _status(d))
+        wait.until(lambda d: "policies: street empowerment" in _header(d))
+        _step_to(driver, wait, 3)
+        wait.until(lambda d: len(_rendered_images(d)) >= 3 and _rate_plot(d) != before_plot)
+        after_status = _status(driver)
+        rate = [part for part in before_status.split(" | ") if part.startswith("resolution rate")]
+        assert rate and rate[0] not in after_status, (before_status, after_status)  # a changed curve
+
+        # Mesa's Reset keeps the levers the page shows
         _button(driver, "Reset").click()
-        wait.until(lambda d: _status(d).startswith("govsim day 0") and "whistle" in _status(d))
+        wait.until(lambda d: _status(d).startswith("govsim day 0") and "street empowerment" in _status(d))
 
         driver.save_screenshot(str(tmp_path / "viz.png"))
         severe = _severe(driver)
         assert not severe, f"browser console errors: {severe}"
         assert plot2  # the backlog plot rendered too
+        log = server_log.read_text(errors="replace")
+        assert "found despite early return" not in log and "Traceback" not in log, log[-3000:]
+    except Exception:
+        driver.save_screenshot(str(tmp_path / "viz-failure.png"))
+        raise
+
+
+def test_two_browser_sessions_hold_separate_models(server: str, browser, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, PAGE_S, poll_frequency=0.25)
+    try:
+        driver.get(server)
+        _first_render(driver, wait)
+        _step_to(driver, wait, 2)
+        first = driver.current_window_handle
+        driver.switch_to.new_window("window")  # a second page: a session of its own
+        driver.get(server)
+        _first_render(driver, wait)  # starts at day 0, not at the first session's day 2
+        _step_to(driver, wait, 1)
+        driver.switch_to.window(first)
+        assert _status(driver).startswith("govsim day 2 ")  # untouched by the second session's step
+        _step_to(driver, wait, 3)
+        second = [h for h in driver.window_handles if h != first][0]
+        driver.switch_to.window(second)
+        assert _status(driver).startswith("govsim day 1 ")
     except Exception:
         driver.save_screenshot(str(tmp_path / "viz-failure.png"))
         raise

@@ -26,6 +26,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -56,6 +57,17 @@ MARKERS: dict[str, str] = {"old": "s", "mature": "o", "new": "^"}
 #: colour scale of satisfaction (fixed, so colours compare across steps and runs)
 SAT_RANGE = (0.4, 0.8)
 CMAP = "RdYlGn"
+#: warnings that are not the user's to act on: Solara's rules-of-hooks check flags Mesa 3.3's own
+#: ComponentsView (a hook after an early return; govsim's page does not use it) when Mesa's
+#: visualization is imported, and Solara's server warns on every page served over plain http
+#: (``govsim viz`` serves localhost) that it falls back to ``samesite=lax`` cookies
+KNOWN_WARNINGS = (r"(?s).*found despite early return", r"(?s)Cookies with samesite=none require https")
+
+
+def quiet_known_warnings() -> None:
+    """Ignore :data:`KNOWN_WARNINGS` in this process (the app server, ``govsim viz``)."""
+    for message in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
 
 
 # ---- layout -------------------------------------------------------------------------------------
@@ -151,7 +163,7 @@ def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
     _draw_edges(ax, model.world, lay)
     _draw_nodes(ax, model, lay, colour)
     sm = ax.scatter([], [], c=[], cmap=colour.cmap, norm=colour.norm)
-    fig.colorbar(sm, ax=ax, shrink=0.7, label="satisfaction")
+    fig.colorbar(sm, ax=ax, shrink=0.7, label="satisfaction (0-1)")
     _draw_legend(ax)
     ax.set_title(f"Day {model.day}: {model.n_residents:,} residents, mean satisfaction {model.satisfaction_mean:.3f}",
                  fontsize=10)
@@ -213,7 +225,11 @@ def _draw_nodes(ax: Axes, model: GovsimModel, lay: Layout, colour: _Colour) -> N
 
 
 def _draw_legend(ax: Axes) -> None:
-    """Marker shapes: compound types, community, street office, unit."""
+    """Marker shapes (compound types, community, street office, unit) in two rows under the graph.
+
+    Placed inside the figure (the constrained layout makes room for it), so nothing is cut off
+    when the figure is rendered without ``bbox_inches="tight"`` (as the app does).
+    """
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=MARKERS[ct], ls="", mfc="0.85", mec="black", ms=8, label=f"{ct} compound")
@@ -221,18 +237,22 @@ def _draw_legend(ax: Axes) -> None:
     handles += [Line2D([], [], marker="D", ls="", mfc="0.85", mec="black", ms=8, label="community"),
                 Line2D([], [], marker="h", ls="", mfc="0.2", mec="0.2", ms=9, label="street office"),
                 Line2D([], [], marker="P", ls="", mfc="tab:blue", mec="tab:blue", ms=7, label="unit (filled: allied)")]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.0), fontsize=7, frameon=False,
-              borderaxespad=0.0)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3, fontsize=8, frameon=False,
+              borderaxespad=0.2)
+
+
+def active_policies(model: GovsimModel) -> str:
+    """The policies the model runs, readable (``street empowerment, whistle``), or ``none``."""
+    return ", ".join(p.name.replace("_", " ") for p in model.govsim_scenario.policies) or "none"
 
 
 def status_text(model: GovsimModel) -> str:
-    """One line of the model's state (the page shows it; the browser test reads its day)."""
+    """One line of the model's state with units (the page shows it; the browser test reads it)."""
     rate = model.resolution_rate
     rate_s = "n/a" if math.isnan(rate) else f"{rate:.3f}"
-    levers = model.govsim_scenario
-    on = [p.name for p in levers.policies] or ["none"]
-    return (f"govsim day {model.day} | {model.n_residents:,} residents | resolution rate {rate_s} | "
-            f"satisfaction {model.satisfaction_mean:.3f} | backlog {model.backlog} | policies: {', '.join(on)}")
+    return (f"govsim day {model.day} | {model.n_residents:,} residents | resolution rate {rate_s} (share) | "
+            f"mean satisfaction {model.satisfaction_mean:.3f} (0-1) | backlog {model.backlog} problems | "
+            f"policies: {active_policies(model)}")
 
 
 # ---- the app ------------------------------------------------------------------------------------
@@ -259,22 +279,20 @@ def viz_model_class(scenario: str | Path | Scenario | None = None) -> type[Govsi
 
 
 def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
-    """The app's sliders and switches, starting at the scenario's values."""
+    """The app's sliders and switches, starting at the scenario's values (labels without values)."""
     alliance = cast("AllianceParams | None", base.policy("alliance"))
     grid = cast("GridParams | None", base.policy("grid"))
     workers = grid.n_workers_per_grid if grid is not None else base.community.n_grid_workers_per_grid
-    hpg = (grid.households_per_grid if grid is not None else base.community.households_per_grid)
     return {
         "households_per_grid": {
-            "type": "SliderInt", "value": 0, "min": 0, "max": 600, "step": 25,
-            "label": f"Households per grid (0: {hpg.old:g}/{hpg.mature:g}/{hpg.new:g})"},
+            "type": "SliderInt", "value": 0, "min": 0, "max": 600, "step": 25, "label": "Households per grid"},
         "grid_workers_per_grid": {
             "type": "SliderFloat", "value": float(workers), "min": 0.0, "max": 5.0, "step": 0.5,
             "label": "Grid workers per grid"},
         "alliance_units": {
             "type": "SliderInt", "value": int(alliance.n_units) if alliance is not None else 0, "min": 0,
             "max": max(int(base.world.n_cobuilding_units_per_community), 1), "step": 1,
-            "label": "Alliance units (0: off)"},
+            "label": "Alliance units per community"},
         "street_empowerment": {"type": "Checkbox", "value": base.policy("street_empowerment") is not None,
                                "label": "Street empowerment"},
         "whistle": {"type": "Checkbox", "value": base.policy("whistle") is not None, "label": "Whistle"},
@@ -282,34 +300,72 @@ def model_params(base: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
+def lever_label(name: str, value: Any, base: Scenario) -> str:
+    """A slider's label with its current value (``Grid workers per grid: 1.5``); switches keep their name."""
+    spec = model_params(base)[name]
+    if spec["type"] == "Checkbox":
+        return str(spec["label"])
+    if name == "households_per_grid" and not value:
+        grid = cast("GridParams | None", base.policy("grid"))
+        hpg = grid.households_per_grid if grid is not None else base.community.households_per_grid
+        return f"Households per grid: the scenario's ({hpg.old:g} old / {hpg.mature:g} mature / {hpg.new:g} new)"
+    if name == "alliance_units" and not value:
+        return "Alliance units per community: 0 (no alliance)"
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{spec['label']}: {shown}"
+
+
+#: the time series the app plots: column -> (legend name, colour)
+RATE_SERIES: dict[str, tuple[str, str]] = {
+    "resolution_rate": ("resolution rate (share of problems resolved)", "tab:blue"),
+    "satisfaction_mean": ("mean satisfaction of residents", "tab:green"),
+}
+BACKLOG_SERIES: dict[str, tuple[str, str]] = {
+    "backlog": ("backlog (reported problems waiting)", "tab:red"),
+}
+#: y-axis label (with units) of each plot
+RATE_YLABEL = "share / score (0-1)"
+BACKLOG_YLABEL = "problems (count)"
+
+
+def draw_timeseries(model: GovsimModel, series: dict[str, tuple[str, str]], ylabel: str, title: str,
+                    *, unit_range: bool = False) -> Figure:
+    """One plot of the model's collected ``series`` against the day, with readable names and units.
+
+    ``unit_range``: a y axis from 0 to 1 (shares and scores); otherwise from 0 with whole-number
+    ticks (counts). The lines carry the column name as ``gid`` (tests find them by it).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    df = model.datacollector.get_model_vars_dataframe()
+    fig = Figure(figsize=(6.0, 3.0), layout="constrained")
+    ax = fig.subplots()
+    for col, (label, colour) in series.items():
+        ax.plot(df["day"].to_numpy(), df[col].to_numpy(dtype=float), color=colour, label=label, gid=col)
+    ax.set_xlabel("day")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(left=0, right=max(int(df["day"].max()), 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if unit_range:
+        ax.set_ylim(0.0, 1.0)
+    else:
+        ax.set_ylim(bottom=0.0, top=max(float(np.nanmax(df[list(series)].to_numpy(dtype=float), initial=0.0)), 1.0) * 1.1)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def build_page(scenario: str | Path | Scenario | None = None) -> Any:
-    """The SolaraViz page element for ``scenario`` (default: the small baseline)."""
-    import solara
-    from mesa.visualization import SolaraViz, make_plot_component
-    from mesa.visualization.utils import update_counter
+    """The app's Solara page component for ``scenario`` (default: the small baseline).
 
-    from sim.mesa.model import build_scenario, default_scenario
+    Each browser session gets its own model (see :mod:`sim.mesa.viz_page`).
+    """
+    from sim.mesa.viz_page import make_page
 
-    base = build_scenario(scenario)[0] if scenario is not None else default_scenario()
-    cls = viz_model_class(base)
-    params = model_params(base)
-    model = cls(**{k: v["value"] for k, v in params.items()})
-
-    @solara.component
-    def GraphView(model: GovsimModel) -> Any:
-        update_counter.get()
-        with solara.Column(gap="4px") as main:
-            solara.Text(status_text(model), classes=["govsim-status"])
-            solara.FigureMatplotlib(draw_community_graph(model), format="png", dependencies=[id(model), model.steps])
-        return main
-
-    components = [
-        GraphView,
-        make_plot_component({"resolution_rate": "tab:blue", "satisfaction_mean": "tab:green"}),
-        make_plot_component({"backlog": "tab:red"}),
-    ]
-    return SolaraViz(model, components=components, model_params=params,
-                     name=f"govsim: {base.name}", play_interval=150)
+    return make_page(scenario)
 
 
 # ---- the server ----------------------------------------------------------------------------------
@@ -336,11 +392,13 @@ def server_env(scenario: str | None) -> dict[str, str]:
 
 def viz_extra_missing() -> str | None:
     """The name of the first module of the ``viz`` extra that is not installed, or None."""
-    try:
-        import mesa.visualization  # noqa: F401 - imported to see whether it is installed
-        import solara  # noqa: F401 - imported to see whether it is installed
-    except ImportError as err:
-        return err.name or str(err)
+    with warnings.catch_warnings():
+        quiet_known_warnings()
+        try:
+            import mesa.visualization  # noqa: F401 - imported to see whether it is installed
+            import solara  # noqa: F401 - imported to see whether it is installed
+        except ImportError as err:
+            return err.name or str(err)
     return None
 
 
@@ -367,5 +425,6 @@ def serve(argv: list[str], env: dict[str, str], *, replace_process: bool = True)
     return subprocess.call(argv, env=env)
 
 
-__all__ = ["Layout", "build_page", "compute_layout", "draw_community_graph", "model_params", "serve", "server_env",
-           "solara_argv", "status_text", "viz_extra_missing", "viz_model_class", "widgets_warning"]
+__all__ = ["Layout", "active_policies", "build_page", "compute_layout", "draw_community_graph", "draw_timeseries", "lever_label",
+           "model_params", "quiet_known_warnings", "serve", "server_env", "solara_argv", "status_text", "viz_extra_missing", "viz_model_class",
+           "widgets_warning"]

@@ -1,7 +1,8 @@
 """The app module ``govsim viz`` hands to ``solara run``.
 
-Its ``page`` is the page for the scenario in ``$GOVSIM_VIZ_SCENARIO`` (default: the small
-community version of scenarios/baseline.toml).
+Its ``Page`` is the page component for the scenario in ``$GOVSIM_VIZ_SCENARIO`` (default: the
+small community version of scenarios/baseline.toml); Solara renders it once per browser
+session, so every session has its own model.
 """
 
 from __future__ import annotations
@@ -10,4 +11,4 @@ import os
 
 from sim.mesa.viz import SCENARIO_ENV, build_page
 
-page = build_page(os.environ.get(SCENARIO_ENV) or None)
+Page = build_page(os.environ.get(SCENARIO_ENV) or None)
