@@ -54,6 +54,7 @@ def test_notebook_runs_and_draws(name, monkeypatch):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     first = nb.cells[0]
     assert first.cell_type == "markdown" and "GOVSIM_SMALL" in first.source
+    assert "**World size.**" in first.source  # which world it runs, and why
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(REPO)}})
     client.execute()  # raises CellExecutionError on the first failing cell
@@ -62,6 +63,8 @@ def test_notebook_runs_and_draws(name, monkeypatch):
         if cell.cell_type != "code":
             continue
         assert not [o for o in cell.outputs if o.get("output_type") == "error"]
+        warned = [o["text"] for o in cell.outputs if o.get("name") == "stderr" and "Warning" in o.get("text", "")]
+        assert not warned, f"{name}: {warned}"  # e.g. a figure too small for its layout
         last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
         has_png = any("image/png" in o.get("data", {}) for o in cell.outputs)
         if has_png:

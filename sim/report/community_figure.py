@@ -65,6 +65,11 @@ def community_layout(world: World, max_per_compound: int | None = 400) -> tuple[
     return centres, ids, xy
 
 
+def _type_label(ct: str, n: int) -> str:
+    """Legend entry of a compound type: ``new (5 compounds)``, ``old (1 compound)``."""
+    return f"{TYPE_LABELS[ct]} ({n} compound{'' if n == 1 else 's'})"
+
+
 def plot_community(model: Model, colour_by: str = "type", max_per_compound: int | None = 400,
                    sat_range: tuple[float, float] = (0.3, 0.9)) -> Figure:
     """Draw the model's community: one cluster of residents per compound.
@@ -80,7 +85,9 @@ def plot_community(model: Model, colour_by: str = "type", max_per_compound: int 
     centres, ids, xy = community_layout(w, max_per_compound)
     lo, hi = centres.min(axis=0) - 0.6, centres.max(axis=0) + [0.6, 1.0]  # room for the community labels
     aspect = float((hi[0] - lo[0]) / (hi[1] - lo[1]))
-    fig = new_figure(figsize=(float(np.clip(5.0 * aspect, 5.0, 16.0)) + (1.2 if colour_by != "type" else 0.0), 6.0))
+    # at least 8 inches wide: the three-column legend of compound types (or the colour bar) and a readable
+    # drawing fit beside each other even for one community, which is otherwise too narrow for the layout
+    fig = new_figure(figsize=(float(np.clip(5.0 * aspect, 8.0, 16.0)) + (1.2 if colour_by != "type" else 0.0), 6.0))
     ax = fig.add_subplot()
     ctype = w.res_ctype[ids]
     dot = float(np.clip(12000.0 / max(ids.size, 1), 2.0, 25.0))
@@ -89,7 +96,7 @@ def plot_community(model: Model, colour_by: str = "type", max_per_compound: int 
             m = ctype == code
             if m.any():
                 ax.scatter(xy[m, 0], xy[m, 1], s=dot, c=TYPE_COLOURS[ct], linewidths=0, gid=f"residents:{ct}",
-                           label=f"{TYPE_LABELS[ct]} ({int((w.compound_type == code).sum())} compounds)")
+                           label=_type_label(ct, int((w.compound_type == code).sum())))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncols=3,
                   title="Compound type", markerscale=max(1.0, 20.0 / dot) ** 0.5, frameon=False)
     else:
