@@ -35,7 +35,6 @@ from sim.mesa.viz import (
     RATE_YLABEL,
     SAMPLE_PER_COMPOUND,
     SAT_RANGE,
-    build_page,
     compound_means,
     compute_layout,
     draw_community_graph,
@@ -46,7 +45,7 @@ from sim.mesa.viz import (
     status_text,
     viz_model_class,
 )
-from sim.mesa.viz_page import header, session_model_class
+from sim.mesa.viz_page import build_page, header, session_model_class
 
 
 def collections_by_gid(fig) -> dict:

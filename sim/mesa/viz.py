@@ -14,7 +14,7 @@ The page shows
   size, street empowerment, whistle, and the seed.
 
 ``govsim viz`` (:mod:`sim.cli.viz`) starts ``solara run`` on :mod:`sim.mesa.viz_app` with
-:func:`serve`; the app calls :func:`build_page`. Without a scenario the app runs
+:func:`serve`; the app's page is :func:`sim.mesa.viz_page.build_page`. Without a scenario the app runs
 :func:`sim.mesa.model.default_scenario`, a small community version of ``scenarios/baseline.toml``.
 Solara and its dependencies are the ``viz`` extra (``pip install govsim[viz]``); this module
 imports them only when a page is built, so the command line and the drawing work without.
@@ -358,16 +358,6 @@ def draw_timeseries(model: GovsimModel, series: dict[str, tuple[str, str]], ylab
     return fig
 
 
-def build_page(scenario: str | Path | Scenario | None = None) -> Any:
-    """The app's Solara page component for ``scenario`` (default: the small baseline).
-
-    Each browser session gets its own model (see :mod:`sim.mesa.viz_page`).
-    """
-    from sim.mesa.viz_page import make_page
-
-    return make_page(scenario)
-
-
 # ---- the server ----------------------------------------------------------------------------------
 def solara_argv(host: str, port: int, *, production: bool = True) -> list[str]:
     """The ``solara run`` command that serves the app module."""
@@ -425,6 +415,6 @@ def serve(argv: list[str], env: dict[str, str], *, replace_process: bool = True)
     return subprocess.call(argv, env=env)
 
 
-__all__ = ["Layout", "active_policies", "build_page", "compute_layout", "draw_community_graph", "draw_timeseries", "lever_label",
+__all__ = ["Layout", "active_policies", "compute_layout", "draw_community_graph", "draw_timeseries", "lever_label",
            "model_params", "quiet_known_warnings", "serve", "server_env", "solara_argv", "status_text", "viz_extra_missing", "viz_model_class",
            "widgets_warning"]

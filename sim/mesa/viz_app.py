@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
-from sim.mesa.viz import SCENARIO_ENV, build_page
+from sim.mesa.viz import SCENARIO_ENV
+from sim.mesa.viz_page import build_page
 
 Page = build_page(os.environ.get(SCENARIO_ENV) or None)

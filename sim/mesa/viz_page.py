@@ -1,6 +1,6 @@
 """The Solara page of ``govsim viz``: one model per browser session, levers that act at once.
 
-:func:`make_page` returns a Solara component (``Page``). Solara renders it once per browser
+:func:`build_page` returns a Solara component (``Page``). Solara renders it once per browser
 session, so each session builds its own :class:`~sim.mesa.model.GovsimModel` and steps it alone.
 The page is Mesa's :class:`~mesa.visualization.SolaraViz` (app bar, play/step/reset controls,
 step counter) around govsim's own parts:
@@ -65,19 +65,11 @@ def header(base_name: str, model: GovsimModel) -> str:
     return f"govsim: {base_name} | policies: {active_policies(model)}"
 
 
-def make_page(scenario: str | Path | Scenario | None = None) -> Any:
-    """The page component for ``scenario`` (default: the small baseline)."""
-    quiet_known_warnings()
+def _levers_component(base: Scenario) -> Any:
+    """The sidebar card of levers: a label with the value above each slider, the switches, the note."""
     import solara
-    from mesa.visualization import SolaraViz
-    from mesa.visualization.utils import update_counter
 
-    from sim.mesa.model import build_scenario, default_scenario
-
-    base = build_scenario(scenario)[0] if scenario is not None else default_scenario()
-    cls = viz_model_class(base)
     specs = model_params(base)
-    defaults = {name: spec["value"] for name, spec in specs.items()}
 
     @solara.component
     def Levers(values: dict[str, Any], on_change: Callable[[str, Any], None]) -> Any:
@@ -97,23 +89,45 @@ def make_page(scenario: str | Path | Scenario | None = None) -> Any:
             solara.Text(LEVER_NOTE, style={"font-size": "0.85em", "color": "#555"})
         return card
 
+    return Levers
+
+
+def _outcomes_component() -> Any:
+    """The main area: the status line, the community graph and the two time series, redrawn every step."""
+    import solara
+    from mesa.visualization.utils import update_counter
+
     @solara.component
     def Outcomes(model: GovsimModel) -> Any:
         update_counter.get()  # Mesa bumps it after every step
+        deps = [id(model), model.steps]
         with solara.Column(gap="4px") as main:
             solara.Text(status_text(model), classes=["govsim-status"])
             with solara.Columns([1, 1]):
-                solara.FigureMatplotlib(draw_community_graph(model), format="png",
-                                        dependencies=[id(model), model.steps])
+                solara.FigureMatplotlib(draw_community_graph(model), format="png", dependencies=deps)
                 with solara.Column():
-                    solara.FigureMatplotlib(
-                        draw_timeseries(model, RATE_SERIES, RATE_YLABEL, "Resolution rate and satisfaction",
-                                        unit_range=True),
-                        format="png", dependencies=[id(model), model.steps])
-                    solara.FigureMatplotlib(
-                        draw_timeseries(model, BACKLOG_SERIES, BACKLOG_YLABEL, "Backlog"),
-                        format="png", dependencies=[id(model), model.steps])
+                    rates = draw_timeseries(model, RATE_SERIES, RATE_YLABEL, "Resolution rate and satisfaction",
+                                            unit_range=True)
+                    solara.FigureMatplotlib(rates, format="png", dependencies=deps)
+                    backlog = draw_timeseries(model, BACKLOG_SERIES, BACKLOG_YLABEL, "Backlog")
+                    solara.FigureMatplotlib(backlog, format="png", dependencies=deps)
         return main
+
+    return Outcomes
+
+
+def build_page(scenario: str | Path | Scenario | None = None) -> Any:
+    """The page component for ``scenario`` (default: the small baseline); one model per browser session."""
+    quiet_known_warnings()
+    import solara
+    from mesa.visualization import SolaraViz
+
+    from sim.mesa.model import build_scenario, default_scenario
+
+    base = build_scenario(scenario)[0] if scenario is not None else default_scenario()
+    cls = viz_model_class(base)
+    defaults = {name: spec["value"] for name, spec in model_params(base).items()}
+    Levers, Outcomes = _levers_component(base), _outcomes_component()
 
     @solara.component
     def Page() -> Any:
@@ -138,4 +152,4 @@ def make_page(scenario: str | Path | Scenario | None = None) -> Any:
     return Page
 
 
-__all__ = ["LEVER_NOTE", "header", "make_page", "session_model_class"]
+__all__ = ["LEVER_NOTE", "build_page", "header", "session_model_class"]
