@@ -100,7 +100,7 @@ def _outcomes_component() -> Any:
     @solara.component
     def Outcomes(model: GovsimModel) -> Any:
         update_counter.get()  # Mesa bumps it after every step
-        deps = [id(model), model.steps]
+        deps = [id(model), model.day]  # the day, not Mesa's model.steps (which Mesa 3.5+ moves away from)
         with solara.Column(gap="4px") as main:
             solara.Text(status_text(model), classes=["govsim-status"])
             with solara.Columns([1, 1]):
