@@ -12,8 +12,10 @@ step counter) around govsim's own parts:
 * the status line, the community graph and two time series with days on x, labelled y axes
   with units and readable legend names (drawn by :mod:`sim.mesa.viz`).
 
-Only the public SolaraViz arguments are used (a reactive model, ``components``,
-``model_params``, ``name``, ``play_interval``), which Mesa 3.3 to 3.5 share.
+Only what Mesa documents for custom pages is used: SolaraViz's arguments (a reactive model,
+``components``, ``name``, ``play_interval``) and ``update_counter`` (which Mesa bumps after every
+step), shared by Mesa 3.3 to 3.5. The levers are not SolaraViz ``model_params`` (those act only on
+Reset), so Mesa's own "Model Parameters" card stays empty.
 """
 
 from __future__ import annotations
