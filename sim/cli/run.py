@@ -7,7 +7,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, SET_HELP, parse_set, set_error
+from sim.cli.common import DB_HELP, SET_HELP, notice_compiling, parse_set, set_error
 from sim.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    notice_compiling()
     model = Model(scenario, seed=args.seed)
     results = model.run(progress=None if not args.quiet else False)
     record = run_record(results, scenario_name=scenario.name, scenario_hash=scenario.content_hash(),

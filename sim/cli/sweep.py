@@ -15,7 +15,15 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, EXIT_FAILED, EXIT_INTERRUPTED, check_workers, out_dir, run_command
+from sim.cli.common import (
+    DB_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    check_workers,
+    notice_compiling,
+    out_dir,
+    run_command,
+)
 from sim.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -85,6 +93,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finished = False
     try:
         store = ResultStore(args.db)  # a bad URL fails here, before anything is written
+        notice_compiling()
         try:
             report = run_sweep(spec, store, executor=executor, progress=not args.quiet)
         finally:
@@ -100,7 +109,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments.sensitivity import analyse, format_results, plot_results
     from sim.store.database import ResultStore
 
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, read_only=True)
     try:
         analysis = analyse(store, args.sweep_id, args.method, args.outcome or None)
     finally:
@@ -120,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sim.store.database import ResultStore
     from sim.store.export import export_sweep
 
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, read_only=True)
     try:
         path, n, sid = export_sweep(store, args.sweep_id, args.format, args.out, timeseries=args.timeseries)
     except OutputError as err:
