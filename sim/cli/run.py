@@ -1,4 +1,4 @@
-"""``govsim run`` (one scenario, stored, summary printed) and ``govsim params`` (the parameter table)."""
+"""``govsim run``: one scenario, stored, its summary printed (``govsim params`` is :mod:`sim.cli.params`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sim.cli.common import Subparsers
     from sim.core.scenario import Scenario
 
-__all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_params", "cmd_run", "format_summary"]
+__all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_run", "format_summary"]
 
 SUMMARY_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Problems", ("problems_arisen", "problems_found", "problems_resolved", "problems_pending",
@@ -102,24 +102,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_params(args: argparse.Namespace) -> int:
-    """Print every parameter with its default, range, plausible range, unit and source (Markdown tables).
-
-    The core's parameters first, then one table per policy (keys ``policies.<name>.<parameter>``).
-    """
-    from sim import policies
-    from sim.config.parameter_table import parameter_table
-    from sim.core.scenario import Scenario
-
-    print(parameter_table(Scenario()))
-    for name in policies.available():
-        print(f"\n## Policy `{name}`\n")
-        print(parameter_table(policies.get(name).Params(), f"policies.{name}."))
-    return 0
-
-
 def add_run_commands(subparsers: Subparsers) -> None:
     """Register ``run`` and ``params`` on govsim's subparsers."""
+    from sim.cli.params import add_params_command
+
     r = subparsers.add_parser("run", help="run one scenario and store the run")
     r.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
     r.add_argument("--steps", type=int, help="days to simulate (default: the scenario's run.n_steps)")
@@ -130,5 +116,4 @@ def add_run_commands(subparsers: Subparsers) -> None:
     r.add_argument("--label", default="", help="free-text label stored with the run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
-    q = subparsers.add_parser("params", help="list every parameter with default, range, plausible range, unit and source")
-    q.set_defaults(func=cmd_params)
+    add_params_command(subparsers)
