@@ -19,9 +19,9 @@ __all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_run", "format_summary"]
 SUMMARY_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Problems", ("problems_arisen", "problems_found", "problems_resolved", "problems_pending",
                   "problems_abandoned", "resolution_rate", "abandonment_rate")),
-    ("Time to resolution (days)", ("days_to_resolution_median", "days_to_resolution_p90",
+    ("Time to resolution", ("days_to_resolution_median", "days_to_resolution_p90",
                                    "days_to_resolution_median_big")),
-    ("Resolved at level (share)", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
+    ("Resolved at level", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
                                    "share_resolved_street", "share_resolved_department", "share_resolved_city")),
     ("Reporting, finding and contacts", ("reporting_rate", "self_report_rate", "share_found_proactive",
                                          "repeat_contacts_per_resolved")),
@@ -46,7 +46,9 @@ def _fmt(value: float) -> str:
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
-    """The summary as an aligned plain-text table, grouped by topic."""
+    """The summary as an aligned plain-text table, grouped by topic, each value with its unit (shares on 0-1)."""
+    from sim.config.units import metric_unit
+
     width = max(len(k) for _, keys in SUMMARY_LAYOUT for k in keys)
     lines = [title, "=" * len(title)]
     for heading, keys in SUMMARY_LAYOUT:
@@ -55,7 +57,7 @@ def format_summary(summary: dict[str, float], title: str) -> str:
         lines.append(f"{heading}")
         for k in keys:
             if k in summary:
-                lines.append(f"  {k:<{width}}  {_fmt(summary[k]):>14}")
+                lines.append(f"  {k:<{width}}  {_fmt(summary[k]):>14}  {metric_unit(k)}")
     return "\n".join(lines)
 
 
@@ -89,10 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = store.save_run(record)
     store.close()
     if args.json:
+        from sim.config.units import json_summary, units_of
+
         out = {"run_id": run_id, "scenario": scenario.name, "seed": model.seed, "db": store.url,
                "setup_s": round(results.setup_s, 3), "run_s": round(results.run_s, 3),
-               "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                           for k, v in results.summary.items()}}
+               "summary": json_summary(results.summary),
+               "units": {"setup_s": "seconds", "run_s": "seconds", **units_of(results.summary)}}
         print(json.dumps(out, ensure_ascii=False))
     else:
         n_res = int(results.summary["n_residents"])
