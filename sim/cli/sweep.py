@@ -24,6 +24,7 @@ from sim.cli.common import (
     out_dir,
     run_command,
 )
+from sim.config.units import units_of
 from sim.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -44,13 +45,19 @@ def _scheduler(args: argparse.Namespace) -> str | None:
     return os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None
 
 
+#: units of ``govsim sweep --json``
+_SWEEP_UNITS = {"n_runs": "runs", "n_before": "runs", "n_stored": "runs", "n_done": "runs", "n_failed": "runs",
+                "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds", "store_s": "seconds"}
+
+
 def _print_plan(spec: SweepSpec, as_json: bool) -> None:
     """``--dry-run``: the sweep's size, factors and outcomes, nothing run or written."""
     factors = [f.name for f in spec.factors]
     plan = {"sweep_id": spec.sweep_id, "design": spec.design, "n_experiments": spec.n_experiments,
             "replicates": spec.replicates, "n_runs": spec.n_runs, "steps": spec.steps,
             "factors": factors, "outcomes": list(spec.outcomes),
-            "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))]}
+            "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))],
+            "units": {"steps": "days", **units_of(spec.outcomes)}}
     print(json.dumps(plan, ensure_ascii=False) if as_json else
           f"sweep {spec.sweep_id}: {spec.design}, {spec.n_experiments:,} experiments x {spec.replicates} "
           f"replicates = {spec.n_runs:,} runs of {spec.steps} days; factors: {', '.join(factors) or '-'}; "
@@ -60,7 +67,7 @@ def _print_plan(spec: SweepSpec, as_json: bool) -> None:
 def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
     """Print what the sweep did; the exit code: 0 done, 1 some runs failed, 130 interrupted."""
     if args.json:
-        print(json.dumps({**report.to_json(), "db": url}, ensure_ascii=False))
+        print(json.dumps({**report.to_json(), "db": url, "units": _SWEEP_UNITS}, ensure_ascii=False))
     if report.interrupted:
         print(f"govsim: interrupted; {report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} are "
               f"stored; run the same command to resume", file=sys.stderr)
@@ -117,7 +124,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out = out_dir(args.out)
     path = plot_results(analysis, out / f"sensitivity_{analysis.sweep['id']}_{analysis.method}.png")
     if args.json:
-        print(json.dumps({**analysis.to_json(), "figure": str(path)}, ensure_ascii=False))
+        units = units_of(r.outcome for r in analysis.results)  # of the outcomes; the indices have none
+        print(json.dumps({**analysis.to_json(), "figure": str(path), "units": units}, ensure_ascii=False))
     else:
         print(format_results(analysis))
         print(f"\nfigure: {path}")
