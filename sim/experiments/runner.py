@@ -431,10 +431,7 @@ def run_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None,
 
 
 def progress_bar(total: int, desc: str, enabled: bool = True, *, terminal_only: bool = False, **options: Any) -> Any:
-    """The tqdm progress bar of a batch of runs (``options`` go to tqdm; off unless ``enabled``).
-
-    ``terminal_only``: also off when its stream (stderr) is not a terminal, so logs get no bar frames.
-    """
+    """The tqdm bar of a batch of runs (``options`` go to tqdm); off unless ``enabled``, or off a terminal if ``terminal_only``."""
     disable = True if not enabled else (None if terminal_only else False)  # None: tqdm asks isatty()
     return tqdm(total=total, desc=desc, disable=disable, **{"unit": "run", "leave": False, **options})
 
