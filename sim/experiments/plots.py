@@ -153,7 +153,7 @@ def plot_compound_types(comp: Comparison) -> Figure:
     colours = scenario_colours(comp.labels)
     panels = (
         ("satisfaction", "Mean satisfaction (0-1)", "Satisfaction by compound type"),
-        ("resolution_rate", "Resolution rate (share of problems arisen, 0-1)", "Resolution rate by compound type"),
+        ("resolution_rate", "Resolved / arisen (0-1)", "Resolution rate by compound type"),
     )
     metrics = [f"{prefix}_{ct}" for prefix, _, _ in panels for ct in COMPOUND_TYPES]
     st = comp.stats(metrics)
