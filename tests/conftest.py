@@ -24,6 +24,12 @@ def update_baselines(request: pytest.FixtureRequest) -> bool:
 
 
 # ---- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_user_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their own results database: a GOVSIM_DB of the user's shell is not used."""
+    monkeypatch.delenv("GOVSIM_DB", raising=False)
+
+
 @pytest.fixture(scope="session")
 def small_scenario() -> Scenario:
     return small()

@@ -92,7 +92,8 @@ def test_run_prints_a_summary_table(capsys: pytest.CaptureFixture[str], tmp_path
     summary = Model(sc, seed=2).run(20).summary
     lines = [line for line in out.splitlines() if line.strip().startswith("resolution_rate ")]
     assert len(lines) == 1
-    assert lines[0].split()[-1] == _fmt(summary["resolution_rate"])
+    assert lines[0].split()[1] == _fmt(summary["resolution_rate"])
+    assert lines[0].endswith("  share (0-1)")  # every value with its unit
     assert "stored as run 1" in out
     with ResultStore(db_url(tmp_path / "t.db")) as store:
         assert store.list_runs()[0]["scenario_hash"] == sc.content_hash()

@@ -224,7 +224,7 @@ def test_cli_json_stores_runs_and_writes_figures(files: dict[str, Path], comp: C
         head = p.read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else head.startswith(b"<?xml")
     svg = (out_dir / f"{cid}_timeseries.svg").read_text(encoding="utf-8")
-    for text in ("Resolution rate (% of problems arisen)", "Day of simulation (days)", "small_whistle", "small #2"):
+    for text in ("Resolution rate (share of problems arisen, 0-1)", "Day of simulation (days)", "small_whistle", "small #2"):
         assert text in svg
 
 

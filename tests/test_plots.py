@@ -91,8 +91,8 @@ def test_timeseries_figure(synthetic: Comparison) -> None:
     fig = synthetic.plot_timeseries()
     axes = fig.axes
     assert len(axes) == 2
-    assert axes[0].get_ylabel() == "Resolution rate (% of problems arisen)"
-    assert axes[1].get_ylabel() == "Mean satisfaction (% of maximum)"
+    assert axes[0].get_ylabel() == "Resolution rate (share of problems arisen, 0-1)"  # shares on 0-1, as in JSON
+    assert axes[1].get_ylabel() == "Mean satisfaction (0-1)"
     assert axes[1].get_xlabel() == "Day of simulation (days)"
     colours = scenario_colours(LABELS)
     for ax, metric in zip(axes, ("resolution_rate", "satisfaction_mean")):
@@ -101,15 +101,15 @@ def test_timeseries_figure(synthetic: Comparison) -> None:
         assert len(ax.collections) == len(LABELS)  # one CI band per scenario
         for ln, label in zip(lines, LABELS):
             data = synthetic.series[label][metric]
-            np.testing.assert_allclose(ln.get_ydata(), 100 * data.mean(axis=0), rtol=1e-12)
-            assert ln.get_ydata()[-1] == pytest.approx(100 * np.mean(data[:, -1]), rel=1e-12)
+            np.testing.assert_allclose(ln.get_ydata(), data.mean(axis=0), rtol=1e-12)
+            assert ln.get_ydata()[-1] == pytest.approx(np.mean(data[:, -1]), rel=1e-12)
             assert to_hex(ln.get_color()) == colours[label]
         # the band at the last step is the t-interval across replicates
         band = ax.collections[LABELS.index("better")]
         last = synthetic.series["better"][metric][:, -1]
         lo, hi = stats.t.interval(0.95, R - 1, loc=last.mean(), scale=stats.sem(last))
         ys = band.get_paths()[0].vertices[:, 1]
-        assert np.isclose(ys, 100 * lo).any() and np.isclose(ys, 100 * hi).any()
+        assert np.isclose(ys, lo).any() and np.isclose(ys, hi).any()
     assert [t.get_text() for t in fig.legends[0].get_texts()] == LABELS
     _texts_do_not_overlap(fig)
 
@@ -119,7 +119,7 @@ def test_compound_type_figure(synthetic: Comparison) -> None:
     colours = scenario_colours(LABELS)
     assert len(fig.axes) == 2
     for ax, prefix in zip(fig.axes, ("satisfaction", "resolution_rate")):
-        assert "%" in ax.get_ylabel() and ax.get_xlabel() == "Compound type"
+        assert ax.get_ylabel().endswith("(0-1)") and ax.get_xlabel() == "Compound type"
         bars = _bars(ax)
         assert [b.get_label() for b in bars] == LABELS
         assert [t.get_text() for t in ax.get_xticklabels()] == ["old (no property firm)", "mature", "new"]
@@ -128,14 +128,14 @@ def test_compound_type_figure(synthetic: Comparison) -> None:
             sub = synthetic.runs[synthetic.runs["scenario"] == label]
             for patch, ct in zip(cont.patches, COMPOUND_TYPES):
                 x = sub[f"{prefix}_{ct}"].to_numpy()
-                assert patch.get_height() == pytest.approx(100 * x.mean(), rel=1e-12)
+                assert patch.get_height() == pytest.approx(x.mean(), rel=1e-12)
                 assert to_hex(patch.get_facecolor()) == colours[label]
             # error bars: the scipy t-interval of each bar
             segs = cont.errorbar.lines[2][0].get_segments()
             for seg, ct in zip(segs, COMPOUND_TYPES):
                 x = sub[f"{prefix}_{ct}"].to_numpy()
                 lo, hi = stats.t.interval(0.95, R - 1, loc=x.mean(), scale=stats.sem(x))
-                assert sorted(seg[:, 1]) == pytest.approx([100 * lo, 100 * hi], rel=1e-9)
+                assert sorted(seg[:, 1]) == pytest.approx([lo, hi], rel=1e-9)
     _texts_do_not_overlap(fig)
 
 
@@ -204,7 +204,7 @@ def test_real_comparison_plots_the_computed_means(tmp_path: Path) -> None:
     for ax, metric in zip(fig.axes, ("resolution_rate", "satisfaction_mean")):
         for ln, label in zip(ax.get_lines(), comp.labels):
             want = comp.runs.loc[comp.runs["scenario"] == label, metric].mean()
-            assert ln.get_ydata()[-1] == pytest.approx(100 * want, rel=1e-12)
+            assert ln.get_ydata()[-1] == pytest.approx(want, rel=1e-12)
             assert ln.get_xdata()[-1] == 19
     paths = comp.save_figures(tmp_path / "figs")
     assert len(paths) == 6 and all(p.stat().st_size > 1000 for p in paths)

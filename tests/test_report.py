@@ -95,6 +95,34 @@ def test_run_report(stored):
     assert '<section id="cost_effectiveness">' not in page
 
 
+def test_single_run_report_shows_values_without_intervals(stored):
+    from matplotlib.collections import PolyCollection
+
+    from sim.report.data import run_as_comparison
+
+    url, store, comp, d = stored
+    out = d / "single"
+    assert main(["2", "--out", str(out), "--db", url]) == 0
+    page = (out / "run2_report.html").read_text(encoding="utf-8")
+    assert "[n/a]" not in page and "95% CI" not in page and "replicates" not in page
+    one = run_as_comparison(store, 2)
+    value = one.values(one.baseline, "satisfaction_mean")[0]
+    assert f"{value:.3f}"[:4] in page  # the run's own value
+    # figures: the run's line without a band, bars without error bars, titles saying "one run"
+    ts = one.plot_timeseries()
+    assert not [c for c in ts.axes[0].collections if isinstance(c, PolyCollection)]
+    assert ts._suptitle.get_text() == "Outcomes over time: one run"
+    for fig in (one.plot_compound_types(), plot_levels(one)):
+        bars = [c for ax in fig.axes for c in ax.containers if isinstance(c, BarContainer)]
+        assert bars and all(b.errorbar is None for b in bars)
+        assert fig._suptitle.get_text().endswith("one run")
+    # a comparison of several replicates keeps its bands and error bars
+    many = comparison_from_store(store, comp.comparison_id)
+    assert [c for c in many.plot_timeseries().axes[0].collections if isinstance(c, PolyCollection)]
+    assert all(b.errorbar is not None for ax in plot_levels(many).axes for b in ax.containers
+               if isinstance(b, BarContainer))
+
+
 @pytest.mark.parametrize("ref", ["nope", "compare:nope", "99999"])
 def test_bad_id_is_one_line_exit_2(stored, ref, capsys, tmp_path):
     url = stored[0]
@@ -109,7 +137,7 @@ def test_levels_figure_values_match_the_store(stored):
     fig = plot_levels(rebuilt)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Level that resolved the problem"
-    assert "(%)" in ax.get_ylabel()
+    assert ax.get_ylabel() == "Share of resolved problems (0-1)"  # shares on 0-1, as in the table and JSON
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert len(bars) == len(comp.labels)
     colours = scenario_colours(comp.labels)
@@ -124,7 +152,7 @@ def test_levels_figure_values_match_the_store(stored):
             ids = [i for i, r in runs.items() if r["label"] == f"compare:{comp.comparison_id}"
                    and r["scenario_name"] == label]
             vals = summ[(summ.run_id.isin(ids)) & (summ.metric == f"share_resolved_{lvl}")]["value"]
-            assert patch.get_height() == pytest.approx(np.nan_to_num(vals.mean()) * 100.0)
+            assert patch.get_height() == pytest.approx(np.nan_to_num(vals.mean()))
 
 
 def test_timeseries_figure_from_store_plots_stored_means(stored):
@@ -134,12 +162,12 @@ def test_timeseries_figure_from_store_plots_stored_means(stored):
     ax = fig.axes[0]
     lines = [ln for ln in ax.get_lines()]
     assert len(lines) == len(comp.labels)
-    assert ax.get_ylabel().endswith("(% of problems arisen)")
+    assert ax.get_ylabel().endswith("(share of problems arisen, 0-1)")
     assert fig.axes[1].get_xlabel() == "Day of simulation (days)"
     ids = rebuilt.timing.set_index(["scenario", "replicate"])["run_id"]
     for line, label in zip(lines, comp.labels):
         stack = np.vstack([store.timeseries_frame(int(ids[(label, r)]))["resolution_rate"] for r in range(3)])
-        np.testing.assert_allclose(line.get_ydata(), stack.mean(axis=0) * 100.0)
+        np.testing.assert_allclose(line.get_ydata(), stack.mean(axis=0))
 
 
 def test_heatmap_grid_means_are_cell_means():
@@ -158,7 +186,7 @@ def test_heatmap_grid_means_are_cell_means():
     assert ax.get_xlabel() == "a" and ax.get_ylabel() == "b"
     np.testing.assert_allclose(ax.images[0].get_array().filled(np.nan),
                                heatmap_grid(frame.rename(columns={"y": "resolution_rate"}), "a", "b",
-                                            "resolution_rate", 5)[0] * 100.0)
+                                            "resolution_rate", 5)[0])
 
 
 SMALL_SWEEP = """

@@ -1,7 +1,7 @@
 """The ``govsim`` command and its subcommands.
 
 ``run``, ``params``, ``compare``, ``sweep``, ``sensitivity``, ``export``, ``report``, ``calibrate``,
-``viz`` and ``bench``. Only this package knows argparse, flags and exit codes; the library raises
+``list``, ``viz`` and ``bench``. Only this package knows argparse, flags and exit codes; the library raises
 :class:`sim.errors.GovsimError` subclasses with messages about the data. Every user error (bad
 scenario, bad parameter, bad database URL, a path that cannot be written) prints one line
 ``govsim: error: ...`` to stderr and exits with code 2, before anything is written; a command
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.cli.bench import add_bench_command
     from sim.cli.calibrate import add_calibrate_command
     from sim.cli.compare import add_compare_command
+    from sim.cli.listing import add_list_command
     from sim.cli.report import add_report_command
     from sim.cli.run import add_run_commands
     from sim.cli.sweep import add_sweep_commands
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_command(sub)
     add_viz_command(sub)
     add_report_command(sub)
+    add_list_command(sub)
     return parser
 
 

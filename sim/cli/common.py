@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from sim.errors import GovsimError, InputError, OutputError, WorkerError
 
 __all__ = ["DB_HELP", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "SET_HELP", "check_workers", "dispatch",
-           "fail", "out_dir", "parse_set", "run_command", "set_error"]
+           "fail", "notice_compiling", "out_dir", "parse_set", "run_command", "set_error"]
 
 #: exit code when runs failed: a run raised, or a worker process died (what finished is stored)
 EXIT_FAILED = 1
@@ -28,7 +28,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: exit code after Ctrl-C (128 + SIGINT), as a shell reports it
 EXIT_INTERRUPTED = 130
-DB_HELP = "SQLAlchemy URL of the results database (default: sqlite:///results/govsim.db)"
+DB_HELP = ("SQLAlchemy URL of the results database (default: the GOVSIM_DB environment variable, a URL or a path; "
+           "else results/govsim.db in the govsim checkout the current directory is in; else ./results/govsim.db)")
 SET_HELP = ("override a scenario parameter by dotted key (repeatable); a policy's parameters only when it is on: "
             "switch one on with policies.<name>.enabled=true")
 
@@ -69,6 +70,15 @@ def dispatch(args: argparse.Namespace) -> int:
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) with ``parser`` and :func:`dispatch` the command."""
     return dispatch(parser.parse_args(argv))
+
+
+def notice_compiling() -> None:
+    """One line on stderr before the first run when the compiled kernels are not cached yet (a silent ~30 s)."""
+    import sim.core.model  # noqa: F401 - declares every kernel
+    from sim.core.kernels.jit import cache_is_cold
+
+    if cache_is_cold():
+        print("govsim: compiling the simulation kernels (once, about 30 s)", file=sys.stderr, flush=True)
 
 
 def check_workers(workers: int | None) -> None:

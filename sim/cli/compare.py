@@ -7,7 +7,16 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, EXIT_INTERRUPTED, SET_HELP, check_workers, out_dir, parse_set, set_error
+from sim.cli.common import (
+    DB_HELP,
+    EXIT_INTERRUPTED,
+    SET_HELP,
+    check_workers,
+    notice_compiling,
+    out_dir,
+    parse_set,
+    set_error,
+)
 from sim.errors import InputError, OutputError, ScenarioError
 
 if TYPE_CHECKING:
@@ -37,21 +46,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.replicates < 2:
         raise InputError(f"--replicates must be at least 2 for confidence intervals, got {args.replicates}")
+    if args.series_every < 1:
+        raise InputError(f"--series-every must be at least 1 (1 stores every recorded day), got {args.series_every}")
     check_workers(args.workers)
     entries = _prepare(args)  # every scenario validated, --set applied, before anything runs
     uncertain = _uncertain(args.uncertainty, entries, args.replicates, args.seed)  # and every draw
     out = out_dir(args.out)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    notice_compiling()
     unc: UncertainComparison | None = None
     try:
         if uncertain is None:
             comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet,
-                                  store=store)
+                                  store=store, series_every=args.series_every)
         else:
             from sim.experiments.uncertainty import run_uncertain
 
             unc = run_uncertain(entries, uncertain, args.replicates, args.seed, args.workers,
-                                progress=not args.quiet, store=store)
+                                progress=not args.quiet, store=store, series_every=args.series_every)
             comp = unc.comparison
     except ComparisonInterrupted as exc:
         print(f"govsim: interrupted; {exc.n_stored} finished runs were stored with label "
@@ -133,7 +145,11 @@ def add_compare_command(subparsers: Subparsers) -> None:
                    help=SET_HELP + "; applied to every scenario compared, e.g. reform.start_day=365")
     c.add_argument("--db", help=DB_HELP)
     c.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
+    c.add_argument("--series-every", type=int, default=1, metavar="N",
+                   help="store every N-th recorded day of each run's time series, e.g. 7 for weekly series: a store "
+                        "about N times smaller; the table, summaries and this command's figures use every day "
+                        "(default: 1)")
     c.add_argument("--uncertainty", nargs="?", const="", metavar="FILE",
                    help="each replicate draws the uncertain parameters once, shared by all scenarios: every "
                         "parameter with a plausible range (govsim params), or those FILE names with their "

@@ -19,7 +19,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.store.database import ResultStore
 
     out = out_dir(args.out)
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, read_only=True)  # a missing database is an error; nothing is created
     try:
         rep = make_report(store, args.ref, out)
     finally:
@@ -37,8 +37,9 @@ def add_report_command(subparsers: Subparsers) -> None:
         description="Rebuild tables and figures from the results database and write <DIR>/<id>_report.html "
                     "(self-contained, figures embedded) plus every figure as PNG and SVG.")
     r.add_argument("ref", metavar="RUN_OR_SWEEP_OR_COMPARISON",
-                   help="a run id (integer), a comparison id (compare:<id> as printed by govsim compare, or <id>) "
-                        "or a sweep id (or a unique prefix, e.g. its name)")
+                   help="a run id (integer), a comparison id (compare:<id> as printed by govsim compare, or <id>), "
+                        "a sweep id (or a unique prefix, e.g. its name), or latest: the most recently stored "
+                        "(govsim list shows them all)")
     r.add_argument("--out", default="results", metavar="DIR", help="output directory (default: results)")
     r.add_argument("--db", help=DB_HELP)
     r.set_defaults(func=cmd_report)

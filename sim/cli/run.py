@@ -1,4 +1,4 @@
-"""``govsim run`` (one scenario, stored, summary printed) and ``govsim params`` (the parameter table)."""
+"""``govsim run``: one scenario, stored, its summary printed (``govsim params`` is :mod:`sim.cli.params`)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,21 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, SET_HELP, parse_set, set_error
+from sim.cli.common import DB_HELP, SET_HELP, notice_compiling, parse_set, set_error
 from sim.errors import ParameterError
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
     from sim.core.scenario import Scenario
 
-__all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_params", "cmd_run", "format_summary"]
+__all__ = ["SUMMARY_LAYOUT", "add_run_commands", "cmd_run", "format_summary"]
 
 SUMMARY_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Problems", ("problems_arisen", "problems_found", "problems_resolved", "problems_pending",
                   "problems_abandoned", "resolution_rate", "abandonment_rate")),
-    ("Time to resolution (days)", ("days_to_resolution_median", "days_to_resolution_p90",
+    ("Time to resolution", ("days_to_resolution_median", "days_to_resolution_p90",
                                    "days_to_resolution_median_big")),
-    ("Resolved at level (share)", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
+    ("Resolved at level", ("share_resolved_grid", "share_resolved_property", "share_resolved_community",
                                    "share_resolved_street", "share_resolved_department", "share_resolved_city")),
     ("Reporting, finding and contacts", ("reporting_rate", "self_report_rate", "share_found_proactive",
                                          "repeat_contacts_per_resolved")),
@@ -46,7 +46,9 @@ def _fmt(value: float) -> str:
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
-    """The summary as an aligned plain-text table, grouped by topic."""
+    """The summary as an aligned plain-text table, grouped by topic, each value with its unit (shares on 0-1)."""
+    from sim.config.units import metric_unit
+
     width = max(len(k) for _, keys in SUMMARY_LAYOUT for k in keys)
     lines = [title, "=" * len(title)]
     for heading, keys in SUMMARY_LAYOUT:
@@ -55,7 +57,7 @@ def format_summary(summary: dict[str, float], title: str) -> str:
         lines.append(f"{heading}")
         for k in keys:
             if k in summary:
-                lines.append(f"  {k:<{width}}  {_fmt(summary[k]):>14}")
+                lines.append(f"  {k:<{width}}  {_fmt(summary[k]):>14}  {metric_unit(k)}")
     return "\n".join(lines)
 
 
@@ -81,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
+    notice_compiling()
     model = Model(scenario, seed=args.seed)
     results = model.run(progress=None if not args.quiet else False)
     record = run_record(results, scenario_name=scenario.name, scenario_hash=scenario.content_hash(),
@@ -88,10 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = store.save_run(record)
     store.close()
     if args.json:
+        from sim.config.units import json_summary, units_of
+
         out = {"run_id": run_id, "scenario": scenario.name, "seed": model.seed, "db": store.url,
                "setup_s": round(results.setup_s, 3), "run_s": round(results.run_s, 3),
-               "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                           for k, v in results.summary.items()}}
+               "summary": json_summary(results.summary),
+               "units": {"setup_s": "seconds", "run_s": "seconds", **units_of(results.summary)}}
         print(json.dumps(out, ensure_ascii=False))
     else:
         n_res = int(results.summary["n_residents"])
@@ -101,24 +106,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_params(args: argparse.Namespace) -> int:
-    """Print every parameter with its default, range, plausible range, unit and source (Markdown tables).
-
-    The core's parameters first, then one table per policy (keys ``policies.<name>.<parameter>``).
-    """
-    from sim import policies
-    from sim.config.parameter_table import parameter_table
-    from sim.core.scenario import Scenario
-
-    print(parameter_table(Scenario()))
-    for name in policies.available():
-        print(f"\n## Policy `{name}`\n")
-        print(parameter_table(policies.get(name).Params(), f"policies.{name}."))
-    return 0
-
-
 def add_run_commands(subparsers: Subparsers) -> None:
     """Register ``run`` and ``params`` on govsim's subparsers."""
+    from sim.cli.params import add_params_command
+
     r = subparsers.add_parser("run", help="run one scenario and store the run")
     r.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
     r.add_argument("--steps", type=int, help="days to simulate (default: the scenario's run.n_steps)")
@@ -129,5 +120,4 @@ def add_run_commands(subparsers: Subparsers) -> None:
     r.add_argument("--label", default="", help="free-text label stored with the run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
-    q = subparsers.add_parser("params", help="list every parameter with default, range, plausible range, unit and source")
-    q.set_defaults(func=cmd_params)
+    add_params_command(subparsers)

@@ -15,7 +15,16 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, EXIT_FAILED, EXIT_INTERRUPTED, check_workers, out_dir, run_command
+from sim.cli.common import (
+    DB_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    check_workers,
+    notice_compiling,
+    out_dir,
+    run_command,
+)
+from sim.config.units import units_of
 from sim.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -36,13 +45,19 @@ def _scheduler(args: argparse.Namespace) -> str | None:
     return os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None
 
 
+#: units of ``govsim sweep --json``
+_SWEEP_UNITS = {"n_runs": "runs", "n_before": "runs", "n_stored": "runs", "n_done": "runs", "n_failed": "runs",
+                "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds", "store_s": "seconds"}
+
+
 def _print_plan(spec: SweepSpec, as_json: bool) -> None:
     """``--dry-run``: the sweep's size, factors and outcomes, nothing run or written."""
     factors = [f.name for f in spec.factors]
     plan = {"sweep_id": spec.sweep_id, "design": spec.design, "n_experiments": spec.n_experiments,
             "replicates": spec.replicates, "n_runs": spec.n_runs, "steps": spec.steps,
             "factors": factors, "outcomes": list(spec.outcomes),
-            "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))]}
+            "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))],
+            "units": {"steps": "days", **units_of(spec.outcomes)}}
     print(json.dumps(plan, ensure_ascii=False) if as_json else
           f"sweep {spec.sweep_id}: {spec.design}, {spec.n_experiments:,} experiments x {spec.replicates} "
           f"replicates = {spec.n_runs:,} runs of {spec.steps} days; factors: {', '.join(factors) or '-'}; "
@@ -52,7 +67,7 @@ def _print_plan(spec: SweepSpec, as_json: bool) -> None:
 def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
     """Print what the sweep did; the exit code: 0 done, 1 some runs failed, 130 interrupted."""
     if args.json:
-        print(json.dumps({**report.to_json(), "db": url}, ensure_ascii=False))
+        print(json.dumps({**report.to_json(), "db": url, "units": _SWEEP_UNITS}, ensure_ascii=False))
     if report.interrupted:
         print(f"govsim: interrupted; {report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} are "
               f"stored; run the same command to resume", file=sys.stderr)
@@ -85,6 +100,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finished = False
     try:
         store = ResultStore(args.db)  # a bad URL fails here, before anything is written
+        notice_compiling()
         try:
             report = run_sweep(spec, store, executor=executor, progress=not args.quiet)
         finally:
@@ -100,7 +116,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments.sensitivity import analyse, format_results, plot_results
     from sim.store.database import ResultStore
 
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, read_only=True)
     try:
         analysis = analyse(store, args.sweep_id, args.method, args.outcome or None)
     finally:
@@ -108,7 +124,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out = out_dir(args.out)
     path = plot_results(analysis, out / f"sensitivity_{analysis.sweep['id']}_{analysis.method}.png")
     if args.json:
-        print(json.dumps({**analysis.to_json(), "figure": str(path)}, ensure_ascii=False))
+        units = units_of(r.outcome for r in analysis.results)  # of the outcomes; the indices have none
+        print(json.dumps({**analysis.to_json(), "figure": str(path), "units": units}, ensure_ascii=False))
     else:
         print(format_results(analysis))
         print(f"\nfigure: {path}")
@@ -120,7 +137,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sim.store.database import ResultStore
     from sim.store.export import export_sweep
 
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, read_only=True)
     try:
         path, n, sid = export_sweep(store, args.sweep_id, args.format, args.out, timeseries=args.timeseries)
     except OutputError as err:

@@ -72,6 +72,7 @@ from sim.experiments.compare_stats import (
 )
 from sim.experiments.compare_table import MAIN_METRICS, format_table
 from sim.experiments.runner import StopSignals, check_workers, open_executor, progress_bar, run_record
+from sim.experiments.series_every import check_series_every, thin_series
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,14 +165,20 @@ def run_comparison(
     *,
     store: ResultStore | None = None,
     comparison_id: str | None = None,
+    series_every: int = 1,
 ) -> Comparison:
-    """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes."""
+    """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes.
+
+    ``series_every``: store every n-th recorded day of the time series (and the last), e.g. 7 for weekly
+    series: a smaller store; the comparison returned keeps every recorded day.
+    """
     _check_run_args(replicates, seed, workers)
+    check_series_every(series_every)
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
     n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
     t0 = time.perf_counter()
-    runs = _ComparisonRuns(entries, store, cid)
+    runs = _ComparisonRuns(entries, store, cid, series_every=series_every)
     try:
         runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:
@@ -187,8 +194,9 @@ class _ComparisonRuns:
     """
 
     def __init__(self, entries: Sequence[Entry], store: ResultStore | None, cid: str,
-                 variants: Sequence[Sequence[tuple[Scenario, str]]] | None = None) -> None:
+                 variants: Sequence[Sequence[tuple[Scenario, str]]] | None = None, *, series_every: int = 1) -> None:
         self.entries, self.store, self.cid, self.variants = entries, store, cid, variants
+        self.series_every = int(series_every)
         self.outputs: dict[tuple[int, int], _RunOutput] = {}
         self.run_ids: dict[tuple[int, int], int] = {}
         #: each scenario's provenance in the store: name, content hash, TOML text
@@ -208,7 +216,8 @@ class _ComparisonRuns:
         else:  # task index: entry x replicate
             scenarios = tuple(sc.to_dict() for row in self.variants for sc, _ in row)
             tasks = [(i * n_rep + r, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
-        with (StopSignals() as stop, progress_bar(len(tasks), f"compare {self.cid}", progress) as bar,
+        bar_cm = progress_bar(len(tasks), f"compare {self.cid}", progress, terminal_only=True)
+        with (StopSignals() as stop, bar_cm as bar,
               open_executor(_run_one, _Shared(scenarios, plugins), workers=n_workers) as executor,
               closing(executor.run(tasks)) as results):
             for _task, out in results:
@@ -226,8 +235,9 @@ class _ComparisonRuns:
         if self.variants is not None:  # the drawn scenario (it reproduces the run), after its header
             variant, header = self.variants[i][r]
             text = header + "\n" + variant.to_toml()
-        return run_record(out, scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed,
-                          n_steps=out.n_steps, label=f"compare:{self.cid}")
+        record = run_record(out, scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed,
+                            n_steps=out.n_steps, label=f"compare:{self.cid}")
+        return thin_series(record, self.series_every)
 
     def comparison(self, seeds: list[int], root_seed: int, wall_s: float, n_workers: int) -> Comparison:
         """The finished runs as a :class:`Comparison`, ordered by (scenario, replicate)."""
@@ -270,6 +280,7 @@ def compare(
     *,
     store: ResultStore | None = None,
     overrides: Mapping[str, Any] | None = None,
+    series_every: int = 1,
 ) -> Comparison:
     """Run every scenario ``replicates`` times with common random numbers; see the module docstring.
 
@@ -278,9 +289,10 @@ def compare(
     ``workers``: processes (default ``os.cpu_count()``; 1 runs in this process). ``store``: a
     :class:`~sim.store.database.ResultStore` to save every run in (label ``compare:<comparison_id>``).
     ``overrides``: ``{"dotted.key": value}`` set in every scenario before anything runs (as ``--set``).
+    ``series_every``: store every n-th recorded day of the series (see :func:`run_comparison`).
     """
     entries = prepare(scenarios, steps, overrides)
-    return run_comparison(entries, replicates, seed, workers, progress, store=store)
+    return run_comparison(entries, replicates, seed, workers, progress, store=store, series_every=series_every)
 
 
 # ---------------------------------------------------------------------------------------------

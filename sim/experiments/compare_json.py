@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.config.units import units_of
 from sim.experiments.compare_stats import STAT_COLUMNS
 
 if TYPE_CHECKING:
@@ -50,12 +51,19 @@ def comparison_to_json(comp: Comparison) -> dict[str, Any]:
                 "yuan_per_pp": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "status": c["status"],
                 "cost_diff_yuan": c["cost_diff"], "satisfaction_diff_pp": c["outcome_diff_pp"]}
         scenarios.append(item)
+    names = sorted({m for item in scenarios for m in item["metrics"]})
     return _nan_to_none({
         "comparison_id": comp.comparison_id, "baseline": comp.baseline, "root_seed": comp.root_seed,
         "seeds": list(comp.seeds), "replicates": comp.replicates,
         "steps": steps.pop() if len(steps) == 1 else None, "level": comp.level,
         "wall_s": round(comp.wall_s, 3), "scenarios": scenarios,
+        "units": {**units_of(names), "steps": "days", "wall_s": "seconds", **_COST_UNITS},
     })
+
+
+#: units of the fields of ``cost_per_satisfaction_point`` (pp: a percentage point, 0.01 of satisfaction on 0-1)
+_COST_UNITS = {"yuan_per_pp": "yuan per percentage point of mean satisfaction (0.01 on 0-1)",
+               "cost_diff_yuan": "yuan", "satisfaction_diff_pp": "percentage points of mean satisfaction"}
 
 
 def _isnull(value: Any) -> bool:

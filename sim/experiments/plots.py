@@ -36,6 +36,7 @@ __all__ = [
     "plot_compound_types",
     "plot_cost_effectiveness",
     "plot_timeseries",
+    "replicates_text",
     "reform_line",
     "save_figure",
     "scenario_colours",
@@ -47,17 +48,18 @@ PALETTE: tuple[str, ...] = (
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
 )
 
-#: y-axis label (with unit) and scale factor to the plotted unit of the time-series metrics.
+#: y-axis label (with unit) and scale factor to the plotted unit of the time-series metrics. Shares and
+#: scores are on 0-1 as in the tables and JSON (one convention: :mod:`sim.config.units`).
 SERIES_AXES: dict[str, tuple[str, float]] = {
-    "resolution_rate": ("Resolution rate (% of problems arisen)", 100.0),
-    "satisfaction_mean": ("Mean satisfaction (% of maximum)", 100.0),
-    "satisfaction_p10": ("10th-percentile satisfaction (% of maximum)", 100.0),
-    "trust_mean": ("Mean trust (% of maximum)", 100.0),
+    "resolution_rate": ("Resolution rate (share of problems arisen, 0-1)", 1.0),
+    "satisfaction_mean": ("Mean satisfaction (0-1)", 1.0),
+    "satisfaction_p10": ("10th-percentile satisfaction (0-1)", 1.0),
+    "trust_mean": ("Mean trust (0-1)", 1.0),
     "cost_yuan": ("Cumulative cost (yuan)", 1.0),
     "volunteer_hours": ("Cumulative volunteer hours (h)", 1.0),
-    "resolution_rate_30d": ("Resolution rate, last 30 days (% of problems closed)", 100.0),
-    "satisfaction_mean_30d": ("Mean satisfaction, last 30 days (% of maximum)", 100.0),
-    "trust_mean_30d": ("Mean trust, last 30 days (% of maximum)", 100.0),
+    "resolution_rate_30d": ("Resolution rate, last 30 days (share of problems closed, 0-1)", 1.0),
+    "satisfaction_mean_30d": ("Mean satisfaction, last 30 days (0-1)", 1.0),
+    "trust_mean_30d": ("Mean trust, last 30 days (0-1)", 1.0),
 }
 SERIES_TITLES: dict[str, str] = {
     "resolution_rate": "Resolution rate (resolved / arisen, cumulative)",
@@ -101,6 +103,11 @@ def _thousands(x: float, _pos: object = None) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or x == 0 else f"{x:g}"
 
 
+def replicates_text(comp: Comparison, interval: str) -> str:
+    """``mean of R replicates, <interval>`` for a figure's title, or ``one run`` (which has no interval)."""
+    return f"mean of {comp.replicates} replicates, {interval}" if comp.replicates > 1 else "one run"
+
+
 def reform_line(ax: Axes, comp: Comparison) -> None:
     """A dashed vertical line at each scenario's reform day (``reform.start_day`` > 0), labelled once."""
     days = sorted({d for d in (comp.reform_day(label) for label in comp.labels) if d > 0})
@@ -111,7 +118,7 @@ def reform_line(ax: Axes, comp: Comparison) -> None:
 def plot_timeseries(comp: Comparison, metrics: Sequence[str] | None = None) -> Figure:
     """One panel per metric: the mean over replicates (line) and its 95% CI (band) per scenario.
 
-    A dashed vertical line marks the reform day on every panel. Default metrics:
+    One replicate: its values, without a band. A dashed vertical line marks the reform day on every panel. Default metrics:
     :data:`TIMESERIES_METRICS`, or :data:`REFORM_TIMESERIES_METRICS` when the runs have a reform date.
     """
     if metrics is None:  # runs stored before the windowed series existed fall back to the cumulative ones
@@ -124,7 +131,8 @@ def plot_timeseries(comp: Comparison, metrics: Sequence[str] | None = None) -> F
         ylabel, scale = SERIES_AXES.get(metric, (metric, 1.0))
         for label in comp.labels:
             t, mean, lo, hi = comp.timeseries_ci(label, metric)
-            ax.fill_between(t, lo * scale, hi * scale, color=colours[label], alpha=0.2, linewidth=0)
+            if comp.replicates > 1:
+                ax.fill_between(t, lo * scale, hi * scale, color=colours[label], alpha=0.2, linewidth=0)
             ax.plot(t, mean * scale, color=colours[label], label=label, linewidth=1.6)
         reform_line(ax, comp)
         ax.set_ylabel(ylabel)
@@ -133,19 +141,19 @@ def plot_timeseries(comp: Comparison, metrics: Sequence[str] | None = None) -> F
     axes[-1].set_xlabel("Day of simulation (days)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), title="Scenario")
-    fig.suptitle(f"Outcomes over time: mean of {comp.replicates} replicates, shaded 95% CI")
+    fig.suptitle(f"Outcomes over time: {replicates_text(comp, 'shaded 95% CI')}")
     return fig
 
 
 def plot_compound_types(comp: Comparison) -> Figure:
     """Grouped bars by compound type (old / mature / new) for satisfaction and resolution rate.
 
-    One bar per scenario, with its 95% CI as error bar.
+    One bar per scenario, with its 95% CI as error bar (none for a single run).
     """
     colours = scenario_colours(comp.labels)
     panels = (
-        ("satisfaction", "Mean satisfaction (% of maximum)", "Satisfaction by compound type"),
-        ("resolution_rate", "Resolution rate (% of problems arisen)", "Resolution rate by compound type"),
+        ("satisfaction", "Mean satisfaction (0-1)", "Satisfaction by compound type"),
+        ("resolution_rate", "Resolved / arisen (0-1)", "Resolution rate by compound type"),
     )
     metrics = [f"{prefix}_{ct}" for prefix, _, _ in panels for ct in COMPOUND_TYPES]
     st = comp.stats(metrics)
@@ -158,21 +166,21 @@ def plot_compound_types(comp: Comparison) -> Figure:
     for ax, (prefix, ylabel, title) in zip(axes, panels):
         for k, label in enumerate(comp.labels):
             rows = [rec[(label, f"{prefix}_{ct}")] for ct in COMPOUND_TYPES]
-            mean = np.array([r["mean"] for r in rows]) * 100.0
-            lo = np.array([r["ci_low"] for r in rows]) * 100.0
-            hi = np.array([r["ci_high"] for r in rows]) * 100.0
-            yerr = np.vstack([mean - lo, hi - mean])
+            mean = np.array([r["mean"] for r in rows])
+            lo = np.array([r["ci_low"] for r in rows])
+            hi = np.array([r["ci_high"] for r in rows])
+            yerr = np.vstack([mean - lo, hi - mean]) if comp.replicates > 1 else None
             ax.bar(x - 0.4 + width * (k + 0.5), mean, width, yerr=yerr, capsize=3, color=colours[label],
                    label=label, error_kw={"elinewidth": 1.0, "ecolor": "#333333"})
         ax.set_xticks(x, [COMPOUND_LABELS.get(ct, ct) for ct in COMPOUND_TYPES])
         ax.set_xlabel("Compound type")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), title="Scenario")
-    fig.suptitle(f"Outcomes by compound type at the end of the run: mean of {comp.replicates} replicates, 95% CI")
+    fig.suptitle(f"Outcomes by compound type at the end of the run: {replicates_text(comp, '95% CI')}")
     return fig
 
 

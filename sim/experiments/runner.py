@@ -430,9 +430,10 @@ def run_tasks(fn: Callable[[Any, T], R], tasks: Iterable[T], shared: Any = None,
         return gather(ex, tasks)
 
 
-def progress_bar(total: int, desc: str, enabled: bool = True, **options: Any) -> Any:
-    """The tqdm progress bar of a batch of runs (``options`` go to tqdm; off unless ``enabled``)."""
-    return tqdm(total=total, desc=desc, disable=not enabled, **{"unit": "run", "leave": False, **options})
+def progress_bar(total: int, desc: str, enabled: bool = True, *, terminal_only: bool = False, **options: Any) -> Any:
+    """The tqdm bar of a batch of runs (``options`` go to tqdm); off unless ``enabled``, or off a terminal if ``terminal_only``."""
+    disable = True if not enabled else (None if terminal_only else False)  # None: tqdm asks isatty()
+    return tqdm(total=total, desc=desc, disable=disable, **{"unit": "run", "leave": False, **options})
 
 
 class StopSignals:

@@ -50,6 +50,7 @@ from sim.experiments.compare import (
 )
 from sim.experiments.compare_stats import replicate_seeds
 from sim.experiments.compare_table import MAIN_METRICS
+from sim.experiments.series_every import check_series_every
 from sim.experiments.uncertainty_spec import Uncertain, apply_draw, draw_values, load_uncertainty, resolve_uncertain
 from sim.experiments.uncertainty_stats import (
     DRIVER_METRICS,
@@ -112,9 +113,13 @@ def prepare_draws(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
 
 def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], replicates: int = 20, seed: int = 1,
                   workers: int | None = None, progress: bool = True, *, store: ResultStore | None = None,
-                  comparison_id: str | None = None) -> UncertainComparison:
-    """Run prepared entries (:func:`~sim.experiments.compare.prepare`) with one draw per replicate."""
+                  comparison_id: str | None = None, series_every: int = 1) -> UncertainComparison:
+    """Run prepared entries (:func:`~sim.experiments.compare.prepare`) with one draw per replicate.
+
+    ``series_every``: store every n-th recorded day of the series (see :func:`~sim.experiments.compare.run_comparison`).
+    """
     _check_run_args(replicates, seed, workers)
+    check_series_every(series_every)
     values, drawn = prepare_draws(entries, uncertain, replicates, seed)
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
@@ -122,7 +127,7 @@ def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
     t0 = time.perf_counter()
     variants = [[(drawn[i][r], draw_header(r, uncertain, values[r])) for r in range(int(replicates))]
                 for i in range(len(entries))]
-    runs = _ComparisonRuns(entries, store, cid, variants)
+    runs = _ComparisonRuns(entries, store, cid, variants, series_every=series_every)
     try:
         runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:

@@ -5,7 +5,8 @@
 * an integer -> one stored run (``RunTarget``);
 * ``compare:<id>`` or ``<id>`` (or a unique prefix of it) -> the runs stored by ``govsim compare``
   with label ``compare:<id>`` (``ComparisonTarget``);
-* anything else -> a stored sweep (:meth:`sim.store.database.ResultStore.find_sweep`, id or unique prefix).
+* anything else -> a stored sweep (:meth:`sim.store.database.ResultStore.find_sweep`, id or unique prefix);
+* ``latest`` -> the most recently stored single run, comparison or sweep (:func:`sim.store.catalog.latest`).
 
 :func:`comparison_from_store` rebuilds a :class:`sim.experiments.compare.Comparison` (per-replicate summaries
 and time series) from the stored rows, so the report's tables and figures are computed by the same
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["ROOT_SEED_SEARCH", "ComparisonTarget", "RunTarget", "SweepTarget", "comparison_from_store", "resolve"]
 
 LABEL_PREFIX = "compare:"
+#: the reference ``govsim report`` reads as the most recently stored run, comparison or sweep
+LATEST = "latest"
 ROOT_SEED_SEARCH = 1000
 
 
@@ -93,6 +96,15 @@ def resolve(store: ResultStore, ref: str) -> RunTarget | ComparisonTarget | Swee
     ref = str(ref).strip()
     if not ref:
         raise StoreError("expected a run id, a comparison id (compare:<id>) or a sweep id, got ''")
+    if ref == LATEST:
+        from sim.store.catalog import latest
+
+        kind, found = latest(store)
+        if kind == "run":
+            return RunTarget(int(found))
+        if kind == "comparison":
+            return ComparisonTarget(str(found))
+        return SweepTarget(store.find_sweep(str(found)))
     if ref.isdigit():
         if not _rows(store, runs.c.id == int(ref), f"read run {ref}"):
             raise StoreError(f"results database '{store.url}': no run with id {ref}")

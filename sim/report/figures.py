@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["OUTCOME_AXES", "choose_heatmap_factors", "factor_label", "heatmap_grid", "plot_levels", "plot_sensitivity",
            "plot_sweep_heatmap"]
 
-#: Label (with unit) and scale of sweep outcomes.
+#: Label (with unit) and scale of sweep outcomes (shares and scores on 0-1, as in the tables and JSON).
 OUTCOME_AXES: dict[str, tuple[str, float]] = {
-    "resolution_rate": ("Resolution rate (% of problems arisen)", 100.0),
-    "satisfaction_mean": ("Mean satisfaction (% of maximum)", 100.0),
-    "trust_mean": ("Mean trust (% of maximum)", 100.0),
+    "resolution_rate": ("Resolution rate (share of problems arisen, 0-1)", 1.0),
+    "satisfaction_mean": ("Mean satisfaction (0-1)", 1.0),
+    "trust_mean": ("Mean trust (0-1)", 1.0),
     "days_to_resolution_median": ("Median days to resolution (days)", 1.0),
     "cost_yuan": ("Cost over the run (yuan)", 1.0),
 }
@@ -64,16 +64,16 @@ def plot_levels(comp: Comparison) -> Figure:
     x = np.arange(len(LEVELS))
     for k, label in enumerate(comp.labels):
         rows = [rec[(label, m)] for m in metrics]
-        mean = np.array([r["mean"] for r in rows]) * 100.0
-        lo = np.array([r["ci_low"] for r in rows]) * 100.0
-        hi = np.array([r["ci_high"] for r in rows]) * 100.0
-        yerr = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0)
+        mean = np.array([r["mean"] for r in rows])
+        lo = np.array([r["ci_low"] for r in rows])
+        hi = np.array([r["ci_high"] for r in rows])
+        yerr = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0) if comp.replicates > 1 else None
         ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(mean), width, yerr=yerr, capsize=3, color=colours[label],
                label=label, error_kw={"elinewidth": 1.0, "ecolor": "#333333"})
     ax.set_xticks(x, list(LEVELS))
     ax.set_xlabel("Level that resolved the problem")
-    ax.set_ylabel("Share of resolved problems (%)")
-    ax.set_ylim(0, 100)
+    ax.set_ylabel("Share of resolved problems (0-1)")
+    ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Where problems are resolved")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(n, 3), title="Scenario")
@@ -136,7 +136,8 @@ def plot_sweep_heatmap(frame: pd.DataFrame, fx: str, fy: str, outcomes: Sequence
         finite = shown[np.isfinite(shown)]
         mid = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
         for (i, j), v in np.ndenumerate(shown):
-            text = "n/a" if not math.isfinite(v) else (f"{v:.1f}" if abs(v) < 1000 else f"{v:,.0f}")
+            text = ("n/a" if not math.isfinite(v) else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 1000
+                    else f"{v:,.0f}")
             ax.text(j, i, f"{text}\nn={int(count[i, j])}", ha="center", va="center", fontsize=7,
                     color="white" if math.isfinite(v) and v < mid else "black")
         fig.colorbar(im, ax=ax, label=label, shrink=0.9)

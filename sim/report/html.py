@@ -94,7 +94,10 @@ class Report:
 
 
 def _table_html(comp: Comparison) -> str:
-    """The comparison table: mean [95% CI] per scenario and the paired difference to the baseline."""
+    """The comparison table: mean [95% CI] per scenario and the paired difference to the baseline.
+
+    One run (one replicate): its values only, without interval columns.
+    """
     from sim.experiments.compare_table import MAIN_METRICS, row_decimals
 
     units = dict(MAIN_METRICS)
@@ -102,10 +105,11 @@ def _table_html(comp: Comparison) -> str:
     st = comp.stats(metrics)
     rec = {(r["scenario"], r["metric"]): r for r in st.to_dict("records")}
     colours = comp.colours
+    single = comp.replicates == 1
     head = ['<th class="l">metric</th><th class="l">unit</th>']
     for k, label in enumerate(comp.labels):
         sw = f'<span style="color:{colours[label]}">&#9632;</span> '
-        head.append(f"<th>{sw}{html.escape(label)}<br>mean [95% CI]</th>")
+        head.append(f"<th>{sw}{html.escape(label)}<br>{'value' if single else 'mean [95% CI]'}</th>")
         if k:
             head.append(f"<th>{html.escape(label)}<br>diff vs {html.escape(comp.baseline)} [95% CI]</th>")
     rows = ["<tr>" + "".join(head) + "</tr>"]
@@ -114,6 +118,9 @@ def _table_html(comp: Comparison) -> str:
         dec = row_decimals(rs)
         cells = [f'<td class="l">{metric}</td><td class="l">{units[metric]}</td>']
         for k, r in enumerate(rs):
+            if single:
+                cells.append(f"<td>{format_number(r['mean'], dec)}</td>")
+                continue
             cells.append(f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], dec, False)}</td>")
             if k:
                 cells.append(f"<td>{_cell(r['diff'], r['diff_ci_low'], r['diff_ci_high'], dec, True)}</td>")
@@ -147,6 +154,8 @@ def _pre_post_html(comp: Comparison) -> str:
     from sim.experiments.compare_windows import pre_post_records
 
     day = comp.reform_day()
+    if comp.replicates == 1:
+        return _pre_post_single_html(comp)
     rows = ['<tr><th class="l">outcome</th><th class="l">scenario</th><th>pre</th><th>post</th>'
             "<th>change [95% CI]</th><th>effect vs " + html.escape(comp.baseline) + " [95% CI]</th>"
             "<th>days to 50%</th><th>days to 90%</th></tr>"]
@@ -168,6 +177,25 @@ def _pre_post_html(comp: Comparison) -> str:
     return note + f'<table class="pre-post">{"".join(rows)}</table>'
 
 
+def _pre_post_single_html(comp: Comparison) -> str:
+    """Pre/post-reform windows of one run: values, no intervals and no effect (there is no second scenario)."""
+    from sim.experiments.compare_windows import pre_post_records
+
+    day = comp.reform_day()
+    rows = ['<tr><th class="l">outcome</th><th>pre</th><th>post</th><th>change</th><th>days to 50%</th>'
+            "<th>days to 90%</th></tr>"]
+    for r in pre_post_records(comp):
+        days = ["n/a" if not math.isfinite(r[k]) else f"{r[k]:.0f}" for k in ("t50", "t90")]
+        rows.append(f'<tr><td class="l">{r["outcome"]}</td><td>{format_number(r["pre"], 4)}</td>'
+                    f"<td>{format_number(r['post'], 4)}</td><td>{format_number(r['change'], 4, True)}</td>"
+                    f"<td>{days[0]}</td><td>{days[1]}</td></tr>")
+    note = (f'<p class="note">The reform starts on day {day} (dashed line on every time-series figure). pre: mean '
+            f"over the window before day {day}; post: mean over the last window of the run; change = post - pre; "
+            f"days to 50% / 90%: days after day {day} until the series, smoothed by a centred 30-day mean, covers "
+            "that share of its change.</p>")
+    return note + f'<table class="pre-post">{"".join(rows)}</table>'
+
+
 def comparison_report(comp: Comparison, out: Path, title: str | None = None, single_run: bool = False,
                       uncertainty: UncertainComparison | None = None) -> Report:
     """Build and write the report of a comparison (or of one run, ``single_run``; with parameter ``uncertainty``)."""
@@ -177,8 +205,8 @@ def comparison_report(comp: Comparison, out: Path, title: str | None = None, sin
     steps = sorted({comp.steps(label) for label in comp.labels})
     if single_run:
         intro = (f"<p>One run of scenario <b>{html.escape(comp.baseline)}</b>, {'/'.join(map(str, steps))} days, seed "
-                 f"{comp.seeds[0]}. A single run has no confidence intervals.</p>")
-        rep.add("table", "Scenario table", _table_html(comp))
+                 f"{comp.seeds[0]}: its values (a single run has no confidence intervals).</p>")
+        rep.add("table", "Outcomes", _table_html(comp))
     else:
         root = f"root seed {comp.root_seed}" if comp.root_seed >= 0 else "root seed not recovered"
         intro = (f"<p>{len(comp.labels)} scenarios x {comp.replicates} replicates x {'/'.join(map(str, steps))} days "

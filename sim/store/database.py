@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from sim.errors import StoreError
+from sim.store.location import FALLBACK_DB_URL, default_db
 from sim.store.schema import (
     NAME_LEN,
     error_line,
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
 
-DEFAULT_DB_URL: str = "sqlite:///results/govsim.db"
+#: the default outside a govsim checkout without GOVSIM_DB (see :mod:`sim.store.location`)
+DEFAULT_DB_URL: str = FALLBACK_DB_URL
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -108,12 +110,21 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
 
 
 class ResultStore:
-    """Opens a results database (creating its tables) and saves / reads back runs."""
+    """Opens a results database (creating its tables) and saves / reads back runs.
 
-    def __init__(self, url: str | None = None) -> None:
-        raw = DEFAULT_DB_URL if url is None else url
+    ``url`` None: the default store of :mod:`sim.store.location` (``GOVSIM_DB``, else the govsim
+    checkout's ``results/govsim.db``, else ``results/govsim.db`` here). ``read_only``: for commands
+    that only read; nothing is created, a missing database is a :class:`StoreError` naming its URL.
+    """
+
+    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
+        if url is None:
+            default = default_db()
+            raw, create_dirs = default.url, default.may_create_dir
+        else:
+            raw, create_dirs = url, url == DEFAULT_DB_URL
         self._url = mask_url(raw)
-        self._engine: Engine | None = open_engine(raw, create_dirs=(raw == DEFAULT_DB_URL))
+        self._engine: Engine | None = open_engine(raw, create_dirs=create_dirs, read_only=read_only)
 
     def _fail(self, reason: str) -> NoReturn:
         raise StoreError(f"results database '{self._url}': {reason}") from None

@@ -35,6 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -206,12 +207,14 @@ def _fail_open(masked: str, reason: str) -> NoReturn:
     raise StoreError(f"cannot open results database '{masked}': {reason}; {_URL_HINT}") from None
 
 
-def open_engine(url: str, *, create_dirs: bool) -> Engine:
+def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engine:
     """Check ``url``, build its engine and create any missing tables (the test connect).
 
     ``create_dirs`` (the default URL only) allows creating a missing SQLite directory; other
     paths in missing directories are refused. Any failure raises one :class:`StoreError` and
     leaves nothing behind: the engine is disposed and files/directories made here are removed.
+    ``read_only`` (commands that only read: report, list, export, ...) creates nothing: a missing
+    SQLite file or a database without govsim's tables is an error naming the URL.
     """
     masked = mask_url(url)
     try:
@@ -220,10 +223,15 @@ def open_engine(url: str, *, create_dirs: bool) -> Engine:
         _fail_open(masked, "not a valid database URL")
     created: list[Path] = []  # filesystem entries made here, removed again if opening fails
     engine: Engine | None = None
+    if read_only:
+        _check_sqlite_exists(parsed, masked)
     try:
-        engine = _create_engine(parsed, masked, create_dirs=create_dirs, created=created)
+        engine = _create_engine(parsed, masked, create_dirs=create_dirs and not read_only, created=created)
         with engine.begin() as conn:
-            metadata.create_all(conn)
+            if not read_only:
+                metadata.create_all(conn)
+            elif not inspect(conn).has_table(runs.name):
+                raise StoreError(f"results database '{masked}': it holds no govsim results (no table '{runs.name}')")
         return engine
     except StoreError:
         _cleanup(engine, created)
@@ -231,6 +239,16 @@ def open_engine(url: str, *, create_dirs: bool) -> Engine:
     except SQLAlchemyError as exc:
         _cleanup(engine, created)
         _fail_open(masked, error_line(exc))
+
+
+def _check_sqlite_exists(parsed: URL, masked: str) -> None:
+    """A read-only open of an on-disk SQLite database whose file is missing fails here, creating nothing."""
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    if not Path(database).is_file():
+        raise StoreError(f"results database '{masked}': no such file '{Path(database).absolute()}', nothing is "
+                         f"stored there (--db URL or the GOVSIM_DB environment variable name another store)")
 
 
 def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> Engine:

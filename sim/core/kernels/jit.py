@@ -75,12 +75,37 @@ class _KernelCache(FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
+#: every kernel declared so far (by the kernel modules imported), for :func:`cache_is_cold`
+_KERNELS: list[Any] = []
+
+
 def _compile(fn: Callable[P, R], **options: Any) -> Callable[P, R]:
     """``numba.njit(nogil=True, **options)``, cached on disk with the package's stamp."""
     kernel = numba.njit(nogil=True, **options)(fn)
     # what enable_caching() (njit's cache=True) sets, with the package's stamp
     kernel._cache = _KernelCache(fn)
+    if options.get("inline") != "always":  # inlined helpers are compiled into their callers, never cached alone
+        _KERNELS.append(kernel)
     return kernel
+
+
+def cache_is_cold() -> bool:
+    """Whether a kernel of the modules imported so far has no fresh compiled code on disk.
+
+    Then its first call compiles it (about 30 s of CPU for all of them, once per machine and version of
+    the kernels). Read from numba's cache index of each kernel, as numba does before compiling:
+    missing, of another numba version, or with another source stamp counts as cold. Kernels
+    already compiled in this process are warm.
+    """
+    for kernel in _KERNELS:
+        if kernel.signatures:
+            continue
+        try:
+            if not kernel._cache._cache_file._load_index():
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable index is recompiled by numba: cold
+            return True
+    return False
 
 
 def jit(fn: Callable[P, R]) -> Callable[P, R]:
