@@ -19,7 +19,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.store.database import ResultStore
 
     out = out_dir(args.out)
-    store = ResultStore(args.db)
+    store = ResultStore(args.db, create=False)  # a report reads: a missing database is an error, not a new file
     try:
         rep = make_report(store, args.ref, out)
     finally:

@@ -93,8 +93,8 @@ def resolve(store: ResultStore, ref: str) -> RunTarget | ComparisonTarget | Swee
     ref = str(ref).strip()
     if not ref:
         raise StoreError("expected a run id, a comparison id (compare:<id>) or a sweep id, got ''")
-    if ref.isdigit():
-        if not _rows(store, runs.c.id == int(ref), f"read run {ref}"):
+    if ref.isascii() and ref.isdigit():
+        if int(ref) > 2**63 - 1 or not _rows(store, runs.c.id == int(ref), f"read run {ref}"):
             raise StoreError(f"results database '{store.url}': no run with id {ref}")
         return RunTarget(int(ref))
     explicit = ref.startswith(LABEL_PREFIX)

@@ -110,10 +110,10 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
 class ResultStore:
     """Opens a results database (creating its tables) and saves / reads back runs."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         raw = DEFAULT_DB_URL if url is None else url
         self._url = mask_url(raw)
-        self._engine: Engine | None = open_engine(raw, create_dirs=(raw == DEFAULT_DB_URL))
+        self._engine: Engine | None = open_engine(raw, create_dirs=(raw == DEFAULT_DB_URL) and create, create=create)
 
     def _fail(self, reason: str) -> NoReturn:
         raise StoreError(f"results database '{self._url}': {reason}") from None
@@ -355,6 +355,8 @@ class ResultStore:
 
     def find_sweep(self, ref: str) -> dict[str, Any]:
         """The sweep whose id is ``ref`` or starts with it (e.g. its name); StoreError if none or several."""
+        if not isinstance(ref, str) or not ref.strip():
+            self._fail("an empty sweep id matches nothing; allowed: a sweep id or a unique prefix of one (its name)")
         row = self._sweep_row(ref)
         if row is not None:
             return row

@@ -44,6 +44,7 @@ from sim.errors import StoreError
 
 __all__ = [
     "NAME_LEN",
+    "check_url",
     "error_line",
     "experiments",
     "mask_url",
@@ -206,18 +207,47 @@ def _fail_open(masked: str, reason: str) -> NoReturn:
     raise StoreError(f"cannot open results database '{masked}': {reason}; {_URL_HINT}") from None
 
 
-def open_engine(url: str, *, create_dirs: bool) -> Engine:
+def _in_memory(parsed: URL) -> bool:
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (database in ("", ":memory:") or "mode=memory" in database)
+
+
+def check_url(url: str | None, *, persistent: bool = False) -> None:
+    """Check a database URL without connecting or creating anything; :class:`StoreError` if it is not allowed.
+
+    ``persistent``: refuse an in-memory database (``sqlite://``), whose contents vanish with the
+    process (a sweep could never be resumed from it).
+    """
+    if url is None:
+        return
+    masked = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        _fail_open(masked, "not a valid database URL")
+    if persistent and _in_memory(parsed):
+        _fail_open(masked, "an in-memory database is lost when govsim exits, so this could not be resumed; "
+                           "allowed: a database file or server")
+
+
+def open_engine(url: str, *, create_dirs: bool, create: bool = True) -> Engine:
     """Check ``url``, build its engine and create any missing tables (the test connect).
 
     ``create_dirs`` (the default URL only) allows creating a missing SQLite directory; other
-    paths in missing directories are refused. Any failure raises one :class:`StoreError` and
-    leaves nothing behind: the engine is disposed and files/directories made here are removed.
+    paths in missing directories are refused. ``create`` False (commands that only read): a
+    missing SQLite file is an error, not a new empty database. Any failure raises one
+    :class:`StoreError` and leaves nothing behind: the engine is disposed and files/directories
+    made here are removed.
     """
     masked = mask_url(url)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: e.g. a non-numeric port
         _fail_open(masked, "not a valid database URL")
+    if not create and parsed.get_backend_name() == "sqlite" and not _in_memory(parsed):
+        database = parsed.database or ""
+        if not database.startswith("file:") and not Path(database).is_file():
+            _fail_open(masked, f"no such database file '{database}' (nothing has been stored there)")
     created: list[Path] = []  # filesystem entries made here, removed again if opening fails
     engine: Engine | None = None
     try:
