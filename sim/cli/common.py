@@ -150,7 +150,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _one_line(err: BaseException) -> str:
     """The error's message on one line (a newline in a value given by the user is shown escaped)."""
-    return str(err).replace("\r", "\\r").replace("\n", "\\n")
+    text = str(err)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _traceback(debug: bool) -> None:

@@ -44,7 +44,8 @@ def safe_filename(name: str, default: str = "unnamed") -> str:
     ``../../x`` becomes ``_x``, ``/etc/passwd`` ``_etc_passwd``; an empty result is ``default``.
     At most :data:`MAX_FILENAME` characters.
     """
-    stem = _UNSAFE.sub("_", unicodedata.normalize("NFKC", name)).lstrip(".")
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFKC", name))
+    stem = re.sub(r"_{2,}", "_", re.sub(r"\.{2,}", "_", stem)).lstrip(".")
     stem = stem[:MAX_FILENAME].strip()
     return stem if stem and stem not in (".", "..") else default
 
