@@ -137,6 +137,11 @@ def sweep_files(draw: st.DrawFn) -> bytes:
     """Bytes of a sweep file around the tiny base scenario."""
     if draw(st.integers(0, 5)) == 0:
         return draw(st.binary(max_size=200))
+    if draw(st.booleans()):
+        return draw(mutated(VALID_SWEEP, ["name", "scenario", "steps", "replicates", "seed", "outcomes",
+                                          "design.method", "design.n_samples", "design.levels",
+                                          "uncertainties.problems.rate_arise", "levers", "constants",
+                                          "record_every", "common_random_numbers"]))
     data: dict[str, Any] = {"scenario": draw(st.sampled_from(["tiny.toml"] * 4 + ["missing.toml", "", "/dev/zero"]))}
     optional = {"name": NASTY_TEXT, "replicates": NUMBERS, "seed": NUMBERS, "steps": NUMBERS,
                 "record_every": NUMBERS, "outcomes": st.lists(st.sampled_from(["resolution_rate", "nope", ""]),
@@ -156,11 +161,44 @@ def sweep_files(draw: st.DrawFn) -> bytes:
 
 
 # ---- calibration files -------------------------------------------------------------------------
+VALID_CALIBRATION: dict[str, Any] = {
+    "name": "cal", "base": "tiny.toml", "window_days": 3, "replicates": 1, "check_replicates": 2,
+    "optimizer": {"max_evaluations": 1},
+    "targets": [{"name": "rr", "metric": "resolution_rate", "reported": 0.5, "tolerance": 0.2}],
+    "parameters": [{"key": "problems.rate_arise", "lo": 0.005, "hi": 0.009}]}
+VALID_SWEEP: dict[str, Any] = {
+    "scenario": "tiny.toml", "steps": 2, "replicates": 1, "outcomes": ["resolution_rate"],
+    "design": {"method": "latin_hypercube", "n_samples": 2},
+    "uncertainties": {"problems.rate_arise": {"low": 0.005, "high": 0.009}}}
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: dict[str, Any], keys: list[str]) -> bytes:
+    """A valid file with zero to two keys (top-level or one level down) replaced by fuzz values or removed."""
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in valid.items()}
+    for _ in range(draw(st.integers(0, 2))):
+        key = draw(st.sampled_from(keys))
+        head, _, tail = key.partition(".")
+        node = data.get(head) if tail else data
+        if tail and not isinstance(node, dict):
+            continue
+        name = tail or head
+        if draw(st.integers(0, 4)) == 0:
+            node.pop(name, None)  # type: ignore[union-attr]
+        else:
+            node[name] = draw(VALUES)  # type: ignore[index]
+    return _toml(data)
+
+
 @st.composite
 def calibration_files(draw: st.DrawFn) -> bytes:
     """Bytes of a calibration file around the tiny base scenario."""
     if draw(st.integers(0, 5)) == 0:
         return draw(st.binary(max_size=200))
+    if draw(st.booleans()):
+        return draw(mutated(VALID_CALIBRATION, ["name", "description", "base", "window_days", "replicates",
+                                                "check_replicates", "seed", "optimizer.max_evaluations",
+                                                "optimizer.method", "targets", "parameters", "overrides"]))
     data: dict[str, Any] = {"name": draw(st.one_of(NASTY_TEXT, st.just("cal"))),
                             "base": draw(st.sampled_from(["tiny.toml"] * 4 + ["missing.toml", "/dev/zero"])),
                             "window_days": draw(st.one_of(st.integers(1, 5), NUMBERS))}

@@ -274,3 +274,35 @@ def test_readers_never_create_a_database_and_odd_ids_fail_cleanly(here: Path, ca
     assert main(["run", "tiny.toml", "--quiet", "--db", db]) == 0
     for ref in ("99999999999999999999999", "²", "compare:../../x"):
         one_line_error(capsys, ["report", ref, "--db", db, "--out", "rep"])
+
+
+# ---- sweep outcomes ----------------------------------------------------------------------------
+def test_every_counter_a_policy_reports_is_declared() -> None:
+    from sim import policies
+    from sim.core.model import Model
+    from sim.core.scenario import load_scenario as load
+
+    from helpers import REPO, SMALL
+
+    scenario = load(REPO / "scenarios" / "combined_reforms.toml").with_overrides({**SMALL, "run.n_steps": 120})
+    summary = Model(scenario, seed=1).run(progress=False).summary
+    names = [spec.name for spec in scenario.policies]
+    assert len(names) >= 6
+    reported = {k for k in summary for p in names if k.startswith(f"{p}_") and k[len(p) + 1:] in
+                policies.get(p).counters}
+    assert reported  # the run counts things ...
+    model = Model(scenario, seed=1)
+    model.run(progress=False)
+    for key in model.policy_counters:  # ... and everything it counts is declared
+        policy = next(p for p in names if key.startswith(f"{p}_"))
+        assert key[len(policy) + 1:] in policies.get(policy).counters, key
+
+
+def test_an_unknown_policy_outcome_is_refused_not_stored_as_zero(here: Path, capsys) -> None:
+    (here / "s.toml").write_text('scenario = "tiny.toml"\noutcomes = ["grid_nonsense"]\n[constants]\n'
+                                 '"policies.grid.enabled" = true\n', encoding="utf-8")
+    line = one_line_error(capsys, ["sweep", "s.toml", "--dry-run"])
+    assert "'grid_nonsense' is not a summary metric" in line
+    (here / "s.toml").write_text('scenario = "tiny.toml"\noutcomes = ["grid_proxy_services"]\n[constants]\n'
+                                 '"policies.grid.enabled" = true\n', encoding="utf-8")
+    assert main(["sweep", "s.toml", "--dry-run"]) == 0

@@ -246,7 +246,11 @@ def open_engine(url: str, *, create_dirs: bool, create: bool = True) -> Engine:
         _fail_open(masked, "not a valid database URL")
     if not create and parsed.get_backend_name() == "sqlite" and not _in_memory(parsed):
         database = parsed.database or ""
-        if not database.startswith("file:") and not Path(database).is_file():
+        try:
+            exists = database.startswith("file:") or Path(database).is_file()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            _fail_open(masked, f"not a usable file name ({getattr(exc, 'strerror', None) or exc})")
+        if not exists:
             _fail_open(masked, f"no such database file '{database}' (nothing has been stored there)")
     created: list[Path] = []  # filesystem entries made here, removed again if opening fails
     engine: Engine | None = None
@@ -258,7 +262,7 @@ def open_engine(url: str, *, create_dirs: bool, create: bool = True) -> Engine:
     except StoreError:
         _cleanup(engine, created)
         raise
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: e.g. a NUL in a file: URI
         _cleanup(engine, created)
         _fail_open(masked, error_line(exc))
 
@@ -267,7 +271,10 @@ def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list
     """Check the target and build the engine; SQLite directories are checked, never invented."""
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
+        try:
+            _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte: refused before any file is made
+            _fail_open(masked, f"not a usable file name ({getattr(exc, 'strerror', None) or exc})")
     elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
@@ -287,6 +294,8 @@ def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list
 def _prepare_sqlite_path(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> None:
     """Create the directory only if ``create_dirs``; refuse other paths in missing directories."""
     database = parsed.database or ""
+    if "\x00" in database:
+        raise ValueError("a NUL character in the file name")
     if database in ("", ":memory:") or database.startswith("file:"):
         return  # in-memory or URI filename: nothing on disk to check
     path = Path(database)

@@ -426,7 +426,9 @@ def dynamic_metric(name: str, policy_names: set[str]) -> bool:
     """Metrics present only once non-zero: flag counts and policy counters (0 when absent)."""
     if name.startswith("flag_") and any(name in (f"flag_{f}_resolved", f"flag_{f}_abandoned") for f in FLAGS):
         return True
-    return any(name.startswith(f"{p}_") for p in policy_names)
+    from sim import policies
+
+    return any(name == f"{p}_{c}" for p in policy_names for c in policies.get(p).counters)
 
 
 def _check_outcomes(src: str, spec: SweepSpec) -> None:
