@@ -58,7 +58,12 @@ def _strict_json(text: str) -> None:
         raise ValueError(f"non-JSON constant {name}")
 
     for line in text.strip().splitlines()[-1:]:
-        json.loads(line, parse_constant=refuse)
+        data = json.loads(line, parse_constant=refuse)
+        summary = data.get("summary") if isinstance(data, dict) else None
+        if isinstance(summary, dict) and summary.get("n_residents"):  # a run: its outcomes are numbers
+            for key in ("satisfaction_mean", "trust_mean", "cost_yuan"):
+                if summary.get(key) is None:
+                    raise ValueError(f"{key} is null (NaN or infinite) in a run of {summary['n_residents']} residents")
 
 
 @contextlib.contextmanager

@@ -47,7 +47,9 @@ SCENARIO_KEYS = ["name", "description", "run.n_steps", "run.seed", "run.record_e
                  "world.n_communities_per_street", "world.n_compounds_per_community", "world.p_party_member",
                  "world.n_residents_per_household.old", "problems.rate_arise", "handling.authority", "costs",
                  "reform.start_day", "reform.dur_warmup", "policies.grid.households_per_grid",
-                 "policies.alliance.n_units", "policies.nope.x", "policies.grid.enabled", "unknown", "run", "world"]
+                 "policies.alliance.n_units", "policies.nope.x", "policies.grid.enabled", "unknown", "run", "world",
+                 "costs.pay_grid_worker", "handling.capacity_street_per_10k", "residents.init_concentration",
+                 "handling.effort.big", "policies.alliance.dur_needs_list", "problems.dur_patience.small"]
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

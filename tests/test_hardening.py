@@ -278,11 +278,11 @@ def test_readers_never_create_a_database_and_odd_ids_fail_cleanly(here: Path, ca
 
 # ---- sweep outcomes ----------------------------------------------------------------------------
 def test_every_counter_a_policy_reports_is_declared() -> None:
+    from helpers import REPO, SMALL
+
     from sim import policies
     from sim.core.model import Model
     from sim.core.scenario import load_scenario as load
-
-    from helpers import REPO, SMALL
 
     scenario = load(REPO / "scenarios" / "combined_reforms.toml").with_overrides({**SMALL, "run.n_steps": 120})
     summary = Model(scenario, seed=1).run(progress=False).summary

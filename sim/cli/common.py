@@ -175,21 +175,21 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
 _SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
 
 
-def check_scheduler(address: str) -> str:
-    """``--scheduler ADDRESS`` checked before anything runs: ``[tcp|tls|...://]host:port`` (or ``inproc://``)."""
+def check_scheduler(address: str, source: str = "--scheduler") -> str:
+    """A Dask scheduler address (from ``source``) checked before anything runs: ``[tcp|tls|...://]host:port``."""
     from urllib.parse import urlsplit
 
     allowed = "an address such as tcp://10.0.0.5:8786 or tls://host:8786"
     text = address if "://" in address else f"tcp://{address}"
     try:
         parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        port, parts = None, None
+        port_ok = parts.port is None or 0 < parts.port < 65536  # no port: Dask's default, 8786
+    except ValueError:  # a port that is not a number, or out of range
+        parts, port_ok = None, False
     ok = (parts is not None and parts.scheme in _SCHEMES and not parts.path.strip("/") and not parts.query
-          and (parts.scheme == "inproc" or (parts.hostname and port is not None and 0 < port < 65536)))
+          and port_ok and (parts.scheme == "inproc" or bool(parts.hostname)))
     if not ok or any(c.isspace() for c in address):
-        raise InputError(f"--scheduler {address!r}: not a Dask scheduler address; allowed: {allowed}", value=address)
+        raise InputError(f"{source} {address!r}: not a Dask scheduler address; allowed: {allowed}", value=address)
     return address
 
 

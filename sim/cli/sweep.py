@@ -44,7 +44,8 @@ def _scheduler(args: argparse.Namespace) -> str | None:
         raise InputError("--workers and --scheduler exclude each other: with a scheduler the cluster's workers run")
     if args.scheduler:
         return check_scheduler(str(args.scheduler))
-    return os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None
+    env = os.environ.get("DASK_SCHEDULER_ADDRESS") if args.workers is None else None
+    return check_scheduler(env, "$DASK_SCHEDULER_ADDRESS") if env else None
 
 
 def _print_plan(spec: SweepSpec, as_json: bool) -> None:

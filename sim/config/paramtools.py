@@ -230,8 +230,16 @@ def _expected_number(integer: bool, meta: Mapping[str, Any], noun: str = "") -> 
     return noun
 
 
+#: the largest magnitude of a number whose field declares no upper bound (no parameter needs more; a larger
+#: one overflows the model's arithmetic into inf and NaN)
+MAX_MAGNITUDE = 1e12
+
+
 def _check_range(name: str, value: float, meta: Mapping[str, Any], integer: bool) -> None:
     lo, hi, gt = meta.get("lo"), meta.get("hi"), meta.get("gt")
+    if hi is None and abs(value) > MAX_MAGNITUDE:
+        raise ParameterError(name, f"{value!r} is too large; allowed: at most {MAX_MAGNITUDE:g} in magnitude",
+                             value=value, allowed=f"at most {MAX_MAGNITUDE:g} in magnitude")
     if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
         allowed = _expected_number(integer, meta)
         raise ParameterError(name, f"{value!r} is out of range; allowed: {allowed}", value=value, allowed=allowed)
