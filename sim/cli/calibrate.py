@@ -57,12 +57,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     check_resources([estimate(spec.scenario)], runs, args.workers or os.cpu_count() or 1, limits(args),
                     f"calibration {spec.name}")
     result = calibrate(spec, workers=args.workers, progress=not args.quiet)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        out.write_text(result.scenario_toml(out), encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(result.scenario_toml(out), encoding="utf-8")
+        os.replace(tmp, out)  # never a half-written scenario at the target
     except OSError as err:
         raise OutputError(f"--out {out.as_posix()}: cannot write the calibrated scenario "
                           f"({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     if load_scenario(out).content_hash() != result.scenario.content_hash():  # pragma: no cover - a bug
         raise RuntimeError(f"{out}: the written scenario does not reload as the calibrated one")
     print(result.format_table())
