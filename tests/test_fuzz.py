@@ -8,6 +8,7 @@ limit, leaving no file behind (tests/fuzzing.py). Two profiles of the same strat
 * long (``test_fuzz_long_*``, marker ``fuzz_long``, deselected by default): >= 5,000 cases::
 
       pytest -m fuzz_long tests/test_fuzz.py -p no:cacheprovider -s   # prints the counts by input kind
+      GOVSIM_FUZZ_EXAMPLES=3000 pytest -m fuzz_long ...                # more cases per input kind
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from hypothesis import strategies as st
 
 FAST = settings(max_examples=45, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=720, derandomize=False, deadline=None, database=None,
+#: cases per input kind of the long profile (7 kinds: 5,040 by default); GOVSIM_FUZZ_EXAMPLES sets it
+LONG = settings(max_examples=int(os.environ.get("GOVSIM_FUZZ_EXAMPLES", "720")), derandomize=False, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
 # ---- values ------------------------------------------------------------------------------------
