@@ -306,3 +306,14 @@ def test_an_unknown_policy_outcome_is_refused_not_stored_as_zero(here: Path, cap
     (here / "s.toml").write_text('scenario = "tiny.toml"\noutcomes = ["grid_proxy_services"]\n[constants]\n'
                                  '"policies.grid.enabled" = true\n', encoding="utf-8")
     assert main(["sweep", "s.toml", "--dry-run"]) == 0
+
+
+def test_a_sweep_is_sized_by_its_largest_world(here: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("GOVSIM_MAX_MEMORY", "1G")
+    (here / "s.toml").write_text('scenario = "tiny.toml"\noutcomes = ["resolution_rate"]\n[levers]\n'
+                                 '"world.n_streets" = { choices = [1, 1000] }\n', encoding="utf-8")
+    line = one_line_error(capsys, ["sweep", "s.toml", "--dry-run", "--workers", "1"])
+    assert "of memory" in line and "--max-memory" in line
+    text = (here / "s.toml").read_text().replace("[1, 1000]", "[1, 2]")
+    (here / "s.toml").write_text(text, encoding="utf-8")
+    assert main(["sweep", "s.toml", "--dry-run", "--workers", "1"]) == 0

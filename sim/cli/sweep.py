@@ -96,7 +96,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     caps = limits(args)
     spec = load_sweep(args.sweep, max_runs=caps.max_runs)  # every experiment is validated before anything runs
     workers = 1 if scheduler else (args.workers or os.cpu_count() or 1)  # a cluster: its workers, not ours
-    check_resources([estimate(spec.base, spec.steps)], spec.n_runs, workers, caps, f"sweep {spec.sweep_id}")
+    sized = any(f.key.startswith("world.") for f in spec.factors)  # factors that change the world's size
+    largest = max((estimate(spec.scenario(i), spec.steps) for i in range(spec.n_experiments if sized else 0)),
+                  key=lambda e: e.memory, default=estimate(spec.base, spec.steps))
+    check_resources([largest], spec.n_runs, workers, caps, f"sweep {spec.sweep_id}")
     if args.dry_run:
         _print_plan(spec, args.json)
         return 0
