@@ -7,7 +7,7 @@ limit, leaving no file behind (tests/fuzzing.py). Two profiles of the same strat
 * fast (these ``test_fuzz_*``, in every pytest run): about 300 cases, derandomized, well under a minute;
 * long (``test_fuzz_long_*``, marker ``fuzz_long``, deselected by default): >= 5,000 cases::
 
-      pytest -m fuzz_long tests/test_fuzz.py -p no:cacheprovider -s   # prints the counts by input kind
+      pytest -m fuzz_long tests/test_fuzz.py -p no:cacheprovider -s -n0   # prints the counts by input kind
       GOVSIM_FUZZ_EXAMPLES=3000 pytest -m fuzz_long ...                # more cases per input kind
 """
 
