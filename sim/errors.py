@@ -13,6 +13,7 @@ except :class:`WorkerError`, which exits with code 1 (the run failed)::
     │       ├── SweepError       ... a sweep file
     │       ├── CalibrationError ... a calibration file
     │       └── UncertaintyError ... an uncertainty file, or a parameter draw a scenario rejects
+    │   └── LimitError           a run, comparison or sweep needs more memory or runs than allowed
     ├── OutputError              a result cannot be written where it was asked to go
     ├── StoreError               the results database cannot be opened, read or written
     ├── ClusterError             a Dask scheduler cannot be reached or used
@@ -21,9 +22,34 @@ except :class:`WorkerError`, which exits with code 1 (the run failed)::
 
 from __future__ import annotations
 
+from typing import Any
+
+_UNSET: Any = object()
+
+
+def _allowed_of(message: str) -> str:
+    """The ``allowed: ...`` tail of a message (what the user may give instead), or ''."""
+    head, sep, tail = message.rpartition("allowed: ")
+    return tail.strip() if sep else ""
+
 
 class GovsimError(Exception):
-    """Base of every error the library raises for a problem the user can fix."""
+    """Base of every error the library raises for a problem the user can fix.
+
+    Besides its one-line message it carries, where they apply, ``file`` (the input file or
+    other source), ``key`` (the dotted key), ``value`` (what was given; :attr:`has_value`
+    says whether any) and ``allowed`` (what is allowed; by default the message's
+    ``allowed: ...`` tail), so a program can act on an error without parsing its text.
+    """
+
+    def __init__(self, message: str = "", *, file: str = "", key: str = "", value: Any = _UNSET,
+                 allowed: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+        self.key = key
+        self.value = None if value is _UNSET else value
+        self.has_value = value is not _UNSET
+        self.allowed = allowed or _allowed_of(message)
 
 
 class InputError(GovsimError, ValueError):
@@ -37,15 +63,15 @@ class ParameterError(InputError):
     scenario loader can report the file, the key and what is allowed on one line.
     """
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}" if key else message)
-        self.key = key
+    def __init__(self, key: str, message: str, *, value: Any = _UNSET, allowed: str = "") -> None:
+        super().__init__(f"{key}: {message}" if key else message, key=key, value=value, allowed=allowed)
         self.message = message
 
     def under(self, prefix: str) -> ParameterError:
         """Return the same error with ``prefix.`` prepended to its key."""
         key = f"{prefix}.{self.key}" if prefix and self.key else (prefix or self.key)
-        return ParameterError(key, self.message)
+        value = self.value if self.has_value else _UNSET
+        return ParameterError(key, self.message, value=value, allowed=self.allowed)
 
 
 class InputFileError(InputError):
@@ -55,12 +81,17 @@ class InputFileError(InputError):
     when the whole file is at fault) and ``message`` what is wrong and what is allowed.
     """
 
-    def __init__(self, source: str, key: str, message: str) -> None:
+    def __init__(self, source: str, key: str, message: str, *, value: Any = _UNSET, allowed: str = "") -> None:
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}")
+        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}", file=source, key=key,
+                         value=value, allowed=allowed)
         self.source = source
-        self.key = key
         self.message = message
+
+    @classmethod
+    def of(cls, source: str, err: ParameterError) -> InputFileError:
+        """``err`` (a bad key of the file's data) as this class's error about file ``source``."""
+        return cls(source, err.key, err.message, value=err.value if err.has_value else _UNSET, allowed=err.allowed)
 
 
 class ScenarioError(InputFileError):
@@ -77,6 +108,13 @@ class CalibrationError(InputFileError):
 
 class UncertaintyError(InputFileError):
     """An uncertainty file (``compare --uncertainty FILE``) or a parameter draw cannot be used: one line."""
+
+
+class LimitError(InputError):
+    """A run, comparison or sweep would need more memory or runs than this machine (or the set cap) allows.
+
+    The message names the estimate, the cap and how to raise it.
+    """
 
 
 class OutputError(GovsimError):

@@ -207,7 +207,7 @@ def test_bad_calibration_files_get_one_clear_line(tmp_path: Path, edit, key: str
     (lambda t: t.replace('metric = "share_found_grid_visit"', "metric = 3"), "targets[0].metric",
      "expected a string, got 3"),
     (lambda t: t.replace("window_days = 5", ""), "window_days",
-     "missing; expected an integer >= 1 (the period the reported figures cover)"),
+     "missing; expected an integer in [1, 100000] (the period the reported figures cover)"),
     (lambda t: t.replace("tolerance = 0.05", "tolerance = inf"), "targets[0].tolerance",
      "expected a finite number > 0.0, got inf"),
     (lambda t: t.replace("tolerance = 0.05", 'tolerance = 0.05\nper = "residents"'), "targets[0].reported_units",

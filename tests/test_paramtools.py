@@ -64,7 +64,7 @@ def test_defaults_validate_and_fields_are_frozen() -> None:
     ({"n": "3"}, "n", "expected an integer in [1, 10], got '3'"),
     ({"n": True}, "n", "expected an integer in [1, 10], got True"),
     ({"x": -0.01}, "x", "allowed: a number in [0.0, 1.0]"),
-    ({"x": float("nan")}, "x", "expected a number in [0.0, 1.0], got nan"),
+    ({"x": float("nan")}, "x", "expected a finite number in [0.0, 1.0], got nan"),
     ({"x": False}, "x", "expected a number in [0.0, 1.0], got False"),
     ({"x": None}, "x", "expected a number in [0.0, 1.0], got None"),
     ({"flag": 1}, "flag", "expected true or false, got 1"),
@@ -271,7 +271,7 @@ def test_read_toml_and_load_table_raise_the_files_error(tmp_path: Path) -> None:
     latin = tmp_path / "latin.toml"
     latin.write_bytes(b'path = "\xe4"\n')
     cases = [(tmp_path / "none.toml", "", "no such test file"), (bad, "", "not valid TOML ("),
-             (tmp_path, "", "cannot read file ("), (latin, "", "not UTF-8 text (byte 0xe4 at position 8)")]
+             (tmp_path, "", "a directory; allowed: a test file"), (latin, "", "not UTF-8 text (byte 0xe4 at position 8)")]
     for path, key, message in cases:
         with pytest.raises(SweepError) as info:
             read_toml(path, "test", SweepError)

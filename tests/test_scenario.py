@@ -24,7 +24,7 @@ def field_range(cls: type, name: str) -> tuple[Any, Any]:
 LO, HI = field_range(WorldParams, "n_compounds_per_community")
 STREETS = "an integer in [{}, {}]".format(*field_range(WorldParams, "n_streets"))
 RATE = "a number in [{}, {}]".format(*field_range(ProblemParams, "rate_arise"))
-STEPS = "an integer >= {}".format(field_range(RunParams, "n_steps")[0])
+STEPS = "an integer in [{}, {}]".format(*field_range(RunParams, "n_steps"))
 
 #: (file text, dotted key, fragments the message must contain: what is wrong / what is allowed)
 BAD_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -100,7 +100,7 @@ def test_a_file_that_is_not_utf8_names_the_byte_and_its_position(tmp_path: Path)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert (info.value.source, info.value.key) == (str(path), "")
-    assert info.value.message == "not UTF-8 text (byte 0xdf at position 12)"
+    assert info.value.message == "not UTF-8 text (byte 0xdf at position 12); allowed: a UTF-8 text file"
 
 
 def test_govsim_run_of_a_file_that_is_not_utf8_exits_2_with_one_line(tmp_path: Path,
@@ -112,7 +112,7 @@ def test_govsim_run_of_a_file_that_is_not_utf8_exits_2_with_one_line(tmp_path: P
     db = tmp_path / "x.db"
     assert main(["run", str(path), "--steps", "5", "--db", f"sqlite:///{db}"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err == f"govsim: error: {path}: not UTF-8 text (byte 0xe9 at position 11)\n"
+    assert out == "" and err == f"govsim: error: {path}: not UTF-8 text (byte 0xe9 at position 11); allowed: a UTF-8 text file\n"
     assert not db.exists()
 
 

@@ -225,7 +225,7 @@ def test_a_sweep_file_that_is_not_utf8_raises_sweep_error(tmp_path: Path) -> Non
     path.write_bytes(b"# \xff\n")
     with pytest.raises(SweepError) as info:
         load_sweep(path)
-    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xff at position 2)"
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xff at position 2); allowed: a UTF-8 text file"
 
 
 def test_bad_database_url_and_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,8 +258,8 @@ def test_dry_run_validates_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     ({"design": {"method": "latin_hypercube", "n_samples": 4},
       "levers": {"policies.alliance.n_units": {"low": 0, "high": 3, "levels": 3}}},
      "levers.policies.alliance.n_units.levels", "levels per factor apply to the full_factorial design only"),
-    ({"steps": '"x"'}, "steps", "expected an integer >= 1, got 'x'"),
-    ({"steps": 0}, "steps", "0 is out of range; allowed: an integer >= 1"),
+    ({"steps": '"x"'}, "steps", "expected an integer in [1, 100000], got 'x'"),
+    ({"steps": 0}, "steps", "0 is out of range; allowed: an integer in [1, 100000]"),
     ({"seed": 2**63}, "seed", "9223372036854775808 is out of range; allowed: an integer in [0, 9223372036854775807]"),
     ({"outcomes": ("resolution_rate", "resolution_rate")}, "outcomes", "names must be distinct"),
     ({"extra": "timeseries = 3"}, "timeseries", "expected a list, got 3"),

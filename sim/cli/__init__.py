@@ -14,10 +14,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
-from sim.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, dispatch, run_command
+from sim.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OneLineParser,
+    add_global_flags,
+    dispatch,
+    run_command,
+)
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "dispatch", "main"]
+if TYPE_CHECKING:
+    from sim.cli.common import Subparsers
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "dispatch", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.cli.sweep import add_sweep_commands
     from sim.cli.viz import add_viz_command
 
-    parser = argparse.ArgumentParser(prog="govsim", description="Agent-based simulator of community governance.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="govsim", description="Agent-based simulator of community governance.")
+    add_global_flags(parser)
+    sub = cast("Subparsers", parser.add_subparsers(dest="command", required=True))
     add_run_commands(sub)
     add_compare_command(sub)
     add_bench_command(sub)
@@ -41,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_viz_command(sub)
     add_report_command(sub)
     add_list_command(sub)
+    for command in sub.choices.values():
+        add_global_flags(command, on_subcommand=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``govsim ARGV`` (default: ``sys.argv[1:]``); return the exit code (0, 1, 2 or 130)."""
+    """Run ``govsim ARGV`` (default: ``sys.argv[1:]``); return the exit code (0, 1, 2, 3 or 130)."""
     return run_command(build_parser(), argv)

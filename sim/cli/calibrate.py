@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli.common import check_workers
+from sim.cli.common import check_workers, limits
 from sim.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ _DESCRIPTION = (
 
 def _out_path(spec: CalibrationSpec, out: str | None) -> Path:
     """Where ``--out`` puts the calibrated scenario, checked before the fit runs."""
-    default_name = f"{spec.name}_calibrated.toml"
+    from sim.config.names import safe_filename
+
+    default_name = f"{safe_filename(spec.name)}_calibrated.toml"  # the name may hold '/' or '..'; never a path
     path = Path(out) if out else Path("results") / "calibrated" / default_name
     if path.is_dir() or (out and out.endswith(("/", os.sep))):
         path = path / default_name
@@ -43,6 +45,7 @@ def _out_path(spec: CalibrationSpec, out: str | None) -> Path:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit, print the table, write the calibrated scenario."""
+    from sim.core.resources import check_resources, estimate
     from sim.core.scenario import load_scenario
     from sim.experiments.calibrate import calibrate
     from sim.experiments.calibration_spec import load_calibration
@@ -50,13 +53,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     check_workers(args.workers)
     spec = load_calibration(args.calibration)  # every file error before anything runs
     out = _out_path(spec, args.out)
+    runs = spec.replicates * spec.max_evaluations + spec.check_replicates
+    check_resources([estimate(spec.scenario)], runs, args.workers or os.cpu_count() or 1, limits(args),
+                    f"calibration {spec.name}")
     result = calibrate(spec, workers=args.workers, progress=not args.quiet)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        out.write_text(result.scenario_toml(out), encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(result.scenario_toml(out), encoding="utf-8")
+        os.replace(tmp, out)  # never a half-written scenario at the target
     except OSError as err:
         raise OutputError(f"--out {out.as_posix()}: cannot write the calibrated scenario "
                           f"({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     if load_scenario(out).content_hash() != result.scenario.content_hash():  # pragma: no cover - a bug
         raise RuntimeError(f"{out}: the written scenario does not reload as the calibrated one")
     print(result.format_table())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,8 @@ from sim.cli.common import (
     EXIT_INTERRUPTED,
     SET_HELP,
     check_workers,
+    json_text,
+    limits,
     notice_compiling,
     out_dir,
     parse_set,
@@ -49,7 +50,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.series_every < 1:
         raise InputError(f"--series-every must be at least 1 (1 stores every recorded day), got {args.series_every}")
     check_workers(args.workers)
+    if args.replicates > 1_000_000:
+        raise InputError(f"--replicates {args.replicates}: allowed: 2 to 1,000,000", value=args.replicates)
     entries = _prepare(args)  # every scenario validated, --set applied, before anything runs
+    _check_resources(args, entries)
     uncertain = _uncertain(args.uncertainty, entries, args.replicates, args.seed)  # and every draw
     out = out_dir(args.out)
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
@@ -78,6 +82,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"be written to '{out}' ({err.strerror or err})") from None
     _print(args, comp, store.url, figures, unc)
     return 0
+
+
+def _check_resources(args: argparse.Namespace, entries: list[Entry]) -> None:
+    """Refuse a comparison too large for this machine (or the caps), before anything runs."""
+    import os
+
+    from sim.core.resources import check_resources, estimate
+
+    workers = args.workers or os.cpu_count() or 1
+    check_resources([estimate(e.scenario) for e in entries], args.replicates, workers, limits(args),
+                    "the comparison")
 
 
 def _prepare(args: argparse.Namespace) -> list[Entry]:
@@ -118,7 +133,7 @@ def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[P
                                 for r in pre_post_records(comp)]
         if unc is not None:
             data["uncertainty"] = unc.to_dict()
-        print(json.dumps(data, ensure_ascii=False))
+        print(json_text(data))
         return
     print(unc.format_table() if unc is not None else comp.format_table())
     if comp.reform_day() > 0:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import TYPE_CHECKING
 
-from sim.cli.common import DB_HELP, SET_HELP, notice_compiling, parse_set, set_error
-from sim.errors import ParameterError
+from sim.cli.common import DB_HELP, SET_HELP, json_text, limits, notice_compiling, parse_set, set_error
+from sim.config.inputfiles import MAX_TEXT
+from sim.errors import InputError, ParameterError
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
@@ -78,10 +78,14 @@ def _scenario(args: argparse.Namespace) -> Scenario:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario, store the run, print its summary (a table, or one JSON object)."""
     from sim.core.model import Model
+    from sim.core.resources import check_resources, estimate
     from sim.experiments.runner import run_record
     from sim.store.database import ResultStore
 
     scenario = _scenario(args)
+    if len(args.label) > MAX_TEXT:  # free text (newlines kept), but not unbounded
+        raise InputError(f"--label: {len(args.label):,} characters; allowed: at most {MAX_TEXT:,}", key="--label")
+    check_resources([estimate(scenario)], 1, 1, limits(args), f"scenario {args.scenario}")
     store = ResultStore(args.db)  # fails here, before running, on a bad URL
     notice_compiling()
     model = Model(scenario, seed=args.seed)
@@ -97,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                "setup_s": round(results.setup_s, 3), "run_s": round(results.run_s, 3),
                "summary": json_summary(results.summary),
                "units": {"setup_s": "seconds", "run_s": "seconds", **units_of(results.summary)}}
-        print(json.dumps(out, ensure_ascii=False))
+        print(json_text(out))
     else:
         n_res = int(results.summary["n_residents"])
         title = f"{scenario.name}: {n_res:,} residents x {model.t} days, seed {model.seed}"

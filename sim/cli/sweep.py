@@ -9,17 +9,21 @@ runs them on their own.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sim.cli.common import (
     DB_HELP,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    OneLineParser,
+    add_global_flags,
+    check_scheduler,
     check_workers,
+    json_text,
+    limits,
     notice_compiling,
     out_dir,
     run_command,
@@ -41,8 +45,9 @@ def _scheduler(args: argparse.Namespace) -> str | None:
     if args.workers is not None and args.scheduler:
         raise InputError("--workers and --scheduler exclude each other: with a scheduler the cluster's workers run")
     if args.scheduler:
-        return str(args.scheduler)
-    return os.environ.get("DASK_SCHEDULER_ADDRESS") or None if args.workers is None else None
+        return check_scheduler(str(args.scheduler))
+    env = os.environ.get("DASK_SCHEDULER_ADDRESS") if args.workers is None else None
+    return check_scheduler(env, "$DASK_SCHEDULER_ADDRESS") if env else None
 
 
 #: units of ``govsim sweep --json``
@@ -58,7 +63,7 @@ def _print_plan(spec: SweepSpec, as_json: bool) -> None:
             "factors": factors, "outcomes": list(spec.outcomes),
             "first_experiments": [spec.parameters(i) for i in range(min(3, spec.n_experiments))],
             "units": {"steps": "days", **units_of(spec.outcomes)}}
-    print(json.dumps(plan, ensure_ascii=False) if as_json else
+    print(json_text(plan) if as_json else
           f"sweep {spec.sweep_id}: {spec.design}, {spec.n_experiments:,} experiments x {spec.replicates} "
           f"replicates = {spec.n_runs:,} runs of {spec.steps} days; factors: {', '.join(factors) or '-'}; "
           f"outcomes: {', '.join(spec.outcomes)} (valid; nothing run or written)")
@@ -67,7 +72,7 @@ def _print_plan(spec: SweepSpec, as_json: bool) -> None:
 def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
     """Print what the sweep did; the exit code: 0 done, 1 some runs failed, 130 interrupted."""
     if args.json:
-        print(json.dumps({**report.to_json(), "db": url, "units": _SWEEP_UNITS}, ensure_ascii=False))
+        print(json_text({**report.to_json(), "db": url, "units": _SWEEP_UNITS}))
     if report.interrupted:
         print(f"govsim: interrupted; {report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} are "
               f"stored; run the same command to resume", file=sys.stderr)
@@ -87,12 +92,22 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) every experiment of a sweep file into the results store."""
+    from sim.core.resources import check_resources, estimate
     from sim.experiments.sweep.run import run_sweep, sweep_executor
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
+    from sim.store.schema import check_url
 
     scheduler = _scheduler(args)
-    spec = load_sweep(args.sweep)  # every experiment is validated before anything runs or is written
+    if not args.dry_run:
+        check_url(args.db, persistent=True)  # an in-memory database could not be resumed: refused before work
+    caps = limits(args)
+    spec = load_sweep(args.sweep, max_runs=caps.max_runs)  # every experiment is validated before anything runs
+    workers = 1 if scheduler else (args.workers or os.cpu_count() or 1)  # a cluster: its workers, not ours
+    sized = any(f.key.startswith("world.") for f in spec.factors)  # factors that change the world's size
+    largest = max((estimate(spec.scenario(i), spec.steps) for i in range(spec.n_experiments if sized else 0)),
+                  key=lambda e: e.memory, default=estimate(spec.base, spec.steps))
+    check_resources([largest], spec.n_runs, workers, caps, f"sweep {spec.sweep_id}")
     if args.dry_run:
         _print_plan(spec, args.json)
         return 0
@@ -116,16 +131,19 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments.sensitivity import analyse, format_results, plot_results
     from sim.store.database import ResultStore
 
+    out = out_dir(args.out)
     store = ResultStore(args.db, read_only=True)
     try:
         analysis = analyse(store, args.sweep_id, args.method, args.outcome or None)
     finally:
         store.close()
-    out = out_dir(args.out)
-    path = plot_results(analysis, out / f"sensitivity_{analysis.sweep['id']}_{analysis.method}.png")
+    from sim.config.names import safe_filename
+
+    name = safe_filename(f"sensitivity_{analysis.sweep['id']}_{analysis.method}")
+    path = plot_results(analysis, out / f"{name}.png")
     if args.json:
         units = units_of(r.outcome for r in analysis.results)  # of the outcomes; the indices have none
-        print(json.dumps({**analysis.to_json(), "figure": str(path), "units": units}, ensure_ascii=False))
+        print(json_text({**analysis.to_json(), "figure": str(path), "units": units}))
     else:
         print(format_results(analysis))
         print(f"\nfigure: {path}")
@@ -139,7 +157,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = ResultStore(args.db, read_only=True)
     try:
-        path, n, sid = export_sweep(store, args.sweep_id, args.format, args.out, timeseries=args.timeseries)
+        path, n, sid = export_sweep(store, args.sweep_id, args.format, args.out, timeseries=args.timeseries,
+                                    force=args.force)
     except OutputError as err:
         if args.out is None:
             raise
@@ -194,6 +213,7 @@ def _add_export(subparsers: Subparsers) -> None:
     e.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: csv")
     e.add_argument("--out", metavar="PATH", help="file or directory (default: results/<sweep_id>.<format>)")
     e.add_argument("--timeseries", action="store_true", help="export the kept time series instead of the summary")
+    e.add_argument("--force", action="store_true", help="replace an existing file (never the results database)")
     e.add_argument("--db", help=DB_HELP)
     e.set_defaults(func=cmd_export)
 
@@ -207,8 +227,12 @@ def add_sweep_commands(subparsers: Subparsers) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.cli.sweep sweep|sensitivity|export ...``: the same as ``govsim ...``."""
-    parser = argparse.ArgumentParser(prog="govsim", description="Sweeps of experiments, their analysis and export.")
-    add_sweep_commands(parser.add_subparsers(dest="command", required=True))
+    parser = OneLineParser(prog="govsim", description="Sweeps of experiments, their analysis and export.")
+    add_global_flags(parser)
+    sub = cast("Subparsers", parser.add_subparsers(dest="command", required=True))
+    add_sweep_commands(sub)
+    for command in sub.choices.values():
+        add_global_flags(command, on_subcommand=True)
     return run_command(parser, argv)
 
 

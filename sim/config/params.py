@@ -98,8 +98,8 @@ class EntryLevel(Params):
 class RunParams(Params):
     """How long to run and how to record."""
 
-    n_steps: int = param(1095, lo=1, unit="days", source="convention: three years of daily steps")
-    seed: int = param(1, lo=0, unit="", source="convention")
+    n_steps: int = param(1095, lo=1, hi=100_000, unit="days", source="convention: three years of daily steps")
+    seed: int = param(1, lo=0, hi=2**63 - 1, unit="", source="convention")
     record_every: int = param(1, lo=1, unit="days", source="convention")
 
 

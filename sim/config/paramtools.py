@@ -29,17 +29,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from sim.config.inputfiles import MAX_TEXT, read_text, read_toml
 from sim.errors import InputFileError, ParameterError
+
+__all__ = ["REQUIRED", "Params", "Vector", "deep_merge", "load_table", "param", "read_text", "read_toml",
+           "vector_param"]
 
 P = TypeVar("P", bound="Params")
 
@@ -228,10 +230,19 @@ def _expected_number(integer: bool, meta: Mapping[str, Any], noun: str = "") -> 
     return noun
 
 
+#: the largest magnitude of a number whose field declares no upper bound (no parameter needs more; a larger
+#: one overflows the model's arithmetic into inf and NaN)
+MAX_MAGNITUDE = 1e12
+
+
 def _check_range(name: str, value: float, meta: Mapping[str, Any], integer: bool) -> None:
     lo, hi, gt = meta.get("lo"), meta.get("hi"), meta.get("gt")
+    if hi is None and abs(value) > MAX_MAGNITUDE:
+        raise ParameterError(name, f"{value!r} is too large; allowed: at most {MAX_MAGNITUDE:g} in magnitude",
+                             value=value, allowed=f"at most {MAX_MAGNITUDE:g} in magnitude")
     if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
-        raise ParameterError(name, f"{value!r} is out of range; allowed: {_expected_number(integer, meta)}")
+        allowed = _expected_number(integer, meta)
+        raise ParameterError(name, f"{value!r} is out of range; allowed: {allowed}", value=value, allowed=allowed)
 
 
 def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
@@ -243,22 +254,26 @@ def _check_value(name: str, value: Any, typ: Any, meta: Mapping[str, Any]) -> An
         return bool(value)
     if typ is str:
         if not isinstance(value, str):
-            raise ParameterError(name, f"expected a string, got {value!r}")
+            raise ParameterError(name, f"expected a string, got {value!r}", value=value, allowed="a string")
         if choices is not None and value not in choices:
-            raise ParameterError(name, f"{value!r} is not allowed; allowed: {', '.join(choices)}")
+            raise ParameterError(name, f"{value!r} is not allowed; allowed: {', '.join(choices)}", value=value)
+        if len(value) > MAX_TEXT:
+            raise ParameterError(name, f"a string of {len(value):,} characters; allowed: at most {MAX_TEXT:,}",
+                                 value=value)
         return value
     if typ in (int, float):
         expected = _expected_number(typ is int, meta)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ParameterError(name, f"expected {expected}, got {value!r}")
+            raise ParameterError(name, f"expected {expected}, got {value!r}", value=value, allowed=expected)
         if typ is int:
             if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-                raise ParameterError(name, f"expected {expected}, got {value!r}")
+                raise ParameterError(name, f"expected {expected}, got {value!r}", value=value, allowed=expected)
             value = int(value)
         else:
             value = float(value)
-            if math.isnan(value):
-                raise ParameterError(name, f"expected {expected}, got nan")
+            if not math.isfinite(value):
+                raise ParameterError(name, f"expected {_expected_number(False, meta, 'a finite number')}, got {value!r}",
+                                     value=value)
         _check_range(name, value, meta, typ is int)
         return value
     raise TypeError(f"unsupported parameter type {typ!r} for {name}")  # programming error
@@ -458,31 +473,9 @@ def vector_param(cls: type[Vector], values: typing.Sequence[float], **meta: Any)
 # ---------------------------------------------------------------------------------------------
 # input files
 # ---------------------------------------------------------------------------------------------
-def read_toml(path: Path, what: str, error: type[InputFileError]) -> dict[str, Any]:
-    """The top-level table of the TOML file at ``path``.
-
-    A missing, unreadable, non-UTF-8 or malformed file raises ``error`` (e.g. ScenarioError) naming it;
-    ``what`` names the kind of file in the message (``no such sweep file``).
-    """
-    src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(src, "", f"no such {what} file") from None
-    except OSError as err:
-        raise error(src, "", f"cannot read file ({err.strerror or err})") from None
-    except UnicodeDecodeError as err:
-        byte = err.object[err.start]
-        raise error(src, "", f"not UTF-8 text (byte 0x{byte:02x} at position {err.start})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise error(src, "", f"not valid TOML ({err})") from None
-
-
 def load_table(cls: type[P], data: Mapping[str, Any], source: str, error: type[InputFileError]) -> P:
     """``cls.from_dict(data)`` for the table of file ``source``: a bad key or value raises ``error``."""
     try:
         return cls.from_dict(data)
     except ParameterError as err:
-        raise error(source, err.key, err.message) from None
+        raise error.of(source, err) from None

@@ -47,6 +47,9 @@ class Policy:
     """
 
     name: ClassVar[str] = ""
+    #: the outcome counters the policy may report (``model.count(name, c)``, summary key ``<name>_<c>``);
+    #: a counter never counted is absent from a run's summary, so sweeps store it as 0
+    counters: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[paramtools.Params]] = paramtools.Params
 
     def __init__(self, params: paramtools.Params, model: Model) -> None:

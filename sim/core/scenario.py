@@ -20,12 +20,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim import policies
+from sim.config.names import check_name
 from sim.config.params import (
     CommunityParams,
     CostParams,
@@ -67,6 +69,10 @@ class Scenario(Params):
     policies: tuple[PolicySpec, ...] = ()
     #: policies whose table says ``enabled = false``: off, their parameters kept for switching on
     policies_off: tuple[PolicySpec, ...] = ()
+
+    def check(self) -> None:
+        """The name is a short label of printable characters (it is stored and shown in tables and file names)."""
+        check_name("name", self.name)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -252,11 +258,18 @@ def apply_overrides(base: Scenario, overrides: Mapping[str, Any], *, switch_on: 
     return sc
 
 
+#: the longest ``extends`` chain a scenario file may start (the shipped files use one link)
+MAX_EXTENDS = 16
+
+
 def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a scenario file and, recursively, the file it ``extends``."""
     src = str(path)
     if path.resolve() in seen:
         raise ScenarioError(src, "extends", "circular extends chain")
+    if len(seen) >= MAX_EXTENDS:
+        raise ScenarioError(str(seen[0]), "extends", f"a chain of more than {MAX_EXTENDS} files; allowed: at most "
+                                                     f"{MAX_EXTENDS} files extending one another")
     if seen and not path.is_file():
         raise ScenarioError(str(seen[-1]), "extends", f"no such scenario file {str(path)!r}")
     data = read_toml(path, "scenario", ScenarioError)
@@ -278,32 +291,25 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         if overrides:
             scenario = scenario.with_overrides(overrides)
     except ParameterError as err:
-        raise ScenarioError(str(path), err.key, err.message) from None
+        raise ScenarioError.of(str(path), err) from None
     return scenario
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Nested plain data (tables and scalars) as TOML text, by a real serialiser (tomli-w).
 
+    Every string round-trips (newlines, quotes, control characters are escaped); ``None`` values
+    are left out (TOML has no null); a non-finite number is refused (:class:`ValueError`).
+    """
+    import tomli_w
 
-def dump_toml(data: Mapping[str, Any], prefix: str = "") -> str:
-    """Minimal TOML writer for nested plain data (tables and scalars)."""
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
-    lines = []
-    if scalars:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        lines.extend(scalars)
-        lines.append("")
-    for key, value in data.items():
+    def clean(value: Any) -> Any:
         if isinstance(value, Mapping):
-            lines.append(dump_toml(value, f"{prefix}.{key}" if prefix else key))
-    return "\n".join(lines)
+            return {str(k): clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"cannot write the non-finite number {value!r} as TOML")
+        return value
+
+    return tomli_w.dumps(clean(data))

@@ -184,7 +184,8 @@ class CalibrationResult:
             for label, text in (("source", t.source), ("assumption", t.assumption)):
                 if text:
                     head += textwrap.wrap(f"{label}: {text}", 110, initial_indent="    ", subsequent_indent="      ")
-        lines = [f"# {h}".rstrip() for h in head]
+        # every line of free text stays a comment: a newline in a description cannot start a TOML line
+        lines = [f"# {part}".rstrip() for h in head for part in (h.splitlines() or [""])]
         return "\n".join(lines) + "\n\n" + dump_toml(nested).rstrip() + "\n"
 
 

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.config.names import check_name
 from sim.config.paramtools import REQUIRED, Params, Vector, load_table, param, read_toml
 from sim.core.scenario import Scenario, load_scenario
 from sim.errors import CalibrationError, ParameterError, ScenarioError
@@ -270,7 +271,7 @@ class OptimizerTable(Params):
     """The ``[optimizer]`` table: the method (case-insensitive), its budget and its tolerances."""
 
     method: str = param("nelder-mead", choices=METHODS)
-    max_evaluations: int = param(40, lo=1, doc="evaluations, each of `replicates` runs")
+    max_evaluations: int = param(40, lo=1, hi=1_000_000, doc="evaluations, each of `replicates` runs")
     xatol: int | float = param(0.01, gt=0.0, doc="convergence in parameters, as a share of each one's range")
     fatol: int | float = param(1e-3, gt=0.0, doc="convergence in the objective")
 
@@ -346,17 +347,18 @@ class CalibrationFile(Params):
     name: str = param(REQUIRED)
     description: str = param("")
     base: str = param(REQUIRED, doc="the path of the scenario to calibrate, relative to this file")
-    window_days: int = param(REQUIRED, lo=1, unit="days", doc="the period the reported figures cover")
-    replicates: int = param(4, lo=1)
-    check_replicates: int = param(8, lo=2)
-    seed: int = param(1, lo=0)
+    window_days: int = param(REQUIRED, lo=1, hi=100_000, unit="days", doc="the period the reported figures cover")
+    replicates: int = param(4, lo=1, hi=100_000)
+    check_replicates: int = param(8, lo=2, hi=100_000)
+    seed: int = param(1, lo=0, hi=2**63 - 1)
     overrides: dict[str, Any] = param({}, doc="parameters set in the base before fitting")
     optimizer: OptimizerTable = param(OptimizerTable())
     targets: tuple[TargetTable, ...] = param(())
     parameters: tuple[ParameterTable, ...] = param(())
 
     def check(self) -> None:
-        """At least one target, names and keys given once, no more parameters than fitted targets."""
+        """A valid name; at least one target, names and keys given once, no more parameters than fitted targets."""
+        check_name("name", self.name)
         if not self.targets:
             raise ParameterError("targets", "at least one [[targets]] table is needed")
         names = [t.target().name for t in self.targets]

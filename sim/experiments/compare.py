@@ -472,10 +472,12 @@ class Comparison:
 
     def save_figures(self, out_dir: str | Path = "results", formats: Sequence[str] = ("png", "svg")) -> list[Path]:
         """Write the three figures as ``<out_dir>/<comparison_id>_<name>.<fmt>``; return the paths."""
+        from sim.config.names import safe_filename
         from sim.experiments.plots import save_figure
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        stem = safe_filename(self.comparison_id)  # an id read back from a database becomes a file name
         makers: tuple[tuple[str, Callable[[], Figure]], ...] = (
             ("timeseries", self.plot_timeseries),
             ("compound_types", self.plot_compound_types),
@@ -483,5 +485,5 @@ class Comparison:
         )
         paths: list[Path] = []
         for name, make in makers:
-            paths.extend(save_figure(make(), out / f"{self.comparison_id}_{name}", formats))
+            paths.extend(save_figure(make(), out / f"{stem}_{name}", formats))
         return paths

@@ -124,6 +124,8 @@ class Alliance(Policy):
     """Allied co-building units back the community: resources, volunteers, events, projects, meetings."""
 
     name = "alliance"
+    counters = ("units_allied", "projects_claimed", "meetings", "project_resolved", "meeting_resolved",
+                "matters_done", "disputes_mediated", "events", "in_service_turns")
     Params = AllianceParams
     params: AllianceParams
 

@@ -178,6 +178,7 @@ class FourEmpowerments(Policy):
     """Venues, platform and monitoring; lists, claimed projects and deliberation; trusteeship, elderly care."""
 
     name = "four_empowerments"
+    counters = ("trusteeship_compounds", "monitor_found", "suggestions", "projects_claimed", "deliberations")
     Params = FourEmpowermentsParams
     params: FourEmpowermentsParams
 

@@ -63,6 +63,7 @@ class GridPolicy(Policy):
     """Smaller grids, more and better-paid integrated workers, proxy service, building heads."""
 
     name = "grid"
+    counters = ("proxy_services",)
     Params = GridParams
     params: GridParams
 

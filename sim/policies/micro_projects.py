@@ -129,6 +129,9 @@ class MicroProjects(Policy):
     """A community fund spent on small projects chosen with residents, typed by compound."""
 
     name = "micro_projects"
+    counters = ("suggestions", "suggestions_voiced", "proposals", "proposals_rejected", "projects_engineering",
+                "projects_service", "projects_neighbourly", "projects", "problems_solved", "time_banks",
+                "participants", "volunteers")
     Params = MicroProjectsParams
     params: MicroProjectsParams
 

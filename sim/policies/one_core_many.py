@@ -141,6 +141,8 @@ class OneCoreMany(Policy):
     """Downward moves, seven teams, compound ratings, sensors and an admission list."""
 
     name = "one_core_many"
+    counters = ("sensor_found", "branch_found", "safety_found", "safety_found_early", "safety_days_to_find",
+                "red_ratings")
     Params = OneCoreManyParams
     params: OneCoreManyParams
 

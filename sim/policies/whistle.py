@@ -71,6 +71,7 @@ class Whistle(Policy):
     """Deadlines and a city level for escalation, departments reporting for duty, follow-up."""
 
     name = "whistle"
+    counters = ("entered", "entered_collected", "entered_escalated")
     Params = WhistleParams
     params: WhistleParams
 

@@ -105,8 +105,8 @@ def resolve(store: ResultStore, ref: str) -> RunTarget | ComparisonTarget | Swee
         if kind == "comparison":
             return ComparisonTarget(str(found))
         return SweepTarget(store.find_sweep(str(found)))
-    if ref.isdigit():
-        if not _rows(store, runs.c.id == int(ref), f"read run {ref}"):
+    if ref.isascii() and ref.isdigit():
+        if int(ref) > 2**63 - 1 or not _rows(store, runs.c.id == int(ref), f"read run {ref}"):
             raise StoreError(f"results database '{store.url}': no run with id {ref}")
         return RunTarget(int(ref))
     explicit = ref.startswith(LABEL_PREFIX)

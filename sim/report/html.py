@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.config.names import safe_filename
 from sim.errors import OutputError, StoreError
 from sim.experiments.compare_table import format_number
 from sim.store.database import ResultStore
@@ -62,6 +63,9 @@ class Report:
     out: Path
     sections: list[tuple[str, str, str]] = field(default_factory=list)  # (id, heading, html)
     files: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stem = safe_filename(self.stem)  # ids from the database become file names: no separators, no '..'
 
     def add(self, sid: str, heading: str, body: str) -> None:
         """Append a section (``sid`` is its HTML id)."""

@@ -366,6 +366,8 @@ class ResultStore:
 
     def find_sweep(self, ref: str) -> dict[str, Any]:
         """The sweep whose id is ``ref`` or starts with it (e.g. its name); StoreError if none or several."""
+        if not isinstance(ref, str) or not ref.strip():
+            self._fail("an empty sweep id matches nothing; allowed: a sweep id or a unique prefix of one (its name)")
         row = self._sweep_row(ref)
         if row is not None:
             return row

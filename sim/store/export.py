@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.config.names import safe_filename
 from sim.errors import InputError, OutputError, StoreError
 from sim.store.database import ResultStore
 
@@ -64,9 +65,22 @@ def sweep_timeseries(store: ResultStore, sweep_ref: str) -> tuple[dict, pd.DataF
     return sweep, frame
 
 
-def _target(sweep_id: str, fmt: str, out: str | None, suffix: str) -> Path:
-    """The file to write: ``out`` (a file, or a directory for the default name) or ``results/<id>.<fmt>``."""
-    default = Path("results") / f"{sweep_id}{suffix}.{fmt}"
+def _database_files(store: ResultStore) -> list[Path]:
+    """The files of the store's SQLite database (with its journal files), resolved; none for a server."""
+    url = store.engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return []
+    path = Path(database).resolve()
+    return [path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))]
+
+
+def _target(store: ResultStore, sweep_id: str, fmt: str, out: str | None, suffix: str, force: bool) -> Path:
+    """The file to write: ``out`` (a file, or a directory for the default name) or ``results/<id>.<fmt>``.
+
+    Never the results database; an existing file only with ``force``.
+    """
+    default = Path("results") / f"{safe_filename(sweep_id)}{suffix}.{fmt}"
     if out is None:
         path = default
         try:
@@ -80,26 +94,32 @@ def _target(sweep_id: str, fmt: str, out: str | None, suffix: str) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write '{path}': directory '{parent}' does not exist")
+    if path.resolve() in _database_files(store):
+        raise OutputError(f"'{path}' is the results database being read; allowed: any other file")
+    if path.exists() and (not force or not path.is_file()):
+        what = "exists" if path.is_file() else "exists and is not a regular file"
+        raise OutputError(f"'{path}' {what}; allowed: a new file, or --force to replace an existing file")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise OutputError(f"cannot write '{path}': not writable")
     return path
 
 
 def export_sweep(store: ResultStore, sweep_ref: str, fmt: str = "csv", out: str | None = None,
-                 timeseries: bool = False) -> tuple[Path, int, str]:
+                 timeseries: bool = False, force: bool = False) -> tuple[Path, int, str]:
     """Write the sweep's table; return (path, number of rows, sweep id).
 
     ``fmt`` is one of :data:`FORMATS`; ``out`` a file or a directory (default:
     ``results/<sweep_id>.<fmt>``). Raises :class:`~sim.errors.InputError` for a bad format,
     :class:`~sim.errors.StoreError` for an unknown or empty sweep and :class:`~sim.errors.OutputError`
-    when the file cannot be written (never a half-written file).
+    when the file cannot be written (never a half-written file), already exists (unless ``force``)
+    or is the results database itself (never, even with ``force``).
     """
     if fmt not in FORMATS:
         raise InputError(f"export format {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}")
     sweep, frame = (sweep_timeseries if timeseries else sweep_table)(store, sweep_ref)
     if frame.empty:
         raise StoreError(f"sweep {sweep['id']} has no stored runs yet; run `govsim sweep {sweep['sweep_file']}`")
-    path = _target(sweep["id"], fmt, out, "_timeseries" if timeseries else "")
+    path = _target(store, sweep["id"], fmt, out, "_timeseries" if timeseries else "", force)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         if fmt == "csv":

@@ -45,6 +45,7 @@ from sim.errors import StoreError
 
 __all__ = [
     "NAME_LEN",
+    "check_url",
     "error_line",
     "experiments",
     "mask_url",
@@ -207,6 +208,29 @@ def _fail_open(masked: str, reason: str) -> NoReturn:
     raise StoreError(f"cannot open results database '{masked}': {reason}; {_URL_HINT}") from None
 
 
+def _in_memory(parsed: URL) -> bool:
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (database in ("", ":memory:") or "mode=memory" in database)
+
+
+def check_url(url: str | None, *, persistent: bool = False) -> None:
+    """Check a database URL without connecting or creating anything; :class:`StoreError` if it is not allowed.
+
+    ``persistent``: refuse an in-memory database (``sqlite://``), whose contents vanish with the
+    process (a sweep could never be resumed from it).
+    """
+    if url is None:
+        return
+    masked = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        _fail_open(masked, "not a valid database URL")
+    if persistent and _in_memory(parsed):
+        _fail_open(masked, "an in-memory database is lost when govsim exits, so this could not be resumed; "
+                           "allowed: a database file or server")
+
+
 def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engine:
     """Check ``url``, build its engine and create any missing tables (the test connect).
 
@@ -236,7 +260,7 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engi
     except StoreError:
         _cleanup(engine, created)
         raise
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: e.g. a NUL in a file: URI
         _cleanup(engine, created)
         _fail_open(masked, error_line(exc))
 
@@ -244,9 +268,13 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engi
 def _check_sqlite_exists(parsed: URL, masked: str) -> None:
     """A read-only open of an on-disk SQLite database whose file is missing fails here, creating nothing."""
     database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+    if parsed.get_backend_name() != "sqlite" or _in_memory(parsed) or database.startswith("file:"):
         return
-    if not Path(database).is_file():
+    try:
+        exists = Path(database).is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        _fail_open(masked, f"not a usable file name ({getattr(exc, 'strerror', None) or exc})")
+    if not exists:
         raise StoreError(f"results database '{masked}': no such file '{Path(database).absolute()}', nothing is "
                          f"stored there (--db URL or the GOVSIM_DB environment variable name another store)")
 
@@ -255,7 +283,10 @@ def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list
     """Check the target and build the engine; SQLite directories are checked, never invented."""
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
+        try:
+            _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte: refused before any file is made
+            _fail_open(masked, f"not a usable file name ({getattr(exc, 'strerror', None) or exc})")
     elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
@@ -275,6 +306,8 @@ def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list
 def _prepare_sqlite_path(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> None:
     """Create the directory only if ``create_dirs``; refuse other paths in missing directories."""
     database = parsed.database or ""
+    if "\x00" in database:
+        raise ValueError("a NUL character in the file name")
     if database in ("", ":memory:") or database.startswith("file:"):
         return  # in-memory or URI filename: nothing on disk to check
     path = Path(database)

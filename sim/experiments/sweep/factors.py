@@ -30,7 +30,7 @@ class FactorTable(Params):
 
     low: int | float | None = param(None, doc="lower bound of the range")
     high: int | float | None = param(None, doc="upper bound of the range")
-    levels: int | None = param(None, lo=2, doc="full factorial points of the range (default: the design's)")
+    levels: int | None = param(None, lo=2, hi=10_000, doc="full factorial points of the range (default: the design's)")
     choices: tuple[Any, ...] | None = param(None, doc="the values to choose from, instead of a range")
     scale: bool = param(False, doc="the range multiplies the base scenario's value(s) at the key")
 

@@ -18,7 +18,6 @@ and running tasks are cancelled, finished runs stay; the report says it was inte
 from __future__ import annotations
 
 import gc
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -128,8 +127,9 @@ def experiment_rows(spec: SweepSpec) -> Iterator[dict[str, Any]]:
 def _scenario_text(spec: SweepSpec, out: RunOutput, params: dict[str, Any]) -> str:
     lines = [(f"# sweep {spec.sweep_id}, experiment {out.experiment}: the sweep's base scenario "
               f"(sweeps.base_scenario_text) with these keys set")]
-    lines += [f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}" for k, v in params.items()]
-    return "\n".join(lines) + "\n"
+    import tomli_w
+
+    return "\n".join(lines) + "\n" + tomli_w.dumps(params)
 
 
 def _hms(seconds: float) -> str:

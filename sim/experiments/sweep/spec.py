@@ -64,6 +64,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,14 +77,14 @@ from sim.config.paramtools import REQUIRED, Params, load_table, param, read_toml
 from sim.config.taxonomy import FLAGS
 from sim.core.results import SERIES
 from sim.core.scenario import Scenario, apply_overrides, load_scenario
-from sim.errors import ParameterError, ScenarioError, SweepError
+from sim.errors import LimitError, ParameterError, ScenarioError, SweepError
 from sim.experiments.sweep.design import DESIGNS, Design, make_design, run_seed
 from sim.experiments.sweep.factors import Factor, FactorTable, expand, scale_targets
 
 __all__ = ["DesignTable", "SweepFile", "SweepSpec", "dynamic_metric", "load_sweep"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-_MAX_EXPERIMENTS = 10_000_000
+_MAX_EXPERIMENTS = 1_000_000
 _FACTOR_KINDS = ("uncertainties", "levers")
 
 
@@ -95,8 +96,8 @@ class DesignTable(Params):
     """The ``[design]`` table: the design and its size."""
 
     method: str = param("full_factorial", choices=DESIGNS)
-    n_samples: int | None = param(None, lo=1, doc="LHS points; Sobol base N (a power of 2); Morris trajectories")
-    levels: int | None = param(None, lo=2, doc="full factorial points per range (default 3); Morris grid (default 4)")
+    n_samples: int | None = param(None, lo=1, hi=10_000_000, doc="LHS points; Sobol base N (a power of 2); Morris trajectories")
+    levels: int | None = param(None, lo=2, hi=10_000, doc="full factorial points per range (default 3); Morris grid (default 4)")
     second_order: bool = param(False, doc="sobol: also the samples for second-order indices")
 
     def check(self) -> None:
@@ -127,9 +128,9 @@ class SweepFile(Params):
     name: str = param(REQUIRED, doc="1-80 letters, digits, '_', '-' or '.'")
     description: str = param("")
     scenario: str = param(REQUIRED, doc="the path of the base scenario file, relative to the sweep file")
-    steps: int | None = param(None, lo=1, unit="days", doc="days per run (default: the scenario's run.n_steps)")
+    steps: int | None = param(None, lo=1, hi=100_000, unit="days", doc="days per run (default: the scenario's run.n_steps)")
     record_every: int | None = param(None, lo=1, unit="days", doc="default: the scenario's run.record_every")
-    replicates: int = param(1, lo=1)
+    replicates: int = param(1, lo=1, hi=1_000_000)
     seed: int = param(1, lo=0, hi=2**63 - 1)
     outcomes: tuple[str, ...] = param(REQUIRED, doc='summary metric names to keep, e.g. ["resolution_rate"]')
     timeseries: tuple[str, ...] | None = param(None, doc="time series to keep (default: the outcomes that are)")
@@ -302,11 +303,13 @@ class SweepSpec:
 # ---------------------------------------------------------------------------------------------
 # loading, step by step
 # ---------------------------------------------------------------------------------------------
-def load_sweep(path: str | Path, *, check_outcomes: bool = True) -> SweepSpec:
+def load_sweep(path: str | Path, *, check_outcomes: bool = True, max_runs: int | None = None) -> SweepSpec:
     """Read and validate a sweep file; every experiment's parameters are checked before returning.
 
     Raises :class:`SweepError` with one line naming the sweep file and the key (a bad base
-    scenario: the key ``scenario`` and the scenario's own error).
+    scenario: the key ``scenario`` and the scenario's own error). The number of experiments (at
+    most 1,000,000) and of runs (at most ``max_runs``: :class:`~sim.errors.LimitError`) is checked
+    before the design is drawn.
     """
     path = Path(path)
     src = str(path)
@@ -315,6 +318,7 @@ def load_sweep(path: str | Path, *, check_outcomes: bool = True) -> SweepSpec:
     factors = file.factors()
     scaled = _check_factors(src, base, factors)
     design = file.design
+    _check_size(src, factors, design, file.replicates, max_runs)
     spec = SweepSpec(
         path=src, name=file.name, description=file.description, scenario_path=str(path.parent / file.scenario),
         base=base, constants=dict(file.constants), factors=factors, design=design.method,
@@ -366,6 +370,31 @@ def _check_factors(src: str, base: Scenario, factors: tuple[Factor, ...]) -> dic
     return scaled
 
 
+def planned_experiments(factors: tuple[Factor, ...], method: str, n_samples: int | None, levels: int,
+                        second_order: bool) -> int:
+    """The number of experiments a design will have, computed without drawing it."""
+    d = len(factors)
+    if method == "full_factorial":
+        return math.prod(len(f.choices) if f.choices is not None else (f.levels or levels) for f in factors)
+    n = n_samples or 0
+    if method == "sobol":
+        return n * (2 * d + 2 if second_order else d + 2)
+    if method == "morris":
+        return n * (d + 1)
+    return n
+
+
+def _check_size(src: str, factors: tuple[Factor, ...], design: Any, replicates: int, max_runs: int | None) -> None:
+    """Refuse a design too large to draw or to run, before drawing it."""
+    n = planned_experiments(factors, design.method, design.n_samples, design.n_levels, design.second_order)
+    if n > _MAX_EXPERIMENTS:
+        raise SweepError(src, "design", f"{n:,} experiments; allowed: at most {_MAX_EXPERIMENTS:,}", value=n)
+    if max_runs is not None and n * replicates > max_runs:
+        raise LimitError(f"{src}: {n:,} experiments x {replicates:,} replicates = {n * replicates:,} runs; allowed: "
+                         f"at most {max_runs:,} (raise the cap with --allow-large or GOVSIM_MAX_RUNS)",
+                         file=src, key="replicates", value=n * replicates)
+
+
 def _check_experiments(src: str, spec: SweepSpec) -> None:
     """Every experiment's scenario is valid (combinations of factor values included)."""
     if spec.n_experiments > _MAX_EXPERIMENTS:
@@ -397,7 +426,9 @@ def dynamic_metric(name: str, policy_names: set[str]) -> bool:
     """Metrics present only once non-zero: flag counts and policy counters (0 when absent)."""
     if name.startswith("flag_") and any(name in (f"flag_{f}_resolved", f"flag_{f}_abandoned") for f in FLAGS):
         return True
-    return any(name.startswith(f"{p}_") for p in policy_names)
+    from sim import policies
+
+    return any(name == f"{p}_{c}" for p in policy_names for c in policies.get(p).counters)
 
 
 def _check_outcomes(src: str, spec: SweepSpec) -> None:
