@@ -1,9 +1,9 @@
-"""The model's parameters: frozen dataclasses with defaults, units and the seed source of each.
+"""The model's parameters: frozen dataclasses with defaults, units and the source of each.
 
 Defaults describe the *pre-reform* arrangement that ``scenarios/baseline.toml`` stands for
 (000: "two levels of government, three levels of management"; departments face communities
-directly, no alliance, weak streets). Sources: ``000`` .. ``004`` are the case reports in
-``shared/seeds``; ``assumption`` marks a value the seeds do not give, chosen to be plausible and
+directly, no alliance, weak streets). Sources: ``000`` .. ``004`` are the case reports listed in
+docs/cases.md; ``assumption`` marks a value the cases do not give, chosen to be plausible and
 exposed so that it can be swept or calibrated. Units: ``/day`` per step (one step is one day),
 ``days`` durations in steps, ``yuan`` Chinese yuan, ``effort`` staff-days of work.
 """
