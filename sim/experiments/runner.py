@@ -12,16 +12,12 @@ number of workers (each task carries its own seed).
 * :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver``
   where available) whose workers preload the model, load the compiled kernels once
   (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
-  and exit by themselves if the coordinator dies, even by SIGKILL. A worker that dies (killed, out
-  of memory) takes the pool down: the pool is restarted and the tasks it was running are run
-  again, one at a time until they are cleared, so a death is pinned on the task that causes it; a
-  task whose worker dies ``max_attempts`` times (the last alone) yields a :class:`~sim.errors.WorkerError`
-  as its result and the other tasks go on.
+  and exit by themselves if the coordinator dies, even by SIGKILL. A dying worker (killed, out of
+  memory) breaks the pool: it is restarted and the tasks in flight rerun one at a time, so a death
+  is pinned on its task; one whose worker dies ``max_attempts`` times yields a WorkerError.
 * :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
   connect timeout and Dask's TLS settings (``security``); ``shared`` is scattered to the workers
-  once. The scheduler itself reruns the tasks of a lost worker elsewhere (Dask's
-  ``distributed.scheduler.allowed-failures``); a task that kills too many workers yields its
-  ``KilledWorker`` error as its result.
+  once. Dask reruns a lost worker's tasks elsewhere (``distributed.scheduler.allowed-failures``).
 
 Each ``run`` keeps its own tasks in flight: when it is abandoned (closed, or an exception stops
 the loop) the tasks it had queued are cancelled and those already running are dropped, so the
@@ -340,7 +336,6 @@ class DaskExecutor(_Runs):
         self.address = address
         self.fn = fn
         try:
-            # security: distributed.Security (TLS), see sim.experiments.cluster.tls_security; None: Dask's config
             self.client = Client(address, timeout=connect_timeout, set_as_default=False, security=security)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
