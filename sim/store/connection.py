@@ -38,12 +38,14 @@ class StoreConnection:
         raise StoreError(f"results database '{self._url}': {reason}") from None
 
     def run_op(self, what: str, body: Callable[[Connection], T], *, write: bool = False, idempotent: bool = True,
-               retry: bool = True, passthrough: tuple[type[SQLAlchemyError], ...] = ()) -> T:
+               retry: bool = True, passthrough: tuple[type[SQLAlchemyError], ...] = (),
+               deadline_s: float | None = None) -> T:
         """``body(conn)`` (in a transaction if ``write``) under the deadline, retried while the error is transient.
 
         A write that is not ``idempotent`` is not retried once its commit was sent: the commit may
         have happened. A StoreError raised by ``body``, and errors of the ``passthrough`` types (e.g. an
-        ``IntegrityError`` the caller settles), are raised unchanged.
+        ``IntegrityError`` the caller settles), are raised unchanged. ``deadline_s``: the time the whole
+        operation may take (default: the statement timeout; more for bulk reads and writes).
         """
         state = {"cut": False, "committing": False}
         timeouts = self.timeouts if retry else StoreTimeouts(**{**self.timeouts.__dict__, "retries": 0})
@@ -52,7 +54,7 @@ class StoreConnection:
             state["committing"] = False
             with self.engine.connect() as conn:
                 fd = socket_fd(conn.connection.dbapi_connection)
-                token = None if fd is None else deadlines().arm(fd, timeouts.statement_s)
+                token = None if fd is None else deadlines().arm(fd, deadline_s or timeouts.statement_s)
                 try:
                     if not write:
                         return body(conn)
@@ -71,7 +73,7 @@ class StoreConnection:
         def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> NoReturn:
             if isinstance(exc, passthrough):
                 raise exc
-            reason = (f"no answer within {timeouts.statement_s:g} s (timed out: is the server paused, overloaded "
+            reason = (f"no answer within {deadline_s or timeouts.statement_s:g} s (timed out: is the server paused, overloaded "
                       f"or unreachable?)" if state["cut"] else error_line(exc))
             after = f"; gave up after {tries} attempts in {seconds:.1f} s" if tries > 1 else ""
             self._fail(f"could not {what}: {reason}{after}")

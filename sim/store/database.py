@@ -311,8 +311,10 @@ class ResultStore(StoreConnection):
 
             try:
                 # a one-shot iterator cannot be read again: then no retry
+                n = int(sweep.get("n_experiments") or 0)  # a large design takes longer to write
                 return self.run_op(f"create sweep {sweep_id}, nothing was written", create, write=True,
-                                   passthrough=(IntegrityError,), retry=not isinstance(experiment_rows, Iterator))
+                                   passthrough=(IntegrityError,), retry=not isinstance(experiment_rows, Iterator),
+                                   deadline_s=self.timeouts.statement_s * (1 + n / 20_000))
             except IntegrityError:  # created meanwhile by another coordinator: fall through and check it
                 existing = self._sweep_row(sweep_id)
                 if existing is None:
@@ -430,7 +432,8 @@ class ResultStore(StoreConnection):
         if metrics is not None:
             values = values.where(summary.c.metric.in_(list(metrics)))
         rows, vals = self.run_op(f"read sweep {sweep_id}", lambda conn: (conn.execute(base).all(),
-                                                                          conn.execute(values).all()))
+                                                                          conn.execute(values).all()),
+                                 deadline_s=10 * self.timeouts.statement_s)  # a whole sweep: a bulk read
         frame = pd.DataFrame({
             "sweep_id": pd.Series([sweep_id] * len(rows), dtype=object),
             "experiment": np.array([r[0] for r in rows], dtype=np.int64),
