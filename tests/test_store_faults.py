@@ -164,9 +164,9 @@ def _count(url: str, table: str) -> int:
 
 def test_a_frozen_postgres_times_out_and_a_rerun_completes_with_nothing_lost(pg_url: str, tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_sweep(tmp_path, steps=40, record_every=10, replicates=2,
-                       design={"method": "latin_hypercube", "n_samples": 12})
-    n_runs = 24
+    path = write_sweep(tmp_path, steps=30, record_every=10, replicates=2,
+                       design={"method": "latin_hypercube", "n_samples": 8})
+    n_runs = 16
     for var, value in [("GOVSIM_DB_TIMEOUT", "1.5"), ("GOVSIM_DB_CONNECT_TIMEOUT", "2"), ("GOVSIM_DB_RETRIES", "1")]:
         monkeypatch.setenv(var, value)
     args = ("sweep", str(path), "--db", pg_url, "--workers", "1", "--quiet")
