@@ -131,3 +131,6 @@ class ClusterError(GovsimError):
 
 class WorkerError(GovsimError, RuntimeError):
     """A worker process ended without returning its result (killed, out of memory): the run failed."""
+
+    #: how many times the run was started, its worker dying each time
+    attempts: int = 1

@@ -130,3 +130,46 @@ def test_run_sweep_api_with_an_executor(tmp_path: Path, sweep_file: Path, cluste
         ex.close()
     assert report.complete and report.n_stored == spec.n_runs and report.compute_s > 0
     assert report.executor.startswith("Dask scheduler") and ex.max_in_flight <= ex.window
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) and its key, made by openssl for this test."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=govsim-test"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_a_tls_scheduler_needs_the_certificates_and_runs_the_sweep_with_them(
+        tmp_path: Path, sweep_file: Path, tls_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from distributed.security import Security
+
+    cert, key = (str(p) for p in tls_files)
+    sec = Security(tls_ca_file=cert, tls_scheduler_cert=cert, tls_scheduler_key=key, tls_worker_cert=cert,
+                   tls_worker_key=key, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://",
+                                  worker_dashboard_address="127.0.0.1:0",
+                                  host="127.0.0.1", security=sec, dashboard_address=None, silence_logs=40) as c:
+        address = c.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        db = tmp_path / "tls.db"
+        base = ["sweep", str(sweep_file), "--db", f"sqlite:///{db}", "--scheduler", address, "--quiet"]
+        assert main(base) == 2  # no certificate: refused, one line, nothing written
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("govsim: error: cannot reach the Dask scheduler at 'tls://"), err
+        assert not db.exists()
+        assert main([*base, "--tls-ca-file", cert, "--tls-cert", cert, "--tls-key", key]) == 0
+        assert count(db, "sweep_results") == load_sweep(sweep_file).n_runs
+    assert main(["sweep", str(sweep_file), "--scheduler", "tcp://127.0.0.1:1", "--tls-cert", cert,
+                 "--tls-ca-file", cert]) == 2
+    assert "need a tls:// scheduler address" in capsys.readouterr().err
+    assert main(["sweep", str(sweep_file), "--scheduler", address, "--tls-cert", str(tmp_path / "none.pem"),
+                 "--tls-ca-file", cert]) == 2
+    assert "none.pem': no such file" in capsys.readouterr().err

@@ -1,7 +1,9 @@
-"""Crash safety with real processes: SIGKILL then rerun, Ctrl-C (SIGINT) and SIGTERM stop cleanly."""
+"""Crash safety with real processes: SIGKILL then rerun; Ctrl-C (SIGINT) and SIGTERM finish and store the runs
+in flight, a second Ctrl-C drops them."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -103,11 +105,11 @@ def test_sigkill_mid_sweep_then_rerun_gives_exactly_one_result_per_pair(tmp_path
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_interrupt_stops_cleanly_and_keeps_finished_runs(tmp_path: Path, sig: str) -> None:
+def test_interrupt_finishes_and_stores_the_runs_in_flight(tmp_path: Path, sig: str) -> None:
     path = _sweep(tmp_path)
     db = tmp_path / "i.db"
     args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2")
-    proc = popen_cli(*args)
+    proc = popen_cli(*args, "--json")
     try:
         _wait_for(proc, db, 3)
         workers = _descendants(proc.pid)
@@ -116,18 +118,41 @@ def test_interrupt_stops_cleanly_and_keeps_finished_runs(tmp_path: Path, sig: st
             os.killpg(proc.pid, signal.SIGINT)
         else:  # a batch scheduler's SIGTERM to the job's main process
             os.kill(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
         stop_s = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert "interrupted;" in err and "run the same command to resume" in err
+    assert "stopping: finishing the" in err and "interrupted; the" in err and "run the same command to resume" in err
     assert stop_s < 10
     _assert_all_gone(workers)
     kept = _check_consistent(db, path)
     assert 3 <= len(kept) < N_EXP * REPS
+    report = json.loads(out)  # every run handed out before the signal was finished and stored, none dropped
+    assert report["in_flight_at_stop"] >= 1 and report["stored_after_stop"] == report["in_flight_at_stop"]
+    assert report["n_done"] == len(kept) and report["interrupted"]
     rerun = cli_subprocess(*args, "--quiet")
     assert rerun.returncode == 0, rerun.stderr
     assert len(_check_consistent(db, path)) == N_EXP * REPS
+
+
+def test_a_second_ctrl_c_drops_the_runs_in_flight(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, steps=300, record_every=50, replicates=2,
+                       design={"method": "latin_hypercube", "n_samples": 8})  # runs of ~1 s: still in flight
+    db = tmp_path / "d.db"
+    proc = popen_cli("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--json")
+    try:
+        _wait_for(proc, db, 1)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    report = json.loads(out)
+    assert report["in_flight_at_stop"] >= 2 and report["stored_after_stop"] < report["in_flight_at_stop"]
+    assert report["n_done"] == len(_check_consistent(db, path))

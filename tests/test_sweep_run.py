@@ -112,9 +112,13 @@ def test_failed_runs_are_reported_and_retried(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert "2 run(s)" in err and "experiment 1 replicate 0 failed: FloatingPointError: simulated model failure" in err
     assert count(db, "sweep_results") == 6
+    failed = sqlite_rows(db, "SELECT e.idx, f.replicate, f.attempts, f.error FROM sweep_failures f "
+                             "JOIN experiments e ON e.id = f.experiment_id ORDER BY f.replicate")
+    assert [(e, r, a) for e, r, a, _ in failed] == [(1, 0, 1), (1, 1, 1)]  # recorded with their errors
+    assert all("FloatingPointError: simulated model failure" in msg for *_, msg in failed)
     monkeypatch.setattr(sim.experiments.sweep.work, "execute", real)
     assert _run(path, db, "--quiet") == 0
-    assert count(db, "sweep_results") == 8
+    assert count(db, "sweep_results") == 8 and count(db, "sweep_failures") == 0
 
 
 def test_policy_counter_outcome_is_zero_when_it_never_fires(tmp_path: Path) -> None:

@@ -74,12 +74,19 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
     if args.json:
         print(json_text({**report.to_json(), "db": url, "units": _SWEEP_UNITS}))
     if report.interrupted:
-        print(f"govsim: interrupted; {report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} are "
-              f"stored; run the same command to resume", file=sys.stderr)
+        kept = (f"the {report.stored_after_stop} run(s) in flight were finished and stored; "
+                if report.in_flight_at_stop else "")
+        print(f"govsim: interrupted; {kept}{report.n_done:,} of {report.n_runs:,} runs of sweep {report.sweep_id} "
+              f"are stored; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     if report.n_failed:
-        print(f"govsim: {report.n_failed} run(s) of sweep {report.sweep_id} failed (first: {report.errors[0]}); "
-              f"{report.n_done:,} of {report.n_runs:,} are stored; run the same command to retry", file=sys.stderr)
+        print(f"govsim: {report.n_failed} run(s) of sweep {report.sweep_id} failed, recorded with their errors in "
+              f"the store (table sweep_failures); {report.n_done:,} of {report.n_runs:,} are stored; run the same "
+              f"command to retry the failed runs:", file=sys.stderr)
+        for line in report.errors:
+            print(f"  {line}", file=sys.stderr)
+        if report.n_failed > len(report.errors):
+            print(f"  ... and {report.n_failed - len(report.errors)} more", file=sys.stderr)
         return EXIT_FAILED
     if not args.json:
         ran = report.n_stored
@@ -93,12 +100,14 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) every experiment of a sweep file into the results store."""
     from sim.core.resources import check_resources, estimate
+    from sim.experiments.cluster import tls_security
     from sim.experiments.sweep.run import run_sweep, sweep_executor
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
     from sim.store.schema import check_url
 
     scheduler = _scheduler(args)
+    security = tls_security(scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
     if not args.dry_run:
         check_url(args.db, persistent=True)  # an in-memory database could not be resumed: refused before work
     caps = limits(args)
@@ -111,7 +120,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(spec, args.json)
         return 0
-    executor = sweep_executor(spec, args.workers, scheduler)  # unreachable scheduler: exit 2 here
+    executor = sweep_executor(spec, args.workers, scheduler, security=security)  # unreachable scheduler: exit 2
     finished = False
     try:
         store = ResultStore(args.db)  # a bad URL fails here, before anything is written
@@ -175,13 +184,21 @@ def _add_sweep(subparsers: Subparsers) -> None:
         description="Run every experiment of a sweep file (uncertainties x levers by a full factorial, Latin "
                     "hypercube, Sobol or Morris design) R times, storing each run as it finishes. Running the same "
                     "file again resumes: only missing (experiment, replicate) runs are run. Seeds derive from the "
-                    "file's root seed, so results do not depend on workers or order.")
+                    "file's root seed, so results do not depend on workers or order. Ctrl-C (or SIGTERM) hands out "
+                    "no new run, finishes and stores the runs in flight, and exits 130; a second Ctrl-C drops them. "
+                    "Exit 1 if some runs failed (recorded with their errors; the rest of the sweep ran); exit 2 if "
+                    "another coordinator is running the sweep (nothing run) or the database fails for good.")
     s.add_argument("sweep", metavar="SWEEP.toml",
                    help="sweep file, e.g. scenarios/sweeps/grid_alliance_empowerment.toml")
     s.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: CPUs; 1: this process)")
     s.add_argument("--scheduler", metavar="ADDRESS",
-                   help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS when --workers "
-                        "is not given)")
+                   help="Dask scheduler, e.g. tcp://127.0.0.1:8786, or tls://head:8786 with --tls-* (default: "
+                        "$DASK_SCHEDULER_ADDRESS when --workers is not given)")
+    s.add_argument("--tls-ca-file", metavar="PEM", help="with a tls:// scheduler: the CA that signed the cluster's "
+                   "certificates (default: Dask's configuration)")
+    s.add_argument("--tls-cert", metavar="PEM", help="with a tls:// scheduler: this client's certificate")
+    s.add_argument("--tls-key", metavar="PEM", help="with a tls:// scheduler: this client's private key (if not in "
+                   "--tls-cert)")
     s.add_argument("--db", help=DB_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar: a progress line a minute (batch logs)")
     s.add_argument("--json", action="store_true", help="print one JSON object describing what was done")

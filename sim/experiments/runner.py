@@ -12,10 +12,12 @@ number of workers (each task carries its own seed).
 * :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver``
   where available) whose workers preload the model, load the compiled kernels once
   (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
-  and exit by themselves if the coordinator dies, even by SIGKILL. A dead worker is reported as
-  :class:`~sim.errors.WorkerError`.
+  and exit by themselves if the coordinator dies, even by SIGKILL. A dying worker (killed, out of
+  memory) breaks the pool: it is restarted and the tasks in flight rerun one at a time, so a death
+  is pinned on its task; one whose worker dies ``max_attempts`` times yields a WorkerError.
 * :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
-  connect timeout; ``shared`` is scattered to the workers once.
+  connect timeout and Dask's TLS settings (``security``); ``shared`` is scattered to the workers
+  once. Dask reruns a lost worker's tasks elsewhere (``distributed.scheduler.allowed-failures``).
 
 Each ``run`` keeps its own tasks in flight: when it is abandoned (closed, or an exception stops
 the loop) the tasks it had queued are cancelled and those already running are dropped, so the
@@ -34,17 +36,19 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import closing, contextmanager
 from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from sim.errors import ClusterError, InputError, WorkerError
+from sim.experiments.signals import StopSignals
 
 if TYPE_CHECKING:
     from sim.store.database import RunRecord
@@ -220,18 +224,29 @@ def _mp_context(preload: Sequence[str]) -> Any:
 class ProcessExecutor(_Runs):
     """``fn`` in local worker processes, with at most ``window`` tasks in flight (default twice the workers).
 
-    Workers import ``fn``'s module and ``preload`` before their first task.
+    Workers import ``fn``'s module and ``preload`` before their first task. A task is started at
+    most ``max_attempts`` times when its worker dies (see the module docstring).
     """
 
     def __init__(self, fn: Work, shared: Any, workers: int, window: int | None = None, *,
-                 preload: Sequence[str] = ()) -> None:
+                 preload: Sequence[str] = (), max_attempts: int = 3) -> None:
         check_workers(workers)
         self.name = f"{workers} local worker process{'es' if workers > 1 else ''}"
         self.workers = workers
         self.window = window or 2 * workers
+        self.max_attempts = max(1, int(max_attempts))
         self.max_in_flight = 0  # observed, for tests
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context((*PRELOAD, fn.__module__, *preload)),
-                                         initializer=_init_worker, initargs=(fn, shared, os.getpid()))
+        self.restarts = 0  # pools restarted after a worker died
+        self._make_pool = lambda: ProcessPoolExecutor(
+            max_workers=workers, mp_context=_mp_context((*PRELOAD, fn.__module__, *preload)),
+            initializer=_init_worker, initargs=(fn, shared, os.getpid()))
+        self._pool = self._make_pool()
+
+    def _restart(self) -> None:
+        """A fresh pool after a worker died (the broken pool has ended its other workers)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._make_pool()
+        self.restarts += 1
 
     def start(self) -> None:
         """Start the worker processes now (they start with the first task otherwise)."""
@@ -241,31 +256,57 @@ class ProcessExecutor(_Runs):
         from concurrent.futures.process import BrokenProcessPool
 
         it = enumerate(tasks)
-        inflight: dict[Future[Any], tuple[int, Any]] = {}  # this run's own: another run never sees them
+        inflight: dict[Future[Any], tuple[int, Any, int]] = {}  # this run's own: (seq, task, attempts)
+        suspects: deque[tuple[int, Any, int]] = deque()  # in flight when a worker died: rerun one at a time
 
         def fill() -> None:
+            if suspects:
+                if not inflight:
+                    entry = suspects.popleft()
+                    inflight[self._pool.submit(_pool_call, entry[1])] = entry
+                return
             for seq, task in islice(it, max(0, self.window - len(inflight))):
-                inflight[self._pool.submit(_pool_call, task)] = (seq, task)
+                inflight[self._pool.submit(_pool_call, task)] = (seq, task, 0)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
 
         try:
             fill()
             while inflight:
                 done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                victims: list[tuple[int, Any, int]] = []
                 for fut in sorted(done, key=lambda f: inflight[f][0]):
-                    seq, task = inflight.pop(fut)
+                    seq, task, tries = inflight.pop(fut)
                     try:
                         out = fut.result()
                     except BrokenProcessPool:
-                        raise WorkerError("a worker process died unexpectedly (out of memory?)") from None
+                        victims.append((seq, task, tries))
+                        continue
                     except Exception as exc:  # any failure of the work is the task's result, for the coordinator
                         out = exc
                     yield seq, task, out
+                if victims:
+                    yield from self._after_death(victims, inflight, suspects)
                 fill()
         finally:  # abandoned: cancel what is queued; what is running finishes unseen
             for fut in inflight:
                 fut.cancel()
             inflight.clear()
+
+    def _after_death(self, victims: list[tuple[int, Any, int]], inflight: dict[Future[Any], tuple[int, Any, int]],
+                     suspects: deque[tuple[int, Any, int]]) -> Iterator[tuple[int, Any, Any]]:
+        """A worker died: restart the pool; rerun the tasks it took down, or fail one that died alone too often."""
+        victims += inflight.values()  # every task still in flight went down with the pool
+        inflight.clear()
+        self._restart()
+        for seq, task, tries in sorted(victims, key=lambda v: v[0]):
+            tries += 1
+            if len(victims) == 1 and tries >= self.max_attempts:  # it ran alone: the death is its own
+                err = WorkerError(f"a worker process died unexpectedly running it, on each of {tries} attempts "
+                                  "(out of memory? killed?)")
+                err.attempts = tries
+                yield seq, task, err
+            else:
+                suspects.append((seq, task, tries))
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down; with ``cancel`` stop at once (queued tasks dropped, workers terminated)."""
@@ -286,7 +327,7 @@ class DaskExecutor(_Runs):
     """``fn`` on a Dask cluster through its scheduler at ``address``."""
 
     def __init__(self, fn: Work, shared: Any, address: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 window: int | None = None) -> None:
+                 window: int | None = None, security: Any = None) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -295,7 +336,7 @@ class DaskExecutor(_Runs):
         self.address = address
         self.fn = fn
         try:
-            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False, security=security)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ClusterError(f"cannot reach the Dask scheduler at '{address}' within {connect_timeout:g} s "
@@ -379,14 +420,15 @@ def in_this_process(workers: int | None = None, scheduler: str | None = None) ->
 
 
 def make_executor(fn: Work, shared: Any = None, workers: int | None = None, scheduler: str | None = None, *,
-                  preload: Sequence[str] = ()) -> Executor:
+                  preload: Sequence[str] = (), security: Any = None) -> Executor:
     """An executor of ``fn``: Dask if ``scheduler`` is given, else ``workers`` local processes (1: this process).
 
     ``workers`` None: one per CPU; below 1: :class:`~sim.errors.InputError`. ``fn`` must be a
     module-level function unless the tasks run in this process (it is pickled by name).
+    ``security``: Dask's TLS settings for the scheduler (``distributed.Security``).
     """
     if scheduler:
-        return DaskExecutor(fn, shared, scheduler)
+        return DaskExecutor(fn, shared, scheduler, security=security)
     if in_this_process(workers):
         return SerialExecutor(fn, shared)
     return ProcessExecutor(fn, shared, int(workers) if workers is not None else (os.cpu_count() or 1), preload=preload)
@@ -434,50 +476,6 @@ def progress_bar(total: int, desc: str, enabled: bool = True, *, terminal_only: 
     """The tqdm bar of a batch of runs (``options`` go to tqdm); off unless ``enabled``, or off a terminal if ``terminal_only``."""
     disable = True if not enabled else (None if terminal_only else False)  # None: tqdm asks isatty()
     return tqdm(total=total, desc=desc, disable=disable, **{"unit": "run", "leave": False, **options})
-
-
-class StopSignals:
-    """SIGINT (Ctrl-C) and SIGTERM (batch schedulers) raise KeyboardInterrupt, but never inside ``critical()``.
-
-    A coordinator that stores results as they arrive runs its loop under ``with StopSignals() as
-    stop:`` and each commit under ``with stop.critical():``; a signal received during a commit
-    takes effect when it ends, so no result is stored in half. Outside the main thread (where
-    Python cannot install handlers) it changes nothing.
-    """
-
-    def __init__(self) -> None:
-        self.critical_depth = 0
-        self.pending = False
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.critical_depth:
-            self.pending = True
-        else:
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> Self:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
-
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        """A block no signal interrupts; one received meanwhile raises KeyboardInterrupt at its end."""
-        self.critical_depth += 1
-        try:
-            yield
-        finally:
-            self.critical_depth -= 1
-        if self.pending and not self.critical_depth:
-            self.pending = False
-            raise KeyboardInterrupt
 
 
 def call_in_new_process(module: str, function: str, *args: Any, env: Mapping[str, str] | None = None,

@@ -65,29 +65,19 @@ class SweepTarget:
 
 def _rows(store: ResultStore, where: Any, what: str) -> list[dict[str, Any]]:
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     cols = [c for c in runs.c if c.name != "scenario_text"]
-    try:
-        with store.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(*cols).where(where).order_by(runs.c.id)).mappings()]
-    except SQLAlchemyError as exc:
-        raise StoreError(f"results database '{store.url}': could not {what}: {str(exc).splitlines()[0]}") from None
+    query = select(*cols).where(where).order_by(runs.c.id)
+    return store.run_op(what, lambda conn: [dict(r) for r in conn.execute(query).mappings()])
 
 
 def _comparison_ids(store: ResultStore, prefix: str) -> list[str]:
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     escaped = (LABEL_PREFIX + prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-    try:
-        with store.engine.connect() as conn:
-            labels = conn.execute(select(runs.c.label).where(runs.c.label.like(escaped + "%", escape="\\"))
-                                  .distinct().order_by(runs.c.label).limit(6)).scalars().all()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"results database '{store.url}': could not find comparisons: "
-                         f"{str(exc).splitlines()[0]}") from None
+    query = (select(runs.c.label).where(runs.c.label.like(escaped + "%", escape="\\"))
+             .distinct().order_by(runs.c.label).limit(6))
+    labels = store.run_op("find comparisons", lambda conn: list(conn.execute(query).scalars().all()))
     return [lab[len(LABEL_PREFIX):] for lab in labels]
 
 

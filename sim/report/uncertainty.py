@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.errors import StoreError
 from sim.store.database import ResultStore
 from sim.store.schema import runs
 
@@ -30,17 +29,12 @@ __all__ = ["uncertainty_from_store", "uncertainty_html"]
 def uncertainty_from_store(store: ResultStore, comp: Comparison) -> UncertainComparison | None:
     """The uncertainty analysis of stored comparison ``comp``, or None if its runs carry no draw."""
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from sim.experiments.uncertainty import UncertainComparison, parse_draw_header
 
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.execute(select(runs.c.seed, runs.c.scenario_name, runs.c.scenario_text)
-                                .where(runs.c.label == f"compare:{comp.comparison_id}").order_by(runs.c.id)).all()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"results database '{store.url}': could not read the draws of comparison "
-                         f"{comp.comparison_id}: {str(exc).splitlines()[0]}") from None
+    query = (select(runs.c.seed, runs.c.scenario_name, runs.c.scenario_text)
+             .where(runs.c.label == f"compare:{comp.comparison_id}").order_by(runs.c.id))
+    rows = store.run_op(f"read the draws of comparison {comp.comparison_id}", lambda conn: conn.execute(query).all())
     by_seed: dict[int, Any] = {}
     on: dict[str, frozenset[str]] = {}
     for seed, name, text in rows:

@@ -14,11 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from sim.errors import StoreError
 from sim.store.database import ResultStore
-from sim.store.schema import error_line, experiments, runs, sweep_results, sweeps, timeseries
+from sim.store.schema import experiments, runs, sweep_results, sweeps, timeseries
 
 __all__ = ["COMPARISON_PREFIX", "KINDS", "latest", "list_comparisons", "list_runs", "list_stored", "list_sweeps"]
 
@@ -28,12 +27,8 @@ KINDS = ("runs", "comparisons", "sweeps")
 
 
 def _read(store: ResultStore, what: str, body: Callable[[Connection], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """``body(conn)`` on a connection of ``store``; a database error becomes one StoreError naming the store."""
-    try:
-        with store.engine.connect() as conn:
-            return body(conn)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"results database '{store.url}': could not {what}: {error_line(exc)}") from None
+    """``body(conn)`` under the store's deadline and retries; a database error becomes one StoreError naming it."""
+    return store.run_op(what, body)
 
 
 def _values_per_run(conn: Connection) -> dict[int, int]:

@@ -10,27 +10,25 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Table, func, insert, select
-from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import IntegrityError
 
 from sim.errors import StoreError
-from sim.store.location import FALLBACK_DB_URL, default_db
+from sim.store.connection import DEFAULT_DB_URL, StoreConnection
 from sim.store.schema import (
     NAME_LEN,
     error_line,
     experiments,
-    mask_url,
-    open_engine,
     runs,
     summary,
+    sweep_failures,
     sweep_results,
     sweeps,
     timeseries,
@@ -41,8 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
 
-#: the default outside a govsim checkout without GOVSIM_DB (see :mod:`sim.store.location`)
-DEFAULT_DB_URL: str = FALLBACK_DB_URL
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -109,58 +105,16 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
     return hit
 
 
-class ResultStore:
+class ResultStore(StoreConnection):
     """Opens a results database (creating its tables) and saves / reads back runs.
 
     ``url`` None: the default store of :mod:`sim.store.location` (``GOVSIM_DB``, else the govsim
     checkout's ``results/govsim.db``, else ``results/govsim.db`` here). ``read_only``: for commands
     that only read; nothing is created, a missing database is a :class:`StoreError` naming its URL.
+    Every operation runs under :meth:`~sim.store.connection.StoreConnection.run_op`: a deadline,
+    retries of transient errors (``timeouts``, default from the ``GOVSIM_DB_*`` environment) and
+    one :class:`~sim.errors.StoreError` when it gives up.
     """
-
-    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
-        if url is None:
-            default = default_db()
-            raw, create_dirs = default.url, default.may_create_dir
-        else:
-            raw, create_dirs = url, url == DEFAULT_DB_URL
-        self._url = mask_url(raw)
-        self._engine: Engine | None = open_engine(raw, create_dirs=create_dirs, read_only=read_only)
-
-    def _fail(self, reason: str) -> NoReturn:
-        raise StoreError(f"results database '{self._url}': {reason}") from None
-
-    @contextmanager
-    def _connect(self, what: str, *, write: bool = False) -> Iterator[Connection]:
-        """A connection (a transaction if ``write``) whose database errors become one StoreError."""
-        try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            self._fail(f"could not {what}: {error_line(exc)}")
-
-    @property
-    def url(self) -> str:
-        """The database URL with any password masked."""
-        return self._url
-
-    @property
-    def engine(self) -> Engine:
-        """The open engine (for modules that add their own tables to ``metadata``)."""
-        if self._engine is None:
-            self._fail("the store is closed")
-        return self._engine
-
-    def close(self) -> None:
-        """Release all connections; further use raises StoreError. Safe to call twice."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-    def __enter__(self) -> ResultStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ writing
 
@@ -225,14 +179,17 @@ class ResultStore:
     def save_run(self, record: RunRecord) -> int:
         """Store one run in a single transaction (all or nothing) and return its id."""
         run_row, summary_rows, ts_rows = self._validate(record)
-        with self._connect("save the run, nothing was written", write=True) as conn:
+
+        def save(conn: Connection) -> int:
             run_id = _new_run_id(conn, run_row)
             if summary_rows:
                 conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
             if ts_rows:
                 rows = [(run_id, *r) for r in ts_rows]
                 _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
-        return run_id
+            return run_id
+
+        return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
 
     # ------------------------------------------------------------------ reading
 
@@ -266,14 +223,16 @@ class ResultStore:
 
     def load_run(self, run_id: int) -> RunRecord:
         """Read a run back in full; StoreError if there is no such run."""
-        with self._connect(f"load run {run_id}") as conn:
+        def load(conn: Connection) -> tuple[Any, Any, np.ndarray, dict[str, np.ndarray]]:
             row = self._run_row(conn, run_id)
             summ = conn.execute(
                 select(summary.c.metric, summary.c.value)
                 .where(summary.c.run_id == int(run_id))
                 .order_by(summary.c.metric)
             ).all()
-            t, series = self._series(conn, run_id)
+            return (row, summ, *self._series(conn, run_id))
+
+        row, summ, t, series = self.run_op(f"load run {run_id}", load)
         fields = {k: v for k, v in row.items() if k != "id"}
         fields.update(seed=int(row["seed"]), n_steps=int(row["n_steps"]))
         return RunRecord(
@@ -286,15 +245,15 @@ class ResultStore:
     def list_runs(self) -> list[dict[str, object]]:
         """One dict per run (every column except the bulky scenario_text), lowest id first."""
         cols = [c for c in runs.c if c.name != "scenario_text"]
-        with self._connect("list runs") as conn:
-            return [dict(r) for r in conn.execute(select(*cols).order_by(runs.c.id)).mappings()]
+        return self.run_op("list runs", lambda conn: [
+            dict(r) for r in conn.execute(select(*cols).order_by(runs.c.id)).mappings()])
 
     def summary_frame(self, run_ids: Sequence[int] | None = None) -> pandas.DataFrame:
         """Tidy summary table (run_id, metric, value) for the given runs, or all runs if None."""
         import pandas as pd  # deferred: keeps `import sim.store.database` light
 
-        query = select(summary.c.run_id, summary.c.metric, summary.c.value)
-        with self._connect("read summaries") as conn:
+        def read(conn: Connection) -> list[Any]:
+            query = select(summary.c.run_id, summary.c.metric, summary.c.value)
             if run_ids is not None:
                 wanted = sorted({int(i) for i in run_ids})
                 found = set(conn.execute(select(runs.c.id).where(runs.c.id.in_(wanted))).scalars())
@@ -302,7 +261,9 @@ class ResultStore:
                 if missing:
                     self._fail(f"no run with id {', '.join(missing)}")
                 query = query.where(summary.c.run_id.in_(wanted))
-            rows = conn.execute(query.order_by(summary.c.run_id, summary.c.metric)).all()
+            return list(conn.execute(query.order_by(summary.c.run_id, summary.c.metric)).all())
+
+        rows = self.run_op("read summaries", read)
         return pd.DataFrame(
             {
                 "run_id": np.array([r[0] for r in rows], dtype=np.int64),
@@ -315,9 +276,11 @@ class ResultStore:
         """Wide time-series table for one run: column ``t`` then one float column per metric."""
         import pandas as pd
 
-        with self._connect(f"read the time series of run {run_id}") as conn:
+        def read(conn: Connection) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             self._run_row(conn, run_id)
-            t, series = self._series(conn, run_id)
+            return self._series(conn, run_id)
+
+        t, series = self.run_op(f"read the time series of run {run_id}", read)
         return pd.DataFrame({"t": t, **series})
 
     # ------------------------------------------------------------------ sweeps
@@ -327,41 +290,46 @@ class ResultStore:
 
         ``sweep`` has the columns of ``sweeps``; ``experiment_rows`` yields dicts with ``idx``,
         ``parameters``, ``sample`` and ``scenario_hash`` (consumed only if the sweep is new, in
-        chunks, so a large design is never held as rows in memory). Returns True if created. A
+        chunks, so a large design is never held as rows in memory; read again on a retry unless it
+        is a one-shot iterator). Returns True if created. A
         stored sweep with the same id must have the same spec hash (the id is derived from it).
         """
         sweep_id = str(sweep["id"])
         existing = self._sweep_row(sweep_id)
         if existing is None:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(sweeps), dict(sweep))
-                    cols = ("sweep_id", "idx", "parameters", "sample", "scenario_hash", "package_version")
-                    stmt = insert(experiments)
-                    batch: list[dict[str, Any]] = []
-                    for row in experiment_rows:
-                        batch.append({"sweep_id": sweep_id, "package_version": sweep["package_version"],
-                                      **{k: row[k] for k in cols[1:5]}})
-                        if len(batch) >= 2_000:
-                            conn.execute(stmt, batch)
-                            batch = []
-                    if batch:
+            def create(conn: Connection) -> bool:
+                conn.execute(insert(sweeps), dict(sweep))
+                cols = ("sweep_id", "idx", "parameters", "sample", "scenario_hash", "package_version")
+                stmt = insert(experiments)
+                batch: list[dict[str, Any]] = []
+                for row in experiment_rows:
+                    batch.append({"sweep_id": sweep_id, "package_version": sweep["package_version"],
+                                  **{k: row[k] for k in cols[1:5]}})
+                    if len(batch) >= 2_000:
                         conn.execute(stmt, batch)
+                        batch = []
+                if batch:
+                    conn.execute(stmt, batch)
                 return True
+
+            try:
+                # a one-shot iterator cannot be read again: then no retry
+                n = int(sweep.get("n_experiments") or 0)  # a large design takes longer to write
+                return self.run_op(f"create sweep {sweep_id}, nothing was written", create, write=True,
+                                   passthrough=(IntegrityError,), retry=not isinstance(experiment_rows, Iterator),
+                                   deadline_s=self.timeouts.statement_s * (1 + n / 20_000))
             except IntegrityError:  # created meanwhile by another coordinator: fall through and check it
                 existing = self._sweep_row(sweep_id)
                 if existing is None:
-                    raise
-            except SQLAlchemyError as exc:
-                self._fail(f"could not create sweep {sweep_id}, nothing was written: {error_line(exc)}")
+                    self._fail(f"could not create sweep {sweep_id}, nothing was written")
         if existing["spec_hash"] != sweep["spec_hash"]:
             self._fail(f"sweep {sweep_id} is stored with a different specification (spec hash "
                        f"{existing['spec_hash'][:12]} != {str(sweep['spec_hash'])[:12]})")
         return False
 
     def _sweep_row(self, sweep_id: str) -> dict[str, Any] | None:
-        with self._connect(f"read sweep {sweep_id}") as conn:
-            row = conn.execute(select(sweeps).where(sweeps.c.id == sweep_id)).mappings().first()
+        row = self.run_op(f"read sweep {sweep_id}", lambda conn: conn.execute(
+            select(sweeps).where(sweeps.c.id == sweep_id)).mappings().first())
         return None if row is None else dict(row)
 
     def find_sweep(self, ref: str) -> dict[str, Any]:
@@ -372,11 +340,14 @@ class ResultStore:
         if row is not None:
             return row
         escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        with self._connect("find sweeps") as conn:
+        def find(conn: Connection) -> tuple[list[str], list[str]]:
             ids = list(conn.execute(select(sweeps.c.id).where(sweeps.c.id.like(escaped + "%", escape="\\"))
                                     .order_by(sweeps.c.id).limit(6)).scalars())
-            if not ids:
-                known = list(conn.execute(select(sweeps.c.id).order_by(sweeps.c.created_at.desc()).limit(5)).scalars())
+            if ids:
+                return ids, []
+            return ids, list(conn.execute(select(sweeps.c.id).order_by(sweeps.c.created_at.desc()).limit(5)).scalars())
+
+        ids, known = self.run_op("find sweeps", find)
         if len(ids) > 1:
             more = ", ..." if len(ids) > 5 else ""
             self._fail(f"sweep id '{ref}' is ambiguous: {', '.join(ids[:5])}{more}")
@@ -395,22 +366,21 @@ class ResultStore:
                 .group_by(experiments.c.sweep_id).subquery())
         query = (select(*cols, func.coalesce(done.c.n_done, 0).label("n_done"))
                  .outerjoin(done, done.c.sweep_id == sweeps.c.id).order_by(sweeps.c.created_at, sweeps.c.id))
-        with self._connect("list sweeps") as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+        return self.run_op("list sweeps", lambda conn: [dict(r) for r in conn.execute(query).mappings()])
 
     def sweep_experiment_ids(self, sweep_id: str) -> dict[int, int]:
         """Experiment index -> experiments.id for a sweep."""
-        with self._connect(f"read the experiments of sweep {sweep_id}") as conn:
-            rows = conn.execute(select(experiments.c.idx, experiments.c.id).where(experiments.c.sweep_id == sweep_id))
-            return {int(i): int(e) for i, e in rows}
+        query = select(experiments.c.idx, experiments.c.id).where(experiments.c.sweep_id == sweep_id)
+        return self.run_op(f"read the experiments of sweep {sweep_id}",
+                           lambda conn: {int(i): int(e) for i, e in conn.execute(query)})
 
     def sweep_done(self, sweep_id: str) -> set[tuple[int, int]]:
         """The (experiment index, replicate) pairs of a sweep that have a stored result."""
         query = (select(experiments.c.idx, sweep_results.c.replicate)
                  .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)
                  .where(experiments.c.sweep_id == sweep_id))
-        with self._connect(f"read the progress of sweep {sweep_id}") as conn:
-            return {(int(i), int(r)) for i, r in conn.execute(query)}
+        return self.run_op(f"read the progress of sweep {sweep_id}",
+                           lambda conn: {(int(i), int(r)) for i, r in conn.execute(query)})
 
     def save_sweep_run(self, record: RunRecord, experiment_id: int, replicate: int, *, worker: str = "",
                        run_s: float | None = None) -> int | None:
@@ -424,25 +394,27 @@ class ResultStore:
                 "worker": str(worker)[:NAME_LEN], "run_s": None if run_s is None else float(run_s)}
         have = (select(sweep_results.c.id).where(sweep_results.c.experiment_id == link["experiment_id"])
                 .where(sweep_results.c.replicate == link["replicate"]))
+        def save(conn: Connection) -> int | None:
+            if conn.execute(have).first() is not None:
+                return None
+            run_id = _new_run_id(conn, run_row)
+            if summary_rows:
+                rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
+                _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
+            if ts_rows:
+                _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), [(run_id, *r) for r in ts_rows])
+            conn.execute(insert(sweep_results), {**link, "run_id": run_id})
+            conn.execute(delete(sweep_failures).where(sweep_failures.c.experiment_id == link["experiment_id"])
+                         .where(sweep_failures.c.replicate == link["replicate"]))
+            return run_id
+
+        # idempotent: a retry after a commit that did happen finds the result and writes nothing
         try:
-            with self.engine.begin() as conn:
-                if conn.execute(have).first() is not None:
-                    return None
-                run_id = _new_run_id(conn, run_row)
-                if summary_rows:
-                    rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
-                    _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
-                if ts_rows:
-                    _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), [(run_id, *r) for r in ts_rows])
-                conn.execute(insert(sweep_results), {**link, "run_id": run_id})
+            return self.run_op("save the run, nothing was written", save, write=True, passthrough=(IntegrityError,))
         except IntegrityError as exc:
-            with self._connect("check a sweep result") as conn:
-                if conn.execute(have).first() is not None:
-                    return None  # stored meanwhile by someone else
+            if self.run_op("check a sweep result", lambda conn: conn.execute(have).first()) is not None:
+                return None  # stored meanwhile by someone else
             self._fail(f"could not save the run, nothing was written: {error_line(exc)}")
-        except SQLAlchemyError as exc:
-            self._fail(f"could not save the run, nothing was written: {error_line(exc)}")
-        return run_id
 
     def sweep_frame(self, sweep_id: str, metrics: Sequence[str] | None = None) -> pandas.DataFrame:
         """One row per stored run of a sweep, ordered by (experiment, replicate).
@@ -464,9 +436,9 @@ class ResultStore:
                   .where(experiments.c.sweep_id == sweep_id))
         if metrics is not None:
             values = values.where(summary.c.metric.in_(list(metrics)))
-        with self._connect(f"read sweep {sweep_id}") as conn:
-            rows = conn.execute(base).all()
-            vals = conn.execute(values).all()
+        rows, vals = self.run_op(f"read sweep {sweep_id}", lambda conn: (conn.execute(base).all(),
+                                                                          conn.execute(values).all()),
+                                 deadline_s=10 * self.timeouts.statement_s)  # a whole sweep: a bulk read
         frame = pd.DataFrame({
             "sweep_id": pd.Series([sweep_id] * len(rows), dtype=object),
             "experiment": np.array([r[0] for r in rows], dtype=np.int64),
@@ -494,5 +466,5 @@ class ResultStore:
         """(experiment index, unit-cube design row or None) for every experiment of a sweep, by index."""
         query = (select(experiments.c.idx, experiments.c.sample).where(experiments.c.sweep_id == sweep_id)
                  .order_by(experiments.c.idx))
-        with self._connect(f"read the design of sweep {sweep_id}") as conn:
-            return [(int(i), s) for i, s in conn.execute(query)]
+        return self.run_op(f"read the design of sweep {sweep_id}",
+                           lambda conn: [(int(i), s) for i, s in conn.execute(query)])

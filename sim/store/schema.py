@@ -1,8 +1,8 @@
 """Schema and connection of the results store: the tables, their column types, and opening an engine.
 
 Why a module of its own: :mod:`sim.store.database` reads and writes runs and sweeps; what the tables look
-like and how a database URL becomes a checked engine with those tables (SQLite WAL pragmas, a
-PostgreSQL connect timeout, one clear :class:`StoreError` per failure) are a separate concern.
+like and how a database URL becomes a checked engine with those tables (SQLite WAL pragmas,
+connect and statement timeouts from :mod:`sim.store.faults`, one clear :class:`StoreError` per failure) are a separate concern.
 
 Why Core rather than the ORM: the data are flat rows inserted in bulk, and plain ``Table``
 objects on the shared ``metadata`` let later modules add tables (e.g. ``sweeps``,
@@ -13,6 +13,7 @@ Importing this module only builds ``Table`` objects; engines are made by :func:`
 
 from __future__ import annotations
 
+import math
 import re
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from sim.errors import StoreError
+from sim.store.faults import StoreTimeouts, retrying
 
 __all__ = [
     "NAME_LEN",
@@ -53,6 +55,8 @@ __all__ = [
     "open_engine",
     "runs",
     "summary",
+    "sweep_failures",
+    "sweep_leases",
     "sweep_results",
     "sweeps",
     "timeseries",
@@ -172,6 +176,32 @@ sweep_results = Table(
 )
 
 
+# A sweep's lease (sim.store.lease): the one coordinator running it, and when it last said it was alive.
+sweep_leases = Table(
+    "sweep_leases",
+    metadata,
+    Column("sweep_id", String(_SWEEP_ID_LEN), ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True),
+    Column("holder", String(NAME_LEN), nullable=False),  # host:pid of the coordinator
+    Column("since", _UTCDateTime, nullable=False),
+    Column("heartbeat", _UTCDateTime, nullable=False),
+)
+
+# Runs of a sweep that failed (the model raised, or its worker died on every attempt): one row per
+# (experiment, replicate) with the last error; deleted when a later attempt stores the run.
+sweep_failures = Table(
+    "sweep_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    Column("replicate", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("failed_at", _UTCDateTime, nullable=False),
+    UniqueConstraint("experiment_id", "replicate", name="uq_sweep_failures_experiment_replicate"),
+)
+
+
 def mask_url(url: str) -> str:
     """The URL for messages with its password hidden, even when it does not parse."""
     try:
@@ -231,15 +261,20 @@ def check_url(url: str | None, *, persistent: bool = False) -> None:
                            "allowed: a database file or server")
 
 
-def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engine:
+def open_engine(url: str, *, create_dirs: bool, read_only: bool = False,
+                timeouts: StoreTimeouts | None = None) -> Engine:
     """Check ``url``, build its engine and create any missing tables (the test connect).
 
     ``create_dirs`` (the default URL only) allows creating a missing SQLite directory; other
-    paths in missing directories are refused. Any failure raises one :class:`StoreError` and
-    leaves nothing behind: the engine is disposed and files/directories made here are removed.
-    ``read_only`` (commands that only read: report, list, export, ...) creates nothing: a missing
-    SQLite file or a database without govsim's tables is an error naming the URL.
+    paths in missing directories are refused. ``read_only`` (commands that only read: report,
+    list, export, ...) creates nothing: a missing SQLite file or a database without govsim's
+    tables is an error naming the URL. ``timeouts`` (default: :meth:`StoreTimeouts.from_env`)
+    bound connecting and each statement; a transient failure of the test connect is retried.
+    Tables missing from an existing database (one made by an older version) are added. Any
+    failure raises one :class:`StoreError` and leaves nothing behind: the engine is disposed
+    and files/directories made here are removed.
     """
+    timeouts = timeouts or StoreTimeouts.from_env()
     masked = mask_url(url)
     try:
         parsed = make_url(url)
@@ -250,12 +285,23 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False) -> Engi
     if read_only:
         _check_sqlite_exists(parsed, masked)
     try:
-        engine = _create_engine(parsed, masked, create_dirs=create_dirs and not read_only, created=created)
-        with engine.begin() as conn:
-            if not read_only:
-                metadata.create_all(conn)
-            elif not inspect(conn).has_table(runs.name):
-                raise StoreError(f"results database '{masked}': it holds no govsim results (no table '{runs.name}')")
+        engine = _create_engine(parsed, masked, timeouts, create_dirs=create_dirs and not read_only,
+                                created=created)
+        ready = engine
+
+        def create_tables() -> None:
+            with ready.begin() as conn:
+                if not read_only:
+                    metadata.create_all(conn)
+                elif not inspect(conn).has_table(runs.name):
+                    raise StoreError(f"results database '{masked}': it holds no govsim results "
+                                     f"(no table '{runs.name}')")
+
+        def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> None:
+            after = f" (gave up after {tries} attempts in {seconds:.0f} s)" if tries > 1 else ""
+            _fail_open(masked, error_line(exc) + after)
+
+        retrying(create_tables, timeouts, give_up)
         return engine
     except StoreError:
         _cleanup(engine, created)
@@ -279,7 +325,23 @@ def _check_sqlite_exists(parsed: URL, masked: str) -> None:
                          f"stored there (--db URL or the GOVSIM_DB environment variable name another store)")
 
 
-def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list[Path]) -> Engine:
+def _postgres_args(parsed: URL, timeouts: StoreTimeouts) -> dict[str, Any]:
+    """The libpq options: a connect timeout and the server's statement and lock timeouts (unless the URL sets them)."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = max(2, math.ceil(timeouts.connect_s))  # libpq's minimum is 2 s
+    given = parsed.query.get("options", "")
+    options = " ".join(given) if isinstance(given, tuple) else str(given)
+    ms = max(1, round(timeouts.statement_s * 1000))
+    for name in ("statement_timeout", "lock_timeout"):
+        if name not in options:
+            options = f"{options} -c {name}={ms}".strip()
+    args["options"] = options
+    return args
+
+
+def _create_engine(parsed: URL, masked: str, timeouts: StoreTimeouts, *, create_dirs: bool,
+                   created: list[Path]) -> Engine:
     """Check the target and build the engine; SQLite directories are checked, never invented."""
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -287,9 +349,10 @@ def _create_engine(parsed: URL, masked: str, *, create_dirs: bool, created: list
             _prepare_sqlite_path(parsed, masked, create_dirs=create_dirs, created=created)
         except (OSError, ValueError) as exc:  # a name too long, a NUL byte: refused before any file is made
             _fail_open(masked, f"not a usable file name ({getattr(exc, 'strerror', None) or exc})")
-    elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
-        if "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = 10  # fail fast on an unreachable server
+        if "timeout" not in parsed.query:
+            connect_args["timeout"] = timeouts.statement_s  # busy timeout: wait this long for a lock
+    elif parsed.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):  # libpq drivers
+        connect_args.update(_postgres_args(parsed, timeouts))
     try:
         engine = create_engine(parsed, connect_args=connect_args)
     except NoSuchModuleError:

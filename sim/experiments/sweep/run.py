@@ -10,9 +10,20 @@ Ctrl-C, by SIGTERM or by SIGKILL.
 Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; each
 result is written and dropped, so the coordinator's memory does not grow with the number of runs.
 
-Signals. SIGINT (Ctrl-C) and SIGTERM (batch schedulers) stop the sweep
-(:class:`~sim.experiments.runner.StopSignals`): a result being stored is committed first, queued
-and running tasks are cancelled, finished runs stay; the report says it was interrupted.
+One coordinator per sweep. The coordinator holds the sweep's lease in the store
+(:class:`~sim.store.lease.LeaseKeeper`) while it runs; a second coordinator of the same sweep
+stops at once with a :class:`~sim.errors.StoreError` naming the holder and since when, having run
+nothing, so no run is computed twice.
+
+Failures. A run that raises, or whose worker process dies on every attempt (the executor reruns
+it elsewhere first), is recorded in the store's ``sweep_failures`` with its error, and the sweep
+goes on; the report lists the failures. Running the same sweep again retries them.
+
+Signals. The first SIGINT (Ctrl-C) or SIGTERM (batch schedulers) stops the sweep gracefully
+(:class:`~sim.experiments.runner.StopSignals`): no new run is handed out, the runs in flight (at
+most the executor's window, twice the workers) finish and are stored, then it returns with the
+report marked interrupted. A second signal drops the runs still in flight at once (a result
+being stored is committed first). Finished runs always stay.
 """
 
 from __future__ import annotations
@@ -26,17 +37,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sim.errors import InputError, WorkerError
+from sim.errors import InputError, StoreError, WorkerError
 from sim.experiments import runner
 from sim.experiments.runner import Executor, StopSignals, progress_bar, run_record
 from sim.experiments.sweep import work
 from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
 from sim.experiments.sweep.work import RunContext, RunOutput, Task
 from sim.store.database import ResultStore
+from sim.store.lease import DEFAULT_TTL_S, LeaseKeeper, record_failure
 
 __all__ = ["SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_executor", "sweep_row"]
 
-_MAX_ERRORS_KEPT = 5
+_MAX_ERRORS_KEPT = 10
 _GC_EVERY = 250  # stored results between full garbage collections in the coordinator
 
 
@@ -51,6 +63,9 @@ class SweepReport:
     n_failed: int = 0
     errors: list[str] = field(default_factory=list)  # the first few failures, one line each
     interrupted: bool = False
+    in_flight_at_stop: int = 0  # runs handed out when the first stop signal came
+    stored_after_stop: int = 0  # of those, stored before the sweep returned
+    worker_restarts: int = 0  # worker pools restarted after a worker process died
     created: bool = False
     wall_s: float = 0.0
     loop_s: float = 0.0  # from the first task to the last result (without set-up)
@@ -73,6 +88,8 @@ class SweepReport:
         return {"sweep_id": self.sweep_id, "n_runs": self.n_runs, "n_before": self.n_before,
                 "n_stored": self.n_stored, "n_done": self.n_done, "n_failed": self.n_failed,
                 "errors": self.errors, "interrupted": self.interrupted, "created": self.created,
+                "in_flight_at_stop": self.in_flight_at_stop, "stored_after_stop": self.stored_after_stop,
+                "worker_restarts": self.worker_restarts,
                 "complete": self.complete, "wall_s": round(self.wall_s, 3), "loop_s": round(self.loop_s, 3),
                 "compute_s": round(self.compute_s, 3),
                 "store_s": round(self.store_s, 3), "executor": self.executor}
@@ -89,18 +106,20 @@ def run_context(spec: SweepSpec) -> RunContext:
                       plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local)
 
 
-def sweep_executor(spec: SweepSpec, workers: int | None = None, scheduler: str | None = None) -> Executor:
+def sweep_executor(spec: SweepSpec, workers: int | None = None, scheduler: str | None = None, *,
+                   security: Any = None) -> Executor:
     """The executor of a sweep's runs (:func:`~sim.experiments.runner.make_executor` of :func:`work.execute`).
 
     Other processes import the sweep's policies by module (``RunContext.plugins``); a policy
     defined in ``__main__`` (a notebook) exists only here: :class:`~sim.errors.InputError` unless
     the sweep runs in this process. An unreachable scheduler fails here, before any write.
+    ``security``: Dask's TLS settings (:func:`sim.experiments.cluster.tls_security`).
     """
     ctx = run_context(spec)
     if ctx.local_policies and not runner.in_this_process(workers, scheduler):
         raise InputError(f"policy {ctx.local_policies[0]!r} is defined in __main__ (a notebook or a script), which "
                          f"worker processes cannot import: run the sweep with workers=1, or define it in a module")
-    return runner.make_executor(work.execute, ctx, workers, scheduler)
+    return runner.make_executor(work.execute, ctx, workers, scheduler, security=security)
 
 
 def sweep_row(spec: SweepSpec) -> dict[str, Any]:
@@ -137,22 +156,32 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _open(spec: SweepSpec, store: ResultStore, report: SweepReport,
-          say: Callable[[str], None]) -> tuple[dict[int, int], set[tuple[int, int]]]:
+class _ExperimentRows:
+    """The experiment rows of a sweep, readable again (the store may retry creating the sweep)."""
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return experiment_rows(self.spec)
+
+
+def _open(spec: SweepSpec, store: ResultStore, report: SweepReport) -> tuple[dict[int, int], set[tuple[int, int]]]:
     """Create the sweep in the store unless it is there; its experiment ids and the pairs already done."""
-    report.created = store.open_sweep(sweep_row(spec), experiment_rows(spec))
+    report.created = store.open_sweep(sweep_row(spec), _ExperimentRows(spec))
     exp_ids = store.sweep_experiment_ids(spec.sweep_id)
     if len(exp_ids) != spec.n_experiments:
-        from sim.errors import StoreError
-
         raise StoreError(f"sweep {spec.sweep_id} has {len(exp_ids)} experiments stored, "
                          f"expected {spec.n_experiments}")
     done = store.sweep_done(spec.sweep_id)
     report.n_before = len(done)
+    return exp_ids, done
+
+
+def _say_plan(spec: SweepSpec, report: SweepReport, done: set[tuple[int, int]], say: Callable[[str], None]) -> None:
     say(f"sweep {spec.sweep_id}: {spec.n_experiments:,} experiments x {spec.replicates} replicate"
         f"{'s' if spec.replicates != 1 else ''} = {spec.n_runs:,} runs; {len(done):,} already stored; "
         f"running {spec.n_runs - len(done):,} on {report.executor}")
-    return exp_ids, done
 
 
 @dataclass
@@ -168,43 +197,68 @@ class _Loop:
     stream: TextIO
     log_every_s: float
     on_result: Callable[[SweepReport], None] | None
+    lease: LeaseKeeper | None = None
     bar: Any = None
     t_log: float = 0.0
     t_run0: float = 0.0
+    handed_out: int = 0
+    received: int = 0
+
+    def _tasks(self, done: set[tuple[int, int]], stop: StopSignals) -> Iterator[Task]:
+        """The runs still to do, lazily; none once a stop signal came."""
+        spec = self.spec
+        for e, r in spec.pairs(done):
+            if stop.stopping:
+                return
+            self.handed_out += 1
+            yield Task(e, r, spec.seed_of(e, r), spec.overrides(e))
+
+    def _on_stop(self) -> None:
+        """The first stop signal: say what happens to the runs in flight."""
+        self.report.in_flight_at_stop = n = self.handed_out - self.received
+        self._say(f"govsim: stopping: finishing the {n} run{'s' if n != 1 else ''} in flight, then storing them "
+                  f"(press Ctrl-C again to drop them)")
+
+    def _say(self, msg: str) -> None:
+        self.bar.write(msg, file=self.stream) if self.progress else self.say(msg)
 
     def run(self, executor: Executor, done: set[tuple[int, int]]) -> bool:
         """Run the pairs not ``done``; False if SIGINT or SIGTERM stopped it."""
         spec, report = self.spec, self.report
-        tasks = (Task(e, r, spec.seed_of(e, r), spec.overrides(e)) for e, r in spec.pairs(done))
         self.bar = progress_bar(spec.n_runs, spec.sweep_id[:40], self.progress, initial=len(done), file=self.stream,
                                 dynamic_ncols=True, smoothing=0.05, leave=True)
         self.t_log = self.t_run0 = time.perf_counter()
+        restarts0 = getattr(executor, "restarts", 0)
         try:
-            with StopSignals() as stop:
+            with StopSignals(graceful=True, on_stop=self._on_stop) as stop:
                 try:
-                    with closing(executor.run(tasks)) as results:
+                    with closing(executor.run(self._tasks(done, stop))) as results:
                         for task, out in results:
+                            self.received += 1
                             if isinstance(out, Exception):
-                                self._failed(task, out)
+                                self._failed(task, out, stop)
                             else:
                                 self._store(task, out, stop)
                 except KeyboardInterrupt:
                     report.interrupted = True
-                except WorkerError as exc:
-                    raise WorkerError(f"{exc}; the runs finished before are stored: running the same sweep "
-                                      "again resumes it") from None
+                report.interrupted = report.interrupted or stop.stopping
                 report.loop_s = time.perf_counter() - self.t_run0
         finally:
+            report.worker_restarts = getattr(executor, "restarts", 0) - restarts0
             self.bar.close()
         return not report.interrupted
 
-    def _failed(self, task: Task, exc: Exception) -> None:
+    def _failed(self, task: Task, exc: Exception, stop: StopSignals) -> None:
+        """Record the failed run in the store with its error, and report it; the sweep goes on."""
         self.report.n_failed += 1
+        attempts = exc.attempts if isinstance(exc, WorkerError) else 1
         msg = (f"experiment {task.experiment} replicate {task.replicate} failed: "
                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        with stop.critical():
+            record_failure(self.store, self.exp_ids[task.experiment], task.replicate, task.seed, attempts, msg)
         if len(self.report.errors) < _MAX_ERRORS_KEPT:
             self.report.errors.append(msg)
-            (self.bar.write(f"govsim: {msg}", file=self.stream) if self.progress else self.say(f"govsim: {msg}"))
+            self._say(f"govsim: {msg}")
 
     def _store(self, task: Task, out: RunOutput, stop: StopSignals) -> None:
         spec, report = self.spec, self.report
@@ -219,7 +273,11 @@ class _Loop:
             report.compute_s += out.run_s
             if stored is not None:
                 report.n_stored += 1
+                report.stored_after_stop += stop.stopping
             self.bar.update(1)
+        if self.lease is not None and self.lease.lost:
+            raise StoreError(f"sweep {spec.sweep_id}: another coordinator took over its lease (this one's heartbeat "
+                             f"had stopped); stopping here, every run finished so far is stored")
         if report.n_stored % _GC_EVERY == 0:
             gc.collect()  # storing leaves cyclic garbage: keep the coordinator's heap flat
         if self.on_result is not None:
@@ -249,6 +307,7 @@ def run_sweep(
     log_every_s: float = 60.0,
     stream: TextIO | None = None,
     on_result: Callable[[SweepReport], None] | None = None,
+    lease_ttl_s: float = DEFAULT_TTL_S,
 ) -> SweepReport:
     """Run the missing runs of ``spec`` and store each as it finishes; see the module docstring.
 
@@ -256,7 +315,9 @@ def run_sweep(
     otherwise one is made from ``workers`` / ``scheduler`` and closed. With ``progress`` a tqdm
     bar (runs done, rate, ETA) goes to ``stream`` (stderr); without it ``log`` gets a line every
     ``log_every_s`` seconds (for batch logs).
-    ``on_result`` is called with the report after each stored result.
+    ``on_result`` is called with the report after each stored result. ``lease_ttl_s``: seconds
+    without heartbeat after which another coordinator may take the sweep's lease over.
+    A coordinator already running the sweep: :class:`~sim.errors.StoreError`, nothing run.
     """
     stream = stream or sys.stderr
     say = log or (lambda msg: print(msg, file=stream, flush=True))
@@ -267,12 +328,17 @@ def run_sweep(
     report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
     cancel = True
     try:
-        exp_ids, done = _open(spec, store, report, say)
+        exp_ids, done = _open(spec, store, report)
         if len(done) == spec.n_runs:
+            _say_plan(spec, report, done, say)
             cancel = False
             return report
-        loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result)
-        cancel = not loop.run(executor, done)
+        with LeaseKeeper(store, spec.sweep_id, ttl_s=lease_ttl_s) as lease:
+            done = store.sweep_done(spec.sweep_id)  # read again under the lease: what the last holder stored
+            report.n_before = len(done)
+            _say_plan(spec, report, done, say)
+            loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result, lease)
+            cancel = not loop.run(executor, done)
     finally:
         if own_executor or cancel:
             try:
