@@ -30,8 +30,9 @@ from sim.store.schema import sweep_leases
 # ------------------------------------------------------------------ the lease
 def test_a_second_coordinator_stops_at_once_naming_the_holder_and_redoes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_sweep(tmp_path, steps=80, record_every=10, replicates=2,
-                       design={"method": "latin_hypercube", "n_samples": 10})
+    # long enough (60 runs) that the first coordinator is still running when the second starts
+    path = write_sweep(tmp_path, steps=150, record_every=10, replicates=2,
+                       design={"method": "latin_hypercube", "n_samples": 30})
     db = tmp_path / "two.db"
     args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "1", "--quiet")
     first = popen_cli(*args, "--json")
@@ -54,8 +55,8 @@ def test_a_second_coordinator_stops_at_once_naming_the_holder_and_redoes_nothing
     assert f"is being run by {socket.gethostname()}:{first.pid} since 20" in line and "nothing was run" in line
     assert first.returncode == 0, err
     report = json.loads(out)
-    assert report["n_stored"] == report["n_runs"] == 20  # the first coordinator did all of it
-    assert count(db, "runs") == count(db, "sweep_results") == 20  # no run computed twice
+    assert report["n_stored"] == report["n_runs"] == 60  # the first coordinator did all of it
+    assert count(db, "runs") == count(db, "sweep_results") == 60  # no run computed twice
     assert count(db, "sweep_leases") == 0  # released at the end
 
 

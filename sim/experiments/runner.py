@@ -14,7 +14,7 @@ number of workers (each task carries its own seed).
   (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
   and exit by themselves if the coordinator dies, even by SIGKILL. A dying worker (killed, out of
   memory) breaks the pool: it is restarted and the tasks in flight rerun one at a time, so a death
-  is pinned on its task; one whose worker dies ``max_attempts`` times yields a WorkerError.
+  is pinned on its task; one whose worker dies ``max_attempts`` times running alone yields a WorkerError.
 * :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
   connect timeout and Dask's TLS settings (``security``); ``shared`` is scattered to the workers
   once. Dask reruns a lost worker's tasks elsewhere (``distributed.scheduler.allowed-failures``).
@@ -259,14 +259,21 @@ class ProcessExecutor(_Runs):
         inflight: dict[Future[Any], tuple[int, Any, int]] = {}  # this run's own: (seq, task, attempts)
         suspects: deque[tuple[int, Any, int]] = deque()  # in flight when a worker died: rerun one at a time
 
+        def submit(entry: tuple[int, Any, int]) -> None:
+            try:
+                fut = self._pool.submit(_pool_call, entry[1])
+            except BrokenProcessPool:  # a worker died since the last wait: what was in flight comes back broken
+                self._restart()
+                fut = self._pool.submit(_pool_call, entry[1])
+            inflight[fut] = entry
+
         def fill() -> None:
             if suspects:
                 if not inflight:
-                    entry = suspects.popleft()
-                    inflight[self._pool.submit(_pool_call, entry[1])] = entry
+                    submit(suspects.popleft())
                 return
             for seq, task in islice(it, max(0, self.window - len(inflight))):
-                inflight[self._pool.submit(_pool_call, task)] = (seq, task, 0)
+                submit((seq, task, 0))
             self.max_in_flight = max(self.max_in_flight, len(inflight))
 
         try:
@@ -294,13 +301,19 @@ class ProcessExecutor(_Runs):
 
     def _after_death(self, victims: list[tuple[int, Any, int]], inflight: dict[Future[Any], tuple[int, Any, int]],
                      suspects: deque[tuple[int, Any, int]]) -> Iterator[tuple[int, Any, Any]]:
-        """A worker died: restart the pool; rerun the tasks it took down, or fail one that died alone too often."""
+        """A worker died: restart the pool; rerun the tasks it took down, or fail one that died alone too often.
+
+        Only a death of a task that ran alone counts as its attempt: a task taken down with others
+        may not even have started (charging it made an innocent task fail when it later died once on
+        its own, by chance of scheduling).
+        """
         victims += inflight.values()  # every task still in flight went down with the pool
         inflight.clear()
         self._restart()
+        alone = len(victims) == 1
         for seq, task, tries in sorted(victims, key=lambda v: v[0]):
-            tries += 1
-            if len(victims) == 1 and tries >= self.max_attempts:  # it ran alone: the death is its own
+            tries += alone
+            if alone and tries >= self.max_attempts:  # it ran alone: the death is its own
                 err = WorkerError(f"a worker process died unexpectedly running it, on each of {tries} attempts "
                                   "(out of memory? killed?)")
                 err.attempts = tries
