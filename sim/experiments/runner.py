@@ -1,33 +1,30 @@
 """The one place that starts worker processes: runs in this process, in local workers or on Dask.
 
-Every executor applies one function ``fn(shared, task)`` to a stream of tasks: ``shared`` is the
-plain data every task needs (sent to each worker once), each task is small. Workers return
-results and never touch the database, so a worker that outlives a killed coordinator cannot
-write twice. ``run(tasks)`` consumes the tasks lazily, keeps at most ``window`` in flight and
-yields ``(task, result or exception)`` in completion order (``ordered=True``: task order), so the
-coordinator's memory does not grow with the number of tasks and results never depend on the
-number of workers (each task carries its own seed).
+Every executor applies one function ``fn(shared, task)`` to a stream of tasks: ``shared`` is the plain data every
+task needs (sent to each worker once), each task is small. Workers return results and never touch the database, so a
+worker that outlives a killed coordinator cannot write twice. ``run(tasks)`` consumes the tasks lazily, keeps at
+most ``window`` in flight and yields ``(task, result or exception)`` in completion order (``ordered=True``: task
+order), so the coordinator's memory does not grow with the number of tasks and results never depend on the number of
+workers (each task carries its own seed).
 
 * :class:`SerialExecutor` — in this process (one worker).
-* :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver``
-  where available) whose workers preload the model, load the compiled kernels once
-  (:func:`sim.core.model.warm_up`), ignore SIGINT (the coordinator decides what a Ctrl-C means)
-  and exit by themselves if the coordinator dies, even by SIGKILL. A dying worker (killed, out of
-  memory) breaks the pool: it is restarted and the tasks in flight rerun one at a time, so a death
-  is pinned on its task; one whose worker dies ``max_attempts`` times running alone yields a WorkerError.
-* :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short
-  connect timeout and Dask's TLS settings (``security``); ``shared`` is scattered to the workers
-  once. Dask reruns a lost worker's tasks elsewhere (``distributed.scheduler.allowed-failures``).
+* :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver`` where available)
+  whose workers preload the model, load the compiled kernels once (:func:`sim.core.model.warm_up`), ignore SIGINT
+  (the coordinator decides what a Ctrl-C means) and exit by themselves if the coordinator dies, even by SIGKILL. A
+  dying worker (killed, out of memory) breaks the pool: it is restarted and the tasks in flight rerun one at a time,
+  so a death is pinned on its task; one whose worker dies ``max_attempts`` times running alone yields a WorkerError.
+* :class:`DaskExecutor` — a ``distributed.Client`` connected to a scheduler address, with a short connect timeout
+  and Dask's TLS settings (``security``); ``shared`` is scattered to the workers once. Dask reruns a lost worker's
+  tasks elsewhere (``distributed.scheduler.allowed-failures``).
 
-Each ``run`` keeps its own tasks in flight: when it is abandoned (closed, or an exception stops
-the loop) the tasks it had queued are cancelled and those already running are dropped, so the
-next ``run`` on the same executor sees only its own results.
+Each ``run`` keeps its own tasks in flight: when it is abandoned (closed, or an exception stops the loop) the tasks
+it had queued are cancelled and those already running are dropped, so the next ``run`` on the same executor sees
+only its own results.
 
 :func:`open_executor`, :func:`map_tasks` and :func:`run_tasks` are the short ways to use them;
-:func:`call_in_new_process` runs one function in a fresh interpreter (benchmarks measure a
-process of their own). :class:`StopSignals` is how a coordinator that stores results as they
-arrive stops on SIGINT or SIGTERM without cutting a commit in half; :func:`run_record` turns any
-run's outcome into the store's row.
+:func:`call_in_new_process` runs one function in a fresh interpreter (benchmarks measure a process of their own).
+:class:`StopSignals` is how a coordinator that stores results as they arrive stops on SIGINT or SIGTERM without
+cutting a commit in half; :func:`run_record` turns any run's outcome into the store's row.
 """
 
 from __future__ import annotations
@@ -107,7 +104,6 @@ def run_record(outcome: RunOutcome, *, scenario_name: str, scenario_hash: str, s
     )
 
 
-# ------------------------------------------------------------------ executors
 class Executor(Protocol):
     """Where tasks run: see the module docstring."""
 
@@ -224,8 +220,7 @@ def _mp_context(preload: Sequence[str]) -> Any:
 class ProcessExecutor(_Runs):
     """``fn`` in local worker processes, with at most ``window`` tasks in flight (default twice the workers).
 
-    Workers import ``fn``'s module and ``preload`` before their first task. A task is started at
-    most ``max_attempts`` times when its worker dies (see the module docstring).
+    Workers import ``fn``'s module and ``preload`` before their first task; ``max_attempts``: see the module docstring.
     """
 
     def __init__(self, fn: Work, shared: Any, workers: int, window: int | None = None, *,
@@ -260,12 +255,11 @@ class ProcessExecutor(_Runs):
         suspects: deque[tuple[int, Any, int]] = deque()  # in flight when a worker died: rerun one at a time
 
         def submit(entry: tuple[int, Any, int]) -> None:
-            try:
-                fut = self._pool.submit(_pool_call, entry[1])
-            except BrokenProcessPool:  # a worker died since the last wait: what was in flight comes back broken
+            try:  # a pool broken since the last wait (a worker just died) is restarted; its tasks come back broken
+                inflight[self._pool.submit(_pool_call, entry[1])] = entry
+            except BrokenProcessPool:
                 self._restart()
-                fut = self._pool.submit(_pool_call, entry[1])
-            inflight[fut] = entry
+                inflight[self._pool.submit(_pool_call, entry[1])] = entry
 
         def fill() -> None:
             if suspects:
@@ -301,18 +295,13 @@ class ProcessExecutor(_Runs):
 
     def _after_death(self, victims: list[tuple[int, Any, int]], inflight: dict[Future[Any], tuple[int, Any, int]],
                      suspects: deque[tuple[int, Any, int]]) -> Iterator[tuple[int, Any, Any]]:
-        """A worker died: restart the pool; rerun the tasks it took down, or fail one that died alone too often.
-
-        Only a death of a task that ran alone counts as its attempt: a task taken down with others
-        may not even have started (charging it made an innocent task fail when it later died once on
-        its own, by chance of scheduling).
-        """
+        """A worker died: restart the pool; rerun the tasks it took down, or fail one that died alone too often."""
         victims += inflight.values()  # every task still in flight went down with the pool
         inflight.clear()
         self._restart()
         alone = len(victims) == 1
         for seq, task, tries in sorted(victims, key=lambda v: v[0]):
-            tries += alone
+            tries += alone  # only a lone task's death is its attempt: one taken down with others may not have started
             if alone and tries >= self.max_attempts:  # it ran alone: the death is its own
                 err = WorkerError(f"a worker process died unexpectedly running it, on each of {tries} attempts "
                                   "(out of memory? killed?)")
