@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import sqlite3
 import threading
@@ -18,7 +17,7 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from test_store_postgres import _pg_base_url, _record
+from test_store_postgres import _record, pg_schema
 from test_sweep_support import cli_subprocess, popen_cli, write_sweep
 
 from sim.errors import InputError, StoreError
@@ -109,18 +108,8 @@ def test_an_older_database_gets_the_new_tables_and_keeps_its_data(tmp_path: Path
 # ------------------------------------------------------------------ a frozen PostgreSQL
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    base = _pg_base_url()
-    schema = f"govsim_freeze_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema("govsim_freeze") as url:
+        yield url
 
 
 def _postmaster(url: str) -> psutil.Process:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from sim.cli.common import json_text
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
@@ -28,7 +29,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     report = run_bench(quick=args.quick, cases=args.case, on_row=show)
     if args.json:
-        print(json.dumps(report))
+        print(json_text(report))
     return 0
 
 

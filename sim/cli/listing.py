@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.common import DB_HELP
+from sim.cli.common import DB_HELP, json_text
 
 if TYPE_CHECKING:
     from sim.cli.common import Subparsers
@@ -69,7 +68,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         out = {"db": store.url, "units": {"steps": "days", "size": "stored time-series values", "date": "UTC"},
                **{kind: [_json_row(r) for r in rows] for kind, rows in listing.items()}}
-        print(json.dumps(out, ensure_ascii=False))
+        print(json_text(out))
     else:
         print(format_listing(listing, store.url))
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
 from typing import TYPE_CHECKING, Any
 
+from sim.cli.common import json_text
 from sim.errors import InputError
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ def cmd_params(args: argparse.Namespace) -> int:
         raise InputError(f"no parameter key matches '{args.pattern}' (a substring such as grid, or a glob such as "
                          f"'world.*'; govsim params lists them all)")
     if args.json:
-        print(json.dumps({"pattern": args.pattern, "parameters": [_json_row(r) for _, rows in groups for r in rows]},
-                         ensure_ascii=False))
+        print(json_text({"pattern": args.pattern, "parameters": [_json_row(r) for _, rows in groups for r in rows]}))
         return 0
     first = True
     for name, rows in groups:
