@@ -38,10 +38,15 @@ def _slow_power(shared: int, task: int) -> tuple[int, int]:
 
 
 def _after_next(marker_dir: str, task: int) -> int:
-    """Task 0 finishes only after task 1 has (two workers run them at once), the others at once."""
+    """Task 0 finishes only after task 2 has run, the others at once.
+
+    Two workers: while one holds task 0, the other runs task 1, puts its result on the pool's result
+    queue and only then takes task 2, so task 1's result is queued before task 0's (waiting for task
+    1's own marker left a window between its marker and its result, and the test failed under load).
+    """
     here = Path(marker_dir)
     end = time.monotonic() + 30
-    while task == 0 and not (here / "1").exists() and time.monotonic() < end:
+    while task == 0 and not (here / "2").exists() and time.monotonic() < end:
         time.sleep(0.01)
     (here / str(task)).touch()
     return task * task
