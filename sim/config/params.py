@@ -344,16 +344,4 @@ class ResidentParams(Params):
                                        source="assumption")
 
 
-@dataclass(frozen=True)
-class CostParams(Params):
-    """Pay and running costs, counted in yuan per day."""
-
-    pay_grid_worker: float = param(1200.0, lo=0.0, unit="yuan/month",
-                                   plausible=(900.0, 1600.0),
-                                   source="assumption: below 001's 1,650 floor before reform")
-    pay_community_staff: float = param(3000.0, lo=0.0, unit="yuan/month", plausible=(2500.0, 4500.0),
-                                       source="assumption (004: low pay)")
-    cost_event: float = param(2000.0, lo=0.0, unit="yuan per event", plausible=(1000.0, 4000.0), source="assumption")
-
-
 DAYS_PER_MONTH = 30.0

@@ -417,7 +417,7 @@ class Model:
         c = self.scenario.costs
         workers, staff = sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
         pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
-        return pay + self.events_today * c.cost_event + (sum(p.cost_per_day(self) for p in self.policies)
+        return pay + self.events_today * c.cost_event + (sum(sum(p.cost_items(self).values()) for p in self.policies)
                                                          if self.policies else 0)
 
     def _record(self, t: int) -> None:

@@ -73,8 +73,18 @@ class Policy:
     def setup(self, model: Model) -> None:
         """Change the model's structure once, at the start of the reform day (before step 0 by default)."""
 
+    def cost_items(self, model: Model) -> dict[str, float]:
+        """Today's cost of the policy by item, in yuan (values from the cost table, ``model.scenario.costs``).
+
+        What the reform adds is positive; what it takes away (pay of merged or released posts,
+        work no longer bought) is negative. Item names are short snake_case words; the model
+        books them as ``<policy>_<item>``. Default: one item, ``cost_per_day``.
+        """
+        cost = self.cost_per_day(model)
+        return {"running": cost} if cost else {}
+
     def cost_per_day(self, model: Model) -> float:
-        """Running cost of the policy in yuan per day (beyond the core's staff)."""
+        """Running cost of the policy in yuan per day (beyond the core's staff); see ``cost_items``."""
         return 0.0
 
     def on_plan(self, model: Model, t: int) -> None:

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from sim import policies
+from sim.config.costs import CostParams
 from sim.config.names import check_name
 from sim.config.params import (
     CommunityParams,
-    CostParams,
     HandlingParams,
     PartyParams,
     ProblemParams,
