@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config.paramtools import Params, param
+from sim.config.paramtools import Params, param, vector_param
+from sim.config.vectors import ByCompoundType
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,18 @@ class CostParams(Params):
     # ---- end of 002 ----------------------------------------------------------------------------
 
     # ---- 003 Huiji: micro projects -------------------------------------------------------------
+    fund_micro_projects: float = param(
+        300_000.0, lo=0.0, unit="yuan/year per community", plausible=(300_000.0, 340_000.0),
+        source="003: 严格落实每个社区30万元服务群众经费 (300,000 yuan for every community); per year: assumption "
+               "(an annual budget line); the 5 charity funds' 1.32 million yuan (up to ~34,000 per community) "
+               "are not modelled")
+    cost_micro_project: ByCompoundType = vector_param(
+        ByCompoundType, (100_000.0, 30_000.0, 20_000.0), lo=1.0,
+        unit="yuan per project, by the compound type it serves (old: engineering, mature: service, new: "
+             "neighbourliness)", plausible=(0.5, 2.0),
+        source="assumption: engineering (垃圾清运、路面硬化、车位规划, 003) dearer than services and classes run "
+               "with volunteers (003: 常青 20+ activities, 迎宾 18 classes); with 003's compound mix the mean is "
+               "~48,000, near 003's fund over its projects (39 x 300,000 / 235 = 49,800 if one year)")
     # ---- end of 003 ----------------------------------------------------------------------------
 
     # ---- 004 Luohu: one core, many (a proposal) ------------------------------------------------

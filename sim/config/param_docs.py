@@ -114,6 +114,8 @@ _CORE: dict[str, str] = {
     "costs.pay_grid_worker": "a grid worker's pay",
     "costs.pay_community_staff": "a community staff member's pay",
     "costs.cost_event": "cost of one community event",
+    "costs.fund_micro_projects": "a community's yearly service fund for micro projects (003)",
+    "costs.cost_micro_project": "cost of one micro project, by the compound type it serves (003)",
 }
 
 _POLICIES: dict[str, dict[str, str]] = {
@@ -171,17 +173,19 @@ _POLICIES: dict[str, dict[str, str]] = {
         "p_building_head_find": "daily chance a building head finds a latent problem",
     },
     "micro_projects": {
-        "fund_per_community_per_year": "service fund each community spends on micro projects a year",
-        "cost_per_project": "cost of one micro project",
-        "dur_cycle": "days of one project round",
-        "dur_collect": "day of the round on which residents' suggestions are collected",
-        "dur_implement": "days a project takes to implement",
-        "p_suggest_latent": "share of latent problems residents suggest at a collection",
-        "p_approved": "chance a suggested project is approved",
+        "dur_cycle": "days of one project round (push, collect, deliberate; projects then run)",
+        "dur_push": "days a round's push (announcement, project reserve) lasts",
+        "dur_collect": "days residents' suggestions are collected in a round",
+        "dur_deliberate": "days the four reviews take before projects are chosen and start",
+        "dur_implement": "days a project takes to implement, by compound type",
+        "effort_per_day": "staff-days of work a project does a day, by compound type",
+        "p_suggest_latent": "share of latent problems residents suggest during a collection",
+        "min_support": "suggestions of a project's categories its compound needs to be a candidate",
+        "p_approved": "chance a proposed project passes the four reviews",
         "prevent_engineering": "chance an engineering project prevents a new problem in its compound",
         "prevent_service": "chance a service project prevents a new care problem",
         "prevent_neighbourly": "chance a neighbourliness project prevents a new dispute",
-        "p_take_part": "share of a compound's residents who take part in its project, by compound type",
+        "p_take_part": "share of a compound's residents who take part in evaluating its project, by compound type",
         "time_bank_boost": "rise of volunteering through the time bank's points",
     },
     "one_core_many": {
