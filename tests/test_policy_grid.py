@@ -28,7 +28,7 @@ def test_setup_regrids_and_staffs() -> None:
     assert m.visits_per_worker_per_month == 200.0
     # proxy service: proxied matters succeed 1.5 times as often and need no repeat contacts
     assert m.flag_success[FLAGS.index("proxy")] == pytest.approx(1.5)
-    assert m.no_recontact_flags & FLAG_BIT["proxy"]
+    assert m.represented_flags & FLAG_BIT["proxy"]
 
 
 def test_smaller_grids_find_more_problems_proactively() -> None:

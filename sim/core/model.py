@@ -30,6 +30,8 @@ from sim.config.taxonomy import (
     QUEUED,
 )
 from sim.core.handlers import Handlers
+from sim.core.decisions import decide as decide_month
+from sim.core.decisions import is_decision_day
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
 from sim.core.kernels.escalation import escalate_day
@@ -137,8 +139,8 @@ class Model:
         self.priority_days = np.zeros(self.world.n_compounds, dtype=np.int32)
         #: success multiplier for problems carrying each flag bit (taxonomy.FLAGS order)
         self.flag_success = np.ones(8, dtype=np.float32)
-        #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
-        self.no_recontact_flags = 0
+        #: problems carrying any of these flag bits are represented: someone follows up for the resident (§7.6)
+        self.represented_flags = 0
         # the residents' judgement and participation rates (the scenario is frozen), as the kernels take them
         self._judgement: Fields = tuple(judgement(sc.residents))
         self._influence: Fields = tuple(influence(sc.residents))
@@ -364,7 +366,8 @@ class Model:
         """When problems move up, residents contact again, and give up (``EscalationRules``, as of today)."""
         p = self.scenario.problems
         return (self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait, p.rate_recontact,
-                self.no_recontact_flags, self.patience, self.rate_abandon, p.rate_abandon_latent)
+                p.ratio_full_recontact, self.represented_flags, p.recontact_represented, self.patience,
+                self.rate_abandon, p.rate_abandon_latent)
 
     def _escalate(self, t: int) -> None:
         pool, led, h = self.problems, self.ledger, self.handlers
@@ -411,6 +414,8 @@ class Model:
         n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
                                  r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
+        if is_decision_day(t):
+            decide_month(self, t)  # volunteers and property firms decide for the next month (§7.13)
 
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""

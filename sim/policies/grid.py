@@ -75,7 +75,7 @@ class GridPolicy(Policy):
         model.pay_grid_worker = p.pay_grid_worker
         if p.proxy_service:
             model.flag_success[FLAGS.index("proxy")] *= p.proxy_success_mult
-            model.no_recontact_flags |= FLAG_BIT["proxy"]
+            model.represented_flags |= FLAG_BIT["proxy"]  # the proxy follows up
 
     def on_find(self, model: Model, t: int) -> None:
         """Building heads notice latent problems."""

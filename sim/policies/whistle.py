@@ -86,7 +86,7 @@ class Whistle(Policy):
         model.handlers.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
         model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
         model.rate_abandon *= 1.0 - p.abandon_cut
-        model.no_recontact_flags |= FLAG_BIT["whistle"]
+        model.represented_flags |= FLAG_BIT["whistle"]  # a case officer follows up
 
     def on_find(self, model: Model, t: int) -> None:
         """Collect big latent problems on schedule into the whistle process."""
