@@ -29,9 +29,9 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
-from sim.core.handlers import Handlers
 from sim.core.decisions import decide as decide_month
 from sim.core.decisions import is_decision_day
+from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
 from sim.core.kernels.escalation import escalate_day

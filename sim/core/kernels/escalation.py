@@ -15,7 +15,8 @@ from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts,
 
 
 @jit
-def recontact_hazard(waited: np.int32, expected: np.float32, flags: np.uint8, rules: EscalationRules) -> float:
+def recontact_hazard(waited: int | np.integer, expected: float | np.floating, flags: int | np.integer,
+                     rules: EscalationRules) -> float | np.floating:
     """Daily chance an overdue resident contacts again: rises with the wait over the expected, less if represented.
 
     ``rate_recontact x min((waited / expected - 1) / (ratio_full_recontact - 1), 1)``, times
