@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: days between decisions
 DUR_DECISION = int(DAYS_PER_MONTH)
 
-__all__ = ["DUR_DECISION", "complaining_households", "decide", "is_decision_day"]
+__all__ = ["DUR_DECISION", "complaining_households", "decide_month", "is_decision_day"]
 
 
 def is_decision_day(t: int) -> bool:
@@ -33,8 +33,10 @@ def is_decision_day(t: int) -> bool:
     return (t + 1) % DUR_DECISION == 0
 
 
-def decide(model: Model, t: int) -> None:
-    """Volunteers and firms decide for the next month (on the last day of a month)."""
+def decide_month(model: Model, t: int) -> None:
+    """Volunteers and firms decide for the next month, if clock day ``t`` is the last day of a month."""
+    if not is_decision_day(t):
+        return
     sc, w, r = model.scenario, model.world, model.residents
     decide_volunteering(model.party, r.volunteer_turns, sc.residents.dur_volunteer_hours, sc.party, DAYS_PER_MONTH)
     firms = model.firms
