@@ -147,3 +147,14 @@ def test_recontact_hazard_rises_with_the_wait() -> None:
     rep = rules._replace(represented_flags=FLAG_BIT["proxy"])
     assert abs(recontact_hazard(np.int32(20), np.float32(10.0), np.uint8(FLAG_BIT["proxy"]), rep) - 0.03) < 1e-6
     assert abs(recontact_hazard(np.int32(20), np.float32(10.0), np.uint8(FLAG_BIT["whistle"]), rep) - 0.15) < 1e-6
+
+
+def test_a_new_firm_keeps_policies_factors_on_its_place() -> None:
+    """A firm found for a compound whose firm left takes the old one's id: its success multiplier is
+    its own quality times whatever policies applied to the place (a red rating's boost here)."""
+    sc = BASE.with_overrides({"handling.property_fee_over_cost": 0.6, "handling.property_p_new_firm": 1.0})
+    m = Model(sc, seed=2)
+    m.handlers.mult[PROPERTY] *= np.float32(1.2)  # as a policy's boost of every firm
+    m.run(300, progress=False)
+    assert m.firms.n_entries > 0
+    np.testing.assert_allclose(m.handlers.mult[PROPERTY][:, 0], 1.2 * m.firms.quality, rtol=1e-5)

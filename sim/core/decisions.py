@@ -54,10 +54,13 @@ def decide_month(model: Model, t: int) -> None:
         rows = np.flatnonzero((pool.status == QUEUED) & (pool.level == PROPERTY))
         rows = rows[np.isin(pool.handler[rows], leave)]
         model._place(rows, np.full(rows.size, COMMUNITY, dtype=np.int8), t)  # the community takes them on
+    old_quality = firms.quality.copy()
     new = find_new_firms(firms, w.compound_type, sc.handling, model.streams.get("firms"))
     if new.size:
         model.compound_firm[comp[new]] = new
-        model.handlers.mult[PROPERTY][new] = firms.quality[new][:, None]
+        # the new firm's quality replaces the old one's in its success multiplier; policies' factors stay
+        ratio = firms.quality[new] / np.maximum(old_quality[new], np.float32(1e-6))
+        model.handlers.mult[PROPERTY][new] *= ratio[:, None]
 
 
 def complaining_households(model: Model, t: int) -> np.ndarray:
