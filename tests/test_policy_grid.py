@@ -28,7 +28,7 @@ def test_setup_regrids_and_staffs() -> None:
     assert m.visits_per_worker_per_month == 200.0
     # proxy service: proxied matters succeed 1.5 times as often and need no repeat contacts
     assert m.flag_success[FLAGS.index("proxy")] == pytest.approx(1.5)
-    assert m.no_recontact_flags & FLAG_BIT["proxy"]
+    assert m.represented_flags & FLAG_BIT["proxy"]
 
 
 def test_smaller_grids_find_more_problems_proactively() -> None:
@@ -42,17 +42,19 @@ def test_smaller_grids_find_more_problems_proactively() -> None:
 
 
 def test_proxy_service_spares_residents_trips_and_solves_admin_matters() -> None:
-    """Administrative matters taken by grid workers as proxies need no repeat trips by the
-    resident and are solved more often."""
+    """Administrative matters taken by grid workers as proxies need fewer repeat trips by the
+    resident (the proxy follows up: the problem is represented, its recontact hazard is cut
+    to ``problems.recontact_represented`` = 0.2) and are solved more often."""
     m = Model(with_grid(proxy_service=True), seed=2)
     m.run(150, progress=False)
     pool = m.problems
     proxied = (pool.flags & FLAG_BIT["proxy"]) != 0
     assert proxied.sum() > 0
     assert np.all(pool.cat[proxied] == ADMIN_CATEGORY)
-    assert np.all(pool.n_contacts[proxied] == 1), "a proxied matter needs no repeat contact"
     others = (pool.cat == ADMIN_CATEGORY) & ~proxied & (pool.status == 1)
-    assert pool.n_contacts[others].max() > 1, "residents still run again for matters not proxied"
+    again_proxied = float((pool.n_contacts[proxied] > 1).mean())
+    again_others = float((pool.n_contacts[others] > 1).mean())
+    assert again_proxied < again_others, (again_proxied, again_others)
     eff = paired_effects(with_grid(proxy_service=False), with_grid(proxy_service=True),
                          ["resolution_rate_admin", "repeat_contacts_per_resolved"], seeds=range(1, 6), n_steps=240)
     assert eff["resolution_rate_admin"].z > 2, eff["resolution_rate_admin"]

@@ -182,3 +182,48 @@ def test_bad_params_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ParameterError) as err:
         BASE.with_overrides({f"policies.{NAME}.enabled": True, f"policies.{NAME}.{key}": value})
     assert f"policies.{NAME}.{key}" in str(err.value)
+
+
+def test_ratings_rate_compounds_from_outcomes_and_steer_street_staff() -> None:
+    """The quarterly rating scores each compound from its outcomes (unresolved and overdue problems
+    per resident, dissatisfaction, each over its mean) and rates the worst third red; half the
+    sent-down street staff's time then follows the red compounds (communities with more red
+    compounds get more), the total is unchanged, and the street loses a quarter of that time."""
+    m = Model(only("ratings", "downward_moves"), seed=3)
+    base = Model(BASE, seed=3)
+    pol = m.policies[0]
+    w = m.world
+    staff_days = 4 * 2 * 0.5 / 7
+    lost = np.bincount(w.community_street, minlength=w.n_streets) * staff_days * 0.25 * 0.8
+    np.testing.assert_allclose(m.streets.capacity, base.streets.capacity - lost, rtol=1e-5)
+    m.run(90, progress=False)  # days 0-89 recorded; the rating is on day 90
+    size = np.maximum(w.compound_size, 1)
+    sat = np.bincount(w.res_compound, weights=m.residents.satisfaction, minlength=w.n_compounds) / size
+    parts = [pol._backlog / size, pol._complaints / size, 1 - sat]
+    assert all(x.std() > 0 for x in parts)
+    expected = sum(x / x.mean() for x in parts)
+    np.testing.assert_allclose(pol.scores(m), expected, rtol=1e-9)
+    m.step()
+    red = m.priority_days > 0
+    n_red = round(w.n_compounds / 3)
+    assert red.sum() == n_red
+    assert expected[red].min() >= expected[~red].max(), "the worst-scored compounds are rated red"
+    n_red_comm = np.bincount(w.compound_community[red], minlength=w.n_communities)
+    total = staff_days * w.n_communities
+    staff = total * (0.5 / w.n_communities + 0.5 * n_red_comm / n_red_comm.sum())
+    np.testing.assert_allclose(m.handlers.extra_capacity[COMMUNITY], staff * 0.8, rtol=1e-5)
+    assert m.handlers.extra_capacity[COMMUNITY].sum() == pytest.approx(total * 0.8, rel=1e-5)
+    assert np.ptp(n_red_comm) > 0 and np.ptp(m.handlers.extra_capacity[COMMUNITY]) > 0
+
+
+def test_cost_items_count_street_staff_teams_and_sensors() -> None:
+    """The sent-down staff are paid for their time in communities (12,000 yuan a month each:
+    4 staff x 2 half-days a week = 0.571 staff-days a day per community); the admission list
+    costs and saves nothing."""
+    m = Model(ocm(), seed=1)
+    items = m.policies[0].cost_items(m)
+    w = m.world
+    assert items["street_staff"] == pytest.approx(w.n_communities * 4 / 7 * 12_000 / 30, rel=1e-5)
+    assert items["teams"] == pytest.approx(30_000 * w.n_communities / 365)
+    assert items["sensors"] == pytest.approx(60 * w.n_households / 365)
+    assert set(Model(only("admission_list"), seed=1).policies[0].cost_items(m)) == set()

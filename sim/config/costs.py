@@ -60,6 +60,17 @@ class CostParams(Params):
     # ---- end of 003 ----------------------------------------------------------------------------
 
     # ---- 004 Luohu: one core, many (a proposal) ------------------------------------------------
+    pay_street_staff: float = param(12_000.0, lo=0.0, unit="yuan/month", plausible=(8_000.0, 18_000.0),
+                                    source="assumption: a Shenzhen street office (机关) employee's pay and "
+                                           "on-costs (004 names no figure)")
+    teams_cost_per_community_per_year: float = param(30_000.0, lo=0.0, unit="yuan/year",
+                                                     plausible=(15_000.0, 60_000.0),
+                                                     source="assumption: the seven teams' equipment, training, "
+                                                            "insurance (004: 七支队伍)")
+    sensor_cost_per_household_per_year: float = param(60.0, lo=0.0, unit="yuan/household/year",
+                                                      plausible=(30.0, 120.0),
+                                                      source="assumption: IoT sensors and platform (004: "
+                                                             "智能监管预警平台)")
     # ---- end of 004 ----------------------------------------------------------------------------
 
 

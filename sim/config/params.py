@@ -197,8 +197,15 @@ class ProblemParams(Params):
                                 source="assumption")
     rate_abandon_latent: float = param(0.02, lo=0.0, hi=1.0, unit="/day after patience", plausible=(0.01, 0.04),
                                        source="assumption")
-    rate_recontact: float = param(0.15, lo=0.0, hi=1.0, unit="/day while overdue",
+    rate_recontact: float = param(0.15, lo=0.0, hi=1.0, unit="/day once the wait is ratio_full_recontact x expected",
                                   source="000: residents wait long and run many times")
+    ratio_full_recontact: float = param(2.0, lo=1.0, hi=10.0, unit="waited / expected wait",
+                                        plausible=(1.5, 3.0),
+                                        source="assumption: impatience grows with the wait over what was expected")
+    recontact_represented: float = param(0.2, lo=0.0, hi=1.0, unit="multiplier of the repeat-contact hazard",
+                                         plausible=(0.0, 0.5),
+                                         source="assumption: someone follows up for the resident (001 代办, "
+                                                "002 whistle case); they still check now and then")
     p_prevented_base: float = param(0.0, lo=0.0, hi=1.0, unit="probability",
                                     source="convention: no prevention before reform")
 
@@ -239,6 +246,27 @@ class HandlingParams(Params):
         plausible=(0.7, 1.25), source="assumption; old compounds have no firm (003)")
     property_quality_concentration: float = param(10.0, lo=1.0, unit="Beta a+b of firm quality", plausible=(4.0, 25.0),
                                                   source="assumption")
+    # property firms decide each month (sim.agents.property_firm.decide_month)
+    property_fee_over_cost: float = param(1.2, lo=0.0, hi=10.0, unit="fees if all pay / cost at full effort",
+                                          plausible=(1.0, 1.4),
+                                          source="assumption: a firm prices its fee a little above its full cost")
+    property_p_collect: float = param(0.85, lo=0.0, hi=1.0, unit="share of fees collected at satisfaction 0.5",
+                                      plausible=(0.75, 0.95),
+                                      source="assumption (industry surveys report collection rates of 80-95%)")
+    property_collect_slope: float = param(0.5, lo=0.0, hi=5.0, unit="collection rate per unit of mean satisfaction",
+                                          plausible=(0.2, 1.0),
+                                          source="assumption: dissatisfied owners withhold fees")
+    property_fixed_cost_share: float = param(0.5, lo=0.0, hi=1.0, unit="share of the full cost not cut with effort",
+                                             plausible=(0.3, 0.7), source="assumption: site office, contracts")
+    property_effort_min: float = param(0.3, lo=0.0, hi=1.0, unit="least service effort (share of full)",
+                                       plausible=(0.2, 0.5), source="assumption")
+    property_rate_effort: float = param(0.5, lo=0.0, hi=5.0, unit="change of effort per unit of monthly margin",
+                                        plausible=(0.2, 1.0), source="assumption: firms cut service when losing money")
+    property_n_months_exit: int = param(6, lo=1, hi=120, unit="months of loss before a firm leaves",
+                                        plausible=(3, 12), source="assumption (contracts run a year or more)")
+    property_p_new_firm: float = param(0.1, lo=0.0, hi=1.0, unit="/month chance a firmless compound finds a firm",
+                                       plausible=(0.03, 0.3),
+                                       source="assumption (004: old compounds lack property management)")
 
 
 @dataclass(frozen=True)
@@ -280,6 +308,16 @@ class PartyParams(Params):
     p_find_on_contact: float = param(0.5, lo=0.0, hi=1.0, unit="probability", plausible=(0.3, 0.7), source="assumption")
     rate_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day", plausible=(0.01, 0.04),
                                   source="assumption (004, 003)")
+    # every volunteer (member or not) decides each month (sim.agents.party_member.decide_volunteering)
+    hours_burnout: float = param(8.0, lo=0.1, unit="hours a month (recent average)", plausible=(4.0, 16.0),
+                                 source="assumption: above this recent load volunteers tire")
+    burnout_slope: float = param(1.0, lo=0.0, hi=10.0, unit="fall of the rate per unit of load over hours_burnout",
+                                 plausible=(0.5, 2.0), source="assumption")
+    dur_load_memory: float = param(60.0, lo=1.0, unit="days", plausible=(30.0, 120.0),
+                                   source="assumption: recent months weigh, older ones fade")
+    recognition_gain: float = param(0.5, lo=0.0, hi=5.0, unit="rise of the rate at recognition 1",
+                                    plausible=(0.2, 1.0),
+                                    source="assumption (004: 激发党支部和党员的内在活力; recognition of service)")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
+from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
@@ -131,14 +132,12 @@ class Model:
         self.patience = sc.problems.dur_patience.array(np.float32)
         self.rate_self_report = sc.problems.rate_self_report.array()
         # prevention: chance a problem of (compound, category) never arises (policies raise it)
-        self.p_prevent = np.full((self.world.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base,
-                                 dtype=np.float32)
+        self.p_prevent = np.full((self.world.n_compounds, N_CATEGORIES), sc.problems.p_prevented_base, dtype=np.float32)
         # queue priority: problems of a compound are served as if they had waited this many days more
         self.priority_days = np.zeros(self.world.n_compounds, dtype=np.int32)
         #: success multiplier for problems carrying each flag bit (taxonomy.FLAGS order)
         self.flag_success = np.ones(8, dtype=np.float32)
-        #: problems carrying any of these flag bits never need repeat contacts (someone acts for the resident)
-        self.no_recontact_flags = 0
+        self.represented_flags = 0  #: flag bits of represented problems: someone follows up for the resident (§7.6)
         # the residents' judgement and participation rates (the scenario is frozen), as the kernels take them
         self._judgement: Fields = tuple(judgement(sc.residents))
         self._influence: Fields = tuple(influence(sc.residents))
@@ -364,7 +363,8 @@ class Model:
         """When problems move up, residents contact again, and give up (``EscalationRules``, as of today)."""
         p = self.scenario.problems
         return (self.dur_escalate, self.rate_escalate, self.deadline, NEXT_LEVEL, self.expected_wait, p.rate_recontact,
-                self.no_recontact_flags, self.patience, self.rate_abandon, p.rate_abandon_latent)
+                p.ratio_full_recontact, self.represented_flags, p.recontact_represented, self.patience,
+                self.rate_abandon, p.rate_abandon_latent)
 
     def _escalate(self, t: int) -> None:
         pool, led, h = self.problems, self.ledger, self.handlers
@@ -411,6 +411,7 @@ class Model:
         n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
                                  r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
+        decide_month(self, t)  # on a month's last day volunteers and property firms decide for the next (§7.13)
 
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""

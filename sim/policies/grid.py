@@ -15,8 +15,9 @@ households (001: at least 200). Each day:
   taken by the worker as proxy (代办): the worker brings them to the community's service window,
   which takes the application in one place and passes it to the departments' platform
   (网格员...反映到社区, 由社区人员在便民服务窗口综合采集、统一受理, 并上报, 001). The matter is
-  still decided by the department, but the resident makes no repeat trips and the complete,
-  single application succeeds ``proxy_success_mult`` times as often (flag ``proxy``).
+  still decided by the department, but the worker follows it up for the resident (the matter
+  is represented: ``model.represented_flags``, so the resident seldom makes repeat trips, §7.6)
+  and the complete, single application succeeds ``proxy_success_mult`` times as often (flag ``proxy``).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class GridPolicy(Policy):
         model.pay_grid_worker = p.pay_grid_worker
         if p.proxy_service:
             model.flag_success[FLAGS.index("proxy")] *= p.proxy_success_mult
-            model.no_recontact_flags |= FLAG_BIT["proxy"]
+            model.represented_flags |= FLAG_BIT["proxy"]  # the proxy follows up
 
     def on_find(self, model: Model, t: int) -> None:
         """Building heads notice latent problems."""

@@ -15,7 +15,8 @@ Mechanism:
   any level (the departments come to the problem);
 * five follow-up measures (五项措施: ledger, supervision letters, consultation, quantified
   assessment, accountability): residents give up less, ``abandon_cut`` off the abandonment
-  hazard, and whistled problems need no repeat trips.
+  hazard, and whistled problems are represented (their case is followed up for the resident,
+  ``model.represented_flags``), so residents seldom chase them (§7.6).
 
 Figures (002): 950+ problems collected in 69 categories, 570 entered the whistle process, 360
 resolved; the summary reports ``whistle_entered`` and ``flag_whistle_resolved`` to compare.
@@ -86,7 +87,7 @@ class Whistle(Policy):
         model.handlers.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
         model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
         model.rate_abandon *= 1.0 - p.abandon_cut
-        model.no_recontact_flags |= FLAG_BIT["whistle"]
+        model.represented_flags |= FLAG_BIT["whistle"]  # a case officer follows up
 
     def on_find(self, model: Model, t: int) -> None:
         """Collect big latent problems on schedule into the whistle process."""

@@ -156,6 +156,10 @@ class Resident(mesa.Agent):
         self.G = 0.0
         self.volunteer_turns = 0
         self.base_rate = model.sc.residents.rate_volunteer  # r_i (§5.5)
+        self.rate = self.base_rate  # this month's rate after recognition and burnout (§7.13)
+        self.recognition = 0.0  # recognition of their service, raised by policies
+        self.load = 0.0  # recent volunteering hours a month (moving average)
+        self.turns_seen = 0
         self.vm = 1.0  # volunteering multiplier vm_i, raised by policies
         self.neighbours: list[Resident] = []
         self.n_links = 0  # distinct party members linked to this resident
@@ -212,8 +216,8 @@ class Resident(mesa.Agent):
 
     # participate (§7.8)
     def volunteer_rate(self) -> float:
-        """Daily volunteering rate at trust 1: base rate r_i times the policy multiplier vm_i."""
-        return self.base_rate * self.vm
+        """Daily volunteering rate at trust 1: this month's rate times the policy multiplier vm_i."""
+        return self.rate * self.vm
 
     def volunteers(self, rng: random.Random) -> bool:
         """Whether this resident volunteers a turn today: probability min(1, r T)."""
@@ -232,7 +236,7 @@ class PartyMember(Resident):
     def __init__(self, model: ReferenceModel, rid: int, household: Household, group: int) -> None:
         super().__init__(model, rid, household, group)
         self.is_party = True
-        self.base_rate = model.sc.party.rate_volunteer
+        self.base_rate = self.rate = model.sc.party.rate_volunteer
         self.links: list[Resident] = []
 
 
@@ -354,10 +358,15 @@ class PropertyFirm(Handler):
         self.compound = compound
         self.quality = quality
         self.cap = capacity
+        self.effort = 1.0  # service effort, set each month (§7.13)
+        self.margin = 0.0
+        self.n_months_loss = 0
+        self.active = True
+        self.community_run = False
 
     def base_capacity(self) -> float:
-        """The firm's capacity, set when it is built."""
-        return self.cap
+        """The firm's capacity at its effort (0 once it has left)."""
+        return self.cap * self.effort if self.active else 0.0
 
     def multiplier(self, cat: int) -> float:
         """The firm's quality x the level's category multiplier."""

@@ -31,6 +31,7 @@ from sim.config.taxonomy import (
 from sim.core.results import SERIES
 from sim.core.scenario import Scenario
 from sim.reference.agents import Handler, Problem, Resident
+from sim.reference.decisions import DUR_DECISION, decide_month
 from sim.reference.ledger import Ledger, series_row
 from sim.reference.policies import make_policy
 from sim.reference.reform import start_reform, warm_up
@@ -111,7 +112,7 @@ class ReferenceModel(mesa.Model):
         self.rate_escalate: list[float] = [h.rate_escalate] * N_LEVELS
         self.deadline: list[float] = [math.inf] * N_LEVELS
         self.rate_abandon = p.rate_abandon
-        self.no_recontact_flags = 0
+        self.represented_flags = 0
         self.rate_self_report: list[float] = p.rate_self_report.array().tolist()
         self.dur_patience: list[float] = p.dur_patience.array().tolist()
         self.dur_expected_wait: list[float] = self.sc.residents.dur_expected_wait.array().tolist()
@@ -354,7 +355,6 @@ class ReferenceModel(mesa.Model):
         """Escalation, repeat contact, overdue list, abandonment, removal (§7.6)."""
         rng = self.streams.get("escalate")
         top = self.top_level
-        rate_recontact = self.sc.problems.rate_recontact
         rate_latent = self.sc.problems.rate_abandon_latent
         led = self.ledger
         self.overdue = []
@@ -374,7 +374,7 @@ class ReferenceModel(mesa.Model):
                         led.escalations += 1
                         self.place(prob, NEXT_LEVEL[lvl], t)
                 if age > self.dur_expected_wait[sev]:
-                    if rng.random() < rate_recontact and not (prob.flags & self.no_recontact_flags):
+                    if rng.random() < self.recontact_hazard(prob, age):
                         prob.n_contacts += 1
                         led.repeat_contacts += 1
                     self.overdue.append(prob.res)
@@ -382,6 +382,14 @@ class ReferenceModel(mesa.Model):
                 if rng.random() < (self.rate_abandon if queued else rate_latent):
                     self.abandon_problem(prob)
         self.problems = [p for p in self.problems if not p.closed]
+
+    def recontact_hazard(self, prob: Problem, waited: int) -> float:
+        """Daily chance of a repeat contact of an overdue problem (§7.6 step 2)."""
+        p = self.sc.problems
+        ratio = waited / max(self.dur_expected_wait[prob.sev], 1.0)
+        ramp = min((ratio - 1.0) / max(p.ratio_full_recontact - 1.0, 1e-6), 1.0)
+        rep = p.recontact_represented if prob.flags & self.represented_flags else 1.0
+        return p.rate_recontact * ramp * rep
 
     def phase_judge(self, t: int) -> None:
         """Outcomes move efficacy and leave grievances; the day's experience moves P and E (§7.7)."""
@@ -452,6 +460,8 @@ class ReferenceModel(mesa.Model):
             res.gain(n)
         for res in self.residents:
             res.settle()
+        if (t + 1) % DUR_DECISION == 0:
+            decide_month(self, t)
 
     def phase_record(self, t: int) -> None:
         """Cost of the day, utilisation, a row of the time series (§7.9); nothing during the warm-up."""

@@ -15,6 +15,20 @@ from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts,
 
 
 @jit
+def recontact_hazard(waited: int | np.integer, expected: float | np.floating, flags: int | np.integer,
+                     rules: EscalationRules) -> float | np.floating:
+    """Daily chance an overdue resident contacts again: rises with the wait over the expected, less if represented.
+
+    ``rate_recontact x min((waited / expected - 1) / (ratio_full_recontact - 1), 1)``, times
+    ``recontact_represented`` if the problem carries a flag of someone who follows up for the
+    resident (``represented_flags``: a grid worker's proxy, a whistle case officer).
+    """
+    ramp = min((waited / max(expected, 1.0) - 1.0) / max(rules.ratio_full_recontact - 1.0, 1e-6), 1.0)
+    mult = rules.recontact_represented if (flags & rules.represented_flags) != 0 else 1.0
+    return rules.rate_recontact * ramp * mult
+
+
+@jit
 def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np.ndarray,
          overdue: np.ndarray, gave_up: np.ndarray) -> tuple[int, int, int, int, int]:
     """Mark each row stuck (to move up), overdue and given up, from uniforms ``u`` (3, rows).
@@ -38,7 +52,7 @@ def mark(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int, stuck: np
         if queued and waited > rules.expected_wait[s]:
             overdue[i] = True
             n_overdue += 1
-            if u[1, i] < rules.rate_recontact and (pool.flags[i] & rules.no_recontact_flags) == 0:
+            if u[1, i] < recontact_hazard(waited, rules.expected_wait[s], pool.flags[i], rules):
                 pool.n_contacts[i] += 1
                 n_again += 1
         age = waited if queued else np.int32(t - pool.t_arise[i])

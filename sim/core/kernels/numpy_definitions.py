@@ -232,7 +232,8 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
     with chance ``rate_escalate``, or surely after its level's deadline; it is overdue after
     ``expected_wait`` days since the report, and its resident contacts again with chance
-    ``rate_recontact`` (unless a flag says someone acts for them); after ``patience`` days
+    ``rate_recontact`` ramped by the wait over the expected and lowered if someone follows up for them
+    (``escalation.recontact_hazard``); after ``patience`` days
     (since the report, or since arising for latent problems) the resident gives up with chance
     ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
     residents of overdue rows, of found problems given up and of unreported ones given up;
@@ -248,7 +249,10 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     stuck = rises & (((at_level >= rules.dur_escalate[sev]) & (u[0] < rules.rate_escalate[lvl0]))
                      | (at_level >= rules.deadline[lvl0]))
     overdue = queued & (waited > rules.expected_wait[sev])
-    again = overdue & (u[1] < rules.rate_recontact) & ((pool.flags & rules.no_recontact_flags) == 0)
+    ratio = waited / np.maximum(rules.expected_wait[sev], np.float32(1.0))
+    ramp = np.minimum((ratio - 1.0) / max(rules.ratio_full_recontact - 1.0, 1e-6), 1.0)
+    rep = np.where((pool.flags & rules.represented_flags) != 0, rules.recontact_represented, 1.0)
+    again = overdue & (u[1] < rules.rate_recontact * ramp * rep)
     pool.n_contacts[again] += 1
     age = np.where(queued, waited, (t - pool.t_arise).astype(np.int32))
     quits = np.where(queued, u[2] < rules.rate_abandon, (status == LATENT) & (u[2] < rules.rate_abandon_latent))

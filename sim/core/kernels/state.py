@@ -124,8 +124,10 @@ class EscalationRules(NamedTuple):
     deadline: np.ndarray  # days at a level after which escalation is certain, by level
     next_level: np.ndarray
     expected_wait: np.ndarray  # by severity: waiting longer makes a problem overdue
-    rate_recontact: float
-    no_recontact_flags: int
+    rate_recontact: float  # daily chance of a repeat contact once the wait is ratio_full_recontact x expected
+    ratio_full_recontact: float  # waited / expected wait at which the full rate is reached (ramps from 1)
+    represented_flags: int  # flag bits of problems someone follows up for the resident (proxy, whistle)
+    recontact_represented: float  # multiplier of the repeat-contact hazard of represented problems
     patience: np.ndarray  # by severity: waiting longer may make the resident give up
     rate_abandon: float
     rate_abandon_latent: float

@@ -56,6 +56,7 @@ class FourEmpowermentsPolicy(ReferencePolicy):
                 if comp.ctype == OLD and comp.firm is None:
                     cap = p.trusteeship_capacity_per_100_households * len(comp.households) / 100.0
                     firm = PropertyFirm(model, comp, p.trusteeship_quality, cap)
+                    firm.community_run = True  # the community does not leave (§7.13)
                     comp.firm = firm
                     model.firms.append(firm)
                     comp.p_prevent[SANITATION] = combine(comp.p_prevent[SANITATION],

@@ -32,7 +32,7 @@ class GridPolicy(ReferencePolicy):
         if p.proxy_service:
             bit = FLAG_BIT["proxy"].bit_length() - 1
             model.flag_success[bit] *= p.proxy_success_mult
-            model.no_recontact_flags |= FLAG_BIT["proxy"]
+            model.represented_flags |= FLAG_BIT["proxy"]
 
     def on_find(self, model: ReferenceModel, t: int) -> None:
         """Building heads find latent problems."""

@@ -1,4 +1,7 @@
-"""Reference one_core_many policy (docs/model.md §8.7): downward moves, teams, red ratings, sensors."""
+"""Reference one_core_many policy (docs/model.md §8.7): downward moves, teams, compound ratings, sensors.
+
+004 is a proposal, not an evaluated reform (see the scenario file).
+"""
 
 from __future__ import annotations
 
@@ -27,13 +30,19 @@ class OneCoreManyPolicy(ReferencePolicy):
     def setup(self, model: ReferenceModel) -> None:
         """Downward moves, seven teams, sensors' prevention, the admission list; empty backlogs."""
         p = self.p
+        self.staff_days = 0.0
+        self.staff = [0.0] * len(model.communities)
         if p.downward_moves:
             model.boost(COMMUNITY, p.first_secretary_boost)
-            staff_days = p.n_street_staff_per_community * p.half_days_per_week * 0.5 / 7
-            model.add_capacity(COMMUNITY, staff_days * model.sc.community.capacity_per_staff)
+            self.staff_days = p.n_street_staff_per_community * p.half_days_per_week * 0.5 / 7
+            self.send_staff(model, [self.staff_days] * len(model.communities))
+            for s in model.streets:
+                lost = len(s.communities) * self.staff_days * p.share_street_handling
+                s.cap = max(s.cap - lost * model.sc.community.capacity_per_staff, 0.0)
         if p.seven_teams:
             for r in model.residents:
                 r.vm *= p.teams_volunteer_mult
+                r.recognition = max(r.recognition, p.teams_recognition)
             gain = [1.0 + g for g in p.teams_gain.array().tolist()]
             model.boost(COMMUNITY, gain)
             model.boost(GRID, gain)
@@ -48,30 +57,53 @@ class OneCoreManyPolicy(ReferencePolicy):
             for c in model.communities:
                 c.admin_cap = min(c.admin_cap, p.admin_cap)
         self.backlog = {x.cid: 0 for x in model.compounds}
+        self.complaints = {x.cid: 0 for x in model.compounds}
         self.red: list[Compound] = []
 
+    def send_staff(self, model: ReferenceModel, staff: list[float]) -> None:
+        """Sent-down staff-days a day per community, replacing the last allocation."""
+        cap = model.sc.community.capacity_per_staff
+        model.add_capacity(COMMUNITY, [(s - o) * cap for s, o in zip(staff, self.staff, strict=True)])
+        self.staff = staff
+
     def cost_per_day(self, model: ReferenceModel) -> float:
-        """Yuan a day: teams and sensors."""
-        p = self.p
+        """Yuan a day: the sent-down staff's pay for their time, teams and sensors."""
+        p, c = self.p, model.sc.costs
         cost = 0.0
+        if p.downward_moves:
+            cost += sum(self.staff) * c.pay_street_staff / 30.0
         if p.seven_teams:
-            cost += p.teams_cost_per_community_per_year * len(model.communities) / 365
+            cost += c.teams_cost_per_community_per_year * len(model.communities) / 365
         if p.sensors:
-            cost += p.sensor_cost_per_household_per_year * len(model.households) / 365
+            cost += c.sensor_cost_per_household_per_year * len(model.households) / 365
         return cost
 
     def on_plan(self, model: ReferenceModel, t: int) -> None:
-        """Quarterly red-yellow-green rating of compounds by backlog."""
+        """Quarterly red-yellow-green rating of compounds from their outcomes; steer priority, success, staff."""
         p = self.p
         if not p.ratings or self.days(t) <= 0 or self.days(t) % p.dur_rating != 0:
             return
         rng = self.rng(model)
-        score = {x.cid: self.backlog[x.cid] / max(len(x.residents), 1) for x in model.compounds}
+        parts = []
+        for table in (self.backlog, self.complaints):
+            parts.append({x.cid: table[x.cid] / max(len(x.residents), 1) for x in model.compounds})
+        parts.append({x.cid: 1.0 - sum(r.S for r in x.residents) / max(len(x.residents), 1) for x in model.compounds})
+        means = [max(sum(d.values()) / len(d), 1e-12) for d in parts]
+        score = {x.cid: sum(d[x.cid] / mu for d, mu in zip(parts, means, strict=True)) for x in model.compounds}
         self.backlog = {x.cid: 0 for x in model.compounds}
+        self.complaints = {x.cid: 0 for x in model.compounds}
         n_red = round(p.share_red * len(model.compounds))
         ties = {x.cid: rng.random() for x in model.compounds}
         red = sorted(model.compounds, key=lambda x: (-score[x.cid], ties[x.cid]))[:n_red]
         self.count(model, "red_ratings", n_red)
+        self.count(model, "green_ratings", n_red)
+        if p.downward_moves:
+            n_comm = len(model.communities)
+            per = [sum(1 for x in red if x.community is c) for c in model.communities]
+            total = self.staff_days * n_comm
+            share = [k / max(sum(per), 1) for k in per] if n_red else [1 / n_comm] * n_comm
+            self.send_staff(model, [total * ((1 - p.share_staff_to_red) / n_comm + p.share_staff_to_red * s)
+                                    for s in share])
         for x in self.red:
             x.priority_days -= p.red_priority_days
             for h in [*x.grids, *([x.firm] if x.firm is not None else [])]:
@@ -108,7 +140,9 @@ class OneCoreManyPolicy(ReferencePolicy):
                 self.count(model, counter, value)
 
     def on_record(self, model: ReferenceModel, t: int) -> None:
-        """Accumulate each compound's end-of-day backlog for the next rating."""
+        """Accumulate each compound's end-of-day backlog and overdue problems for the next rating."""
         if self.p.ratings:
             for pr in queued(model):
                 self.backlog[pr.res.compound.cid] += 1
+                if t - pr.t_found > model.dur_expected_wait[pr.sev]:
+                    self.complaints[pr.res.compound.cid] += 1

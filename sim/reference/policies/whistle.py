@@ -36,7 +36,7 @@ class WhistlePolicy(ReferencePolicy):
         model.add_capacity(DEPARTMENT, [d.cap * p.report_capacity_share for d in model.departments])
         model.flag_success[FLAG_BIT["whistle"].bit_length() - 1] *= p.report_boost  # whistled matters only
         model.rate_abandon *= 1.0 - p.abandon_cut
-        model.no_recontact_flags |= FLAG_BIT["whistle"]
+        model.represented_flags |= FLAG_BIT["whistle"]
 
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day: the whistle process per community."""
