@@ -239,7 +239,7 @@ _POLICIES: dict[str, dict[str, str]] = {
         "share_meeting": "share of a department's day it gives one meeting's problems",
         "report_boost": "success multiplier of problems worked at a meeting",
         "dur_threat": "days before a deadline from which handlers feel the threat",
-        "priority_threat": "queue priority (days) of problems near their deadline",
+        "threat_effort": "multiple of the effort handlers put into problems near their deadline",
         "abandon_cut": "share of the abandonment hazard removed by follow-up",
     },
 }
