@@ -72,9 +72,10 @@ class WhistleParams(Params):
                                      plausible=(0.25, 0.45),
                                      source="assumption: a problem enters if it exceeds the community's power "
                                             "(002: 570 of 950+ admitted by the joint meeting)")
-    n_review_per_meeting: float = param(150.0, lo=0.0, unit="problems per community per meeting",
-                                        plausible=(50.0, 300.0),
-                                        source="assumption: one specialist sorts the collected problems (002: 落实专人)")
+    n_review_per_meeting: float = param(110.0, lo=0.0, unit="problems per community per meeting",
+                                        plausible=(50.0, 250.0),
+                                        source="assumption (one specialist sorts the problems, 002: 落实专人); "
+                                               "calibrated to 570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
     dur_meeting_street: int = param(7, lo=1, unit="days", plausible=(5, 14),
                                     source="assumption: the street's directed whistle (定向吹哨), within its deadline")
     dur_meeting_department: int = param(14, lo=1, unit="days", plausible=(7, 30),
