@@ -99,7 +99,8 @@ def test_screening_admits_by_the_rule_within_the_review_capacity() -> None:
     assert (m.summary()["whistle_entered"] - before) == admitted.size > 0
     got = np.zeros((8, 4), dtype=int)
     np.add.at(got, (pool.cat[admitted], pool.sev[admitted]), 1)
-    assert got[:, :2].sum() == 0 and got[:, 2][[0, 2]].sum() == 0  # small ones, and big sanitation and dispute (within the community) stay out
+    # small ones, and big sanitation and disputes (within the community's power), stay out
+    assert got[:, :2].sum() == 0 and got[:, 2][[0, 2]].sum() == 0
 
 
 def test_meetings_take_departments_capacity_on_meeting_days() -> None:

@@ -61,12 +61,12 @@ class WhistleParams(Params):
     deadline_department: float = param(30.0, lo=1.0, unit="days", plausible=(20.0, 45.0),
                                        source="assumption; then the city for major or long-standing problems (002)")
     city_level: bool = param(True, source="002: the city convenes departments on major and long-standing problems")
-    dur_collect: int = param(30, lo=1, unit="days",
+    dur_collect: int = param(30, lo=1, unit="days", plausible=(14, 60),
                              source="002: problems collected regularly from units and on the ground, then reviewed "
                                     "by the joint meeting (interval an assumption)")
     p_collect: float = param(0.3, lo=0.0, hi=1.0, unit="probability per collection", plausible=(0.15, 0.5),
                              source="assumption (002: 950+ problems collected)")
-    sev_admit: int = param(2, lo=0, hi=3, unit="severity code (0 trivial .. 3 major)",
+    sev_admit: int = param(2, lo=0, hi=3, unit="severity code (0 trivial .. 3 major)", plausible=(2, 3),
                            source="assumption: the whistle is for big and major matters (002: 大事不出街道)")
     p_community_power: float = param(0.37, lo=0.0, hi=1.0, unit="chance of success at the community",
                                      plausible=(0.25, 0.45),
@@ -76,9 +76,9 @@ class WhistleParams(Params):
                                         plausible=(50.0, 250.0),
                                         source="assumption (one specialist sorts the problems, 002: 落实专人); "
                                                "calibrated to 570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
-    dur_meeting_street: int = param(7, lo=1, unit="days", plausible=(5, 14),
+    dur_meeting_street: int = param(7, lo=1, unit="days", plausible=(5, 10),
                                     source="assumption: the street's directed whistle (定向吹哨), within its deadline")
-    dur_meeting_department: int = param(14, lo=1, unit="days", plausible=(7, 30),
+    dur_meeting_department: int = param(14, lo=1, unit="days", plausible=(7, 20),
                                         source="assumption: district organisation department's consultation (会商)")
     dur_meeting_city: int = param(30, lo=1, unit="days", plausible=(14, 60),
                                   source="assumption: the city convenes on major and long-standing problems")
