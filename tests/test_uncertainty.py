@@ -280,7 +280,8 @@ def test_cli_uncertainty_on_a_tiny_world_and_its_report(files: dict[str, Path], 
     assert "with parameter uncertainty" in text and "whistle:" in text and "P(beats)" in text
     assert "Drivers of the difference to small" in text and "stored 8 runs" in text
     n_params = int(text.split(" draws ")[1].split()[0])
-    assert n_params == len(resolve_uncertain(_scenarios(files))) == 73  # the core's 65 and the whistle's 8
+    # the core's 65 and the cost table's 002 lines (5), and the whistle's 17
+    assert n_params == len(resolve_uncertain(_scenarios(files))) == 87
     cid = text.split("label compare:")[1].split()[0]
     assert main(["report", f"compare:{cid}", "--db", f"sqlite:///{db}", "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / f"{cid}_report.html").read_text(encoding="utf-8")
@@ -299,7 +300,9 @@ def test_drivers_leave_out_policies_that_are_off_in_both_scenarios(stored: tuple
     assert res.driver_columns("whistle") == list(range(len(res.names)))
     off = dataclasses.replace(res, policies_on={"small": frozenset(), "whistle": frozenset()})
     kept = [off.names[j] for j in off.driver_columns("whistle")]
-    assert kept == ["costs.cost_event", "problems.rate_abandon_latent", "handling.dur_escalate"]
+    # cost-table lines belong to the core's table even when only a policy reads them: they stay
+    assert kept == ["costs.whistle_supervision_days_per_community_per_year", "costs.cost_event",
+                    "problems.rate_abandon_latent", "handling.dur_escalate"]
     assert all(not d["parameter"].startswith("policies.") for d in off.drivers("cost_yuan", "whistle"))
     # rebuilt from the store: the same draws, statistics and policies
     with ResultStore(f"sqlite:///{db}") as store:
