@@ -311,17 +311,24 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
     m.flag_success[5] = 1.3  # a second flag multiplier besides the whistle's
     try:
         rows, p, used = handling.attempts(pool.cols, h.level_offset, m.priority_days, m.world.res_compound, h.effort,
-                                          h.capacity(), h.success_tables(), m.flag_success)
+                                          h.capacity(), h.success_tables(), m.flag_success, m.clock,
+                                          (m.deadline, m.threat_window, m.threat_effort))
         q = np.flatnonzero(pool.status == QUEUED)
         level = pool.level[q].astype(np.int64)
         key = h.level_offset[level] + pool.handler[q]
         priority = pool.t_level[q] - m.priority_days[m.world.res_compound[pool.res[q]]]
-        attempted, ref_used = nd.allocate(key, priority, h.effort[pool.sev[q]].astype(np.float64), h.capacity())
+        # the deadline's threat: more effort, and the chance of that many attempts (docs/model.md §7.5)
+        threat = (m.clock - pool.t_level[q]) >= m.deadline[level] - m.threat_window[level]
+        mult = np.where(threat, m.threat_effort[level], np.float32(1.0))
+        attempted, ref_used = nd.allocate(key, priority, h.effort[pool.sev[q]].astype(np.float64) * mult,
+                                          h.capacity())
         a = q[attempted]
         ref_p = nd.p_success(h, level[attempted], pool.handler[a], pool.cat[a], pool.sev[a])
         for bit in np.flatnonzero(m.flag_success != 1.0):
             flagged = (pool.flags[a] & np.uint8(1 << bit)) != 0
             ref_p[flagged] = np.minimum(ref_p[flagged] * m.flag_success[bit], 1.0)
+        k = mult[attempted].astype(np.float32)
+        ref_p = np.where(k != 1, np.float32(1) - (np.float32(1) - ref_p) ** k, ref_p)
     finally:
         m.flag_success[:] = saved
     assert 0 < rows.size < q.size  # some capacity binds
@@ -333,7 +340,7 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
 def test_capacity_matches_its_numpy_definition(busy_model: Model) -> None:
     h = busy_model.handlers
     np.testing.assert_array_equal(h.capacity(), nd.capacity(h))
-    assert any(e is not None for e in h.extra_capacity.values())  # the whistle adds department capacity
+    assert any(e is not None for e in h.extra_capacity.values())  # policies add capacity (the whistle: its meetings take it)
 
 
 def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:

@@ -1,13 +1,16 @@
-"""street_empowerment and whistle (002): big problems are solved sooner and given up less."""
+"""street_empowerment and whistle (002): screening, meetings that convene departments, the street's assessment, the deadline threat."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-from paired import SMALL_WORLD, paired_effects
+from paired import REPORTING_ALL, SMALL_WORLD, paired_effects
 
 from sim import Model, Scenario
-from sim.config.taxonomy import CITY, DEPARTMENT, STREET
+from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, QUEUED, STREET
+from sim.core.kernels import handling
 from sim.errors import ParameterError
 
 BASE = Scenario().with_overrides(SMALL_WORLD)
@@ -39,7 +42,8 @@ def test_whistle_setup() -> None:
     m = Model(WHISTLE, seed=1)
     assert m.top_level == CITY
     assert np.isfinite(m.deadline[[2, 3, 4]]).all()
-    assert m.handlers.extra_capacity[DEPARTMENT] is not None and m.handlers.extra_capacity[DEPARTMENT].sum() > 0
+    assert np.all(m.threat_effort[[2, 3, 4]] == 1.5) and np.all(m.threat_window[[2, 3, 4]] == 3.0)
+    assert m.handlers.extra_capacity[DEPARTMENT] is None  # no free capacity: departments' time goes to meetings
 
 
 def test_whistle_cuts_abandonment_and_delay_of_big_problems() -> None:
@@ -54,12 +58,161 @@ def test_whistle_ledger_counts_entered_and_resolved() -> None:
     m.run(200, progress=False)
     s = m.summary()
     assert s["whistle_entered"] == s["whistle_entered_escalated"] + s["whistle_entered_collected"]
+    assert s["whistle_collected"] == s["whistle_entered"] + s["whistle_screened_out"] + s["whistle_not_reviewed"]
     assert 0 < s["flag_whistle_resolved"] <= s["whistle_entered"]
     m.check_invariants()
 
 
+def _policy(m: Model, name: str) -> Any:
+    return next(p for p in m.policies if p.name == name)
+
+
+def _busy(scenario: Scenario, days: int, seed: int = 3) -> Model:
+    m = Model(scenario, seed=seed)
+    m.run(days, progress=False)
+    return m
+
+
+def test_screening_admits_by_the_rule_within_the_review_capacity() -> None:
+    """Every queued problem put before the joint meeting: admitted iff reviewed, >= big and beyond the community.
+
+    Seed 3 after 120 days: ~300 candidates in 2 communities, with review capacity 25 per community the
+    25 gravest of each are reviewed and about half of them admitted; counts by (category, severity) match.
+    """
+    m = _busy(WHISTLE.with_overrides({"policies.whistle.n_review_per_meeting": 25.0}), 120)
+    pol, pool, h = _policy(m, "whistle"), m.problems, m.handlers
+    rows = np.flatnonzero(pool.status[:pool.n] == QUEUED)
+    pool.flags[rows] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)
+    before = m.summary().get("whistle_entered", 0.0)
+    pol._screen(m, rows, np.zeros(pool.flags.size, dtype=bool))
+    admitted = rows[(pool.flags[rows] & FLAG_BIT["whistle"]) != 0]
+    cat, sev = pool.cat[rows], pool.sev[rows]
+    p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
+    rule = (sev >= 2) & (p_comm < 0.37)
+    comm = m.world.res_community[pool.res[rows]]
+    for c in np.unique(comm):
+        mine = comm == c
+        n_in = int(np.isin(rows[mine], admitted).sum())
+        order = np.lexsort((pool.t_found[rows[mine]], -sev[mine].astype(np.int64)))
+        assert n_in == int(rule[mine][order][:25].sum())  # the 25 gravest, longest waiting first, by the rule
+    assert np.all(rule[np.isin(rows, admitted)])  # nothing admitted against the rule
+    assert (m.summary()["whistle_entered"] - before) == admitted.size > 0
+    got = np.zeros((8, 4), dtype=int)
+    np.add.at(got, (pool.cat[admitted], pool.sev[admitted]), 1)
+    # small ones, and big sanitation and disputes (within the community's power), stay out
+    assert got[:, :2].sum() == 0 and got[:, 2][[0, 2]].sum() == 0
+
+
+def test_meetings_take_departments_capacity_on_meeting_days() -> None:
+    """A street meeting day: each convened department's capacity that day falls by attendance + the effort worked.
+
+    Seed 3: on the first street meeting with whistled problems several departments attend (0.5 effort each)
+    and work ~1-3 effort of problems; the next day their capacity is back (to float32 rounding).
+    """
+    m = Model(WHISTLE, seed=3)
+    pol = _policy(m, "whistle")
+    dept = slice(int(m.handlers.level_offset[DEPARTMENT]), int(m.handlers.level_offset[DEPARTMENT]) + 8)
+    full = m.handlers.capacity()[dept].copy()
+    while True:
+        m.step()
+        if pol._held.any():
+            break
+        assert m.t < 200
+    held = pol._held.astype(np.float64)
+    today = m.handlers.capacity()[dept]
+    np.testing.assert_allclose(full - today, held, rtol=1e-5, atol=1e-5)
+    assert held.max() >= pol.params.effort_attend and pol.attended_today > 0
+    assert m.summary()["whistle_meetings"] >= pol.attended_today
+    m.step()
+    np.testing.assert_allclose(m.handlers.capacity()[dept], full, rtol=1e-5, atol=1e-5)
+
+
+def test_assessment_raises_responsiveness_of_poorly_rated_departments() -> None:
+    """The street's monthly rating: a department that solved 1 of 10 convened matters (target 0.6) raises its
+    response by 0.5 (gain 1), one that solved 9 of 10 stays at the floor 1, one not convened is not rated;
+    a higher response gives that department a larger share of its day at the street's next meeting."""
+    both = BASE.with_overrides({"policies.street_empowerment": {}, "policies.whistle": {},
+                                "handling.capacity_department_per_10k": 40.0})  # attendance leaves room
+    m = Model(both, seed=1)
+    emp, wh = _policy(m, "street_empowerment"), _policy(m, "whistle")
+    m.dept_response[0, 3] = 1.2
+    m.street_convened[0, 0, [0, 1]] = 10.0
+    m.street_convened[1, 0, [0, 1]] = [1.0, 9.0]
+    emp.on_plan(m, emp.t_start + emp.params.dur_assess)
+    assert m.dept_response[0, 0] == pytest.approx(1.5)
+    assert m.dept_response[0, 1] == 1.0 and m.dept_response[0, 3] == pytest.approx(1.2)
+    assert not m.street_convened.any()
+    cats, streets = np.array([0, 1]), np.zeros(2, dtype=np.int64)
+    budget = wh._budgets(m, STREET, cats, streets)
+    left = m.departments.capacity[cats]
+    np.testing.assert_allclose(budget, [0.5 * 1.5 * left[0], 0.5 * left[1]], rtol=1e-5)
+    assert wh._budgets(m, DEPARTMENT, cats, streets)[0] == pytest.approx(0.5 * left[0], rel=1e-5)
+
+
+def test_five_powers_raise_department_response_and_solve_more_convened_matters() -> None:
+    """With the whistle, the street's assessment (gain 1 vs 0) raises departments' response above 1 and the
+    share of convened matters solved at the meetings. Seeds 1-4, 365 days: see the effect printed on failure."""
+    base = BASE.with_overrides({"policies.street_empowerment": {"assess_gain": 0.0}, "policies.whistle": {}})
+    var = base.with_overrides({"policies.street_empowerment.assess_gain": 1.0})
+    eff = paired_effects(base, var, [("solved_per_convened",
+                                      lambda d: d["whistle_convened_solved"] / max(d["whistle_convened"], 1.0))],
+                         seeds=range(1, 7), n_steps=365)
+    print(eff["solved_per_convened"])
+    assert eff["solved_per_convened"].z > 2, eff["solved_per_convened"]
+    m = _busy(var, 200)
+    assert m.dept_response.mean() > 1.2
+
+
+def test_deadline_threat_raises_handling_of_near_deadline_problems_before_escalation() -> None:
+    """Same pool, same capacity: with the threat (1.5 times the effort within 3 days of the deadline) handlers
+    put more effort into their near-deadline problems and solve more of them in expectation, while those
+    problems are still at their level (before any escalation). Seed 3 after 150 days: ~60 near-deadline
+    rows attempted; their expected resolutions rise by ~15-25%, the effort they take by 50%."""
+    m = _busy(WHISTLE.with_overrides(REPORTING_ALL), 150)
+    pool, h, t = m.problems, m.handlers, m.clock
+    q = np.flatnonzero(pool.status[:pool.n] == QUEUED)
+    lvl = pool.level[q]
+    near = q[(t - pool.t_level[q]) >= m.deadline[lvl] - m.threat_window[lvl]]
+    assert near.size > 20
+
+    def attempted(mult: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return handling.attempts(pool.cols, h.level_offset, m.priority_days, m.world.res_compound, h.effort,
+                                 h.capacity(), h.success_tables(), m.flag_success, t,
+                                 (m.deadline, m.threat_window, mult))
+
+    rows1, p1, used1 = attempted(m.threat_effort)
+    rows0, p0, used0 = attempted(np.ones_like(m.threat_effort))
+    sel = np.isin(rows1, near)
+    both, i1, i0 = np.intersect1d(rows1[sel], rows0, return_indices=True)
+    p1 = p1[sel]
+    print(both.size, p1[i1].sum(), p0[i0].sum(), used1.sum(), used0.sum())
+    assert both.size > 5
+    assert np.all(p1[i1] >= p0[i0]) and p1[i1].sum() > 1.1 * p0[i0].sum()  # harder tried, more likely solved
+    assert used1.sum() > used0.sum() or rows1.size < rows0.size  # at the cost of effort: others wait
+    assert np.all(pool.level[q] == lvl)  # nothing moved: this is before escalation
+
+
+def test_whistle_costs_staff_time_by_item() -> None:
+    """Cost items: screening (joint meetings' staff-days), departments' meeting time, supervision; the street's
+    assessment time and office. All from the cost table (block 002)."""
+    both = BASE.with_overrides({"policies.street_empowerment": {}, "policies.whistle": {}})
+    m = Model(both, seed=1)
+    wh, emp, c = _policy(m, "whistle"), _policy(m, "street_empowerment"), m.scenario.costs
+    wh.meetings_today, wh.attended_today = 2, 3
+    items = wh.cost_items(m)
+    assert items["screening"] == pytest.approx(2 * c.whistle_screening_staff_days * c.pay_official_per_day)
+    assert items["meeting_time"] == pytest.approx(3 * 0.5 * c.pay_official_per_day)
+    assert items["supervision"] == pytest.approx(
+        2 * c.whistle_supervision_days_per_community_per_year * c.pay_official_per_day / 365)
+    e = emp.cost_items(m)
+    assert e["assessment"] == pytest.approx(8 * c.street_assessment_days_per_department_per_month
+                                            * c.pay_official_per_day / 30)
+    assert e["office"] == pytest.approx(c.street_office_per_street_per_year / 365)
+
+
 @pytest.mark.parametrize(("policy", "key", "value"), [
     ("whistle", "deadline_street", 0.0), ("whistle", "p_collect", 1.5), ("street_empowerment", "capacity_moved", 2.0),
+    ("whistle", "dur_meeting_street", 20), ("whistle", "sev_admit", 4), ("street_empowerment", "response_max", 0.5),
     ("street_empowerment", "authority_share.admin", -0.1), ("whistle", "dur_collect", 1.5),
 ])
 def test_bad_params(policy: str, key: str, value: object) -> None:

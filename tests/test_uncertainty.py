@@ -22,8 +22,8 @@ from sim.store.database import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, R, SEED = 40, 6, 3
-SPEC = """[parameters."policies.whistle.cost_per_community_per_year"]
-[parameters."policies.whistle.report_capacity_share"]
+SPEC = """[parameters."costs.whistle_supervision_days_per_community_per_year"]
+[parameters."policies.whistle.share_meeting"]
 [parameters."costs.cost_event"]
 [parameters."problems.rate_abandon_latent"]
 [parameters."handling.dur_escalate"]
@@ -36,8 +36,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("unc")
     out = {"small": d / "small.toml", "whistle": d / "whistle.toml", "spec": d / "spec.toml"}
     out["small"].write_text(SMALL_FILE.format(base=(ROOT / "scenarios" / "baseline.toml").as_posix(), name="small"), encoding="utf-8")
-    out["whistle"].write_text(f'extends = "{out["small"].as_posix()}"\nname = "whistle"\n[policies.whistle]\n',
-                              encoding="utf-8")
+    # no collection in the run: nothing is screened or convened, so the whistle's only cost is its supervision
+    out["whistle"].write_text(f'extends = "{out["small"].as_posix()}"\nname = "whistle"\n[policies.whistle]\n'
+                              'dur_collect = 365\n', encoding="utf-8")
     out["spec"].write_text(SPEC, encoding="utf-8")
     return out
 
@@ -200,15 +201,17 @@ def test_rho_critical_is_exact_for_few_replicates() -> None:
 
 # ---- a real comparison --------------------------------------------------------------------------
 def test_the_reforms_own_cost_drives_its_cost_difference(stored: tuple[UncertainComparison, Path]) -> None:
-    """The whistle's running cost is drawn and applies to the whistle scenario only: the paired cost difference
-    is exactly cost x days / 365 for one community, so its draw ranks first with rho = 1 (n = 6, noise < 0.89)."""
+    """The whistle's supervision time is drawn (a cost-table line only the whistle reads): the paired cost
+    difference is exactly staff-days x pay x days / 365 for one community, so its draw ranks first with rho = 1
+    (n = 6, noise < 0.89)."""
     res, _ = stored
     comp = res.comparison
-    j = res.names.index("policies.whistle.cost_per_community_per_year")
+    j = res.names.index("costs.whistle_supervision_days_per_community_per_year")
     diff = comp.values("whistle", "cost_yuan") - comp.values("small", "cost_yuan")
-    np.testing.assert_allclose(diff, res.values[:, j] * STEPS / 365, rtol=1e-6)
+    pay = Scenario().costs.pay_official_per_day
+    np.testing.assert_allclose(diff, res.values[:, j] * pay * STEPS / 365, rtol=1e-6)
     top = res.drivers("cost_yuan", "whistle")
-    assert top[0]["parameter"] == "policies.whistle.cost_per_community_per_year"
+    assert top[0]["parameter"] == "costs.whistle_supervision_days_per_community_per_year"
     assert top[0]["rho"] == pytest.approx(1.0) and not top[0]["noise"] and top[0]["strong"]
     assert res.stats(["cost_yuan"]).set_index("scenario").loc["whistle", "p_beats"] == 0.0  # it always costs more
 
@@ -244,7 +247,8 @@ def test_every_scenario_of_a_replicate_gets_the_same_draw(stored: tuple[Uncertai
         assert small.problems.rate_abandon_latent == whistle.problems.rate_abandon_latent == res.values[r][3]
         assert small.handling.dur_escalate == whistle.handling.dur_escalate
         assert small.policy("whistle") is None
-        assert whistle.policy("whistle").cost_per_community_per_year == res.values[r][0]
+        assert whistle.costs.whistle_supervision_days_per_community_per_year == res.values[r][0]
+        assert small.costs.whistle_supervision_days_per_community_per_year == res.values[r][0]
 
 
 def test_table_and_plain_data(stored: tuple[UncertainComparison, Path]) -> None:
@@ -261,7 +265,7 @@ def test_table_and_plain_data(stored: tuple[UncertainComparison, Path]) -> None:
     assert len(data["draws"]) == R and [p["key"] for p in data["parameters"]] == res.names
     assert data["parameters"][4] == {"key": "handling.dur_escalate", "distribution": "triangular",
                                      "range": [0.5, 2.0], "factor": True}
-    assert data["drivers"]["whistle"]["cost_yuan"][0]["parameter"] == "policies.whistle.cost_per_community_per_year"
+    assert data["drivers"]["whistle"]["cost_yuan"][0]["parameter"] == "costs.whistle_supervision_days_per_community_per_year"
     text = res.format_table()
     assert "P(beats)" in text and "P(best)" in text and "Drivers of the difference" in text
 
@@ -276,7 +280,10 @@ def test_cli_uncertainty_on_a_tiny_world_and_its_report(files: dict[str, Path], 
     assert "with parameter uncertainty" in text and "whistle:" in text and "P(beats)" in text
     assert "Drivers of the difference to small" in text and "stored 8 runs" in text
     n_params = int(text.split(" draws ")[1].split()[0])
-    assert n_params == len(resolve_uncertain(_scenarios(files))) == 90  # the core's 82 and the whistle's 8
+    keys = [u.key for u in resolve_uncertain(_scenarios(files))]
+    # every plausible-ranged parameter of the core and of the whistle (on in one scenario), each once
+    assert n_params == len(keys) == len(set(keys))
+    assert any(k.startswith("policies.whistle.") for k in keys) and any(k.startswith("costs.") for k in keys)
     cid = text.split("label compare:")[1].split()[0]
     assert main(["report", f"compare:{cid}", "--db", f"sqlite:///{db}", "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / f"{cid}_report.html").read_text(encoding="utf-8")
@@ -295,7 +302,9 @@ def test_drivers_leave_out_policies_that_are_off_in_both_scenarios(stored: tuple
     assert res.driver_columns("whistle") == list(range(len(res.names)))
     off = dataclasses.replace(res, policies_on={"small": frozenset(), "whistle": frozenset()})
     kept = [off.names[j] for j in off.driver_columns("whistle")]
-    assert kept == ["costs.cost_event", "problems.rate_abandon_latent", "handling.dur_escalate"]
+    # cost-table lines belong to the core's table even when only a policy reads them: they stay
+    assert kept == ["costs.whistle_supervision_days_per_community_per_year", "costs.cost_event",
+                    "problems.rate_abandon_latent", "handling.dur_escalate"]
     assert all(not d["parameter"].startswith("policies.") for d in off.drivers("cost_yuan", "whistle"))
     # rebuilt from the store: the same draws, statistics and policies
     with ResultStore(f"sqlite:///{db}") as store:

@@ -42,6 +42,23 @@ class CostParams(Params):
     # ---- end of 001 ----------------------------------------------------------------------------
 
     # ---- 002 Bazhong: street empowerment and the whistle ---------------------------------------
+    pay_official_per_day: float = param(350.0, lo=0.0, unit="yuan per staff-day", plausible=(250.0, 500.0),
+                                        source="assumption: a district or street official's pay and on-costs, about "
+                                               "7,600 yuan/month over 21.75 working days (002 gives no figure)")
+    whistle_screening_staff_days: float = param(2.0, lo=0.0, unit="staff-days per community per joint meeting",
+                                                plausible=(1.0, 4.0),
+                                                source="assumption: a specialist sorts the problems, the joint "
+                                                       "meeting reviews them (002: 落实专人…经联席会议审定)")
+    whistle_supervision_days_per_community_per_year: float = param(
+        24.0, lo=0.0, unit="staff-days per community per year", plausible=(12.0, 48.0),
+        source="assumption: ledger, supervision letters, assessment and accountability (002: 五项措施)")
+    street_assessment_days_per_department_per_month: float = param(
+        0.5, lo=0.0, unit="staff-days per stationed agency per month", plausible=(0.25, 1.0),
+        source="assumption: the street's personnel assessment of the stationed agencies (002: 人事考核权)")
+    street_office_per_street_per_year: float = param(100_000.0, lo=0.0, unit="yuan/year",
+                                                     plausible=(50_000.0, 200_000.0),
+                                                     source="assumption: coordination and training of the "
+                                                            "empowered street (moved staff are not counted again)")
     # ---- end of 002 ----------------------------------------------------------------------------
 
     # ---- 003 Huiji: micro projects -------------------------------------------------------------

@@ -126,6 +126,14 @@ class Model:
         self.rate_escalate = np.full(N_LEVELS, h.rate_escalate, dtype=np.float32)
         #: days at a level after which a problem is escalated for certain (the whistle's deadlines)
         self.deadline = np.full(N_LEVELS, np.inf, dtype=np.float32)
+        #: the threat of a deadline (002's supervision): a problem within ``threat_window[level]`` days of its
+        #: level's deadline is worked with ``threat_effort[level]`` times the effort (1: no threat)
+        self.threat_window = np.zeros(N_LEVELS, dtype=np.float32)
+        self.threat_effort = np.ones(N_LEVELS, dtype=np.float32)
+        #: departments' responsiveness to each street's convened matters (streets x categories; 1: as
+        #: before reform), and the street's record of them since its last assessment (convened, solved)
+        self.dept_response = np.ones((self.world.n_streets, N_CATEGORIES), dtype=np.float32)
+        self.street_convened = np.zeros((2, self.world.n_streets, N_CATEGORIES), dtype=np.float64)
         self.rate_abandon = sc.problems.rate_abandon
         #: per-severity parameter vectors used every day (the scenario is frozen)
         self.expected_wait = sc.residents.dur_expected_wait.array(np.float32)
@@ -308,7 +316,8 @@ class Model:
         pool, h = self.problems, self.handlers
         # each handler's queue within its capacity, then each attempt's chance of success
         a, p, self.effort_used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
-                                          h.effort, h.capacity(), h.success_tables(), self.flag_success)
+                                          h.effort, h.capacity(), h.success_tables(), self.flag_success, t,
+                                          (self.deadline, self.threat_window, self.threat_effort))
         if a.size == 0:
             return
         ok = self.streams.get("handle").random(a.size) < p

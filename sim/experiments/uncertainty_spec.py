@@ -9,7 +9,7 @@ uncertainty file names instead the parameters to draw, each with a distribution:
     [parameters."problems.rate_arise"]
     distribution = "loguniform"     # uniform | loguniform | triangular | normal (truncated to range)
     range = [0.0033, 0.0133]        # default: the parameter's plausible range
-    [parameters."policies.whistle.report_capacity_share"]
+    [parameters."policies.whistle.share_meeting"]
     distribution = "triangular"     # mode: default the parameter's default (1 for a factor)
     [parameters."handling.authority"]
     range = [0.8, 1.1]              # a table: the range is a factor on every element

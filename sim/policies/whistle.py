@@ -1,25 +1,31 @@
 """whistle — 吹哨报到 "the community blows the whistle, departments report for duty" (002, Bazhong).
 
-Mechanism:
+Mechanism (docs/model.md §8.4):
 
-* three sources (三条路径): besides residents' reports, once a month (``dur_collect``) the
-  community and the units collect problems on the ground: each latent problem of severity big
-  or major is found with chance ``p_collect`` (finder "policy"), and enters the whistle ledger;
-* four response levels (四类响应): community joint committee -> street -> district departments ->
-  city for major or long-standing problems: the city level opens (top level = city) and each
-  level has a deadline (``deadline_*`` days) after which an unsolved problem is escalated for
-  certain, instead of haphazardly; a problem escalated past the community enters the whistle
-  ledger (flag ``whistle``);
-* departments report for duty (报到): departments gain ``report_capacity_share`` more capacity
-  (they send staff when called), and whistled matters succeed ``report_boost`` times as often at
-  any level (the departments come to the problem);
-* five follow-up measures (五项措施: ledger, supervision letters, consultation, quantified
-  assessment, accountability): residents give up less, ``abandon_cut`` off the abandonment
-  hazard, and whistled problems are represented (their case is followed up for the resident,
-  ``model.represented_flags``), so residents seldom chase them (§7.6).
+* three sources and screening (三条路径 … 经联席会议审定后，确认是否纳入吹哨范围): every
+  ``dur_collect`` days the community collects big and major latent problems on the ground and
+  from units (each with chance ``p_collect``); these, and the problems escalated from the
+  community to the street since the last meeting, are put before the community's joint meeting.
+  The meeting reviews at most ``n_review_per_meeting`` of them per community (gravest first) and
+  admits a problem iff it is at least ``sev_admit`` grave and exceeds the community's power: the
+  community's chance of solving it is below ``p_community_power``. Admitted problems carry the
+  ``whistle`` flag;
+* four response levels (四类响应): the community keeps what it can handle; the street, the
+  district departments and the city each hold a meeting every ``dur_meeting_*`` days (within the
+  level's deadline) that convenes the departments of the categories of the whistled problems
+  waiting at that level. Each convened department attends (``effort_attend`` of its day) and
+  works the convened problems with its authority, up to ``share_meeting`` of its day (times its
+  responsiveness to the street, which the five powers move); the effort is taken from its
+  capacity of that day;
+* escalation deadlines (``deadline_*``) and supervision (函告督办): a problem unsolved at the
+  deadline moves up for certain, and handlers work problems within ``dur_threat`` days of it
+  with ``threat_effort`` times the effort (the threat acts before escalation);
+* five follow-up measures (ledger, supervision, consultation, assessment, accountability):
+  residents give up less (``abandon_cut``), and whistled problems are represented (their case is
+  followed up for the resident, ``model.represented_flags``), so residents seldom chase them (§7.6).
 
-Figures (002): 950+ problems collected in 69 categories, 570 entered the whistle process, 360
-resolved; the summary reports ``whistle_entered`` and ``flag_whistle_resolved`` to compare.
+002's figures: 950+ problems collected, 570 entered the whistle process, 360 resolved; the
+summary reports ``whistle_collected``, ``whistle_entered`` and ``flag_whistle_resolved``.
 """
 
 from __future__ import annotations
@@ -29,15 +35,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.config import paramtools
 from sim.config.paramtools import Params, param
-from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, FLAGS, LATENT, POLICY_FIND, QUEUED, STREET
+from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, LATENT, N_CATEGORIES, POLICY_FIND, QUEUED, STREET
 from sim.core.phases import Policy
+from sim.errors import ParameterError
 from sim.policies import register
 
 if TYPE_CHECKING:
     from sim.core.model import Model
+    from sim.core.scenario import Scenario
 
 _BIG = 2  # severity code of "big"
+_WHISTLE = FLAG_BIT["whistle"]
+_MEETING_LEVELS = (STREET, DEPARTMENT, CITY)
 
 
 @dataclass(frozen=True)
@@ -48,73 +59,220 @@ class WhistleParams(Params):
                                       source="assumption (002: tiered response)")
     deadline_street: float = param(15.0, lo=1.0, unit="days", plausible=(12.0, 20.0),
                                    source="assumption (002: tiered response)")
-    deadline_department: float = param(30.0, lo=1.0, unit="days",
-                                       plausible=(20.0, 45.0),
+    deadline_department: float = param(30.0, lo=1.0, unit="days", plausible=(20.0, 45.0),
                                        source="assumption; then the city for major or long-standing problems (002)")
     city_level: bool = param(True, source="002: the city convenes departments on major and long-standing problems")
-    dur_collect: int = param(30, lo=1, unit="days", source="002: problems collected regularly from units and on the ground")
-    p_collect: float = param(0.3, lo=0.0, hi=1.0, unit="probability per collection",
-                             plausible=(0.15, 0.5), source="assumption (002: 950+ problems collected)")
-    report_capacity_share: float = param(0.3, lo=0.0, hi=5.0, unit="extra share of department capacity",
-                                         plausible=(0.1, 0.6), source="assumption: departments report for duty (002)")
-    report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier of whistled matters",
-                                plausible=(1.1, 1.6), source="assumption: joint consultation on site (002)")
+    dur_collect: int = param(30, lo=1, unit="days", plausible=(14, 60),
+                             source="002: problems collected regularly from units and on the ground, then reviewed "
+                                    "by the joint meeting (interval an assumption)")
+    p_collect: float = param(0.3, lo=0.0, hi=1.0, unit="probability per collection", plausible=(0.15, 0.5),
+                             source="assumption (002: 950+ problems collected)")
+    sev_admit: int = param(2, lo=0, hi=3, unit="severity code (0 trivial .. 3 major)", plausible=(2, 3),
+                           source="assumption: the whistle is for big and major matters (002: 大事不出街道)")
+    p_community_power: float = param(0.37, lo=0.0, hi=1.0, unit="chance of success at the community",
+                                     plausible=(0.25, 0.45),
+                                     source="assumption: a problem enters if it exceeds the community's power "
+                                            "(002: 570 of 950+ admitted by the joint meeting)")
+    n_review_per_meeting: float = param(110.0, lo=0.0, unit="problems per community per meeting",
+                                        plausible=(50.0, 250.0),
+                                        source="assumption (one specialist sorts the problems, 002: 落实专人); "
+                                               "calibrated to 570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
+    dur_meeting_street: int = param(7, lo=1, unit="days", plausible=(5, 10),
+                                    source="assumption: the street's directed whistle (定向吹哨), within its deadline")
+    dur_meeting_department: int = param(14, lo=1, unit="days", plausible=(7, 20),
+                                        source="assumption: district organisation department's consultation (会商)")
+    dur_meeting_city: int = param(30, lo=1, unit="days", plausible=(14, 60),
+                                  source="assumption: the city convenes on major and long-standing problems")
+    effort_attend: float = param(0.5, lo=0.0, unit="effort per department per meeting", plausible=(0.25, 1.0),
+                                 source="assumption: half a staff-day to attend (报到)")
+    share_meeting: float = param(0.5, lo=0.0, hi=1.0, unit="share of a department's day", plausible=(0.25, 0.75),
+                                 source="assumption: most a department gives one meeting's problems")
+    report_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier at the meeting", plausible=(1.1, 1.6),
+                                source="assumption: joint consultation on site (002: 协调会商)")
+    dur_threat: float = param(3.0, lo=0.0, unit="days before the deadline", plausible=(1.0, 7.0),
+                              source="assumption: supervision letters before the deadline (002: 函告督办)")
+    threat_effort: float = param(1.5, lo=1.0, hi=5.0, unit="multiple of the effort of an attempt",
+                                 plausible=(1.2, 2.5),
+                                 source="assumption: handlers try harder on problems that are about to be "
+                                        "escalated under supervision (002: 函告督办, 责任追究)")
     abandon_cut: float = param(0.3, lo=0.0, hi=1.0, unit="share of the abandonment hazard removed",
                                plausible=(0.1, 0.5),
                                source="assumption: ledger, supervision, assessment, accountability (002)")
-    cost_per_community_per_year: float = param(20_000.0, lo=0.0, unit="yuan/year",
-                                               plausible=(10_000.0, 40_000.0),
-                                               source="assumption: meetings, ledgers, supervision")
+
+    def meeting_days(self) -> dict[int, int]:
+        """Days between meetings, by response level."""
+        return {STREET: self.dur_meeting_street, DEPARTMENT: self.dur_meeting_department, CITY: self.dur_meeting_city}
 
 
 @register
 class Whistle(Policy):
-    """Deadlines and a city level for escalation, departments reporting for duty, follow-up."""
+    """Screening by the joint meeting, response levels that convene departments, deadlines that threaten."""
 
     name = "whistle"
-    counters = ("entered", "entered_collected", "entered_escalated")
+    counters = ("collected", "entered", "entered_collected", "entered_escalated", "screened_out", "not_reviewed",
+                "convened", "convened_solved", "meetings")
     Params = WhistleParams
     params: WhistleParams
 
+    @classmethod
+    def check(cls, params: paramtools.Params, scenario: Scenario) -> None:
+        """Each level's meeting must fall within its deadline (problems are convened before they move up)."""
+        assert isinstance(params, WhistleParams)
+        for key, dur, deadline in (("dur_meeting_street", params.dur_meeting_street, params.deadline_street),
+                                   ("dur_meeting_department", params.dur_meeting_department,
+                                    params.deadline_department)):
+            if dur > deadline:
+                raise ParameterError(key, f"{dur} days is longer than the level's deadline ({deadline} days): "
+                                          "its problems would move up before they are convened")
+
     def setup(self, model: Model) -> None:
-        """Open the city level, set the deadlines, add reporting capacity and the whistle's success."""
+        """Open the city level, set the deadlines and their threat, follow-up on abandonment."""
         p = self.params
         if p.city_level:
             model.top_level = CITY
-        model.deadline[COMMUNITY] = p.deadline_community
-        model.deadline[STREET] = p.deadline_street
-        model.deadline[DEPARTMENT] = p.deadline_department
-        model.handlers.add_capacity(DEPARTMENT, model.departments.capacity * np.float32(p.report_capacity_share))
-        model.flag_success[FLAGS.index("whistle")] *= p.report_boost  # departments report for whistled matters
+        for lvl, d in ((COMMUNITY, p.deadline_community), (STREET, p.deadline_street),
+                       (DEPARTMENT, p.deadline_department)):
+            model.deadline[lvl] = d
+            model.threat_window[lvl] = p.dur_threat
+            model.threat_effort[lvl] = p.threat_effort
         model.rate_abandon *= 1.0 - p.abandon_cut
-        model.represented_flags |= FLAG_BIT["whistle"]  # a case officer follows up
+        model.represented_flags |= _WHISTLE  # a case officer follows up
+        self._t_screened = model.clock  # escalations since then are put before the next joint meeting
+        self._held = np.zeros(N_CATEGORIES, dtype=np.float32)  # department effort taken by today's meetings
+        self.attended_today = 0  # department-meetings attended today (for the cost)
+        self.meetings_today = 0  # joint meetings held today (one per community)
 
+    # ---- screening -----------------------------------------------------------------------------
     def on_find(self, model: Model, t: int) -> None:
-        """Collect big latent problems on schedule into the whistle process."""
-        d = self.days(t)
-        if d % self.params.dur_collect != 0 or d == 0:
+        """Collect big latent problems on schedule (they are routed today and screened after routing)."""
+        if not self._collect_day(t):
             return
         pool = model.problems
         rows = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0) & (pool.sev >= _BIG))
         hit = rows[self.rng.random(rows.size) < self.params.p_collect]
         model.mark_found(hit, POLICY_FIND, t)
-        self._enter(model, hit, "collected")
 
-    def on_escalate(self, model: Model, t: int) -> None:
-        """Problems escalated to the street or above today enter the whistle process."""
+    def on_route(self, model: Model, t: int) -> None:
+        """The joint meeting: the collected and escalated problems are screened into the whistle process."""
+        if not self._collect_day(t):
+            return
         pool = model.problems
-        rows = np.flatnonzero((pool.status == QUEUED) & (pool.t_level == t) & (pool.t_found < t)
-                              & (pool.level >= STREET))
-        self._enter(model, rows, "escalated")
+        open_ = (pool.status == QUEUED) & ((pool.flags & _WHISTLE) == 0)
+        collected = open_ & (pool.finder == POLICY_FIND) & (pool.t_found == t)
+        escalated = open_ & (pool.level >= STREET) & (pool.t_level > self._t_screened) & (pool.t_found < pool.t_level)
+        self._t_screened = t
+        self.meetings_today = model.world.n_communities
+        self._screen(model, np.flatnonzero(collected | escalated), collected)
 
-    def _enter(self, model: Model, rows: np.ndarray, how: str) -> None:
-        pool = model.problems
-        fresh = rows[(pool.flags[rows] & FLAG_BIT["whistle"]) == 0]
+    def _screen(self, model: Model, rows: np.ndarray, collected: np.ndarray) -> None:
+        """Review up to ``n_review_per_meeting`` per community, gravest and longest waiting first; admit by the rule."""
+        p, pool, h = self.params, model.problems, model.handlers
+        model.count(self.name, "collected", rows.size)
+        comm = model.world.res_community[pool.res[rows]]
+        order = np.lexsort((pool.t_found[rows], -pool.sev[rows].astype(np.int64), comm))
+        rows, comm = rows[order], comm[order]
+        first = np.searchsorted(comm, comm)  # each community's first position in the sorted list
+        reviewed = (np.arange(rows.size) - first) < p.n_review_per_meeting
+        cat, sev = pool.cat[rows], pool.sev[rows]
+        p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
+        admit = reviewed & (sev >= p.sev_admit) & (p_comm < p.p_community_power)
+        model.count(self.name, "not_reviewed", int((~reviewed).sum()))
+        model.count(self.name, "screened_out", int((reviewed & ~admit).sum()))
+        fresh = rows[admit]
         if fresh.size:
-            pool.flags[fresh] |= FLAG_BIT["whistle"]
+            pool.flags[fresh] |= _WHISTLE
+            n_coll = int(collected[fresh].sum())
             model.count(self.name, "entered", fresh.size)
-            model.count(self.name, f"entered_{how}", fresh.size)
+            model.count(self.name, "entered_collected", n_coll)
+            model.count(self.name, "entered_escalated", fresh.size - n_coll)
 
-    def cost_per_day(self, model: Model) -> float:
-        """Running the whistle process per community."""
-        return self.params.cost_per_community_per_year * model.world.n_communities / 365.0
+    def _collect_day(self, t: int) -> bool:
+        d = self.days(t)
+        return d > 0 and d % self.params.dur_collect == 0
+
+    # ---- response levels: meetings that convene departments -------------------------------------
+    def on_plan(self, model: Model, t: int) -> None:
+        """Give back yesterday's meeting time; hold today's meetings (before the queues are served)."""
+        if self._held.any():
+            model.handlers.add_capacity(DEPARTMENT, self._held)
+            self._held = np.zeros(N_CATEGORIES, dtype=np.float32)
+        self.attended_today = self.meetings_today = 0
+        d = self.days(t)
+        for lvl, dur in self.params.meeting_days().items():
+            if d > 0 and d % dur == 0 and lvl <= model.top_level:
+                self._meet(model, lvl, t)
+        if self._held.any():
+            model.handlers.add_capacity(DEPARTMENT, -self._held)
+
+    def _meet(self, model: Model, lvl: int, t: int) -> None:
+        """One level's meetings: each (handler, category) convenes its department, which works the problems."""
+        p, pool, h = self.params, model.problems, model.handlers
+        rows = np.flatnonzero((pool.status == QUEUED) & (pool.level == lvl) & ((pool.flags & _WHISTLE) != 0))
+        if rows.size == 0:
+            return
+        cat = pool.cat[rows].astype(np.int64)
+        street = model.world.res_street[pool.res[rows]]
+        order = np.lexsort((pool.t_level[rows], cat, pool.handler[rows]))
+        rows, cat, street = rows[order], cat[order], street[order]
+        group = np.unique(pool.handler[rows].astype(np.int64) * N_CATEGORIES + cat, return_inverse=True)[1]
+        n_groups = int(group.max()) + 1
+        g_cat = np.zeros(n_groups, dtype=np.int64)
+        g_cat[group] = cat
+        g_street = np.zeros(n_groups, dtype=np.int64)
+        g_street[group] = street
+        budget = self._budgets(model, lvl, g_cat, g_street)
+        effort = h.effort[pool.sev[rows]].astype(np.float64)
+        cum = np.cumsum(effort)
+        start = np.searchsorted(group, group)  # rows are sorted by group
+        before = cum - effort - (cum[start] - effort[start])
+        go = before < budget[group]
+        sev = pool.sev[rows]
+        p_ok = np.minimum(h.authority[DEPARTMENT, cat] * h.severity_mult[sev] * h.level_cat_mult[DEPARTMENT, cat]
+                          * h.mult[DEPARTMENT][cat, cat] * p.report_boost, 1.0)
+        ok = go & (self.rng.random(rows.size) < p_ok)
+        self._held += np.bincount(g_cat, minlength=N_CATEGORIES).astype(np.float32) * np.float32(p.effort_attend)
+        self._held += np.bincount(cat[go], weights=effort[go], minlength=N_CATEGORIES).astype(np.float32)
+        if lvl == STREET:
+            np.add.at(model.street_convened[0], (street, cat), 1.0)
+            np.add.at(model.street_convened[1], (street[ok], cat[ok]), 1.0)
+        self.attended_today += n_groups
+        model.count(self.name, "meetings", n_groups)
+        model.count(self.name, "convened", rows.size)
+        model.count(self.name, "convened_solved", int(ok.sum()))
+        model.resolve(rows[ok], t)
+
+    def _budgets(self, model: Model, lvl: int, g_cat: np.ndarray, g_street: np.ndarray) -> np.ndarray:
+        """Effort each meeting's department gives its convened problems.
+
+        ``share_meeting`` of the department's day (times its responsiveness to the street at
+        street meetings), scaled down so that attendance and all of today's meetings fit in
+        what is left of its day.
+        """
+        p = self.params
+        left = np.maximum(model.departments.capacity + _extra(model) - self._held, 0.0).astype(np.float64)
+        resp = model.dept_response[g_street, g_cat] if lvl == STREET else np.ones(g_cat.size, dtype=np.float32)
+        want = np.minimum(p.share_meeting * resp.astype(np.float64), 1.0) * left[g_cat]
+        free = np.maximum(left - np.bincount(g_cat, minlength=N_CATEGORIES) * p.effort_attend, 0.0)
+        total = np.bincount(g_cat, weights=want, minlength=N_CATEGORIES)
+        scale = np.where(total > free, free / np.maximum(total, 1e-12), 1.0)
+        return want * scale[g_cat]
+
+    # ---- cost ------------------------------------------------------------------------------------
+    def cost_items(self, model: Model) -> dict[str, float]:
+        """Today's staff time of the joint meetings and of departments at meetings, and the supervision (yuan)."""
+        c = model.scenario.costs
+        return {
+            "screening": self.meetings_today * c.whistle_screening_staff_days * c.pay_official_per_day,
+            "meeting_time": self.attended_today * self.params.effort_attend * c.pay_official_per_day,
+            "supervision": model.world.n_communities * c.whistle_supervision_days_per_community_per_year
+                           * c.pay_official_per_day / 365.0,
+        }
+
+
+def _extra(model: Model) -> np.ndarray:
+    """Effort per day policies add to each department (zeros if none)."""
+    extra = model.handlers.extra_capacity[DEPARTMENT]
+    return np.zeros(N_CATEGORIES, dtype=np.float32) if extra is None else extra
+
+
+__all__ = ["Whistle", "WhistleParams"]

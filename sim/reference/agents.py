@@ -298,15 +298,20 @@ class Handler(mesa.Agent):
         effort = model.effort
         order = sorted(self.queue.values(),
                        key=lambda p: (p.t_level - p.res.compound.priority_days, p.t_arise, p.tiebreak))
+        lvl = self.level
+        k, near_from = model.threat_effort[lvl], model.deadline[lvl] - model.threat_window[lvl]
         for prob in order:
             if self.used >= cap:
                 break
-            self.used += effort[prob.sev]
+            threatened = k != 1.0 and t - prob.t_level >= near_from  # §7.5 step 3: near the deadline
+            self.used += effort[prob.sev] * (k if threatened else 1.0)
             p = self.p_success(prob.cat, prob.sev)
             if prob.flags:
                 for b, f in enumerate(model.flag_success):
                     if f != 1.0 and prob.flags >> b & 1:
                         p = min(p * f, 1.0)
+            if threatened:
+                p = 1.0 - (1.0 - p) ** k
             if rng.random() < p:
                 model.resolve_problem(prob, t)
 

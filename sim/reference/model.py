@@ -20,6 +20,7 @@ from sim.config.taxonomy import (
     GRID_VISIT,
     LATENT,
     LEVELS,
+    N_CATEGORIES,
     N_LEVELS,
     PARTY_LINK,
     PROPERTY,
@@ -111,6 +112,11 @@ class ReferenceModel(mesa.Model):
         self.dur_escalate: list[float] = h.dur_escalate.array().tolist()
         self.rate_escalate: list[float] = [h.rate_escalate] * N_LEVELS
         self.deadline: list[float] = [math.inf] * N_LEVELS
+        self.threat_window: list[float] = [0.0] * N_LEVELS  # §7.5 step 2: the threat of a deadline
+        self.threat_effort: list[float] = [1.0] * N_LEVELS
+        n_streets = self.sc.world.n_streets
+        self.dept_response = [[1.0] * N_CATEGORIES for _ in range(n_streets)]  # §8.3: five powers
+        self.street_convened = [[[0.0] * N_CATEGORIES for _ in range(n_streets)] for _ in range(2)]
         self.rate_abandon = p.rate_abandon
         self.represented_flags = 0
         self.rate_self_report: list[float] = p.rate_self_report.array().tolist()

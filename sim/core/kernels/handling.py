@@ -125,10 +125,13 @@ def attempt_chances(q: np.ndarray, go: np.ndarray, pool: Fields, success: Fields
 @jit
 def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, res_compound: np.ndarray,
              effort: np.ndarray, capacity: np.ndarray, success: Fields,
-             flag_success: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             flag_success: np.ndarray, t: int, threat: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Queued rows each handler attempts today within its capacity, and each attempt's chance.
 
-    Problems are served by waiting time at the level, then first come first served. Returns the attempted rows (row order), their chances and the effort used per handler.
+    Problems are served by waiting time at the level, then first come first served. A problem
+    within ``window`` days of its level's deadline is worked with ``mult`` times the effort and
+    succeeds as that many attempts would (``threat`` = deadline, window, mult per level; mult 1:
+    no threat). Returns the attempted rows (row order), their chances and the effort used per handler.
     """
     pool = PoolColumns(*pool)
     q = np.flatnonzero(pool.status == QUEUED)
@@ -137,11 +140,19 @@ def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, 
         return q, np.empty(0, dtype=np.float32), used
     key, pr = queue_keys(q, pool, level_offset, priority_days, res_compound)
     order = order_by(key, pr, capacity.size)
+    deadline, window, mult = threat
     e = np.empty(q.size)
     for j in range(q.size):
         e[j] = np.float64(effort[pool.sev[q[j]]])
+        lv = pool.level[q[j]]
+        if mult[lv] != ONE32 and np.float32(t - pool.t_level[q[j]]) >= deadline[lv] - window[lv]:
+            e[j] *= mult[lv]
     go = serve(order, key, e, capacity, used)
     rows, p = attempt_chances(q, go, pool, success, flag_success)
+    for a in range(rows.size):
+        lv = pool.level[rows[a]]
+        if mult[lv] != ONE32 and np.float32(t - pool.t_level[rows[a]]) >= deadline[lv] - window[lv]:
+            p[a] = ONE32 - (ONE32 - p[a]) ** mult[lv]
     return rows, p, used
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import DEPARTMENT, N_CATEGORIES, STREET
 from sim.reference.policies.base import ReferencePolicy
 
@@ -41,6 +42,22 @@ class StreetEmpowermentPolicy(ReferencePolicy):
         for comm in model.communities:
             comm.admin_tasks *= 1.0 - p.admin_task_cut
 
+    def on_plan(self, model: ReferenceModel, t: int) -> None:
+        """Every ``dur_assess`` days the street rates each department on its convened matters; response follows."""
+        p = self.p
+        d = self.days(t)
+        if d == 0 or d % p.dur_assess != 0:
+            return
+        convened, solved = model.street_convened
+        for s, row in enumerate(model.dept_response):
+            for c in range(N_CATEGORIES):
+                if convened[s][c] > 0:
+                    rating = solved[s][c] / convened[s][c]
+                    row[c] = min(max(row[c] + p.assess_gain * (p.assess_target - rating), 1.0), p.response_max)
+                convened[s][c] = solved[s][c] = 0.0
+
     def cost_per_day(self, model: ReferenceModel) -> float:
-        """Yuan a day: the street's reform office."""
-        return self.p.cost_per_street_per_year * len(model.streets) / 365
+        """Yuan a day: the street's staff time to assess the stationed agencies, and the reform office."""
+        c, n = model.sc.costs, len(model.streets)
+        return (n * N_CATEGORIES * c.street_assessment_days_per_department_per_month * c.pay_official_per_day
+                / DAYS_PER_MONTH + n * c.street_office_per_street_per_year / 365)

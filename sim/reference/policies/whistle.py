@@ -1,4 +1,4 @@
-"""Reference whistle policy (docs/model.md §8.4): deadlines, the city level, reporting for duty, collection."""
+"""Reference whistle policy (docs/model.md §8.4): screening, meetings that convene departments, deadlines and their threat."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sim.config.taxonomy import (
     DEPARTMENT,
     FLAG_BIT,
     LATENT,
+    N_CATEGORIES,
     POLICY_FIND,
     QUEUED,
     STREET,
@@ -17,58 +18,158 @@ from sim.config.taxonomy import (
 from sim.reference.policies.base import BIG, ReferencePolicy
 
 if TYPE_CHECKING:
+    from sim.reference.agents import Problem
     from sim.reference.model import ReferenceModel
+
+WHISTLE = FLAG_BIT["whistle"]
 
 
 class WhistlePolicy(ReferencePolicy):
-    """吹哨报到: deadlines, the city level, departments report for duty, collection, follow-up (002)."""
+    """吹哨报到: the joint meeting screens, response levels convene departments, deadlines threaten (002)."""
 
     name = "whistle"
 
     def setup(self, model: ReferenceModel) -> None:
-        """The city level, deadlines, report-for-duty capacity, the whistle's success boost and abandonment cut."""
+        """The city level, deadlines and their threat, the abandonment cut, no repeat trips."""
         p = self.p
         if p.city_level:
             model.top_level = CITY
-        model.deadline[COMMUNITY] = p.deadline_community
-        model.deadline[STREET] = p.deadline_street
-        model.deadline[DEPARTMENT] = p.deadline_department
-        model.add_capacity(DEPARTMENT, [d.cap * p.report_capacity_share for d in model.departments])
-        model.flag_success[FLAG_BIT["whistle"].bit_length() - 1] *= p.report_boost  # whistled matters only
+        for lvl, d in ((COMMUNITY, p.deadline_community), (STREET, p.deadline_street),
+                       (DEPARTMENT, p.deadline_department)):
+            model.deadline[lvl] = d
+            model.threat_window[lvl] = p.dur_threat
+            model.threat_effort[lvl] = p.threat_effort
         model.rate_abandon *= 1.0 - p.abandon_cut
-        model.represented_flags |= FLAG_BIT["whistle"]
+        model.represented_flags |= WHISTLE
+        self.t_screened = model.clock
+        self.held = [0.0] * N_CATEGORIES
+        self.attended = 0
+        self.meetings = 0
 
     def cost_per_day(self, model: ReferenceModel) -> float:
-        """Yuan a day: the whistle process per community."""
-        return self.p.cost_per_community_per_year * len(model.communities) / 365
+        """Yuan a day: joint meetings' screening, departments' meeting time, supervision (staff-days at pay)."""
+        c = model.sc.costs
+        return c.pay_official_per_day * (self.meetings * c.whistle_screening_staff_days
+                                         + self.attended * self.p.effort_attend
+                                         + len(model.communities) * c.whistle_supervision_days_per_community_per_year
+                                         / 365)
+
+    def collect_day(self, t: int) -> bool:
+        """Collection and joint meeting every ``dur_collect`` days after the reform day."""
+        return self.days(t) > 0 and self.days(t) % self.p.dur_collect == 0
 
     def on_find(self, model: ReferenceModel, t: int) -> None:
-        """Monthly collection of big and major latent problems from units and on the ground."""
-        p = self.p
-        if self.days(t) <= 0 or self.days(t) % p.dur_collect != 0:
+        """Collection of big and major latent problems from units and on the ground."""
+        if not self.collect_day(t):
             return
         rng = self.rng(model)
         collected = [pr for pr in model.problems
                      if not pr.closed and pr.status == LATENT and pr.t_found < 0 and pr.sev >= BIG
-                     and rng.random() < p.p_collect]
+                     and rng.random() < self.p.p_collect]
         model.mark_found(collected, POLICY_FIND, t)
-        n = 0
-        for pr in collected:
-            if not pr.flags & FLAG_BIT["whistle"]:
-                pr.flags |= FLAG_BIT["whistle"]
-                n += 1
-        if n > 0:
-            self.count(model, "entered", n)
-            self.count(model, "entered_collected", n)
 
-    def on_escalate(self, model: ReferenceModel, t: int) -> None:
-        """Problems escalated today to the street or above enter the whistle process."""
-        n = 0
+    def on_route(self, model: ReferenceModel, t: int) -> None:
+        """The joint meeting screens the problems collected today and those escalated since its last meeting."""
+        if not self.collect_day(t):
+            return
+        p = self.p
+        cands = [pr for pr in model.problems if not pr.closed and pr.status == QUEUED and not pr.flags & WHISTLE
+                 and ((pr.finder == POLICY_FIND and pr.t_found == t)
+                      or (pr.level >= STREET and pr.t_level > self.t_screened and pr.t_found < pr.t_level))]
+        self.t_screened = t
+        self.meetings = len(model.communities)
+        self.count(model, "collected", len(cands))
+        by_comm: dict[int, list[Problem]] = {}
+        for pr in cands:
+            by_comm.setdefault(pr.res.community.index, []).append(pr)
+        n_in = n_coll = n_out = n_skip = 0
+        for probs in by_comm.values():
+            probs.sort(key=lambda pr: (-pr.sev, pr.t_found))
+            for k, pr in enumerate(probs):
+                if k >= p.n_review_per_meeting:
+                    n_skip += 1
+                    continue
+                p_comm = (model.authority[COMMUNITY][pr.cat] * model.severity_mult[pr.sev]
+                          * model.level_cat_mult[COMMUNITY][pr.cat])
+                if pr.sev >= p.sev_admit and p_comm < p.p_community_power:
+                    pr.flags |= WHISTLE
+                    n_in += 1
+                    n_coll += pr.finder == POLICY_FIND and pr.t_found == t
+                else:
+                    n_out += 1
+        self.count(model, "not_reviewed", n_skip)
+        self.count(model, "screened_out", n_out)
+        if n_in:
+            self.count(model, "entered", n_in)
+            self.count(model, "entered_collected", n_coll)
+            self.count(model, "entered_escalated", n_in - n_coll)
+
+    def on_plan(self, model: ReferenceModel, t: int) -> None:
+        """Yesterday's meeting time goes back to the departments; today's meetings are held before the queues."""
+        for k, dept in enumerate(model.departments):
+            dept.extra += self.held[k]
+        self.held = [0.0] * N_CATEGORIES
+        self.attended = self.meetings = 0
+        d = self.days(t)
+        p = self.p
+        for lvl, dur in ((STREET, p.dur_meeting_street), (DEPARTMENT, p.dur_meeting_department),
+                         (CITY, p.dur_meeting_city)):
+            if d > 0 and d % dur == 0 and lvl <= model.top_level:
+                self.meet(model, lvl, t)
+        for k, dept in enumerate(model.departments):
+            dept.extra -= self.held[k]
+
+    def meet(self, model: ReferenceModel, lvl: int, t: int) -> None:
+        """Each (handler, category) with whistled problems at ``lvl`` convenes its department, which works them."""
+        p = self.p
+        groups: dict[tuple[int, int], list[Problem]] = {}
         for pr in model.problems:
-            if (not pr.closed and pr.status == QUEUED and pr.t_level == t and pr.t_found < t
-                    and pr.level in (STREET, DEPARTMENT, CITY) and not pr.flags & FLAG_BIT["whistle"]):
-                pr.flags |= FLAG_BIT["whistle"]
-                n += 1
-        if n > 0:
-            self.count(model, "entered", n)
-            self.count(model, "entered_escalated", n)
+            if not pr.closed and pr.status == QUEUED and pr.level == lvl and pr.flags & WHISTLE:
+                groups.setdefault((_handler_index(pr, lvl), pr.cat), []).append(pr)
+        if not groups:
+            return
+        depts = model.departments
+        left = [max(d.capacity() - self.held[k], 0.0) for k, d in enumerate(depts)]
+        n_meet = [0] * N_CATEGORIES
+        want: dict[tuple[int, int], float] = {}
+        for (h, c), probs in groups.items():
+            n_meet[c] += 1
+            resp = model.dept_response[probs[0].res.community.street.index][c] if lvl == STREET else 1.0
+            want[(h, c)] = min(p.share_meeting * resp, 1.0) * left[c]
+        total = [0.0] * N_CATEGORIES
+        for (_, c), w in want.items():
+            total[c] += w
+        free = [max(left[c] - n_meet[c] * p.effort_attend, 0.0) for c in range(N_CATEGORIES)]
+        rng = self.rng(model)
+        solved: list[Problem] = []
+        n_convened = 0
+        for (h, c), probs in sorted(groups.items()):
+            budget = want[(h, c)] * (free[c] / total[c] if total[c] > free[c] else 1.0)
+            self.held[c] += p.effort_attend
+            used = 0.0
+            for pr in sorted(probs, key=lambda pr: (pr.t_level, pr.t_arise, pr.tiebreak)):
+                n_convened += 1
+                s = pr.res.community.street.index
+                if lvl == STREET:
+                    model.street_convened[0][s][c] += 1
+                if used >= budget:
+                    continue
+                used += model.effort[pr.sev]
+                chance = min(depts[c].p_success(c, pr.sev) * p.report_boost, 1.0)
+                if rng.random() < chance:
+                    solved.append(pr)
+                    if lvl == STREET:
+                        model.street_convened[1][s][c] += 1
+            self.held[c] += used
+        self.attended += len(groups)
+        self.count(model, "meetings", len(groups))
+        self.count(model, "convened", n_convened)
+        self.count(model, "convened_solved", len(solved))
+        model.resolve(solved, t)
+
+
+def _handler_index(pr: Problem, lvl: int) -> int:
+    """The problem's handler at a meeting level: its street, its department (category) or the city."""
+    if lvl == STREET:
+        return pr.res.community.street.index
+    return pr.cat if lvl == DEPARTMENT else 0
