@@ -29,12 +29,12 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
+from sim.core.accounting import cost_items
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
-from sim.core.kernels.pairwise import sum32
 from sim.core.kernels.residents import judge_day, participate_day
 from sim.core.kernels.routing import place, route_found
 from sim.core.kernels.state import Fields
@@ -156,6 +156,8 @@ class Model:
         self.policy_counters: dict[str, float] = {}
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
+        #: yuan by item over the recorded days (``cost_items``); sums to ``cost_yuan``
+        self.cost_ledger: dict[str, float] = {}
         self.events_today = 0
         #: problems open at the end of the warm-up, counted as arisen on day 0
         self.problems_carried = 0
@@ -308,8 +310,10 @@ class Model:
     def _handle(self, t: int) -> None:
         pool, h = self.problems, self.handlers
         # each handler's queue within its capacity, then each attempt's chance of success
-        a, p, self.effort_used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
-                                          h.effort, h.capacity(), h.success_tables(), self.flag_success)
+        a, p, used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
+                              h.effort, h.spare(t), h.work, h.success_tables(), self.flag_success)
+        h.spent += used
+        self.effort_used = h.spent
         if a.size == 0:
             return
         ok = self.streams.get("handle").random(a.size) < p
@@ -322,6 +326,8 @@ class Model:
         if rows.size == 0:
             return
         led.extend_days(t)  # a run stepped past its planned length
+        queued = rows[pool.status[rows] == QUEUED]
+        self.recorder.load.waited(pool.level[queued], t - pool.t_level[queued])
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
         res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._performance_table(t),
@@ -344,18 +350,25 @@ class Model:
             self._perf_table, self._perf_key = table, key
         return table
 
-    def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
+    def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY,
+                   budget: float | None = None) -> np.ndarray:
         """Close queued pool rows as solved through a policy's own channel (projects, meetings).
 
         The problems are credited to ``level`` (by default the community, which coordinates
-        alliance, project and deliberation work) and flagged ``flag``. Returns the rows closed.
+        alliance, project and deliberation work) and flagged ``flag``. Nothing is solved without
+        its effort (``Handlers.take``): in the order given, a row is closed only if its effort fits
+        in what its handler at ``level`` has left today (booked there), or, with ``budget``, in the
+        staff-days the policy's own people bring today. Returns the rows closed.
         """
         pool = self.problems
         rows = rows[pool.status[rows] == QUEUED]
         if rows.size:
+            lvl = np.full(rows.size, level, dtype=np.int8)
+            handler = self.handlers.handler_of(lvl, pool.res[rows], pool.cat[rows])
+            taken = self.handlers.take(lvl, handler, self.handlers.effort_of(pool.cat[rows], pool.sev[rows]), t, budget)
+            rows, handler = rows[taken], handler[taken]
             pool.level[rows] = level
-            pool.handler[rows] = self.handlers.handler_of(np.full(rows.size, level, dtype=np.int8), pool.res[rows],
-                                                          pool.cat[rows])
+            pool.handler[rows] = handler
             pool.flags[rows] |= FLAG_BIT[flag]
             self.resolve(rows, t)
         return rows
@@ -412,16 +425,19 @@ class Model:
                                  r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
+    def cost_items(self) -> dict[str, float]:
+        """Today's cost by item (yuan): :func:`sim.core.accounting.cost_items`."""
+        return cost_items(self)
+
     def cost_per_day(self) -> float:
-        """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
-        c = self.scenario.costs
-        workers, staff = sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
-        pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
-        return pay + self.events_today * c.cost_event + (sum(sum(p.cost_items(self).values()) for p in self.policies)
-                                                         if self.policies else 0)
+        """Yuan today: the sum of :meth:`cost_items`."""
+        return sum(self.cost_items().values())
 
     def _record(self, t: int) -> None:
-        self.cost_yuan += self.cost_per_day()
+        items, ledger = self.cost_items(), self.cost_ledger
+        for k, v in items.items():
+            ledger[k] = ledger.get(k, 0.0) + v
+        self.cost_yuan += sum(items.values())
         self.recorder.record(t)
 
     # ---- running -------------------------------------------------------------------------------
