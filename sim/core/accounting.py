@@ -69,8 +69,11 @@ class LevelLoad:
             np.add.at(self.waits.reshape(-1), flat, 1)
 
     def summary(self) -> dict[str, float]:
-        """``utilisation_<level>`` (effort spent / capacity over the recorded days; NaN without capacity)
-        and ``wait_days_<level>_median`` (NaN if nothing was resolved there)."""
+        """Per level: ``utilisation_<level>`` and ``wait_days_<level>_median``.
+
+        Utilisation is effort spent / capacity over the recorded days (NaN without capacity); the
+        median wait is over problems resolved at the level (NaN if none were).
+        """
         out: dict[str, float] = {}
         for i, lvl in enumerate(LEVELS):
             out[f"utilisation_{lvl}"] = float(self.spent[i] / self.capacity[i]) if self.capacity[i] > 0 else float("nan")

@@ -259,8 +259,10 @@ class ReferenceModel(mesa.Model):
                 p.n_contacts = 1
 
     def resolve_at(self, prob: Problem, level: int, t: int) -> bool:
-        """Move a queued problem to ``level`` (its handler there) and resolve it there, if that
-        handler has the effort left today (§7.10); whether it was resolved."""
+        """Move a queued problem to ``level`` (its handler there) and resolve it there; whether it was.
+
+        Only if that handler has the problem's effort left today (§7.10).
+        """
         h = self.handler_at(prob, level)
         if h is None or not h.take(self.effort[prob.cat][prob.sev], t):
             return False
