@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from helpers import BASELINE, small
 
 from sim import Model, run_scenario
 from sim.config.taxonomy import DEPARTMENT, LEVELS, STREET
@@ -22,8 +23,6 @@ from sim.core.phases import Policy
 from sim.experiments.compare import compare
 from sim.experiments.compare_stats import fieller_ratio_ci, paired_cost_effectiveness, spread_cost_effectiveness
 from sim.experiments.cost_effect import cost_effectiveness_records, format_cost_effectiveness
-
-from helpers import BASELINE, small
 
 
 # ---- effort ------------------------------------------------------------------------------------
