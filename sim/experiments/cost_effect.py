@@ -13,6 +13,7 @@ and is reported by its status (``compare_stats.CE_STATUS``), never as a ratio to
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from sim.experiments.compare_stats import CE_OUTCOMES, CE_STATUS, spread_cost_effectiveness
@@ -47,14 +48,15 @@ def cost_effectiveness_records(comp: Comparison, uncertain: bool = False) -> lis
     return out
 
 
-def format_cost_effectiveness(comp: Comparison, unc: UncertainComparison | None = None) -> str:
-    """The cost-effectiveness block of ``govsim compare``'s text output."""
+def format_cost_effectiveness(comp: Comparison, unc: UncertainComparison | None = None, width: int = 120) -> str:
+    """The cost-effectiveness block of ``govsim compare``'s text output, lines wrapped at ``width``."""
     recs = cost_effectiveness_records(comp, uncertain=unc is not None)
     if not recs:
         return ""
     interval = ("95% range of the replicates' ratios (replicates that cost more and gain)" if unc is not None
                 else "95% CI (Fieller)")
     lines = [f"Cost-effectiveness vs {comp.baseline} (extra cost over the run per unit gained; interval: {interval})"]
+    width = max(width, 40)
     for r in recs:
         dec = 2 if r["outcome"] == "satisfaction_mean" else 0
         ratio = "n/a" if not math.isfinite(r["ratio"]) else format_number(r["ratio"], 0)
@@ -67,4 +69,4 @@ def format_cost_effectiveness(comp: Comparison, unc: UncertainComparison | None 
         lines.append(f"  {r['scenario']}: per {r['unit']}: cost {format_number(r['cost_diff'], 0, True)} yuan, gain "
                      f"{format_number(r['outcome_diff'], dec, True)}: {ratio} yuan{iv} ({r['status']}){shares}")
     lines.append("  status: " + "; ".join(f"{k}: {v}" for k, v in CE_STATUS.items()))
-    return "\n".join(lines)
+    return "\n".join(w for line in lines for w in textwrap.wrap(line, width, subsequent_indent="      "))
