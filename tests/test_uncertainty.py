@@ -200,14 +200,20 @@ def test_rho_critical_is_exact_for_few_replicates() -> None:
 
 # ---- a real comparison --------------------------------------------------------------------------
 def test_the_reforms_own_cost_drives_its_cost_difference(stored: tuple[UncertainComparison, Path]) -> None:
-    """The whistle's running cost is drawn and applies to the whistle scenario only: the paired cost difference
-    is exactly cost x days / 365 for one community, so its draw ranks first with rho = 1 (n = 6, noise < 0.89)."""
+    """The whistle's running cost is drawn and applies to the whistle scenario only: its ledger item is exactly
+    cost x days / 365 for one community, so its draw ranks first with rho = 1 (n = 6, noise < 0.89); the paired
+    cost difference is that item plus what the whistle changes in the staff-days departments and the city spend."""
     res, _ = stored
     comp = res.comparison
     j = res.names.index("policies.whistle.cost_per_community_per_year")
+    own = comp.values("whistle", "cost_whistle_running_yuan")
+    np.testing.assert_allclose(own, res.values[:, j] * STEPS / 365, rtol=1e-6)
     diff = comp.values("whistle", "cost_yuan") - comp.values("small", "cost_yuan")
-    np.testing.assert_allclose(diff, res.values[:, j] * STEPS / 365, rtol=1e-6)
-    top = res.drivers("cost_yuan", "whistle")
+    core = [f"cost_{k}_yuan" for k in ("grid_workers", "community_staff", "events", "street_staff_days",
+                                        "department_staff_days", "city_staff_days")]
+    core_diff = sum(comp.values("whistle", k) - comp.values("small", k) for k in core)
+    np.testing.assert_allclose(diff, own + core_diff, rtol=1e-9)
+    top = drivers(res.values, res.names, own)
     assert top[0]["parameter"] == "policies.whistle.cost_per_community_per_year"
     assert top[0]["rho"] == pytest.approx(1.0) and not top[0]["noise"] and top[0]["strong"]
     assert res.stats(["cost_yuan"]).set_index("scenario").loc["whistle", "p_beats"] == 0.0  # it always costs more
@@ -261,7 +267,9 @@ def test_table_and_plain_data(stored: tuple[UncertainComparison, Path]) -> None:
     assert len(data["draws"]) == R and [p["key"] for p in data["parameters"]] == res.names
     assert data["parameters"][4] == {"key": "handling.dur_escalate", "distribution": "triangular",
                                      "range": [0.5, 2.0], "factor": True}
-    assert data["drivers"]["whistle"]["cost_yuan"][0]["parameter"] == "policies.whistle.cost_per_community_per_year"
+    # the cost difference now includes departments' staff-days, so several draws drive it (the whistle's own
+    # cost is checked against its ledger item in test_the_reforms_own_cost_drives_its_cost_difference)
+    assert {d["parameter"] for d in data["drivers"]["whistle"]["cost_yuan"]} <= set(res.names)
     text = res.format_table()
     assert "P(beats)" in text and "P(best)" in text and "Drivers of the difference" in text
 
@@ -276,7 +284,7 @@ def test_cli_uncertainty_on_a_tiny_world_and_its_report(files: dict[str, Path], 
     assert "with parameter uncertainty" in text and "whistle:" in text and "P(beats)" in text
     assert "Drivers of the difference to small" in text and "stored 8 runs" in text
     n_params = int(text.split(" draws ")[1].split()[0])
-    assert n_params == len(resolve_uncertain(_scenarios(files))) == 73  # the core's 65 and the whistle's 8
+    assert n_params == len(resolve_uncertain(_scenarios(files))) == 77  # the core's 69 and the whistle's 8
     cid = text.split("label compare:")[1].split()[0]
     assert main(["report", f"compare:{cid}", "--db", f"sqlite:///{db}", "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / f"{cid}_report.html").read_text(encoding="utf-8")
