@@ -24,6 +24,7 @@ from sim.config.taxonomy import (
     GRID_VISIT,
     LEVELS,
     PARTY_LINK,
+    QUEUED,
     SELF_REPORT,
     SEVERITIES,
 )
@@ -250,8 +251,9 @@ class Recorder:
         out["cost_yuan"] = m.cost_yuan
         out.update({f"cost_{k}_yuan": v for k, v in m.cost_ledger.items()})
         out.update(self.load.summary())
-        for lvl in LEVELS:  # over the recorded rows
-            out[f"backlog_{lvl}_mean"] = float(self.data[f"backlog_{lvl}"][:self.rows].mean()) if self.rows else float("nan")
+        pool = m.problems
+        queued = np.bincount(pool.level[pool.status == QUEUED], minlength=len(LEVELS))
+        out.update({f"backlog_{lvl}_end": float(queued[i]) for i, lvl in enumerate(LEVELS)})  # queued at the end
         out["escalations"] = led.escalations
         for i, flag in enumerate(FLAGS[:-1]):  # the last bit is spare
             out[f"flag_{flag}_resolved"] = led.flag_resolved[i]
