@@ -72,15 +72,16 @@ class LevelLoad:
         """Per level: ``utilisation_<level>`` and ``wait_days_<level>_median``.
 
         Utilisation is effort spent / capacity over the recorded days (NaN without capacity); the
-        median wait is over problems resolved at the level (NaN if none were).
+        median wait is over problems resolved at the level, absent if none were (as a policy
+        counter never counted: comparisons see NaN, sweeps that keep it store 0).
         """
         out: dict[str, float] = {}
         for i, lvl in enumerate(LEVELS):
             out[f"utilisation_{lvl}"] = float(self.spent[i] / self.capacity[i]) if self.capacity[i] > 0 else float("nan")
             hist = self.waits[i]
             total = hist.sum()
-            out[f"wait_days_{lvl}_median"] = (float(np.searchsorted(np.cumsum(hist), 0.5 * total)) if total
-                                              else float("nan"))
+            if total:  # absent, not NaN, where nothing was resolved (the city before the whistle)
+                out[f"wait_days_{lvl}_median"] = float(np.searchsorted(np.cumsum(hist), 0.5 * total))
         return out
 
 
