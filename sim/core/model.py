@@ -320,7 +320,10 @@ class Model:
         self.resolve(a[ok], t)
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
-        """Close pool rows as resolved today at their current level (policies use it too)."""
+        """Close pool rows as resolved today at their current level; spends no effort.
+
+        The handle phase and :meth:`resolve_by` call it once the effort is spent; policies close through ``resolve_by``.
+        """
         pool, led = self.problems, self.ledger
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
