@@ -48,6 +48,14 @@ def cost_items(model: Model) -> dict[str, float]:
     return items
 
 
+def book_day(model: Model) -> float:
+    """Book today's cost items into ``model.cost_ledger``; return their sum (yuan)."""
+    items, ledger = cost_items(model), model.cost_ledger
+    for k, v in items.items():
+        ledger[k] = ledger.get(k, 0.0) + v
+    return sum(items.values())
+
+
 class LevelLoad:
     """Effort spent and capacity per level summed over the recorded days; waits at the level of resolution."""
 
@@ -85,4 +93,4 @@ class LevelLoad:
         return out
 
 
-__all__ = ["LevelLoad", "cost_items"]
+__all__ = ["LevelLoad", "book_day", "cost_items"]

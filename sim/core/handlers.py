@@ -179,6 +179,15 @@ class Handlers:
         self.spent += room
         return taken
 
+    def take_rows(self, rows: np.ndarray, level: int, t: int,
+                  budget: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`take` for queued pool rows credited to ``level``: the rows taken and their handlers there."""
+        pool = self.model.problems
+        lvl = np.full(rows.size, level, dtype=np.int8)
+        handler = self.handler_of(lvl, pool.res[rows], pool.cat[rows])
+        taken = self.take(lvl, handler, self.effort_of(pool.cat[rows], pool.sev[rows]), t, budget)
+        return rows[taken], handler[taken]
+
     def boost(self, level: int, factor: float | np.ndarray) -> None:
         """Multiply the chance of success at ``level`` by ``factor`` (scalar or per category)."""
         self.level_cat_mult[level] *= np.asarray(factor, dtype=np.float32)

@@ -29,7 +29,7 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
-from sim.core.accounting import cost_items
+from sim.core.accounting import book_day, cost_items
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
@@ -320,10 +320,7 @@ class Model:
         self.resolve(a[ok], t)
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
-        """Close pool rows as resolved today at their current level; spends no effort.
-
-        The handle phase and :meth:`resolve_by` call it once the effort is spent; policies close through ``resolve_by``.
-        """
+        """Close pool rows as resolved today at their current level, spending no effort (policies: ``resolve_by``)."""
         pool, led = self.problems, self.ledger
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
@@ -358,18 +355,14 @@ class Model:
         """Close queued pool rows as solved through a policy's own channel (projects, meetings).
 
         The problems are credited to ``level`` (by default the community, which coordinates
-        alliance, project and deliberation work) and flagged ``flag``. Nothing is solved without
-        its effort (``Handlers.take``): in the order given, a row is closed only if its effort fits
-        in what its handler at ``level`` has left today (booked there), or, with ``budget``, in the
-        staff-days the policy's own people bring today. Returns the rows closed.
+        alliance, project and deliberation work) and flagged ``flag``, only where their effort is
+        there (``Handlers.take_rows``: the handler's effort left today, or the policy's ``budget``).
+        Returns the rows closed.
         """
         pool = self.problems
         rows = rows[pool.status[rows] == QUEUED]
         if rows.size:
-            lvl = np.full(rows.size, level, dtype=np.int8)
-            handler = self.handlers.handler_of(lvl, pool.res[rows], pool.cat[rows])
-            taken = self.handlers.take(lvl, handler, self.handlers.effort_of(pool.cat[rows], pool.sev[rows]), t, budget)
-            rows, handler = rows[taken], handler[taken]
+            rows, handler = self.handlers.take_rows(rows, level, t, budget)
             pool.level[rows] = level
             pool.handler[rows] = handler
             pool.flags[rows] |= FLAG_BIT[flag]
@@ -428,19 +421,12 @@ class Model:
                                  r.state(), self._influence)
         self.volunteer_hours += n_vols * params.dur_volunteer_hours
 
-    def cost_items(self) -> dict[str, float]:
-        """Today's cost by item (yuan): :func:`sim.core.accounting.cost_items`."""
-        return cost_items(self)
-
     def cost_per_day(self) -> float:
-        """Yuan today: the sum of :meth:`cost_items`."""
-        return sum(self.cost_items().values())
+        """Yuan today: the sum of the day's cost items (:func:`sim.core.accounting.cost_items`)."""
+        return sum(cost_items(self).values())
 
     def _record(self, t: int) -> None:
-        items, ledger = self.cost_items(), self.cost_ledger
-        for k, v in items.items():
-            ledger[k] = ledger.get(k, 0.0) + v
-        self.cost_yuan += sum(items.values())
+        self.cost_yuan += book_day(self)  # the day's items into the ledger
         self.recorder.record(t)
 
     # ---- running -------------------------------------------------------------------------------
