@@ -146,14 +146,15 @@ def test_no_problems_gives_the_maximum() -> None:
 
 def test_no_service_drives_satisfaction_low() -> None:
     """No handler has any capacity: nothing is resolved and satisfaction falls low. Seen, seeds
-    1-2, 730 days: mean 0.415 and 0.402 (baseline service 0.591, 0.577), 10th percentile 0.0,
-    efficacy 0.21 (baseline 0.58). Expectations adapt to the poor service, so the mean settles
+    1-2, 730 days: mean 0.415 and 0.402 (baseline service 0.542, 0.518 since effort binds: a problem
+    is attempted only when its effort fits, issue 14; 0.591, 0.577 before), 10th percentile 0.0,
+    efficacy 0.21 (baseline 0.50, 0.48). Expectations adapt to the poor service, so the mean settles
     at the perceived performance rather than at 0: a no-service area is judged by the load of
     unsolved problems its residents live with."""
     for seed in (1, 2):
         s, base = small_run(NO_SERVICE, seed, 730), small_run({}, seed, 730)
         assert s["problems_resolved"] == 0
-        assert s["satisfaction_mean"] < min(0.5, base["satisfaction_mean"] - 0.12), s["satisfaction_mean"]
+        assert s["satisfaction_mean"] < min(0.5, base["satisfaction_mean"] - 0.1), s["satisfaction_mean"]
         assert s["satisfaction_p10"] < 0.05
         assert s["efficacy_mean"] < base["efficacy_mean"] - 0.2
 

@@ -142,7 +142,7 @@ def test_compound_type_figure(synthetic: Comparison) -> None:
 def test_cost_effectiveness_figure(synthetic: Comparison) -> None:
     ce = synthetic.cost_effectiveness().set_index("scenario")
     assert ce.loc["better", "status"] == "ok"
-    assert ce.loc["worse", "status"] == "no_gain"
+    assert ce.loc["worse", "status"] == "dominated"  # lower satisfaction at a higher cost
     assert ce.loc["noisy", "status"] == "unbounded"
     fig = synthetic.plot_cost_effectiveness()
     (ax,) = fig.axes

@@ -32,43 +32,64 @@ from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_t
 
 
 # ---- allocate ------------------------------------------------------------------------------------
-def allocate_reference(key, priority, effort, capacity):
-    """Plain-Python statement of the rule: per handler, in (priority, arrival) order, start a
-    problem while the effort already started is below the capacity."""
+def no_work(n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """No work in progress at any handler."""
+    return np.zeros(n_keys), np.full(n_keys, -1, dtype=np.int64)
+
+
+def allocate_reference(key, priority, effort, capacity, work):
+    """Plain-Python statement of the rule (docs/model.md §7.5): per handler, in (priority, arrival) order,
+    attempt a problem while the effort of the attempts so far plus its own fits in the capacity (plus the
+    work in progress if it is the problem that work was for); at the first that does not fit, put the rest
+    of the day into it and stop."""
+    bank, bank_id = work
     attempted = np.zeros(key.size, dtype=bool)
     used = np.zeros(capacity.size)
-    for i in sorted(range(key.size), key=lambda i: (key[i], priority[i], i)):
-        if used[key[i]] < capacity[key[i]]:
+    for k in np.unique(key):
+        queue = sorted(np.flatnonzero(key == k), key=lambda i: (priority[i], i))
+        avail = capacity[k] + (bank[k] if bank_id[k] == queue[0] else 0.0)
+        done = 0.0
+        for i in queue:
+            if done + effort[i] > avail + 1e-9:
+                bank[k], bank_id[k], used[k] = avail - done, i, capacity[k]
+                break
             attempted[i] = True
-            used[key[i]] += effort[i]
+            done += effort[i]
+        else:
+            bank[k], bank_id[k], used[k] = 0.0, -1, max(capacity[k] - (avail - done), 0.0)
     return attempted, used
 
 
 def random_queue(rng: np.random.Generator, n: int, n_keys: int, prio_lo: int):
     key = rng.integers(0, n_keys, n)
     priority = rng.integers(prio_lo, prio_lo + 40, n)
-    # binary fractions: sums are exact, so "started effort below capacity" has no round-off ties
+    # binary fractions: sums are exact, so "fits in the capacity" has no round-off ties
     effort = rng.choice([0.125, 0.25, 0.5, 1.0], n)
     capacity = rng.choice([0.0, 0.375, 1.0, 2.5, 100.0], n_keys)
     return key, priority, effort, capacity
 
 
 def check_allocation(key, priority, effort, capacity):
-    attempted, used = allocate(key, priority, effort, capacity)
-    ref_att, ref_used = allocate_reference(key, priority, effort, capacity)
+    qid = np.arange(key.size, dtype=np.int64)
+    work, ref_work = no_work(capacity.size), no_work(capacity.size)
+    attempted, used = allocate(key, priority, qid, effort, capacity, work)
+    ref_att, ref_used = allocate_reference(key, priority, effort, capacity, ref_work)
     np.testing.assert_array_equal(attempted, ref_att)
     np.testing.assert_allclose(used, ref_used)
+    np.testing.assert_array_equal(work[1], ref_work[1])
+    assert np.all(used <= capacity)  # never more than the capacity
     for k in range(capacity.size):
         mine = np.flatnonzero(key == k)
         mine = mine[np.lexsort((mine, priority[mine]))]  # this handler's queue in service order
         went = attempted[mine]
-        assert used[k] == pytest.approx(effort[mine[went]].sum())
-        # served in order: the attempted problems are a prefix of the queue
+        # served in order: the attempted problems are a prefix of the queue, and fit in the capacity
         assert not np.any(went[1:] & ~went[:-1])
-        # capacity: each problem started while the effort already started was below the capacity
-        before = np.cumsum(effort[mine]) - effort[mine]
-        assert np.all(before[went] < capacity[k])
-        assert np.all(before[~went] >= capacity[k] - 1e-12)
+        assert effort[mine[went]].sum() <= capacity[k]
+        if not went.all():  # the first problem left out did not fit; the rest of the day went into it
+            first = mine[np.argmin(went)]
+            assert effort[mine[went]].sum() + effort[first] > capacity[k]
+            assert work[1][k] == first and work[0][k] == capacity[k] - effort[mine[went]].sum()
+            assert used[k] == capacity[k]
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -88,15 +109,22 @@ def test_allocate_small_example() -> None:
     key = np.array([1, 0, 1, 1, 0])
     priority = np.array([5, 3, 2, 9, 1])
     effort = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
-    attempted, used = allocate(key, priority, effort, np.array([1.0, 1.5]))
-    # handler 0 (cap 1): priority 1 first, then stops; handler 1 (cap 1.5): priorities 2 and 5
-    assert attempted.tolist() == [True, False, True, False, True]
-    assert used.tolist() == [1.0, 2.0]
+    work = no_work(2)
+    attempted, used = allocate(key, priority, np.arange(5), effort, np.array([1.0, 1.5]), work)
+    # handler 0 (cap 1): priority 1 fits, priority 3 does not; handler 1 (cap 1.5): priority 2 fits, then
+    # priority 5 (1 more) does not: the remaining 0.5 goes into it as work in progress
+    assert attempted.tolist() == [False, False, True, False, True]
+    assert used.tolist() == [1.0, 1.5]
+    assert work[0].tolist() == [0.0, 0.5] and work[1].tolist() == [1, 0]
+    # the next day, handler 1 has 1.5 + the 0.5 carried for problem 0: problems 0 and 3 fit (2.0)
+    attempted, used = allocate(key[[0, 3]], priority[[0, 3]], np.array([0, 3]), effort[[0, 3]], np.array([1.0, 1.5]),
+                               work)
+    assert attempted.tolist() == [True, True] and used[1] == 1.5 and work[1][1] == -1
 
 
 def test_allocate_ties_are_first_come_first_served() -> None:
     key = np.zeros(4, dtype=np.int64)
-    attempted, _ = allocate(key, np.array([3, 3, 3, 3]), np.ones(4), np.array([2.0]))
+    attempted, _ = allocate(key, np.array([3, 3, 3, 3]), np.arange(4), np.ones(4), np.array([2.0]), no_work(1))
     assert attempted.tolist() == [True, True, False, False]
 
 

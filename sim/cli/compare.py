@@ -124,6 +124,7 @@ def _uncertain(spec: str | None, entries: list[Entry], replicates: int, seed: in
 def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[Path],
            unc: UncertainComparison | None = None) -> None:
     from sim.experiments.compare_windows import format_pre_post, pre_post_records
+    from sim.experiments.cost_effect import cost_effectiveness_records, format_cost_effectiveness
 
     if args.json:
         data = comp.to_json_dict()
@@ -133,9 +134,12 @@ def _print(args: argparse.Namespace, comp: Comparison, url: str, figures: list[P
                                 for r in pre_post_records(comp)]
         if unc is not None:
             data["uncertainty"] = unc.to_dict()
+            data["uncertainty"]["cost_effectiveness"] = cost_effectiveness_records(comp, uncertain=True)
         print(json_text(data))
         return
     print(unc.format_table() if unc is not None else comp.format_table())
+    if len(comp.labels) > 1:
+        print("\n" + format_cost_effectiveness(comp, unc))
     if comp.reform_day() > 0:
         print("\n" + format_pre_post(comp))
     print(f"\nstored {len(comp.runs)} runs with label compare:{comp.comparison_id} in {url} "

@@ -33,6 +33,18 @@ class CostParams(Params):
     # ---- end of the core's posts ---------------------------------------------------------------
 
     # ---- effort and staff hours of streets, departments, the city ------------------------------
+    # Streets, departments and the city are not staffed for residents' problems alone: what they
+    # spend on them is the effort they actually give (staff-days, as the handle phase books it)
+    # times the pay of a staff-day. One staff-day = monthly pay with on-costs / 21.75 working days.
+    cost_street_staff_day: float = param(
+        320.0, lo=0.0, unit="yuan/staff-day", plausible=(220.0, 460.0),
+        source="assumption: a street office cadre's pay with on-costs, 5,000-10,000 yuan/month / 21.75 days")
+    cost_department_staff_day: float = param(
+        370.0, lo=0.0, unit="yuan/staff-day", plausible=(250.0, 550.0),
+        source="assumption: a district department civil servant's pay with on-costs, 5,500-12,000 yuan/month / 21.75")
+    cost_city_staff_day: float = param(
+        420.0, lo=0.0, unit="yuan/staff-day", plausible=(280.0, 650.0),
+        source="assumption: a city-level civil servant's pay with on-costs, 6,000-14,000 yuan/month / 21.75 days")
     # ---- end of effort and staff hours ---------------------------------------------------------
 
     # ---- 000 Jiyang: the 1+N alliance ----------------------------------------------------------

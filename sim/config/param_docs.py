@@ -65,7 +65,8 @@ _CORE: dict[str, str] = {
     "problems.p_prevented_base": "chance a new problem is prevented before it arises (no prevention at baseline)",
     "handling.entry_level": "the level a newly found problem goes to first, by severity",
     "handling.admin_to_department": "administrative matters go straight to departments",
-    "handling.effort": "staff effort one handling attempt takes, by severity",
+    "handling.effort": "staff-days one handling attempt takes, by severity (times the category's multiplier)",
+    "handling.effort_category_mult": "multiplier of the staff-days one handling attempt takes, by category",
     "handling.authority": "chance one attempt at a level solves a problem of a category (before severity)",
     "handling.severity_mult": "multiplier of the chance of success, by severity",
     "handling.p_refer_below": "chance a handler refers a problem it has no power to solve up a level",
@@ -138,6 +139,9 @@ _CORE: dict[str, str] = {
     "costs.whistle_supervision_days_per_community_per_year": "staff time of the whistle's ledger and supervision",
     "costs.street_assessment_days_per_department_per_month": "street staff time to assess one stationed agency",
     "costs.street_office_per_street_per_year": "running cost of the empowered street",
+    "costs.cost_street_staff_day": "pay of one staff-day of a street office's effort on residents' problems",
+    "costs.cost_department_staff_day": "pay of one staff-day of a department's effort on residents' problems",
+    "costs.cost_city_staff_day": "pay of one staff-day of the city's effort on residents' problems",
 }
 
 _POLICIES: dict[str, dict[str, str]] = {

@@ -220,6 +220,9 @@ class HandlingParams(Params):
     effort: BySeverity = vector_param(
         BySeverity, (0.1, 0.25, 0.5, 1.0), lo=0.001, hi=30.0, unit="effort per attempt", plausible=(0.7, 1.5),
         source="assumption")
+    effort_category_mult: ByCategory = vector_param(
+        ByCategory, (1.0,) * 8, lo=0.05, hi=20.0, unit="multiplier of effort per attempt", plausible=(0.5, 2.0),
+        source="assumption: no report gives the time a matter takes by category; equal by default")
     authority: Authority = param(Authority(), plausible=(0.8, 1.1), source="assumption after 000, 002, 004")
     severity_mult: BySeverity = vector_param(
         BySeverity, (1.0, 0.85, 0.6, 0.4), lo=0.0, hi=1.0, unit="multiplier", plausible=(0.8, 1.0), source="assumption")

@@ -19,6 +19,7 @@ import numpy as np
 from sim.config.params import HandlingParams
 from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, PROPERTY, STREET
 from sim.core.kernels.handling import capacity
+from sim.core.kernels.handling import take as take_effort
 from sim.core.kernels.state import Fields
 
 if TYPE_CHECKING:
@@ -31,17 +32,20 @@ _NO_EXTRA = np.empty(0, dtype=np.float32)
 class Handlers:
     """Handler ids, capacities and success chances over the model's agents.
 
-    ``authority`` (levels x categories), ``severity_mult`` and ``effort`` (by severity) come
-    from the scenario; ``level_cat_mult`` (levels x categories) and ``mult`` (per level, handlers
-    x categories) are success multipliers policies raise; ``extra_capacity`` is the effort per
-    handler per day policies add at each level.
+    ``authority`` (levels x categories), ``severity_mult`` and ``effort`` (staff-days one attempt
+    takes, categories x severities) come from the scenario; ``level_cat_mult`` (levels x
+    categories) and ``mult`` (per level, handlers x categories) are success multipliers policies
+    raise; ``extra_capacity`` is the effort per handler per day policies add at each level.
+    Today's effort is kept per handler (``spent``, of ``capacity_today``), with the work in
+    progress carried over days (``work``, see :func:`sim.core.kernels.handling.serve`).
     """
 
     def __init__(self, model: Model, handling: HandlingParams) -> None:
         self.model = model
         self.authority = handling.authority.matrix().astype(np.float32)
         self.severity_mult = handling.severity_mult.array(np.float32)
-        self.effort = handling.effort.array(np.float32)
+        #: staff-days one attempt takes, by category and severity (float64, so sums are exact enough)
+        self.effort = handling.effort_category_mult.array()[:, None] * handling.effort.array()[None, :]
         #: success multipliers per (level, category), set by policies through ``boost``; they
         #: survive re-gridding, unlike the per-handler multipliers in ``mult``
         self.level_cat_mult = np.ones((N_LEVELS, N_CATEGORIES), dtype=np.float32)
@@ -51,6 +55,13 @@ class Handlers:
         self.level_offset = np.zeros(N_LEVELS, dtype=np.int64)
         self.n_handlers = 0
         self._tables: tuple[Fields, Fields] = ((), ())  # success tables: their sources and the kernels' arrays
+        #: the level of every handler; today's capacity and effort spent per handler, and their day
+        self.handler_level = np.empty(0, dtype=np.int64)
+        self.capacity_today = np.empty(0)
+        self.spent = np.empty(0)
+        self.t_today = -(2**62)
+        #: work in progress per handler: effort put into its head problem on earlier days, and that problem's id
+        self.work: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0, dtype=np.int64))
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -64,6 +75,11 @@ class Handlers:
         self.mult = {**ones, **keep}
         self.mult[PROPERTY] = np.repeat(m.firms.quality[:, None], N_CATEGORIES, axis=1)
         self.mult[STREET] = m.streets.authority_mult
+        self.handler_level = np.repeat(np.arange(N_LEVELS), counts)
+        if self.work[0].size != self.n_handlers:  # re-gridding: work in progress is dropped
+            self.work = (np.zeros(self.n_handlers), np.full(self.n_handlers, -1, dtype=np.int64))
+            self.capacity_today, self.spent = np.zeros(self.n_handlers), np.zeros(self.n_handlers)
+            self.t_today = -(2**62)
 
     def level_handlers(self, res: np.ndarray, cat: np.ndarray) -> np.ndarray:
         """Handler id at every level, shape (levels, k), for problems of residents ``res``.
@@ -125,6 +141,52 @@ class Handlers:
                   d.capacity, d.city_capacity)  # HandlerEffort
         extra = tuple(_NO_EXTRA if e is None else e for e in self.extra_capacity.values())
         return capacity(effort, self.community_staff(), extra)
+
+    def spare(self, t: int) -> np.ndarray:
+        """Effort each handler has left today (clock ``t``): today's capacity less what it spent."""
+        if t != self.t_today:
+            self.capacity_today = self.capacity()
+            self.spent = np.zeros(self.n_handlers)
+            self.t_today = t
+        return self.capacity_today - self.spent
+
+    def spent_by_level(self) -> np.ndarray:
+        """Effort spent today (staff-days) and today's capacity, summed by level: shape (2, levels)."""
+        lvl = self.handler_level
+        return np.stack([np.bincount(lvl, weights=self.spent, minlength=N_LEVELS),
+                         np.bincount(lvl, weights=self.capacity_today, minlength=N_LEVELS)])
+
+    def effort_of(self, cat: np.ndarray, sev: np.ndarray) -> np.ndarray:
+        """Staff-days one attempt at each problem takes (category, severity)."""
+        return self.effort[cat, sev]
+
+    def take(self, level: np.ndarray, handler: np.ndarray, effort: np.ndarray, t: int,
+             budget: float | None = None) -> np.ndarray:
+        """Which of these problems (in the order given) can be worked today; spends the effort.
+
+        Without ``budget`` the effort comes from each problem's handler (``level``, ``handler``):
+        a problem is taken if its effort fits in what its handler has left today (:meth:`spare`,
+        less what the problems taken before it took) and booked as spent there; one that does
+        not fit is skipped. With ``budget`` (staff-days a policy's own people bring today) the
+        same rule applies to that one budget and nothing is booked to the handlers. Returns a mask.
+        """
+        if budget is not None:
+            return take_effort(np.zeros(effort.size, dtype=np.int64), effort, np.array([budget]), np.zeros(1))
+        spare = self.spare(t)
+        key = np.where(handler >= 0, self.level_offset[level] + handler, -1).astype(np.int64)
+        room = np.zeros(spare.size)
+        taken = take_effort(key, effort.astype(np.float64), spare, room)
+        self.spent += room
+        return taken
+
+    def take_rows(self, rows: np.ndarray, level: int, t: int,
+                  budget: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`take` for queued pool rows credited to ``level``: the rows taken and their handlers there."""
+        pool = self.model.problems
+        lvl = np.full(rows.size, level, dtype=np.int8)
+        handler = self.handler_of(lvl, pool.res[rows], pool.cat[rows])
+        taken = self.take(lvl, handler, self.effort_of(pool.cat[rows], pool.sev[rows]), t, budget)
+        return rows[taken], handler[taken]
 
     def boost(self, level: int, factor: float | np.ndarray) -> None:
         """Multiply the chance of success at ``level`` by ``factor`` (scalar or per category)."""

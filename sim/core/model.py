@@ -29,13 +29,13 @@ from sim.config.taxonomy import (
     PROPERTY_CATEGORY,
     QUEUED,
 )
+from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
-from sim.core.kernels.pairwise import sum32
 from sim.core.kernels.residents import judge_day, participate_day
 from sim.core.kernels.routing import place, route_found
 from sim.core.kernels.state import Fields
@@ -163,6 +163,8 @@ class Model:
         self.policy_counters: dict[str, float] = {}
         self.volunteer_hours = 0.0
         self.cost_yuan = 0.0
+        #: yuan by item over the recorded days (``cost_items``); sums to ``cost_yuan``
+        self.cost_ledger: dict[str, float] = {}
         self.events_today = 0
         #: problems open at the end of the warm-up, counted as arisen on day 0
         self.problems_carried = 0
@@ -315,21 +317,25 @@ class Model:
     def _handle(self, t: int) -> None:
         pool, h = self.problems, self.handlers
         # each handler's queue within its capacity, then each attempt's chance of success
-        a, p, self.effort_used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
-                                          h.effort, h.capacity(), h.success_tables(), self.flag_success, t,
-                                          (self.deadline, self.threat_window, self.threat_effort))
+        a, p, used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
+                              h.effort, h.spare(t), h.work, h.success_tables(), self.flag_success, t,
+                              (self.deadline, self.threat_window, self.threat_effort))
+        h.spent += used
+        self.effort_used = h.spent
         if a.size == 0:
             return
         ok = self.streams.get("handle").random(a.size) < p
         self.resolve(a[ok], t)
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
-        """Close pool rows as resolved today at their current level (policies use it too)."""
+        """Close pool rows as resolved today at their current level, spending no effort (policies: ``resolve_by``)."""
         pool, led = self.problems, self.ledger
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
         led.extend_days(t)  # a run stepped past its planned length
+        queued = rows[pool.status[rows] == QUEUED]
+        self.recorder.load.waited(pool.level[queued], t - pool.t_level[queued])
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
         res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._performance_table(t),
@@ -352,18 +358,21 @@ class Model:
             self._perf_table, self._perf_key = table, key
         return table
 
-    def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
+    def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY,
+                   budget: float | None = None) -> np.ndarray:
         """Close queued pool rows as solved through a policy's own channel (projects, meetings).
 
         The problems are credited to ``level`` (by default the community, which coordinates
-        alliance, project and deliberation work) and flagged ``flag``. Returns the rows closed.
+        alliance, project and deliberation work) and flagged ``flag``, only where their effort is
+        there (``Handlers.take_rows``: the handler's effort left today, or the policy's ``budget``).
+        Returns the rows closed.
         """
         pool = self.problems
         rows = rows[pool.status[rows] == QUEUED]
         if rows.size:
+            rows, handler = self.handlers.take_rows(rows, level, t, budget)
             pool.level[rows] = level
-            pool.handler[rows] = self.handlers.handler_of(np.full(rows.size, level, dtype=np.int8), pool.res[rows],
-                                                          pool.cat[rows])
+            pool.handler[rows] = handler
             pool.flags[rows] |= FLAG_BIT[flag]
             self.resolve(rows, t)
         return rows
@@ -423,15 +432,11 @@ class Model:
         decide_month(self, t)  # on a month's last day volunteers and property firms decide for the next (§7.13)
 
     def cost_per_day(self) -> float:
-        """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
-        c = self.scenario.costs
-        workers, staff = sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
-        pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
-        return pay + self.events_today * c.cost_event + (sum(sum(p.cost_items(self).values()) for p in self.policies)
-                                                         if self.policies else 0)
+        """Yuan today: the sum of the day's cost items (:func:`sim.core.accounting.cost_items`)."""
+        return sum(cost_items(self).values())
 
     def _record(self, t: int) -> None:
-        self.cost_yuan += self.cost_per_day()
+        self.cost_yuan += book_day(self)  # the day's items into the ledger
         self.recorder.record(t)
 
     # ---- running -------------------------------------------------------------------------------

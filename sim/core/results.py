@@ -24,9 +24,11 @@ from sim.config.taxonomy import (
     GRID_VISIT,
     LEVELS,
     PARTY_LINK,
+    QUEUED,
     SELF_REPORT,
     SEVERITIES,
 )
+from sim.core.accounting import LevelLoad
 from sim.core.kernels.recording import P10_BINS, record_row, utilisation
 from sim.core.kernels.state import Fields, SeriesRows
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary, trailing_mean, trailing_ratio
@@ -101,6 +103,8 @@ class Recorder:
         self.staff_busy_total = 0.0
         self.grid_effort_total = 0.0
         self.grid_busy_total = 0.0
+        #: effort and capacity per level, waits at the level of resolution (docs/model.md §7.9)
+        self.load = LevelLoad()
         w = model.world
         self._compounds: Fields = (w.compound_start, w.compound_type, w.compound_size)  # Compounds
         self._self_reported_before = 0  # problems self-reported up to yesterday
@@ -160,6 +164,7 @@ class Recorder:
     def record(self, t: int) -> None:
         """Account the day (clock ``t``); write a row every ``record_every`` recorded days."""
         staff_u, grid_u = self.utilisation()
+        self.load.day(self.model.handlers.spent_by_level())
         self_total = int(self.model.ledger.found_by[SELF_REPORT])
         self_today, self._self_reported_before = self_total - self._self_reported_before, self_total
         m, led = self.model, self.model.ledger
@@ -244,6 +249,11 @@ class Recorder:
         out["staff_utilisation"] = ratio(self.staff_busy_total, self.staff_effort_total)
         out["grid_utilisation"] = ratio(self.grid_busy_total, self.grid_effort_total)
         out["cost_yuan"] = m.cost_yuan
+        out.update({f"cost_{k}_yuan": v for k, v in m.cost_ledger.items()})
+        out.update(self.load.summary())
+        pool = m.problems
+        queued = np.bincount(pool.level[pool.status == QUEUED], minlength=len(LEVELS))
+        out.update({f"backlog_{lvl}_end": float(queued[i]) for i, lvl in enumerate(LEVELS)})  # queued at the end
         out["escalations"] = led.escalations
         for i, flag in enumerate(FLAGS[:-1]):  # the last bit is spare
             out[f"flag_{flag}_resolved"] = led.flag_resolved[i]

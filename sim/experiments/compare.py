@@ -24,8 +24,11 @@ Statistics
 
     Cost-effectiveness: extra cost per percentage point of mean satisfaction gained over the
     baseline = mean paired cost difference (yuan over the run) / mean paired satisfaction
-    difference (percentage points, satisfaction being on a 0-1 scale). Its 95% interval is
-    Fieller's, which is bounded only when the satisfaction gain is itself significant.
+    difference (percentage points, satisfaction being on a 0-1 scale), and likewise per extra
+    problem resolved (``problems_resolved``). Its 95% interval is Fieller's, which is bounded
+    only when the gain is itself significant. A reform that gains nothing (mean difference
+    within 1e-9 of 0 or below) or gains for no extra cost has no ratio: it is reported as
+    ``dominated``, ``cheaper_less_effective`` or ``dominant`` (``compare_stats.ce_status``).
 
 Runs go to the experiment runner's worker processes (:mod:`sim.experiments.runner`; ``workers=1``
 runs in this process); workers receive the scenarios once as plain data and return only the
@@ -63,6 +66,7 @@ from sim.errors import InputError
 from sim.experiments.compare_json import comparison_to_json
 from sim.experiments.compare_prepare import Entry, prepare, unique_labels
 from sim.experiments.compare_stats import (
+    CE_OUTCOMES,
     LEVEL,
     STAT_COLUMNS,
     paired_cost_effectiveness,
@@ -398,21 +402,23 @@ class Comparison:
         return pre_post_table(self)
 
     def cost_effectiveness(self, cost: str = "cost_yuan", outcome: str = "satisfaction_mean") -> pd.DataFrame:
-        """Extra cost per percentage point of ``outcome`` gained vs the baseline, per other scenario.
+        """Extra cost per unit of ``outcome`` gained vs the baseline, per other scenario.
 
-        Columns: scenario, n_pairs, cost_diff (yuan), outcome_diff_pp, ratio (yuan per pp), ci_low,
-        ci_high (Fieller), status: ``ok`` (bounded CI), ``unbounded`` (gain not significant: CI
-        unbounded) or ``no_gain`` (the scenario does not raise the outcome; ratio undefined).
+        The unit is that of :data:`CE_OUTCOMES` (a percentage point of mean satisfaction, one
+        problem resolved). Columns: scenario, n_pairs, cost_diff (yuan), outcome_diff (units),
+        ratio (yuan per unit), ci_low, ci_high (Fieller), status (``ok``, ``unbounded``,
+        ``dominant``, ``dominated``, ``cheaper_less_effective``: see ``compare_stats.CE_STATUS``).
         """
         import pandas as pd
 
+        scale = CE_OUTCOMES[outcome][0] if outcome in CE_OUTCOMES else 1.0
         rows = []
         cb, ob = self.values(self.baseline, cost), self.values(self.baseline, outcome)
         for label in self.labels[1:]:
             dc = self.values(label, cost) - cb
-            do = (self.values(label, outcome) - ob) * 100.0  # percentage points of a 0-1 scale
+            do = (self.values(label, outcome) - ob) * scale
             rows.append({"scenario": label, **paired_cost_effectiveness(dc, do, self.level)})
-        cols = ["scenario", "n_pairs", "cost_diff", "outcome_diff_pp", "ratio", "ci_low", "ci_high", "status"]
+        cols = ["scenario", "n_pairs", "cost_diff", "outcome_diff", "ratio", "ci_low", "ci_high", "status"]
         return pd.DataFrame(rows, columns=cols)
 
     def timeseries_ci(self, label: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

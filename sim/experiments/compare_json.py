@@ -25,10 +25,11 @@ def comparison_to_json(comp: Comparison) -> dict[str, Any]:
     """The comparison as plain data for JSON (NaN as None).
 
     Ids, seeds, and per scenario its metrics (n and the :data:`~sim.experiments.compare_stats.STAT_COLUMNS`),
-    run ids and cost per satisfaction point.
+    run ids, cost per satisfaction point and per extra problem resolved (status: ``compare_stats.CE_STATUS``).
     """
     st = comp.stats()
     ce = {r["scenario"]: r for r in comp.cost_effectiveness().to_dict("records")}
+    cr = {r["scenario"]: r for r in comp.cost_effectiveness(outcome="problems_resolved").to_dict("records")}
     steps = {comp.steps(label) for label in comp.labels}
     scenarios = []
     for k, label in enumerate(comp.labels):
@@ -49,7 +50,11 @@ def comparison_to_json(comp: Comparison) -> dict[str, Any]:
             c = ce[label]
             item["cost_per_satisfaction_point"] = {
                 "yuan_per_pp": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "status": c["status"],
-                "cost_diff_yuan": c["cost_diff"], "satisfaction_diff_pp": c["outcome_diff_pp"]}
+                "cost_diff_yuan": c["cost_diff"], "satisfaction_diff_pp": c["outcome_diff"]}
+            c = cr[label]
+            item["cost_per_resolved_problem"] = {
+                "yuan_per_problem": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "status": c["status"],
+                "cost_diff_yuan": c["cost_diff"], "resolved_diff": c["outcome_diff"]}
         scenarios.append(item)
     names = sorted({m for item in scenarios for m in item["metrics"]})
     return _nan_to_none({
@@ -61,9 +66,10 @@ def comparison_to_json(comp: Comparison) -> dict[str, Any]:
     })
 
 
-#: units of the fields of ``cost_per_satisfaction_point`` (pp: a percentage point, 0.01 of satisfaction on 0-1)
+#: units of the fields of ``cost_per_satisfaction_point`` and ``cost_per_resolved_problem`` (pp: a percentage point, 0.01 of satisfaction on 0-1)
 _COST_UNITS = {"yuan_per_pp": "yuan per percentage point of mean satisfaction (0.01 on 0-1)",
-               "cost_diff_yuan": "yuan", "satisfaction_diff_pp": "percentage points of mean satisfaction"}
+               "cost_diff_yuan": "yuan", "satisfaction_diff_pp": "percentage points of mean satisfaction",
+               "yuan_per_problem": "yuan per extra problem resolved", "resolved_diff": "problems resolved"}
 
 
 def _isnull(value: Any) -> bool:

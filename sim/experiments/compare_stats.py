@@ -15,12 +15,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CE_OUTCOMES",
+    "CE_STATUS",
     "LEVEL",
     "STAT_COLUMNS",
+    "ce_status",
     "fieller_ratio_ci",
     "paired_cost_effectiveness",
     "paired_summary",
     "replicate_seeds",
+    "spread_cost_effectiveness",
     "t_interval",
 ]
 
@@ -107,21 +111,81 @@ def paired_summary(values: np.ndarray, base: np.ndarray | None, level: float = L
     return row
 
 
+#: outcomes of the cost-effectiveness ratios: the factor from the summary's value to the unit, and the unit
+CE_OUTCOMES: dict[str, tuple[float, str]] = {
+    "satisfaction_mean": (100.0, "percentage point of mean satisfaction (0.01 on 0-1)"),
+    "problems_resolved": (1.0, "problem resolved"),
+}
+#: |mean outcome difference| at or below this (in the outcome's unit: pp, problems) counts as no difference
+EFFECT_TOL = 1e-9
+#: what each status of a cost-effectiveness row means (reports print it)
+CE_STATUS: dict[str, str] = {
+    "ok": "costs more, gains more: yuan per unit gained, bounded interval",
+    "unbounded": "costs more, gains more on average but the gain is not significant: interval unbounded",
+    "dominant": "gains more for no more cost: no ratio (the reform dominates the baseline)",
+    "dominated": "gains nothing (or loses) for no less cost: no ratio (the baseline dominates)",
+    "cheaper_less_effective": "costs less and gains nothing (or loses): no ratio (a saving bought with outcome)",
+}
+
+
+def ce_status(cost_diff: float, effect_diff: float, tol: float = EFFECT_TOL) -> str:
+    """Quadrant of a reform's mean paired (cost, effect) difference: see :data:`CE_STATUS` ("ok" for costs more, gains more).
+
+    An effect within ``tol`` of 0 counts as none, so a ratio is never taken to a difference of ~0.
+    """
+    gains = effect_diff > tol
+    if gains:
+        return "dominant" if cost_diff <= 0 else "ok"
+    return "cheaper_less_effective" if cost_diff < 0 else "dominated"
+
+
 def paired_cost_effectiveness(cost_diff: np.ndarray, outcome_diff: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
     """Mean paired cost difference per unit of mean paired outcome difference, with Fieller's interval.
 
     Pairs with NaN on either side are left out. Keys, in order: n_pairs, cost_diff,
-    outcome_diff_pp (the means; the outcome difference is passed in percentage points), ratio,
-    ci_low, ci_high, status: ``ok`` (bounded CI), ``unbounded`` (gain not significant) or
-    ``no_gain`` (mean outcome difference not positive; ratio and interval NaN).
+    outcome_diff (the means, in the outcome's unit: percentage points of satisfaction,
+    problems resolved), ratio, ci_low, ci_high, status (:func:`ce_status`; ``ok`` becomes
+    ``unbounded`` when the gain is not significant). Only ``ok`` and ``unbounded`` have a ratio:
+    a reform that gains nothing, or gains for no extra cost, has none (NaN).
     """
     ok = np.isfinite(cost_diff) & np.isfinite(outcome_diff)
     mdc = float(cost_diff[ok].mean()) if ok.any() else math.nan
     mdo = float(outcome_diff[ok].mean()) if ok.any() else math.nan
-    if not mdo > 0:
-        ratio, lo, hi, status = math.nan, math.nan, math.nan, "no_gain"
+    ratio, lo, hi = math.nan, math.nan, math.nan
+    if not ok.any():
+        status = "dominated"
     else:
+        status = ce_status(mdc, mdo)
+    if status == "ok":
         ratio, lo, hi, bounded = fieller_ratio_ci(cost_diff, outcome_diff, level)
         status = "ok" if bounded else "unbounded"
-    return {"n_pairs": int(ok.sum()), "cost_diff": mdc, "outcome_diff_pp": mdo,
+    return {"n_pairs": int(ok.sum()), "cost_diff": mdc, "outcome_diff": mdo,
             "ratio": ratio, "ci_low": lo, "ci_high": hi, "status": status}
+
+
+def spread_cost_effectiveness(cost_diff: np.ndarray, outcome_diff: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
+    """Cost-effectiveness over replicates that each draw parameters (``compare --uncertainty``).
+
+    The ratio is that of the mean paired differences (status as :func:`ce_status`); its range is
+    the central ``level`` percentile range of the per-replicate ratios over the replicates in
+    which the reform costs more and gains (the others have no ratio); ``p_<status>`` is the share
+    of replicates in each quadrant. Keys: n_pairs, cost_diff, outcome_diff, ratio, lo, hi,
+    status, p_ok, p_dominant, p_dominated, p_cheaper_less_effective.
+    """
+    ok = np.isfinite(cost_diff) & np.isfinite(outcome_diff)
+    dc, de = np.asarray(cost_diff, dtype=np.float64)[ok], np.asarray(outcome_diff, dtype=np.float64)[ok]
+    mdc = float(dc.mean()) if dc.size else math.nan
+    mde = float(de.mean()) if de.size else math.nan
+    status = ce_status(mdc, mde) if dc.size else "dominated"
+    each = [ce_status(c, e) for c, e in zip(dc, de, strict=True)]
+    shares = {f"p_{s}": (each.count(s) / len(each) if each else math.nan)
+              for s in ("ok", "dominant", "dominated", "cheaper_less_effective")}
+    ratio, lo, hi = math.nan, math.nan, math.nan
+    if status == "ok":
+        ratio = mdc / mde
+        pos = np.array([s == "ok" for s in each], dtype=bool)
+        if pos.any():
+            q = 100 * (1 - level) / 2
+            lo, hi = (float(v) for v in np.percentile(dc[pos] / de[pos], [q, 100 - q]))
+    return {"n_pairs": int(dc.size), "cost_diff": mdc, "outcome_diff": mde, "ratio": ratio, "lo": lo, "hi": hi,
+            "status": status, **shares}

@@ -188,7 +188,8 @@ def plot_cost_effectiveness(comp: Comparison) -> Figure:
     """Extra cost (yuan) per percentage point of mean satisfaction gained vs the baseline.
 
     A bar per non-baseline scenario with Fieller's 95% CI. No bar but a note in its place when
-    the scenario does not raise satisfaction (no cost per point), or when its gain is not
+    the scenario does not raise satisfaction (no cost per point), raises it for no extra cost
+    (dominant), or when its gain is not
     significant (the interval is unbounded and the point estimate, a ratio to a difference
     indistinguishable from zero, would be arbitrarily large).
     """
@@ -199,12 +200,15 @@ def plot_cost_effectiveness(comp: Comparison) -> Figure:
     ticks = []
     for k, row in enumerate(ce.to_dict("records")):
         label, status = row["scenario"], row["status"]
-        d = row["outcome_diff_pp"]
+        d = row["outcome_diff"]
         dtxt = "n/a" if not math.isfinite(d) else f"{d:+.2f} pp"
         note = box = ""
-        if status == "no_gain":
+        if status in ("dominated", "cheaper_less_effective"):
             note = f"(no satisfaction gain: {dtxt})"
-            box = f"does not raise satisfaction (diff {dtxt}): no cost per point"
+            box = f"does not raise satisfaction (diff {dtxt}): no cost per point ({status.replace('_', ' ')})"
+        elif status == "dominant":
+            note = "(dominant)"
+            box = f"raises satisfaction ({dtxt}) for no extra cost: dominant, no ratio"
         elif status == "unbounded":  # a bar at a near-zero denominator's ratio would only crush the others
             note = "(gain not significant)"
             box = (f"satisfaction gain {dtxt} not significant: 95% CI unbounded "
@@ -213,8 +217,6 @@ def plot_cost_effectiveness(comp: Comparison) -> Figure:
             yerr = [[row["ratio"] - row["ci_low"]], [row["ci_high"] - row["ratio"]]]
             ax.bar(k, row["ratio"], 0.6, yerr=yerr, capsize=4, color=colours[label], label=label,
                    error_kw={"elinewidth": 1.0, "ecolor": "#333333"})
-            if row["ratio"] < 0:
-                note = "(saves money)"
         if box:
             ax.text(k, 0.5, _wrap(box, 16), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=8,
                     color="#444444", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": colours[label]})

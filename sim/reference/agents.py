@@ -262,7 +262,10 @@ class Handler(mesa.Agent):
         super().__init__(model)
         self.queue: dict[int, Problem] = {}
         self.extra = 0.0  # capacity added by policies (add_capacity)
-        self.used = 0.0  # effort started today
+        self.used = 0.0  # effort spent today (day ``self.day``)
+        self.day = -1
+        self.bank = 0.0  # work put into the head problem ``bank_uid`` on earlier days
+        self.bank_uid = -1
         self.mult: list[float] = [1.0] * 8  # mult_l[h, c]
 
     def base_capacity(self) -> float:
@@ -288,23 +291,44 @@ class Handler(mesa.Agent):
         p = m.authority[lvl][cat] * m.severity_mult[sev] * m.level_cat_mult[lvl][cat] * self.multiplier(cat)
         return 0.0 if p < 0.0 else (min(p, 1.0))
 
+    def today(self, t: int) -> float:
+        """Effort left today (a new day starts with nothing spent)."""
+        if self.day != t:
+            self.used, self.day = 0.0, t
+        return self.capacity() - self.used
+
+    def take(self, effort: float, t: int) -> bool:
+        """Spend ``effort`` today if it fits in what is left (a policy's resolution, §7.10)."""
+        if effort > self.today(t) + 1e-9:
+            return False
+        self.used += effort
+        return True
+
     def handle(self, t: int, rng: random.Random) -> None:
-        """Work the queue first come first served until the effort started reaches the capacity."""
-        self.used = 0.0
+        """Work the queue in order while each problem's effort fits in what is left today (§7.5).
+
+        At the first problem that does not fit, the rest of the day goes into it and counts
+        for it on the next days while it stays at the head of the queue.
+        """
+        left = self.today(t)
         if not self.queue:
             return
-        cap = self.capacity()
         model = self.model
         effort = model.effort
         order = sorted(self.queue.values(),
                        key=lambda p: (p.t_level - p.res.compound.priority_days, p.t_arise, p.tiebreak))
         lvl = self.level
         k, near_from = model.threat_effort[lvl], model.deadline[lvl] - model.threat_window[lvl]
+        avail = left + (self.bank if order[0].uid == self.bank_uid else 0.0)
+        done = 0.0
         for prob in order:
-            if self.used >= cap:
-                break
             threatened = k != 1.0 and t - prob.t_level >= near_from  # §7.5 step 3: near the deadline
-            self.used += effort[prob.sev] * (k if threatened else 1.0)
+            e = effort[prob.cat][prob.sev] * (k if threatened else 1.0)
+            if done + e > avail + 1e-9:
+                self.bank, self.bank_uid = avail - done, prob.uid
+                self.used += left
+                break
+            done += e
             p = self.p_success(prob.cat, prob.sev)
             if prob.flags:
                 for b, f in enumerate(model.flag_success):
@@ -314,6 +338,9 @@ class Handler(mesa.Agent):
                 p = 1.0 - (1.0 - p) ** k
             if rng.random() < p:
                 model.resolve_problem(prob, t)
+        else:
+            self.used += max(left - (avail - done), 0.0)
+            self.bank, self.bank_uid = 0.0, -1
 
 
 class Grid(Handler):

@@ -105,7 +105,9 @@ class ReferenceModel(mesa.Model):
         self.authority: list[list[float]] = h.authority.matrix().tolist()
         self.level_cat_mult: list[list[float]] = [[1.0] * 8 for _ in range(N_LEVELS)]
         self.severity_mult: list[float] = h.severity_mult.array().tolist()
-        self.effort: list[float] = h.effort.array().tolist()
+        #: staff-days one attempt takes, [category][severity] (§7.5)
+        self.effort: list[list[float]] = [[m * e for e in h.effort.array().tolist()]
+                                          for m in h.effort_category_mult.array().tolist()]
         self.entry_level: list[int] = [int(x) for x in h.entry_level.codes()]
         self.admin_entry_level: int | None = DEPARTMENT if h.admin_to_department else None
         self.top_level = LEVELS.index(h.top_level)
@@ -263,13 +265,20 @@ class ReferenceModel(mesa.Model):
                 p.finder = finder
                 p.n_contacts = 1
 
-    def resolve_at(self, prob: Problem, level: int, t: int) -> None:
-        """Move a queued problem to ``level`` (its handler there) and resolve it there."""
+    def resolve_at(self, prob: Problem, level: int, t: int) -> bool:
+        """Move a queued problem to ``level`` (its handler there) and resolve it there; whether it was.
+
+        Only if that handler has the problem's effort left today (§7.10).
+        """
+        h = self.handler_at(prob, level)
+        if h is None or not h.take(self.effort[prob.cat][prob.sev], t):
+            return False
         if prob.handler is not None:
             prob.handler.queue.pop(prob.uid, None)
         prob.level = level
-        prob.handler = self.handler_at(prob, level)
+        prob.handler = h
         self.resolve_problem(prob, t)
+        return True
 
     def resolve(self, probs: Iterable[Problem], t: int) -> None:
         """Resolve queued problems now (policy hook), as in §7.5 step 5."""
@@ -476,7 +485,11 @@ class ReferenceModel(mesa.Model):
         c = self.sc.costs
         pay = (sum(g.n_workers for g in self.grids) * self.pay_grid_worker
                + sum(cm.n_staff for cm in self.communities) * c.pay_community_staff) / 30.0
-        self.cost_yuan += pay + self.events_today * c.cost_event + sum(p.cost_per_day(self) for p in self.policies)
+        staff_days = (sum(s.used for s in self.streets) * c.cost_street_staff_day
+                      + sum(d.used for d in self.departments) * c.cost_department_staff_day
+                      + self.city.used * c.cost_city_staff_day)
+        self.cost_yuan += (pay + self.events_today * c.cost_event + staff_days
+                           + sum(p.cost_per_day(self) for p in self.policies))
         led = self.ledger
         busy = sum(min(cm.used, cm.capacity()) + cm.admin_effort() for cm in self.communities)
         avail = sum(cm.staff_effort() + cm.extra for cm in self.communities)

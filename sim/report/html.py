@@ -142,15 +142,21 @@ def _cell(mean: float, lo: float, hi: float, dec: int, sign: bool) -> str:
 
 
 def _ce_html(comp: Comparison) -> str:
-    ce = comp.cost_effectiveness()
-    rows = [('<tr><th class="l">scenario</th><th>extra cost (yuan)</th><th>satisfaction gain (pp)</th>'
-            "<th>yuan per pp</th><th>95% CI (Fieller)</th><th>status</th></tr>")]
-    for r in ce.to_dict("records"):
-        ci = f"[{format_number(r['ci_low'], 0)}, {format_number(r['ci_high'], 0)}]" if r["status"] == "ok" else "unbounded / n/a"
-        rows.append(f'<tr><td class="l">{html.escape(r["scenario"])}</td><td>{format_number(r["cost_diff"], 0, True)}</td>'
-                    f"<td>{format_number(r['outcome_diff_pp'], 2, True)}</td><td>{format_number(r['ratio'], 0)}</td><td>{ci}</td>"
-                    f"<td>{r['status']}</td></tr>")
-    return f"<table>{''.join(rows)}</table>"
+    from sim.experiments.compare_stats import CE_OUTCOMES, CE_STATUS
+
+    rows = [('<tr><th class="l">scenario</th><th class="l">per</th><th>extra cost (yuan)</th><th>gain</th>'
+            "<th>yuan per unit</th><th>95% CI (Fieller)</th><th>status</th></tr>")]
+    for outcome, (_scale, unit) in CE_OUTCOMES.items():
+        dec = 2 if outcome == "satisfaction_mean" else 0
+        for r in comp.cost_effectiveness(outcome=outcome).to_dict("records"):
+            ci = (f"[{format_number(r['ci_low'], 0)}, {format_number(r['ci_high'], 0)}]" if r["status"] == "ok"
+                  else "unbounded / n/a")
+            rows.append(f'<tr><td class="l">{html.escape(r["scenario"])}</td><td class="l">{html.escape(unit)}</td>'
+                        f"<td>{format_number(r['cost_diff'], 0, True)}</td>"
+                        f"<td>{format_number(r['outcome_diff'], dec, True)}</td><td>{format_number(r['ratio'], 0)}</td>"
+                        f"<td>{ci}</td><td>{r['status']}</td></tr>")
+    legend = "; ".join(f"{k}: {html.escape(v)}" for k, v in CE_STATUS.items())
+    return f'<table>{"".join(rows)}</table><p class="note">Status: {legend}.</p>'
 
 
 def _pre_post_html(comp: Comparison) -> str:

@@ -144,4 +144,28 @@ def uncertainty_html(unc: UncertainComparison) -> str:
              f"the mean. P(beats): share of replicates in which the scenario is better than "
              f"{html.escape(unc.labels[0])}; P(best): share in which it is the best of all compared. <b>Bold</b>: "
              "the difference's range excludes 0.</p>")
-    return intro + _table(unc) + "<h3>What drives the differences</h3>" + _drivers(unc) + _parameters(unc)
+    return (intro + _table(unc) + "<h3>Cost-effectiveness under uncertainty</h3>" + _cost_effect(unc)
+            + "<h3>What drives the differences</h3>" + _drivers(unc) + _parameters(unc))
+
+
+def _cost_effect(unc: UncertainComparison) -> str:
+    """Extra cost per unit gained per reform: ratio of mean differences, range of the replicates' ratios, quadrants."""
+    from sim.experiments.compare_stats import CE_STATUS
+    from sim.experiments.cost_effect import cost_effectiveness_records
+    from sim.experiments.uncertainty_text import range_cell
+
+    rows = ['<tr><th class="l">scenario</th><th class="l">per</th><th>extra cost (yuan)</th><th>gain</th>'
+            "<th>yuan per unit [95% range]</th><th>status</th><th>P(costs more, gains)</th><th>P(dominant)</th>"
+            "<th>P(dominated)</th><th>P(cheaper, no gain)</th></tr>"]
+    for r in cost_effectiveness_records(unc.comparison, uncertain=True):
+        dec = 2 if r["outcome"] == "satisfaction_mean" else 0
+        ratio = range_cell(r["ratio"], r["lo"], r["hi"], 0, False) if math.isfinite(r["ratio"]) else "n/a"
+        probs = "".join(f"<td>{_fmt_p(r['p_' + s])}</td>" for s in ("ok", "dominant", "dominated",
+                                                                     "cheaper_less_effective"))
+        rows.append(f'<tr><td class="l">{html.escape(r["scenario"])}</td><td class="l">{html.escape(r["unit"])}</td>'
+                    f"<td>{r['cost_diff']:+,.0f}</td><td>{r['outcome_diff']:+.{dec}f}</td><td>{ratio}</td>"
+                    f"<td>{r['status']}</td>{probs}</tr>")
+    legend = "; ".join(f"{k}: {html.escape(v)}" for k, v in CE_STATUS.items())
+    return (f'<table>{"".join(rows)}</table><p class="note">The ratio is that of the mean paired differences; its '
+            "range is the central 95% of the per-replicate ratios over the replicates in which the reform costs "
+            f"more and gains. Status: {legend}.</p>")

@@ -60,37 +60,84 @@ def queue_keys(q: np.ndarray, pool: Fields, level_offset: np.ndarray, priority_d
     return key, pr
 
 
-@jit
-def serve(order: np.ndarray, key: np.ndarray, effort: np.ndarray, capacity: np.ndarray,
-          used: np.ndarray) -> np.ndarray:
-    """Whether each queued problem is attempted; adds the effort to ``used``.
+#: slack of the effort comparisons (float64 sums of effort against float32 capacities)
+EFFORT_TOL = 1e-9
 
-    In service ``order``, while the effort its handler already started is below the handler's
-    capacity. ``effort`` is each queued problem's effort (float64).
+
+@jit
+def problem_ids(q: np.ndarray, pool: Fields) -> np.ndarray:
+    """An identity for each queued row that survives the pool's compaction: resident, day arisen, category, severity."""
+    pool = PoolColumns(*pool)
+    out = np.empty(q.size, dtype=np.int64)
+    for j in range(q.size):
+        i = q[j]
+        out[j] = ((np.int64(pool.res[i]) << 28) | (np.int64(pool.t_arise[i] & 0xFFFFF) << 8)
+                  | (np.int64(pool.cat[i]) << 2) | np.int64(pool.sev[i]))
+    return out
+
+
+@jit
+def serve(order: np.ndarray, key: np.ndarray, qid: np.ndarray, effort: np.ndarray, capacity: np.ndarray,
+          used: np.ndarray, work: Fields) -> np.ndarray:
+    """Whether each queued problem is attempted today; adds the effort spent to ``used``.
+
+    Each handler walks its queue in service ``order`` and attempts a problem only if the effort
+    it needs fits in what is left of today's ``capacity`` (plus the work already put into it on
+    earlier days, if it is the problem at the head of the queue). At the first problem that does
+    not fit the handler stops and puts the rest of its day into it; that work in progress
+    (``work``: effort and problem id per handler, see ``problem_ids``) counts for it only while it
+    stays at the head of the queue: a handler whose head problem changed starts afresh. So a
+    problem needing more than a day's capacity waits until the days of work it needs are done,
+    and a handler never spends more than its capacity.
     """
+    bank, bank_id = work
     n = order.size
     go = np.zeros(n, dtype=np.bool_)
-    cum = 0.0
-    first_cum = 0.0  # running sum and effort at the current key's first problem
-    first_e = 0.0
-    prev = -1
-    for o in range(n):
-        j = order[o]
-        e = effort[j]
-        k = key[j]
-        cum += e
-        if k != prev:
-            first_cum, first_e, prev = cum, e, k
-        # effort started before this problem by its handler, as a difference of running sums
-        before = (cum - e) - (first_cum - first_e)
-        if before < capacity[k]:
-            go[j] = True
-    # the effort used per handler, added in service order (as np.bincount over the sorted rows)
-    for o in range(n):
-        j = order[o]
-        if go[j]:
-            used[key[j]] += effort[j]
+    o = 0
+    while o < n:
+        k = key[order[o]]
+        avail = capacity[k]
+        if qid[order[o]] == bank_id[k]:
+            avail += bank[k]
+        cum = 0.0
+        blocked = False
+        while o < n and key[order[o]] == k:
+            j = order[o]
+            o += 1
+            if blocked:
+                continue
+            c = cum + effort[j]
+            if c <= avail + EFFORT_TOL:
+                go[j] = True
+                cum = c
+            else:
+                blocked = True
+                bank[k] = avail - cum  # the rest of the day goes into the head problem
+                bank_id[k] = qid[j]
+        if blocked:
+            used[k] += capacity[k]
+        else:
+            used[k] += max(capacity[k] - (avail - cum), 0.0)
+            bank[k] = 0.0
+            bank_id[k] = -1
     return go
+
+
+@jit
+def take(key: np.ndarray, effort: np.ndarray, spare: np.ndarray, spent: np.ndarray) -> np.ndarray:
+    """Which problems, in the order given, fit in their handler's effort left today; books what they take.
+
+    ``key`` is each problem's handler (its index among all handlers, -1: none), ``spare`` the
+    effort each handler has left today; a problem that does not fit is skipped and the next
+    ones are still tried. ``spent`` gets the effort taken.
+    """
+    ok = np.zeros(key.size, dtype=np.bool_)
+    for j in range(key.size):
+        k = key[j]
+        if k >= 0 and spent[k] + effort[j] <= spare[k] + EFFORT_TOL:
+            spent[k] += effort[j]
+            ok[j] = True
+    return ok
 
 
 @jit
@@ -124,14 +171,17 @@ def attempt_chances(q: np.ndarray, go: np.ndarray, pool: Fields, success: Fields
 
 @jit
 def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, res_compound: np.ndarray,
-             effort: np.ndarray, capacity: np.ndarray, success: Fields,
+             effort: np.ndarray, capacity: np.ndarray, work: Fields, success: Fields,
              flag_success: np.ndarray, t: int, threat: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Queued rows each handler attempts today within its capacity, and each attempt's chance.
 
-    Problems are served by waiting time at the level, then first come first served. A problem
-    within ``window`` days of its level's deadline is worked with ``mult`` times the effort and
-    succeeds as that many attempts would (``threat`` = deadline, window, mult per level; mult 1:
-    no threat). Returns the attempted rows (row order), their chances and the effort used per handler.
+    Problems are served by waiting time at the level, then first come first served; ``effort``
+    is the effort table (category x severity, staff-days), ``capacity`` each handler's effort
+    left today and ``work`` the work in progress carried from earlier days (see ``serve``). A
+    problem within ``window`` days of its level's deadline is worked with ``mult`` times the
+    effort and succeeds as that many attempts would (``threat`` = deadline, window, mult per
+    level; mult 1: no threat). Returns the attempted rows (row order), their chances and the
+    effort spent per handler.
     """
     pool = PoolColumns(*pool)
     q = np.flatnonzero(pool.status == QUEUED)
@@ -143,11 +193,11 @@ def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, 
     deadline, window, mult = threat
     e = np.empty(q.size)
     for j in range(q.size):
-        e[j] = np.float64(effort[pool.sev[q[j]]])
+        e[j] = effort[pool.cat[q[j]], pool.sev[q[j]]]
         lv = pool.level[q[j]]
         if mult[lv] != ONE32 and np.float32(t - pool.t_level[q[j]]) >= deadline[lv] - window[lv]:
             e[j] *= mult[lv]
-    go = serve(order, key, e, capacity, used)
+    go = serve(order, key, problem_ids(q, pool), e, capacity, used, work)
     rows, p = attempt_chances(q, go, pool, success, flag_success)
     for a in range(rows.size):
         lv = pool.level[rows[a]]

@@ -183,27 +183,35 @@ def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.n
     return rows, level.astype(np.int8)
 
 
-def allocate(key: np.ndarray, priority: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def allocate(key: np.ndarray, priority: np.ndarray, qid: np.ndarray, effort: np.ndarray, capacity: np.ndarray,
+             work: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Which queued problems each handler attempts today, within its capacity (``handling.attempts``).
 
     Problems are served in ``priority`` order (smallest first) within each handler ``key``; a
-    handler attempts problems while the effort it has started stays below its capacity (the
-    last one started may overrun). Returns the attempted mask and the effort used per key.
+    handler attempts the prefix of its queue whose summed effort fits in its capacity plus the
+    work in progress ``work`` (effort, problem id) if its head problem is that one; the rest of
+    the day goes into the first problem that does not fit (``work`` is updated). Returns the
+    attempted mask and the effort used per key.
     """
+    bank, bank_id = work
     pr = priority.astype(np.int64)
     pr -= pr.min() if pr.size else 0  # non-negative, so it cannot spill into the key's bits
     order = np.argsort((key.astype(np.int64) << 32) | pr, kind="stable")
-    k_sorted = key[order]
-    e_sorted = effort[order]
-    cum = np.cumsum(e_sorted)
-    first = np.ones(k_sorted.size, dtype=bool)
-    first[1:] = k_sorted[1:] != k_sorted[:-1]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(k_sorted.size), 0))
-    before = cum - e_sorted - (cum[group_start] - e_sorted[group_start])
-    go_sorted = before < capacity[k_sorted]
-    attempted = np.empty(key.size, dtype=bool)
-    attempted[order] = go_sorted
-    used = np.bincount(k_sorted[go_sorted], weights=e_sorted[go_sorted], minlength=capacity.size)
+    attempted = np.zeros(key.size, dtype=bool)
+    used = np.zeros(capacity.size)
+    for k in np.unique(key):
+        rows = order[key[order] == k]
+        avail = capacity[k] + (bank[k] if qid[rows[0]] == bank_id[k] else 0.0)
+        cum = np.cumsum(effort[rows])
+        go = cum <= avail + 1e-9
+        attempted[rows[go]] = True
+        done = cum[go][-1] if go.any() else 0.0
+        if go.all():
+            used[k] = max(capacity[k] - (avail - done), 0.0)
+            bank[k], bank_id[k] = 0.0, -1
+        else:
+            used[k] = capacity[k]
+            bank[k], bank_id[k] = avail - done, qid[rows[np.argmin(go)]]
     return attempted, used
 
 

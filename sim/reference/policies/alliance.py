@@ -66,12 +66,17 @@ class AlliancePolicy(ReferencePolicy):
     def _close(self, model: ReferenceModel, probs: list[Problem], counter: str, t: int) -> None:
         if not probs:
             return
-        for pr in probs:
+        done = []
+        for pr in probs:  # only what the community has the effort for today (§7.10)
+            flags = pr.flags
             pr.flags |= FLAG_BIT["alliance"]
-            model.resolve_at(pr, COMMUNITY, t)
-        self.count(model, counter, len(probs))
-        self.count(model, "matters_done", len(probs))
-        self.count(model, "disputes_mediated", sum(1 for pr in probs if pr.cat == DISPUTE))
+            if model.resolve_at(pr, COMMUNITY, t):
+                done.append(pr)
+            else:
+                pr.flags = flags
+        self.count(model, counter, len(done))
+        self.count(model, "matters_done", len(done))
+        self.count(model, "disputes_mediated", sum(1 for pr in done if pr.cat == DISPUTE))
 
     def on_handle(self, model: ReferenceModel, t: int) -> None:
         """Quarterly joint meeting, then the monthly needs list with claiming."""

@@ -154,7 +154,7 @@ class WhistlePolicy(ReferencePolicy):
                     model.street_convened[0][s][c] += 1
                 if used >= budget:
                     continue
-                used += model.effort[pr.sev]
+                used += model.effort[pr.cat][pr.sev]
                 chance = min(depts[c].p_success(c, pr.sev) * p.report_boost, 1.0)
                 if rng.random() < chance:
                     solved.append(pr)
