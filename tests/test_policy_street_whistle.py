@@ -176,8 +176,9 @@ def test_deadline_threat_raises_handling_of_near_deadline_problems_before_escala
     assert near.size > 20
 
     def attempted(mult: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        work = (h.work[0].copy(), h.work[1].copy())  # the same work in progress for both calls
         return handling.attempts(pool.cols, h.level_offset, m.priority_days, m.world.res_compound, h.effort,
-                                 h.capacity(), h.success_tables(), m.flag_success, t,
+                                 h.capacity(), work, h.success_tables(), m.flag_success, t,
                                  (m.deadline, m.threat_window, mult))
 
     rows1, p1, used1 = attempted(m.threat_effort)
