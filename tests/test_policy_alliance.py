@@ -15,7 +15,7 @@ from helpers import BASELINE
 from sim import Model, Scenario
 from sim.config.taxonomy import CATEGORIES, COMMUNITY
 from sim.errors import ParameterError
-from sim.policies.alliance import Alliance
+from sim.policies.alliance import Alliance, effort_hours
 
 BASE = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 4})
 #: only the hospital and the fire brigade join: they cover safety and health, not sanitation,
@@ -267,7 +267,7 @@ def test_claims_never_exceed_the_units_hours() -> None:
 
     def hours_of(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
         pool = m.problems
-        hours.append(float(np.sum(m.handlers.effort[pool.sev[rows]] * 8.0)))
+        hours.append(float(effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0).sum()))
         return original(rows, flag, t, level)
 
     m.resolve_by = hours_of  # type: ignore[method-assign]
@@ -315,32 +315,38 @@ def test_recognition_raises_participation() -> None:
 
 
 def test_service_centre_handles_matters_within_its_staff_time() -> None:
-    """Only the centre closes problems here (no claims, no meetings): administrative matters only,
-    each day's effort hours within its staff's hours for matters; the queue is left over on busy
-    days (its time binds), and twice the staff close more (seed 4, half a year)."""
+    """Only the centre closes problems here (no claims, no meetings): administrative matters only;
+    by every day, each centre has spent at most its staff's hours for matters so far (hours left
+    go on to a long matter the next day); the centres spend 84% and 79% of their hours and a queue is
+    left on 89% of days, so their time binds (seed 4, half a year); twice the staff close more."""
     sc = BIG.with_overrides({"policies.alliance": {"p_answer": 0.0, "p_meeting_resolve": 0.0}})
     m = Model(sc, seed=4)
     pol = m.policies[0]
     assert isinstance(pol, Alliance)
     limit = pol.centre_hours
     np.testing.assert_allclose(limit, pol.centre_staff * 8.0 * 0.6)
-    batches: list[tuple[int, np.ndarray, np.ndarray]] = []
+    admin = CATEGORIES.index("admin")
+    spent = np.zeros(limit.size)
+    waiting_days = 0
     original = m.resolve_by
 
     def spy(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
-        pool = m.problems
-        batches.append((t, pool.cat[rows].copy(), pool.sev[rows].copy()))
-        cut = m.world.community_big[m.world.res_community[pool.res[rows]]]
-        for b in range(limit.size):
-            assert float(np.sum(m.handlers.effort[pool.sev[rows][cut == b]]) * 8.0) <= limit[b] + 1e-6
-        return original(rows, flag, t, level)
+        nonlocal waiting_days
+        pool, w = m.problems, m.world
+        assert np.all(pool.cat[rows] == admin)
+        big = w.community_big[w.res_community[pool.res[rows]]]
+        spent[:] += np.bincount(big, weights=effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0),
+                                minlength=limit.size)
+        assert np.all(spent <= pol.days(t) * limit + 1e-6)
+        out = original(rows, flag, t, level)
+        q = m.open_rows(queued=True)
+        waiting_days += bool(np.any((pool.cat[q] == admin) & (pool.level[q] >= COMMUNITY)))
+        return out
 
     m.resolve_by = spy  # type: ignore[method-assign]
     m.run(180, progress=False)
-    assert batches
-    assert all(np.all(c == CATEGORIES.index("admin")) for _, c, _ in batches)
-    used = np.array([float(np.sum(m.handlers.effort[s]) * 8.0) for _, _, s in batches])
-    assert used.max() > 0.8 * limit.sum() / limit.size  # busy days fill a centre's time
+    assert np.all(spent > 0.5 * 179 * limit)  # the centres do work most of their time
+    assert waiting_days > 0.5 * 179
     more = Model(sc.with_overrides({"policies.alliance.n_centre_staff_per_10k": 2.0}), seed=4)
     more.run(180, progress=False)
     assert more.summary()["alliance_centre_matters"] > m.summary()["alliance_centre_matters"]

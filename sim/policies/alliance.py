@@ -129,6 +129,8 @@ class Alliance(Policy):
         #: staff of each big community's service centre, and their daily hours for residents' matters
         self.centre_staff = np.where(has_units, p.n_centre_staff_per_10k * big_size / 1e4, 0.0)
         self.centre_hours = self.centre_staff * p.hours_per_staff_day * p.p_centre_time_on_matters
+        #: hours the centre has put into the matter at the head of its queue (carried over from day to day)
+        self.centre_carry = np.zeros(n_big)
         n_allied_big = np.bincount(self.unit_big, minlength=n_big).astype(np.float64)
         self.in_service = np.rint(n_allied_big[w.community_big] * self.size_share
                                   * p.n_in_service_per_unit).astype(np.int64)
@@ -169,23 +171,30 @@ class Alliance(Policy):
         self._refresh(model)
 
     def _centre(self, model: Model, t: int) -> None:
-        """One window: the centre's hours solve the oldest administrative problems of its big community."""
+        """One window: the centre's hours solve the oldest administrative problems of its big community.
+
+        It serves in order of arrival while its hours last; the hours left when the next matter
+        needs more are carried to the next day (work on a long matter goes on), lost when the
+        queue is empty.
+        """
         pool, w = model.problems, model.world
         q = model.open_rows(queued=True)
         q = q[(pool.cat[q] == _ADMIN) & (pool.level[q] >= COMMUNITY)]
-        if q.size == 0:
-            return
         b = w.community_big[w.res_community[pool.res[q]]]
         order = np.lexsort((q, pool.t_arise[q], b))
         rows, b = q[order], b[order]
         hours = effort_hours(model, pool.cat[rows], pool.sev[rows], self.params.hours_per_staff_day)
         cum = np.cumsum(hours)
         first = np.searchsorted(b, b)
-        within = cum - (cum[first] - hours[first]) <= self.centre_hours[b] + 1e-9
+        available = self.centre_hours + self.centre_carry
+        within = cum - (cum[first] - hours[first]) <= available[b] + 1e-9
+        used = np.bincount(b[within], weights=hours[within], minlength=available.size)
+        waiting = np.bincount(b[~within], minlength=available.size) > 0
+        self.centre_carry = np.where(waiting, available - used, 0.0)
         closed = model.resolve_by(rows[within], "alliance", t)
         if closed.size:
             model.count(self.name, "centre_matters", closed.size)
-            model.count(self.name, "centre_hours", float(hours[within].sum()))
+            model.count(self.name, "centre_hours", float(used.sum()))
 
     def _joint_meeting(self, model: Model) -> np.ndarray:
         """Recognise units that worked this quarter; return the stuck problems put first on the needs list."""

@@ -69,6 +69,7 @@ class AlliancePolicy(ReferencePolicy):
         self.centre_staff = {b: p.n_centre_staff_per_10k * self.big_size[b] / 1e4 if n_allied[b] else 0.0 for b in bigs}
         self.centre_hours = {b: s * p.hours_per_staff_day * p.p_centre_time_on_matters
                              for b, s in self.centre_staff.items()}
+        self.centre_carry = {b: 0.0 for b in bigs}
         self.in_service = {c.index: round(n_allied[c.big] * len(c.residents) / self.big_size[c.big]
                                           * p.n_in_service_per_unit) for c in model.communities}
         self.factor = {c.index: [1.0] * N_CATEGORIES for c in model.communities}
@@ -129,7 +130,7 @@ class AlliancePolicy(ReferencePolicy):
         self._refresh(model)
 
     def _centre(self, model: ReferenceModel, t: int) -> None:
-        left = dict(self.centre_hours)
+        left = {b: h + self.centre_carry[b] for b, h in self.centre_hours.items()}
         done: list[Problem] = []
         full: set[int] = set()
         for pr in sorted((pr for pr in model.problems if not pr.closed and pr.status == QUEUED
@@ -143,6 +144,8 @@ class AlliancePolicy(ReferencePolicy):
                 done.append(pr)
             else:
                 full.add(b)  # the window serves in order of arrival: the day ends for this centre
+        # hours left over go on to the waiting matter tomorrow; with no one waiting they are lost
+        self.centre_carry = {b: left[b] if b in full else 0.0 for b in left}
         if done:
             self.count(model, "centre_matters", len(done))
             self.count(model, "centre_hours", sum(self._hours(model, pr) for pr in done))
