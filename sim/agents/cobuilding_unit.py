@@ -62,3 +62,33 @@ class CoBuildingUnits:
         out = np.zeros((n_communities, len(CATEGORIES)), dtype=np.float32)
         np.add.at(out, self.community[self.allied], self.resources[self.allied])
         return out
+
+
+def month_payoff(answered: np.ndarray, used: np.ndarray, offered: np.ndarray, hours: float, *,
+                 reward_answered: float, penalty_ignored: float, penalty_cost: float, penalty_burnout: float,
+                 load_burnout: float) -> np.ndarray:
+    """What a month of two-way claiming was worth to each unit, in [-1, 1].
+
+    A claim the big community answered pays ``reward_answered`` for the share of the offered hours
+    that met needs and costs ``penalty_ignored`` for the share left unused; an unanswered claim
+    costs ``penalty_ignored``. The hours spent cost ``penalty_cost`` per share of the unit's
+    monthly hours, and a load above ``load_burnout`` of them burns out (linear to the full
+    ``penalty_burnout`` at a full load).
+    """
+    met = np.divide(used, offered, out=np.zeros_like(used), where=offered > 0)
+    load = used / hours if hours > 0 else np.zeros_like(used)
+    r = np.where(answered, reward_answered * met - penalty_ignored * (1.0 - met), -penalty_ignored)
+    r = r - penalty_cost * load
+    if load_burnout < 1.0:
+        r = r - penalty_burnout * np.clip((load - load_burnout) / (1.0 - load_burnout), 0.0, 1.0)
+    return np.clip(r, -1.0, 1.0)
+
+
+def reinforce(willingness: np.ndarray, payoff: np.ndarray, rate: float) -> np.ndarray:
+    """Bush-Mosteller learning: a good experience moves willingness toward 1, a bad one toward 0.
+
+    ``w + rate * r * (1 - w)`` for ``r > 0``, ``w + rate * r * w`` for ``r <= 0`` (Bush & Mosteller
+    1955; Macy & Flache 2002): the step is proportional to the room left, so ``w`` stays in [0, 1].
+    """
+    r = np.clip(payoff, -1.0, 1.0)
+    return np.where(r > 0, willingness + rate * r * (1.0 - willingness), willingness + rate * r * willingness)

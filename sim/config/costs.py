@@ -48,6 +48,24 @@ class CostParams(Params):
     # ---- end of effort and staff hours ---------------------------------------------------------
 
     # ---- 000 Jiyang: the 1+N alliance ----------------------------------------------------------
+    cost_alliance_liaison: float = param(500.0, lo=0.0, unit="yuan/month per allied unit", plausible=(250.0, 1000.0),
+                                         source="assumption: part of a cadre's time (000: 各共建单位分别确定1名"
+                                                "党员干部担任党建联络员)")
+    cost_alliance_materials: float = param(10_000.0, lo=0.0, unit="yuan/year per allied unit",
+                                           plausible=(5000.0, 20000.0),
+                                           source="assumption: materials of the units' claimed projects")
+    pay_centre_staff: float = param(4000.0, lo=0.0, unit="yuan/month per staff",
+                                    plausible=(3000.0, 6000.0),
+                                    source="assumption: staff of the big community's service centre, a statutory "
+                                           "body (000: 法定机构); above the community staff's pay")
+    cost_centre_venue: float = param(120_000.0, lo=0.0, unit="yuan/year per service centre",
+                                     plausible=(60_000.0, 300_000.0),
+                                     source="assumption: rent, upkeep and utilities of the party-mass service "
+                                            "centre (000: 大社区党群服务中心)")
+    value_unit_hour: float = param(45.0, lo=0.0, unit="yuan per hour of a co-building unit's staff",
+                                   plausible=(30.0, 80.0),
+                                   source="assumption: urban wage of ~8,000 yuan/month over 174 hours; the units' "
+                                          "own cost, reported apart from the government's (alliance_unit_hours_yuan)")
     # ---- end of 000 ----------------------------------------------------------------------------
 
     # ---- 001 Gaoxian: four empowerments, grids and posts ---------------------------------------

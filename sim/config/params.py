@@ -155,6 +155,10 @@ class WorldParams(Params):
                                plausible=(0.05, 0.5), source="assumption")
     n_cobuilding_units_per_community: int = param(7, lo=0, hi=100, unit="units",
                                                   source="000: Jiyang convenes 7 co-building units")
+    n_communities_per_big_community: int = param(
+        1, lo=1, hi=1000, unit="communities",
+        source="000: Sanya's big communities (大社区) group residents' committees; Jiyang has 40 committees "
+               "(447,300 residents) in 5 big communities, 8 a big community; 1 (no grouping) outside 000")
     p_rewire: float = param(0.0, lo=0.0, hi=1.0, unit="share of neighbour ties rewired at random (degrees kept)",
                             source="convention: 0 keeps the clustered household, building and compound ties")
 

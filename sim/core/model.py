@@ -364,7 +364,8 @@ class Model:
 
         The problems are credited to ``level`` (by default the community, which coordinates
         alliance, project and deliberation work) and flagged ``flag``, only where their effort is
-        there (``Handlers.take_rows``: the handler's effort left today, or the policy's ``budget``).
+        there (``Handlers.take_rows``: the handler's effort left today, or the policy's ``budget``;
+        ``math.inf``: the policy's own people already spent the effort, counted in its own hours).
         Returns the rows closed.
         """
         pool = self.problems

@@ -40,6 +40,7 @@ class World:
     compound_n_households: np.ndarray  # int64
     # communities and streets
     community_street: np.ndarray  # int32
+    community_big: np.ndarray  # int32, big community (大社区, 000) of each community
     community_start: np.ndarray  # int64, first resident id
     community_size: np.ndarray  # int64
     street_size: np.ndarray  # int64
@@ -90,6 +91,11 @@ class World:
     def n_communities(self) -> int:
         """Number of communities."""
         return int(self.community_street.size)
+
+    @property
+    def n_big_communities(self) -> int:
+        """Number of big communities (each community its own when they are not modelled)."""
+        return int(self.community_big[-1]) + 1 if self.community_big.size else 0
 
     @property
     def n_streets(self) -> int:
@@ -218,11 +224,13 @@ def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Gen
 
 
 def _compounds(params: WorldParams, rng: np.random.Generator, cols: dict[str, np.ndarray]) -> None:
-    """Streets, communities and compounds, each compound of a type drawn by its share."""
+    """Streets, communities (grouped into big communities) and compounds, each of a type drawn by its share."""
     n_comm = params.n_streets * params.n_communities_per_street
     n_cmp = n_comm * params.n_compounds_per_community
     cols["community_street"] = np.repeat(np.arange(params.n_streets, dtype=np.int32), params.n_communities_per_street)
     cols["compound_community"] = np.repeat(np.arange(n_comm, dtype=np.int32), params.n_compounds_per_community)
+    # big communities (000): consecutive runs of communities; no draw, so the rest of the world is unchanged
+    cols["community_big"] = (np.arange(n_comm) // params.n_communities_per_big_community).astype(np.int32)
     shares = params.p_compound_type.array()
     cols["compound_type"] = rng.choice(len(COMPOUND_TYPES), size=n_cmp, p=shares / shares.sum()).astype(np.int8)
 

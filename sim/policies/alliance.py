@@ -1,213 +1,297 @@
 """alliance — the "1+N" big-community party alliance (1+N 大社区党建联盟, 000, Sanya Jiyang).
 
-The community party organisation is the axis (轴心, the "1"); the co-building units around it
+The big community's party organisation is the axis (轴心, the "1"); the co-building units around it
 (共建单位: police station, hospital, university, market regulator, fire brigade, enterprises,
-social organisations, the "N") sign a co-building agreement (共建协议书) and each names one
-liaison (联络员). Mechanism:
+social organisations, the "N") sign a co-building agreement and each names one liaison. A big
+community (大社区, ``world.n_communities_per_big_community`` communities) shares its units and
+runs one party-mass service centre (党群服务中心). Mechanism (docs/model.md §8.2):
 
-* set-up: the first ``n_units`` units of each community join (000: Jiyang convenes its 7
-  co-building units), minus the types whose ``unit_mix`` weight is 0; the weight scales a
-  unit's resource list (资源清单, ``model.units.resources``: the police station alone lists 10
-  items, legal advice, anti-fraud talks, fire safety). Per community and category the allied
-  resources ``R`` give a coverage ``1 - exp(-R)`` (one unit offering a category fully covers
-  63% of it, three units 95%);
-* support: community staff solve problems of covered categories more often, their success
-  multiplier rising by ``success_boost * coverage`` (the units' expertise and venues back the
-  community, instead of the community "singing a solo", 唱独角戏);
-* in-service members (双报到): each unit registers ``n_in_service_per_unit`` working party
-  members with the community; each volunteers with chance ``rate_in_service_volunteer`` a day
-  and a turn serves ``n_residents_per_turn`` residents of the community (they take part);
-* events (活动联办): each unit holds ``events_per_unit_per_month`` events, added to the
-  community's event rate (the core draws and costs them; 000: 235 events reached 30,000+);
-* three lists and two-way claiming (三张清单, 双向认领): every ``dur_needs_list`` days (000: at
-  the start of every month) the needs list (需求清单) is the open reported problems of each
-  community by category; for each (community, category) with needs a unit claims a project
-  (项目清单) with chance ``p_claim * coverage``; a project solves up to
-  ``n_problems_per_project`` of that community's oldest open problems of that category (solved
-  at the community level, flag ``alliance``);
-* joint meetings (联席会议): every ``dur_meeting`` days (000: quarterly) the community and its
-  units take up the problems of its residents stuck at the street, departments or city
-  ("共同解决堵点难点问题"); each is solved with chance ``p_meeting_resolve * coverage``.
+* set-up: the first ``n_units`` units stationed in each big community join (000: 7), minus the
+  types whose ``unit_mix`` weight is 0; the weight scales a unit's resource list (资源清单:
+  categories it can help with, and ``hours_per_unit_per_month`` staff hours it can give);
+* units decide: each unit has a willingness ``w`` in [0, 1]; it offers ``w`` times its hours
+  each month and its weight in the support, events and meetings; ``w`` learns from what the
+  unit experiences (Bush-Mosteller): claims answered or ignored, needs met by its hours, its
+  hours' cost and burnout, recognition at the quarterly meetings. Below ``w_leave`` it leaves;
+* three lists and two-way claiming (三张清单, 双向认领), every ``dur_needs_list`` days: the needs
+  list is the big community's open problems by category; each unit's claim is answered by the
+  big community with chance ``p_answer``; an answered unit spends its offered hours, split by
+  its resource list, on the oldest needs of its categories, each problem taking the core's
+  effort (``model.handlers.effort``) in hours; a unit's first work in a category is a project;
+* joint meetings (联席会议, every ``dur_meeting`` days, on a needs-list day): stuck problems
+  (street, departments, city) of the big community are put first on the needs list with chance
+  ``p_meeting_resolve * coverage``; units that worked in the quarter are recognised with chance
+  ``p_recognise``;
+* support: community staff succeed more often, by ``success_boost * coverage``, the coverage
+  ``1 - exp(-sum w * resources)`` of the big community's units (advice and venues);
+* the service centre ("one-stop"): each day its staff's hours for residents' matters solve the
+  big community's oldest administrative problems (social assistance, social security,
+  registration: one window instead of running between departments) at the community level or
+  above, each taking its effort in hours;
+* in-service members (双报到) volunteer and serve residents; units hold events by willingness.
 
-Counters (000's figures to compare, for 5 big communities of 447,300 residents): projects_claimed
-(31), disputes_mediated (dispute problems solved by projects or meetings, 25), matters_done (all
-problems so solved, 545), events (235 in one big community), meeting_resolved, in_service_turns,
-units_allied. Cost: the liaisons' time and the units' project materials per allied unit (both
-assumptions); events are costed by the core through the event rate.
+Counters: projects_claimed (000: 31), matters_done (545), disputes_mediated (25), units_allied,
+units_left, claims, claims_ignored, hours_offered, unit_hours (the units' own cost, valued in
+unit_hours_yuan, kept out of cost_yuan: the government does not pay it), meetings,
+units_recognised, project_resolved, meeting_resolved, centre_matters, centre_hours, events,
+in_service_turns. Cost items (block 000 of the cost table): liaison, materials, centre_staff,
+centre_venue.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents.cobuilding_unit import month_payoff, reinforce
 from sim.agents.resident import participate
 from sim.config import paramtools
 from sim.config.params import DAYS_PER_MONTH
-from sim.config.paramtools import Params, Vector, param, vector_param
 from sim.config.taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
 from sim.core.phases import Policy
-from sim.core.world import UNIT_TYPES
 from sim.errors import ParameterError
 from sim.policies import register
+from sim.policies.alliance_params import AllianceParams, UnitMix
 
 if TYPE_CHECKING:
     from sim.core.model import Model
     from sim.core.scenario import Scenario
 
 _DISPUTE = CATEGORIES.index("dispute")
+_ADMIN = CATEGORIES.index("admin")
 
 
-@dataclass(frozen=True)
-class UnitMix(Vector):
-    """One weight per co-building unit type (0 keeps the type out of the alliance)."""
+def effort_hours(model: Model, cat: np.ndarray, sev: np.ndarray, hours_per_day: float) -> np.ndarray:
+    """Staff hours one problem takes: the core's effort table (staff-days) times hours a day.
 
-    names: ClassVar[tuple[str, ...]] = UNIT_TYPES
-    police: float = 1.0
-    hospital: float = 1.0
-    university: float = 1.0
-    market_regulator: float = 1.0
-    fire_brigade: float = 1.0
-    enterprise: float = 1.0
-    social_org: float = 1.0
-
-
-@dataclass(frozen=True)
-class AllianceParams(Params):
-    """Parameters of the 1+N big-community party alliance (000)."""
-
-    n_units: int = param(7, lo=0, hi=100, unit="units per community",
-                         source="000: the Jiyang big community convenes its 7 co-building units")
-    unit_mix: UnitMix = vector_param(
-        UnitMix, (1, 1, 1, 1, 1, 1, 1), lo=0.0, hi=10.0, unit="weight on the unit's resource list",
-        plausible=(0.5, 1.5),
-        source="000: police station, hospitals, university, market regulator, fire brigade, enterprises, "
-               "social organisations; equal weights an assumption")
-    success_boost: float = param(0.3, lo=0.0, hi=3.0, unit="relative rise of community success at full coverage",
-                                 plausible=(0.1, 0.6),
-                                 source="assumption: the units' resources back the community (000 资源清单)")
-    n_in_service_per_unit: float = param(5.0, lo=0.0, hi=1000.0, unit="members per unit",
-                                         plausible=(2.0, 10.0),
-                                         source="assumption (000: 双报到, in-service members form volunteer teams)")
-    rate_in_service_volunteer: float = param(0.02, lo=0.0, hi=1.0, unit="/day per member",
-                                             plausible=(0.01, 0.04),
-                                             source="assumption: as resident party members (party.rate_volunteer)")
-    n_residents_per_turn: float = param(3.0, lo=0.0, hi=100.0, unit="residents served per turn",
-                                        plausible=(1.0, 6.0), source="assumption (000: 尊老爱幼、文明引导)")
-    events_per_unit_per_month: float = param(
-        0.2, lo=0.0, hi=30.0, unit="events/month per unit",
-        plausible=(0.1, 0.4),
-        source="000: 235 events reached 30,000+ in one big community (~2.6 a year per 1,000 residents; "
-               "per unit for a 5,000-resident community with 7 units an assumption)")
-    dur_needs_list: int = param(30, lo=1, unit="days", source="000: needs collected at the start of every month")
-    p_claim: float = param(0.3, lo=0.0, hi=1.0, unit="probability per needs list at full coverage",
-                           plausible=(0.15, 0.5), source="assumption (000: 31 service projects claimed)")
-    n_problems_per_project: int = param(15, lo=0, hi=10_000, unit="problems",
-                                        plausible=(10, 20),
-                                        source="000: 545 matters done for 31 projects (~17 each, some by meetings); "
-                                               "assumption")
-    dur_meeting: int = param(90, lo=1, unit="days", source="000: joint meeting of the 7 units every quarter")
-    p_meeting_resolve: float = param(0.3, lo=0.0, hi=1.0, unit="probability per meeting at full coverage",
-                                     plausible=(0.15, 0.5), source="assumption (000: 共同解决堵点难点问题)")
-    cost_liaison_per_unit_per_month: float = param(
-        500.0, lo=0.0, unit="yuan/month", plausible=(250.0, 1000.0),
-        source="assumption: part of a cadre's time (000: one liaison per unit)")
-    cost_materials_per_unit_per_year: float = param(10_000.0, lo=0.0, unit="yuan/year",
-                                                    plausible=(5000.0, 20000.0),
-                                                    source="assumption: materials of claimed projects")
+    The table is by severity, or by category and severity where the core has it so.
+    """
+    e = model.handlers.effort
+    days = e[sev] if e.ndim == 1 else e[cat, sev]
+    return days.astype(np.float64) * hours_per_day
 
 
 @register
 class Alliance(Policy):
-    """Allied co-building units back the community: resources, volunteers, events, projects, meetings."""
+    """Co-building units shared by a big community decide how much to give; a service centre; meetings."""
 
     name = "alliance"
-    counters = ("units_allied", "projects_claimed", "meetings", "project_resolved", "meeting_resolved",
-                "matters_done", "disputes_mediated", "events", "in_service_turns")
+    counters = ("units_allied", "units_left", "claims", "claims_ignored", "hours_offered", "unit_hours",
+                "unit_hours_yuan", "projects_claimed", "meetings", "units_recognised", "project_resolved",
+                "meeting_resolved", "matters_done", "disputes_mediated", "centre_matters", "centre_hours", "events",
+                "in_service_turns")
     Params = AllianceParams
     params: AllianceParams
 
     @classmethod
     def check(cls, params: paramtools.Params, scenario: Scenario) -> None:
-        """The first ``n_units`` of the world's units join: no more than it has can."""
+        """No more units join than a big community has; meetings fall on needs-list days."""
         assert isinstance(params, AllianceParams)
-        available = scenario.world.n_cobuilding_units_per_community
-        n_units = params.n_units
-        if n_units > available:
-            raise ParameterError("n_units", f"{n_units} units cannot join: the world has {available} co-building "
-                                 f"units per community (world.n_cobuilding_units_per_community); "
-                                 f"allowed: 0..{available}")
+        w = scenario.world
+        n_comm = w.n_streets * w.n_communities_per_street
+        k = min(w.n_communities_per_big_community, n_comm)
+        smallest = n_comm % k or k
+        available = smallest * w.n_cobuilding_units_per_community
+        if params.n_units > available:
+            raise ParameterError("n_units", f"{params.n_units} units cannot join: the smallest big community has "
+                                 f"{available} co-building units (world.n_cobuilding_units_per_community x its "
+                                 f"communities); allowed: 0..{available}")
+        if params.dur_meeting % params.dur_needs_list:
+            raise ParameterError("dur_meeting", f"{params.dur_meeting} days: a joint meeting puts stuck problems on "
+                                 f"a needs list, so it must fall on one (a multiple of dur_needs_list = "
+                                 f"{params.dur_needs_list})")
 
     def setup(self, model: Model) -> None:
-        """Ally the chosen units, turn their resources into capacity and success, register in-service members."""
+        """Ally the chosen units of each big community; open its service centre; register in-service members."""
         p, units, w = self.params, model.units, model.world
-        n_comm = w.n_communities
-        # position of each unit within its community (units of a community in model order)
-        order = np.argsort(units.community, kind="stable")
-        sorted_comm = units.community[order]
+        big = w.community_big[units.community]
+        order = np.argsort(big, kind="stable")
         rank = np.empty(units.n, dtype=np.int64)
-        rank[order] = np.arange(units.n) - np.searchsorted(sorted_comm, sorted_comm)
+        rank[order] = np.arange(units.n) - np.searchsorted(big[order], big[order])
         weight = p.unit_mix.array(np.float32)[units.unit_type]
         mine = (rank < p.n_units) & (weight > 0)
-        self.allied = mine
         units.allied |= mine
         units.resources[mine] *= weight[mine, None]
-        self.n_allied = np.bincount(units.community[mine], minlength=n_comm).astype(np.float64)
-        #: share of each (community, category) the allied units' resources cover
-        self.coverage = (1.0 - np.exp(-units.community_resources(n_comm).astype(np.float64)))
-        model.handlers.mult[COMMUNITY] *= (1.0 + p.success_boost * self.coverage).astype(np.float32)
-        self.in_service = np.rint(self.n_allied * p.n_in_service_per_unit).astype(np.int64)
+        self.ids = np.flatnonzero(mine)
+        self.unit_big = big[self.ids]
+        self.res = units.resources[self.ids].astype(np.float64)
+        total = self.res.sum(axis=1, keepdims=True)
+        self.share = np.divide(self.res, total, out=np.zeros_like(self.res), where=total > 0)
+        self.w = np.full(self.ids.size, p.w_initial)
+        self.active = np.ones(self.ids.size, dtype=bool)
+        self.quarter_hours = np.zeros(self.ids.size)
+        self.projects = np.zeros((self.ids.size, N_CATEGORIES), dtype=bool)
+        n_big = w.n_big_communities
+        big_size = np.bincount(w.community_big, weights=w.community_size, minlength=n_big)
+        self.size_share = w.community_size / big_size[w.community_big]
+        has_units = np.bincount(self.unit_big, minlength=n_big) > 0
+        #: staff of each big community's service centre, and their daily hours for residents' matters
+        self.centre_staff = np.where(has_units, p.n_centre_staff_per_10k * big_size / 1e4, 0.0)
+        self.centre_hours = self.centre_staff * p.hours_per_staff_day * p.p_centre_time_on_matters
+        #: hours the centre has put into the matter at the head of its queue (carried over from day to day)
+        self.centre_carry = np.zeros(n_big)
+        n_allied_big = np.bincount(self.unit_big, minlength=n_big).astype(np.float64)
+        self.in_service = np.rint(n_allied_big[w.community_big] * self.size_share
+                                  * p.n_in_service_per_unit).astype(np.int64)
         model.party.add_in_service(self.in_service)
-        self.extra_events = self.n_allied * p.events_per_unit_per_month / DAYS_PER_MONTH
-        model.communities.event_rate = (model.communities.event_rate + self.extra_events).astype(np.float32)
-        model.count(self.name, "units_allied", float(mine.sum()))
+        self.factor = np.ones((w.n_communities, N_CATEGORIES), dtype=np.float32)
+        self.extra_events = np.zeros(w.n_communities)
+        self._refresh(model)
+        model.count(self.name, "units_allied", float(self.ids.size))
 
-    # ---- monthly needs list and two-way claiming; quarterly joint meeting -----------------------
+    def _refresh(self, model: Model) -> None:
+        """Coverage, the community staff's support and the units' events from today's willingness."""
+        p, w = self.params, model.world
+        n_big = w.n_big_communities
+        give = np.where(self.active, self.w, 0.0)
+        strength = np.zeros((n_big, N_CATEGORIES))
+        np.add.at(strength, self.unit_big, give[:, None] * self.res)
+        #: share of each (big community, category) the units' willing resources cover
+        self.coverage = 1.0 - np.exp(-strength)
+        factor = (1.0 + p.success_boost * self.coverage[w.community_big]).astype(np.float32)
+        model.handlers.mult[COMMUNITY] *= factor / self.factor
+        self.factor = factor
+        per_big = np.bincount(self.unit_big, weights=give, minlength=n_big) * p.events_per_unit_per_month
+        extra = per_big[w.community_big] * self.size_share / DAYS_PER_MONTH
+        model.communities.event_rate = (model.communities.event_rate + (extra - self.extra_events)).astype(np.float32)
+        self.extra_events = extra
+
+    # ---- the service centre every day; joint meetings and needs lists on their schedules ---------------------
     def on_handle(self, model: Model, t: int) -> None:
-        """Joint meetings and project claims on their schedules."""
+        """The service centre's day; on schedule, the joint meeting, then the needs list and claiming."""
         d = self.days(t)
-        if d == 0 or not self.allied.any():
+        if d == 0 or self.ids.size == 0:
             return
-        if d % self.params.dur_meeting == 0:
-            self._joint_meeting(model, t)
-        if d % self.params.dur_needs_list == 0:
-            self._claim_projects(model, t)
+        self._centre(model, t)
+        if d % self.params.dur_needs_list:
+            return
+        agenda = self._joint_meeting(model) if d % self.params.dur_meeting == 0 else np.empty(0, dtype=np.int64)
+        self._claim(model, t, agenda)
+        self._refresh(model)
 
-    def _claim_projects(self, model: Model, t: int) -> None:
-        p, pool = self.params, model.problems
+    def _centre(self, model: Model, t: int) -> None:
+        """One window: the centre's hours solve the oldest administrative problems of its big community.
+
+        It serves in order of arrival while its hours last; the hours left when the next matter
+        needs more are carried to the next day (work on a long matter goes on), lost when the
+        queue is empty.
+        """
+        pool, w = model.problems, model.world
         q = model.open_rows(queued=True)
-        key = model.world.res_community[pool.res[q]].astype(np.int64) * N_CATEGORIES + pool.cat[q]
-        needs = np.bincount(key, minlength=self.coverage.size)
-        draw = self.rng.random(self.coverage.size)  # one draw per (community, category) every list
-        claimed = (needs > 0) & (draw < p.p_claim * self.coverage.ravel())
-        n_claimed = int(claimed.sum())
-        if n_claimed == 0:
-            return
-        model.count(self.name, "projects_claimed", n_claimed)
-        hit = claimed[key]
-        rows, k = q[hit], key[hit]
-        order = np.lexsort((rows, pool.t_arise[rows], k))  # oldest first within each need
-        rows, k = rows[order], k[order]
-        rank = np.arange(k.size) - np.searchsorted(k, k)
-        self._close(model, rows[rank < p.n_problems_per_project], t, "project_resolved")
+        q = q[(pool.cat[q] == _ADMIN) & (pool.level[q] >= COMMUNITY)]
+        b = w.community_big[w.res_community[pool.res[q]]]
+        order = np.lexsort((q, pool.t_arise[q], b))
+        rows, b = q[order], b[order]
+        hours = effort_hours(model, pool.cat[rows], pool.sev[rows], self.params.hours_per_staff_day)
+        cum = np.cumsum(hours)
+        first = np.searchsorted(b, b)
+        available = self.centre_hours + self.centre_carry
+        within = cum - (cum[first] - hours[first]) <= available[b] + 1e-9
+        used = np.bincount(b[within], weights=hours[within], minlength=available.size)
+        waiting = np.bincount(b[~within], minlength=available.size) > 0
+        self.centre_carry = np.where(waiting, available - used, 0.0)
+        closed = model.resolve_by(rows[within], "alliance", t, budget=math.inf)  # the centre's hours, above
+        if closed.size:
+            model.count(self.name, "centre_matters", closed.size)
+            model.count(self.name, "centre_hours", float(used.sum()))
 
-    def _joint_meeting(self, model: Model, t: int) -> None:
-        pool = model.problems
+    def _joint_meeting(self, model: Model) -> np.ndarray:
+        """Recognise units that worked this quarter; return the stuck problems put first on the needs list."""
+        p, pool, w = self.params, model.problems, model.world
+        model.count(self.name, "meetings", float(np.unique(self.unit_big[self.active]).size))
+        worked = self.active & (self.quarter_hours > 0)
+        recognised = worked & (self.rng.random(self.ids.size) < p.p_recognise)
+        if recognised.any():
+            model.count(self.name, "units_recognised", int(recognised.sum()))
+            self.w[recognised] = reinforce(self.w[recognised], np.full(int(recognised.sum()), p.reward_recognition),
+                                           p.rate_learn)
+        self.quarter_hours[:] = 0.0
         q = model.open_rows(queued=True)
         q = q[pool.level[q] >= STREET]
-        comm = model.world.res_community[pool.res[q]]
-        p = self.params.p_meeting_resolve * self.coverage[comm, pool.cat[q]]
-        model.count(self.name, "meetings", float(self.n_allied.astype(bool).sum()))
-        self._close(model, q[self.rng.random(q.size) < p], t, "meeting_resolved")
+        b = w.community_big[w.res_community[pool.res[q]]]
+        chance = p.p_meeting_resolve * self.coverage[b, pool.cat[q]]
+        return q[self.rng.random(q.size) < chance]
+
+    def _claim(self, model: Model, t: int, agenda: np.ndarray) -> None:
+        """Two-way claiming: answered units spend their offered hours on the oldest needs of their categories."""
+        p, pool, w = self.params, model.problems, model.world
+        q = model.open_rows(queued=True)
+        key = w.community_big[w.res_community[pool.res[q]]].astype(np.int64) * N_CATEGORIES + pool.cat[q]
+        later = ~np.isin(q, agenda)  # the meeting's agenda first, then the oldest
+        order = np.lexsort((q, pool.t_arise[q], later, key))
+        rows, key = q[order], key[order]
+        self.hours = effort_hours(model, pool.cat[rows], pool.sev[rows], p.hours_per_staff_day)
+        self.taken = np.zeros(rows.size, dtype=bool)
+        cells = np.arange(w.n_big_communities * N_CATEGORIES)
+        self.cell_lo, self.cell_hi = np.searchsorted(key, cells, side="left"), np.searchsorted(key, cells, side="right")
+        offered = np.where(self.active, self.w * p.hours_per_unit_per_month, 0.0)
+        answered = self.active & (self.rng.random(self.ids.size) < p.p_answer)
+        used = np.zeros(self.ids.size)
+        for u in self.rng.permutation(self.ids.size):
+            if not answered[u]:
+                continue
+            cats = np.flatnonzero(self.share[u] > 0)
+            cats = cats[np.argsort(-self.share[u, cats], kind="stable")]  # its strongest categories first
+            # its hours by its resource list, then what is left to the same categories in that order
+            for c in cats:
+                used[u] += self._work(model, u, int(c), offered[u] * self.share[u, c])
+            for c in cats:
+                used[u] += self._work(model, u, int(c), offered[u] - used[u])
+        self._book(model, answered, offered, used)
+        done = rows[self.taken]
+        on_agenda = np.isin(done, agenda)
+        self._close(model, done[on_agenda], t, "meeting_resolved")
+        self._close(model, done[~on_agenda], t, "project_resolved")
+
+    def _work(self, model: Model, u: int, c: int, budget: float) -> float:
+        """Unit ``u`` takes needs of category ``c`` in its big community, in list order, while its hours last.
+
+        First fit: a problem that needs more hours than are left is passed over for later ones.
+        Returns the hours spent; a unit's first work in a category is a project (项目清单).
+        """
+        cell = self.unit_big[u] * N_CATEGORIES + c
+        free = self.cell_lo[cell] + np.flatnonzero(~self.taken[self.cell_lo[cell]:self.cell_hi[cell]])
+        spent = 0.0
+        while free.size and budget - spent > 0:
+            free = free[self.hours[free] <= budget - spent + 1e-9]
+            n = int(np.searchsorted(np.cumsum(self.hours[free]), budget - spent + 1e-9, side="right"))
+            if n == 0:
+                break
+            self.taken[free[:n]] = True
+            spent += float(self.hours[free[:n]].sum())
+            free = free[n:]
+        if spent > 0 and not self.projects[u, c]:
+            self.projects[u, c] = True
+            model.count(self.name, "projects_claimed")
+        return spent
+
+    def _book(self, model: Model, answered: np.ndarray, offered: np.ndarray, used: np.ndarray) -> None:
+        """Count the month's claims and hours; the units learn from them; the unwilling leave."""
+        p, act = self.params, self.active
+        model.count(self.name, "claims", int(answered.sum()))
+        model.count(self.name, "claims_ignored", int((act & ~answered).sum()))
+        model.count(self.name, "hours_offered", float(offered.sum()))
+        model.count(self.name, "unit_hours", float(used.sum()))
+        model.count(self.name, "unit_hours_yuan", float(used.sum()) * model.scenario.costs.value_unit_hour)
+        self.quarter_hours += used
+        payoff = month_payoff(answered, used, offered, p.hours_per_unit_per_month, reward_answered=p.reward_answered,
+                              penalty_ignored=p.penalty_ignored, penalty_cost=p.penalty_cost,
+                              penalty_burnout=p.penalty_burnout, load_burnout=p.load_burnout)
+        self.w[act] = reinforce(self.w[act], payoff[act], p.rate_learn)
+        left = act & (self.w < p.w_leave)
+        if left.any():
+            self.active[left] = False
+            model.units.allied[self.ids[left]] = False
+            model.count(self.name, "units_left", int(left.sum()))
 
     def _close(self, model: Model, rows: np.ndarray, t: int, how: str) -> None:
         """Solve problems through the alliance: at the community, flagged ``alliance``."""
         if rows.size == 0:
             return
         pool = model.problems
-        rows = model.resolve_by(rows, "alliance", t)
+        rows = model.resolve_by(rows, "alliance", t, budget=math.inf)  # the units' hours, spent in _work
         model.count(self.name, how, rows.size)
         model.count(self.name, "matters_done", rows.size)
         model.count(self.name, "disputes_mediated", int((pool.cat[rows] == _DISPUTE).sum()))
@@ -232,11 +316,19 @@ class Alliance(Policy):
         ids = w.community_start[comm] + (self.rng.random(comm.size) * w.community_size[comm]).astype(np.int64)
         participate(model.residents, ids, model.scenario.residents)
 
-    def cost_per_day(self, model: Model) -> float:
-        """Liaisons and materials of the allied units."""
-        p = self.params
-        per_unit_year = 12.0 * p.cost_liaison_per_unit_per_month + p.cost_materials_per_unit_per_year
-        return float(self.allied.sum()) * per_unit_year / 365.0
+    def cost_items(self, model: Model) -> dict[str, float]:
+        """Today's government cost: liaisons and materials of the units still allied; the centres' staff and venues.
+
+        The units' own hours are theirs, not the government's: counted apart (``unit_hours_yuan``).
+        """
+        c = model.scenario.costs
+        n_active = float(self.active.sum())
+        n_centres = float((self.centre_staff > 0).sum())
+        items = {"liaison": n_active * c.cost_alliance_liaison / DAYS_PER_MONTH,
+                 "materials": n_active * c.cost_alliance_materials / 365.0,
+                 "centre_staff": float(self.centre_staff.sum()) * c.pay_centre_staff / DAYS_PER_MONTH,
+                 "centre_venue": n_centres * c.cost_centre_venue / 365.0}
+        return {k: v for k, v in items.items() if v}
 
 
-__all__ = ["Alliance", "AllianceParams", "UnitMix"]
+__all__ = ["Alliance", "AllianceParams", "UnitMix", "effort_hours"]

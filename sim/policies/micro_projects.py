@@ -31,6 +31,7 @@ A volunteer time bank ("邻"储银行 points) opens in a community with its firs
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -359,7 +360,7 @@ class MicroProjects(Policy):
                 pr.credit[a] -= cum[k - 1]
                 pr.solved[a] += k
         if closed:
-            done = model.resolve_by(np.concatenate(closed), "project", t)
+            done = model.resolve_by(np.concatenate(closed), "project", t, budget=math.inf)  # its own effort credit
             model.count(self.name, "problems_solved", done.size)
 
     def _complete(self, model: Model, ids: np.ndarray) -> None:

@@ -418,6 +418,7 @@ class Community(Handler):
         self.residents: list[Resident] = []
         self.grids: list[Grid] = []
         self.units: list[CoBuildingUnit] = []
+        self.big = index  # its big community (000); set by the world
         cp = model.sc.community
         self.n_staff = 0.0
         self.admin_tasks = cp.rate_admin_tasks

@@ -265,13 +265,14 @@ class ReferenceModel(mesa.Model):
                 p.finder = finder
                 p.n_contacts = 1
 
-    def resolve_at(self, prob: Problem, level: int, t: int) -> bool:
+    def resolve_at(self, prob: Problem, level: int, t: int, own: bool = False) -> bool:
         """Move a queued problem to ``level`` (its handler there) and resolve it there; whether it was.
 
-        Only if that handler has the problem's effort left today (§7.10).
+        Only if that handler has the problem's effort left today (§7.10), unless ``own``: the
+        policy's own people did the work (hours it counted itself).
         """
         h = self.handler_at(prob, level)
-        if h is None or not h.take(self.effort[prob.cat][prob.sev], t):
+        if h is None or not (own or h.take(self.effort[prob.cat][prob.sev], t)):
             return False
         if prob.handler is not None:
             prob.handler.queue.pop(prob.uid, None)

@@ -48,7 +48,7 @@ def build_world(model: ReferenceModel) -> None:
 
 
 def _build_communities(model: ReferenceModel) -> None:
-    """1. Streets and their communities."""
+    """1. Streets and their communities, grouped into big communities."""
     w = model.sc.world
     n_comm = w.n_streets * w.n_communities_per_street
     model.streets = [StreetOffice(model, s) for s in range(w.n_streets)]
@@ -56,6 +56,7 @@ def _build_communities(model: ReferenceModel) -> None:
     for j in range(n_comm):
         street = model.streets[j // w.n_communities_per_street]
         comm = Community(model, j, street)
+        comm.big = j // w.n_communities_per_big_community  # its big community (000)
         street.communities.append(comm)
         model.communities.append(comm)
 

@@ -178,7 +178,7 @@ class MicroProjectsPolicy(ReferencePolicy):
                 solved.append(pr)
         for pr in solved:
             pr.flags |= FLAG_BIT["project"]
-            model.resolve_at(pr, COMMUNITY, t)
+            model.resolve_at(pr, COMMUNITY, t, own=True)  # the project's effort, counted above
         if solved:
             self.count(model, "problems_solved", len(solved))
 
