@@ -107,7 +107,9 @@ class Model:
         self.compound_firm = w.compound_firm.copy()
         self.visits_per_worker_per_month = sc.community.n_visits_per_worker_per_month
         self.grid_worker_capacity = sc.community.capacity_per_grid_worker
-        self.pay_grid_worker = sc.costs.pay_grid_worker
+        #: holders of the grid roles the core pays (``costs.pay_grid_worker``): the pre-reform grids'
+        #: workers, fixed; a reform that merges the roles books their pay as released (grid policy)
+        self.n_grid_roles = self.grids.n_workers.copy()
 
     def _set_rules(self) -> None:
         """The routing, escalation and giving-up rules, and the levers policies move.
@@ -249,12 +251,15 @@ class Model:
         u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
         # then the grid workers go round whether or not there was anything to find
-        rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
+        per_worker = np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH)
+        # visits come first out of the grid workers' day (grids.spent); a short budget visits fewer
+        visiting = self.grids.start_day(self.grid_worker_capacity, per_worker, sc.community.effort_visit)
+        rules = (per_worker, sc.community.p_find_on_visit,
                  self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
-        find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
+        find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
         """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
@@ -415,8 +420,8 @@ class Model:
     def cost_per_day(self) -> float:
         """Yuan per day: grid workers' and community staff's pay, events, and every policy's cost."""
         c = self.scenario.costs
-        workers, staff = sum32(self.grids.n_workers, self.communities.n_staff)  # as ndarray.sum()
-        pay = (workers * self.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
+        workers, staff = sum32(self.n_grid_roles, self.communities.n_staff)  # as ndarray.sum()
+        pay = (workers * c.pay_grid_worker + staff * c.pay_community_staff) / DAYS_PER_MONTH
         return pay + self.events_today * c.cost_event + (sum(sum(p.cost_items(self).values()) for p in self.policies)
                                                          if self.policies else 0)
 
