@@ -165,7 +165,7 @@ _POLICIES: dict[str, dict[str, str]] = {
     },
     "grid": {
         "households_per_grid": "households per grid after the reform, by compound type",
-        "n_workers_per_grid": "integrated grid-worker posts per grid after the reform",
+        "n_workers_per_grid": "grid workers per grid after the reform",
         "capacity_per_post": "staff-days a post gives to grid work a day (visits, errands, problems)",
         "n_visits_per_worker_per_month": "households a grid worker visits a month after the reform",
         "proxy_service": "switch: grid workers file residents' administrative matters for them",

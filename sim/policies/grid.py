@@ -59,7 +59,7 @@ class GridParams(Params):
     households_per_grid: ByCompoundType = vector_param(
         ByCompoundType, (150, 200, 300), lo=1, unit="households",
         source="001: at most 150 households in old and 300 in new compounds; mature: assumption")
-    n_workers_per_grid: float = param(1.5, lo=0.0, hi=20.0, unit="posts per grid",
+    n_workers_per_grid: float = param(1.5, lo=0.0, hi=20.0, unit="workers",
                                       source="001: 48 integrated grid-worker posts for 32 grids")
     capacity_per_post: float = param(0.7, lo=0.0, hi=1.0, unit="staff-days/day of grid work",
                                      plausible=(0.5, 0.9),

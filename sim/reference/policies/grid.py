@@ -63,6 +63,7 @@ class GridPolicy(ReferencePolicy):
             if (not pr.closed and pr.status == QUEUED and pr.t_level == t and pr.t_found == t
                     and pr.cat == ADMIN_CATEGORY and pr.finder == GRID_VISIT):
                 grid = pr.res.household.grid
+                assert grid is not None  # found on a grid visit
                 k = taken.get(id(grid), 0) + 1
                 if effort > 0 and k * effort > free[id(grid)] * (1 + 1e-6):
                     n_no_time += 1
