@@ -15,7 +15,7 @@ is booked as the item ``posts`` and the former roles' pay (``costs.pay_grid_work
 pre-reform holders) as the negative item ``released_roles``.
 
 A grid's day is one budget (workers x staff-days each): the visits come first (core, find), then
-the proxy errands, then problems (handle get what is left). Each day:
+the proxy errands, then problems (the handle phase gets what is left). Each day:
 
 * find: building heads (楼栋长, the third grid level) notice latent problems of their
   building's residents with chance ``p_building_head_find`` times the chance the resident tells
