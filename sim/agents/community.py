@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.params import CommunityParams
+from sim.config.params import DAYS_PER_MONTH, CommunityParams
 from sim.core.kernels.state import Fields
 from sim.core.world import World
 
@@ -62,13 +62,14 @@ class Grids:
         """What is left of today's budget after the visits and errands so far."""
         return np.maximum(self.budget(capacity_per_worker) - self.spent, np.float32(0))
 
-    def start_day(self, capacity_per_worker: float, visits_per_worker: np.float32, effort_visit: float) -> np.ndarray:
+    def start_day(self, capacity_per_worker: float, visits_per_month: float, effort_visit: float) -> np.ndarray:
         """Book today's visits on the time budget; return the visiting workers (workers' worth of visits).
 
-        Each worker plans ``visits_per_worker`` visits a day (the monthly target / 30); the visits
-        take ``effort_visit`` staff-days each and come first, so a grid whose budget cannot cover
-        them visits only as many as its time allows. ``spent`` restarts at the visits' time.
+        Each worker plans ``visits_per_month / 30`` visits a day; the visits take ``effort_visit``
+        staff-days each and come first, so a grid whose budget cannot cover them visits only as
+        many as its time allows. ``spent`` restarts at the visits' time.
         """
+        visits_per_worker = np.float32(visits_per_month / DAYS_PER_MONTH)  # as the find kernel's rule
         budget = self.budget(capacity_per_worker)
         planned = self.n_workers * visits_per_worker
         if effort_visit <= 0:

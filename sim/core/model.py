@@ -107,9 +107,7 @@ class Model:
         self.compound_firm = w.compound_firm.copy()
         self.visits_per_worker_per_month = sc.community.n_visits_per_worker_per_month
         self.grid_worker_capacity = sc.community.capacity_per_grid_worker
-        #: holders of the grid roles the core pays (``costs.pay_grid_worker``): the pre-reform grids'
-        #: workers, fixed; a reform that merges the roles books their pay as released (grid policy)
-        self.n_grid_roles = self.grids.n_workers.copy()
+        self.n_grid_roles = self.grids.n_workers.copy()  # the pre-reform role holders the core pays (fixed)
 
     def _set_rules(self) -> None:
         """The routing, escalation and giving-up rules, and the levers policies move.
@@ -249,12 +247,10 @@ class Model:
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
         u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
-        # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
-        # then the grid workers go round whether or not there was anything to find
-        per_worker = np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH)
-        # visits come first out of the grid workers' day (grids.spent); a short budget visits fewer
-        visiting = self.grids.start_day(self.grid_worker_capacity, per_worker, sc.community.effort_visit)
-        rules = (per_worker, sc.community.p_find_on_visit,
+        # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
+        # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
+        visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
+        rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                  self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
