@@ -276,7 +276,7 @@ def test_cli_uncertainty_on_a_tiny_world_and_its_report(files: dict[str, Path], 
     assert "with parameter uncertainty" in text and "whistle:" in text and "P(beats)" in text
     assert "Drivers of the difference to small" in text and "stored 8 runs" in text
     n_params = int(text.split(" draws ")[1].split()[0])
-    assert n_params == len(resolve_uncertain(_scenarios(files))) == 73  # the core's 65 and the whistle's 8
+    assert n_params == len(resolve_uncertain(_scenarios(files))) == 79  # the core's 71 (cost table included) and the whistle's 8
     cid = text.split("label compare:")[1].split()[0]
     assert main(["report", f"compare:{cid}", "--db", f"sqlite:///{db}", "--out", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / f"{cid}_report.html").read_text(encoding="utf-8")
