@@ -29,7 +29,6 @@ EXEMPT: dict[str, str] = {
     "world.p_compound_type": "a composition that must sum to 1: a common factor would break it",
     "problems.category_weights": "normalised by the adult row's sum: a common factor cancels (test below)",
     "problems.severity_weights": "normalised per category: a common factor cancels (test below)",
-    "community.households_per_grid": "old and new are 001's figures; only mature's element is assumed",
     "policies.grid.households_per_grid": "old and new are 001's figures; only mature's element is assumed",
     "policies.four_empowerments.claimable": "a 0/1 indicator of claimable categories, not a quantity",
 }

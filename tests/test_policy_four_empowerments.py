@@ -57,10 +57,11 @@ def test_setup_adds_community_run_firms_and_care() -> None:
     assert np.allclose(m.communities.report_mult, 1.3)
     assert np.allclose(m.communities.event_rate, base.communities.event_rate * 1.5 + 20 / 365)
     # the venue upgrade is paid once, on day 0: 1,000,000 yuan per community (001)
-    pol = m.policies[0]
-    day0 = pol.cost_per_day(m)
+    pol, c = m.policies[0], m.scenario.costs
+    day0 = pol.cost_items(m)
     m.step()
-    assert day0 - pol.cost_per_day(m) == pytest.approx(1_000_000 * w.n_communities)
+    assert day0["venues"] == pytest.approx(c.venue_cost_per_community * w.n_communities) == 1_000_000 * w.n_communities
+    assert "venues" not in pol.cost_items(m)
 
 
 def test_property_matters_of_old_compounds_go_to_the_trustee() -> None:
@@ -165,7 +166,7 @@ def test_arrivals_unchanged_before_prevention() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("no_such_key", 1), ("venue_cost_per_community", -1.0), ("p_suggest", 1.5), ("dur_lists", 0),
+    ("no_such_key", 1), ("p_suggest", 1.5), ("dur_lists", 0),
     ("trusteeship", 1), ("claimable.safety", 2.0), ("p_prevent_care.old", -0.1), ("care_boost", 0.5),
 ])
 def test_bad_params_name_the_key(key: str, value: object) -> None:
@@ -177,3 +178,24 @@ def test_bad_params_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ParameterError) as err:
         BASE.with_overrides({f"policies.{NAME}.{key}": value})
     assert f"policies.{NAME}.{key}" in str(err.value)
+
+
+def test_costs_come_from_the_cost_table_by_item() -> None:
+    """Every yuan of the policy is a line of the cost table's block 001, booked by item; the
+    old policy keys name where they moved."""
+    sc = fe().with_overrides({"costs.platform_cost_per_community_per_year": 36_500.0,
+                              "costs.elderly_care_cost_per_community_per_year": 73_000.0,
+                              "costs.trusteeship_subsidy_per_household_per_month": 3.0})
+    m = Model(sc, seed=2)
+    pol, w = m.policies[0], m.world
+    m.step()
+    old = w.compound_type == OLD
+    items = pol.cost_items(m)
+    assert items == {"platform": pytest.approx(100.0 * w.n_communities),
+                     "trusteeship": pytest.approx(3.0 * w.compound_n_households[old].sum() / 30),
+                     "elderly_care": pytest.approx(200.0 * w.n_communities)}
+    for key in ("venue_cost_per_community", "platform_cost_per_community_per_year",
+                "trusteeship_subsidy_per_household_per_month", "elderly_care_cost_per_community_per_year"):
+        with pytest.raises(ParameterError, match=f"costs.{key}") as err:
+            Scenario.from_dict({"policies": {NAME: {key: 1.0}}})
+        assert err.value.key == f"policies.{NAME}.{key}"

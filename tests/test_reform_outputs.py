@@ -145,7 +145,7 @@ def test_enabled_false_keeps_a_policy_off_with_its_parameters(tmp_path: Path) ->
     sc = load_scenario(path)
     assert [p.name for p in sc.policies] == ["whistle"] and sc.policy("grid") is None
     with pytest.raises(ParameterError, match="policy 'grid' is off"):
-        sc.with_overrides({"policies.grid.pay_grid_worker": 2000.0})
+        sc.with_overrides({"policies.grid.n_workers_per_grid": 2.0})
     on = sc.with_overrides({"policies.grid.enabled": True})
     assert on.policy("grid").n_workers_per_grid == 3.0  # the file's value, kept while off
     assert on.with_overrides({"policies.grid.enabled": False}).policy("grid") is None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.params import CommunityParams
+from sim.config.params import DAYS_PER_MONTH, CommunityParams
 from sim.core.kernels.state import Fields
 from sim.core.world import World
 
@@ -27,6 +27,7 @@ class Grids:
     grid_compound: np.ndarray  # int32
     n_workers: np.ndarray  # float32 workers per grid
     visit_ptr: np.ndarray  # float64 per grid: where today's round of visits starts
+    spent: np.ndarray  # float32 per grid: staff-days spent today on visits and proxy errands
 
     @property
     def n(self) -> int:
@@ -50,11 +51,43 @@ class Grids:
             grid_community=world.compound_community[grid_compound], grid_compound=grid_compound,
             n_workers=np.full(grid_compound.size, workers_per_grid, dtype=np.float32),
             visit_ptr=np.zeros(grid_compound.size, dtype=np.float64),
+            spent=np.zeros(grid_compound.size, dtype=np.float32),
         )
 
-    def rounds(self) -> Fields:
-        """The grids' rounds of visits as the find kernel reads and moves them (``GridRounds``)."""
-        return (self.household_grid, self.household_pos, self.visit_ptr, self.grid_size, self.n_workers)
+    def budget(self, capacity_per_worker: float) -> np.ndarray:
+        """Staff-days of grid work per grid a day: visits, proxy errands and problems share them."""
+        return self.n_workers * np.float32(capacity_per_worker)
+
+    def free(self, capacity_per_worker: float) -> np.ndarray:
+        """What is left of today's budget after the visits and errands so far."""
+        return np.maximum(self.budget(capacity_per_worker) - self.spent, np.float32(0))
+
+    def start_day(self, capacity_per_worker: float, visits_per_month: float, effort_visit: float) -> np.ndarray:
+        """Book today's visits on the time budget; return the visiting workers (workers' worth of visits).
+
+        Each worker plans ``visits_per_month / 30`` visits a day; the visits take ``effort_visit``
+        staff-days each and come first, so a grid whose budget cannot cover them visits only as
+        many as its time allows. ``spent`` restarts at the visits' time.
+        """
+        visits_per_worker = np.float32(visits_per_month / DAYS_PER_MONTH)  # as the find kernel's rule
+        budget = self.budget(capacity_per_worker)
+        planned = self.n_workers * visits_per_worker
+        if effort_visit <= 0:
+            self.spent = np.zeros_like(budget)
+            return self.n_workers
+        visits = np.minimum(planned, budget / np.float32(effort_visit))
+        self.spent = (visits * np.float32(effort_visit)).astype(np.float32)
+        short = visits < planned  # implies visits_per_worker > 0
+        return np.where(short, visits / np.where(short, visits_per_worker, 1), self.n_workers).astype(np.float32)
+
+    def rounds(self, visiting: np.ndarray | None = None) -> Fields:
+        """The grids' rounds of visits as the find kernel reads and moves them (``GridRounds``).
+
+        ``visiting``: today's visiting workers per grid (``start_day``; default all workers), in the
+        kernel's ``n_workers`` field.
+        """
+        return (self.household_grid, self.household_pos, self.visit_ptr, self.grid_size,
+                self.n_workers if visiting is None else visiting)
 
 
 @dataclass

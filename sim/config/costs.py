@@ -69,6 +69,25 @@ class CostParams(Params):
     # ---- end of 000 ----------------------------------------------------------------------------
 
     # ---- 001 Gaoxian: four empowerments, grids and posts ---------------------------------------
+    # the integrated posts replace the four former grid roles, whose pay (``pay_grid_worker`` of the
+    # pre-reform grids, the core's line above) the grid policy books as released (a negative item)
+    pay_integrated_grid_worker: float = param(1650.0, lo=0.0, unit="yuan/month per post",
+                                              plausible=(1650.0, 2200.0),
+                                              source="001: 明确工资报酬不低于1650元/月 (pay at least 1,650 yuan a month); "
+                                                     "above the floor an assumption")
+    venue_cost_per_community: float = param(1_000_000.0, lo=0.0, unit="yuan per community, once on the reform day",
+                                            source="001: 整合财政资金100万元 (1,000,000 yuan of fiscal funds) to upgrade "
+                                                   "venues")
+    platform_cost_per_community_per_year: float = param(50_000.0, lo=0.0, unit="yuan per community per year",
+                                                        plausible=(25_000.0, 100_000.0),
+                                                        source="assumption: upkeep of the 互联网+ platform and the "
+                                                               "24-hour monitoring (001 names them, gives no cost)")
+    trusteeship_subsidy_per_household_per_month: float = param(
+        5.0, lo=0.0, unit="yuan per trustee household per month", plausible=(2.0, 10.0),
+        source="assumption: residents pay the low fee (001: 低价有偿), the government tops up")
+    elderly_care_cost_per_community_per_year: float = param(
+        100_000.0, lo=0.0, unit="yuan per community per year", plausible=(50_000.0, 200_000.0),
+        source="assumption (001: 政府兜底补贴, the government's subsidy of embedded elderly care)")
     # ---- end of 001 ----------------------------------------------------------------------------
 
     # ---- 002 Bazhong: street empowerment and the whistle ---------------------------------------

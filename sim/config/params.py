@@ -287,17 +287,27 @@ class CommunityParams(Params):
     rate_admin_tasks: float = param(8.0, lo=0.0, unit="tasks per community per day",
                                     source="004: tasks pushed down, paperwork and inspections")
     effort_admin_task: float = param(0.3, lo=0.0, unit="effort per task", plausible=(0.15, 0.5), source="assumption")
+    # pre-reform grids (001 describes the reform, not what it replaced): larger grids, covered part-time
+    # by the holders of the four roles the reform merged (综治网格员、党建网格员、民政协理员、食安监管员)
     households_per_grid: ByCompoundType = vector_param(
-        ByCompoundType, (150, 200, 300), lo=1, unit="households",
-        source="001: at most 150 in old and 300 in new compounds; mature: assumption")
-    n_grid_workers_per_grid: float = param(1.0, lo=0.0, hi=20.0, unit="workers",
-                                           plausible=(0.7, 1.5),
-                                           source="assumption: before 001's 48 posts for 32 grids")
-    capacity_per_grid_worker: float = param(0.5, lo=0.0, hi=1.0, unit="effort/day", plausible=(0.3, 0.8),
-                                            source="assumption")
-    n_visits_per_worker_per_month: float = param(100.0, lo=0.0, hi=2000.0, unit="households/month",
-                                                 plausible=(50.0, 150.0),
-                                                 source="assumption: half of 001's 200 after reform")
+        ByCompoundType, (300, 400, 600), lo=1, unit="households", plausible=(0.67, 1.5),
+        source="assumption: twice 001's post-reform 150 (old) / 300 (new) households; 001 gives only the "
+               "reform's sizes (老小区最多150户,新建小区300户), not the sizes it replaced")
+    n_grid_workers_per_grid: float = param(2.0, lo=0.0, hi=20.0, unit="workers (role holders)",
+                                           plausible=(1.5, 3.0),
+                                           source="assumption: the four former roles cover a grid part-time; about as "
+                                                  "many holders as the posts that replaced them (001: 48 posts)")
+    capacity_per_grid_worker: float = param(0.25, lo=0.0, hi=1.0, unit="staff-days/day of grid work",
+                                            plausible=(0.15, 0.4),
+                                            source="assumption: part-time, grid work beside the role's own job "
+                                                   "(the reason 001 merged the roles into integrated posts)")
+    n_visits_per_worker_per_month: float = param(50.0, lo=0.0, hi=2000.0, unit="households/month",
+                                                 plausible=(25.0, 100.0),
+                                                 source="assumption: a quarter of 001's post-reform 200, part-time")
+    effort_visit: float = param(0.0625, lo=0.0, hi=1.0, unit="staff-days per household visit",
+                                plausible=(0.03, 0.125),
+                                source="assumption: half an hour of an 8-hour day with the walk (15 min - 1 h); "
+                                       "visits come out of the grid worker's day before problems (001: 入户走访)")
     p_find_on_visit: float = param(0.7, lo=0.0, hi=1.0, unit="probability", plausible=(0.2, 0.9),
                                    source="assumption; 001's calibration fits 0.20 (docs/validation.md §2)")
     rate_events: float = param(1 / 30, lo=0.0, hi=10.0, unit="events per community per day",

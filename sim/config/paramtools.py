@@ -334,7 +334,7 @@ def _build_table(key: str, value: Any, typ: type[Params], default: Params | None
         if default is not None:
             unknown = [k for k in value if k not in typ.field_names()]
             if unknown:
-                raise ParameterError(str(unknown[0]), f"unknown key; allowed: {', '.join(sorted(typ.field_names()))}")
+                raise unknown_key(typ, str(unknown[0]))
             value = deep_merge(default.to_dict(), value)
         return typ.from_dict(value)
     except ParameterError as err:
@@ -357,9 +357,20 @@ def _build(key: str, value: Any, kind: _Kind, f: dataclasses.Field[Any]) -> Any:
     return value
 
 
+def unknown_key(typ: type[Params], key: str) -> ParameterError:
+    """The error for a key ``typ`` does not have: where it moved (``typ.moved``), else the keys it has."""
+    moved = typ.moved.get(key)
+    if moved is not None:
+        return ParameterError(key, f"this key has moved: set {moved} instead")
+    return ParameterError(key, f"unknown key; allowed: {', '.join(sorted(typ.field_names()))}")
+
+
 @dataclass(frozen=True)
 class Params:
     """Base of all parameter sets: frozen, validated on construction, unknown keys rejected."""
+
+    #: keys that used to belong to this table, and the full key that holds them now (a clear error)
+    moved: typing.ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         for name, (kind, meta) in _plan(type(self)).items():
@@ -386,7 +397,7 @@ class Params:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key not in fields:
-                raise ParameterError(str(key), f"unknown key; allowed: {', '.join(sorted(fields))}")
+                raise unknown_key(cls, str(key))
             kwargs[key] = _build(key, value, plan[key][0], fields[key])
         try:
             return cls(**kwargs)
@@ -420,7 +431,7 @@ class Params:
         head, _, rest = path.partition(".")
         names = self.field_names()
         if head not in names:
-            raise ParameterError(head, f"unknown key; allowed: {', '.join(sorted(names))}")
+            raise unknown_key(type(self), head)
         current = getattr(self, head)
         if rest and not isinstance(current, Params):
             raise ParameterError(path, f"{head} is a value, not a table")

@@ -35,9 +35,11 @@ def cost_items(model: Model) -> dict[str, float]:
     booked as ``<policy>_<item>`` (negative for released pay).
     """
     c = model.scenario.costs
-    workers, staff = sum32(model.grids.n_workers, model.communities.n_staff)  # as ndarray.sum()
+    # the pre-reform grid role holders are paid whatever the grids become (a reform that merges
+    # their roles books their pay as released, §8.1); community staff by the post
+    workers, staff = sum32(model.n_grid_roles, model.communities.n_staff)  # as ndarray.sum()
     spent = model.handlers.spent_by_level()[0]
-    items = {"grid_workers": float(workers * model.pay_grid_worker / DAYS_PER_MONTH),
+    items = {"grid_workers": float(workers * c.pay_grid_worker / DAYS_PER_MONTH),
              "community_staff": float(staff * c.pay_community_staff / DAYS_PER_MONTH),
              "events": float(model.events_today * c.cost_event),
              "street_staff_days": float(spent[STREET] * c.cost_street_staff_day),

@@ -132,15 +132,17 @@ class Handlers:
     def capacity(self) -> np.ndarray:
         """Today's effort per handler, all levels concatenated (see ``level_offset``).
 
-        Grid workers' effort, firms', the community staff's left after administrative tasks,
-        streets', departments' and the city's, each plus what policies add.
+        Grid workers' effort less what today's visits and proxy errands took (``grids.spent``),
+        firms', the community staff's left after administrative tasks, streets', departments' and
+        the city's, each plus what policies add.
         """
         m = self.model
         d = m.departments
         effort = (m.grids.n_workers, np.float32(m.grid_worker_capacity), m.firms.capacity, m.streets.capacity,
                   d.capacity, d.city_capacity)  # HandlerEffort
-        extra = tuple(_NO_EXTRA if e is None else e for e in self.extra_capacity.values())
-        return capacity(effort, self.community_staff(), extra)
+        extra = [_NO_EXTRA if e is None else e for e in self.extra_capacity.values()]
+        extra[GRID] = -m.grids.spent if extra[GRID].size == 0 else extra[GRID] - m.grids.spent
+        return capacity(effort, self.community_staff(), tuple(extra))
 
     def spare(self, t: int) -> np.ndarray:
         """Effort each handler has left today (clock ``t``): today's capacity less what it spent."""

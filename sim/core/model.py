@@ -108,7 +108,7 @@ class Model:
         self.compound_firm = w.compound_firm.copy()
         self.visits_per_worker_per_month = sc.community.n_visits_per_worker_per_month
         self.grid_worker_capacity = sc.community.capacity_per_grid_worker
-        self.pay_grid_worker = sc.costs.pay_grid_worker
+        self.n_grid_roles = self.grids.n_workers.copy()  # the pre-reform role holders the core pays (fixed)
 
     def _set_rules(self) -> None:
         """The routing, escalation and giving-up rules, and the levers policies move.
@@ -256,14 +256,15 @@ class Model:
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
         u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
-        # one finder per problem, proactive ones first: grid visit, then party link, then self-report;
-        # then the grid workers go round whether or not there was anything to find
+        # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
+        # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
+        visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                  self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
-        find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
+        find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
 
     def _p_by_links(self) -> np.ndarray:
         """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""

@@ -6,7 +6,7 @@ Each lever below has a switch so that scenarios can compare them one by one.
 
 赋能 capability (``capability``):
 
-* venue upgrade (党建阵地提档升级, 亲民化改造): ``venue_cost_per_community`` yuan (001: 1,000,000)
+* venue upgrade (党建阵地提档升级, 亲民化改造): ``costs.venue_cost_per_community`` yuan (001: 1,000,000)
   charged once, on the reform day; "a place to learn, to work, to meet" (学习有去处、办公有场所、活动有场地):
   community events become ``venue_event_mult`` times as frequent;
 * online platform (互联网+ 智慧社区 WeChat platform for consultation and reporting): residents
@@ -39,11 +39,11 @@ and the community ``deliberation_boost`` times as successful in those categories
   ``trusteeship_quality`` and capacity ``trusteeship_capacity_per_100_households``; property
   matters there go to it instead of to the community. Its cleaning (清扫保洁) prevents a share
   ``trusteeship_p_prevent_sanitation`` of sanitation problems in those compounds. Residents pay
-  the low fee; the government's cost is ``trusteeship_subsidy_per_household_per_month``;
+  the low fee; the government's cost is ``costs.trusteeship_subsidy_per_household_per_month``;
 * embedded elderly care (嵌入式养老: 老人日托、自助餐, ``elderly_care``): the community is
   ``care_boost`` times as successful with care problems, and a share ``p_prevent_care`` of care
   problems never arises (by compound type: elderly-heavy mature and old compounds);
-  government subsidy ``elderly_care_cost_per_community_per_year`` (政府兜底补贴).
+  government subsidy ``costs.elderly_care_cost_per_community_per_year`` (政府兜底补贴).
 
 Projects and deliberation resolve problems after the day's handling (``on_handle``), so that
 residents judge those outcomes the same day.
@@ -54,8 +54,9 @@ park) creates jobs; it is outside the model's problem categories and is not mode
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -87,12 +88,14 @@ _DAYS_PER_MONTH = 30.0
 
 @dataclass(frozen=True)
 class FourEmpowermentsParams(Params):
-    """Parameters of 赋能, 赋责 and 赋利 (001)."""
+    """Parameters of 赋能, 赋责 and 赋利 (001); their costs are in the cost table (``costs``)."""
+
+    moved: ClassVar[Mapping[str, str]] = {k: f"costs.{k}" for k in (
+        "venue_cost_per_community", "platform_cost_per_community_per_year",
+        "trusteeship_subsidy_per_household_per_month", "elderly_care_cost_per_community_per_year")}
 
     # 赋能 capability
     capability: bool = param(True, source="001: 赋能 (venue, platform, monitoring)")
-    venue_cost_per_community: float = param(1_000_000.0, lo=0.0, unit="yuan, once on day 0",
-                                            source="001: 1,000,000 yuan of fiscal funds to upgrade venues")
     venue_event_mult: float = param(1.5, lo=1.0, hi=10.0, unit="multiplier of community events",
                                     plausible=(1.2, 2.0), source="assumption (001: 学习有去处、办公有场所、活动有场地)")
     platform_report_mult: float = param(1.3, lo=1.0, hi=5.0, unit="multiplier of self-reporting",
@@ -101,9 +104,6 @@ class FourEmpowermentsParams(Params):
     p_monitor_find: float = param(0.05, lo=0.0, hi=1.0, unit="/day per latent safety problem",
                                   plausible=(0.02, 0.1),
                                   source="assumption (001: 24-hour networked monitoring, safety alerts, patrols)")
-    platform_cost_per_community_per_year: float = param(50_000.0, lo=0.0, unit="yuan/year",
-                                                        plausible=(25_000.0, 100_000.0),
-                                                        source="assumption: platform and monitoring upkeep")
     # 赋责 responsibility: lists, claiming, volunteer events
     responsibility: bool = param(True, source="001: 赋责 (three lists, 社区协调+社会认领)")
     dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
@@ -140,9 +140,6 @@ class FourEmpowermentsParams(Params):
     trusteeship_p_prevent_sanitation: float = param(0.2, lo=0.0, hi=1.0, unit="share of sanitation problems prevented",
                                                     plausible=(0.1, 0.35),
                                                     source="assumption (001: 清扫保洁 by the trustee)")
-    trusteeship_subsidy_per_household_per_month: float = param(
-        5.0, lo=0.0, unit="yuan/household/month",
-        plausible=(2.0, 10.0), source="assumption: residents pay the low fee, the government tops up")
     # 赋利 benefit: embedded elderly care
     elderly_care: bool = param(True, source="001: 嵌入式养老 (day care, meal service)")
     care_boost: float = param(1.3, lo=1.0, hi=3.0, unit="success multiplier of the community on care",
@@ -151,8 +148,6 @@ class FourEmpowermentsParams(Params):
         ByCompoundType, (0.15, 0.15, 0.0), lo=0.0, hi=1.0, unit="share of care problems prevented",
         plausible=(0.5, 2.0),
         source="assumption: day care and meals reach the elderly of old and mature compounds (001, 003)")
-    elderly_care_cost_per_community_per_year: float = param(
-        100_000.0, lo=0.0, unit="yuan/year", plausible=(50_000.0, 200_000.0), source="assumption (001: 政府兜底补贴)")
 
 
 def _combine_prevent(current: np.ndarray, extra: np.ndarray | float) -> np.ndarray:
@@ -275,20 +270,20 @@ class FourEmpowerments(Policy):
         hit = rows[self.rng.random(rows.size) < settle[pool.cat[rows]]]
         model.resolve_by(hit, "deliberation", t)
 
-    def cost_per_day(self, model: Model) -> float:
-        """Platforms, venues, trustee subsidies and the other switched-on parts."""
-        p = self.params
+    def cost_items(self, model: Model) -> dict[str, float]:
+        """Venues (once, on the reform day), platform, trustee subsidies and elderly care, from the cost table."""
+        p, c = self.params, model.scenario.costs
         n_comm = model.world.n_communities
-        cost = 0.0
+        items: dict[str, float] = {}
         if p.capability:
-            cost += p.platform_cost_per_community_per_year * n_comm / 365.0
+            items["platform"] = c.platform_cost_per_community_per_year * n_comm / 365.0
             if model.clock == self.t_start:  # the venues, once, on the reform day
-                cost += p.venue_cost_per_community * n_comm
+                items["venues"] = c.venue_cost_per_community * n_comm
         if p.trusteeship:
-            cost += p.trusteeship_subsidy_per_household_per_month * self._n_trustee_households / _DAYS_PER_MONTH
+            items["trusteeship"] = c.trusteeship_subsidy_per_household_per_month * self._n_trustee_households / _DAYS_PER_MONTH
         if p.elderly_care:
-            cost += p.elderly_care_cost_per_community_per_year * n_comm / 365.0
-        return cost
+            items["elderly_care"] = c.elderly_care_cost_per_community_per_year * n_comm / 365.0
+        return items
 
 
 __all__ = ["FourEmpowerments", "FourEmpowermentsParams"]

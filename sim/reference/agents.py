@@ -356,18 +356,35 @@ class Grid(Handler):
         self.size = len(households)
         self.n_workers = n_workers
         self.ptr = 0.0
+        self.spent = 0.0  # staff-days spent today on visits and proxy errands
+        self.visits_today = 0.0
+
+    def budget(self) -> float:
+        """Staff-days of grid work a day: workers x time per worker (visits, errands and problems share it)."""
+        return self.n_workers * self.model.grid_worker_capacity
+
+    def free(self) -> float:
+        """What is left of today's budget after the visits and errands so far."""
+        return max(self.budget() - self.spent, 0.0)
 
     def base_capacity(self) -> float:
-        """Grid workers x capacity per grid worker."""
-        return self.n_workers * self.model.sc.community.capacity_per_grid_worker
+        """The budget less today's visits and errands (§5.4, §7.2)."""
+        return self.budget() - self.spent
 
     def exists_for(self) -> bool:
         """A grid without workers handles nothing."""
         return self.n_workers > 0
 
+    def start_day(self) -> None:
+        """Today's visits: the planned ones as far as the budget goes, booked first (§7.2)."""
+        planned = self.n_workers * self.model.visits_per_worker_per_month / 30.0
+        e = self.model.sc.community.effort_visit
+        self.visits_today = min(planned, self.budget() / e) if e > 0 else planned
+        self.spent = self.visits_today * e if e > 0 else 0.0
+
     def visits_per_day(self) -> float:
-        """Households visited a day (a real number)."""
-        return self.n_workers * self.model.visits_per_worker_per_month / 30.0
+        """Households visited today (a real number; ``start_day``)."""
+        return self.visits_today
 
     def visited(self, pos: int) -> bool:
         """Whether the household at ``pos`` is visited today (real-valued round, §7.2)."""

@@ -62,6 +62,8 @@ class ReferenceModel(mesa.Model):
         build_world(self)
         build_grids(self, scenario.community.households_per_grid.array().tolist(),
                     scenario.community.n_grid_workers_per_grid)
+        #: holders of the pre-reform grid roles, paid by the core (§7.9)
+        self.n_grid_roles = sum(g.n_workers for g in self.grids)
         init_residents(self)
         build_handlers(self)
         self.problems: list[Problem] = []  # the pool: open problems (and ones closed late today)
@@ -126,7 +128,7 @@ class ReferenceModel(mesa.Model):
         self.dur_expected_wait: list[float] = self.sc.residents.dur_expected_wait.array().tolist()
         self.flag_success: list[float] = [1.0] * 8
         self.visits_per_worker_per_month = self.sc.community.n_visits_per_worker_per_month
-        self.pay_grid_worker = self.sc.costs.pay_grid_worker
+        self.grid_worker_capacity = self.sc.community.capacity_per_grid_worker
         sw = p.severity_weights.matrix().tolist()
         self._sev_cum: list[list[float]] = []
         for row in sw:
@@ -322,6 +324,8 @@ class ReferenceModel(mesa.Model):
         rng = self.streams.get("find")
         cp = self.sc.community
         q_link = self.sc.party.rate_contact * self.sc.party.p_find_on_contact
+        for grid in self.grids:
+            grid.start_day()
         for prob in self.problems:
             if prob.closed or prob.status != LATENT or prob.t_found >= 0:
                 continue
@@ -484,7 +488,7 @@ class ReferenceModel(mesa.Model):
         if not self.recording:
             return
         c = self.sc.costs
-        pay = (sum(g.n_workers for g in self.grids) * self.pay_grid_worker
+        pay = (self.n_grid_roles * c.pay_grid_worker
                + sum(cm.n_staff for cm in self.communities) * c.pay_community_staff) / 30.0
         staff_days = (sum(s.used for s in self.streets) * c.cost_street_staff_day
                       + sum(d.used for d in self.departments) * c.cost_department_staff_day

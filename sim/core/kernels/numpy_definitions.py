@@ -219,7 +219,7 @@ def capacity(handlers: Handlers) -> np.ndarray:
     """Today's effort per handler, all levels concatenated (``handling.capacity``)."""
     m = handlers.model
     parts = [
-        m.grids.n_workers * np.float32(m.grid_worker_capacity),
+        m.grids.n_workers * np.float32(m.grid_worker_capacity) - m.grids.spent,  # less visits and errands
         m.firms.capacity,
         m.communities.problem_capacity(),
         m.streets.capacity,

@@ -71,17 +71,17 @@ class FourEmpowermentsPolicy(ReferencePolicy):
 
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day: platform, venues (on the reform day), trusteeship subsidy and elderly care."""
-        p = self.p
+        p, c = self.p, model.sc.costs
         n_comm = len(model.communities)
         cost = 0.0
         if p.capability:
-            cost += p.platform_cost_per_community_per_year * n_comm / 365
+            cost += c.platform_cost_per_community_per_year * n_comm / 365
             if model.clock == self.t_start:  # the venues, on the reform day
-                cost += p.venue_cost_per_community * n_comm
+                cost += c.venue_cost_per_community * n_comm
         if p.trusteeship:
-            cost += p.trusteeship_subsidy_per_household_per_month * sum(len(c.households) for c in self.trustee) / 30
+            cost += c.trusteeship_subsidy_per_household_per_month * sum(len(h.households) for h in self.trustee) / 30
         if p.elderly_care:
-            cost += p.elderly_care_cost_per_community_per_year * n_comm / 365
+            cost += c.elderly_care_cost_per_community_per_year * n_comm / 365
         return cost
 
     def on_find(self, model: ReferenceModel, t: int) -> None:
