@@ -234,7 +234,7 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     # efficacy spread over [0, 1] and a telling chance below 1, so that both clip somewhere
     efficacy = np.random.default_rng(4).random(m.residents.n).astype(np.float32)
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                      m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                      m.party.p_by_links(sc.party), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
                       np.float32(3.5), np.float32(0.8))
     who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult,
                     efficacy)

@@ -209,8 +209,8 @@ def spy_resolutions(m: Model) -> list[tuple[int, np.ndarray]]:
     seen: list[tuple[int, np.ndarray]] = []
     original = m.resolve_by
 
-    def spy(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
-        out = original(rows, flag, t, level)
+    def spy(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY, budget: float | None = None) -> np.ndarray:
+        out = original(rows, flag, t, level, budget)
         seen.append((t, m.problems.res[out].copy()))
         return out
 
@@ -268,10 +268,10 @@ def test_claims_never_exceed_the_units_hours() -> None:
     hours: list[float] = []
     original = m.resolve_by
 
-    def hours_of(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
+    def hours_of(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY, budget: float | None = None) -> np.ndarray:
         pool = m.problems
         hours.append(float(effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0).sum()))
-        return original(rows, flag, t, level)
+        return original(rows, flag, t, level, budget)
 
     m.resolve_by = hours_of  # type: ignore[method-assign]
     m.run(365, progress=False)
@@ -333,7 +333,7 @@ def test_service_centre_handles_matters_within_its_staff_time() -> None:
     waiting_days = 0
     original = m.resolve_by
 
-    def spy(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY) -> np.ndarray:
+    def spy(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY, budget: float | None = None) -> np.ndarray:
         nonlocal waiting_days
         pool, w = m.problems, m.world
         assert np.all(pool.cat[rows] == admin)
@@ -341,7 +341,7 @@ def test_service_centre_handles_matters_within_its_staff_time() -> None:
         spent[:] += np.bincount(big, weights=effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0),
                                 minlength=limit.size)
         assert np.all(spent <= pol.days(t) * limit + 1e-6)
-        out = original(rows, flag, t, level)
+        out = original(rows, flag, t, level, budget)
         q = m.open_rows(queued=True)
         waiting_days += bool(np.any((pool.cat[q] == admin) & (pool.level[q] >= COMMUNITY)))
         return out

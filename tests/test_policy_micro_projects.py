@@ -95,9 +95,11 @@ def test_spending_never_exceeds_the_fund_and_cost_is_what_is_spent() -> None:
     assert committed[:, 0].sum() > 0.8 * FUND * b.world.n_communities  # the fund binds in year one
     s = b.summary()
     assert s["micro_projects_lapsed"] >= 0 and s["micro_projects_projects"] == pr.n
-    # cost: the core's differs only by the events it drew; the rest is what projects spent, no more
-    event_cost = (events_b - events_a) * BASE.costs.cost_event
-    assert b.cost_yuan - a.cost_yuan - event_cost == pytest.approx(s["micro_projects_spent"], rel=1e-9)
+    # cost: the policy's ledger item is what projects spent, no more; the core's items differ from the
+    # baseline's only by the events it drew and the staff-days streets and departments spent
+    assert s["cost_micro_projects_projects_yuan"] == pytest.approx(s["micro_projects_spent"], rel=1e-9)
+    assert b.cost_ledger["events"] - a.cost_ledger["events"] == (events_b - events_a) * BASE.costs.cost_event
+    assert sum(b.cost_ledger.values()) == pytest.approx(b.cost_yuan, rel=1e-12)
     assert s["micro_projects_spent"] <= pr.cost.sum() + 1e-6
     assert s["micro_projects_spent"] < FUND * b.world.n_communities * 500 / 365  # unspent money is not cost
 
@@ -156,11 +158,11 @@ def test_compound_types_get_their_project_types() -> None:
     orig_resolve_by = m.resolve_by
     touched: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def spy(rows: np.ndarray, flag: str, t: int, level: int = 2) -> np.ndarray:
+    def spy(rows: np.ndarray, flag: str, t: int, level: int = 2, budget: float | None = None) -> np.ndarray:
         run = pol.projects.running(t)
         touched.append((m.world.res_compound[m.problems.res[rows]], m.problems.cat[rows].copy()))
         assert np.isin(m.world.res_compound[m.problems.res[rows]], pol.projects.compound[run]).all()
-        return orig_resolve_by(rows, flag, t, level)
+        return orig_resolve_by(rows, flag, t, level, budget)
 
     m.resolve_by = spy  # type: ignore[method-assign]
     m.run(250, progress=False)
@@ -185,7 +187,7 @@ def test_a_projects_effort_is_finite() -> None:
     used: dict[int, float] = {}
     orig_resolve_by = m.resolve_by
 
-    def spy(rows: np.ndarray, flag: str, t: int, level: int = 2) -> np.ndarray:
+    def spy(rows: np.ndarray, flag: str, t: int, level: int = 2, budget: float | None = None) -> np.ndarray:
         need = effort_needed(m, rows)
         cmp = m.world.res_compound[m.problems.res[rows]]
         for x in np.unique(cmp):
@@ -193,7 +195,7 @@ def test_a_projects_effort_is_finite() -> None:
                                    & (t < pol.projects.t_end))[0])
             used[a] = used.get(a, 0.0) + float(need[cmp == x].sum())
             assert used[a] <= 0.3 * (t - pol.projects.t_start[a] + 1) + 1e-6
-        return orig_resolve_by(rows, flag, t, level)
+        return orig_resolve_by(rows, flag, t, level, budget)
 
     m.resolve_by = spy  # type: ignore[method-assign]
     m.run(200, progress=False)

@@ -12,11 +12,12 @@ monthly decision owns ``volunteer_rate`` (which the participate kernel reads).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.config.params import PartyParams
+from sim.core.kernels.arising import max_value
 from sim.core.world import World
 
 
@@ -33,6 +34,7 @@ class PartyMembers:
     recognition: np.ndarray  # float32 per resident in [0, 1]: how far their service is recognised (policies)
     load: np.ndarray  # float32 per resident: recent volunteering hours a month (moving average)
     turns_seen: np.ndarray  # int32 per resident: volunteer turns counted at the last decision
+    _p_links: np.ndarray | None = field(default=None, repr=False)  # p_by_links's table, kept
 
     @classmethod
     def create(cls, world: World, params: PartyParams, resident_rate: float) -> PartyMembers:
@@ -46,6 +48,13 @@ class PartyMembers:
                    volunteer_mult=np.ones(n, dtype=np.float32), base_rate=rate.copy(),
                    recognition=np.zeros(n, dtype=np.float32), load=np.zeros(n, dtype=np.float32),
                    turns_seen=np.zeros(n, dtype=np.int32))
+
+    def p_by_links(self, params: PartyParams) -> np.ndarray:
+        """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (kept while that holds)."""
+        n_max = int(max_value(self.n_links)) if self.n_links.size else 0
+        if self._p_links is None or self._p_links.size != n_max + 1:
+            self._p_links = p_found_by_links(np.arange(n_max + 1), params)
+        return self._p_links
 
     def add_in_service(self, per_community: np.ndarray) -> None:
         """Register in-service members (双报到) with each community; they volunteer, not report."""

@@ -150,3 +150,25 @@ def volunteer_candidates(n: int, rng: np.random.Generator, rate: np.ndarray,
     k = rng.binomial(n, top)
     cand = rng.choice(n, size=k, replace=False) if k < n // 4 else np.flatnonzero(rng.random(n) < top)
     return top, cand, rng.random(cand.size)
+
+
+class PerformanceTable:
+    """``performance(days waited, expected wait)`` for every severity and 0..t days waited, kept.
+
+    Computed by :func:`performance` once, again when the table is too short or expectations change.
+    """
+
+    def __init__(self, n_steps: int) -> None:
+        self.n_steps = n_steps
+        self._table: np.ndarray | None = None
+        self._key = b""
+
+    def get(self, t: int, expected_wait: np.ndarray) -> np.ndarray:
+        """The table covering day ``t`` for these expected waits (one per severity)."""
+        table, key = self._table, expected_wait.tobytes()
+        if table is None or table.shape[1] <= t or key != self._key:
+            width = max(t + 1, self.n_steps + 1, 0 if table is None else 2 * table.shape[1])
+            waited = np.arange(width, dtype=np.float32)[None, :]
+            table = np.ascontiguousarray(performance(waited, expected_wait[:, None]))
+            self._table, self._key = table, key
+        return table

@@ -13,9 +13,9 @@ from sim import policies as policy_registry
 from sim.agents.cobuilding_unit import CoBuildingUnits
 from sim.agents.community import Communities, Grids
 from sim.agents.department import Departments
-from sim.agents.party_member import PartyMembers, p_found_by_links
+from sim.agents.party_member import PartyMembers
 from sim.agents.property_firm import PropertyFirms
-from sim.agents.resident import Residents, influence, judgement, p_tell, performance, volunteer_candidates
+from sim.agents.resident import PerformanceTable, Residents, influence, judgement, p_tell, volunteer_candidates
 from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import (
@@ -24,6 +24,7 @@ from sim.config.taxonomy import (
     DEPARTMENT,
     FLAG_BIT,
     LATENT,
+    LEVELS,
     N_CATEGORIES,
     N_LEVELS,
     PROPERTY_CATEGORY,
@@ -33,7 +34,7 @@ from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
+from sim.core.kernels.arising import arise_into, count_equal, find_latent
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.residents import judge_day, participate_day
@@ -52,7 +53,6 @@ from sim.errors import InputError
 #: "no outcomes today", for the judge kernel
 _NO_IDS = np.empty(0, dtype=np.int32)
 _NO_PERF = np.empty(0, dtype=np.float32)
-_LEVEL_NAMES = ("grid", "property", "community", "street", "department", "city")
 
 
 class Model:
@@ -82,9 +82,7 @@ class Model:
         self._create_policies()
         self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
         self._graph: nx.Graph | None = None
-        self._p_links_table: np.ndarray | None = None
-        self._perf_table: np.ndarray | None = None
-        self._perf_key = b""
+        self._perf = PerformanceTable(scenario.run.n_steps)
         if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
             warm_up_days(self)
             self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
@@ -119,7 +117,7 @@ class Model:
         self.entry_level = h.entry_level.codes()
         #: where administrative matters go first (None: by severity like the rest)
         self.admin_entry_level: int | None = DEPARTMENT if h.admin_to_department else None
-        self.top_level = _LEVEL_NAMES.index(h.top_level)
+        self.top_level = LEVELS.index(h.top_level)
         self._refer_below = np.float32(h.p_refer_below)
         self._climb: Fields = (self._refer_below, CHAINS[self.top_level], self.top_level)
         self.dur_escalate = h.dur_escalate.array(np.float32)
@@ -260,20 +258,11 @@ class Model:
         # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
         visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                 self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                 self.party.p_by_links(sc.party), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
-
-    def _p_by_links(self) -> np.ndarray:
-        """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (cached)."""
-        n_max = int(max_value(self.party.n_links)) if self.party.n_links.size else 0
-        table = self._p_links_table
-        if table is None or table.size != n_max + 1:
-            table = p_found_by_links(np.arange(n_max + 1), self.scenario.party)
-            self._p_links_table = table
-        return table
 
     def mark_found(self, rows: np.ndarray, finder: int | np.ndarray, t: int) -> None:
         """Mark latent problems at pool rows ``rows`` as found today by ``finder`` (policies use it).
@@ -347,17 +336,8 @@ class Model:
             self._closed_perf.append(perf)
 
     def _performance_table(self, t: int) -> np.ndarray:
-        """``performance(days waited, expected wait)`` for every severity and 0..t days waited.
-
-        Computed by :func:`~sim.agents.resident.performance` once, again if expectations change.
-        """
-        table, key = self._perf_table, self.expected_wait.tobytes()
-        if table is None or table.shape[1] <= t or key != self._perf_key:
-            width = max(t + 1, self.scenario.run.n_steps + 1, 0 if table is None else 2 * table.shape[1])
-            waited = np.arange(width, dtype=np.float32)[None, :]
-            table = np.ascontiguousarray(performance(waited, self.expected_wait[:, None]))
-            self._perf_table, self._perf_key = table, key
-        return table
+        """``performance(days waited, expected wait)`` for every severity and 0..t days waited."""
+        return self._perf.get(t, self.expected_wait)
 
     def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY,
                    budget: float | None = None) -> np.ndarray:
