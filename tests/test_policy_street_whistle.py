@@ -53,13 +53,15 @@ def test_whistle_cuts_abandonment_and_delay_of_big_problems() -> None:
     assert eff["share_resolved_city"].variant_mean > 0 == eff["share_resolved_city"].base_mean
 
 
-def test_whistle_ledger_counts_entered_and_resolved() -> None:
+def test_whistle_ledger_counts_matters_and_problems() -> None:
     m = Model(WHISTLE, seed=2)
     m.run(200, progress=False)
     s = m.summary()
-    assert s["whistle_entered"] == s["whistle_entered_escalated"] + s["whistle_entered_collected"]
-    assert s["whistle_collected"] == s["whistle_entered"] + s["whistle_screened_out"] + s["whistle_not_reviewed"]
-    assert 0 < s["flag_whistle_resolved"] <= s["whistle_entered"]
+    assert s["whistle_collected"] == s["whistle_entered"] + s["whistle_screened_out"] > 0
+    assert s["whistle_resolved"] + s["whistle_lapsed"] <= s["whistle_entered"]
+    assert s["whistle_problems_candidate"] == (s["whistle_problems_entered"] + s["whistle_problems_screened_out"]
+                                               + s["whistle_problems_not_compiled"])
+    assert 0 < s["flag_whistle_resolved"] <= s["whistle_problems_entered"]
     m.check_invariants()
 
 
@@ -73,34 +75,76 @@ def _busy(scenario: Scenario, days: int, seed: int = 3) -> Model:
     return m
 
 
-def test_screening_admits_by_the_rule_within_the_review_capacity() -> None:
-    """Every queued problem put before the joint meeting: admitted iff reviewed, >= big and beyond the community.
+def _unwhistle(m: Model) -> None:
+    """Clear the whistle flags and the ledger (a test puts its own matters before the meeting)."""
+    pool = m.problems
+    pool.flags[:pool.n] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)
+    _policy(m, "whistle")._open[:] = False
 
-    Seed 3 after 120 days: ~300 candidates in 2 communities, with review capacity 25 per community the
-    25 gravest of each are reviewed and about half of them admitted; counts by (category, severity) match.
-    """
-    m = _busy(WHISTLE.with_overrides({"policies.whistle.n_review_per_meeting": 25.0}), 120)
+
+def test_matters_are_compiled_by_community_and_kind_and_screened_by_the_rule() -> None:
+    """The queued problems put before the joint meeting: per community the 2 kinds with most problems (then the
+    gravest) are compiled into matters; a matter enters iff its gravest problem is >= big and the community's
+    mean chance on its problems is below 0.37; all and only the entered matters' problems are flagged.
+
+    Seed 3 after 120 days: ~300 candidates in 2 communities, 4 matters compiled, some entered."""
+    m = _busy(WHISTLE.with_overrides({"policies.whistle.n_compile": 2.0}), 120)
     pol, pool, h = _policy(m, "whistle"), m.problems, m.handlers
+    _unwhistle(m)
     rows = np.flatnonzero(pool.status[:pool.n] == QUEUED)
-    pool.flags[rows] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)
-    before = m.summary().get("whistle_entered", 0.0)
-    pol._screen(m, rows, np.zeros(pool.flags.size, dtype=bool))
-    admitted = rows[(pool.flags[rows] & FLAG_BIT["whistle"]) != 0]
-    cat, sev = pool.cat[rows], pool.sev[rows]
+    before = {k: m.summary().get(f"whistle_{k}", 0.0) for k in ("collected", "entered", "problems_entered")}
+    pol._screen(m, rows)
+    comm, cat, sev = m.world.res_community[pool.res[rows]], pool.cat[rows], pool.sev[rows]
     p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
-    rule = (sev >= 2) & (p_comm < 0.37)
-    comm = m.world.res_community[pool.res[rows]]
+    flagged = (pool.flags[rows] & FLAG_BIT["whistle"]) != 0
+    n_compiled = n_entered = 0
     for c in np.unique(comm):
-        mine = comm == c
-        n_in = int(np.isin(rows[mine], admitted).sum())
-        order = np.lexsort((pool.t_found[rows[mine]], -sev[mine].astype(np.int64)))
-        assert n_in == int(rule[mine][order][:25].sum())  # the 25 gravest, longest waiting first, by the rule
-    assert np.all(rule[np.isin(rows, admitted)])  # nothing admitted against the rule
-    assert (m.summary()["whistle_entered"] - before) == admitted.size > 0
-    got = np.zeros((8, 4), dtype=int)
-    np.add.at(got, (pool.cat[admitted], pool.sev[admitted]), 1)
-    # small ones, and big sanitation and disputes (within the community's power), stay out
-    assert got[:, :2].sum() == 0 and got[:, 2][[0, 2]].sum() == 0
+        kinds = sorted((-int(((comm == c) & (cat == k)).sum()), -int(sev[(comm == c) & (cat == k)].max()), int(k))
+                       for k in np.unique(cat[comm == c]))
+        for _, _, k in kinds[:2]:
+            mine = (comm == c) & (cat == k)
+            n_compiled += 1
+            enters = bool(sev[mine].max() >= 2 and p_comm[mine].mean() < 0.37)
+            n_entered += enters
+            assert np.all(flagged[mine] == enters)  # a matter's problems enter together
+            assert pol._open[c * 8 + k] == enters and (not enters or pol._joined[c * 8 + k] == mine.sum())
+    assert n_compiled == 2 * m.world.n_communities and n_entered > 0
+    assert flagged.sum() == pol._joined[pol._open].sum()  # nothing outside the entered matters
+    after = m.summary()
+    assert after["whistle_collected"] - before["collected"] == n_compiled
+    assert after["whistle_entered"] - before["entered"] == n_entered
+    assert after["whistle_problems_entered"] - before["problems_entered"] == flagged.sum()
+
+
+def test_a_matter_closes_resolved_iff_at_least_half_its_problems_were_resolved() -> None:
+    """The ledger: a matter counts as resolved when its last problem closes if at least half of its problems were
+    resolved; here matter a has 4 of 4 resolved (resolved), matter b 1 of 4 and the rest gone (lapsed)."""
+    m = _busy(WHISTLE, 120)
+    pol, pool = _policy(m, "whistle"), m.problems
+    _unwhistle(m)
+    rows = np.flatnonzero(pool.status[:pool.n] == QUEUED)
+    cells, n = np.unique(pol._cells(m, rows), return_counts=True)
+    a, b = cells[n >= 4][:2]
+    cell = pol._cells(m, rows)
+    ra, rb = rows[cell == a][:4], rows[cell == b][:4]
+    pol._open[[a, b]] = True
+    pol._joined[[a, b]] = 4
+    pol._solved[[a, b]] = 0
+    pool.flags[np.concatenate([ra, rb])] |= FLAG_BIT["whistle"]
+    before = {k: m.summary().get(f"whistle_{k}", 0.0) for k in ("resolved", "lapsed")}
+    m.resolve(ra[:2], m.clock)
+    m.resolve(rb[:1], m.clock)
+    pol.on_handle(m, m.clock)
+    assert pol._open[a] and pol._open[b] and pol._solved[a] == 2 and pol._solved[b] == 1
+    pool.drop_closed()
+    left = pol._cells(m, np.arange(pool.n))
+    whistled = (pool.flags[:pool.n] & FLAG_BIT["whistle"]) != 0
+    m.resolve(np.flatnonzero(whistled & (left == a)), m.clock)  # the rest of a resolved
+    pool.flags[np.flatnonzero(whistled & (left == b))] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)  # b's others gone
+    pol.on_handle(m, m.clock)
+    s = m.summary()
+    assert not pol._open[a] and not pol._open[b] and pol._solved[a] == 4
+    assert s["whistle_resolved"] - before["resolved"] == 1 and s["whistle_lapsed"] - before["lapsed"] == 1
 
 
 def test_meetings_take_departments_capacity_on_meeting_days() -> None:

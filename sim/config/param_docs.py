@@ -253,7 +253,7 @@ _POLICIES: dict[str, dict[str, str]] = {
         "p_collect": "chance a latent problem is collected",
         "sev_admit": "least severity the joint meeting admits into the whistle process",
         "p_community_power": "community's chance of success below which a problem exceeds its power",
-        "n_review_per_meeting": "problems the joint meeting can review per community",
+        "n_compile": "matters the dedicated staff compile per community per joint meeting",
         "dur_meeting_street": "days between the street's meetings that convene departments",
         "dur_meeting_department": "days between the district's consultation meetings",
         "dur_meeting_city": "days between the city's coordination meetings",
