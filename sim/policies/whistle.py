@@ -75,8 +75,13 @@ class WhistleParams(Params):
                            source="assumption: the whistle is for big and major matters (002: 大事不出街道)")
     p_community_power: float = param(0.37, lo=0.0, hi=1.0, unit="chance of success at the community",
                                      plausible=(0.25, 0.45),
-                                     source="assumption: a problem enters if it exceeds the community's power "
-                                            "(002: 570 of 950+ admitted by the joint meeting)")
+                                     source="assumption: a problem exceeds the community's power if the "
+                                            "community's chance on it is below this (002: the joint meeting decides)")
+    n_affected_per_1k: float = param(0.0, lo=0.0, unit="problems per 1,000 residents of the community",
+                                     plausible=(0.0, 4.0),
+                                     source="assumption: a matter is grave enough to whistle if it affects this many "
+                                            "residents (002: the joint meeting decides what enters); calibrated to "
+                                            "570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
     n_compile: float = param(1.0, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
                              plausible=(0.5, 3.0),
                              source="assumption: one dedicated person compiles the matters for the joint meeting "
@@ -149,6 +154,7 @@ class Whistle(Policy):
         self._open = np.zeros(n_cells, dtype=bool)  # the ledger (台账): matters in the whistle process
         self._joined = np.zeros(n_cells, dtype=np.int64)  # problems of each open matter
         self._solved = np.zeros(n_cells, dtype=np.int64)  # of them resolved so far
+        self._done = np.zeros(n_cells, dtype=bool)  # open matters already counted resolved
         self.attended_today = 0  # department-meetings attended today (for the cost)
         self.meetings_today = 0  # joint meetings held today (one per community)
 
@@ -199,8 +205,10 @@ class Whistle(Policy):
         compiled = cand[(np.arange(cand.size) - np.searchsorted(comm, comm)) < k[comm]]
         cat, sev = pool.cat[rows], pool.sev[rows]
         p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
-        power = np.bincount(cell, weights=p_comm, minlength=n_cells)[compiled] / n_res[compiled]
-        admit = compiled[(worst[compiled] >= p.sev_admit) & (power < p.p_community_power)]
+        beyond = np.bincount(cell, weights=p_comm < p.p_community_power, minlength=n_cells)[compiled] >= (
+            0.5 * n_res[compiled])  # most of its problems exceed the community's power
+        wide = n_res[compiled] * 1000.0 >= p.n_affected_per_1k * model.world.community_size[compiled // N_CATEGORIES]
+        admit = compiled[(worst[compiled] >= p.sev_admit) & beyond & wide]
         model.count(self.name, "collected", compiled.size)
         model.count(self.name, "entered", admit.size)
         model.count(self.name, "screened_out", compiled.size - admit.size)
@@ -215,7 +223,7 @@ class Whistle(Policy):
         model.count(self.name, "problems_entered", mine.size)
 
     def on_handle(self, model: Model, t: int) -> None:
-        """The ledger: tally the matters' problems resolved today; close matters with none open."""
+        """The ledger: a matter is resolved once most of its problems are; it closes when none is open."""
         if not self._open.any():
             return
         pool = model.problems
@@ -223,13 +231,15 @@ class Whistle(Policy):
         cell = self._cells(model, rows)
         done = pool.status[rows] < 0  # resolved today (closed rows leave the pool in the escalate phase)
         self._solved += np.bincount(cell[done], minlength=self._open.size)
-        left = np.bincount(cell[~done], minlength=self._open.size)
-        close = self._open & (left == 0)
+        solved = self._open & ~self._done & (2 * self._solved >= self._joined)  # most of its residents' problems
+        if solved.any():
+            model.count(self.name, "resolved", int(solved.sum()))
+            self._done |= solved
+        close = self._open & (np.bincount(cell[~done], minlength=self._open.size) == 0)
         if close.any():
-            ok = 2 * self._solved[close] >= self._joined[close]
-            model.count(self.name, "resolved", int(ok.sum()))
-            model.count(self.name, "lapsed", int((~ok).sum()))
+            model.count(self.name, "lapsed", int((close & ~self._done).sum()))
             self._open[close] = False
+            self._done[close] = False
 
     def _collect_day(self, t: int) -> bool:
         d = self.days(t)

@@ -46,7 +46,7 @@ class WhistlePolicy(ReferencePolicy):
         self.held = [0.0] * N_CATEGORIES
         self.attended = 0
         self.meetings = 0
-        self.matters: dict[tuple[int, int], list[int]] = {}  # the ledger: (community, category) -> [joined, solved]
+        self.matters: dict[tuple[int, int], list[int]] = {}  # the ledger: (community, category) -> counts
 
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day: joint meetings' screening, departments' meeting time, supervision (staff-days at pay)."""
@@ -103,12 +103,13 @@ class WhistlePolicy(ReferencePolicy):
         n_in = n_flagged = n_out = 0
         for key in compiled:
             probs = cells[key]
-            power = sum(model.authority[COMMUNITY][pr.cat] * model.severity_mult[pr.sev]
-                        * model.level_cat_mult[COMMUNITY][pr.cat] for pr in probs) / len(probs)
-            if max(pr.sev for pr in probs) >= p.sev_admit and power < p.p_community_power:
+            beyond = sum(model.authority[COMMUNITY][pr.cat] * model.severity_mult[pr.sev]
+                         * model.level_cat_mult[COMMUNITY][pr.cat] < p.p_community_power for pr in probs)
+            wide = len(probs) * 1000.0 >= p.n_affected_per_1k * len(model.communities[key[0]].residents)
+            if max(pr.sev for pr in probs) >= p.sev_admit and beyond >= 0.5 * len(probs) and wide:
                 n_in += 1
                 n_flagged += len(probs)
-                self.matters[key] = [len(probs), 0]
+                self.matters[key] = [len(probs), 0, 0]  # problems, of them resolved, counted resolved
                 for pr in probs:
                     pr.flags |= WHISTLE
             else:
@@ -122,7 +123,8 @@ class WhistlePolicy(ReferencePolicy):
         self.count(model, "problems_screened_out", n_out)
 
     def on_handle(self, model: ReferenceModel, t: int) -> None:
-        """The ledger: a matter's problems closed by now today were resolved; a matter with none open closes."""
+        """The ledger: problems closed by now today were resolved; a matter is resolved once most of its problems are
+        and closes when none is open."""
         if not self.matters:
             return
         left = dict.fromkeys(self.matters, 0)
@@ -134,10 +136,12 @@ class WhistlePolicy(ReferencePolicy):
                 else:
                     left[key] += 1
         for key, n_left in left.items():
+            ledger = self.matters[key]
+            if not ledger[2] and 2 * ledger[1] >= ledger[0]:  # most of its residents' problems resolved
+                ledger[2] = 1
+                self.count(model, "resolved", 1)
             if n_left == 0:
-                joined, solved = self.matters.pop(key)
-                self.count(model, "resolved", int(2 * solved >= joined))
-                self.count(model, "lapsed", int(2 * solved < joined))
+                self.count(model, "lapsed", 1 - self.matters.pop(key)[2])
 
     def on_plan(self, model: ReferenceModel, t: int) -> None:
         """Yesterday's meeting time goes back to the departments; today's meetings are held before the queues."""
