@@ -254,6 +254,7 @@ _POLICIES: dict[str, dict[str, str]] = {
         "sev_admit": "least severity the joint meeting admits into the whistle process",
         "p_community_power": "community's chance of success below which a problem exceeds its power",
         "n_compile": "matters the dedicated staff compile per community per joint meeting",
+        "n_affected_per_1k": "least problems per 1,000 residents of the community a matter needs to enter",
         "dur_meeting_street": "days between the street's meetings that convene departments",
         "dur_meeting_department": "days between the district's consultation meetings",
         "dur_meeting_city": "days between the city's coordination meetings",

@@ -7,12 +7,13 @@ Mechanism (docs/model.md §8.4):
   collects big and major latent problems on the ground and from units (each with chance
   ``p_collect``); these, and the problems escalated from the community to the street since the
   last meeting, are the candidates. Candidates of one kind in one community are one *matter*
-  (community x category): those of a kind whose matter is already in the whistle process join
-  it; of the others the dedicated staff compile ``n_compile`` matters per community (gravest,
-  then most residents, first) and the joint meeting admits a matter iff its gravest problem is at
-  least ``sev_admit`` grave and exceeds the community's power (the community's chance of solving
-  it is below ``p_community_power``). An admitted matter's problems carry the ``whistle`` flag;
-  the matter is closed when none of its problems is open, resolved iff at least half were;
+  (community x category; at most one open at a time, candidates of a kind whose matter is open
+  wait); the dedicated staff compile ``n_compile`` matters per community (most residents, then
+  gravest, first) and the joint meeting admits a matter iff its gravest problem is at least
+  ``sev_admit`` grave, most of its problems exceed the community's power (its chance on them is
+  below ``p_community_power``) and it affects at least ``n_affected_per_1k`` residents per 1,000
+  of the community. An admitted matter's problems carry the ``whistle`` flag; the matter is
+  resolved once half of its problems are, and closed when none is open;
 * four response levels (四类响应): the community keeps what it can handle; the street, the
   district departments and the city each hold a meeting every ``dur_meeting_*`` days (within the
   level's deadline) that convenes the departments of the categories of the whistled problems
@@ -77,13 +78,13 @@ class WhistleParams(Params):
                                      plausible=(0.25, 0.45),
                                      source="assumption: a problem exceeds the community's power if the "
                                             "community's chance on it is below this (002: the joint meeting decides)")
-    n_affected_per_1k: float = param(0.0, lo=0.0, unit="problems per 1,000 residents of the community",
-                                     plausible=(0.0, 4.0),
+    n_affected_per_1k: float = param(6.1, lo=0.0, unit="problems per 1,000 residents of the community",
+                                     plausible=(3.0, 9.0),
                                      source="assumption: a matter is grave enough to whistle if it affects this many "
                                             "residents (002: the joint meeting decides what enters); calibrated to "
                                             "570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
-    n_compile: float = param(1.0, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
-                             plausible=(0.5, 3.0),
+    n_compile: float = param(0.63, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
+                             plausible=(0.3, 1.5),
                              source="assumption: one dedicated person compiles the matters for the joint meeting "
                                     "(002: 落实专人对收集发现的问题进行梳理汇总); calibrated to 950+ matters "
                                     "city-wide (scenarios/calibration/bazhong.toml)")
