@@ -123,8 +123,7 @@ class WhistlePolicy(ReferencePolicy):
         self.count(model, "problems_screened_out", n_out)
 
     def on_handle(self, model: ReferenceModel, t: int) -> None:
-        """The ledger: problems closed by now today were resolved; a matter is resolved once most of its problems are
-        and closes when none is open."""
+        """The ledger: a matter is resolved once half its problems are (closed by now today), closed when none is open."""
         if not self.matters:
             return
         left = dict.fromkeys(self.matters, 0)
