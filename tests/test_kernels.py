@@ -60,7 +60,8 @@ from sim.core.windows import WINDOW_SERIES
 def busy_model() -> Model:
     """A medium model with every policy's world features, run 120 days (a full problem pool)."""
     sc = Scenario.from_dict({**Scenario().with_overrides({**MEDIUM, "run.n_steps": 200}).to_dict(),
-                             "policies": {"grid": {}, "whistle": {}, "alliance": {}}})
+                             "policies": {"grid": {}, "alliance": {},  # enough whistled matters that meetings are held
+                                          "whistle": {"n_compile": 3.0, "n_affected_per_1k": 0.0}}})
     m = Model(sc, seed=3)
     m.run(120, progress=False)
     return m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from paired import REPORTING_ALL, SMALL_WORLD, paired_effects
 from sim import Model, Scenario
 from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, FLAG_BIT, QUEUED, STREET
 from sim.core.kernels import handling
+from sim.core.scenario import load_scenario
 from sim.errors import ParameterError
 
 BASE = Scenario().with_overrides(SMALL_WORLD)
@@ -53,13 +55,15 @@ def test_whistle_cuts_abandonment_and_delay_of_big_problems() -> None:
     assert eff["share_resolved_city"].variant_mean > 0 == eff["share_resolved_city"].base_mean
 
 
-def test_whistle_ledger_counts_entered_and_resolved() -> None:
+def test_whistle_ledger_counts_matters_and_problems() -> None:
     m = Model(WHISTLE, seed=2)
     m.run(200, progress=False)
     s = m.summary()
-    assert s["whistle_entered"] == s["whistle_entered_escalated"] + s["whistle_entered_collected"]
-    assert s["whistle_collected"] == s["whistle_entered"] + s["whistle_screened_out"] + s["whistle_not_reviewed"]
-    assert 0 < s["flag_whistle_resolved"] <= s["whistle_entered"]
+    assert s["whistle_collected"] == s["whistle_entered"] + s["whistle_screened_out"] > 0
+    assert s["whistle_resolved"] + s["whistle_lapsed"] <= s["whistle_entered"]
+    assert s["whistle_problems_candidate"] == (s["whistle_problems_entered"] + s["whistle_problems_screened_out"]
+                                               + s["whistle_problems_not_compiled"])
+    assert 0 < s["flag_whistle_resolved"] <= s["whistle_problems_entered"]
     m.check_invariants()
 
 
@@ -73,34 +77,81 @@ def _busy(scenario: Scenario, days: int, seed: int = 3) -> Model:
     return m
 
 
-def test_screening_admits_by_the_rule_within_the_review_capacity() -> None:
-    """Every queued problem put before the joint meeting: admitted iff reviewed, >= big and beyond the community.
+def _unwhistle(m: Model) -> None:
+    """Clear the whistle flags and the ledger (a test puts its own matters before the meeting)."""
+    pool = m.problems
+    pool.flags[:pool.n] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)
+    _policy(m, "whistle")._open[:] = False
 
-    Seed 3 after 120 days: ~300 candidates in 2 communities, with review capacity 25 per community the
-    25 gravest of each are reviewed and about half of them admitted; counts by (category, severity) match.
-    """
-    m = _busy(WHISTLE.with_overrides({"policies.whistle.n_review_per_meeting": 25.0}), 120)
+
+def test_matters_are_compiled_by_community_and_kind_and_screened_by_the_rule() -> None:
+    """The queued problems put before the joint meeting: per community the 2 kinds with most problems (then the
+    gravest) are compiled into matters; a matter enters iff its gravest problem is >= big, most of its problems
+    exceed the community's power (its chance on them < 0.37) and it affects >= 4 per 1,000 of the community's
+    residents; all and only the entered matters' problems are flagged.
+
+    Seed 3 after 120 days: queued problems of 2 communities, 4 matters compiled, some entered."""
+    m = _busy(WHISTLE.with_overrides({"policies.whistle.n_compile": 2.0, "policies.whistle.n_affected_per_1k": 4.0}),
+              120)
     pol, pool, h = _policy(m, "whistle"), m.problems, m.handlers
+    _unwhistle(m)
     rows = np.flatnonzero(pool.status[:pool.n] == QUEUED)
-    pool.flags[rows] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)
-    before = m.summary().get("whistle_entered", 0.0)
-    pol._screen(m, rows, np.zeros(pool.flags.size, dtype=bool))
-    admitted = rows[(pool.flags[rows] & FLAG_BIT["whistle"]) != 0]
-    cat, sev = pool.cat[rows], pool.sev[rows]
+    before = {k: m.summary().get(f"whistle_{k}", 0.0) for k in ("collected", "entered", "problems_entered")}
+    pol._screen(m, rows)
+    comm, cat, sev = m.world.res_community[pool.res[rows]], pool.cat[rows], pool.sev[rows]
     p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
-    rule = (sev >= 2) & (p_comm < 0.37)
-    comm = m.world.res_community[pool.res[rows]]
+    flagged = (pool.flags[rows] & FLAG_BIT["whistle"]) != 0
+    n_compiled = n_entered = 0
     for c in np.unique(comm):
-        mine = comm == c
-        n_in = int(np.isin(rows[mine], admitted).sum())
-        order = np.lexsort((pool.t_found[rows[mine]], -sev[mine].astype(np.int64)))
-        assert n_in == int(rule[mine][order][:25].sum())  # the 25 gravest, longest waiting first, by the rule
-    assert np.all(rule[np.isin(rows, admitted)])  # nothing admitted against the rule
-    assert (m.summary()["whistle_entered"] - before) == admitted.size > 0
-    got = np.zeros((8, 4), dtype=int)
-    np.add.at(got, (pool.cat[admitted], pool.sev[admitted]), 1)
-    # small ones, and big sanitation and disputes (within the community's power), stay out
-    assert got[:, :2].sum() == 0 and got[:, 2][[0, 2]].sum() == 0
+        kinds = sorted((-int(((comm == c) & (cat == k)).sum()), -int(sev[(comm == c) & (cat == k)].max()), int(k))
+                       for k in np.unique(cat[comm == c]))
+        for _, _, k in kinds[:2]:
+            mine = (comm == c) & (cat == k)
+            n_compiled += 1
+            enters = bool(sev[mine].max() >= 2 and (p_comm[mine] < 0.37).mean() >= 0.5
+                          and mine.sum() * 1000 >= 4.0 * m.world.community_size[c])
+            n_entered += enters
+            assert np.all(flagged[mine] == enters)  # a matter's problems enter together
+            assert pol._open[c * 8 + k] == enters and (not enters or pol._joined[c * 8 + k] == mine.sum())
+    assert n_compiled == 2 * m.world.n_communities and 0 < n_entered
+    assert flagged.sum() == pol._joined[pol._open].sum()  # nothing outside the entered matters
+    after = m.summary()
+    assert after["whistle_collected"] - before["collected"] == n_compiled
+    assert after["whistle_entered"] - before["entered"] == n_entered
+    assert after["whistle_problems_entered"] - before["problems_entered"] == flagged.sum()
+
+
+def test_a_matter_is_resolved_once_half_its_problems_are_and_closes_when_none_is_open() -> None:
+    """The ledger: matter a has 2 of its 4 problems resolved (resolved at once, counted once, closed when its last
+    problem is resolved); matter b has 1 of 4 resolved and its others leave unresolved (lapsed when it closes)."""
+    m = _busy(WHISTLE, 120)
+    pol, pool = _policy(m, "whistle"), m.problems
+    _unwhistle(m)
+    rows = np.flatnonzero(pool.status[:pool.n] == QUEUED)
+    cells, n = np.unique(pol._cells(m, rows), return_counts=True)
+    a, b = cells[n >= 4][:2]
+    cell = pol._cells(m, rows)
+    ra, rb = rows[cell == a][:4], rows[cell == b][:4]
+    pol._open[[a, b]] = True
+    pol._joined[[a, b]] = 4
+    pol._solved[[a, b]] = 0
+    pool.flags[np.concatenate([ra, rb])] |= FLAG_BIT["whistle"]
+    before = {k: m.summary().get(f"whistle_{k}", 0.0) for k in ("resolved", "lapsed")}
+    m.resolve(ra[:2], m.clock)
+    m.resolve(rb[:1], m.clock)
+    pol.on_handle(m, m.clock)
+    s = m.summary()
+    assert pol._open[a] and pol._open[b] and pol._solved[a] == 2 and pol._solved[b] == 1
+    assert s["whistle_resolved"] - before["resolved"] == 1 and pol._done[a] and not pol._done[b]
+    pool.drop_closed()
+    left = pol._cells(m, np.arange(pool.n))
+    whistled = (pool.flags[:pool.n] & FLAG_BIT["whistle"]) != 0
+    m.resolve(np.flatnonzero(whistled & (left == a)), m.clock)  # the rest of a resolved
+    pool.flags[np.flatnonzero(whistled & (left == b))] &= np.uint8(~FLAG_BIT["whistle"] & 0xFF)  # b's others gone
+    pol.on_handle(m, m.clock)
+    s = m.summary()
+    assert not pol._open[a] and not pol._open[b] and pol._solved[a] == 4
+    assert s["whistle_resolved"] - before["resolved"] == 1 and s["whistle_lapsed"] - before["lapsed"] == 1
 
 
 def test_meetings_take_departments_capacity_on_meeting_days() -> None:
@@ -151,8 +202,11 @@ def test_assessment_raises_responsiveness_of_poorly_rated_departments() -> None:
 
 def test_five_powers_raise_department_response_and_solve_more_convened_matters() -> None:
     """With the whistle, the street's assessment (gain 1 vs 0) raises departments' response above 1 and the
-    share of convened matters solved at the meetings. Seeds 1-4, 365 days: see the effect printed on failure."""
-    base = BASE.with_overrides({"policies.street_empowerment": {"assess_gain": 0.0}, "policies.whistle": {}})
+    share of convened matters solved at the meetings, when the meetings have more whistled problems than their
+    budget (3 matters compiled per community a month, no size threshold; with the calibrated 0.63 the budget
+    seldom binds and the response has nothing to act on). Seeds 1-6, 365 days: 0.111 -> 0.135, z = 3.5."""
+    base = BASE.with_overrides({"policies.street_empowerment": {"assess_gain": 0.0},
+                                "policies.whistle": {"n_compile": 3.0, "n_affected_per_1k": 0.0}})
     var = base.with_overrides({"policies.street_empowerment.assess_gain": 1.0})
     eff = paired_effects(base, var, [("solved_per_convened",
                                       lambda d: d["whistle_convened_solved"] / max(d["whistle_convened"], 1.0))],
@@ -220,3 +274,22 @@ def test_bad_params(policy: str, key: str, value: object) -> None:
     with pytest.raises(ParameterError) as err:
         BASE.with_overrides({f"policies.{policy}.{key}": value})
     assert f"policies.{policy}.{key.split('.')[0]}" in str(err.value)
+
+
+def test_shipped_screening_admits_the_documented_share_of_matters() -> None:
+    """The shipped Bazhong scenario (calibrated), from the reform day, 365 days, seeds 201-204 (not the
+    calibration's): the joint meeting admits 570 / 950 = 0.60 of the compiled matters within the calibration
+    target's tolerance (10%), and ~950 / 1.5 years per 73 communities are compiled (within 40%). The calibration's
+    check replicates gave 0.616 [0.580, 0.653] (run sd 0.043) and 564 a year; these seeds give 0.630 and 538."""
+    sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "bazhong_street_whistle.toml",
+                       {"reform.start_day": 0})
+    share, count = [], []
+    for seed in range(201, 205):
+        m = Model(sc, seed=seed)
+        m.run(365, progress=False)
+        s = m.summary()
+        share.append(s["whistle_entered"] / s["whistle_collected"])
+        count.append(s["whistle_collected"] * 73 / m.world.n_communities)
+    print(np.mean(share), np.mean(count))
+    assert abs(np.mean(share) - 0.6) <= 0.06
+    assert abs(np.mean(count) - 633) <= 0.4 * 633

@@ -2,14 +2,18 @@
 
 Mechanism (docs/model.md §8.4):
 
-* three sources and screening (三条路径 … 经联席会议审定后，确认是否纳入吹哨范围): every
-  ``dur_collect`` days the community collects big and major latent problems on the ground and
-  from units (each with chance ``p_collect``); these, and the problems escalated from the
-  community to the street since the last meeting, are put before the community's joint meeting.
-  The meeting reviews at most ``n_review_per_meeting`` of them per community (gravest first) and
-  admits a problem iff it is at least ``sev_admit`` grave and exceeds the community's power: the
-  community's chance of solving it is below ``p_community_power``. Admitted problems carry the
-  ``whistle`` flag;
+* three sources, compilation into matters and screening (三条路径 … 落实专人对收集发现的问题进行
+  梳理汇总，经联席会议审定后，确认是否纳入吹哨范围): every ``dur_collect`` days the community
+  collects big and major latent problems on the ground and from units (each with chance
+  ``p_collect``); these, and the problems escalated from the community to the street since the
+  last meeting, are the candidates. Candidates of one kind in one community are one *matter*
+  (community x category; at most one open at a time, candidates of a kind whose matter is open
+  wait); the dedicated staff compile ``n_compile`` matters per community (most residents, then
+  gravest, first) and the joint meeting admits a matter iff its gravest problem is at least
+  ``sev_admit`` grave, most of its problems exceed the community's power (its chance on them is
+  below ``p_community_power``) and it affects at least ``n_affected_per_1k`` residents per 1,000
+  of the community. An admitted matter's problems carry the ``whistle`` flag; the matter is
+  resolved once half of its problems are, and closed when none is open;
 * four response levels (四类响应): the community keeps what it can handle; the street, the
   district departments and the city each hold a meeting every ``dur_meeting_*`` days (within the
   level's deadline) that convenes the departments of the categories of the whistled problems
@@ -24,8 +28,9 @@ Mechanism (docs/model.md §8.4):
   residents give up less (``abandon_cut``), and whistled problems are represented (their case is
   followed up for the resident, ``model.represented_flags``), so residents seldom chase them (§7.6).
 
-002's figures: 950+ problems collected, 570 entered the whistle process, 360 resolved; the
-summary reports ``whistle_collected``, ``whistle_entered`` and ``flag_whistle_resolved``.
+002's figures: 950+ matters ("问题", 69 kinds) collected, 570 entered the whistle process, 360
+resolved; the summary reports them as ``whistle_collected``, ``whistle_entered`` and
+``whistle_resolved`` (matters), and ``flag_whistle_resolved`` (residents' problems).
 """
 
 from __future__ import annotations
@@ -71,12 +76,18 @@ class WhistleParams(Params):
                            source="assumption: the whistle is for big and major matters (002: 大事不出街道)")
     p_community_power: float = param(0.37, lo=0.0, hi=1.0, unit="chance of success at the community",
                                      plausible=(0.25, 0.45),
-                                     source="assumption: a problem enters if it exceeds the community's power "
-                                            "(002: 570 of 950+ admitted by the joint meeting)")
-    n_review_per_meeting: float = param(110.0, lo=0.0, unit="problems per community per meeting",
-                                        plausible=(50.0, 250.0),
-                                        source="assumption (one specialist sorts the problems, 002: 落实专人); "
-                                               "calibrated to 570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
+                                     source="assumption: a problem exceeds the community's power if the "
+                                            "community's chance on it is below this (002: the joint meeting decides)")
+    n_affected_per_1k: float = param(6.1, lo=0.0, unit="problems per 1,000 residents of the community",
+                                     plausible=(3.0, 9.0),
+                                     source="assumption: a matter is grave enough to whistle if it affects this many "
+                                            "residents (002: the joint meeting decides what enters); calibrated to "
+                                            "570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
+    n_compile: float = param(0.63, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
+                             plausible=(0.3, 1.5),
+                             source="assumption: one dedicated person compiles the matters for the joint meeting "
+                                    "(002: 落实专人对收集发现的问题进行梳理汇总); calibrated to 950+ matters "
+                                    "city-wide (scenarios/calibration/bazhong.toml)")
     dur_meeting_street: int = param(7, lo=1, unit="days", plausible=(5, 10),
                                     source="assumption: the street's directed whistle (定向吹哨), within its deadline")
     dur_meeting_department: int = param(14, lo=1, unit="days", plausible=(7, 20),
@@ -109,8 +120,9 @@ class Whistle(Policy):
     """Screening by the joint meeting, response levels that convene departments, deadlines that threaten."""
 
     name = "whistle"
-    counters = ("collected", "entered", "entered_collected", "entered_escalated", "screened_out", "not_reviewed",
-                "convened", "convened_solved", "meetings")
+    counters = ("collected", "entered", "screened_out", "resolved", "lapsed", "problems_candidate",
+                "problems_entered", "problems_screened_out", "problems_not_compiled", "convened", "convened_solved",
+                "meetings")
     Params = WhistleParams
     params: WhistleParams
 
@@ -139,6 +151,11 @@ class Whistle(Policy):
         model.represented_flags |= _WHISTLE  # a case officer follows up
         self._t_screened = model.clock  # escalations since then are put before the next joint meeting
         self._held = np.zeros(N_CATEGORIES, dtype=np.float32)  # department effort taken by today's meetings
+        n_cells = model.world.n_communities * N_CATEGORIES  # matters: one per (community, category) at a time
+        self._open = np.zeros(n_cells, dtype=bool)  # the ledger (台账): matters in the whistle process
+        self._joined = np.zeros(n_cells, dtype=np.int64)  # problems of each open matter
+        self._solved = np.zeros(n_cells, dtype=np.int64)  # of them resolved so far
+        self._done = np.zeros(n_cells, dtype=bool)  # open matters already counted resolved
         self.attended_today = 0  # department-meetings attended today (for the cost)
         self.meetings_today = 0  # joint meetings held today (one per community)
 
@@ -153,7 +170,7 @@ class Whistle(Policy):
         model.mark_found(hit, POLICY_FIND, t)
 
     def on_route(self, model: Model, t: int) -> None:
-        """The joint meeting: the collected and escalated problems are screened into the whistle process."""
+        """The joint meeting: the collected and escalated problems are compiled into matters and screened."""
         if not self._collect_day(t):
             return
         pool = model.problems
@@ -162,29 +179,68 @@ class Whistle(Policy):
         escalated = open_ & (pool.level >= STREET) & (pool.t_level > self._t_screened) & (pool.t_found < pool.t_level)
         self._t_screened = t
         self.meetings_today = model.world.n_communities
-        self._screen(model, np.flatnonzero(collected | escalated), collected)
+        self._screen(model, np.flatnonzero(collected | escalated))
 
-    def _screen(self, model: Model, rows: np.ndarray, collected: np.ndarray) -> None:
-        """Review up to ``n_review_per_meeting`` per community, gravest and longest waiting first; admit by the rule."""
+    def _cells(self, model: Model, rows: np.ndarray) -> np.ndarray:
+        """The matter (community x category) each problem row belongs to."""
+        pool = model.problems
+        return model.world.res_community[pool.res[rows]].astype(np.int64) * N_CATEGORIES + pool.cat[rows]
+
+    def _screen(self, model: Model, rows: np.ndarray) -> None:
+        """Compile ``n_compile`` matters per community from the candidates of kinds with no open matter; screen them."""
         p, pool, h = self.params, model.problems, model.handlers
-        model.count(self.name, "collected", rows.size)
-        comm = model.world.res_community[pool.res[rows]]
-        order = np.lexsort((pool.t_found[rows], -pool.sev[rows].astype(np.int64), comm))
-        rows, comm = rows[order], comm[order]
-        first = np.searchsorted(comm, comm)  # each community's first position in the sorted list
-        reviewed = (np.arange(rows.size) - first) < p.n_review_per_meeting
+        model.count(self.name, "problems_candidate", rows.size)
+        cell = self._cells(model, rows)
+        free = ~self._open[cell]  # a kind whose matter is open waits until it is closed
+        rows, cell = rows[free], cell[free]
+        n_cells = self._open.size
+        n_res = np.bincount(cell, minlength=n_cells)
+        worst = np.full(n_cells, -1, dtype=np.int64)
+        np.maximum.at(worst, cell, pool.sev[rows].astype(np.int64))
+        cand = np.flatnonzero(n_res > 0)
+        comm = cand // N_CATEGORIES
+        order = np.lexsort((-worst[cand], -n_res[cand], comm))  # per community: most residents, then gravest
+        cand, comm = cand[order], comm[order]
+        n_comm = model.world.n_communities
+        k = np.floor(p.n_compile) + (self.rng.random(n_comm) < p.n_compile - np.floor(p.n_compile))
+        compiled = cand[(np.arange(cand.size) - np.searchsorted(comm, comm)) < k[comm]]
         cat, sev = pool.cat[rows], pool.sev[rows]
         p_comm = h.authority[COMMUNITY, cat] * h.severity_mult[sev] * h.level_cat_mult[COMMUNITY, cat]
-        admit = reviewed & (sev >= p.sev_admit) & (p_comm < p.p_community_power)
-        model.count(self.name, "not_reviewed", int((~reviewed).sum()))
-        model.count(self.name, "screened_out", int((reviewed & ~admit).sum()))
-        fresh = rows[admit]
-        if fresh.size:
-            pool.flags[fresh] |= _WHISTLE
-            n_coll = int(collected[fresh].sum())
-            model.count(self.name, "entered", fresh.size)
-            model.count(self.name, "entered_collected", n_coll)
-            model.count(self.name, "entered_escalated", fresh.size - n_coll)
+        beyond = np.bincount(cell, weights=p_comm < p.p_community_power, minlength=n_cells)[compiled] >= (
+            0.5 * n_res[compiled])  # most of its problems exceed the community's power
+        wide = n_res[compiled] * 1000.0 >= p.n_affected_per_1k * model.world.community_size[compiled // N_CATEGORIES]
+        admit = compiled[(worst[compiled] >= p.sev_admit) & beyond & wide]
+        model.count(self.name, "collected", compiled.size)
+        model.count(self.name, "entered", admit.size)
+        model.count(self.name, "screened_out", compiled.size - admit.size)
+        model.count(self.name, "problems_not_compiled", int(free.size - free.sum() + n_res.sum()
+                                                             - n_res[compiled].sum()))
+        model.count(self.name, "problems_screened_out", int(n_res[compiled].sum() - n_res[admit].sum()))
+        self._open[admit] = True
+        self._joined[admit] = n_res[admit]
+        self._solved[admit] = 0
+        mine = rows[self._open[cell]]
+        pool.flags[mine] |= _WHISTLE  # the matter's problems are whistled: represented, convened
+        model.count(self.name, "problems_entered", mine.size)
+
+    def on_handle(self, model: Model, t: int) -> None:
+        """The ledger: a matter is resolved once most of its problems are; it closes when none is open."""
+        if not self._open.any():
+            return
+        pool = model.problems
+        rows = np.flatnonzero((pool.flags & _WHISTLE) != 0)
+        cell = self._cells(model, rows)
+        done = pool.status[rows] < 0  # resolved today (closed rows leave the pool in the escalate phase)
+        self._solved += np.bincount(cell[done], minlength=self._open.size)
+        solved = self._open & ~self._done & (2 * self._solved >= self._joined)  # most of its residents' problems
+        if solved.any():
+            model.count(self.name, "resolved", int(solved.sum()))
+            self._done |= solved
+        close = self._open & (np.bincount(cell[~done], minlength=self._open.size) == 0)
+        if close.any():
+            model.count(self.name, "lapsed", int((close & ~self._done).sum()))
+            self._open[close] = False
+            self._done[close] = False
 
     def _collect_day(self, t: int) -> bool:
         d = self.days(t)
@@ -212,7 +268,8 @@ class Whistle(Policy):
             return
         cat = pool.cat[rows].astype(np.int64)
         street = model.world.res_street[pool.res[rows]]
-        order = np.lexsort((pool.t_level[rows], cat, pool.handler[rows]))
+        comm = model.world.res_community[pool.res[rows]]  # a department works one matter's problems together
+        order = np.lexsort((pool.t_level[rows], comm, cat, pool.handler[rows]))
         rows, cat, street = rows[order], cat[order], street[order]
         group = np.unique(pool.handler[rows].astype(np.int64) * N_CATEGORIES + cat, return_inverse=True)[1]
         n_groups = int(group.max()) + 1

@@ -1,7 +1,8 @@
-"""Reference whistle policy (docs/model.md §8.4): screening, meetings that convene departments, deadlines and their threat."""
+"""Reference whistle policy (docs/model.md §8.4): matters compiled and screened, meetings that convene departments, deadlines."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from sim.config.taxonomy import (
@@ -45,6 +46,7 @@ class WhistlePolicy(ReferencePolicy):
         self.held = [0.0] * N_CATEGORIES
         self.attended = 0
         self.meetings = 0
+        self.matters: dict[tuple[int, int], list[int]] = {}  # the ledger: (community, category) -> counts
 
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day: joint meetings' screening, departments' meeting time, supervision (staff-days at pay)."""
@@ -69,40 +71,76 @@ class WhistlePolicy(ReferencePolicy):
         model.mark_found(collected, POLICY_FIND, t)
 
     def on_route(self, model: ReferenceModel, t: int) -> None:
-        """The joint meeting screens the problems collected today and those escalated since its last meeting."""
+        """The joint meeting: candidates are compiled into matters (community x category) and screened."""
         if not self.collect_day(t):
             return
-        p = self.p
         cands = [pr for pr in model.problems if not pr.closed and pr.status == QUEUED and not pr.flags & WHISTLE
                  and ((pr.finder == POLICY_FIND and pr.t_found == t)
                       or (pr.level >= STREET and pr.t_level > self.t_screened and pr.t_found < pr.t_level))]
         self.t_screened = t
         self.meetings = len(model.communities)
-        self.count(model, "collected", len(cands))
-        by_comm: dict[int, list[Problem]] = {}
+        self.count(model, "problems_candidate", len(cands))
+        cells: dict[tuple[int, int], list[Problem]] = {}
+        waiting = 0
         for pr in cands:
-            by_comm.setdefault(pr.res.community.index, []).append(pr)
-        n_in = n_coll = n_out = n_skip = 0
-        for probs in by_comm.values():
-            probs.sort(key=lambda pr: (-pr.sev, pr.t_found))
-            for k, pr in enumerate(probs):
-                if k >= p.n_review_per_meeting:
-                    n_skip += 1
-                    continue
-                p_comm = (model.authority[COMMUNITY][pr.cat] * model.severity_mult[pr.sev]
-                          * model.level_cat_mult[COMMUNITY][pr.cat])
-                if pr.sev >= p.sev_admit and p_comm < p.p_community_power:
+            key = (pr.res.community.index, pr.cat)
+            if key in self.matters:
+                waiting += 1  # its kind's matter is open: it waits until that is closed
+            else:
+                cells.setdefault(key, []).append(pr)
+        self.screen(model, cells, waiting)
+
+    def screen(self, model: ReferenceModel, cells: dict[tuple[int, int], list[Problem]], waiting: int) -> None:
+        """Compile ``n_compile`` matters per community (most residents, then gravest); admit by the rule."""
+        p = self.p
+        n = p.n_compile
+        rng = self.rng(model)
+        k = [math.floor(n) + (rng.random() < n - math.floor(n)) for _ in model.communities]
+        by_comm: dict[int, list[tuple[int, int]]] = {}
+        for key in sorted(cells, key=lambda kc: (kc[0], -len(cells[kc]), -max(pr.sev for pr in cells[kc]), kc[1])):
+            by_comm.setdefault(key[0], []).append(key)
+        compiled = [key for comm, keys in by_comm.items() for key in keys[:k[comm]]]
+        n_in = n_flagged = n_out = 0
+        for key in compiled:
+            probs = cells[key]
+            beyond = sum(model.authority[COMMUNITY][pr.cat] * model.severity_mult[pr.sev]
+                         * model.level_cat_mult[COMMUNITY][pr.cat] < p.p_community_power for pr in probs)
+            wide = len(probs) * 1000.0 >= p.n_affected_per_1k * len(model.communities[key[0]].residents)
+            if max(pr.sev for pr in probs) >= p.sev_admit and beyond >= 0.5 * len(probs) and wide:
+                n_in += 1
+                n_flagged += len(probs)
+                self.matters[key] = [len(probs), 0, 0]  # problems, of them resolved, counted resolved
+                for pr in probs:
                     pr.flags |= WHISTLE
-                    n_in += 1
-                    n_coll += pr.finder == POLICY_FIND and pr.t_found == t
+            else:
+                n_out += len(probs)
+        self.count(model, "collected", len(compiled))
+        self.count(model, "entered", n_in)
+        self.count(model, "screened_out", len(compiled) - n_in)
+        self.count(model, "problems_not_compiled", waiting + sum(len(v) for v in cells.values())
+                   - sum(len(cells[key]) for key in compiled))
+        self.count(model, "problems_entered", n_flagged)
+        self.count(model, "problems_screened_out", n_out)
+
+    def on_handle(self, model: ReferenceModel, t: int) -> None:
+        """The ledger: a matter is resolved once half its problems are (closed by now today), closed when none is open."""
+        if not self.matters:
+            return
+        left = dict.fromkeys(self.matters, 0)
+        for pr in model.problems:
+            if pr.flags & WHISTLE:
+                key = (pr.res.community.index, pr.cat)
+                if pr.closed:
+                    self.matters[key][1] += 1
                 else:
-                    n_out += 1
-        self.count(model, "not_reviewed", n_skip)
-        self.count(model, "screened_out", n_out)
-        if n_in:
-            self.count(model, "entered", n_in)
-            self.count(model, "entered_collected", n_coll)
-            self.count(model, "entered_escalated", n_in - n_coll)
+                    left[key] += 1
+        for key, n_left in left.items():
+            ledger = self.matters[key]
+            if not ledger[2] and 2 * ledger[1] >= ledger[0]:  # most of its residents' problems resolved
+                ledger[2] = 1
+                self.count(model, "resolved", 1)
+            if n_left == 0:
+                self.count(model, "lapsed", 1 - self.matters.pop(key)[2])
 
     def on_plan(self, model: ReferenceModel, t: int) -> None:
         """Yesterday's meeting time goes back to the departments; today's meetings are held before the queues."""
@@ -147,7 +185,7 @@ class WhistlePolicy(ReferencePolicy):
             budget = want[(h, c)] * (free[c] / total[c] if total[c] > free[c] else 1.0)
             self.held[c] += p.effort_attend
             used = 0.0
-            for pr in sorted(probs, key=lambda pr: (pr.t_level, pr.t_arise, pr.tiebreak)):
+            for pr in sorted(probs, key=lambda pr: (pr.res.community.index, pr.t_level, pr.t_arise, pr.tiebreak)):
                 n_convened += 1
                 s = pr.res.community.street.index
                 if lvl == STREET:
