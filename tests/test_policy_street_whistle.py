@@ -254,9 +254,10 @@ def test_whistle_costs_staff_time_by_item() -> None:
     m = Model(both, seed=1)
     wh, emp, c = _policy(m, "whistle"), _policy(m, "street_empowerment"), m.scenario.costs
     wh.meetings_today, wh.attended_today = 2, 3
+    wh._held = np.array([1.5, 0.0, 0.25, 0, 0, 0, 0, 0], dtype=np.float32)  # departments' time at today's meetings
     items = wh.cost_items(m)
     assert items["screening"] == pytest.approx(2 * c.whistle_screening_staff_days * c.pay_official_per_day)
-    assert items["meeting_time"] == pytest.approx(3 * 0.5 * c.pay_official_per_day)
+    assert items["meeting_time"] == pytest.approx(1.75 * c.cost_department_staff_day)
     assert items["supervision"] == pytest.approx(
         2 * c.whistle_supervision_days_per_community_per_year * c.pay_official_per_day / 365)
     e = emp.cost_items(m)

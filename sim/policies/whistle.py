@@ -316,11 +316,15 @@ class Whistle(Policy):
 
     # ---- cost ------------------------------------------------------------------------------------
     def cost_items(self, model: Model) -> dict[str, float]:
-        """Today's staff time of the joint meetings and of departments at meetings, and the supervision (yuan)."""
+        """Today's staff time of the joint meetings and of departments at meetings, and the supervision (yuan).
+
+        Departments' meeting time (attendance and the convened problems worked) is taken from their
+        day outside the handle phase, so it is costed here, at the departments' staff-day cost.
+        """
         c = model.scenario.costs
         return {
             "screening": self.meetings_today * c.whistle_screening_staff_days * c.pay_official_per_day,
-            "meeting_time": self.attended_today * self.params.effort_attend * c.pay_official_per_day,
+            "meeting_time": float(self._held.sum()) * c.cost_department_staff_day,
             "supervision": model.world.n_communities * c.whistle_supervision_days_per_community_per_year
                            * c.pay_official_per_day / 365.0,
         }

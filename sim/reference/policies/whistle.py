@@ -51,10 +51,10 @@ class WhistlePolicy(ReferencePolicy):
     def cost_per_day(self, model: ReferenceModel) -> float:
         """Yuan a day: joint meetings' screening, departments' meeting time, supervision (staff-days at pay)."""
         c = model.sc.costs
-        return c.pay_official_per_day * (self.meetings * c.whistle_screening_staff_days
-                                         + self.attended * self.p.effort_attend
-                                         + len(model.communities) * c.whistle_supervision_days_per_community_per_year
-                                         / 365)
+        return (c.pay_official_per_day * (self.meetings * c.whistle_screening_staff_days
+                                          + len(model.communities) * c.whistle_supervision_days_per_community_per_year
+                                          / 365)
+                + sum(self.held) * c.cost_department_staff_day)  # departments' meeting time: attendance and work
 
     def collect_day(self, t: int) -> bool:
         """Collection and joint meeting every ``dur_collect`` days after the reform day."""
