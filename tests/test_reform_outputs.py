@@ -117,12 +117,16 @@ def test_cli_run_policy_switch_needs_enabled(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert rc == 2 and "policy 'whistle' is off" in err and "--set policies.whistle.deadline_street=9" in err
     assert not (tmp_path / "r.db").exists()
-    costs = []
+    summaries = []
     for sets in ([], ["--set", "policies.whistle.deadline_street=9", "--set", "policies.whistle.enabled=true"]):
         day0 = ["--set", "reform.start_day=0", "--set", "reform.dur_warmup=0"]  # the policy acts from day 0
         assert main(["run", str(BASELINE), "--steps", "3", "--db", db, "--json", *day0, *sets]) == 0  # either order
-        costs.append(json.loads(capsys.readouterr().out)["summary"]["cost_yuan"])
-    assert costs[1] - costs[0] == pytest.approx(3 * 20_000.0 * 4 / 365)  # the whistle's running cost: it is on
+        summaries.append(json.loads(capsys.readouterr().out)["summary"])
+    # the whistle is on: its supervision (staff-days a year per community, at pay) is booked every day
+    c = load_scenario(BASELINE).costs
+    assert "cost_whistle_supervision_yuan" not in summaries[0]
+    assert summaries[1]["cost_whistle_supervision_yuan"] == pytest.approx(
+        3 * 4 * c.whistle_supervision_days_per_community_per_year * c.pay_official_per_day / 365)
 
 
 # ---- no silent switches: the library ------------------------------------------------------------------

@@ -231,10 +231,10 @@ def test_with_overrides_validates_and_names_the_dotted_key() -> None:
 def test_with_overrides_returns_a_new_scenario() -> None:
     sc = Scenario()
     new = sc.with_overrides({"community.n_staff_per_10k": 30.0, "handling.authority.street.safety": 0.9,
-                             "policies.whistle.deadline_street": 5.0, "policies.whistle.enabled": True})
+                             "policies.whistle.deadline_street": 9.0, "policies.whistle.enabled": True})
     assert new.community.n_staff_per_10k == 30.0 and sc.community.n_staff_per_10k != 30.0
     assert new.handling.authority.street.safety == 0.9
-    assert new.policy("whistle").deadline_street == 5.0 and sc.policy("whistle") is None
+    assert new.policy("whistle").deadline_street == 9.0 and sc.policy("whistle") is None
     # everything not overridden is unchanged
     assert dataclasses.replace(new, community=sc.community, handling=sc.handling, policies=()) == sc
     with pytest.raises(dataclasses.FrozenInstanceError):

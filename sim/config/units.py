@@ -36,7 +36,9 @@ _EXACT: dict[str, str] = {
 #: (pattern on the name, unit), the first match wins
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), u) for p, u in (
     (r"_t(50|90)$", "days"),                      # days after the reform until the series covered 50/90%
-    (r"days_to_", "days"),
+    (r"days_to_|^wait_days_", "days"),           # days to resolution; days waited at the level of resolution
+    (r"^backlog_", "problems"),                   # problems queued at a level at the end of the run
+    (r"^utilisation_", SHARE),                    # effort spent over effort available, by level
     (r"^problems_|^flag_|_found(_early)?$", "problems"),
     (r"(^|_)(satisfaction|trust|efficacy)(_|$)", SCORE),
     (r"(^|_)(resolution|abandonment|reporting|self_report)_rate|^share_", SHARE),
@@ -66,7 +68,7 @@ def metric_unit(name: str) -> str:
 def is_count(name: str) -> bool:
     """Whether the values of metric ``name`` are whole numbers: a count, or a number of days (not a median or mean)."""
     return (metric_unit(name) in COUNT_UNITS and "days_to_" not in name
-            and not name.endswith(("_change", "_pre", "_post")))
+            and not name.endswith(("_change", "_pre", "_post", "_median")))
 
 
 def units_of(names: Iterable[str]) -> dict[str, str]:

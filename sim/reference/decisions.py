@@ -9,7 +9,7 @@ from sim.config.taxonomy import COMMUNITY, OLD, PROPERTY, QUEUED
 from sim.reference.streams import beta_mean
 
 if TYPE_CHECKING:
-    from sim.reference.agents import PropertyFirm
+    from sim.reference.agents import Problem, PropertyFirm
     from sim.reference.model import ReferenceModel
 
 DUR_DECISION = 30
@@ -60,3 +60,14 @@ def _firm_month(model: ReferenceModel, firm: PropertyFirm, n_complaining: int, t
         comp.firm = None
         for prob in list(firm.queue.values()):
             model.place(prob, COMMUNITY, t)
+
+
+def recontact_hazard(model: ReferenceModel, prob: Problem, waited: int) -> float:
+    """Daily chance of a repeat contact of an overdue problem (§7.6 step 2): it ramps from 0 at the
+    expected wait to ``rate_recontact`` at ``ratio_full_recontact`` times it, cut if represented.
+    """
+    p = model.sc.problems
+    ratio = waited / max(model.dur_expected_wait[prob.sev], 1.0)
+    ramp = min((ratio - 1.0) / max(p.ratio_full_recontact - 1.0, 1e-6), 1.0)
+    rep = p.recontact_represented if prob.flags & model.represented_flags else 1.0
+    return p.rate_recontact * ramp * rep

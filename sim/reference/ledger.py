@@ -223,3 +223,30 @@ def summary(model: ReferenceModel) -> dict[str, float]:
     out.update(led.policy)
     out.update(reform_summary(model))
     return {k: float(v) for k, v in out.items()}
+
+
+def day_cost(model: ReferenceModel) -> float:
+    """Yuan today (§7.9): the pre-reform grid roles' and community staff's pay, events, the staff-days
+    streets, departments and the city spent, and every policy's cost.
+    """
+    c = model.sc.costs
+    pay = (model.n_grid_roles * c.pay_grid_worker
+           + sum(cm.n_staff for cm in model.communities) * c.pay_community_staff) / 30.0
+    staff_days = (sum(s.used for s in model.streets) * c.cost_street_staff_day
+                  + sum(d.used for d in model.departments) * c.cost_department_staff_day
+                  + model.city.used * c.cost_city_staff_day)
+    return pay + model.events_today * c.cost_event + staff_days + sum(p.cost_per_day(model) for p in model.policies)
+
+
+def book_utilisation(model: ReferenceModel) -> tuple[float, float]:
+    """Add today's community staff's and grid workers' busy and available effort to the ledger; today's shares."""
+    led = model.ledger
+    busy = sum(min(cm.used, cm.capacity()) + cm.admin_effort() for cm in model.communities)
+    avail = sum(cm.staff_effort() + cm.extra for cm in model.communities)
+    g_busy = sum(min(g.used, g.capacity()) for g in model.grids)
+    g_avail = sum(g.capacity() for g in model.grids)
+    led.staff_busy += busy
+    led.staff_available += avail
+    led.grid_busy += g_busy
+    led.grid_available += g_avail
+    return (busy / avail if avail else math.nan), (g_busy / g_avail if g_avail else math.nan)

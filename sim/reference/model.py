@@ -32,8 +32,8 @@ from sim.config.taxonomy import (
 from sim.core.results import SERIES
 from sim.core.scenario import Scenario
 from sim.reference.agents import Handler, Problem, Resident
-from sim.reference.decisions import DUR_DECISION, decide_month
-from sim.reference.ledger import Ledger, series_row
+from sim.reference.decisions import DUR_DECISION, decide_month, recontact_hazard
+from sim.reference.ledger import Ledger, book_utilisation, day_cost, series_row
 from sim.reference.policies import make_policy
 from sim.reference.reform import start_reform, warm_up
 from sim.reference.streams import Streams, bernoulli_count, poisson
@@ -394,7 +394,7 @@ class ReferenceModel(mesa.Model):
                         led.escalations += 1
                         self.place(prob, NEXT_LEVEL[lvl], t)
                 if age > self.dur_expected_wait[sev]:
-                    if rng.random() < self.recontact_hazard(prob, age):
+                    if rng.random() < recontact_hazard(self, prob, age):
                         prob.n_contacts += 1
                         led.repeat_contacts += 1
                     self.overdue.append(prob.res)
@@ -402,14 +402,6 @@ class ReferenceModel(mesa.Model):
                 if rng.random() < (self.rate_abandon if queued else rate_latent):
                     self.abandon_problem(prob)
         self.problems = [p for p in self.problems if not p.closed]
-
-    def recontact_hazard(self, prob: Problem, waited: int) -> float:
-        """Daily chance of a repeat contact of an overdue problem (§7.6 step 2)."""
-        p = self.sc.problems
-        ratio = waited / max(self.dur_expected_wait[prob.sev], 1.0)
-        ramp = min((ratio - 1.0) / max(p.ratio_full_recontact - 1.0, 1e-6), 1.0)
-        rep = p.recontact_represented if prob.flags & self.represented_flags else 1.0
-        return p.rate_recontact * ramp * rep
 
     def phase_judge(self, t: int) -> None:
         """Outcomes move efficacy and leave grievances; the day's experience moves P and E (§7.7)."""
@@ -487,25 +479,9 @@ class ReferenceModel(mesa.Model):
         """Cost of the day, utilisation, a row of the time series (§7.9); nothing during the warm-up."""
         if not self.recording:
             return
-        c = self.sc.costs
-        pay = (self.n_grid_roles * c.pay_grid_worker
-               + sum(cm.n_staff for cm in self.communities) * c.pay_community_staff) / 30.0
-        staff_days = (sum(s.used for s in self.streets) * c.cost_street_staff_day
-                      + sum(d.used for d in self.departments) * c.cost_department_staff_day
-                      + self.city.used * c.cost_city_staff_day)
-        self.cost_yuan += (pay + self.events_today * c.cost_event + staff_days
-                           + sum(p.cost_per_day(self) for p in self.policies))
+        self.cost_yuan += day_cost(self)
         led = self.ledger
-        busy = sum(min(cm.used, cm.capacity()) + cm.admin_effort() for cm in self.communities)
-        avail = sum(cm.staff_effort() + cm.extra for cm in self.communities)
-        g_busy = sum(min(g.used, g.capacity()) for g in self.grids)
-        g_avail = sum(g.capacity() for g in self.grids)
-        led.staff_busy += busy
-        led.staff_available += avail
-        led.grid_busy += g_busy
-        led.grid_available += g_avail
-        self.today_staff_utilisation = busy / avail if avail else math.nan
-        self.today_grid_utilisation = g_busy / g_avail if g_avail else math.nan
+        self.today_staff_utilisation, self.today_grid_utilisation = book_utilisation(self)
         total = led.found_by[SELF_REPORT]
         self.self_reported_today, self.self_reported_before = total - self.self_reported_before, total
         resolved = led.total(led.resolved)
