@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from helpers import MEDIUM, REPO, SMALL
@@ -236,8 +237,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                       m._p_by_links(), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
                       np.float32(3.5), np.float32(0.8))
-    who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult,
-                    efficacy)
+    keys = arising.visit_keys(w.res_household, m.grids.household_grid, m.grids.household_pos)
+    who = Reporters(keys, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult, efficacy)
     arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
@@ -688,3 +689,28 @@ def test_draw_arrivals_is_the_models_arrival_draw(busy_model: Model) -> None:
     for x, y in zip(got, (res, cat, sev)):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(u_prevent, u[3])
+
+
+# ---- threads ---------------------------------------------------------------------------------------
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
+def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: Model) -> None:
+    """Word of mouth and perception run residents in parallel (numba.prange); 1 and 2 threads change
+    the state to the same bits, and a whole run's series and summary are the same."""
+    how = tuple(judgement(busy_model.scenario.residents))
+    states = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        state = copied_state(busy_model.residents.state())
+        residents.perceive(state, busy_model.residents.ties, how)
+        states.append(state)
+    assert_same_state(*states)
+    assert not np.array_equal(ResidentState(*states[0]).performance, busy_model.residents.performance)  # it moved
+    runs = []
+    sc = Scenario().with_overrides({**MEDIUM, "run.n_steps": 60})
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        runs.append(Model(sc, seed=4).run(60, progress=False))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for name in SERIES:
+        np.testing.assert_array_equal(runs[0].timeseries[name], runs[1].timeseries[name], err_msg=name)
+    np.testing.assert_equal(runs[0].summary, runs[1].summary)

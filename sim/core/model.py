@@ -31,7 +31,7 @@ from sim.config.taxonomy import (
 )
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value
+from sim.core.kernels.arising import arise_into, count_equal, find_latent, max_value, visit_keys
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.pairwise import sum32
@@ -84,6 +84,7 @@ class Model:
         self._p_links_table: np.ndarray | None = None
         self._perf_table: np.ndarray | None = None
         self._perf_key = b""
+        self._res_visit: np.ndarray | None = None
         if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
             warm_up_days(self)
             self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
@@ -252,7 +253,9 @@ class Model:
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                  self._p_by_links(), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
-        who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
+        if self._res_visit is None:  # households, grids and rounds are fixed: looked up once
+            self._res_visit = visit_keys(w.res_household, self.grids.household_grid, self.grids.household_pos)
+        who = (self._res_visit, w.res_community, self.party.n_links, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(), rules, who)
 

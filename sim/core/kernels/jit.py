@@ -113,6 +113,16 @@ def jit(fn: Callable[P, R]) -> Callable[P, R]:
     return _compile(fn)
 
 
+def jit_parallel(fn: Callable[P, R]) -> Callable[P, R]:
+    """:func:`jit` with numba's parallel loops (``numba.prange``) on numba's thread pool.
+
+    Only for loops whose iterations write disjoint elements and read nothing another iteration
+    writes, so that the result is the same bit for bit for any number of threads
+    (``numba.set_num_threads``; ``tests/test_kernels.py`` runs them at 1 and 2 threads).
+    """
+    return _compile(fn, parallel=True)
+
+
 def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:
     """:func:`jit`, and inlined into the kernels that call it (numba IR inlining).
 

@@ -7,9 +7,10 @@ performance and expectation, participation, satisfaction and trust (docs/model.m
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from sim.config.taxonomy import LATENT, QUEUED
-from sim.core.kernels.jit import ONE32, ZERO32, jit
+from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_parallel
 from sim.core.kernels.state import (
     Fields,
     Influence,
@@ -130,28 +131,41 @@ def perceive(res: Fields, ties: Fields, how: Fields) -> None:
 
     ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order); ``P`` moves
     toward it at ``rate_down`` when it is worse, ``rate_up`` otherwise; ``E`` toward the new
-    ``P``; grievances shrink by ``keep_grievance``.
+    ``P``; grievances shrink by ``keep_grievance``. Residents in parallel: each writes only its
+    own state and reads only the experience, which nobody writes here, so the bits are the same
+    for any number of threads.
     """
     res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
-    indptr, indices = ties.indptr, ties.indices
-    x, heard, p, e, g = res.experience, res.heard, res.performance, res.expectation, res.grievance
-    w = how.word_of_mouth
-    for r in range(x.size):
+    heard_all(res.experience, res.heard, res.performance, res.expectation, res.grievance, ties.indptr, ties.indices,
+              how.word_of_mouth, how.rate_down, how.rate_up, how.rate_expectation, how.keep_grievance)
+
+
+@jit_parallel
+def heard_all(x: np.ndarray, heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, indptr: np.ndarray,
+              indices: np.ndarray, w: np.float32, rate_down: np.float32, rate_up: np.float32, rate_e: np.float32,
+              keep: np.float32) -> None:
+    """:func:`perceive` on plain arrays.
+
+    (A parallel loop over arrays taken from a named tuple gave wrong results with numba 0.68.)
+    """
+    for r in prange(x.size):
         lo, hi = indptr[r], indptr[r + 1]
+        xr = x[r]
         if hi > lo:
             acc = ZERO32
             for k in range(lo, hi):
                 acc += x[indices[k]]
             mean = acc * np.float32(ONE32 / np.float32(hi - lo))
-            heard[r] = x[r] + w * np.float32(mean - x[r])
+            h = xr + w * np.float32(mean - xr)
         else:
-            heard[r] = x[r]
-    for r in range(x.size):
-        d = np.float32(heard[r] - p[r])
-        rate = how.rate_down if d < ZERO32 else how.rate_up
-        p[r] = min(max(p[r] + rate * d, ZERO32), ONE32)
-        e[r] = min(max(e[r] + how.rate_expectation * np.float32(p[r] - e[r]), ZERO32), ONE32)
-        g[r] = g[r] * how.keep_grievance
+            h = xr
+        heard[r] = h
+        d = np.float32(h - p[r])
+        rate = rate_down if d < ZERO32 else rate_up
+        pr = min(max(p[r] + rate * d, ZERO32), ONE32)
+        p[r] = pr
+        e[r] = min(max(e[r] + rate_e * np.float32(pr - e[r]), ZERO32), ONE32)
+        g[r] = g[r] * keep
 
 
 @jit
