@@ -694,8 +694,9 @@ def test_draw_arrivals_is_the_models_arrival_draw(busy_model: Model) -> None:
 # ---- threads ---------------------------------------------------------------------------------------
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
 def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: Model) -> None:
-    """Word of mouth and perception run residents in parallel (numba.prange); 1 and 2 threads change
-    the state to the same bits, and a whole run's series and summary are the same."""
+    """Word of mouth and perception run residents in parallel, the find phase chunks of pool rows
+    (numba.prange); 1 and 2 threads change the state and the pool to the same bits, and a whole
+    run's series and summary are the same."""
     how = tuple(judgement(busy_model.scenario.residents))
     states = []
     for threads in (1, 2):
@@ -705,6 +706,23 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
         states.append(state)
     assert_same_state(*states)
     assert not np.array_equal(ResidentState(*states[0]).performance, busy_model.residents.performance)  # it moved
+    m = busy_model
+    assert m.problems.n > 3 * arising.FIND_CHUNK  # rows in several chunks
+    u = np.random.default_rng(6).random((3, arising.count_equal(m.problems.status, LATENT)))
+    rules = (np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), m.scenario.community.p_find_on_visit,
+             m._p_by_links(), m.rate_self_report, np.float32(1.5), np.float32(1.0), np.float32(0.5))
+    who = (arising.visit_keys(m.world.res_household, m.grids.household_grid, m.grids.household_pos),
+           m.world.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult, m.residents.efficacy)
+    found = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        pool, grids = copy.deepcopy(m.problems), copy.deepcopy(m.grids)
+        arising.find_latent(m.t, u, pool.cols, grids.rounds(), rules, who)
+        found.append((pool.cols, grids.visit_ptr))
+    for a, b in zip(found[0][0], found[1][0]):
+        assert_identical(a, b, "pool column")
+    assert_identical(found[0][1], found[1][1], "visit_ptr")
+    assert (found[0][0][PoolColumns._fields.index("t_found")] == m.t).sum() > 0  # some were found today
     runs = []
     sc = Scenario().with_overrides({**MEDIUM, "run.n_steps": 60})
     for threads in (1, 2):
