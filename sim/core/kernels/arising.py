@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-
-from sim.config.taxonomy import LATENT
 from numba import prange
 
+from sim.config.taxonomy import LATENT
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_parallel
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters

@@ -131,36 +131,41 @@ def perceive(res: Fields, ties: Fields, how: Fields) -> None:
 
     ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order); ``P`` moves
     toward it at ``rate_down`` when it is worse, ``rate_up`` otherwise; ``E`` toward the new
-    ``P``; grievances shrink by ``keep_grievance``. Residents in parallel: each writes only its
-    own state and reads only the experience, which nobody writes here, so the bits are the same
-    for any number of threads.
+    ``P``; grievances shrink by ``keep_grievance``. Residents in parallel (:func:`hear_neighbours`,
+    :func:`perceive_heard`).
     """
     res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
-    heard_all(res.experience, res.heard, res.performance, res.expectation, res.grievance, ties.indptr, ties.indices,
-              how.word_of_mouth, how.rate_down, how.rate_up, how.rate_expectation, how.keep_grievance)
+    hear_neighbours(res.experience, res.heard, ties.indptr, ties.indices, how.word_of_mouth)
+    perceive_heard(res.heard, res.performance, res.expectation, res.grievance, how.rate_down, how.rate_up,
+                   how.rate_expectation, how.keep_grievance)
 
 
 @jit_parallel
-def heard_all(x: np.ndarray, heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, indptr: np.ndarray,
-              indices: np.ndarray, w: np.float32, rate_down: np.float32, rate_up: np.float32, rate_e: np.float32,
-              keep: np.float32) -> None:
-    """:func:`perceive` on plain arrays.
+def hear_neighbours(x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, indices: np.ndarray, w: np.float32) -> None:
+    """``heard = x + w (mean of the neighbours' x - x)``, or ``x`` without neighbours; residents in parallel.
 
-    (A parallel loop over arrays taken from a named tuple gave wrong results with numba 0.68.)
+    Each resident writes only its own ``heard`` and reads only ``x``: the same bits for any number
+    of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave wrong
+    results with numba 0.68.)
     """
     for r in prange(x.size):
         lo, hi = indptr[r], indptr[r + 1]
-        xr = x[r]
         if hi > lo:
             acc = ZERO32
             for k in range(lo, hi):
                 acc += x[indices[k]]
             mean = acc * np.float32(ONE32 / np.float32(hi - lo))
-            h = xr + w * np.float32(mean - xr)
+            heard[r] = x[r] + w * np.float32(mean - x[r])
         else:
-            h = xr
-        heard[r] = h
-        d = np.float32(h - p[r])
+            heard[r] = x[r]
+
+
+@jit_parallel
+def perceive_heard(heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, rate_down: np.float32,
+                   rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
+    """``P`` toward ``heard``, ``E`` toward ``P``, grievances decay; residents in parallel (each its own)."""
+    for r in prange(heard.size):
+        d = np.float32(heard[r] - p[r])
         rate = rate_down if d < ZERO32 else rate_up
         pr = min(max(p[r] + rate * d, ZERO32), ONE32)
         p[r] = pr
