@@ -43,6 +43,7 @@ from sim.core.kernels.state import (
     EscalationRules,
     Fields,
     FindRules,
+    Judgement,
     LedgerCounts,
     Participation,
     PoolColumns,
@@ -695,40 +696,31 @@ def test_draw_arrivals_is_the_models_arrival_draw(busy_model: Model) -> None:
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
 def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: Model) -> None:
     """Word of mouth and perception run residents in parallel, the find phase chunks of pool rows
-    (numba.prange); 1 and 2 threads change the state and the pool to the same bits, and a whole
-    run's series and summary are the same."""
-    how = tuple(judgement(busy_model.scenario.residents))
-    states = []
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        state = copied_state(busy_model.residents.state())
-        residents.perceive(state, busy_model.residents.ties, how)
-        states.append(state)
-    assert_same_state(*states)
-    assert not np.array_equal(ResidentState(*states[0]).performance, busy_model.residents.performance)  # it moved
+    (numba.prange, in worlds from PARALLEL_RESIDENTS residents and PARALLEL_ROWS rows); on 1 and 2
+    threads they change the state and the pool to the same bits as the sequential loops, and a whole
+    run of a world that large gives the same series and summary."""
     m = busy_model
-    assert m.problems.n > 3 * arising.FIND_CHUNK  # rows in several chunks
-    u = np.random.default_rng(6).random((3, arising.count_equal(m.problems.status, LATENT)))
-    rules = (np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), m.scenario.community.p_find_on_visit,
-             m._p_by_links(), m.rate_self_report, np.float32(1.5), np.float32(1.0), np.float32(0.5))
-    who = (arising.visit_keys(m.world.res_household, m.grids.household_grid, m.grids.household_pos),
-           m.world.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult, m.residents.efficacy)
-    found = []
+    how = Judgement(*judgement(m.scenario.residents))
+    seq = copied_state(m.residents.state())
+    residents.perceive(seq, m.residents.ties, tuple(how))  # below PARALLEL_RESIDENTS: the sequential loops
+    assert m.residents.n < residents.PARALLEL_RESIDENTS
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        pool, grids = copy.deepcopy(m.problems), copy.deepcopy(m.grids)
-        arising.find_latent(m.t, u, pool.cols, grids.rounds(), rules, who)
-        found.append((pool.cols, grids.visit_ptr))
-    for a, b in zip(found[0][0], found[1][0]):
-        assert_identical(a, b, "pool column")
-    assert_identical(found[0][1], found[1][1], "visit_ptr")
-    assert (found[0][0][PoolColumns._fields.index("t_found")] == m.t).sum() > 0  # some were found today
+        par = ResidentState(*copied_state(m.residents.state()))
+        residents.hear_neighbours(par.experience, par.heard, *m.residents.ties, how.word_of_mouth)
+        residents.perceive_heard(par.heard, par.performance, par.expectation, par.grievance, how.rate_down,
+                                 how.rate_up, how.rate_expectation, how.keep_grievance)
+        assert_same_state(tuple(par), seq)
+    assert not np.array_equal(ResidentState(*seq).performance, m.residents.performance)  # it moved
     runs = []
-    sc = Scenario().with_overrides({**MEDIUM, "run.n_steps": 60})
+    sc = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 24,
+                                    "run.n_steps": 40})
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        runs.append(Model(sc, seed=4).run(60, progress=False))
+        model = Model(sc, seed=4)
+        runs.append(model.run(40, progress=False))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert model.residents.n >= residents.PARALLEL_RESIDENTS and model.problems.n >= arising.PARALLEL_ROWS
     for name in SERIES:
         np.testing.assert_array_equal(runs[0].timeseries[name], runs[1].timeseries[name], err_msg=name)
     np.testing.assert_equal(runs[0].summary, runs[1].summary)

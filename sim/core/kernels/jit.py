@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -18,6 +19,11 @@ from typing import Any, ParamSpec, TypeVar
 import numba
 import numpy as np
 from numba.core.caching import CompileResultCacheImpl, FunctionCache
+
+# numba's OpenMP threads sleep between parallel loops rather than spin (unless the user chose): the
+# phases between the loops run on one thread, and a spinning thread takes the core they need (on two
+# busy cores a district day took longer on 2 threads than on 1 with spinning, two thirds as long without)
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 P = ParamSpec("P")
 R = TypeVar("R")
