@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from sim.bench.cases import CASES, RATIO_CASES, run_bench
+from sim.bench.cases import CASES, RATIO_CASES, run_bench, thread_counts
 from sim.errors import InputError
 
 
@@ -23,6 +23,11 @@ def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
     core = rows["community_10k"]
     assert core["resident_steps_per_s"] == pytest.approx(core["residents"] * core["steps"] / core["run_s"], rel=1e-3)
     assert 0.0 < core["resolution_rate"] <= 1.0 and core["peak_rss_mb"] > 0
+    # the one-thread run, then one on every core (numba's parallel loops): same seed, same results
+    assert core["threads"] == 1
+    assert [more["threads"] for more in core["more_threads"]] == thread_counts()[1:]
+    for more in core["more_threads"]:
+        assert more["resolution_rate"] == core["resolution_rate"] and more["resident_steps_per_s"] > 0
     ref = rows["mesa_reference"]
     for impl in ("core", "reference"):
         assert ref[f"{impl}_residents"] > 1000 and ref[f"{impl}_steps"] > 0 and ref[f"{impl}_seconds"] > 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from helpers import MEDIUM, REPO, SMALL
@@ -42,6 +43,7 @@ from sim.core.kernels.state import (
     EscalationRules,
     Fields,
     FindRules,
+    Judgement,
     LedgerCounts,
     Participation,
     PoolColumns,
@@ -237,8 +239,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                       m.party.p_by_links(sc.party), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
                       np.float32(3.5), np.float32(0.8))
-    who = Reporters(w.res_household, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult,
-                    efficacy)
+    keys = arising.visit_keys(w.res_household, m.grids.household_grid, m.grids.household_pos)
+    who = Reporters(keys, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult, efficacy)
     arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
@@ -706,3 +708,37 @@ def test_draw_arrivals_is_the_models_arrival_draw(busy_model: Model) -> None:
     for x, y in zip(got, (res, cat, sev)):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(u_prevent, u[3])
+
+
+# ---- threads ---------------------------------------------------------------------------------------
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
+def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: Model) -> None:
+    """Word of mouth and perception run residents in parallel, the find phase chunks of pool rows
+    (numba.prange, in worlds from PARALLEL_RESIDENTS residents and PARALLEL_ROWS rows); on 1 and 2
+    threads they change the state and the pool to the same bits as the sequential loops, and a whole
+    run of a world that large gives the same series and summary."""
+    m = busy_model
+    how = Judgement(*judgement(m.scenario.residents))
+    seq = copied_state(m.residents.state())
+    residents.perceive(seq, m.residents.ties, tuple(how))  # below PARALLEL_RESIDENTS: the sequential loops
+    assert m.residents.n < residents.PARALLEL_RESIDENTS
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        par = ResidentState(*copied_state(m.residents.state()))
+        residents.hear_neighbours(par.experience, par.heard, *m.residents.ties, how.word_of_mouth)
+        residents.perceive_heard(par.heard, par.performance, par.expectation, par.grievance, how.rate_down,
+                                 how.rate_up, how.rate_expectation, how.keep_grievance)
+        assert_same_state(tuple(par), seq)
+    assert not np.array_equal(ResidentState(*seq).performance, m.residents.performance)  # it moved
+    runs = []
+    sc = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 24,
+                                    "run.n_steps": 40})
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        model = Model(sc, seed=4)
+        runs.append(model.run(40, progress=False))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert model.residents.n >= residents.PARALLEL_RESIDENTS and model.problems.n >= arising.PARALLEL_ROWS
+    for name in SERIES:
+        np.testing.assert_array_equal(runs[0].timeseries[name], runs[1].timeseries[name], err_msg=name)
+    np.testing.assert_equal(runs[0].summary, runs[1].summary)

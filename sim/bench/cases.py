@@ -1,8 +1,10 @@
 """``govsim bench``: set-up time, resident-steps per second and peak memory for standard cases.
 
 Each case runs in a fresh child process (so its peak resident set size is its own, measured
-with ``resource.getrusage``) pinned to one thread. The floors printed beside the figures are
-the project's targets; the ratio column is measured rate over floor. :func:`run_bench` returns
+with ``resource.getrusage``) pinned to one thread; a model case runs again in another child on
+every core (numba's parallel loops, :func:`thread_counts`), and its row gives both. The floors
+printed beside the figures are the project's targets, compared with the one-thread figure; the
+ratio column is measured rate over floor. :func:`run_bench` returns
 the figures; :func:`case_lines` formats a case's figures as the table's lines.
 """
 
@@ -45,9 +47,21 @@ CASES: tuple[Case, ...] = (
 QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20}
 
 
+def thread_counts() -> list[int]:
+    """Threads a model case runs with: 1, and every core of the machine if it has more."""
+    cores = os.cpu_count() or 1
+    return [1] if cores == 1 else [1, cores]
+
+
 def case_figures(name: str, quick: bool) -> dict[str, Any]:
-    """Run the model case ``name`` in this process and return its figures (a bench child calls it)."""
+    """Run the model case ``name`` in this process and return its figures (a bench child calls it).
+
+    Numba's parallel loops use ``NUMBA_NUM_THREADS`` threads (set by :func:`run_bench`); the row
+    says how many ran.
+    """
     import resource
+
+    import numba
 
     from sim.core.model import Model, warm_up
     from sim.core.scenario import Scenario
@@ -69,7 +83,7 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     n = model.world.n_residents
     return {
-        "name": name, "residents": n, "steps": steps, "setup_s": round(setup_s, 6),
+        "name": name, "residents": n, "steps": steps, "threads": numba.get_num_threads(), "setup_s": round(setup_s, 6),
         "run_s": round(res.run_s, 6), "resident_steps_per_s": round(n * steps / res.run_s),
         "peak_rss_mb": round(peak_kb / 1024, 1), "floor_resident_steps_per_s": case.floor,
         "resolution_rate": round(res.summary["resolution_rate"], 4),
@@ -117,9 +131,15 @@ def case_lines(row: dict[str, Any]) -> list[str]:
         return sweep_lines(row)
     floor = row["floor_resident_steps_per_s"]
     ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
-    return [f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
-            f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-            f"{ratio}  peak {row['peak_rss_mb']:7.1f} MB"]
+    lines = [f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
+             f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
+             f"at {row['threads']} thread{'s' if row['threads'] > 1 else ''} {ratio}  peak {row['peak_rss_mb']:7.1f} MB"]
+    for more in row.get("more_threads", []):
+        ratio = f"{more['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
+        lines.append(f"{'':<16} {'':>9}{'':>21}{'':>18}{more['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
+                     f"at {more['threads']} threads {ratio} ({more['resident_steps_per_s'] / row['resident_steps_per_s']:.2f}x "
+                     f"one thread)  peak {more['peak_rss_mb']:7.1f} MB")
+    return lines
 
 
 def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
@@ -127,7 +147,9 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     """Run the cases (all by default), each in its own single-threaded child process.
 
     Returns ``{"quick", "python", "cases": [one row of figures per case]}``; ``on_row`` gets each
-    row as soon as its case has finished (:func:`case_lines` formats it).
+    row as soon as its case has finished (:func:`case_lines` formats it). A model case's row has the
+    one-thread figures, and under ``more_threads`` those of a run on every core (same seed, same
+    results: the parallel loops are bit-identical for any thread count).
     """
     names = [c.name for c in CASES] + list(RATIO_CASES)
     wanted = list(cases or names)
@@ -141,7 +163,14 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     for name in wanted:
         func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures"}.get(name, "case_figures")
         args = (quick,) if name in RATIO_CASES else (name, quick)
-        row = call_in_new_process("sim.bench.cases", func, *args, env=env, what=f"bench case {name}")
+        if name in RATIO_CASES:
+            row = call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": "1"},
+                                      what=f"bench case {name}")
+        else:
+            runs = [call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": str(k)},
+                                        what=f"bench case {name} on {k} thread(s)") for k in thread_counts()]
+            row = {**runs[0], "more_threads": [{k: r[k] for k in ("threads", "run_s", "resident_steps_per_s",
+                                                                 "peak_rss_mb", "resolution_rate")} for r in runs[1:]]}
         out.append(row)
         if on_row is not None:
             on_row(row)

@@ -34,7 +34,7 @@ from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, count_equal, find_latent
+from sim.core.kernels.arising import arise_into, count_equal, find_latent, visit_keys
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.residents import judge_day, participate_day
@@ -83,6 +83,7 @@ class Model:
         self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
         self._graph: nx.Graph | None = None
         self._perf = PerformanceTable(scenario.run.n_steps)
+        self._res_visit: tuple[object, np.ndarray] | None = None  # (the grids it was built for, visit keys)
         if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
             warm_up_days(self)
             self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
@@ -260,7 +261,10 @@ class Model:
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                  self.party.p_by_links(sc.party), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
-        who = (w.res_household, w.res_community, self.party.n_links, self.residents.trust,
+        if self._res_visit is None or self._res_visit[0] is not self.grids:  # until a policy re-grids
+            self._res_visit = (self.grids, visit_keys(w.res_household, self.grids.household_grid,
+                                                      self.grids.household_pos))
+        who = (self._res_visit[1], w.res_community, self.party.n_links, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
 

@@ -63,8 +63,10 @@ def _firm_month(model: ReferenceModel, firm: PropertyFirm, n_complaining: int, t
 
 
 def recontact_hazard(model: ReferenceModel, prob: Problem, waited: int) -> float:
-    """Daily chance of a repeat contact of an overdue problem (§7.6 step 2): it ramps from 0 at the
-    expected wait to ``rate_recontact`` at ``ratio_full_recontact`` times it, cut if represented.
+    """Daily chance of a repeat contact of an overdue problem (§7.6 step 2).
+
+    It ramps from 0 at the expected wait to ``rate_recontact`` at ``ratio_full_recontact`` times
+    it, and is cut to ``recontact_represented`` of that if the problem is represented.
     """
     p = model.sc.problems
     ratio = waited / max(model.dur_expected_wait[prob.sev], 1.0)

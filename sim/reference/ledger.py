@@ -226,8 +226,10 @@ def summary(model: ReferenceModel) -> dict[str, float]:
 
 
 def day_cost(model: ReferenceModel) -> float:
-    """Yuan today (§7.9): the pre-reform grid roles' and community staff's pay, events, the staff-days
-    streets, departments and the city spent, and every policy's cost.
+    """Yuan today (§7.9): pay, events, staff-days spent and every policy's cost.
+
+    Pay of the pre-reform grid roles and the community staff; staff-days streets, departments and
+    the city spent on residents' problems.
     """
     c = model.sc.costs
     pay = (model.n_grid_roles * c.pay_grid_worker

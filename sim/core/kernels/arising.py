@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from sim.config.taxonomy import LATENT
-from sim.core.kernels.jit import ONE32, ZERO32, jit
+from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -113,12 +114,27 @@ def wrap_offset(d: float, size: float) -> float:
     return d + size if d >= -size else d % size
 
 
+def visit_keys(res_household: np.ndarray, household_grid: np.ndarray, household_pos: np.ndarray) -> np.ndarray:
+    """Each resident's grid and position in its round, as one int64: ``grid << 32 | position``.
+
+    The find kernel reads it with one load per visited problem instead of three dependent ones.
+    """
+    hh = res_household.astype(np.int64)
+    return (household_grid[hh].astype(np.int64) << 32) | household_pos[hh].astype(np.int64)
+
+
 @jit
 def propensity(trust: np.float32, efficacy: np.float32, slope: np.float32, slope_efficacy: np.float32) -> np.float32:
     """How readily a resident brings a problem to the government: ``max(0, 1 + a (T - 0.5) + b (F - 0.5))``."""
     half = np.float32(0.5)
     lift = ONE32 + slope * np.float32(trust - half) + slope_efficacy * np.float32(efficacy - half)
     return max(lift, ZERO32)
+
+
+#: pool rows per chunk of the find phase's parallel loop
+FIND_CHUNK = 512
+#: pool rows from which the chunks run in parallel (below, a thread pool's start costs more than it saves)
+PARALLEL_ROWS = 4096
 
 
 @jit
@@ -129,7 +145,9 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
     The resident's propensity ``m`` (trust and efficacy) scales the self-report hazard, and
     whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
     grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent
-    row, in row order. Rows already marked found (by a policy) keep their finder.
+    row, in row order. Rows already marked found (by a policy) keep their finder. Chunks of rows
+    (:func:`find_chunk`), each from its first latent row's uniforms, run in parallel from
+    :data:`PARALLEL_ROWS` rows (:func:`find_rows`).
     """
     pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
     n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
@@ -145,39 +163,85 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
     for c in range(who.report_mult.size):
         mult_max = max(mult_max, np.float64(who.report_mult[c]))
     m_max = np.float64(propensity(ONE32, ONE32, rules.slope, rules.slope_efficacy))
-    j = 0
-    for i in range(pool.status.size):
-        if pool.status[i] != LATENT:
+    status = pool.status
+    n_chunks = (status.size + FIND_CHUNK - 1) // FIND_CHUNK
+    first = np.zeros(n_chunks + 1, dtype=np.int64)  # index of each chunk's first uniform
+    for i in range(status.size):
+        if status[i] == LATENT:
+            first[i // FIND_CHUNK + 1] += 1
+    for c in range(n_chunks):
+        first[c + 1] += first[c]
+    tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
+    if status.size >= PARALLEL_ROWS:
+        find_rows(t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, who.res_visit,
+                  visit_ptr, grid_size, visits, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max,
+                  rules.p_by_links, who.n_links, rules.rate_self, m_max, mult_max, who.report_mult, who.res_community)
+    else:
+        for c in range(n_chunks):
+            find_chunk(c, t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
+                       who.res_visit, visit_ptr, grid_size, visits, rules.p_visit, tell_rules, who.trust, who.efficacy,
+                       link_max, rules.p_by_links, who.n_links, rules.rate_self, m_max, mult_max, who.report_mult,
+                       who.res_community)
+    for g in range(visit_ptr.size):
+        visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])
+
+
+@jit_parallel
+def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
+              t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, res_visit: np.ndarray,
+              visit_ptr: np.ndarray, grid_size: np.ndarray, visits: np.ndarray, p_visit: float, tell_rules: np.ndarray,
+              trust: np.ndarray, efficacy: np.ndarray, link_max: float, p_by_links: np.ndarray, n_links: np.ndarray,
+              rate_self: np.ndarray, m_max: float, mult_max: float, report_mult: np.ndarray, res_community: np.ndarray) -> None:
+    """:func:`find_chunk` for every chunk of rows, in parallel.
+
+    Each row reads only its own uniforms and writes only its own columns: the same bits for any
+    number of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave
+    wrong results with numba 0.68.)
+    """
+    for c in prange(first.size - 1):
+        find_chunk(c, t, u, first, status, res, sev, t_found, finder, n_contacts, res_visit, visit_ptr, grid_size,
+                   visits, p_visit, tell_rules, trust, efficacy, link_max, p_by_links, n_links, rate_self, m_max,
+                   mult_max, report_mult, res_community)
+
+
+@jit_inline
+def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray,
+               sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, res_visit: np.ndarray,
+              visit_ptr: np.ndarray, grid_size: np.ndarray, visits: np.ndarray, p_visit: float, tell_rules: np.ndarray,
+              trust: np.ndarray, efficacy: np.ndarray, link_max: float, p_by_links: np.ndarray, n_links: np.ndarray,
+              rate_self: np.ndarray, m_max: float, mult_max: float, report_mult: np.ndarray, res_community: np.ndarray) -> None:
+    """:func:`find_latent`'s decisions for the rows of chunk ``c``, from uniform ``first[c]`` on."""
+    p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
+    n = status.size
+    j = first[c]
+    for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
+        if status[i] != LATENT:
             continue
         u0, u1, u2 = u[0, j], u[1, j], u[2, j]
         j += 1
-        r = pool.res[i]
-        s = pool.sev[i]
+        r = res[i]
+        s = sev[i]
         f = -1
         tell = -1.0  # not known yet
-        if u0 < rules.p_visit:
-            hh = who.res_household[r]
-            g = grids.household_grid[hh]
-            off = wrap_offset(np.float64(grids.household_pos[hh]) - visit_ptr[g], np.float64(grid_size[g]))
+        if u0 < p_visit:
+            key = res_visit[r]  # one load, not household then grid and position (:func:`visit_keys`)
+            g = key >> 32
+            off = wrap_offset(np.float64(key & 0xFFFFFFFF) - visit_ptr[g], np.float64(grid_size[g]))
             if off < visits[g]:
-                tell = np.float64(min(rules.p_tell * propensity(who.trust[r], who.efficacy[r], rules.slope,
-                                                                rules.slope_efficacy), ONE32))
-                if u0 < rules.p_visit * tell:
+                tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
+                if u0 < p_visit * tell:
                     f = 1  # GRID_VISIT
         if f < 0 and u1 < link_max:
             if tell < 0:
-                tell = np.float64(min(rules.p_tell * propensity(who.trust[r], who.efficacy[r], rules.slope,
-                                                                rules.slope_efficacy), ONE32))
-            if u1 < rules.p_by_links[who.n_links[r]] * tell:
+                tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
+            if u1 < p_by_links[n_links[r]] * tell:
                 f = 2  # PARTY_LINK
-        if f < 0 and u2 < rules.rate_self[s] * m_max * mult_max + 1e-15:
-            m = propensity(who.trust[r], who.efficacy[r], rules.slope, rules.slope_efficacy)
-            hazard = rules.rate_self[s] * np.float64(m) * np.float64(who.report_mult[who.res_community[r]])
+        if f < 0 and u2 < rate_self[s] * m_max * mult_max + 1e-15:
+            m = propensity(trust[r], efficacy[r], slope, slope_efficacy)
+            hazard = rate_self[s] * np.float64(m) * np.float64(report_mult[res_community[r]])
             if u2 < 1.0 - np.exp(-hazard):
                 f = 0  # SELF_REPORT
-        if f >= 0 and pool.t_found[i] < 0:
-            pool.finder[i] = f
-            pool.t_found[i] = t
-            pool.n_contacts[i] = 1
-    for g in range(visit_ptr.size):
-        visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])
+        if f >= 0 and t_found[i] < 0:
+            finder[i] = f
+            t_found[i] = t
+            n_contacts[i] = 1

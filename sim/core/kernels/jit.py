@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -18,6 +19,11 @@ from typing import Any, ParamSpec, TypeVar
 import numba
 import numpy as np
 from numba.core.caching import CompileResultCacheImpl, FunctionCache
+
+# numba's OpenMP threads sleep between parallel loops rather than spin (unless the user chose): the
+# phases between the loops run on one thread, and a spinning thread takes the core they need (on two
+# busy cores a district day took longer on 2 threads than on 1 with spinning, two thirds as long without)
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,6 +117,16 @@ def cache_is_cold() -> bool:
 def jit(fn: Callable[P, R]) -> Callable[P, R]:
     """Compile ``fn`` in nopython mode without the GIL, cached on disk with the package's stamp."""
     return _compile(fn)
+
+
+def jit_parallel(fn: Callable[P, R]) -> Callable[P, R]:
+    """:func:`jit` with numba's parallel loops (``numba.prange``) on numba's thread pool.
+
+    Only for loops whose iterations write disjoint elements and read nothing another iteration
+    writes, so that the result is the same bit for bit for any number of threads
+    (``numba.set_num_threads``; ``tests/test_kernels.py`` runs them at 1 and 2 threads).
+    """
+    return _compile(fn, parallel=True)
 
 
 def jit_inline(fn: Callable[P, R]) -> Callable[P, R]:

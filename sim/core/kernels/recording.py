@@ -45,17 +45,28 @@ def pool_counts(status: np.ndarray, level: np.ndarray, t_found: np.ndarray,
 
 @jit
 def p10_binned(values: np.ndarray, bins: int) -> float:
-    """10th percentile of float32 values in [0, 1] to 1/bins, by counting (``results.p10_binned``)."""
-    counts = np.zeros(bins, dtype=np.int32)
+    """10th percentile of float32 values in [0, 1] to 1/bins, by counting (``results.p10_binned``).
+
+    Four interleaved histograms, summed at the end (integer counts: the same result), so that runs
+    of values in one bin (satisfaction is concentrated) do not wait on one counter.
+    """
+    counts = np.zeros(4 * bins, dtype=np.int32)
     scale = np.float32(bins)
     top = np.uint64(bins - 1)
-    for v in values:  # values are in [0, 1]: the bin index is never negative (unsigned: no wraparound check)
-        k = np.uint64(np.int64(np.float32(v * scale)))
-        counts[k if k < top else top] += 1
-    target = 0.1 * values.size
+    four = np.uint64(4)
+    n = values.size
+    m = n - n % 4
+    for i in range(0, m, 4):  # values are in [0, 1]: the bin index is never negative (unsigned: no wraparound check)
+        for lane in range(4):
+            k = np.uint64(np.int64(np.float32(values[i + lane] * scale)))
+            counts[(k if k < top else top) * four + np.uint64(lane)] += 1
+    for i in range(m, n):
+        k = np.uint64(np.int64(np.float32(values[i] * scale)))
+        counts[(k if k < top else top) * four] += 1
+    target = 0.1 * n
     cum = 0
     for b in range(bins):
-        cum += counts[b]
+        cum += counts[4 * b] + counts[4 * b + 1] + counts[4 * b + 2] + counts[4 * b + 3]
         if cum >= target:
             return (b + 0.5) / bins
     return (bins - 0.5) / bins
@@ -120,7 +131,10 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     rows, pool, ledger, res, totals = SeriesRows(*rows), PoolColumns(*pool), LedgerCounts(*ledger), ResidentState(*res), DayTotals(*totals)
     arisen, resolved = ledger.arisen.sum(), ledger.resolved.sum()
     latent, queued, backlog, unreported = pool_counts(pool.status, pool.level, pool.t_found, N_LEVELS)
-    s_mean, p10, t_mean, by_type = resident_stats(res.satisfaction, res.trust, compounds, N_COMPOUND_TYPES, P10_BINS)
+    # the bin count as a run-time value (the table always has columns): with the constant folded in,
+    # LLVM compiles the counting loop about 4x slower on concentrated satisfaction
+    bins = P10_BINS if table.shape[1] > 0 else 1
+    s_mean, p10, t_mean, by_type = resident_stats(res.satisfaction, res.trust, compounds, N_COMPOUND_TYPES, bins)
     table[rows.arisen, r] = np.float64(arisen)
     table[rows.found, r] = np.float64(totals.found)
     table[rows.resolved, r] = np.float64(resolved)

@@ -7,9 +7,10 @@ performance and expectation, participation, satisfaction and trust (docs/model.m
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from sim.config.taxonomy import LATENT, QUEUED
-from sim.core.kernels.jit import ONE32, ZERO32, jit
+from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.state import (
     Fields,
     Influence,
@@ -124,34 +125,77 @@ def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
         acc[r] = 0.0
 
 
+#: residents from which the judge phase's loops over residents run in parallel (below, a thread
+#: pool's start costs more than it saves)
+PARALLEL_RESIDENTS = 20_000
+
+
 @jit
 def perceive(res: Fields, ties: Fields, how: Fields) -> None:
     """Word of mouth, then perception, expectation and the grievances' decay.
 
     ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order); ``P`` moves
     toward it at ``rate_down`` when it is worse, ``rate_up`` otherwise; ``E`` toward the new
-    ``P``; grievances shrink by ``keep_grievance``.
+    ``P``; grievances shrink by ``keep_grievance``. From :data:`PARALLEL_RESIDENTS` residents in
+    parallel (:func:`hear_neighbours`, :func:`perceive_heard`): the same bits.
     """
     res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
-    indptr, indices = ties.indptr, ties.indices
     x, heard, p, e, g = res.experience, res.heard, res.performance, res.expectation, res.grievance
-    w = how.word_of_mouth
-    for r in range(x.size):
-        lo, hi = indptr[r], indptr[r + 1]
-        if hi > lo:
-            acc = ZERO32
-            for k in range(lo, hi):
-                acc += x[indices[k]]
-            mean = acc * np.float32(ONE32 / np.float32(hi - lo))
-            heard[r] = x[r] + w * np.float32(mean - x[r])
-        else:
-            heard[r] = x[r]
-    for r in range(x.size):
-        d = np.float32(heard[r] - p[r])
-        rate = how.rate_down if d < ZERO32 else how.rate_up
-        p[r] = min(max(p[r] + rate * d, ZERO32), ONE32)
-        e[r] = min(max(e[r] + how.rate_expectation * np.float32(p[r] - e[r]), ZERO32), ONE32)
-        g[r] = g[r] * how.keep_grievance
+    w, down, up, rate_e, keep = how.word_of_mouth, how.rate_down, how.rate_up, how.rate_expectation, how.keep_grievance
+    if x.size >= PARALLEL_RESIDENTS:
+        hear_neighbours(x, heard, ties.indptr, ties.indices, w)
+        perceive_heard(heard, p, e, g, down, up, rate_e, keep)
+    else:
+        for r in range(x.size):
+            hear_one(r, x, heard, ties.indptr, ties.indices, w)
+        for r in range(x.size):
+            perceive_one(r, heard, p, e, g, down, up, rate_e, keep)
+
+
+@jit_inline
+def hear_one(r: int, x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, indices: np.ndarray, w: np.float32) -> None:
+    """Resident ``r``'s ``heard = x + w (mean of the neighbours' x - x)``, or ``x`` without neighbours."""
+    lo, hi = indptr[r], indptr[r + 1]
+    if hi > lo:
+        acc = ZERO32
+        for k in range(lo, hi):
+            acc += x[indices[k]]
+        mean = acc * np.float32(ONE32 / np.float32(hi - lo))
+        heard[r] = x[r] + w * np.float32(mean - x[r])
+    else:
+        heard[r] = x[r]
+
+
+@jit_inline
+def perceive_one(r: int, heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, rate_down: np.float32,
+                 rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
+    """Resident ``r``'s ``P`` toward ``heard``, ``E`` toward ``P``, grievance's decay."""
+    d = np.float32(heard[r] - p[r])
+    rate = rate_down if d < ZERO32 else rate_up
+    pr = min(max(p[r] + rate * d, ZERO32), ONE32)
+    p[r] = pr
+    e[r] = min(max(e[r] + rate_e * np.float32(pr - e[r]), ZERO32), ONE32)
+    g[r] = g[r] * keep
+
+
+@jit_parallel
+def hear_neighbours(x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, indices: np.ndarray, w: np.float32) -> None:
+    """:func:`hear_one` for every resident, in parallel.
+
+    Each resident writes only its own ``heard`` and reads only ``x``: the same bits for any number
+    of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave wrong
+    results with numba 0.68.)
+    """
+    for r in prange(x.size):
+        hear_one(r, x, heard, indptr, indices, w)
+
+
+@jit_parallel
+def perceive_heard(heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, rate_down: np.float32,
+                   rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
+    """:func:`perceive_one` for every resident, in parallel (each its own)."""
+    for r in prange(heard.size):
+        perceive_one(r, heard, p, e, g, rate_down, rate_up, rate_e, keep)
 
 
 @jit

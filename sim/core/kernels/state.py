@@ -158,7 +158,7 @@ class FindRules(NamedTuple):
 class Reporters(NamedTuple):
     """What decides whether a resident's problem is found: where they live, links, trust."""
 
-    res_household: np.ndarray
+    res_visit: np.ndarray  # int64 grid << 32 | position in the grid's round (``arising.visit_keys``)
     res_community: np.ndarray
     n_links: np.ndarray  # party members linked to the resident
     trust: np.ndarray
