@@ -193,7 +193,12 @@ def test_page_renders_steps_and_a_lever_change_acts(server: str, browser, server
         graph, plot1, plot2 = _first_render(driver, wait)[:3]
         body = driver.find_element(By.TAG_NAME, "body").text
         # sliders show their values, the switches and Mesa's controls are there
-        for label in ("Households per grid: the scenario's", "Grid workers per grid: 1", "Alliance units per community: 0",
+        from sim.mesa.model import default_scenario
+        from sim.mesa.viz import lever_label
+
+        workers = lever_label("grid_workers_per_grid", default_scenario().community.n_grid_workers_per_grid,
+                              default_scenario())  # the default scenario's grid workers (2 part-time roles)
+        for label in ("Households per grid: the scenario's", workers, "Alliance units per community: 0",
                       "Street empowerment", "Whistle", "Seed: 1", "RESET", "STEP"):
             assert label.upper() in body.upper(), label
         assert "restarts the run at day 0" in body
