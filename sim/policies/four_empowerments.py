@@ -116,9 +116,11 @@ class FourEmpowermentsParams(Params):
     dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
     p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem, x the chance to tell",
                              plausible=(0.01, 0.045),
-                             source="assumption; 001's calibration fits 0.015 (80+ in half a year, docs/validation.md §2)")
+                             source="assumption; 001's calibration fits ~0.015 (80+ in half a year, docs/validation.md §2)")
     n_projects_per_month: float = param(4.0, lo=0.0, hi=1000.0, unit="projects per community per month",
-                                        plausible=(4.0, 5.0), source="001: 50+ projects claimed (taken as a year)")
+                                        plausible=(4.0, 9.0),
+                                        source="001: 50+ projects claimed (taken as a year; the period is unstated, "
+                                               "half a year gives ~8.3, the Gaoxian calibration, docs/validation.md §2)")
     effort_per_project: float = param(2.0, lo=0.0, hi=1000.0, unit="staff-days of the claimant's people per project",
                                       plausible=(1.0, 4.0),
                                       source="assumption: a unit's or merchant's service day of a few people (001: "
