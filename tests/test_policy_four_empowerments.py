@@ -91,19 +91,27 @@ def test_trusteeship_lifts_satisfaction_and_property_resolution_in_old_compounds
 
 
 def test_lists_projects_and_deliberation_resolve_problems() -> None:
+    """Projects and meetings close problems on their own people's time, within it (seed 3, 200 days:
+    46 projects closed 198 problems with 85.7 of 92 staff-days, 60 meetings closed 91 with 34.9 of 60)."""
     m = Model(fe(), seed=3)
+    p, c = m.policies[0].params, m.scenario.costs
     m.run(200, progress=False)
     s = m.summary()
     print({k: v for k, v in s.items() if k.startswith(NAME) or k.startswith("flag_")})
     assert s[f"{NAME}_suggestions"] > 0 and s[f"{NAME}_monitor_found"] > 0
-    assert 0 < s["flag_project_resolved"] <= 5 * s[f"{NAME}_projects_claimed"]
+    assert s["flag_project_resolved"] > 0
+    assert 0 < s[f"{NAME}_project_staff_days"] <= p.effort_per_project * s[f"{NAME}_projects_claimed"] + 1e-6
+    assert s[f"{NAME}_project_yuan"] == pytest.approx(s[f"{NAME}_project_staff_days"] * c.value_claimant_staff_day)
     assert s[f"{NAME}_deliberations"] == 6 * m.world.n_compounds  # days 30, 60, ..., 180
     assert s["flag_deliberation_resolved"] > 0
+    assert 0 < s[f"{NAME}_deliberation_staff_days"] <= p.effort_per_deliberation * s[f"{NAME}_deliberations"] + 1e-6
+    assert s[f"{NAME}_deliberation_yuan"] == pytest.approx(
+        s[f"{NAME}_deliberation_staff_days"] * c.value_resident_staff_day)
     assert s["share_found_policy"] > 0
 
 
 def test_projects_take_the_oldest_problems_of_the_most_needed_categories() -> None:
-    sc = only("responsibility", n_projects_per_month=1.0, problems_per_project=3)
+    sc = only("responsibility", n_projects_per_month=1.0, effort_per_project=0.6)
     m = Model(sc, seed=4)
     for _ in range(29):
         m.step()

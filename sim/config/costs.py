@@ -88,6 +88,16 @@ class CostParams(Params):
     elderly_care_cost_per_community_per_year: float = param(
         100_000.0, lo=0.0, unit="yuan per community per year", plausible=(50_000.0, 200_000.0),
         source="assumption (001: 政府兜底补贴, the government's subsidy of embedded elderly care)")
+    # the time of those who claim projects and of the 1+2+N deliberations' participants is theirs, not the
+    # government's: valued here and counted apart (four_empowerments_project_yuan, _deliberation_yuan)
+    value_claimant_staff_day: float = param(
+        250.0, lo=0.0, unit="yuan per staff-day of a claiming unit's, merchant's or mass organisation's people",
+        plausible=(150.0, 350.0),
+        source="assumption: a county-town wage of ~3,300-7,600 yuan/month over 21.75 days (001 gives none)")
+    value_resident_staff_day: float = param(
+        100.0, lo=0.0, unit="yuan per staff-day of the deliberations' participants (residents, owners' committee)",
+        plausible=(80.0, 200.0),
+        source="assumption: near Sichuan's monthly minimum wage (1,780 yuan from 2018, ~82/day) up to a local wage")
     # ---- end of 001 ----------------------------------------------------------------------------
 
     # ---- 002 Bazhong: street empowerment and the whistle ---------------------------------------

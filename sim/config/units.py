@@ -45,6 +45,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), u) for p
     (r"_events$", "events"),
     (r"_units_(allied|left)$", "units"),
     (r"_yuan$", "yuan"),
+    (r"_staff_days$", "staff-days"),
     (r"_hours(_offered)?$", "hours"),
     (r"_compounds$", "compounds"),
     (r"_turns$", "turns"),

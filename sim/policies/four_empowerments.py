@@ -20,16 +20,22 @@ days the community collects suggestions (意见建议: each latent problem is ra
 ``p_suggest`` times its resident's chance to tell (§7.2) and found, finder "policy"; counter ``suggestions``, 001: 80+), then units,
 merchants and mass organisations claim ``n_projects_per_month`` projects (counter
 ``projects_claimed``, 001: 50+). Each project goes to one of the community's most-needed
-claimable categories (most open known problems, ``claimable``) and resolves its
-``problems_per_project`` oldest open problems (flag ``project``). Volunteer service events
+claimable categories (most open known problems, ``claimable``) and brings ``effort_per_project``
+staff-days of the claimant's own people: it resolves that category's oldest open problems while
+their effort (the core's effort per problem) fits in that credit (flag ``project``). The claimants'
+time is theirs, not the government's: counted apart (``project_staff_days``,
+``project_yuan`` at ``costs.value_claimant_staff_day``), kept out of ``cost_yuan``. Volunteer service events
 (志愿服务, 001: 20+) add ``n_volunteer_events_per_year`` events per community.
 
 "1+2+N" deliberation (``deliberation``): the compound party branch (1), the owners' committee or
 self-management group and the property firm (2) and residents (N) meet every
 ``dur_deliberation`` days in every compound (counter ``deliberations``) and settle clutter in
 stairwells, parking and falling objects (楼道乱堆、车辆乱放、高空抛物): each open problem below
-"major" of the compound is resolved with chance ``deliberation_settle[category]`` (flag
-``deliberation``). The self-governance groups it founds (停车自管协会、宠物小组) make grid workers
+"major" of the compound is taken up with chance ``deliberation_settle[category]`` and resolved,
+oldest first, while its effort fits in the ``effort_per_deliberation`` staff-days the participants
+(branch members, owners' committee, firm, residents) put into carrying out what they agreed (flag
+``deliberation``); their time is counted apart (``deliberation_staff_days``,
+``deliberation_yuan`` at ``costs.value_resident_staff_day``), not in ``cost_yuan``. The self-governance groups it founds (停车自管协会、宠物小组) make grid workers
 and the community ``deliberation_boost`` times as successful in those categories.
 
 赋利 benefit:
@@ -54,6 +60,7 @@ park) creates jobs; it is outside the model's problem categories and is not mode
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -109,10 +116,15 @@ class FourEmpowermentsParams(Params):
     dur_lists: int = param(30, lo=1, unit="days", plausible=(15, 45), source="assumption: monthly, as 000's needs list")
     p_suggest: float = param(0.03, lo=0.0, hi=1.0, unit="probability per collection per latent problem, x the chance to tell",
                              plausible=(0.01, 0.045),
-                             source="assumption; 001's calibration fits 0.015 (80+ in half a year, docs/validation.md §2)")
+                             source="assumption; 001's calibration fits ~0.015 (80+ in half a year, docs/validation.md §2)")
     n_projects_per_month: float = param(4.0, lo=0.0, hi=1000.0, unit="projects per community per month",
-                                        plausible=(4.0, 5.0), source="001: 50+ projects claimed (taken as a year)")
-    problems_per_project: int = param(5, lo=1, hi=10_000, unit="problems", plausible=(3, 8), source="assumption")
+                                        plausible=(4.0, 9.0),
+                                        source="001: 50+ projects claimed (taken as a year; the period is unstated, "
+                                               "half a year gives ~8.3, the Gaoxian calibration, docs/validation.md §2)")
+    effort_per_project: float = param(2.0, lo=0.0, hi=1000.0, unit="staff-days of the claimant's people per project",
+                                      plausible=(1.0, 4.0),
+                                      source="assumption: a unit's or merchant's service day of a few people (001: "
+                                             "主动认领项目; no size given)")
     claimable: ByCategory = vector_param(
         ByCategory, (1, 1, 1, 1, 1, 0, 0, 1), lo=0.0, hi=1.0, unit="1 if units can claim the category",
         source="assumption: units and merchants offer services (000's resource list); property is the firm's "
@@ -126,6 +138,9 @@ class FourEmpowermentsParams(Params):
         ByCategory, (0.3, 0.3, 0.3, 0, 0, 0, 0, 0), lo=0.0, hi=1.0, unit="probability per meeting per open problem",
         plausible=(0.5, 1.5), source="001: settles stairwell clutter, parking, falling objects (楼道乱堆、车辆乱放、高空抛物); "
                "chances an assumption")
+    effort_per_deliberation: float = param(
+        1.0, lo=0.0, hi=100.0, unit="staff-days per compound meeting", plausible=(0.5, 3.0),
+        source="assumption: the 1+2+N participants (~6-10 people) give a few hours each to carry out what they agreed")
     deliberation_boost: float = param(1.15, lo=1.0, hi=3.0, unit="success multiplier at grid and community",
                                       plausible=(1.05, 1.3),
                                       source="assumption (001: 停车自管协会、宠物小组 and other resident groups)")
@@ -155,17 +170,18 @@ def _combine_prevent(current: np.ndarray, extra: np.ndarray | float) -> np.ndarr
     return (1.0 - (1.0 - current) * (1.0 - np.asarray(extra, dtype=np.float32))).astype(np.float32)
 
 
-def _oldest_per_group(rows: np.ndarray, group: np.ndarray, age_key: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """The first ``quota[g]`` rows of each group ``g`` ordered by ``age_key`` (smallest first)."""
+def _within_budget(rows: np.ndarray, group: np.ndarray, effort: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """The leading rows of each group ``g`` (in the order given) whose summed effort fits in ``budget[g]``."""
     if rows.size == 0:
         return rows
-    order = np.lexsort((age_key, group))
-    g = group[order]
+    order = np.argsort(group, kind="stable")
+    g, e = group[order], effort[order].astype(np.float64)
+    csum = np.cumsum(e)
     start = np.ones(g.size, dtype=bool)
     start[1:] = g[1:] != g[:-1]
     first = np.maximum.accumulate(np.where(start, np.arange(g.size), 0))
-    rank = np.arange(g.size) - first
-    return rows[order[rank < quota[g]]]
+    used = csum - (csum[first] - e[first])  # effort of the group's rows up to and including this one
+    return rows[order[used <= budget[g] + 1e-9]]
 
 
 @register
@@ -173,7 +189,8 @@ class FourEmpowerments(Policy):
     """Venues, platform and monitoring; lists, claimed projects and deliberation; trusteeship, elderly care."""
 
     name = "four_empowerments"
-    counters = ("trusteeship_compounds", "monitor_found", "suggestions", "projects_claimed", "deliberations")
+    counters = ("trusteeship_compounds", "monitor_found", "suggestions", "projects_claimed", "deliberations",
+                "project_staff_days", "project_yuan", "deliberation_staff_days", "deliberation_yuan")
     Params = FourEmpowermentsParams
     params: FourEmpowermentsParams
 
@@ -256,9 +273,13 @@ class FourEmpowerments(Policy):
         projects = np.zeros_like(need)
         np.put_along_axis(projects, order, per_rank, axis=1)
         model.count(self.name, "projects_claimed", int(projects.sum()))
-        quota = (projects * p.problems_per_project).ravel()
-        chosen = _oldest_per_group(rows, cell, pool.t_arise[rows], quota)
-        model.resolve_by(chosen, "project", t)
+        order = np.lexsort((pool.t_arise[rows], cell))  # oldest first in each community and category
+        oldest = rows[order]
+        credit = (projects * p.effort_per_project).ravel()  # the claimants' staff-days per cell
+        chosen = _within_budget(oldest, cell[order], model.handlers.effort_of(pool.cat[oldest], pool.sev[oldest]),
+                                credit)
+        done = model.resolve_by(chosen, "project", t, budget=math.inf)  # the claimants' credit, above
+        self._book_effort(model, "project", done, model.scenario.costs.value_claimant_staff_day)
 
     def _deliberate(self, model: Model, t: int) -> None:
         """"1+2+N" meetings in every compound settle clutter, parking and falling objects."""
@@ -268,7 +289,20 @@ class FourEmpowerments(Policy):
         rows = np.flatnonzero((pool.status == QUEUED) & (pool.sev < _MAJOR))
         rows = rows[settle[pool.cat[rows]] > 0]
         hit = rows[self.rng.random(rows.size) < settle[pool.cat[rows]]]
-        model.resolve_by(hit, "deliberation", t)
+        compound = model.world.res_compound[pool.res[hit]].astype(np.int64)
+        order = np.lexsort((pool.t_arise[hit], compound))
+        hit, compound = hit[order], compound[order]
+        budget = np.full(model.world.n_compounds, p.effort_per_deliberation)
+        chosen = _within_budget(hit, compound, model.handlers.effort_of(pool.cat[hit], pool.sev[hit]), budget)
+        done = model.resolve_by(chosen, "deliberation", t, budget=math.inf)  # the participants' time, above
+        self._book_effort(model, "deliberation", done, model.scenario.costs.value_resident_staff_day)
+
+    def _book_effort(self, model: Model, what: str, rows: np.ndarray, yuan_per_day: float) -> None:
+        """Count the staff-days the policy's own people spent on ``rows`` and their value (not government cost)."""
+        pool = model.problems
+        days = float(model.handlers.effort_of(pool.cat[rows], pool.sev[rows]).sum())
+        model.count(self.name, f"{what}_staff_days", days)
+        model.count(self.name, f"{what}_yuan", days * yuan_per_day)
 
     def cost_items(self, model: Model) -> dict[str, float]:
         """Venues (once, on the reform day), platform, trustee subsidies and elderly care, from the cost table."""

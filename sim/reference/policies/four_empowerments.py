@@ -30,6 +30,18 @@ if TYPE_CHECKING:
     from sim.reference.model import ReferenceModel
 
 
+def within(model: ReferenceModel, cell: list[Problem], budget: float) -> list[Problem]:
+    """The leading problems of ``cell`` whose summed effort (the core's effort per problem) fits in ``budget``."""
+    out: list[Problem] = []
+    used = 0.0
+    for pr in cell:
+        used += model.effort[pr.cat][pr.sev]
+        if used > budget + 1e-9:
+            break
+        out.append(pr)
+    return out
+
+
 class FourEmpowermentsPolicy(ReferencePolicy):
     """赋能、赋责、赋利: venues, platform, monitoring, lists, deliberation, trusteeship, elderly care (001)."""
 
@@ -120,15 +132,20 @@ class FourEmpowermentsPolicy(ReferencePolicy):
                 for r, k in enumerate(ranked):
                     projects = n_proj // m + (1 if r < n_proj % m else 0)
                     cell = sorted(need[(comm.index, k)], key=lambda pr: (pr.t_arise, pr.uid))
-                    solved.extend(cell[: min(projects * p.problems_per_project, len(cell))])
+                    solved.extend(within(model, cell, projects * p.effort_per_project))
             self.count(model, "projects_claimed", assigned)
             for pr in solved:
                 pr.flags |= FLAG_BIT["project"]
-                model.resolve_at(pr, COMMUNITY, t)
+                model.resolve_at(pr, COMMUNITY, t, own=True)  # the claimants' own staff-days
         if p.deliberation and self.days(t) > 0 and self.days(t) % p.dur_deliberation == 0:
             self.count(model, "deliberations", len(model.compounds))
             settle = p.deliberation_settle.array().tolist()
+            taken: dict[int, list[Problem]] = defaultdict(list)
             for pr in queued(model):
                 if pr.sev < MAJOR and settle[pr.cat] > 0 and rng.random() < settle[pr.cat]:
+                    taken[pr.res.compound.cid].append(pr)
+            for idx in sorted(taken):
+                cell = sorted(taken[idx], key=lambda pr: (pr.t_arise, pr.uid))
+                for pr in within(model, cell, p.effort_per_deliberation):
                     pr.flags |= FLAG_BIT["deliberation"]
-                    model.resolve_at(pr, COMMUNITY, t)
+                    model.resolve_at(pr, COMMUNITY, t, own=True)  # the participants' own time
