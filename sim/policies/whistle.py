@@ -122,7 +122,7 @@ class Whistle(Policy):
     name = "whistle"
     counters = ("collected", "entered", "screened_out", "resolved", "lapsed", "problems_candidate",
                 "problems_entered", "problems_screened_out", "problems_not_compiled", "convened", "convened_solved",
-                "meetings")
+                "convened_street", "convened_street_solved", "meetings")
     Params = WhistleParams
     params: WhistleParams
 
@@ -296,6 +296,9 @@ class Whistle(Policy):
         model.count(self.name, "meetings", n_groups)
         model.count(self.name, "convened", rows.size)
         model.count(self.name, "convened_solved", int(ok.sum()))
+        if lvl == STREET:  # the street's own meetings, where the five powers act (street_empowerment)
+            model.count(self.name, "convened_street", rows.size)
+            model.count(self.name, "convened_street_solved", int(ok.sum()))
         model.resolve(rows[ok], t)
 
     def _budgets(self, model: Model, lvl: int, g_cat: np.ndarray, g_street: np.ndarray) -> np.ndarray:
