@@ -78,12 +78,12 @@ class WhistleParams(Params):
                                      plausible=(0.25, 0.45),
                                      source="assumption: a problem exceeds the community's power if the "
                                             "community's chance on it is below this (002: the joint meeting decides)")
-    n_affected_per_1k: float = param(6.1, lo=0.0, unit="problems per 1,000 residents of the community",
+    n_affected_per_1k: float = param(6.7, lo=0.0, unit="problems per 1,000 residents of the community",
                                      plausible=(3.0, 9.0),
                                      source="assumption: a matter is grave enough to whistle if it affects this many "
                                             "residents (002: the joint meeting decides what enters); calibrated to "
                                             "570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
-    n_compile: float = param(0.63, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
+    n_compile: float = param(0.79, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
                              plausible=(0.3, 1.5),
                              source="assumption: one dedicated person compiles the matters for the joint meeting "
                                     "(002: 落实专人对收集发现的问题进行梳理汇总); calibrated to 950+ matters "
