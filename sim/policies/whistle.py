@@ -78,12 +78,12 @@ class WhistleParams(Params):
                                      plausible=(0.25, 0.45),
                                      source="assumption: a problem exceeds the community's power if the "
                                             "community's chance on it is below this (002: the joint meeting decides)")
-    n_affected_per_1k: float = param(6.1, lo=0.0, unit="problems per 1,000 residents of the community",
+    n_affected_per_1k: float = param(6.7, lo=0.0, unit="problems per 1,000 residents of the community",
                                      plausible=(3.0, 9.0),
                                      source="assumption: a matter is grave enough to whistle if it affects this many "
                                             "residents (002: the joint meeting decides what enters); calibrated to "
                                             "570 of 950+ admitted (scenarios/calibration/bazhong.toml)")
-    n_compile: float = param(0.63, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
+    n_compile: float = param(0.79, lo=0.0, hi=20.0, unit="matters per community per joint meeting",
                              plausible=(0.3, 1.5),
                              source="assumption: one dedicated person compiles the matters for the joint meeting "
                                     "(002: 落实专人对收集发现的问题进行梳理汇总); calibrated to 950+ matters "
@@ -122,7 +122,7 @@ class Whistle(Policy):
     name = "whistle"
     counters = ("collected", "entered", "screened_out", "resolved", "lapsed", "problems_candidate",
                 "problems_entered", "problems_screened_out", "problems_not_compiled", "convened", "convened_solved",
-                "meetings")
+                "convened_street", "convened_street_solved", "meetings")
     Params = WhistleParams
     params: WhistleParams
 
@@ -296,6 +296,9 @@ class Whistle(Policy):
         model.count(self.name, "meetings", n_groups)
         model.count(self.name, "convened", rows.size)
         model.count(self.name, "convened_solved", int(ok.sum()))
+        if lvl == STREET:  # the street's own meetings, where the five powers act (street_empowerment)
+            model.count(self.name, "convened_street", rows.size)
+            model.count(self.name, "convened_street_solved", int(ok.sum()))
         model.resolve(rows[ok], t)
 
     def _budgets(self, model: Model, lvl: int, g_cat: np.ndarray, g_street: np.ndarray) -> np.ndarray:

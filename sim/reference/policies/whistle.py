@@ -203,6 +203,9 @@ class WhistlePolicy(ReferencePolicy):
         self.count(model, "meetings", len(groups))
         self.count(model, "convened", n_convened)
         self.count(model, "convened_solved", len(solved))
+        if lvl == STREET:
+            self.count(model, "convened_street", n_convened)
+            self.count(model, "convened_street_solved", len(solved))
         model.resolve(solved, t)
 
 
