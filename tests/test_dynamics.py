@@ -20,6 +20,9 @@ from sim.core.rng import Streams
 from sim.core.world import generate_world
 
 #: Every attempt succeeds, every handler has ample capacity, every problem is found the day it arises.
+#: Visits take none of the grid workers' time (``community.effort_visit`` 0): since issue 14 a visit
+#: costs staff-days out of the worker's day before problems, and 2,000 visits a month at the default
+#: half hour each would leave the grid no time to solve anything (satisfaction 0.88, not 1).
 PERFECT_SERVICE: dict[str, Any] = {
     **{f"handling.authority.{lvl}.{c}": 1.0 for lvl in LEVELS for c in CATEGORIES},
     **{f"handling.severity_mult.{s}": 1.0 for s in ("trivial", "small", "big", "major")},
@@ -29,7 +32,8 @@ PERFECT_SERVICE: dict[str, Any] = {
     "handling.property_capacity_per_100_households": 100.0,
     "community.n_staff_per_10k": 1000.0, "community.rate_admin_tasks": 0.0,
     "community.n_grid_workers_per_grid": 20.0, "community.capacity_per_grid_worker": 1.0,
-    "community.n_visits_per_worker_per_month": 2000.0, "community.p_find_on_visit": 1.0,
+    "community.n_visits_per_worker_per_month": 2000.0, "community.effort_visit": 0.0,
+    "community.p_find_on_visit": 1.0,
     "problems.p_tell": 1.0, "problems.report_trust_slope": 0.0, "problems.report_efficacy_slope": 0.0,
 }
 
