@@ -20,6 +20,9 @@ from sim.core.rng import Streams
 from sim.core.world import generate_world
 
 #: Every attempt succeeds, every handler has ample capacity, every problem is found the day it arises.
+#: Visits take none of the grid workers' time (``community.effort_visit`` 0): since issue 14 a visit
+#: costs staff-days out of the worker's day before problems, and 2,000 visits a month at the default
+#: half hour each would leave the grid no time to solve anything (satisfaction 0.88, not 1).
 PERFECT_SERVICE: dict[str, Any] = {
     **{f"handling.authority.{lvl}.{c}": 1.0 for lvl in LEVELS for c in CATEGORIES},
     **{f"handling.severity_mult.{s}": 1.0 for s in ("trivial", "small", "big", "major")},
@@ -29,7 +32,8 @@ PERFECT_SERVICE: dict[str, Any] = {
     "handling.property_capacity_per_100_households": 100.0,
     "community.n_staff_per_10k": 1000.0, "community.rate_admin_tasks": 0.0,
     "community.n_grid_workers_per_grid": 20.0, "community.capacity_per_grid_worker": 1.0,
-    "community.n_visits_per_worker_per_month": 2000.0, "community.p_find_on_visit": 1.0,
+    "community.n_visits_per_worker_per_month": 2000.0, "community.effort_visit": 0.0,
+    "community.p_find_on_visit": 1.0,
     "problems.p_tell": 1.0, "problems.report_trust_slope": 0.0, "problems.report_efficacy_slope": 0.0,
 }
 
@@ -145,16 +149,23 @@ def test_no_problems_gives_the_maximum() -> None:
 
 
 def test_no_service_drives_satisfaction_low() -> None:
-    """No handler has any capacity: nothing is resolved and satisfaction falls low. Seen, seeds
-    1-2, 730 days: mean 0.415 and 0.402 (baseline service 0.542, 0.518 since effort binds: a problem
-    is attempted only when its effort fits, issue 14; 0.591, 0.577 before), 10th percentile 0.0,
-    efficacy 0.21 (baseline 0.50, 0.48). Expectations adapt to the poor service, so the mean settles
-    at the perceived performance rather than at 0: a no-service area is judged by the load of
-    unsolved problems its residents live with."""
+    """No handler has any capacity: nothing is resolved and satisfaction falls low, well below the
+    (pre-reform) baseline service of the same residents and arrivals.
+
+    Seen, 730 days, seeds 1-4: mean 0.409, 0.406, 0.383, 0.385 against baseline 0.546, 0.501,
+    0.479, 0.483 (paired difference 0.137, 0.094, 0.096, 0.097: mean 0.106, SD 0.021, 95% CI
+    0.073-0.139); 10th percentile 0.0; efficacy 0.24 (baseline 0.51, 0.46 on seeds 1-2). The
+    no-service level is not set by service: expectations adapt, so the mean settles at the days
+    residents live, x = 1 - burden of overdue open problems - grievance, which the arrival rate,
+    the give-up times and the grievance's decay fix. The baseline sits above it by what its
+    handlers solve (seed 1: 5,361 of 13,056 problems, with issue 14's pre-reform grids and
+    finite effort), so the gap (about 0.18 before effort bound, 0.12-0.13 on seeds 1-2 before the
+    pre-reform grids) narrows as the baseline weakens; the bound 0.08 is below every replicate seen.
+    """
     for seed in (1, 2):
         s, base = small_run(NO_SERVICE, seed, 730), small_run({}, seed, 730)
         assert s["problems_resolved"] == 0
-        assert s["satisfaction_mean"] < min(0.5, base["satisfaction_mean"] - 0.1), s["satisfaction_mean"]
+        assert s["satisfaction_mean"] < min(0.5, base["satisfaction_mean"] - 0.08), s["satisfaction_mean"]
         assert s["satisfaction_p10"] < 0.05
         assert s["efficacy_mean"] < base["efficacy_mean"] - 0.2
 
@@ -193,16 +204,18 @@ def test_rewiring_the_same_residents_changes_the_gap_between_compound_types() ->
     """Word of mouth along the ties: with the clustered graph, residents of new compounds hear
     mostly from new compounds; with the random graph (same residents, same degrees, same
     arrivals) they hear from everyone, and the satisfaction gap between new and old compounds
-    narrows. Baseline world, 1,095 days, seeds 1-8 paired: gap 0.068 (clustered) -> 0.059
-    (random), difference -0.010, paired standard error 0.0030 (95% CI about -0.017 to -0.003).
-    Mean outcomes move by less than their CIs (satisfaction -0.0006 +- 0.0014)."""
+    narrows. Baseline world, 1,095 days, seeds 1-24 paired: gap 0.0615 (clustered) -> 0.0554
+    (random), difference -0.0061, paired standard error 0.0022 (95% CI -0.0106 to -0.0015).
+    Seeds 1-8 alone no longer show it (-0.0033 +- 0.0024): since issue 14's merges the effect is
+    about 0.6 of the -0.0100 seen before, hence 24 replicates. Mean outcomes move by less than
+    their CIs (satisfaction -0.0009 +- 0.0007)."""
     gaps = {}
     for p in (0.0, 1.0):
         sc = Scenario().with_overrides({"world.p_rewire": p})
         gaps[p] = np.array([(lambda s: s["satisfaction_new"] - s["satisfaction_old"])(
-            run_scenario(sc, seed=seed, progress=False).summary) for seed in range(1, 9)])
+            run_scenario(sc, seed=seed, progress=False).summary) for seed in range(1, 25)])
     d = gaps[1.0] - gaps[0.0]
-    half_width = 2.365 * d.std(ddof=1) / np.sqrt(d.size)  # t(7) 97.5%
+    half_width = 2.069 * d.std(ddof=1) / np.sqrt(d.size)  # t(23) 97.5%
     assert d.mean() + half_width < 0, (d.mean(), half_width)
 
 
