@@ -15,7 +15,7 @@ from helpers import BASELINE
 from sim import Model, Scenario
 from sim.config.taxonomy import CATEGORIES, COMMUNITY
 from sim.errors import ParameterError
-from sim.policies.alliance import Alliance, effort_hours
+from sim.policies.alliance import Alliance
 
 BASE = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 4})
 #: only the hospital and the fire brigade join: they cover safety and health, not sanitation,
@@ -272,7 +272,7 @@ def test_claims_never_exceed_the_units_hours() -> None:
 
     def hours_of(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY, budget: float | None = None) -> np.ndarray:
         pool = m.problems
-        hours.append(float(effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0).sum()))
+        hours.append(float(m.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * 8.0.sum()))
         return original(rows, flag, t, level, budget)
 
     m.resolve_by = hours_of  # type: ignore[method-assign]
@@ -340,7 +340,7 @@ def test_service_centre_handles_matters_within_its_staff_time() -> None:
         pool, w = m.problems, m.world
         assert np.all(pool.cat[rows] == admin)
         big = w.community_big[w.res_community[pool.res[rows]]]
-        spent[:] += np.bincount(big, weights=effort_hours(m, pool.cat[rows], pool.sev[rows], 8.0),
+        spent[:] += np.bincount(big, weights=m.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * 8.0,
                                 minlength=limit.size)
         assert np.all(spent <= pol.days(t) * limit + 1e-6)
         out = original(rows, flag, t, level, budget)

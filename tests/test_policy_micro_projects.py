@@ -13,7 +13,7 @@ import pytest
 from sim import Model, Scenario
 from sim.config.taxonomy import CATEGORIES, OLD
 from sim.errors import ParameterError
-from sim.policies.micro_projects import PREVENTS, SCOPE, MicroProjects, effort_needed
+from sim.policies.micro_projects import PREVENTS, SCOPE, MicroProjects
 
 BASE = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 4})
 SAN_PROP = [CATEGORIES.index(c) for c in ("sanitation", "property")]
@@ -192,7 +192,7 @@ def test_a_projects_effort_is_finite() -> None:
     orig_resolve_by = m.resolve_by
 
     def spy(rows: np.ndarray, flag: str, t: int, level: int = 2, budget: float | None = None) -> np.ndarray:
-        need = effort_needed(m, rows)
+        need = m.handlers.effort_of(m.problems.cat[rows], m.problems.sev[rows]).astype(np.float64)
         cmp = m.world.res_compound[m.problems.res[rows]]
         for x in np.unique(cmp):
             a = int(np.flatnonzero((pol.projects.compound == x) & (pol.projects.t_start <= t)

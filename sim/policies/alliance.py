@@ -63,16 +63,6 @@ _DISPUTE = CATEGORIES.index("dispute")
 _ADMIN = CATEGORIES.index("admin")
 
 
-def effort_hours(model: Model, cat: np.ndarray, sev: np.ndarray, hours_per_day: float) -> np.ndarray:
-    """Staff hours one problem takes: the core's effort table (staff-days) times hours a day.
-
-    The table is by severity, or by category and severity where the core has it so.
-    """
-    e = model.handlers.effort
-    days = e[sev] if e.ndim == 1 else e[cat, sev]
-    return days.astype(np.float64) * hours_per_day
-
-
 @register
 class Alliance(Policy):
     """Co-building units shared by a big community decide how much to give; a service centre; meetings."""
@@ -184,7 +174,7 @@ class Alliance(Policy):
         b = w.community_big[w.res_community[pool.res[q]]]
         order = np.lexsort((q, pool.t_arise[q], b))
         rows, b = q[order], b[order]
-        hours = effort_hours(model, pool.cat[rows], pool.sev[rows], self.params.hours_per_staff_day)
+        hours = model.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * self.params.hours_per_staff_day
         cum = np.cumsum(hours)
         first = np.searchsorted(b, b)
         available = self.centre_hours + self.centre_carry
@@ -222,7 +212,7 @@ class Alliance(Policy):
         later = ~np.isin(q, agenda)  # the meeting's agenda first, then the oldest
         order = np.lexsort((q, pool.t_arise[q], later, key))
         rows, key = q[order], key[order]
-        self.hours = effort_hours(model, pool.cat[rows], pool.sev[rows], p.hours_per_staff_day)
+        self.hours = model.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * p.hours_per_staff_day
         self.taken = np.zeros(rows.size, dtype=bool)
         cells = np.arange(w.n_big_communities * N_CATEGORIES)
         self.cell_lo, self.cell_hi = np.searchsorted(key, cells, side="left"), np.searchsorted(key, cells, side="right")
@@ -331,4 +321,4 @@ class Alliance(Policy):
         return {k: v for k, v in items.items() if v}
 
 
-__all__ = ["Alliance", "AllianceParams", "UnitMix", "effort_hours"]
+__all__ = ["Alliance", "AllianceParams", "UnitMix"]

@@ -46,7 +46,6 @@ from sim.config.taxonomy import (
     MATURE,
     N_CATEGORIES,
     N_COMPOUND_TYPES,
-    N_SEVERITIES,
     NEW,
     OLD,
     POLICY_FIND,
@@ -82,21 +81,6 @@ PREVENTS: np.ndarray = np.zeros((N_COMPOUND_TYPES, N_CATEGORIES), dtype=bool)
 PREVENTS[OLD] = _cats("sanitation", "property", "parking")
 PREVENTS[MATURE] = _cats("care")
 PREVENTS[NEW] = _cats("dispute")
-
-
-def effort_needed(model: Model, rows: np.ndarray) -> np.ndarray:
-    """Staff-days the problems at pool rows ``rows`` need: the core's effort table ``model.handlers.effort``.
-
-    The table is by severity, or by category and severity (either axis order).
-    """
-    e, pool = model.handlers.effort, model.problems
-    sev = pool.sev[rows].astype(np.int64)
-    if e.ndim == 1:
-        return np.asarray(e[sev], dtype=np.float64)
-    cat = pool.cat[rows].astype(np.int64)
-    if e.shape == (N_SEVERITIES, N_CATEGORIES):
-        return np.asarray(e[sev, cat], dtype=np.float64)
-    return np.asarray(e[cat, sev], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -348,7 +332,8 @@ class MicroProjects(Policy):
         rows, cmp = self._scope_rows(model, pr.compound[run])
         if rows.size == 0:
             return
-        need = effort_needed(model, rows)
+        pool = model.problems
+        need = model.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64)
         lo = np.searchsorted(cmp, pr.compound[run], side="left")
         hi = np.searchsorted(cmp, pr.compound[run], side="right")
         closed: list[np.ndarray] = []
@@ -412,4 +397,4 @@ class MicroProjects(Policy):
         return {"projects": self.spend_today} if self.spend_today else {}
 
 
-__all__ = ["PREVENTS", "PROJECT_TYPES", "SCOPE", "MicroProjects", "MicroProjectsParams", "Projects", "effort_needed"]
+__all__ = ["PREVENTS", "PROJECT_TYPES", "SCOPE", "MicroProjects", "MicroProjectsParams", "Projects"]

@@ -45,9 +45,8 @@ class Project:
 
 
 def effort(model: ReferenceModel, pr: Problem) -> float:
-    """Staff-days the problem needs: the core's effort table, by severity (or by category, then severity)."""
-    row = model.effort[pr.sev] if not isinstance(model.effort[0], list) else model.effort[pr.cat][pr.sev]
-    return float(row)
+    """Staff-days the problem needs: the effort table, by category and severity (§5.4)."""
+    return float(model.effort[pr.cat][pr.sev])
 
 
 class MicroProjectsPolicy(ReferencePolicy):
