@@ -370,7 +370,7 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
     t = int(m.t)
     pool.flags[rows[:40]] |= np.uint8(0b101)
     q = rows[pool.status[rows] == QUEUED]
-    res, perf, contacts = handling.resolve_rows(rows, t, pool.cols, m.world.res_ctype, m._performance_table(t),
+    res, perf, contacts = handling.resolve_rows(rows, t, pool.cols, m.world.res_ctype, m._perf.get(t, m.expected_wait),
                                                 led.counts())
     cat, sev = m.problems.cat[q], m.problems.sev[q]
     expected = before.resolved.copy()

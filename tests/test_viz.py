@@ -35,7 +35,6 @@ from sim.mesa.viz import (
     RATE_YLABEL,
     SAMPLE_PER_COMPOUND,
     SAT_RANGE,
-    compound_means,
     compute_layout,
     draw_community_graph,
     draw_timeseries,
@@ -98,7 +97,7 @@ def test_graph_colours_satisfaction_and_shapes_compound_types() -> None:
     idx = int((np.flatnonzero(w.compound_type == w.compound_type[0]) == 0).nonzero()[0][0])
     np.testing.assert_allclose(c.get_facecolors()[idx], cmap(norm(0.0)), atol=1e-6)
     others = np.flatnonzero(w.compound_type == w.compound_type[0])
-    means = compound_means(w, m.residents.satisfaction)
+    means = w.compound_mean(m.residents.satisfaction)
     np.testing.assert_allclose(c.get_facecolors(), cmap(norm(means[others])), atol=1e-6)
     assert means[0] == 0.0 and c.get_sizes().size == others.size
     # residents get their own colour, communities theirs

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.taxonomy import CATEGORIES
 from sim.core.world import World
 
 #: Resource list by unit type: relative help per category (sanitation, parking, dispute, care,
@@ -56,12 +55,6 @@ class CoBuildingUnits:
     def n(self) -> int:
         """Number of units."""
         return int(self.community.size)
-
-    def community_resources(self, n_communities: int) -> np.ndarray:
-        """Sum of allied units' resources per community and category (communities x categories)."""
-        out = np.zeros((n_communities, len(CATEGORIES)), dtype=np.float32)
-        np.add.at(out, self.community[self.allied], self.resources[self.allied])
-        return out
 
 
 def month_payoff(answered: np.ndarray, used: np.ndarray, offered: np.ndarray, hours: float, *,

@@ -42,17 +42,15 @@ def decide_month(model: Model, t: int) -> None:
     firms = model.firms
     if firms.n == 0:
         return
-    comp = firms.compound
-    size = np.maximum(w.compound_size, 1).astype(np.float64)
-    sat = np.bincount(w.res_compound, weights=r.satisfaction, minlength=w.n_compounds) / size
-    complaining = complaining_households(model, t)
+    comp, pool = firms.compound, model.problems
+    sat = w.compound_mean(r.satisfaction)
+    at_firms = np.flatnonzero((pool.status == QUEUED) & (pool.level == PROPERTY))  # problems queued at firms
+    complaining = complaining_households(model, at_firms, t)
     leave = firms_decide(firms, sat[comp], complaining[comp], w.compound_n_households[comp].astype(np.float64),
                          sc.handling)
     if leave.size:
         model.compound_firm[comp[leave]] = -1
-        pool = model.problems
-        rows = np.flatnonzero((pool.status == QUEUED) & (pool.level == PROPERTY))
-        rows = rows[np.isin(pool.handler[rows], leave)]
+        rows = at_firms[np.isin(pool.handler[at_firms], leave)]
         model._place(rows, np.full(rows.size, COMMUNITY, dtype=np.int8), t)  # the community takes them on
     old_quality = firms.quality.copy()
     new = find_new_firms(firms, w.compound_type, sc.handling, model.streams.get("firms"))
@@ -63,10 +61,12 @@ def decide_month(model: Model, t: int) -> None:
         model.handlers.mult[PROPERTY][new] *= ratio[:, None]
 
 
-def complaining_households(model: Model, t: int) -> np.ndarray:
-    """Households per compound with a property problem overdue at their firm (waited over the expected)."""
+def complaining_households(model: Model, at_firms: np.ndarray, t: int) -> np.ndarray:
+    """Households per compound with a property problem overdue at their firm (waited over the expected).
+
+    ``at_firms``: pool rows of the problems queued at the property level.
+    """
     pool, w = model.problems, model.world
-    rows = np.flatnonzero((pool.status == QUEUED) & (pool.level == PROPERTY))
-    rows = rows[(t - pool.t_found[rows]) > model.expected_wait[pool.sev[rows]]]
+    rows = at_firms[(t - pool.t_found[at_firms]) > model.expected_wait[pool.sev[at_firms]]]
     households = np.unique(w.res_household[pool.res[rows]])
     return np.bincount(w.household_compound[households], minlength=w.n_compounds).astype(np.float64)

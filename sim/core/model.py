@@ -332,16 +332,12 @@ class Model:
         self.recorder.load.waited(pool.level[queued], t - pool.t_level[queued])
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
-        res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._performance_table(t),
+        res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._perf.get(t, self.expected_wait),
                                            led.counts())
         if res.size:
             led.contacts_resolved += contacts
             self._closed_res.append(res)
             self._closed_perf.append(perf)
-
-    def _performance_table(self, t: int) -> np.ndarray:
-        """``performance(days waited, expected wait)`` for every severity and 0..t days waited."""
-        return self._perf.get(t, self.expected_wait)
 
     def resolve_by(self, rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY,
                    budget: float | None = None) -> np.ndarray:

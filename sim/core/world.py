@@ -102,6 +102,11 @@ class World:
         """Number of streets."""
         return int(self.street_size.size)
 
+    def compound_mean(self, values: np.ndarray) -> np.ndarray:
+        """Mean of a per-resident array over each compound (float64; 0 for an empty compound)."""
+        size = np.maximum(self.compound_size, 1).astype(np.float64)
+        return np.bincount(self.res_compound, weights=values, minlength=self.n_compounds) / size
+
     def social_matrix(self) -> sp.csr_matrix:
         """The symmetric neighbour-tie adjacency as a scipy CSR matrix (0/1 entries)."""
         n = self.n_residents

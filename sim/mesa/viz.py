@@ -135,12 +135,6 @@ def layout_of(model: GovsimModel) -> Layout:
     return lay
 
 
-def compound_means(world: World, values: np.ndarray) -> np.ndarray:
-    """Mean of a per-resident array over each compound (compounds are contiguous id ranges)."""
-    sums = np.add.reduceat(values.astype(np.float64), world.compound_start)
-    return sums / np.maximum(world.compound_size, 1)
-
-
 # ---- drawing ------------------------------------------------------------------------------------
 def draw_community_graph(model: GovsimModel, ax: Axes | None = None) -> Figure:
     """Draw the community graph of ``model`` as it is now; return the figure.
@@ -196,7 +190,7 @@ def _draw_nodes(ax: Axes, model: GovsimModel, lay: Layout, colour: _Colour) -> N
     w = model.world
     sat = model.residents.satisfaction
     cmap, norm = colour.cmap, colour.norm
-    cmp_sat = compound_means(w, sat)
+    cmp_sat = w.compound_mean(sat)
     size = 60 + 340 * w.compound_size / max(int(w.compound_size.max()), 1)
     res_ct = w.res_ctype[lay.sample]
     for code, ct in enumerate(COMPOUND_TYPES):

@@ -252,7 +252,7 @@ class OneCoreMany(Policy):
         """
         w = model.world
         size = np.maximum(w.compound_size, 1).astype(np.float64)
-        sat = np.bincount(w.res_compound, weights=model.residents.satisfaction, minlength=w.n_compounds) / size
+        sat = w.compound_mean(model.residents.satisfaction)
         parts = (self._backlog / size, self._complaints / size, 1.0 - sat)
         return np.sum([x / max(float(x.mean()), 1e-12) for x in parts], axis=0)
 

@@ -278,7 +278,7 @@ class Whistle(Policy):
         g_street = np.zeros(n_groups, dtype=np.int64)
         g_street[group] = street
         budget = self._budgets(model, lvl, g_cat, g_street)
-        effort = h.effort[cat, pool.sev[rows]].astype(np.float64)
+        effort = h.effort_of(cat, pool.sev[rows]).astype(np.float64)
         cum = np.cumsum(effort)
         start = np.searchsorted(group, group)  # rows are sorted by group
         before = cum - effort - (cum[start] - effort[start])

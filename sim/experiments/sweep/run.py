@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from sim.core.scenario import dump_toml
 from sim.errors import InputError, StoreError, WorkerError
 from sim.experiments import runner
 from sim.experiments.runner import Executor, StopSignals, progress_bar, run_record
@@ -146,9 +147,7 @@ def experiment_rows(spec: SweepSpec) -> Iterator[dict[str, Any]]:
 def _scenario_text(spec: SweepSpec, out: RunOutput, params: dict[str, Any]) -> str:
     lines = [(f"# sweep {spec.sweep_id}, experiment {out.experiment}: the sweep's base scenario "
               f"(sweeps.base_scenario_text) with these keys set")]
-    import tomli_w
-
-    return "\n".join(lines) + "\n" + tomli_w.dumps(params)
+    return "\n".join(lines) + "\n" + dump_toml(params)
 
 
 def _hms(seconds: float) -> str:
