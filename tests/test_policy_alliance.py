@@ -272,7 +272,7 @@ def test_claims_never_exceed_the_units_hours() -> None:
 
     def hours_of(rows: np.ndarray, flag: str, t: int, level: int = COMMUNITY, budget: float | None = None) -> np.ndarray:
         pool = m.problems
-        hours.append(float(m.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * 8.0.sum()))
+        hours.append(float((m.handlers.effort_of(pool.cat[rows], pool.sev[rows]).astype(np.float64) * 8.0).sum()))
         return original(rows, flag, t, level, budget)
 
     m.resolve_by = hours_of  # type: ignore[method-assign]

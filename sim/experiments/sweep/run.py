@@ -202,6 +202,7 @@ class _Loop:
     t_run0: float = 0.0
     handed_out: int = 0
     received: int = 0
+    received_at_stop: int = 0
 
     def _tasks(self, done: set[tuple[int, int]], stop: StopSignals) -> Iterator[Task]:
         """The runs still to do, lazily; none once a stop signal came."""
@@ -214,6 +215,7 @@ class _Loop:
 
     def _on_stop(self) -> None:
         """The first stop signal: say what happens to the runs in flight."""
+        self.received_at_stop = self.received  # runs received later were in flight at the stop
         self.report.in_flight_at_stop = n = self.handed_out - self.received
         self._say(f"govsim: stopping: finishing the {n} run{'s' if n != 1 else ''} in flight, then storing them "
                   f"(press Ctrl-C again to drop them)")
@@ -237,7 +239,7 @@ class _Loop:
                             if isinstance(out, Exception):
                                 self._failed(task, out, stop)
                             else:
-                                self._store(task, out, stop)
+                                self._store(task, out, stop, self.received)
                 except KeyboardInterrupt:
                     report.interrupted = True
                 report.interrupted = report.interrupted or stop.stopping
@@ -259,7 +261,8 @@ class _Loop:
             self.report.errors.append(msg)
             self._say(f"govsim: {msg}")
 
-    def _store(self, task: Task, out: RunOutput, stop: StopSignals) -> None:
+    def _store(self, task: Task, out: RunOutput, stop: StopSignals, nth: int) -> None:
+        """Store the ``nth`` run received; it counts as stored after the stop if it was in flight then."""
         spec, report = self.spec, self.report
         record = run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
                             scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
@@ -272,7 +275,8 @@ class _Loop:
             report.compute_s += out.run_s
             if stored is not None:
                 report.n_stored += 1
-                report.stored_after_stop += stop.stopping
+                # not ``stop.stopping``: a signal during this commit must not count a run received before it
+                report.stored_after_stop += stop.stopping and nth > self.received_at_stop
             self.bar.update(1)
         if self.lease is not None and self.lease.lost:
             raise StoreError(f"sweep {spec.sweep_id}: another coordinator took over its lease (this one's heartbeat "
