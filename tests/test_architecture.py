@@ -315,3 +315,26 @@ def test_a_long_module_and_a_long_function_are_found() -> None:
                "d.py": "def h():\n" + body[: body.rindex("    x")]}
     assert long_modules(sources) == {"a.py": MAX_MODULE_LINES + 1}
     assert long_functions(sources) == {"b.py:f": MAX_FUNCTION_LINES + 1, "c.py:g": MAX_FUNCTION_LINES + 1}
+
+
+def test_importing_every_module_leaves_the_environment_alone() -> None:
+    """No module sets an environment variable when imported (numba's thread policy is set by the model).
+
+    Each module of ``sim`` is imported in one fresh interpreter with ``OMP_WAIT_POLICY`` unset; a
+    model then sets it (``prefer_sleeping_threads``), unless the user chose a policy.
+    """
+    code = ("import importlib, os, pkgutil, sim\n"
+            "before = dict(os.environ)\n"
+            "for m in pkgutil.walk_packages(sim.__path__, 'sim.'):\n"
+            "    if m.name != 'sim.__main__':\n"
+            "        importlib.import_module(m.name)\n"
+            "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+            "from sim.core.kernels.jit import prefer_sleeping_threads\n"
+            "prefer_sleeping_threads()\n"
+            "print(changed, os.environ.get('OMP_WAIT_POLICY'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] passive"
+    env["OMP_WAIT_POLICY"] = "active"  # the user's choice stands
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] active"

@@ -37,6 +37,7 @@ from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, count_equal, find_latent, visit_keys
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
+from sim.core.kernels.jit import prefer_sleeping_threads
 from sim.core.kernels.residents import judge_day, participate_day
 from sim.core.kernels.routing import place, route_found
 from sim.core.kernels.state import Fields
@@ -66,6 +67,7 @@ class Model:
 
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
         t0 = time.perf_counter()
+        prefer_sleeping_threads()  # before the first parallel kernel starts numba's threads
         self.scenario = scenario
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")

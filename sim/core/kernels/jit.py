@@ -20,11 +20,6 @@ import numba
 import numpy as np
 from numba.core.caching import CompileResultCacheImpl, FunctionCache
 
-# numba's OpenMP threads sleep between parallel loops rather than spin (unless the user chose): the
-# phases between the loops run on one thread, and a spinning thread takes the core they need (on two
-# busy cores a district day took longer on 2 threads than on 1 with spinning, two thirds as long without)
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -93,6 +88,18 @@ def _compile(fn: Callable[P, R], **options: Any) -> Callable[P, R]:
     if options.get("inline") != "always":  # inlined helpers are compiled into their callers, never cached alone
         _KERNELS.append(kernel)
     return kernel
+
+
+def prefer_sleeping_threads() -> None:
+    """Let numba's OpenMP threads sleep between parallel loops rather than spin, unless the user chose.
+
+    The phases between the loops run on one thread, and a spinning thread takes the core they need
+    (on two busy cores a district day took longer on 2 threads than on 1 with spinning, two thirds
+    as long without). The OpenMP runtime reads ``OMP_WAIT_POLICY`` once, when the first parallel
+    kernel starts its threads: :class:`~sim.core.model.Model` calls this before any kernel runs
+    (rather than setting it when this module is imported).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 def cache_is_cold() -> bool:
