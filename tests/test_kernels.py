@@ -208,7 +208,12 @@ def test_arise_into_appends_latent_rows(busy_model: Model) -> None:
 
 def test_maxima_match_numpy(busy_model: Model) -> None:
     party = busy_model.party
-    assert arising.max_value(party.n_links) == party.n_links.max()
+    has_link, top = arising.link_bits(party.n_links)
+    assert top == party.n_links.max() > 0
+    np.testing.assert_array_equal(has_link, nd.resident_bits(party.n_links != 0))
+    for n in (0, 1, 7, 8, 9, 21):  # the tail of bits past the last full byte
+        links = party.n_links[:n]
+        np.testing.assert_array_equal(arising.link_bits(links)[0], nd.resident_bits(links != 0))
     assert residents.max_product(party.volunteer_rate, party.volunteer_mult) == (
         party.volunteer_rate * party.volunteer_mult).max()
 
@@ -226,7 +231,36 @@ def test_wrap_offset_is_pythons_float_modulo() -> None:
         np.testing.assert_array_equal(got.view(np.int64), np.mod(ds, size).view(np.int64))
 
 
-def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
+def test_visited_residents_match_the_rounds(busy_model: Model) -> None:
+    # the bit per resident is the numpy definition's visited() of their household, with the
+    # pointers on the edges of the round (integral, just below the size, signed zero), outside it
+    # (the full scan) and random, and visits from none through fractions to more than the round
+    m, w = busy_model, busy_model.world
+    g = copy.deepcopy(m.grids)
+    order, start = arising.visit_slots(w.res_household, g.household_grid, g.household_pos, g.grid_size)
+    assert np.array_equal(np.sort(order), np.arange(w.n_residents))
+    rng = np.random.default_rng(8)
+    size = g.grid_size.astype(np.float64)
+    for it in range(6):  # every other round only pointers in the round (0 <= ptr < size: the walk)
+        ptrs = np.stack([np.zeros_like(size), -np.zeros_like(size), size - 1, np.nextafter(size, 0),
+                         size - 1 + 1e-9, rng.integers(0, g.grid_size), rng.uniform(0, size),
+                         size, np.full_like(size, -0.5), 2.5 * size, np.full_like(size, np.nan)])
+        pick = rng.integers(0, 7 if it % 2 else ptrs.shape[0], size.size)
+        g.visit_ptr = ptrs[pick, np.arange(size.size)]
+        visits = np.choose(rng.integers(0, 4, size.size), [np.zeros_like(size), rng.uniform(0, 5, size.size),
+                           size + 0.5, rng.integers(0, 3, size.size) + 0.0]).astype(np.float32)
+        bits = arising.visited_residents(order, start, g.visit_ptr, g.grid_size, visits)
+        want = nd.visited(g, w.res_household, visits)
+        np.testing.assert_array_equal(bits, nd.resident_bits(want))
+        assert 0 < want.sum() < want.size
+    bad = g.household_pos.copy()
+    bad[0] = g.grid_size[g.household_grid[0]]
+    with pytest.raises(ValueError):
+        arising.visit_slots(w.res_household, g.household_grid, bad, g.grid_size)
+
+
+@pytest.mark.parametrize("lift", [0.0, 0.05])  # 0.05: a chance without links too (the model's is 0)
+def test_find_latent_matches_the_vectorised_finders(busy_model: Model, lift: float) -> None:
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
     idx = np.flatnonzero(pool.status == LATENT)
@@ -236,11 +270,12 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     pool.t_found[idx] = -1
     # efficacy spread over [0, 1] and a telling chance below 1, so that both clip somewhere
     efficacy = np.random.default_rng(4).random(m.residents.n).astype(np.float32)
+    p_by_links, has_link = m.party.links_today(sc.party)
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                      m.party.p_by_links(sc.party), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                      p_by_links + lift, m.rate_self_report, np.float32(sc.problems.report_trust_slope),
                       np.float32(3.5), np.float32(0.8))
-    keys = arising.visit_keys(w.res_household, m.grids.household_grid, m.grids.household_pos)
-    who = Reporters(keys, w.res_community, m.party.n_links, m.residents.trust, m.communities.report_mult, efficacy)
+    slots = arising.visit_slots(w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.grid_size)
+    who = Reporters(*slots, w.res_community, m.party.n_links, has_link, m.residents.trust, m.communities.report_mult, efficacy)
     arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
@@ -250,7 +285,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model) -> None:
     by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit * tell)
     nd.advance(g, visits)
     np.testing.assert_array_equal(moved.visit_ptr, g.visit_ptr)  # the rounds moved on as advance() moves them
-    by_party = u[1] < p_found_by_links(m.party.n_links[res], sc.party) * tell
+    by_party = u[1] < (p_found_by_links(m.party.n_links[res], sc.party) + lift) * tell
+    assert (by_party & (m.party.n_links[res] == 0)).any() == (lift > 0)
     by_self = u[2] < nd.p_self_report(m.rate_self_report, sev, prop, m.communities.report_mult[w.res_community[res]])
     finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
     found = finder >= 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.config.params import PartyParams
-from sim.core.kernels.arising import max_value
+from sim.core.kernels.arising import link_bits
 from sim.core.world import World
 
 
@@ -49,12 +49,16 @@ class PartyMembers:
                    recognition=np.zeros(n, dtype=np.float32), load=np.zeros(n, dtype=np.float32),
                    turns_seen=np.zeros(n, dtype=np.int32))
 
-    def p_by_links(self, params: PartyParams) -> np.ndarray:
-        """``p_found_by_links`` for 0, 1, ... links, up to the most any resident has (kept while that holds)."""
-        n_max = int(max_value(self.n_links)) if self.n_links.size else 0
+    def links_today(self, params: PartyParams) -> tuple[np.ndarray, np.ndarray]:
+        """``p_found_by_links`` for 0, 1, ... links, and the residents with a link (``link_bits``).
+
+        The table runs up to the most links any resident has (kept while that holds); one pass over
+        the links finds both, each day, as the links may change.
+        """
+        has_link, n_max = link_bits(self.n_links)
         if self._p_links is None or self._p_links.size != n_max + 1:
             self._p_links = p_found_by_links(np.arange(n_max + 1), params)
-        return self._p_links
+        return self._p_links, has_link
 
     def add_in_service(self, per_community: np.ndarray) -> None:
         """Register in-service members (双报到) with each community; they volunteer, not report."""

@@ -34,7 +34,7 @@ from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, count_equal, find_latent, visit_keys
+from sim.core.kernels.arising import arise_into, count_equal, find_latent, visit_slots
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.jit import prefer_sleeping_threads
@@ -85,7 +85,7 @@ class Model:
         self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
         self._graph: nx.Graph | None = None
         self._perf = PerformanceTable(scenario.run.n_steps)
-        self._res_visit: tuple[object, np.ndarray] | None = None  # (the grids it was built for, visit keys)
+        self._visit_slots: tuple[object, tuple[np.ndarray, np.ndarray]] | None = None  # (its grids, visit_slots)
         if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
             warm_up_days(self)
             self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
@@ -260,13 +260,14 @@ class Model:
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
         # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
         visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
+        p_by_links, has_link = self.party.links_today(sc.party)
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                 self.party.p_by_links(sc.party), self.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                 p_by_links, self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
-        if self._res_visit is None or self._res_visit[0] is not self.grids:  # until a policy re-grids
-            self._res_visit = (self.grids, visit_keys(w.res_household, self.grids.household_grid,
-                                                      self.grids.household_pos))
-        who = (self._res_visit[1], w.res_community, self.party.n_links, self.residents.trust,
+        g = self.grids
+        if self._visit_slots is None or self._visit_slots[0] is not g:  # until a policy re-grids
+            self._visit_slots = (g, visit_slots(w.res_household, g.household_grid, g.household_pos, g.grid_size))
+        who = (*self._visit_slots[1], w.res_community, self.party.n_links, has_link, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
 

@@ -90,13 +90,28 @@ def count_equal(a: np.ndarray, value: int) -> int:
 
 
 @jit
-def max_value(a: np.ndarray) -> int:
-    """``a.max()`` of a non-empty array (the most party links any resident has)."""
-    top = a[0]
-    for x in a:
-        if x > top:
-            top = x
-    return top
+def link_bits(n_links: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bit ``r`` (little-endian bits of bytes) set when resident ``r`` has a party link, and the most links.
+
+    One pass over the links per day: the find phase tests the bit (a 57 KB bitset for 457k
+    residents, in cache) before it loads a resident's link count from the large array, and the
+    most links (at least 0) sizes the chance table (``PartyMembers.links_today``).
+    """
+    n = n_links.size
+    bits = np.zeros((n + 7) >> 3, dtype=np.uint8)
+    top = 0
+    for b in range(n >> 3):
+        byte = 0
+        for k in range(8):
+            v = n_links[8 * b + k]
+            top = max(top, v)
+            byte |= (v != 0) << k
+        bits[b] = byte
+    for i in range(n & ~7, n):
+        top = max(top, n_links[i])
+        if n_links[i] != 0:
+            bits[i >> 3] |= np.uint8(1 << (i & 7))
+    return bits, top
 
 
 @jit
@@ -114,13 +129,67 @@ def wrap_offset(d: float, size: float) -> float:
     return d + size if d >= -size else d % size
 
 
-def visit_keys(res_household: np.ndarray, household_grid: np.ndarray, household_pos: np.ndarray) -> np.ndarray:
-    """Each resident's grid and position in its round, as one int64: ``grid << 32 | position``.
+def visit_slots(res_household: np.ndarray, household_grid: np.ndarray, household_pos: np.ndarray,
+                grid_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residents by household slot (a grid's first slot plus the household's position in its round).
 
-    The find kernel reads it with one load per visited problem instead of three dependent ones.
+    Returns ``order`` (int32 residents sorted by slot) and ``start`` (int32, one more than the
+    slots): slot ``s``'s residents are ``order[start[s]:start[s + 1]]``. The find phase marks the
+    residents of today's visited households from it (:func:`visited_residents`) instead of
+    loading every latent problem's grid and position. Positions must lie in their grid's round.
     """
+    size = grid_size.astype(np.int64)
     hh = res_household.astype(np.int64)
-    return (household_grid[hh].astype(np.int64) << 32) | household_pos[hh].astype(np.int64)
+    grid, pos = household_grid[hh].astype(np.int64), household_pos[hh].astype(np.int64)
+    if np.any((pos < 0) | (pos >= size[grid])):
+        raise ValueError("a household's position lies outside its grid's round")
+    slot = (np.cumsum(size) - size)[grid] + pos
+    order = np.argsort(slot, kind="stable").astype(np.int32)
+    start = np.zeros(size.sum() + 1, dtype=np.int32)
+    np.cumsum(np.bincount(slot, minlength=size.sum()), out=start[1:])
+    return order, start
+
+
+@jit
+def mark_slot(bits: np.ndarray, order: np.ndarray, start: np.ndarray, s: int) -> None:
+    """Set the bits of slot ``s``'s residents (:func:`visit_slots`)."""
+    for q in range(start[s], start[s + 1]):
+        r = order[q]
+        bits[r >> 3] |= np.uint8(1 << (r & 7))
+
+
+@jit
+def visited_residents(order: np.ndarray, start: np.ndarray, visit_ptr: np.ndarray, grid_size: np.ndarray,
+                      visits: np.ndarray) -> np.ndarray:
+    """Bit ``r`` (little-endian bits of bytes) set when resident ``r``'s household is visited today.
+
+    A household at position ``pos`` of grid ``g`` is visited when
+    ``wrap_offset(pos - visit_ptr[g], grid_size[g]) < visits[g]``, the numpy definition's
+    ``visited``. For ``0 <= ptr < size`` (as the rounds keep it) that offset never decreases
+    along the round from ``ceil(ptr)``: it is ``pos - ptr`` up to the end of the grid and
+    ``(pos - ptr) + size`` after the wrap, each rounded (monotone), the one at ``size - 1`` at most
+    that at 0 (``size - 1 - ptr < size - ptr``). So the visited households are a prefix of the
+    round: the same predicate is evaluated along it until it fails, O(visits) work. Another
+    pointer tests every household. One bit per resident (57 KB for 457k residents) stays in cache.
+    """
+    bits = np.zeros((order.size + 7) >> 3, dtype=np.uint8)
+    s0 = 0  # the grid's first slot
+    for g in range(grid_size.size):
+        size = int(grid_size[g])
+        ptr, fsize = visit_ptr[g], np.float64(grid_size[g])
+        if 0.0 <= ptr < fsize:
+            c = int(np.ceil(ptr))  # the round's first household (size: wraps to 0)
+            for k in range(size):
+                pos = (c + k) % size
+                if not wrap_offset(np.float64(pos) - ptr, fsize) < visits[g]:
+                    break
+                mark_slot(bits, order, start, s0 + pos)
+        else:
+            for pos in range(size):
+                if wrap_offset(np.float64(pos) - ptr, fsize) < visits[g]:
+                    mark_slot(bits, order, start, s0 + pos)
+        s0 += size
+    return bits
 
 
 @jit
@@ -154,6 +223,7 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
     visits = np.empty(n_workers.size, dtype=np.float32)  # household visits per grid today
     for g in range(n_workers.size):
         visits[g] = n_workers[g] * rules.visits_per_worker
+    visited = visited_residents(who.visit_order, who.slot_start, visit_ptr, grid_size, visits)
     # bounds that spare most rows the resident's state and the exponential (same decisions: a
     # uniform above a chance's bound is above the chance; 1 - exp(-h) <= h up to rounding)
     link_max = 0.0
@@ -163,6 +233,9 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
     for c in range(who.report_mult.size):
         mult_max = max(mult_max, np.float64(who.report_mult[c]))
     m_max = np.float64(propensity(ONE32, ONE32, rules.slope, rules.slope_efficacy))
+    self_max = np.empty(rules.rate_self.size)  # by severity
+    for k in range(self_max.size):
+        self_max[k] = rules.rate_self[k] * m_max * mult_max + 1e-15
     status = pool.status
     n_chunks = (status.size + FIND_CHUNK - 1) // FIND_CHUNK
     first = np.zeros(n_chunks + 1, dtype=np.int64)  # index of each chunk's first uniform
@@ -173,25 +246,24 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
         first[c + 1] += first[c]
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
     if status.size >= PARALLEL_ROWS:
-        find_rows(t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, who.res_visit,
-                  visit_ptr, grid_size, visits, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max,
-                  rules.p_by_links, who.n_links, rules.rate_self, m_max, mult_max, who.report_mult, who.res_community)
+        find_rows(t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
+                  rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links, who.n_links,
+                  who.has_link, rules.rate_self, self_max, who.report_mult, who.res_community)
     else:
         for c in range(n_chunks):
             find_chunk(c, t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
-                       who.res_visit, visit_ptr, grid_size, visits, rules.p_visit, tell_rules, who.trust, who.efficacy,
-                       link_max, rules.p_by_links, who.n_links, rules.rate_self, m_max, mult_max, who.report_mult,
-                       who.res_community)
+                       visited, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links,
+                       who.n_links, who.has_link, rules.rate_self, self_max, who.report_mult, who.res_community)
     for g in range(visit_ptr.size):
         visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])
 
 
 @jit_parallel
 def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
-              t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, res_visit: np.ndarray,
-              visit_ptr: np.ndarray, grid_size: np.ndarray, visits: np.ndarray, p_visit: float, tell_rules: np.ndarray,
-              trust: np.ndarray, efficacy: np.ndarray, link_max: float, p_by_links: np.ndarray, n_links: np.ndarray,
-              rate_self: np.ndarray, m_max: float, mult_max: float, report_mult: np.ndarray, res_community: np.ndarray) -> None:
+              t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray, p_visit: float,
+              tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
+              p_by_links: np.ndarray, n_links: np.ndarray, has_link: np.ndarray, rate_self: np.ndarray,
+              self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
     """:func:`find_chunk` for every chunk of rows, in parallel.
 
     Each row reads only its own uniforms and writes only its own columns: the same bits for any
@@ -199,19 +271,27 @@ def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res:
     wrong results with numba 0.68.)
     """
     for c in prange(first.size - 1):
-        find_chunk(c, t, u, first, status, res, sev, t_found, finder, n_contacts, res_visit, visit_ptr, grid_size,
-                   visits, p_visit, tell_rules, trust, efficacy, link_max, p_by_links, n_links, rate_self, m_max,
-                   mult_max, report_mult, res_community)
+        find_chunk(c, t, u, first, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
+                   trust, efficacy, link_max, p_by_links, n_links, has_link, rate_self, self_max, report_mult,
+                   res_community)
 
 
 @jit_inline
 def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray,
-               sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, res_visit: np.ndarray,
-              visit_ptr: np.ndarray, grid_size: np.ndarray, visits: np.ndarray, p_visit: float, tell_rules: np.ndarray,
-              trust: np.ndarray, efficacy: np.ndarray, link_max: float, p_by_links: np.ndarray, n_links: np.ndarray,
-              rate_self: np.ndarray, m_max: float, mult_max: float, report_mult: np.ndarray, res_community: np.ndarray) -> None:
-    """:func:`find_latent`'s decisions for the rows of chunk ``c``, from uniform ``first[c]`` on."""
+               sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray,
+               p_visit: float, tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
+               p_by_links: np.ndarray, n_links: np.ndarray, has_link: np.ndarray, rate_self: np.ndarray,
+               self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
+    """:func:`find_latent`'s decisions for the rows of chunk ``c``, from uniform ``first[c]`` on.
+
+    The cheap tests come first, each as the exact chance would decide it: the resident's
+    visited bit (:func:`visited_residents`, rarely set, so the branch is predictable) before
+    the uniform; whether they have a link (:func:`link_bits`; else the chance is that of no
+    link) before their link count, and a link's chance before the telling chance that scales it
+    (at most 1).
+    """
     p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
+    p_no_link = p_by_links[0]
     n = status.size
     j = first[c]
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
@@ -223,20 +303,18 @@ def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndar
         s = sev[i]
         f = -1
         tell = -1.0  # not known yet
-        if u0 < p_visit:
-            key = res_visit[r]  # one load, not household then grid and position (:func:`visit_keys`)
-            g = key >> 32
-            off = wrap_offset(np.float64(key & 0xFFFFFFFF) - visit_ptr[g], np.float64(grid_size[g]))
-            if off < visits[g]:
-                tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
-                if u0 < p_visit * tell:
-                    f = 1  # GRID_VISIT
-        if f < 0 and u1 < link_max:
-            if tell < 0:
-                tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
-            if u1 < p_by_links[n_links[r]] * tell:
-                f = 2  # PARTY_LINK
-        if f < 0 and u2 < rate_self[s] * m_max * mult_max + 1e-15:
+        if (visited[r >> 3] >> (r & 7)) & 1 and u0 < p_visit:
+            tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
+            if u0 < p_visit * tell:
+                f = 1  # GRID_VISIT
+        if f < 0 and u1 < link_max and ((has_link[r >> 3] >> (r & 7)) & 1 or u1 < p_no_link):
+            p_link = p_by_links[n_links[r]]
+            if u1 < p_link:
+                if tell < 0:
+                    tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
+                if u1 < p_link * tell:
+                    f = 2  # PARTY_LINK
+        if f < 0 and u2 < self_max[s]:
             m = propensity(trust[r], efficacy[r], slope, slope_efficacy)
             hazard = rate_self[s] * np.float64(m) * np.float64(report_mult[res_community[r]])
             if u2 < 1.0 - np.exp(-hazard):

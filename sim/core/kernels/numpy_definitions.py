@@ -104,6 +104,15 @@ def visited(grids: Grids, households: np.ndarray, visits: np.ndarray) -> np.ndar
     return offset < visits[g]
 
 
+def resident_bits(mask: np.ndarray) -> np.ndarray:
+    """A per-resident mask as bits, little-endian in bytes.
+
+    ``arising.visited_residents`` is :func:`visited` of each resident's household so packed, and
+    ``arising.link_bits`` is ``n_links != 0``.
+    """
+    return np.packbits(mask, bitorder="little")
+
+
 def advance(grids: Grids, visits: np.ndarray) -> None:
     """Move each grid's round forward by today's visits."""
     grids.visit_ptr = np.mod(grids.visit_ptr + visits, grids.grid_size)

@@ -158,9 +158,11 @@ class FindRules(NamedTuple):
 class Reporters(NamedTuple):
     """What decides whether a resident's problem is found: where they live, links, trust."""
 
-    res_visit: np.ndarray  # int64 grid << 32 | position in the grid's round (``arising.visit_keys``)
+    visit_order: np.ndarray  # int32 residents by household slot (``arising.visit_slots``)
+    slot_start: np.ndarray  # int32 where each slot's residents start in ``visit_order``
     res_community: np.ndarray
     n_links: np.ndarray  # party members linked to the resident
+    has_link: np.ndarray  # uint8 bits: the resident has a party link (``arising.link_bits``)
     trust: np.ndarray
     report_mult: np.ndarray  # community reporting multiplier
     efficacy: np.ndarray
