@@ -208,12 +208,17 @@ def test_arise_into_appends_latent_rows(busy_model: Model) -> None:
 
 def test_maxima_match_numpy(busy_model: Model) -> None:
     party = busy_model.party
-    has_link, top = arising.link_bits(party.n_links)
+    codes, top = arising.link_codes(party.n_links)
     assert top == party.n_links.max() > 0
-    np.testing.assert_array_equal(has_link, nd.resident_bits(party.n_links != 0))
-    for n in (0, 1, 7, 8, 9, 21):  # the tail of bits past the last full byte
+    np.testing.assert_array_equal(codes, nd.link_codes(party.n_links))
+    for n in (0, 1, 2, 7, 21):  # an odd count's last code alone in its byte
         links = party.n_links[:n]
-        np.testing.assert_array_equal(arising.link_bits(links)[0], nd.resident_bits(links != 0))
+        np.testing.assert_array_equal(arising.link_codes(links)[0], nd.link_codes(links))
+        assert arising.link_codes(links)[1] == (links.max() if n else 0)
+    many = np.array([0, 14, 15, 16, 300, -1, 3], dtype=np.int16)  # past the codes: LINKS_MORE
+    np.testing.assert_array_equal(arising.link_codes(many)[0], [14 << 4, 15 | 15 << 4, 15 | 15 << 4, 3])
+    np.testing.assert_array_equal(nd.link_codes(many), [14 << 4, 15 | 15 << 4, 15 | 15 << 4, 3])
+    assert arising.link_codes(many)[1] == 300
     assert residents.max_product(party.volunteer_rate, party.volunteer_mult) == (
         party.volunteer_rate * party.volunteer_mult).max()
 
@@ -259,8 +264,8 @@ def test_visited_residents_match_the_rounds(busy_model: Model) -> None:
         arising.visit_slots(w.res_household, g.household_grid, bad, g.grid_size)
 
 
-@pytest.mark.parametrize("lift", [0.0, 0.05])  # 0.05: a chance without links too (the model's is 0)
-def test_find_latent_matches_the_vectorised_finders(busy_model: Model, lift: float) -> None:
+@pytest.mark.parametrize("scale", [1, 8])  # 8: counts past arising.link_codes' codes (read from n_links)
+def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: int) -> None:
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
     idx = np.flatnonzero(pool.status == LATENT)
@@ -270,12 +275,14 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, lift: flo
     pool.t_found[idx] = -1
     # efficacy spread over [0, 1] and a telling chance below 1, so that both clip somewhere
     efficacy = np.random.default_rng(4).random(m.residents.n).astype(np.float32)
-    p_by_links, has_link = m.party.links_today(sc.party)
+    n_links = (m.party.n_links * scale).astype(np.int16)
+    link_code, top = arising.link_codes(n_links)
+    assert (top > arising.LINKS_MORE) == (scale > 1)
     rules = FindRules(np.float32(m.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
-                      p_by_links + lift, m.rate_self_report, np.float32(sc.problems.report_trust_slope),
+                      p_found_by_links(np.arange(top + 1), sc.party), m.rate_self_report, np.float32(sc.problems.report_trust_slope),
                       np.float32(3.5), np.float32(0.8))
     slots = arising.visit_slots(w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.grid_size)
-    who = Reporters(*slots, w.res_community, m.party.n_links, has_link, m.residents.trust, m.communities.report_mult, efficacy)
+    who = Reporters(*slots, w.res_community, n_links, link_code, m.residents.trust, m.communities.report_mult, efficacy)
     arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
@@ -285,8 +292,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, lift: flo
     by_grid = nd.visited(g, w.res_household[res], visits) & (u[0] < sc.community.p_find_on_visit * tell)
     nd.advance(g, visits)
     np.testing.assert_array_equal(moved.visit_ptr, g.visit_ptr)  # the rounds moved on as advance() moves them
-    by_party = u[1] < (p_found_by_links(m.party.n_links[res], sc.party) + lift) * tell
-    assert (by_party & (m.party.n_links[res] == 0)).any() == (lift > 0)
+    by_party = u[1] < p_found_by_links(n_links[res], sc.party) * tell
+    assert (by_party & (n_links[res] >= arising.LINKS_MORE)).any() == (scale > 1)
     by_self = u[2] < nd.p_self_report(m.rate_self_report, sev, prop, m.communities.report_mult[w.res_community[res]])
     finder = np.where(by_grid, GRID_VISIT, np.where(by_party, PARTY_LINK, np.where(by_self, SELF_REPORT, -1)))
     found = finder >= 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.config.params import PartyParams
-from sim.core.kernels.arising import link_bits
+from sim.core.kernels.arising import link_codes
 from sim.core.world import World
 
 
@@ -50,15 +50,15 @@ class PartyMembers:
                    turns_seen=np.zeros(n, dtype=np.int32))
 
     def links_today(self, params: PartyParams) -> tuple[np.ndarray, np.ndarray]:
-        """``p_found_by_links`` for 0, 1, ... links, and the residents with a link (``link_bits``).
+        """``p_found_by_links`` for 0, 1, ... links, and the link counts' 4-bit codes (``link_codes``).
 
         The table runs up to the most links any resident has (kept while that holds); one pass over
         the links finds both, each day, as the links may change.
         """
-        has_link, n_max = link_bits(self.n_links)
+        codes, n_max = link_codes(self.n_links)
         if self._p_links is None or self._p_links.size != n_max + 1:
             self._p_links = p_found_by_links(np.arange(n_max + 1), params)
-        return self._p_links, has_link
+        return self._p_links, codes
 
     def add_in_service(self, per_community: np.ndarray) -> None:
         """Register in-service members (双报到) with each community; they volunteer, not report."""

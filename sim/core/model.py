@@ -260,14 +260,14 @@ class Model:
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
         # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
         visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
-        p_by_links, has_link = self.party.links_today(sc.party)
+        p_by_links, link_code = self.party.links_today(sc.party)
         rules = (np.float32(self.visits_per_worker_per_month / DAYS_PER_MONTH), sc.community.p_find_on_visit,
                  p_by_links, self.rate_self_report, np.float32(sc.problems.report_trust_slope),
                  np.float32(sc.problems.report_efficacy_slope), np.float32(sc.problems.p_tell))  # FindRules
         g = self.grids
         if self._visit_slots is None or self._visit_slots[0] is not g:  # until a policy re-grids
             self._visit_slots = (g, visit_slots(w.res_household, g.household_grid, g.household_pos, g.grid_size))
-        who = (*self._visit_slots[1], w.res_community, self.party.n_links, has_link, self.residents.trust,
+        who = (*self._visit_slots[1], w.res_community, self.party.n_links, link_code, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
         find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
 

@@ -89,29 +89,32 @@ def count_equal(a: np.ndarray, value: int) -> int:
     return n
 
 
-@jit
-def link_bits(n_links: np.ndarray) -> tuple[np.ndarray, int]:
-    """Bit ``r`` (little-endian bits of bytes) set when resident ``r`` has a party link, and the most links.
+#: the largest link count a 4-bit code holds (the code LINKS_MORE: read the count itself)
+LINKS_MORE = 15
 
-    One pass over the links per day: the find phase tests the bit (a 57 KB bitset for 457k
-    residents, in cache) before it loads a resident's link count from the large array, and the
-    most links (at least 0) sizes the chance table (``PartyMembers.links_today``).
+
+@jit
+def link_codes(n_links: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each resident's link count in 4 bits, two to a byte (low nibble first), and the most links.
+
+    A count from 0 to 14 is its own code; :data:`LINKS_MORE` stands for 15 or more (or a
+    negative count): read ``n_links``. The find phase reads the code (228 KB for 457k
+    residents, in cache) rather than the 914 KB counts at random; one pass a day, as the links
+    may change, also finds the most links (at least 0), which sizes the chance table
+    (``PartyMembers.links_today``).
     """
     n = n_links.size
-    bits = np.zeros((n + 7) >> 3, dtype=np.uint8)
+    codes = np.zeros((n + 1) >> 1, dtype=np.uint8)
     top = 0
-    for b in range(n >> 3):
-        byte = 0
-        for k in range(8):
-            v = n_links[8 * b + k]
-            top = max(top, v)
-            byte |= (v != 0) << k
-        bits[b] = byte
-    for i in range(n & ~7, n):
-        top = max(top, n_links[i])
-        if n_links[i] != 0:
-            bits[i >> 3] |= np.uint8(1 << (i & 7))
-    return bits, top
+    for b in range(n >> 1):
+        lo, hi = n_links[2 * b], n_links[2 * b + 1]
+        top = max(top, lo, hi)
+        codes[b] = (lo if 0 <= lo < LINKS_MORE else LINKS_MORE) | (hi if 0 <= hi < LINKS_MORE else LINKS_MORE) << 4
+    if n & 1:
+        last = n_links[n - 1]
+        top = max(top, last)
+        codes[n >> 1] = last if 0 <= last < LINKS_MORE else LINKS_MORE
+    return codes, top
 
 
 @jit
@@ -239,21 +242,21 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
     status = pool.status
     n_chunks = (status.size + FIND_CHUNK - 1) // FIND_CHUNK
     first = np.zeros(n_chunks + 1, dtype=np.int64)  # index of each chunk's first uniform
-    for i in range(status.size):
-        if status[i] == LATENT:
-            first[i // FIND_CHUNK + 1] += 1
-    for c in range(n_chunks):
-        first[c + 1] += first[c]
+    for c in range(n_chunks):  # counted in a register, without a branch (status alternates)
+        n = 0
+        for i in range(c * FIND_CHUNK, min(status.size, (c + 1) * FIND_CHUNK)):
+            n += status[i] == LATENT
+        first[c + 1] = first[c] + n
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
     if status.size >= PARALLEL_ROWS:
         find_rows(t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
                   rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links, who.n_links,
-                  who.has_link, rules.rate_self, self_max, who.report_mult, who.res_community)
+                  who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     else:
         for c in range(n_chunks):
             find_chunk(c, t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
                        visited, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links,
-                       who.n_links, who.has_link, rules.rate_self, self_max, who.report_mult, who.res_community)
+                       who.n_links, who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     for g in range(visit_ptr.size):
         visit_ptr[g] = (visit_ptr[g] + np.float64(visits[g])) % np.float64(grid_size[g])
 
@@ -262,7 +265,7 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
 def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
               t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray, p_visit: float,
               tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
-              p_by_links: np.ndarray, n_links: np.ndarray, has_link: np.ndarray, rate_self: np.ndarray,
+              p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
               self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
     """:func:`find_chunk` for every chunk of rows, in parallel.
 
@@ -272,7 +275,7 @@ def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res:
     """
     for c in prange(first.size - 1):
         find_chunk(c, t, u, first, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
-                   trust, efficacy, link_max, p_by_links, n_links, has_link, rate_self, self_max, report_mult,
+                   trust, efficacy, link_max, p_by_links, n_links, link_code, rate_self, self_max, report_mult,
                    res_community)
 
 
@@ -280,18 +283,16 @@ def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res:
 def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray,
                sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray,
                p_visit: float, tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
-               p_by_links: np.ndarray, n_links: np.ndarray, has_link: np.ndarray, rate_self: np.ndarray,
+               p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
                self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
     """:func:`find_latent`'s decisions for the rows of chunk ``c``, from uniform ``first[c]`` on.
 
     The cheap tests come first, each as the exact chance would decide it: the resident's
     visited bit (:func:`visited_residents`, rarely set, so the branch is predictable) before
-    the uniform; whether they have a link (:func:`link_bits`; else the chance is that of no
-    link) before their link count, and a link's chance before the telling chance that scales it
-    (at most 1).
+    the uniform; the link count's code (:func:`link_codes`) before the count itself, and a link's
+    chance before the telling chance that scales it (at most 1).
     """
     p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
-    p_no_link = p_by_links[0]
     n = status.size
     j = first[c]
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
@@ -307,8 +308,9 @@ def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndar
             tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
             if u0 < p_visit * tell:
                 f = 1  # GRID_VISIT
-        if f < 0 and u1 < link_max and ((has_link[r >> 3] >> (r & 7)) & 1 or u1 < p_no_link):
-            p_link = p_by_links[n_links[r]]
+        if f < 0 and u1 < link_max:
+            code = (link_code[r >> 1] >> ((r & 1) << 2)) & LINKS_MORE
+            p_link = p_by_links[code] if code < LINKS_MORE else p_by_links[n_links[r]]
             if u1 < p_link:
                 if tell < 0:
                     tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))

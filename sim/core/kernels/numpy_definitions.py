@@ -107,10 +107,19 @@ def visited(grids: Grids, households: np.ndarray, visits: np.ndarray) -> np.ndar
 def resident_bits(mask: np.ndarray) -> np.ndarray:
     """A per-resident mask as bits, little-endian in bytes.
 
-    ``arising.visited_residents`` is :func:`visited` of each resident's household so packed, and
-    ``arising.link_bits`` is ``n_links != 0``.
+    ``arising.visited_residents`` is :func:`visited` of each resident's household so packed.
     """
     return np.packbits(mask, bitorder="little")
+
+
+def link_codes(n_links: np.ndarray) -> np.ndarray:
+    """Link counts in 4 bits, two residents a byte, low nibble first (``arising.link_codes``).
+
+    A count from 0 to 14 is its own code, any other count 15 (``arising.LINKS_MORE``).
+    """
+    code = np.where((n_links >= 0) & (n_links < 15), n_links, 15).astype(np.uint8)
+    code = np.append(code, np.zeros(code.size % 2, dtype=np.uint8))
+    return code[0::2] | (code[1::2] << 4)
 
 
 def advance(grids: Grids, visits: np.ndarray) -> None:

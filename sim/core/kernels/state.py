@@ -162,7 +162,7 @@ class Reporters(NamedTuple):
     slot_start: np.ndarray  # int32 where each slot's residents start in ``visit_order``
     res_community: np.ndarray
     n_links: np.ndarray  # party members linked to the resident
-    has_link: np.ndarray  # uint8 bits: the resident has a party link (``arising.link_bits``)
+    link_code: np.ndarray  # uint8: links in 4 bits, two residents a byte (``arising.link_codes``)
     trust: np.ndarray
     report_mult: np.ndarray  # community reporting multiplier
     efficacy: np.ndarray
