@@ -309,7 +309,7 @@ def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndar
             if u0 < p_visit * tell:
                 f = 1  # GRID_VISIT
         if f < 0 and u1 < link_max:
-            code = (link_code[r >> 1] >> ((r & 1) << 2)) & LINKS_MORE
+            code = (link_code[r >> 1] >> ((r & 1) << 2)) & 0xF
             p_link = p_by_links[code] if code < LINKS_MORE else p_by_links[n_links[r]]
             if u1 < p_link:
                 if tell < 0:
