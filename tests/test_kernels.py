@@ -393,54 +393,53 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
 
 
 # ---- escalate ------------------------------------------------------------------------------------
-def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
-    m = busy_model
-    a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+def escalate_both(m: Model, pool: ProblemPool, u: np.ndarray, rules: EscalationRules, t: int) -> tuple[int, int, int]:
+    """``escalation.escalate_day`` on a copy of ``pool`` and of the ledger, against its definition on
+    another copy with the same uniforms: ``nd.escalate``, then the stuck rows placed from their next
+    level, then ``nd.keep`` of the open rows. Every output, the ledger, and the pool's whole buffers
+    (the live rows and the compacted tail) must be equal. Returns the rows moved up, given up and dropped."""
+    h = m.handlers
+    a, b = copy.deepcopy(pool), copy.deepcopy(pool)
     led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-    a.flags[::7] |= np.uint8(0b11)
-    b.flags[::7] |= np.uint8(0b11)
-    u = np.random.default_rng(14).random((3, a.n))
-    rules = tuple(EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2))
-    t = int(m.t) + 30  # a month later: many overdue and given-up problems
-    got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
-    ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
-    for name, x, y in zip(("up", "n_again", "late_res", "quit_res", "lost_res"), got, ref):
-        np.testing.assert_array_equal(x, y, err_msg=name)
-        assert np.size(x) > 0, name
-    for name in PoolColumns._fields:
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    got = escalation.escalate_day(t, u, a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
+                                  m.climb())
+    up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(rules), m.climb()[2], led_b.counts())
+    place_by_numpy(m, b, up, rules.next_level[b.level[up]], t)
+    nd.keep(b, b.status >= 0)
+    assert got[0] == up.size and got[1] == n_again and got[5] == b.n
+    assert all(type(x) is int for x in (got[0], got[1], got[5]))
+    assert_identical(got[2], late_res, "late_res")
+    assert_identical(got[3], quit_res, "quit_res")
+    assert_identical(got[4], lost_res, "lost_res")
+    for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+        assert_identical(x, y, name)
     for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
-        np.testing.assert_array_equal(x, y, err_msg=name)
+        assert_identical(x, y, name)
+    assert n_again > 0 and late_res.size > 0
+    return up.size, quit_res.size + lost_res.size, pool.n - b.n
 
 
-def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> None:
-    """The fused escalate phase (the model's _escalate) equals nd.escalate, then the stuck rows
-    placed from their next level, then nd.keep of the open rows, with the same uniforms: every
-    output, the ledger, and the pool's whole buffers (the live rows and the compacted tail)."""
-    m, h = reform_model, reform_model.handlers
+def test_escalate_day_matches_its_numpy_definition(busy_model: Model) -> None:
+    """A month later, with residents quicker to give up, and flags on some problems (represented: fewer repeat contacts)."""
+    m = busy_model
+    pool = copy.deepcopy(m.problems)
+    pool.flags[::7] |= np.uint8(0b11)
+    u = np.random.default_rng(14).random((3, pool.n))
+    rules = EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2)
+    n_up, n_quit, n_dropped = escalate_both(m, pool, u, rules, int(m.t) + 30)
+    assert n_up > 0 and n_quit > 0 and n_dropped > 0
+
+
+def test_escalate_day_under_reforms(reform_model: Model) -> None:
+    """Deadlines, the city level and other policies' rules: the next day with the model's rules, then a
+    month later with residents quicker to give up."""
+    m = reform_model
     rules = EscalationRules(*m.escalation_rules())
     n_up = n_quit = n_dropped = 0
-    # the next day with the model's rules; a month later with residents quicker to give up
     for later, r in ((0, rules), (30, rules._replace(rate_abandon=0.3, rate_abandon_latent=0.2))):
-        t = int(m.t) + later
         u = np.random.default_rng(16 + later).random((3, m.problems.n))
-        a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
-        led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-        got = escalation.escalate_day(t, u, a.cols, tuple(r), led_a.counts(), h.residence(), h.success_tables(),
-                                      m.climb())
-        up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
-        place_by_numpy(m, b, up, r.next_level[b.level[up]], t)
-        nd.keep(b, b.status >= 0)
-        assert got[0] == up.size and got[1] == n_again and got[5] == b.n
-        assert all(type(x) is int for x in (got[0], got[1], got[5]))
-        assert_identical(got[2], late_res, "late_res")
-        assert_identical(got[3], quit_res, "quit_res")
-        assert_identical(got[4], lost_res, "lost_res")
-        for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
-            assert_identical(x, y, name)
-        for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
-            assert_identical(x, y, name)
-        n_up, n_quit, n_dropped = n_up + up.size, n_quit + quit_res.size, n_dropped + m.problems.n - b.n
+        counts = escalate_both(m, m.problems, u, r, int(m.t) + later)
+        n_up, n_quit, n_dropped = n_up + counts[0], n_quit + counts[1], n_dropped + counts[2]
     assert n_up > 0 and n_quit > 0 and n_dropped > 0
 
 

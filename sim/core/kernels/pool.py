@@ -5,8 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import LATENT
-from sim.core.kernels.jit import jit
+from sim.core.kernels.jit import jit, jit_inline
 from sim.core.kernels.state import Fields, PoolColumns
+
+
+@jit_inline
+def move_row(pool: PoolColumns, i: int, m: int) -> None:
+    """Copy pool row ``i`` to row ``m`` (every column)."""
+    pool.status[m] = pool.status[i]
+    pool.res[m] = pool.res[i]
+    pool.cat[m] = pool.cat[i]
+    pool.sev[m] = pool.sev[i]
+    pool.level[m] = pool.level[i]
+    pool.handler[m] = pool.handler[i]
+    pool.t_arise[m] = pool.t_arise[i]
+    pool.t_found[m] = pool.t_found[i]
+    pool.t_level[m] = pool.t_level[i]
+    pool.n_contacts[m] = pool.n_contacts[i]
+    pool.finder[m] = pool.finder[i]
+    pool.flags[m] = pool.flags[i]
 
 
 @jit
@@ -18,18 +35,7 @@ def keep_rows(pool: Fields) -> int:
     for i in range(status.size):
         if status[i] >= 0:
             if m != i:
-                status[m] = status[i]
-                pool.res[m] = pool.res[i]
-                pool.cat[m] = pool.cat[i]
-                pool.sev[m] = pool.sev[i]
-                pool.level[m] = pool.level[i]
-                pool.handler[m] = pool.handler[i]
-                pool.t_arise[m] = pool.t_arise[i]
-                pool.t_found[m] = pool.t_found[i]
-                pool.t_level[m] = pool.t_level[i]
-                pool.n_contacts[m] = pool.n_contacts[i]
-                pool.finder[m] = pool.finder[i]
-                pool.flags[m] = pool.flags[i]
+                move_row(pool, i, m)
             m += 1
     return m
 
