@@ -307,14 +307,19 @@ def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
                                       np.argsort((key << 32) | pr, kind="stable"))
 
 
-def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
+@pytest.mark.parametrize("priority", [False, True])
+def test_attempts_match_allocate_and_p_success(busy_model: Model, priority: bool) -> None:
+    """Without and with compounds whose problems are served first (priority days)."""
     m, h = busy_model, busy_model.handlers
     pool = m.problems
-    saved = m.flag_success.copy()
+    saved, saved_days = m.flag_success.copy(), m.priority_days.copy()
     m.flag_success[5] = 1.3  # a second flag multiplier besides the whistle's
+    if priority:
+        m.priority_days[::3] += 9
     try:
         q = np.flatnonzero(pool.status == QUEUED)
-        qid = handling.problem_ids(q, pool.cols)
+        qid = ((pool.res[q].astype(np.int64) << 28) | ((pool.t_arise[q].astype(np.int64) & 0xFFFFF) << 8)
+               | (pool.cat[q].astype(np.int64) << 2) | pool.sev[q].astype(np.int64))  # survives the pool's compaction
         work = (h.work[0].copy(), h.work[1].copy())
         work[0][::3], work[1][::3] = 0.3, -1  # some work in progress that matches no head problem
         level = pool.level[q].astype(np.int64)
@@ -340,7 +345,7 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
         k = mult[attempted].astype(np.float32)
         ref_p = np.where(k != 1, np.float32(1) - (np.float32(1) - ref_p) ** k, ref_p)
     finally:
-        m.flag_success[:] = saved
+        m.flag_success[:], m.priority_days[:] = saved, saved_days
     assert 0 < rows.size < q.size  # some capacity binds
     np.testing.assert_array_equal(rows, a)
     np.testing.assert_array_equal(p, ref_p)

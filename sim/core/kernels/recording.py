@@ -125,9 +125,9 @@ def p10_binned(values: np.ndarray, bins: int) -> float:
         below = j = 0
         for i in range(n):  # branch-free: each value is written at j, which moves on only if it is in the window
             y = np.float32(values[i] * scale)
-            below += y < flo
+            below += int(y < flo)
             kept[j] = y
-            j += (y >= flo) & (y < fhi)
+            j += int((y >= flo) & (y < fhi))
         if below < target and below + j >= target:
             counts = np.zeros(hi - lo, dtype=np.int64)
             for a in range(j):

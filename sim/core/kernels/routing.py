@@ -94,18 +94,15 @@ def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.n
     """Latent rows marked found become queued, counted by finder; returns them with their entry levels."""
     pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, t_found = pool.status, pool.t_found
+    found = np.empty(status.size + 1, dtype=np.int64)
     n = 0
-    for i in range(status.size):
-        if t_found[i] >= 0 and status[i] == LATENT:
-            n += 1
-    rows = np.empty(n, dtype=np.int64)
-    a = 0
-    for i in range(status.size):
-        if t_found[i] >= 0 and status[i] == LATENT:
-            rows[a] = i
-            a += 1
-            ledger.found_by[pool.finder[i]] += 1
-            status[i] = QUEUED
+    for i in range(status.size):  # branch-free: each row is written at n, which moves on only if it was found
+        found[n] = i
+        n += (t_found[i] >= 0) & (status[i] == LATENT)
+    rows = found[:n].copy()
+    for i in rows:
+        ledger.found_by[pool.finder[i]] += 1
+        status[i] = QUEUED
     return rows, entry_levels(rows, pool, entry, compound_firm, res_compound)
 
 
