@@ -42,38 +42,6 @@ def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float3
     return min(max(x, ZERO32), ONE32)
 
 
-@jit_inline
-def place_row(i: int, lvl0: int, t: int, pool: PoolColumns, where: Residence, success: SuccessTables,
-              climb: Climb, hand: np.ndarray) -> None:
-    """Put pool row ``i`` at level ``lvl0`` or the first level on its way up that can handle it (see :func:`place`).
-
-    ``hand`` is scratch for the row's handler at each level.
-    """
-    r, c, s = pool.res[i], pool.cat[i], pool.sev[i]
-    hand[GRID] = where.household_grid[where.res_household[r]]
-    hand[PROPERTY] = where.compound_firm[where.res_compound[r]]
-    hand[COMMUNITY] = where.res_community[r]
-    hand[STREET] = where.res_street[r]
-    hand[4] = c
-    hand[5] = 0
-    out = climb.top
-    for lv in range(N_LEVELS):
-        if lv == climb.top:
-            break
-        if not climb.chains[lvl0, lv]:
-            continue
-        if lv == PROPERTY and hand[PROPERTY] < 0:
-            continue
-        if lv == GRID and not where.grid_workers[hand[GRID]] > 0:
-            continue
-        if not chance(success, lv, hand[lv], c, s) < climb.threshold:
-            out = lv
-            break
-    pool.level[i] = out
-    pool.handler[i] = hand[out]
-    pool.t_level[i] = t
-
-
 @jit
 def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where: Fields,
           success: Fields, climb: Fields) -> None:
@@ -85,7 +53,31 @@ def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where
     pool, where, success, climb = PoolColumns(*pool), Residence(*where), SuccessTables(*success), Climb(*climb)
     hand = np.empty(N_LEVELS, dtype=np.int32)
     for j in range(rows.size):
-        place_row(rows[j], start_level[j], t, pool, where, success, climb, hand)
+        i = rows[j]
+        r, c, s = pool.res[i], pool.cat[i], pool.sev[i]
+        hand[GRID] = where.household_grid[where.res_household[r]]
+        hand[PROPERTY] = where.compound_firm[where.res_compound[r]]
+        hand[COMMUNITY] = where.res_community[r]
+        hand[STREET] = where.res_street[r]
+        hand[4] = c
+        hand[5] = 0
+        lvl0 = start_level[j]
+        out = climb.top
+        for lv in range(N_LEVELS):
+            if lv == climb.top:
+                break
+            if not climb.chains[lvl0, lv]:
+                continue
+            if lv == PROPERTY and hand[PROPERTY] < 0:
+                continue
+            if lv == GRID and not where.grid_workers[hand[GRID]] > 0:
+                continue
+            if not chance(success, lv, hand[lv], c, s) < climb.threshold:
+                out = lv
+                break
+        pool.level[i] = out
+        pool.handler[i] = hand[out]
+        pool.t_level[i] = t
 
 
 @jit
