@@ -301,7 +301,7 @@ def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
     for trial in range(100):
         n, n_keys = int(rng.integers(1, 2000)), int(rng.integers(1, 200))
         key = rng.integers(0, n_keys, n).astype(np.int64)
-        span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # both the counting and the merge path
+        span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # one or two counting sorts, or the merge
         pr = rng.integers(0, span, n).astype(np.int64)
         np.testing.assert_array_equal(handling.order_by(key, pr, n_keys),
                                       np.argsort((key << 32) | pr, kind="stable"))

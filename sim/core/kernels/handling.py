@@ -30,18 +30,17 @@ def counting_order(values: np.ndarray, n_values: int, order: np.ndarray) -> np.n
 def order_by(key: np.ndarray, pr: np.ndarray, n_keys: int) -> np.ndarray:
     """Stable argsort by (key, pr): ``np.argsort((key << 32) | pr, kind="stable")`` for non-negative ``pr``.
 
-    As two counting sorts when the priorities span a short range.
+    As one counting sort by ``key x span + pr`` when there are few such values, else as two (by
+    ``pr``, then by ``key``) when the priorities span a short range.
     """
     n = key.size
     span = pr.max() + 1
+    if n_keys * span <= 4 * n + 65536:
+        return counting_order(key * span + pr, n_keys * span, np.arange(n))
     if span > 4 * n + 4096:
         return np.argsort((key << 32) | pr, kind="mergesort")
     order = counting_order(pr, span, np.arange(n))
     return counting_order(key, n_keys, order)
-
-
-#: slack of the effort comparisons (float64 sums of effort against float32 capacities)
-EFFORT_TOL = 1e-9
 
 
 @jit_inline
@@ -95,6 +94,10 @@ def priorities(q: np.ndarray, day: np.ndarray, pool: Fields, priority_days: np.n
             pr[j] = np.int64(np.int32(pool.t_level[q[j]] - priority_days[res_compound[pool.res[q[j]]]]))
     pr -= pr.min()
     return pr
+
+
+#: slack of the effort comparisons (float64 sums of effort against float32 capacities)
+EFFORT_TOL = 1e-9
 
 
 @jit
