@@ -143,16 +143,21 @@ def test_numba_still_caches_the_way_the_stamp_hooks_in(tmp_path: Path) -> None:
 
 # ---- pool --------------------------------------------------------------------------------------
 def test_keep_rows_matches_keep(busy_model: Model) -> None:
-    a, b = copy.deepcopy(busy_model.problems), copy.deepcopy(busy_model.problems)
+    """Closed rows anywhere, in runs, every other one, none or all: the same buffers, tail included."""
     rng = np.random.default_rng(10)
-    closed = rng.random(a.n) < 0.3
-    a.status[closed] = -1
-    b.status[closed] = -1
-    a.set_rows(keep_rows(a.cols))
-    nd.keep(b, ~closed)
-    assert 0 < a.n < busy_model.problems.n
-    for name in PoolColumns._fields:
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    n = busy_model.problems.n
+    blocks = np.repeat(rng.random(n // 50 + 1) < 0.5, 50)[:n]
+    masks = [rng.random(n) < 0.3, blocks, np.arange(n) % 2 == 1, np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+             np.arange(n) == 0, np.arange(n) == n - 1, np.arange(n) < n // 3, np.arange(n) >= n // 3]
+    for closed in masks:
+        a, b = copy.deepcopy(busy_model.problems), copy.deepcopy(busy_model.problems)
+        a.status[closed] = -1
+        b.status[closed] = -1
+        a.set_rows(keep_rows(a.cols))
+        nd.keep(b, ~closed)
+        assert a.n == b.n == n - closed.sum()
+        for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+            assert_identical(x, y, name)
 
 
 # ---- arise and find ------------------------------------------------------------------------------
