@@ -77,15 +77,14 @@ def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fie
                 pool.n_contacts[i] += 1
                 n_again += 1
         age = waited if queued else np.int32(t - pool.t_arise[i])
-        if age > rules.patience[s]:
-            if queued and u[2, i] < rules.rate_abandon:
+        rate = rules.rate_abandon if queued else rules.rate_abandon_latent
+        if (age > rules.patience[s]) & (queued | (st == LATENT)) & (u[2, i] < rate):  # without branches: & not and
+            if queued:
                 quit_res[n_quit] = pool.res[i]
                 n_quit += 1
-            elif st == LATENT and u[2, i] < rules.rate_abandon_latent:
+            else:
                 lost_res[n_lost] = pool.res[i]
                 n_lost += 1
-            else:
-                continue
             count_abandoned(i, pool, ledger)
             pool.status[i] = -1
     place(up[:n_up], start[:n_up], t, pool, where, success, climb)
