@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.config.taxonomy import LATENT, N_COMPOUND_TYPES, N_LEVELS, QUEUED
 from sim.core.kernels.jit import jit
-from sim.core.kernels.pairwise import mean64, pairwise32, pairwise64
+from sim.core.kernels.pairwise import mean64, pairwise32, pairwise64, pairwise_with
 from sim.core.kernels.state import (
     CommunityStaff,
     Compounds,
@@ -150,11 +150,12 @@ def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types:
     compounds = Compounds(*compounds)
     sums = np.zeros(n_types)
     counts = np.zeros(n_types)
+    work, vals = np.empty((3, 192), dtype=np.int64), np.empty(96)  # pairwise's scratch, for all compounds
     n_comp = compounds.start.size
     for c in range(n_comp):
         lo = compounds.start[c]
         hi = compounds.start[c + 1] if c + 1 < n_comp else s.size
-        v = np.float64(s[lo]) + pairwise64(s, lo + 1, max(hi - lo - 1, 0))  # reduceat: first + pairwise(rest)
+        v = np.float64(s[lo]) + pairwise_with(s, lo + 1, max(hi - lo - 1, 0), 0.0, work, vals)  # reduceat: first + pairwise(rest)
         sums[compounds.ctype[c]] += v
         counts[compounds.ctype[c]] += np.float64(compounds.size[c])
     by_type = np.empty(n_types)
