@@ -143,16 +143,21 @@ def test_numba_still_caches_the_way_the_stamp_hooks_in(tmp_path: Path) -> None:
 
 # ---- pool --------------------------------------------------------------------------------------
 def test_keep_rows_matches_keep(busy_model: Model) -> None:
-    a, b = copy.deepcopy(busy_model.problems), copy.deepcopy(busy_model.problems)
+    """Closed rows anywhere, in runs, every other one, none or all: the same buffers, tail included."""
     rng = np.random.default_rng(10)
-    closed = rng.random(a.n) < 0.3
-    a.status[closed] = -1
-    b.status[closed] = -1
-    a.set_rows(keep_rows(a.cols))
-    nd.keep(b, ~closed)
-    assert 0 < a.n < busy_model.problems.n
-    for name in PoolColumns._fields:
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    n = busy_model.problems.n
+    blocks = np.repeat(rng.random(n // 50 + 1) < 0.5, 50)[:n]
+    masks = [rng.random(n) < 0.3, blocks, np.arange(n) % 2 == 1, np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+             np.arange(n) == 0, np.arange(n) == n - 1, np.arange(n) < n // 3, np.arange(n) >= n // 3]
+    for closed in masks:
+        a, b = copy.deepcopy(busy_model.problems), copy.deepcopy(busy_model.problems)
+        a.status[closed] = -1
+        b.status[closed] = -1
+        a.set_rows(keep_rows(a.cols))
+        nd.keep(b, ~closed)
+        assert a.n == b.n == n - closed.sum()
+        for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+            assert_identical(x, y, name)
 
 
 # ---- arise and find ------------------------------------------------------------------------------
@@ -344,20 +349,25 @@ def test_order_by_is_a_stable_sort_by_key_then_priority() -> None:
     for trial in range(100):
         n, n_keys = int(rng.integers(1, 2000)), int(rng.integers(1, 200))
         key = rng.integers(0, n_keys, n).astype(np.int64)
-        span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # both the counting and the merge path
+        span = 10**9 if trial % 5 == 0 else int(rng.integers(1, 3000))  # one or two counting sorts, or the merge
         pr = rng.integers(0, span, n).astype(np.int64)
         np.testing.assert_array_equal(handling.order_by(key, pr, n_keys),
                                       np.argsort((key << 32) | pr, kind="stable"))
 
 
-def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
+@pytest.mark.parametrize("priority", [False, True])
+def test_attempts_match_allocate_and_p_success(busy_model: Model, priority: bool) -> None:
+    """Without and with compounds whose problems are served first (priority days)."""
     m, h = busy_model, busy_model.handlers
     pool = m.problems
-    saved = m.flag_success.copy()
+    saved, saved_days = m.flag_success.copy(), m.priority_days.copy()
     m.flag_success[5] = 1.3  # a second flag multiplier besides the whistle's
+    if priority:
+        m.priority_days[::3] += 9
     try:
         q = np.flatnonzero(pool.status == QUEUED)
-        qid = handling.problem_ids(q, pool.cols)
+        qid = ((pool.res[q].astype(np.int64) << 28) | ((pool.t_arise[q].astype(np.int64) & 0xFFFFF) << 8)
+               | (pool.cat[q].astype(np.int64) << 2) | pool.sev[q].astype(np.int64))  # survives the pool's compaction
         work = (h.work[0].copy(), h.work[1].copy())
         work[0][::3], work[1][::3] = 0.3, -1  # some work in progress that matches no head problem
         level = pool.level[q].astype(np.int64)
@@ -383,7 +393,7 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model) -> None:
         k = mult[attempted].astype(np.float32)
         ref_p = np.where(k != 1, np.float32(1) - (np.float32(1) - ref_p) ** k, ref_p)
     finally:
-        m.flag_success[:] = saved
+        m.flag_success[:], m.priority_days[:] = saved, saved_days
     assert 0 < rows.size < q.size  # some capacity binds
     np.testing.assert_array_equal(rows, a)
     np.testing.assert_array_equal(p, ref_p)
@@ -436,54 +446,53 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
 
 
 # ---- escalate ------------------------------------------------------------------------------------
-def test_escalate_matches_its_numpy_definition(busy_model: Model) -> None:
-    m = busy_model
-    a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+def escalate_both(m: Model, pool: ProblemPool, u: np.ndarray, rules: EscalationRules, t: int) -> tuple[int, int, int]:
+    """``escalation.escalate_day`` on a copy of ``pool`` and of the ledger, against its definition on
+    another copy with the same uniforms: ``nd.escalate``, then the stuck rows placed from their next
+    level, then ``nd.keep`` of the open rows. Every output, the ledger, and the pool's whole buffers
+    (the live rows and the compacted tail) must be equal. Returns the rows moved up, given up and dropped."""
+    h = m.handlers
+    a, b = copy.deepcopy(pool), copy.deepcopy(pool)
     led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-    a.flags[::7] |= np.uint8(0b11)
-    b.flags[::7] |= np.uint8(0b11)
-    u = np.random.default_rng(14).random((3, a.n))
-    rules = tuple(EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2))
-    t = int(m.t) + 30  # a month later: many overdue and given-up problems
-    got = escalation.escalate(t, u, a.cols, rules, m.top_level, led_a.counts())
-    ref = nd.escalate(t, u, b.cols, rules, m.top_level, led_b.counts())
-    for name, x, y in zip(("up", "n_again", "late_res", "quit_res", "lost_res"), got, ref):
-        np.testing.assert_array_equal(x, y, err_msg=name)
-        assert np.size(x) > 0, name
-    for name in PoolColumns._fields:
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    got = escalation.escalate_day(t, u, a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
+                                  m.climb())
+    up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(rules), m.climb()[2], led_b.counts())
+    place_by_numpy(m, b, up, rules.next_level[b.level[up]], t)
+    nd.keep(b, b.status >= 0)
+    assert got[0] == up.size and got[1] == n_again and got[5] == b.n
+    assert all(type(x) is int for x in (got[0], got[1], got[5]))
+    assert_identical(got[2], late_res, "late_res")
+    assert_identical(got[3], quit_res, "quit_res")
+    assert_identical(got[4], lost_res, "lost_res")
+    for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+        assert_identical(x, y, name)
     for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
-        np.testing.assert_array_equal(x, y, err_msg=name)
+        assert_identical(x, y, name)
+    assert n_again > 0 and late_res.size > 0
+    return up.size, quit_res.size + lost_res.size, pool.n - b.n
 
 
-def test_escalate_day_is_escalate_then_place_then_keep(reform_model: Model) -> None:
-    """The fused escalate phase (the model's _escalate) equals nd.escalate, then the stuck rows
-    placed from their next level, then nd.keep of the open rows, with the same uniforms: every
-    output, the ledger, and the pool's whole buffers (the live rows and the compacted tail)."""
-    m, h = reform_model, reform_model.handlers
+def test_escalate_day_matches_its_numpy_definition(busy_model: Model) -> None:
+    """A month later, with residents quicker to give up, and flags on some problems (represented: fewer repeat contacts)."""
+    m = busy_model
+    pool = copy.deepcopy(m.problems)
+    pool.flags[::7] |= np.uint8(0b11)
+    u = np.random.default_rng(14).random((3, pool.n))
+    rules = EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2)
+    n_up, n_quit, n_dropped = escalate_both(m, pool, u, rules, int(m.t) + 30)
+    assert n_up > 0 and n_quit > 0 and n_dropped > 0
+
+
+def test_escalate_day_under_reforms(reform_model: Model) -> None:
+    """Deadlines, the city level and other policies' rules: the next day with the model's rules, then a
+    month later with residents quicker to give up."""
+    m = reform_model
     rules = EscalationRules(*m.escalation_rules())
     n_up = n_quit = n_dropped = 0
-    # the next day with the model's rules; a month later with residents quicker to give up
     for later, r in ((0, rules), (30, rules._replace(rate_abandon=0.3, rate_abandon_latent=0.2))):
-        t = int(m.t) + later
         u = np.random.default_rng(16 + later).random((3, m.problems.n))
-        a, b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
-        led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-        got = escalation.escalate_day(t, u, a.cols, tuple(r), led_a.counts(), h.residence(), h.success_tables(),
-                                      m.climb())
-        up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(r), m.climb()[2], led_b.counts())
-        place_by_numpy(m, b, up, r.next_level[b.level[up]], t)
-        nd.keep(b, b.status >= 0)
-        assert got[0] == up.size and got[1] == n_again and got[5] == b.n
-        assert all(type(x) is int for x in (got[0], got[1], got[5]))
-        assert_identical(got[2], late_res, "late_res")
-        assert_identical(got[3], quit_res, "quit_res")
-        assert_identical(got[4], lost_res, "lost_res")
-        for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
-            assert_identical(x, y, name)
-        for name, x, y in zip(LedgerCounts._fields, led_a.counts(), led_b.counts()):
-            assert_identical(x, y, name)
-        n_up, n_quit, n_dropped = n_up + up.size, n_quit + quit_res.size, n_dropped + m.problems.n - b.n
+        counts = escalate_both(m, m.problems, u, r, int(m.t) + later)
+        n_up, n_quit, n_dropped = n_up + counts[0], n_quit + counts[1], n_dropped + counts[2]
     assert n_up > 0 and n_quit > 0 and n_dropped > 0
 
 
@@ -630,10 +639,21 @@ def test_participate_day_counts_volunteer_turns(busy_model: Model) -> None:
 
 # ---- record --------------------------------------------------------------------------------------
 def test_p10_binned_matches_the_counting_definition() -> None:
+    """By the window a sample guesses, or, where the sample misleads, by counting every bin."""
     rng = np.random.default_rng(6)
-    for n in (1, 7, 1000, 54321):
+    for n in (0, 1, 7, 1000, 54321, 456_891):
         v = rng.beta(2, 3, n).astype(np.float32)
         v[: n // 10] = 1.0
+        assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
+        assert recording.p10_binned(v, 1) == p10_binned(v, 1)
+    for v in (np.full(5000, 0.37, dtype=np.float32), rng.random(9999).astype(np.float32),
+              np.linspace(0, 1, 100_001, dtype=np.float32)):
+        assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
+    for first in (0.0, 1.0):  # every sampled value at one end: the 10th percentile is outside the window
+        v = rng.random(100_000).astype(np.float32)
+        v[:: v.size // recording.P10_SAMPLE] = first
+        lo, hi = recording.p10_window(v, recording.P10_BINS)
+        assert not lo <= int(p10_binned(v) * recording.P10_BINS) < hi
         assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
 
 

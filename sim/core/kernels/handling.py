@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import QUEUED
-from sim.core.kernels.jit import ONE32, jit
+from sim.core.kernels.jit import ONE32, jit, jit_inline
 from sim.core.kernels.routing import chance
 from sim.core.kernels.state import CommunityStaff, Fields, HandlerEffort, LedgerCounts, PoolColumns, SuccessTables
 
@@ -30,50 +30,74 @@ def counting_order(values: np.ndarray, n_values: int, order: np.ndarray) -> np.n
 def order_by(key: np.ndarray, pr: np.ndarray, n_keys: int) -> np.ndarray:
     """Stable argsort by (key, pr): ``np.argsort((key << 32) | pr, kind="stable")`` for non-negative ``pr``.
 
-    As two counting sorts when the priorities span a short range.
+    As one counting sort by ``key x span + pr`` when there are few such values, else as two (by
+    ``pr``, then by ``key``) when the priorities span a short range.
     """
     n = key.size
     span = pr.max() + 1
+    if n_keys * span <= 4 * n + 65536:
+        return counting_order(key * span + pr, n_keys * span, np.arange(n))
     if span > 4 * n + 4096:
         return np.argsort((key << 32) | pr, kind="mergesort")
     order = counting_order(pr, span, np.arange(n))
     return counting_order(key, n_keys, order)
 
 
-@jit
-def queue_keys(q: np.ndarray, pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray,
-               res_compound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each queued row's handler (its index among all handlers) and its priority.
+@jit_inline
+def problem_id(res: np.int32, t_arise: np.int32, cat: np.int8, sev: np.int8) -> np.int64:
+    """An identity for a queued problem that survives the pool's compaction: resident, day arisen, category, severity."""
+    return ((np.int64(res) << 28) | (np.int64(t_arise & 0xFFFFF) << 8)
+            | (np.int64(cat) << 2) | np.int64(sev))
 
-    The priority is the day it reached its level, less its compound's priority days (shifted to
-    start at 0).
+
+@jit
+def queue_rows(pool: Fields, level_offset: np.ndarray, effort: np.ndarray, t: int,
+               threat: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The queued rows, each one's handler, day at its level, effort needed today and :func:`problem_id`.
+
+    The handler is its index among all handlers; the effort as ``attempts`` says. The rows are
+    listed in one branch-free pass over the status, then read once each.
     """
     pool = PoolColumns(*pool)
-    n = q.size
-    key = np.empty(n, dtype=np.int64)
-    pr = np.empty(n, dtype=np.int64)
+    status = pool.status
+    listed = np.empty(status.size + 1, dtype=np.int64)
+    n = 0
+    for i in range(status.size):  # each row is written at n, which moves on only if it is queued
+        listed[n] = i
+        n += status[i] == QUEUED
+    q = listed[:n].copy()
+    key, day, e, qid = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
+    deadline, window, mult = threat
     for j in range(n):
         i = q[j]
-        key[j] = level_offset[pool.level[i]] + pool.handler[i]
-        pr[j] = np.int64(np.int32(pool.t_level[i] - priority_days[res_compound[pool.res[i]]]))
+        lv, c, s = pool.level[i], pool.cat[i], pool.sev[i]
+        key[j] = level_offset[lv] + pool.handler[i]
+        day[j] = pool.t_level[i]
+        e[j] = effort[c, s]
+        if mult[lv] != ONE32 and np.float32(t - pool.t_level[i]) >= deadline[lv] - window[lv]:
+            e[j] *= mult[lv]
+        qid[j] = problem_id(pool.res[i], pool.t_arise[i], c, s)
+    return q, key, day, e, qid
+
+
+@jit
+def priorities(q: np.ndarray, day: np.ndarray, pool: Fields, priority_days: np.ndarray,
+               res_compound: np.ndarray) -> np.ndarray:
+    """Each queued row's priority: the day it reached its level, less its compound's priority days (shifted to start at 0).
+
+    The compound of each row's resident is looked up only if some compound has priority days.
+    """
+    pool = PoolColumns(*pool)
+    pr = day
+    if np.any(priority_days != 0):
+        for j in range(q.size):
+            pr[j] = np.int64(np.int32(pool.t_level[q[j]] - priority_days[res_compound[pool.res[q[j]]]]))
     pr -= pr.min()
-    return key, pr
+    return pr
 
 
 #: slack of the effort comparisons (float64 sums of effort against float32 capacities)
 EFFORT_TOL = 1e-9
-
-
-@jit
-def problem_ids(q: np.ndarray, pool: Fields) -> np.ndarray:
-    """An identity for each queued row that survives the pool's compaction: resident, day arisen, category, severity."""
-    pool = PoolColumns(*pool)
-    out = np.empty(q.size, dtype=np.int64)
-    for j in range(q.size):
-        i = q[j]
-        out[j] = ((np.int64(pool.res[i]) << 28) | (np.int64(pool.t_arise[i] & 0xFFFFF) << 8)
-                  | (np.int64(pool.cat[i]) << 2) | np.int64(pool.sev[i]))
-    return out
 
 
 @jit
@@ -85,7 +109,7 @@ def serve(order: np.ndarray, key: np.ndarray, qid: np.ndarray, effort: np.ndarra
     it needs fits in what is left of today's ``capacity`` (plus the work already put into it on
     earlier days, if it is the problem at the head of the queue). At the first problem that does
     not fit the handler stops and puts the rest of its day into it; that work in progress
-    (``work``: effort and problem id per handler, see ``problem_ids``) counts for it only while it
+    (``work``: effort and problem id per handler, see ``problem_id``) counts for it only while it
     stays at the head of the queue: a handler whose head problem changed starts afresh. So a
     problem needing more than a day's capacity waits until the days of work it needs are done,
     and a handler never spends more than its capacity.
@@ -183,21 +207,14 @@ def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, 
     level; mult 1: no threat). Returns the attempted rows (row order), their chances and the
     effort spent per handler.
     """
-    pool = PoolColumns(*pool)
-    q = np.flatnonzero(pool.status == QUEUED)
+    q, key, day, e, qid = queue_rows(pool, level_offset, effort, t, threat)
     used = np.zeros(capacity.size)
     if q.size == 0:
         return q, np.empty(0, dtype=np.float32), used
-    key, pr = queue_keys(q, pool, level_offset, priority_days, res_compound)
-    order = order_by(key, pr, capacity.size)
+    order = order_by(key, priorities(q, day, pool, priority_days, res_compound), capacity.size)
+    go = serve(order, key, qid, e, capacity, used, work)
+    pool = PoolColumns(*pool)
     deadline, window, mult = threat
-    e = np.empty(q.size)
-    for j in range(q.size):
-        e[j] = effort[pool.cat[q[j]], pool.sev[q[j]]]
-        lv = pool.level[q[j]]
-        if mult[lv] != ONE32 and np.float32(t - pool.t_level[q[j]]) >= deadline[lv] - window[lv]:
-            e[j] *= mult[lv]
-    go = serve(order, key, problem_ids(q, pool), e, capacity, used, work)
     rows, p = attempt_chances(q, go, pool, success, flag_success)
     for a in range(rows.size):
         lv = pool.level[rows[a]]

@@ -253,7 +253,7 @@ def capacity(handlers: Handlers) -> np.ndarray:
 # ---- escalate -----------------------------------------------------------------------------
 def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
              ledger: Fields) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
-    """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate``).
+    """Escalation, repeat contacts, the overdue list and giving up (``escalation.escalate_day``).
 
     A queued problem below the top is stuck (moves up) after ``dur_escalate`` days at its level
     with chance ``rate_escalate``, or surely after its level's deadline; it is overdue after
@@ -263,7 +263,8 @@ def escalate(t: int, u: np.ndarray, pool: Fields, rules: Fields, top: int,
     (since the report, or since arising for latent problems) the resident gives up with chance
     ``rate_abandon`` (``rate_abandon_latent``). Returns the stuck rows, the repeat contacts, the
     residents of overdue rows, of found problems given up and of unreported ones given up;
-    given-up rows are counted and closed.
+    given-up rows are counted and closed. (The kernel then places the stuck rows from their next
+    level and drops the closed rows.)
     """
     pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
     status, sev, level = pool.status, pool.sev, pool.level

@@ -48,13 +48,23 @@ def block(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
 def pairwise(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
     """``a[lo:lo+n].sum()`` as numpy computes it, in the type of ``zero``.
 
-    Halves (rounded down to a multiple of 8) until blocks of at most 128 (:func:`block`). The tree is walked with an
-    explicit stack (cached numba code and recursion do not mix).
+    Halves (rounded down to a multiple of 8) until blocks of at most 128 (:func:`block`).
     """
     if n <= 128:
         return block(a, lo, n, zero)
-    work = np.empty((3, 192), dtype=np.int64)  # lo, n, kind (0 evaluate, 1 add the top two values)
-    vals = np.full(96, zero)
+    return pairwise_with(a, lo, n, zero, np.empty((3, 192), dtype=np.int64), np.full(96, zero))
+
+
+@jit
+def pairwise_with(a: np.ndarray, lo: int, n: int, zero: Acc, work: np.ndarray, vals: np.ndarray) -> Acc:
+    """:func:`pairwise` on the caller's scratch, for callers that sum many slices (no allocation per sum).
+
+    The tree is walked with an explicit stack (cached numba code and recursion do not mix): ``work``
+    (int64, (3, 192): lo, n, kind: 0 evaluate, 1 add the top two values) and ``vals`` (96, of the
+    type of ``zero``).
+    """
+    if n <= 128:
+        return block(a, lo, n, zero)
     work[0, 0], work[1, 0], work[2, 0] = lo, n, 0
     sp, vp = 1, 0
     while sp > 0:
@@ -91,11 +101,12 @@ def pairwise32(a: np.ndarray, lo: int, n: int) -> float:
 @jit
 def mean64(a: np.ndarray) -> float:
     """``a.mean(dtype=np.float64)`` of a float32 array: numpy casts it in buffers of 8,192."""
+    work, vals = np.empty((3, 192), dtype=np.int64), np.empty(96)
     res = 0.0
     lo = 0
     while lo < a.size:
         n = min(8192, a.size - lo)
-        res += pairwise64(a, lo, n)
+        res += pairwise_with(a, lo, n, 0.0, work, vals)
         lo += n
     return res / a.size
 

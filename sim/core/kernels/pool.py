@@ -2,35 +2,91 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.jit import jit
 from sim.core.kernels.state import Fields, PoolColumns
 
 
+def _memmove_typed(typingctx: Any, arr: Any, dst: Any, src: Any, count: Any) -> tuple[Any, Any]:
+    """The signature and code of :data:`memmove`."""
+    sig = types.void(arr, types.intp, types.intp, types.intp)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        itemsize = context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype))
+        cgutils.raw_memmove(builder, builder.gep(ary.data, [args[1]]), builder.gep(ary.data, [args[2]]), args[3],
+                            itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: ``memmove(arr, dst, src, count)``: ``arr[dst:dst + count] = arr[src:src + count]`` for a contiguous 1-d
+#: array, by C's memmove, without checks (numba copies a slice element by element, and through a
+#: temporary where it may overlap)
+memmove = cast(Callable[[np.ndarray, int, int, int], None], intrinsic(_memmove_typed))
+
+
+@jit
+def open_runs(status: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The runs of open rows (status >= 0) that move when the closed rows before them are dropped.
+
+    Returns them as (first row, length, first row after the move) by column, their number, and the
+    number of open rows.
+    """
+    n = status.size
+    runs = np.empty((3, n // 2 + 1), dtype=np.int64)  # open runs are separated by closed rows
+    n_runs = m = i = 0
+    while i < n:
+        if status[i] < 0:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and status[j] >= 0:
+            j += 1
+        if m != i:
+            runs[0, n_runs], runs[1, n_runs], runs[2, n_runs] = i, j - i, m
+            n_runs += 1
+        m += j - i
+        i = j
+    return runs, n_runs, m
+
+
+@jit
+def shift_runs(column: np.ndarray, runs: np.ndarray, n_runs: int) -> None:
+    """Move each run of ``column`` down to its new first row (:func:`open_runs`), in order."""
+    for k in range(n_runs):
+        memmove(column, runs[2, k], runs[0, k], runs[1, k])
+
+
 @jit
 def keep_rows(pool: Fields) -> int:
-    """Drop the pool's rows whose status is negative (closed), keeping order; returns the new row count."""
+    """Drop the pool's rows whose status is negative (closed), keeping order; returns the new row count.
+
+    Each run of open rows moves down over the closed rows before it, a block copy per run and column.
+    """
     pool = PoolColumns(*pool)
-    status = pool.status
-    m = 0
-    for i in range(status.size):
-        if status[i] >= 0:
-            if m != i:
-                status[m] = status[i]
-                pool.res[m] = pool.res[i]
-                pool.cat[m] = pool.cat[i]
-                pool.sev[m] = pool.sev[i]
-                pool.level[m] = pool.level[i]
-                pool.handler[m] = pool.handler[i]
-                pool.t_arise[m] = pool.t_arise[i]
-                pool.t_found[m] = pool.t_found[i]
-                pool.t_level[m] = pool.t_level[i]
-                pool.n_contacts[m] = pool.n_contacts[i]
-                pool.finder[m] = pool.finder[i]
-                pool.flags[m] = pool.flags[i]
-            m += 1
+    runs, n_runs, m = open_runs(pool.status)
+    shift_runs(pool.res, runs, n_runs)
+    shift_runs(pool.cat, runs, n_runs)
+    shift_runs(pool.sev, runs, n_runs)
+    shift_runs(pool.status, runs, n_runs)
+    shift_runs(pool.level, runs, n_runs)
+    shift_runs(pool.handler, runs, n_runs)
+    shift_runs(pool.t_arise, runs, n_runs)
+    shift_runs(pool.t_found, runs, n_runs)
+    shift_runs(pool.t_level, runs, n_runs)
+    shift_runs(pool.n_contacts, runs, n_runs)
+    shift_runs(pool.finder, runs, n_runs)
+    shift_runs(pool.flags, runs, n_runs)
     return m
 
 

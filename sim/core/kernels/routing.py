@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config.taxonomy import COMMUNITY, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREET
+from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, GRID, LATENT, N_LEVELS, PROPERTY, QUEUED, STREET
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline
 from sim.core.kernels.state import Climb, EntryRules, Fields, LedgerCounts, PoolColumns, Residence, SuccessTables
 
@@ -43,6 +43,25 @@ def chance(success: SuccessTables, lv: int, h: int, c: int, s: int) -> np.float3
 
 
 @jit
+def level_handlers(rows: np.ndarray, pool: Fields, where: Fields) -> np.ndarray:
+    """The handler at every level of each of pool ``rows``, shape (rows, levels) (``Handlers.level_handlers``).
+
+    A loop of lookups alone, so that the misses of one row's lookups overlap the next rows'.
+    """
+    pool, where = PoolColumns(*pool), Residence(*where)
+    hands = np.empty((rows.size, N_LEVELS), dtype=np.int32)
+    for j in range(rows.size):
+        r = pool.res[rows[j]]
+        hands[j, GRID] = where.household_grid[where.res_household[r]]
+        hands[j, PROPERTY] = where.compound_firm[where.res_compound[r]]
+        hands[j, COMMUNITY] = where.res_community[r]
+        hands[j, STREET] = where.res_street[r]
+        hands[j, DEPARTMENT] = pool.cat[rows[j]]
+        hands[j, CITY] = 0
+    return hands
+
+
+@jit
 def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where: Fields,
           success: Fields, climb: Fields) -> None:
     """Put pool ``rows`` at ``start_level`` or the first level on their way up that can handle them.
@@ -50,18 +69,11 @@ def place(rows: np.ndarray, start_level: np.ndarray, t: int, pool: Fields, where
     That is a level that exists for them (a firm, a grid with workers) and whose chance of
     success is not below the threshold; never past the top.
     """
+    hands = level_handlers(rows, pool, where)
     pool, where, success, climb = PoolColumns(*pool), Residence(*where), SuccessTables(*success), Climb(*climb)
-    hand = np.empty(N_LEVELS, dtype=np.int32)
     for j in range(rows.size):
-        i = rows[j]
-        r, c, s = pool.res[i], pool.cat[i], pool.sev[i]
-        hand[GRID] = where.household_grid[where.res_household[r]]
-        hand[PROPERTY] = where.compound_firm[where.res_compound[r]]
-        hand[COMMUNITY] = where.res_community[r]
-        hand[STREET] = where.res_street[r]
-        hand[4] = c
-        hand[5] = 0
-        lvl0 = start_level[j]
+        i, hand = rows[j], hands[j]
+        c, s, lvl0 = pool.cat[i], pool.sev[i], start_level[j]
         out = climb.top
         for lv in range(N_LEVELS):
             if lv == climb.top:
@@ -86,18 +98,15 @@ def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.n
     """Latent rows marked found become queued, counted by finder; returns them with their entry levels."""
     pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, t_found = pool.status, pool.t_found
+    found = np.empty(status.size + 1, dtype=np.int64)
     n = 0
-    for i in range(status.size):
-        if t_found[i] >= 0 and status[i] == LATENT:
-            n += 1
-    rows = np.empty(n, dtype=np.int64)
-    a = 0
-    for i in range(status.size):
-        if t_found[i] >= 0 and status[i] == LATENT:
-            rows[a] = i
-            a += 1
-            ledger.found_by[pool.finder[i]] += 1
-            status[i] = QUEUED
+    for i in range(status.size):  # branch-free: each row is written at n, which moves on only if it was found
+        found[n] = i
+        n += (t_found[i] >= 0) & (status[i] == LATENT)
+    rows = found[:n].copy()
+    for i in rows:
+        ledger.found_by[pool.finder[i]] += 1
+        status[i] = QUEUED
     return rows, entry_levels(rows, pool, entry, compound_firm, res_compound)
 
 
