@@ -41,7 +41,7 @@ def live_days(r: Residents, x: np.ndarray, params: ResidentParams, n_days: int) 
     """``n_days`` days whose experience is ``x`` (before word of mouth): perception, expectation, settling."""
     state = ResidentState(*r.state())
     for _ in range(n_days):
-        state.experience[:] = x
+        state.experience[: r.n] = x  # the last element is the padding's zero
         kernels.perceive(tuple(state), r.ties, tuple(judgement(params)))
         kernels.settle(tuple(state), tuple(influence(params)))
 
@@ -193,7 +193,7 @@ def test_word_of_mouth_mixes_the_neighbours_experience(small_model: Model) -> No
     r = fresh_residents(small_model)
     x = np.random.default_rng(2).random(r.n).astype(np.float32)
     state = ResidentState(*r.state())
-    state.experience[:] = x
+    state.experience[: r.n] = x  # the last element is the padding's zero
     kernels.perceive(tuple(state), r.ties, tuple(judgement(params)))
     adj = small_model.world.social_matrix()
     deg = np.asarray(adj.sum(axis=1)).ravel()

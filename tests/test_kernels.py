@@ -49,11 +49,12 @@ from sim.core.kernels.state import (
     PoolColumns,
     Reporters,
     ResidentState,
+    SocialTies,
     Volunteering,
 )
 from sim.core.problems import ProblemPool, draw_arrival_uniforms
 from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
-from sim.core.rng import binomial_each, poisson_each
+from sim.core.rng import binomial_each, poisson_each, row_states
 from sim.core.scenario import load_scenario
 from sim.core.windows import WINDOW_SERIES
 
@@ -275,7 +276,9 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: in
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
     idx = np.flatnonzero(pool.status == LATENT)
     assert arising.count_equal(pool.status, LATENT) == idx.size
-    u = np.random.default_rng(2).random((3, idx.size))
+    u = np.random.default_rng(2).random((3, idx.size))  # what the kernel steps from row_states
+    draws = row_states(np.random.default_rng(2), idx.size, 3)
+    assert pool.n > 2 * arising.FIND_CHUNK  # several chunks: each one's draws start where one loop's would be
     g, moved = copy.deepcopy(m.grids), copy.deepcopy(m.grids)
     pool.t_found[idx] = -1
     # efficacy spread over [0, 1] and a telling chance below 1, so that both clip somewhere
@@ -288,7 +291,7 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: in
                       np.float32(3.5), np.float32(0.8))
     slots = arising.visit_slots(w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.grid_size)
     who = Reporters(*slots, w.res_community, n_links, link_code, m.residents.trust, m.communities.report_mult, efficacy)
-    arising.find_latent(9, u, pool.cols, moved.rounds(), tuple(rules), tuple(who))
+    arising.find_latent(9, draws, pool.cols, moved.rounds(), tuple(rules), tuple(who))
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
     prop = nd.propensity(m.residents.trust[res], efficacy[res], rules.slope, rules.slope_efficacy)
@@ -446,15 +449,18 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
 
 
 # ---- escalate ------------------------------------------------------------------------------------
-def escalate_both(m: Model, pool: ProblemPool, u: np.ndarray, rules: EscalationRules, t: int) -> tuple[int, int, int]:
-    """``escalation.escalate_day`` on a copy of ``pool`` and of the ledger, against its definition on
-    another copy with the same uniforms: ``nd.escalate``, then the stuck rows placed from their next
-    level, then ``nd.keep`` of the open rows. Every output, the ledger, and the pool's whole buffers
-    (the live rows and the compacted tail) must be equal. Returns the rows moved up, given up and dropped."""
+def escalate_both(m: Model, pool: ProblemPool, seed: int, rules: EscalationRules, t: int) -> tuple[int, int, int]:
+    """``escalation.escalate_day`` on a copy of ``pool`` and of the ledger, stepping the draws of
+    ``rng.random((3, rows))`` itself, against its definition on another copy with that array:
+    ``nd.escalate``, then the stuck rows placed from their next level, then ``nd.keep`` of the open
+    rows. Every output, the ledger, and the pool's whole buffers (the live rows and the compacted
+    tail) must be equal. Returns the rows moved up, given up and dropped."""
     h = m.handlers
     a, b = copy.deepcopy(pool), copy.deepcopy(pool)
     led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-    got = escalation.escalate_day(t, u, a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
+    u = np.random.default_rng(seed).random((3, pool.n))
+    draws = row_states(np.random.default_rng(seed), pool.n, 3)
+    got = escalation.escalate_day(t, draws, a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
                                   m.climb())
     up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(rules), m.climb()[2], led_b.counts())
     place_by_numpy(m, b, up, rules.next_level[b.level[up]], t)
@@ -477,9 +483,8 @@ def test_escalate_day_matches_its_numpy_definition(busy_model: Model) -> None:
     m = busy_model
     pool = copy.deepcopy(m.problems)
     pool.flags[::7] |= np.uint8(0b11)
-    u = np.random.default_rng(14).random((3, pool.n))
     rules = EscalationRules(*m.escalation_rules())._replace(rate_abandon=0.3, rate_abandon_latent=0.2)
-    n_up, n_quit, n_dropped = escalate_both(m, pool, u, rules, int(m.t) + 30)
+    n_up, n_quit, n_dropped = escalate_both(m, pool, 14, rules, int(m.t) + 30)
     assert n_up > 0 and n_quit > 0 and n_dropped > 0
 
 
@@ -490,8 +495,7 @@ def test_escalate_day_under_reforms(reform_model: Model) -> None:
     rules = EscalationRules(*m.escalation_rules())
     n_up = n_quit = n_dropped = 0
     for later, r in ((0, rules), (30, rules._replace(rate_abandon=0.3, rate_abandon_latent=0.2))):
-        u = np.random.default_rng(16 + later).random((3, m.problems.n))
-        counts = escalate_both(m, m.problems, u, r, int(m.t) + later)
+        counts = escalate_both(m, m.problems, 16 + later, r, int(m.t) + later)
         n_up, n_quit, n_dropped = n_up + counts[0], n_quit + counts[1], n_dropped + counts[2]
     assert n_up > 0 and n_quit > 0 and n_dropped > 0
 
@@ -530,7 +534,7 @@ def test_experience_and_perception_match_numpy(busy_model: Model) -> None:
     residents.experience(state, m.t, m.problems.cols, how)
     nd.experience(ref, m.t, m.problems.cols, how)
     assert_same_state(state, ref)
-    x = ResidentState(*state).experience
+    x = ResidentState(*state).experience[:-1]  # without the padding's zero
     assert (x == 0).any() and (x == 1).any() and ((x > 0) & (x < 1)).any()
     residents.perceive(state, r.ties, how)
     nd.perceive(ref, r.ties, how)
@@ -784,13 +788,14 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
     how = Judgement(*judgement(m.scenario.residents))
     seq = copied_state(m.residents.state())
     residents.perceive(seq, m.residents.ties, tuple(how))  # below PARALLEL_RESIDENTS: the sequential loops
-    assert m.residents.n < residents.PARALLEL_RESIDENTS
+    assert residents.RESIDENT_CHUNK < m.residents.n < residents.PARALLEL_RESIDENTS  # two chunks to share
     for threads in (1, 2):
         numba.set_num_threads(threads)
         par = ResidentState(*copied_state(m.residents.state()))
-        residents.hear_neighbours(par.experience, par.heard, *m.residents.ties, how.word_of_mouth)
-        residents.perceive_heard(par.heard, par.performance, par.expectation, par.grievance, how.rate_down,
-                                 how.rate_up, how.rate_expectation, how.keep_grievance)
+        ties = SocialTies(*m.residents.ties)
+        residents.perceive_chunks(par.experience, par.heard, ties.indptr, ties.padded_ptr, ties.padded,
+                                  par.performance, par.expectation, par.grievance, how.word_of_mouth, how.rate_down,
+                                  how.rate_up, how.rate_expectation, how.keep_grievance)
         assert_same_state(tuple(par), seq)
     assert not np.array_equal(ResidentState(*seq).performance, m.residents.performance)  # it moved
     runs = []
@@ -805,3 +810,30 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
     for name in SERIES:
         np.testing.assert_array_equal(runs[0].timeseries[name], runs[1].timeseries[name], err_msg=name)
     np.testing.assert_equal(runs[0].summary, runs[1].summary)
+
+
+def test_padded_neighbour_lists_are_the_lists_in_order_then_the_zero_s_index() -> None:
+    """``pad_ties``: each resident's padded list is its list in stored order, then the index ``n``
+    (the zero after the experience) up to a whole number of blocks, and not a block more; a judge
+    day leaves that zero alone."""
+    rng = np.random.default_rng(4)
+    deg = rng.integers(0, 3 * residents.WOM_BLOCK, 200)
+    deg[:5] = 0  # residents without neighbours, at the start
+    indptr = np.zeros(deg.size + 1, dtype=np.uint32)
+    indptr[1:] = np.cumsum(deg)
+    indices = rng.integers(0, deg.size, int(indptr[-1])).astype(np.uint32)
+    ptr, padded = residents.pad_ties(indptr, indices)
+    assert ptr.dtype == indptr.dtype and padded.dtype == indices.dtype
+    blocks = np.diff(ptr.astype(np.int64))
+    assert np.all(blocks % residents.WOM_BLOCK == 0) and np.all(blocks >= deg)
+    assert np.all(blocks < deg + residents.WOM_BLOCK)
+    for r in range(deg.size):
+        lst = padded[ptr[r]: ptr[r + 1]]
+        assert np.array_equal(lst[: deg[r]], indices[indptr[r]: indptr[r + 1]])
+        assert np.all(lst[deg[r]:] == deg.size)
+    m = Model(Scenario().with_overrides({**MEDIUM, "run.n_steps": 30}), seed=2)
+    x = ResidentState(*m.residents.state()).experience
+    assert x.size == m.residents.n + 1 and x[-1] == 0.0
+    m.run(30, progress=False)
+    assert ResidentState(*m.residents.state()).experience[-1] == 0.0
+    assert (x[:-1] < 1).any()  # the days were judged

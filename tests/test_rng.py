@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.core.rng import Streams
+from sim.core.kernels.pcg import chunk_states, fill_rows
+from sim.core.rng import Streams, row_states
 
 
 def test_same_seed_and_name_give_the_same_draws() -> None:
@@ -48,3 +49,44 @@ def test_numpy_integer_seeds_are_accepted() -> None:
 def test_bad_seeds_are_rejected(seed: object) -> None:
     with pytest.raises(ValueError):
         Streams(seed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("seed", "skip", "n", "k"), [(1, 0, 0, 3), (2, 5, 1, 3), (3, 7, 1001, 3), (4, 1, 257, 4)])
+def test_row_states_step_to_numpys_draws_and_leave_the_generator_where_numpy_does(seed: int, skip: int, n: int,
+                                                                                  k: int) -> None:
+    """``row_states`` + the kernels' PCG64 step (``pcg.fill_rows``) give ``rng.random((k, n))`` bit for bit,
+    after draws already taken, and the generator then draws what it would have drawn."""
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    a.random(skip)
+    b.random(skip)
+    want = a.random((k, n))
+    got = fill_rows(row_states(b, n, k), n)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    assert np.array_equal(a.random(9), b.random(9))
+
+
+def test_row_states_refuse_another_bit_generator() -> None:
+    with pytest.raises(TypeError, match="PCG64"):
+        row_states(np.random.Generator(np.random.Philox(1)), 10, 3)
+
+
+def test_chunk_states_start_each_chunk_where_one_loop_would_be() -> None:
+    """Chunk ``c`` of ``pcg.chunk_states`` starts each row at the draw after the earlier chunks' counts,
+    as numpy's ``PCG64.advance`` puts it (counts of 0, 1 and a few hundred; an empty row)."""
+    rng = np.random.default_rng(8)
+    rng.random(3)
+    counts = np.array([0, 1, 511, 512, 0, 7], dtype=np.int64)
+    n = int(counts.sum())
+    want = np.random.default_rng(8)
+    want.random(3)
+    u = want.random((3, n))
+    starts = chunk_states(row_states(rng, n, 3), counts)
+    inc = int(rng.bit_generator.state["state"]["inc"])
+    first = np.concatenate([[0], np.cumsum(counts)])
+    for c in range(counts.size):
+        for j in range(3):
+            st = np.random.PCG64()
+            st.state = {"bit_generator": "PCG64", "state": {"state": int(starts[c, 2 * j]) << 64 | int(starts[c, 2 * j + 1]),
+                                                            "inc": inc}, "has_uint32": 0, "uinteger": 0}
+            got = np.random.Generator(st).random(int(counts[c]))
+            assert np.array_equal(got, u[j, first[c]: first[c + 1]])

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.config.params import ProblemParams, ResidentParams
 from sim.core.kernels.jit import unsigned
-from sim.core.kernels.residents import max_product, participation_gain
+from sim.core.kernels.residents import WOM_BLOCK, max_product, pad_ties, participation_gain
 from sim.core.kernels.state import Fields, Influence, Judgement
 from sim.core.world import World
 
@@ -69,9 +69,15 @@ class Residents:
         return self._acc
 
     def day_scratch(self) -> tuple[np.ndarray, np.ndarray]:
-        """Two float32 arrays, one per resident: the day's experience and what the resident makes of it."""
-        if self._days is None or self._days[0].size != self.n:
-            self._days = (np.ones(self.n, dtype=np.float32), np.ones(self.n, dtype=np.float32))
+        """Two float32 arrays: the day's experience and what the resident makes of it, one per resident.
+
+        The experience has one element more, a zero that the padded neighbour lists point to
+        (``SocialTies.padded``).
+        """
+        if self._days is None or self._days[1].size != self.n:
+            x = np.ones(self.n + 1, dtype=np.float32)
+            x[self.n] = 0.0
+            self._days = (x, np.ones(self.n, dtype=np.float32))
         return self._days
 
     def state(self) -> Fields:
@@ -84,12 +90,16 @@ class Residents:
 def _ties(world: World) -> Fields:
     """The neighbour ties as the kernels read them (``SocialTies``).
 
-    CSR index arrays viewed as unsigned, 32-bit where they fit (as scipy stores them).
+    CSR index arrays viewed as unsigned, 32-bit where they fit (as scipy stores them), and the
+    same lists padded to whole blocks for word of mouth (``pad_ties``).
     """
     indptr, indices = world.social_indptr, world.social_indices
-    small = indptr[-1] < 2**31 and world.n_residents < 2**31
+    padded_size = int(indptr[-1]) + (WOM_BLOCK - 1) * world.n_residents  # each list padded by at most a block less one
+    small = padded_size < 2**31 and world.n_residents < 2**31
     dtype = np.int32 if small else np.int64
-    return unsigned(indptr.astype(dtype, copy=False)), unsigned(indices.astype(dtype, copy=False))
+    indptr, indices = unsigned(indptr.astype(dtype, copy=False)), unsigned(indices.astype(dtype, copy=False))
+    padded_ptr, padded = pad_ties(indptr, indices)
+    return indptr, indices, padded_ptr, padded
 
 
 def judgement(params: ResidentParams) -> Judgement:

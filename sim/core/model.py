@@ -46,7 +46,7 @@ from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_t
 from sim.core.reform import start_reform
 from sim.core.reform import warm_up as warm_up_days
 from sim.core.results import Recorder, Results
-from sim.core.rng import Streams, binomial_each, poisson_list
+from sim.core.rng import Streams, binomial_each, poisson_list, row_states
 from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
 from sim.errors import InputError
@@ -256,7 +256,7 @@ class Model:
 
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
-        u = self.streams.get("find").random((3, count_equal(pool.status, LATENT)))
+        draws = row_states(self.streams.get("find"), count_equal(pool.status, LATENT), 3)  # rng.random((3, latent))
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
         # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
         visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
@@ -269,7 +269,7 @@ class Model:
             self._visit_slots = (g, visit_slots(w.res_household, g.household_grid, g.household_pos, g.grid_size))
         who = (*self._visit_slots[1], w.res_community, self.party.n_links, link_code, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
-        find_latent(t, u, pool.cols, self.grids.rounds(visiting), rules, who)
+        find_latent(t, draws, pool.cols, self.grids.rounds(visiting), rules, who)
 
     def mark_found(self, rows: np.ndarray, finder: int | np.ndarray, t: int) -> None:
         """Mark latent problems at pool rows ``rows`` as found today by ``finder`` (policies use it).
@@ -371,11 +371,11 @@ class Model:
 
     def _escalate(self, t: int) -> None:
         pool, led, h = self.problems, self.ledger, self.handlers
-        u = self.streams.get("escalate").random((3, pool.n))
+        draws = row_states(self.streams.get("escalate"), pool.n, 3)  # rng.random((3, pool.n)), stepped in the kernel
         # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
         # rows are placed at their next level (as _place), then closed rows leave the pool
         n_up, n_again, self._overdue_res, quit_res, lost_res, n_rows = escalate_day(
-            t, u, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
+            t, draws, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
         led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:

@@ -58,3 +58,31 @@ def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.
     if n.size > _SCALAR_DRAWS:
         return rng.binomial(n, p)
     return np.array([rng.binomial(k, q) for k, q in zip(n.tolist(), p.tolist(), strict=True)], dtype=np.int64)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """Where each row of ``rng.random((k, n))`` starts, for a kernel that steps them (``kernels.pcg``).
+
+    Returns uint64 ``(k + 1, 2)``: row ``j``'s PCG64 state (high, low halves) is the generator's
+    state advanced by ``j n`` draws; the last line is the increment. ``rng`` is left as
+    ``rng.random((k, n))`` would leave it (``advance``). Only for streams that draw nothing but
+    ``random()`` doubles: ``advance`` also drops a buffered 32-bit half-draw, which ``random`` keeps.
+    """
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64):
+        raise TypeError(f"row_states needs a PCG64 generator, got {type(bits).__name__}")
+    start = bits.state
+    out = np.empty((k + 1, 2), dtype=np.uint64)
+    walker = np.random.PCG64()
+    walker.state = start
+    for j in range(k):
+        s = int(walker.state["state"]["state"])
+        out[j] = (s >> 64, s & _MASK64)
+        walker.advance(n)
+    inc = int(start["state"]["inc"])
+    out[k] = (inc >> 64, inc & _MASK64)
+    bits.advance(k * n)
+    return out

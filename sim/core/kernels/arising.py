@@ -7,6 +7,7 @@ from numba import prange
 
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
+from sim.core.kernels.pcg import chunk_states, next_double
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -210,16 +211,18 @@ PARALLEL_ROWS = 4096
 
 
 @jit
-def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
+def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
                 who: Fields) -> None:
     """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
 
     The resident's propensity ``m`` (trust and efficacy) scales the self-report hazard, and
     whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
-    grid's round of visits moves on by the day's visits. ``u`` holds three uniforms per latent
-    row, in row order. Rows already marked found (by a policy) keep their finder. Chunks of rows
-    (:func:`find_chunk`), each from its first latent row's uniforms, run in parallel from
-    :data:`PARALLEL_ROWS` rows (:func:`find_rows`).
+    grid's round of visits moves on by the day's visits. The ``j``-th latent row (in row order)
+    reads ``u[0, j]``, ``u[1, j]`` and ``u[2, j]`` of ``rng.random((3, latent rows))``, stepped
+    here from ``draws`` (:func:`sim.core.rng.row_states`, :mod:`sim.core.kernels.pcg`). Rows
+    already marked found (by a policy) keep their finder. Chunks of rows (:func:`find_chunk`),
+    each from its first latent row's draws (:func:`~sim.core.kernels.pcg.chunk_states`), run in
+    parallel from :data:`PARALLEL_ROWS` rows (:func:`find_rows`).
     """
     pool, grids, rules, who = PoolColumns(*pool), GridRounds(*grids), FindRules(*rules), Reporters(*who)
     n_workers, visit_ptr, grid_size = grids.n_workers, grids.visit_ptr, grids.grid_size
@@ -241,20 +244,22 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
         self_max[k] = rules.rate_self[k] * m_max * mult_max + 1e-15
     status = pool.status
     n_chunks = (status.size + FIND_CHUNK - 1) // FIND_CHUNK
-    first = np.zeros(n_chunks + 1, dtype=np.int64)  # index of each chunk's first uniform
+    counts = np.empty(n_chunks, dtype=np.int64)  # latent rows (draws of each row of u) per chunk
     for c in range(n_chunks):  # counted in a register, without a branch (status alternates)
         n = 0
         for i in range(c * FIND_CHUNK, min(status.size, (c + 1) * FIND_CHUNK)):
             n += status[i] == LATENT
-        first[c + 1] = first[c] + n
+        counts[c] = n
+    first = chunk_states(draws, counts)
+    inc = draws[3]
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
     if status.size >= PARALLEL_ROWS:
-        find_rows(t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
+        find_rows(t, first, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
                   rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links, who.n_links,
                   who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     else:
         for c in range(n_chunks):
-            find_chunk(c, t, u, first, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
+            find_chunk(c, t, first, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
                        visited, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links,
                        who.n_links, who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     for g in range(visit_ptr.size):
@@ -262,30 +267,30 @@ def find_latent(t: int, u: np.ndarray, pool: Fields, grids: Fields, rules: Field
 
 
 @jit_parallel
-def find_rows(t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
+def find_rows(t: int, first: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
               t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray, p_visit: float,
               tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
               p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
               self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
     """:func:`find_chunk` for every chunk of rows, in parallel.
 
-    Each row reads only its own uniforms and writes only its own columns: the same bits for any
+    Each chunk steps its own draws and each row writes only its own columns: the same bits for any
     number of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave
     wrong results with numba 0.68.)
     """
-    for c in prange(first.size - 1):
-        find_chunk(c, t, u, first, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
+    for c in prange(first.shape[0]):
+        find_chunk(c, t, first, inc, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
                    trust, efficacy, link_max, p_by_links, n_links, link_code, rate_self, self_max, report_mult,
                    res_community)
 
 
 @jit_inline
-def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndarray, res: np.ndarray,
+def find_chunk(c: int, t: int, first: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray,
                sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray,
                p_visit: float, tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
                p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
                self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
-    """:func:`find_latent`'s decisions for the rows of chunk ``c``, from uniform ``first[c]`` on.
+    """:func:`find_latent`'s decisions for the rows of chunk ``c``, stepping its draws from ``first[c]``.
 
     The cheap tests come first, each as the exact chance would decide it: the resident's
     visited bit (:func:`visited_residents`, rarely set, so the branch is predictable) before
@@ -294,12 +299,14 @@ def find_chunk(c: int, t: int, u: np.ndarray, first: np.ndarray, status: np.ndar
     """
     p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
     n = status.size
-    j = first[c]
+    a0, b0, a1, b1, a2, b2 = first[c, 0], first[c, 1], first[c, 2], first[c, 3], first[c, 4], first[c, 5]
+    inc_hi, inc_lo = inc[0], inc[1]
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
         if status[i] != LATENT:
             continue
-        u0, u1, u2 = u[0, j], u[1, j], u[2, j]
-        j += 1
+        a0, b0, u0 = next_double(a0, b0, inc_hi, inc_lo)
+        a1, b1, u1 = next_double(a1, b1, inc_hi, inc_lo)
+        a2, b2, u2 = next_double(a2, b2, inc_hi, inc_lo)
         r = res[i]
         s = sev[i]
         f = -1

@@ -9,6 +9,7 @@ import numpy as np
 
 from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.jit import jit, jit_inline
+from sim.core.kernels.pcg import next_double
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
 from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
@@ -38,10 +39,13 @@ def count_abandoned(i: int, pool: PoolColumns, ledger: LedgerCounts) -> None:
 
 
 @jit
-def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
+def escalate_day(t: int, draws: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
                  where: Fields, success: Fields,
                  climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The escalate phase: one pass over the pool, from uniforms ``u`` (3, rows), then the moves it decided.
+    """The escalate phase: one pass over the pool, with uniforms ``u`` (3, rows), then the moves it decided.
+
+    Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped here from ``draws``
+    (:func:`sim.core.rng.row_states`, :mod:`sim.core.kernels.pcg`) rather than read from an array.
 
     A queued problem below the top is stuck after ``dur_escalate`` days at its level with chance
     ``rate_escalate`` (``u[0]``), or surely after the level's deadline; it is overdue after
@@ -60,25 +64,30 @@ def escalate_day(t: int, u: np.ndarray, pool: Fields, rules: Fields, ledger: Fie
     up, start = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int8)
     late_res, quit_res, lost_res = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     n_up = n_again = n_late = n_quit = n_lost = 0
+    a0, b0, a1, b1, a2, b2 = draws[0, 0], draws[0, 1], draws[1, 0], draws[1, 1], draws[2, 0], draws[2, 1]
+    inc_hi, inc_lo = draws[3, 0], draws[3, 1]
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass
+        a0, b0, u0 = next_double(a0, b0, inc_hi, inc_lo)
+        a1, b1, u1 = next_double(a1, b1, inc_hi, inc_lo)
+        a2, b2, u2 = next_double(a2, b2, inc_hi, inc_lo)
         st, s, lvl0 = pool.status[i], pool.sev[i], max(pool.level[i], 0)
         queued = st == QUEUED
         waited = np.int32(t - pool.t_found[i])
         if queued and rules.next_level[lvl0] <= top and pool.level[i] != top:
             at_level = np.int32(t - pool.t_level[i])
-            if ((at_level >= rules.dur_escalate[s] and u[0, i] < rules.rate_escalate[lvl0])
+            if ((at_level >= rules.dur_escalate[s] and u0 < rules.rate_escalate[lvl0])
                     or at_level >= rules.deadline[lvl0]):
                 up[n_up], start[n_up] = i, rules.next_level[pool.level[i]]
                 n_up += 1
         if queued and waited > rules.expected_wait[s]:
             late_res[n_late] = pool.res[i]
             n_late += 1
-            if u[1, i] < recontact_hazard(waited, rules.expected_wait[s], pool.flags[i], rules):
+            if u1 < recontact_hazard(waited, rules.expected_wait[s], pool.flags[i], rules):
                 pool.n_contacts[i] += 1
                 n_again += 1
         age = waited if queued else np.int32(t - pool.t_arise[i])
         rate = rules.rate_abandon if queued else rules.rate_abandon_latent
-        if (age > rules.patience[s]) & (queued | (st == LATENT)) & (u[2, i] < rate):  # without branches: & not and
+        if (age > rules.patience[s]) & (queued | (st == LATENT)) & (u2 < rate):  # without branches: & not and
             if queued:
                 quit_res[n_quit] = pool.res[i]
                 n_quit += 1

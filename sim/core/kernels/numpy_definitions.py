@@ -365,8 +365,9 @@ def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
     age = (t - pool.t_arise[open_]).astype(np.float32)
     late = age > d
     v = how.burden[sev[late]] * np.minimum(np.float32(1.0), (age[late] - d[late]) / d[late])
-    b = np.bincount(pool.res[open_][late], weights=v.astype(np.float64), minlength=res.experience.size)
-    res.experience[:] = np.maximum((np.float32(1.0) - b.astype(np.float32)) - res.grievance, np.float32(0.0))
+    n = res.grievance.size  # the experience's last element is the padding's zero (``pad_ties``)
+    b = np.bincount(pool.res[open_][late], weights=v.astype(np.float64), minlength=n)
+    res.experience[:n] = np.maximum((np.float32(1.0) - b.astype(np.float32)) - res.grievance, np.float32(0.0))
 
 
 def perceive(res: Fields, ties: Fields, how: Fields) -> None:
@@ -378,7 +379,8 @@ def perceive(res: Fields, ties: Fields, how: Fields) -> None:
     res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
     import scipy.sparse as sp
 
-    x, n = res.experience, res.experience.size
+    n = res.heard.size
+    x = res.experience[:n]  # without the padding's zero
     adj = sp.csr_matrix((np.ones(ties.indices.size, dtype=np.float32), ties.indices.astype(np.int64),
                          ties.indptr.astype(np.int64)), shape=(n, n))
     deg = np.diff(ties.indptr.astype(np.int64)).astype(np.float32)

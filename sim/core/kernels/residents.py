@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT, QUEUED
-from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
+from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_parallel
 from sim.core.kernels.state import (
     Fields,
     Influence,
@@ -120,7 +120,7 @@ def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
         age = np.float32(t - pool.t_arise[i])
         if age > d:
             acc[pool.res[i]] += np.float64(how.burden[s] * min(ONE32, np.float32(age - d) / d))
-    for r in range(x.size):
+    for r in range(g.size):  # not x[n], the zero the padded neighbour lists point to
         x[r] = max(np.float32(ONE32 - np.float32(acc[r])) - g[r], ZERO32)
         acc[r] = 0.0
 
@@ -129,73 +129,107 @@ def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
 #: pool's start costs more than it saves)
 PARALLEL_RESIDENTS = 20_000
 
+#: neighbours summed per block in word of mouth: each resident's list is padded to whole blocks
+#: (:func:`pad_ties`), so the summing loop's trip count is a multiple of it and its exit rarely
+#: mispredicted (a district day's word of mouth took 6.4 ms with the plain lists, 3.9 ms padded)
+WOM_BLOCK = 8
+
+
+def pad_ties(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each resident's neighbour list, in stored order, padded to whole :data:`WOM_BLOCK` blocks with ``n``.
+
+    ``n`` (the number of residents) indexes the zero kept after the residents' experience
+    (``ResidentState.experience``): adding ``+0.0`` to a float32 sum that starts at ``+0.0`` and
+    adds non-negative values leaves it unchanged, so the padded sums have the same bits as the plain
+    ones. Returns the padded lists' pointers and indices, of the dtypes of ``indptr`` and ``indices``.
+    """
+    n = indptr.size - 1
+    start = indptr.astype(np.int64)
+    deg = np.diff(start)
+    blocks = (deg + WOM_BLOCK - 1) // WOM_BLOCK * WOM_BLOCK
+    padded_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(blocks, out=padded_ptr[1:])
+    padded = np.full(int(padded_ptr[-1]), n, dtype=indices.dtype)
+    slot = np.arange(int(start[-1])) - np.repeat(start[:-1] - padded_ptr[:-1], deg)
+    padded[slot] = indices[: int(start[-1])]
+    return padded_ptr.astype(indptr.dtype), padded
+
 
 @jit
 def perceive(res: Fields, ties: Fields, how: Fields) -> None:
     """Word of mouth, then perception, expectation and the grievances' decay.
 
-    ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order); ``P`` moves
-    toward it at ``rate_down`` when it is worse, ``rate_up`` otherwise; ``E`` toward the new
-    ``P``; grievances shrink by ``keep_grievance``. From :data:`PARALLEL_RESIDENTS` residents in
-    parallel (:func:`hear_neighbours`, :func:`perceive_heard`): the same bits.
+    ``heard = x + w (mean of the neighbours' x - x)`` (float32 sum in stored order, over the padded
+    lists: :func:`pad_ties`); ``P`` moves toward it at ``rate_down`` when it is worse, ``rate_up``
+    otherwise; ``E`` toward the new ``P``; grievances shrink by ``keep_grievance``. Residents in
+    chunks (:func:`perceive_range`), in parallel from :data:`PARALLEL_RESIDENTS` residents
+    (:func:`perceive_chunks`): the same bits.
     """
     res, ties, how = ResidentState(*res), SocialTies(*ties), Judgement(*how)
-    x, heard, p, e, g = res.experience, res.heard, res.performance, res.expectation, res.grievance
-    w, down, up, rate_e, keep = how.word_of_mouth, how.rate_down, how.rate_up, how.rate_expectation, how.keep_grievance
-    if x.size >= PARALLEL_RESIDENTS:
-        hear_neighbours(x, heard, ties.indptr, ties.indices, w)
-        perceive_heard(heard, p, e, g, down, up, rate_e, keep)
+    n = res.heard.size
+    args = (res.experience, res.heard, ties.indptr, ties.padded_ptr, ties.padded, res.performance, res.expectation,
+            res.grievance, how.word_of_mouth, how.rate_down, how.rate_up, how.rate_expectation, how.keep_grievance)
+    if n >= PARALLEL_RESIDENTS:
+        perceive_chunks(*args)
     else:
-        for r in range(x.size):
-            hear_one(r, x, heard, ties.indptr, ties.indices, w)
-        for r in range(x.size):
-            perceive_one(r, heard, p, e, g, down, up, rate_e, keep)
+        perceive_range(0, n, *args)
 
 
-@jit_inline
-def hear_one(r: int, x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, indices: np.ndarray, w: np.float32) -> None:
-    """Resident ``r``'s ``heard = x + w (mean of the neighbours' x - x)``, or ``x`` without neighbours."""
-    lo, hi = indptr[r], indptr[r + 1]
-    if hi > lo:
-        acc = ZERO32
-        for k in range(lo, hi):
-            acc += x[indices[k]]
-        mean = acc * np.float32(ONE32 / np.float32(hi - lo))
-        heard[r] = x[r] + w * np.float32(mean - x[r])
-    else:
-        heard[r] = x[r]
+#: residents per chunk of the judge phase's parallel loop
+RESIDENT_CHUNK = 4096
 
 
-@jit_inline
-def perceive_one(r: int, heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, rate_down: np.float32,
-                 rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
-    """Resident ``r``'s ``P`` toward ``heard``, ``E`` toward ``P``, grievance's decay."""
-    d = np.float32(heard[r] - p[r])
-    rate = rate_down if d < ZERO32 else rate_up
-    pr = min(max(p[r] + rate * d, ZERO32), ONE32)
-    p[r] = pr
-    e[r] = min(max(e[r] + rate_e * np.float32(pr - e[r]), ZERO32), ONE32)
-    g[r] = g[r] * keep
+@jit
+def perceive_range(lo: int, hi: int, x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, padded_ptr: np.ndarray,
+                   padded: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, w: np.float32,
+                   rate_down: np.float32, rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
+    """:func:`perceive` for residents ``lo`` to ``hi``: each one's ``heard``, then ``P``, ``E`` and grievance.
 
-
-@jit_parallel
-def hear_neighbours(x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, indices: np.ndarray, w: np.float32) -> None:
-    """:func:`hear_one` for every resident, in parallel.
-
-    Each resident writes only its own ``heard`` and reads only ``x``: the same bits for any number
-    of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave wrong
-    results with numba 0.68.)
+    A resident's sum runs over its padded list in whole blocks, a block's eight additions written
+    out (the padding adds ``x[n] = 0``); the mean divides by the true number of neighbours. (A
+    compiled function, not an inlined helper: LLVM compiled the inlined per-resident helper's
+    sequential loop three times slower.)
     """
-    for r in prange(x.size):
-        hear_one(r, x, heard, indptr, indices, w)
+    for r in range(lo, hi):
+        d = indptr[r + 1] - indptr[r]
+        if d > 0:
+            acc = ZERO32
+            for k in range(padded_ptr[r], padded_ptr[r + 1], WOM_BLOCK):
+                acc += x[padded[k]]
+                acc += x[padded[k + 1]]
+                acc += x[padded[k + 2]]
+                acc += x[padded[k + 3]]
+                acc += x[padded[k + 4]]
+                acc += x[padded[k + 5]]
+                acc += x[padded[k + 6]]
+                acc += x[padded[k + 7]]
+            mean = acc * np.float32(ONE32 / np.float32(d))
+            heard[r] = x[r] + w * np.float32(mean - x[r])
+        else:
+            heard[r] = x[r]
+    for r in range(lo, hi):
+        dp = np.float32(heard[r] - p[r])
+        rate = rate_down if dp < ZERO32 else rate_up
+        pr = min(max(p[r] + rate * dp, ZERO32), ONE32)
+        p[r] = pr
+        e[r] = min(max(e[r] + rate_e * np.float32(pr - e[r]), ZERO32), ONE32)
+        g[r] = g[r] * keep
 
 
 @jit_parallel
-def perceive_heard(heard: np.ndarray, p: np.ndarray, e: np.ndarray, g: np.ndarray, rate_down: np.float32,
-                   rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
-    """:func:`perceive_one` for every resident, in parallel (each its own)."""
-    for r in prange(heard.size):
-        perceive_one(r, heard, p, e, g, rate_down, rate_up, rate_e, keep)
+def perceive_chunks(x: np.ndarray, heard: np.ndarray, indptr: np.ndarray, padded_ptr: np.ndarray, padded: np.ndarray,
+                    p: np.ndarray, e: np.ndarray, g: np.ndarray, w: np.float32, rate_down: np.float32,
+                    rate_up: np.float32, rate_e: np.float32, keep: np.float32) -> None:
+    """:func:`perceive_range` for every chunk of :data:`RESIDENT_CHUNK` residents, in parallel.
+
+    Each resident writes only its own ``heard``, ``P``, ``E`` and grievance and reads only ``x``
+    besides: the same bits for any number of threads. (Plain arrays: a parallel loop over arrays
+    taken from named tuples gave wrong results with numba 0.68.)
+    """
+    n = heard.size
+    for c in prange((n + RESIDENT_CHUNK - 1) // RESIDENT_CHUNK):
+        perceive_range(c * RESIDENT_CHUNK, min(n, (c + 1) * RESIDENT_CHUNK), x, heard, indptr, padded_ptr, padded,
+                       p, e, g, w, rate_down, rate_up, rate_e, keep)
 
 
 @jit

@@ -173,6 +173,8 @@ class ResidentState(NamedTuple):
 
     ``acc`` is a zeroed float64 scratch (left zeroed); ``experience`` and ``heard`` hold the
     day's experience and what the resident makes of it with the neighbours' (float32).
+    ``experience`` has one element more, a zero that the padded neighbour lists point to
+    (``SocialTies.padded``); no kernel writes it.
     """
 
     satisfaction: np.ndarray
@@ -213,10 +215,16 @@ class Influence(NamedTuple):
 
 
 class SocialTies(NamedTuple):
-    """The neighbour ties as CSR over residents, as unsigned views (no negative-index checks)."""
+    """The neighbour ties as CSR over residents, as unsigned views (no negative-index checks).
+
+    ``padded_ptr``/``padded``: the same lists, each padded with the index ``n`` (the zero after the
+    residents' experience) to whole blocks of ``residents.WOM_BLOCK`` (``residents.pad_ties``).
+    """
 
     indptr: np.ndarray
     indices: np.ndarray
+    padded_ptr: np.ndarray
+    padded: np.ndarray
 
 
 class Participation(NamedTuple):

@@ -1,0 +1,124 @@
+"""numpy's PCG64 stepped inside a kernel: the doubles ``Generator.random`` would give, without the array.
+
+A phase that reads ``k`` uniforms per row, ``u = rng.random((k, n))``, can instead step ``k``
+PCG64 states in its row loop, one started where each row of ``u`` starts
+(:func:`sim.core.rng.row_states`): the same numbers, in the same rows, and the generator left where
+``rng.random`` leaves it, without writing and reading ``8 k n`` bytes. numpy's PCG64 is the 128-bit
+LCG ``s <- s * MULT + inc`` with the XSL-RR output; a double is the output's top 53 bits times
+2**-53 (numpy's ``next_double``). ``tests/test_rng.py`` holds :func:`next_double` to numpy's
+``Generator.random`` bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from sim.core.kernels.jit import jit
+
+#: numpy's PCG64 multiplier (PCG_DEFAULT_MULTIPLIER_128), as high and low 64-bit halves
+MULT_HI = np.uint64(2549297995355413924)
+MULT_LO = np.uint64(4865540595714422341)
+_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+
+
+@intrinsic
+def _mul_add_128(typingctx: Any, a_hi: Any, a_lo: Any, b_hi: Any, b_lo: Any, c_hi: Any, c_lo: Any) -> Any:
+    """``(a * b + c) mod 2**128`` on unsigned 128-bit numbers given as (high, low) uint64 halves."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64, u64, u64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        i128 = ir.IntType(128)
+        shift = ir.Constant(i128, 64)
+
+        def join(hi: Any, lo: Any) -> Any:
+            return builder.or_(builder.shl(builder.zext(hi, i128), shift), builder.zext(lo, i128))
+
+        r = builder.add(builder.mul(join(args[0], args[1]), join(args[2], args[3])), join(args[4], args[5]))
+        lo = builder.trunc(r, ir.IntType(64))
+        hi = builder.trunc(builder.lshr(r, shift), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, [hi, lo])
+
+    return sig, codegen
+
+
+U64 = np.uint64
+#: :func:`_mul_add_128` as kernels call it (numba's intrinsic takes the typing context itself)
+mul_add_128 = cast(Callable[[U64, U64, U64, U64, U64, U64], tuple[U64, U64]], _mul_add_128)
+
+
+@jit
+def next_double(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64,
+                inc_lo: np.uint64) -> tuple[np.uint64, np.uint64, float]:
+    """One step of numpy's PCG64 from state ``(s_hi, s_lo)``: the new state and the double numpy draws.
+
+    numpy steps first, then outputs the new state's XSL-RR: ``rotr64(hi ^ lo, hi >> 58)``.
+    """
+    s_hi, s_lo = mul_add_128(s_hi, s_lo, MULT_HI, MULT_LO, inc_hi, inc_lo)
+    x = s_hi ^ s_lo
+    rot = s_hi >> np.uint64(58)
+    out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return s_hi, s_lo, np.float64(out >> np.uint64(11)) * _TWO_POW_MINUS_53
+
+
+@jit
+def fill_rows(states: np.ndarray, n: int) -> np.ndarray:
+    """``rng.random((k, n))`` from :func:`sim.core.rng.row_states`' ``states`` (``k`` rows, then the increment).
+
+    For tests and for the numpy definitions: kernels step the states in their own loops.
+    """
+    k = states.shape[0] - 1
+    out = np.empty((k, n))
+    inc_hi, inc_lo = states[k, 0], states[k, 1]
+    for j in range(k):
+        s_hi, s_lo = states[j, 0], states[j, 1]
+        for i in range(n):
+            s_hi, s_lo, out[j, i] = next_double(s_hi, s_lo, inc_hi, inc_lo)
+    return out
+
+
+@jit
+def advance(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64,
+            delta: int) -> tuple[np.uint64, np.uint64]:
+    """The state ``delta`` steps on (numpy's ``PCG64.advance``): the LCG's jump-ahead in ``log2(delta)`` steps.
+
+    Brown's method (as numpy's ``pcg_advance_lcg_128``): the composed multiplier and increment
+    of ``delta`` steps, then ``s * mult + plus``.
+    """
+    zero, one = np.uint64(0), np.uint64(1)
+    acc_m_hi, acc_m_lo, acc_p_hi, acc_p_lo = zero, one, zero, zero
+    cur_m_hi, cur_m_lo, cur_p_hi, cur_p_lo = MULT_HI, MULT_LO, inc_hi, inc_lo
+    while delta > 0:
+        if delta & 1:
+            acc_m_hi, acc_m_lo = mul_add_128(acc_m_hi, acc_m_lo, cur_m_hi, cur_m_lo, zero, zero)
+            acc_p_hi, acc_p_lo = mul_add_128(acc_p_hi, acc_p_lo, cur_m_hi, cur_m_lo, cur_p_hi, cur_p_lo)
+        m1_hi, m1_lo = mul_add_128(cur_m_hi, cur_m_lo, zero, one, zero, one)  # cur_m + 1
+        cur_p_hi, cur_p_lo = mul_add_128(m1_hi, m1_lo, cur_p_hi, cur_p_lo, zero, zero)
+        cur_m_hi, cur_m_lo = mul_add_128(cur_m_hi, cur_m_lo, cur_m_hi, cur_m_lo, zero, zero)
+        delta >>= 1
+    return mul_add_128(acc_m_hi, acc_m_lo, s_hi, s_lo, acc_p_hi, acc_p_lo)
+
+
+@jit
+def chunk_states(draws: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Where each chunk's draws start in each row of ``draws`` (:func:`sim.core.rng.row_states`).
+
+    Chunk ``c`` takes ``counts[c]`` draws of every row: its states (row ``j``'s high and low
+    halves at columns ``2 j`` and ``2 j + 1``) are the previous chunk's advanced by the previous
+    count, so parallel chunks draw what one loop over the rows would.
+    """
+    k = draws.shape[0] - 1
+    inc_hi, inc_lo = draws[k, 0], draws[k, 1]
+    out = np.empty((counts.size, 2 * k), dtype=np.uint64)
+    for j in range(k):
+        s_hi, s_lo = draws[j, 0], draws[j, 1]
+        for c in range(counts.size):
+            out[c, 2 * j], out[c, 2 * j + 1] = s_hi, s_lo
+            s_hi, s_lo = advance(s_hi, s_lo, inc_hi, inc_lo, counts[c])
+    return out
