@@ -65,6 +65,18 @@ def test_row_states_step_to_numpys_draws_and_leave_the_generator_where_numpy_doe
     assert np.array_equal(a.random(9), b.random(9))
 
 
+def test_row_states_keep_a_buffered_half_draw_as_random_does() -> None:
+    """A 32-bit draw buffered before (``integers`` of a small range) is still there after, as ``random`` leaves it."""
+    a, b = np.random.default_rng(6), np.random.default_rng(6)
+    a.integers(0, 10, dtype=np.uint32)
+    b.integers(0, 10, dtype=np.uint32)
+    assert a.bit_generator.state["has_uint32"] == 1
+    want = a.random((3, 50))
+    assert np.array_equal(fill_rows(row_states(b, 50, 3), 50), want)
+    assert a.bit_generator.state == b.bit_generator.state
+    assert np.array_equal(a.integers(0, 10, 7, dtype=np.uint32), b.integers(0, 10, 7, dtype=np.uint32))
+
+
 def test_row_states_refuse_another_bit_generator() -> None:
     with pytest.raises(TypeError, match="PCG64"):
         row_states(np.random.Generator(np.random.Philox(1)), 10, 3)

@@ -68,15 +68,15 @@ def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
     Returns uint64 ``(k + 1, 2)``: row ``j``'s PCG64 state (high, low halves) is the generator's
     state advanced by ``j n`` draws; the last line is the increment. ``rng`` is left as
-    ``rng.random((k, n))`` would leave it (``advance``). Only for streams that draw nothing but
-    ``random()`` doubles: ``advance`` also drops a buffered 32-bit half-draw, which ``random`` keeps.
+    ``rng.random((k, n))`` would leave it: ``advance``, then the buffered 32-bit half-draw put back
+    (``advance`` drops it; ``random`` keeps it).
     """
     bits = rng.bit_generator
     if not isinstance(bits, np.random.PCG64):
         raise TypeError(f"row_states needs a PCG64 generator, got {type(bits).__name__}")
     start = bits.state
     out = np.empty((k + 1, 2), dtype=np.uint64)
-    walker = np.random.PCG64()
+    walker = np.random.PCG64(0)  # its seed is overwritten: a fixed one spares reading the OS's entropy
     walker.state = start
     for j in range(k):
         s = int(walker.state["state"]["state"])
@@ -85,4 +85,8 @@ def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     inc = int(start["state"]["inc"])
     out[k] = (inc >> 64, inc & _MASK64)
     bits.advance(k * n)
+    if start["has_uint32"]:
+        after = bits.state
+        after["has_uint32"], after["uinteger"] = start["has_uint32"], start["uinteger"]
+        bits.state = after
     return out
