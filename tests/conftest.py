@@ -12,6 +12,19 @@ from helpers import MEDIUM, small
 from sim import Model, Results, Scenario
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """numba's parallel loops run on one thread in test processes: xdist's workers already share the cores.
+
+    Results are the same bits on any number of threads; the test of that sets its own.
+    """
+    import numba
+
+    from sim.core.kernels.jit import prefer_sleeping_threads
+
+    prefer_sleeping_threads()
+    numba.set_num_threads(1)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-baselines", action="store_true", default=False,
                      help="rewrite tests/baselines/ from the current code (then add a CHANGELOG.md line)")

@@ -784,6 +784,7 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
     (numba.prange, in worlds from PARALLEL_RESIDENTS residents and PARALLEL_ROWS rows); on 1 and 2
     threads they change the state and the pool to the same bits as the sequential loops, and a whole
     run of a world that large gives the same series and summary."""
+    before = numba.get_num_threads()
     m = busy_model
     how = Judgement(*judgement(m.scenario.residents))
     seq = copied_state(m.residents.state())
@@ -805,7 +806,7 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
         numba.set_num_threads(threads)
         model = Model(sc, seed=4)
         runs.append(model.run(40, progress=False))
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(before)  # the session's threads (conftest: one)
     assert model.residents.n >= residents.PARALLEL_RESIDENTS and model.problems.n >= arising.PARALLEL_ROWS
     for name in SERIES:
         np.testing.assert_array_equal(runs[0].timeseries[name], runs[1].timeseries[name], err_msg=name)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
-from sim.core.kernels.pcg import chunk_states, fill_rows
+from sim.core.kernels.pcg import chunk_states, next_double
 from sim.core.rng import Streams, row_states
 
 
@@ -50,6 +51,22 @@ def test_bad_seeds_are_rejected(seed: object) -> None:
     with pytest.raises(ValueError):
         Streams(seed)  # type: ignore[arg-type]
 
+
+
+@numba.njit
+def fill_rows(states: np.ndarray, n: int) -> np.ndarray:
+    """``rng.random((k, n))`` from ``row_states``' ``states`` by the kernels' step (``k`` rows, then the increment).
+
+    Compiled here, not among the kernels: a kernel no run calls would keep the cache cold.
+    """
+    k = states.shape[0] - 1
+    out = np.empty((k, n))
+    inc_hi, inc_lo = states[k, 0], states[k, 1]
+    for j in range(k):
+        s_hi, s_lo = states[j, 0], states[j, 1]
+        for i in range(n):
+            s_hi, s_lo, out[j, i] = next_double(s_hi, s_lo, inc_hi, inc_lo)
+    return out
 
 @pytest.mark.parametrize(("seed", "skip", "n", "k"), [(1, 0, 0, 3), (2, 5, 1, 3), (3, 7, 1001, 3), (4, 1, 257, 4)])
 def test_row_states_step_to_numpys_draws_and_leave_the_generator_where_numpy_does(seed: int, skip: int, n: int,

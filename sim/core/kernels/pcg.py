@@ -68,22 +68,6 @@ def next_double(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64,
 
 
 @jit
-def fill_rows(states: np.ndarray, n: int) -> np.ndarray:
-    """``rng.random((k, n))`` from :func:`sim.core.rng.row_states`' ``states`` (``k`` rows, then the increment).
-
-    For tests and for the numpy definitions: kernels step the states in their own loops.
-    """
-    k = states.shape[0] - 1
-    out = np.empty((k, n))
-    inc_hi, inc_lo = states[k, 0], states[k, 1]
-    for j in range(k):
-        s_hi, s_lo = states[j, 0], states[j, 1]
-        for i in range(n):
-            s_hi, s_lo, out[j, i] = next_double(s_hi, s_lo, inc_hi, inc_lo)
-    return out
-
-
-@jit
 def advance(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64,
             delta: int) -> tuple[np.uint64, np.uint64]:
     """The state ``delta`` steps on (numpy's ``PCG64.advance``): the LCG's jump-ahead in ``log2(delta)`` steps.
