@@ -794,7 +794,7 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
         numba.set_num_threads(threads)
         par = ResidentState(*copied_state(m.residents.state()))
         ties = SocialTies(*m.residents.ties)
-        residents.perceive_chunks(par.experience, par.heard, ties.indptr, ties.padded_ptr, ties.padded,
+        residents.perceive_chunks(par.experience, par.heard, ties.indptr, ties.padded_ptr, ties.padded, ties.block_res,
                                   par.performance, par.expectation, par.grievance, how.word_of_mouth, how.rate_down,
                                   how.rate_up, how.rate_expectation, how.keep_grievance)
         assert_same_state(tuple(par), seq)
@@ -823,8 +823,9 @@ def test_padded_neighbour_lists_are_the_lists_in_order_then_the_zero_s_index() -
     indptr = np.zeros(deg.size + 1, dtype=np.uint32)
     indptr[1:] = np.cumsum(deg)
     indices = rng.integers(0, deg.size, int(indptr[-1])).astype(np.uint32)
-    ptr, padded = residents.pad_ties(indptr, indices)
-    assert ptr.dtype == indptr.dtype and padded.dtype == indices.dtype
+    ptr, padded, block_res = residents.pad_ties(indptr, indices)
+    assert ptr.dtype == indptr.dtype and padded.dtype == indices.dtype == block_res.dtype
+    assert block_res.size * residents.WOM_BLOCK == padded.size
     blocks = np.diff(ptr.astype(np.int64))
     assert np.all(blocks % residents.WOM_BLOCK == 0) and np.all(blocks >= deg)
     assert np.all(blocks < deg + residents.WOM_BLOCK)
@@ -832,6 +833,7 @@ def test_padded_neighbour_lists_are_the_lists_in_order_then_the_zero_s_index() -
         lst = padded[ptr[r]: ptr[r + 1]]
         assert np.array_equal(lst[: deg[r]], indices[indptr[r]: indptr[r + 1]])
         assert np.all(lst[deg[r]:] == deg.size)
+        assert np.all(block_res[ptr[r] // residents.WOM_BLOCK: ptr[r + 1] // residents.WOM_BLOCK] == r)
     m = Model(Scenario().with_overrides({**MEDIUM, "run.n_steps": 30}), seed=2)
     x = ResidentState(*m.residents.state()).experience
     assert x.size == m.residents.n + 1 and x[-1] == 0.0
@@ -860,3 +862,41 @@ def test_definitions_exp_and_powf_are_what_compiled_code_computes() -> None:
     np.testing.assert_array_equal(nd.exp(x), e)
     np.testing.assert_array_equal(nd.powf(a, k), p)
     assert nd.powf(a, k).dtype == np.float32 and nd.exp(x).shape == x.shape
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 61, residents.RESIDENT_CHUNK + 5])
+def test_word_of_mouth_in_interleaved_runs_matches_numpy_on_awkward_lists(n: int) -> None:
+    """Perception with the sums of :data:`~sim.core.kernels.residents.WOM_STREAMS` runs of residents interleaved
+    gives the numpy definition's bits on lists of 0 to 3 blocks, with residents without neighbours at the start,
+    the end and the runs' edges, fewer residents than runs, and (in chunks) more than one chunk."""
+    rng = np.random.default_rng(n)
+    deg = rng.integers(0, 3 * residents.WOM_BLOCK + 1, n)
+    q = -(-n // residents.WOM_STREAMS)
+    deg[[0, n - 1, *range(q - 1, n, q)]] = 0  # no neighbours where the runs start and end
+    if n > 3:
+        deg[1] = residents.WOM_BLOCK  # a whole block, no padding
+    indptr = np.zeros(n + 1, dtype=np.uint32)
+    indptr[1:] = np.cumsum(deg)
+    indices = rng.integers(0, n, int(indptr[-1])).astype(np.uint32)
+    ties = (indptr, indices, *residents.pad_ties(indptr, indices))
+    f32 = np.float32
+
+    def state() -> Fields:
+        g = np.random.default_rng(1)
+        x = np.zeros(n + 1, dtype=f32)
+        x[:n] = np.where(g.random(n) < 0.3, f32(1), g.random(n).astype(f32))
+        return (*(g.random(n).astype(f32) for _ in range(3)), np.zeros(n, np.int32), np.zeros(n),
+                *(g.random(n).astype(f32) for _ in range(3)), x, np.zeros(n, dtype=f32))
+
+    how = tuple(judgement(load_scenario(REPO / "scenarios" / "baseline.toml").residents))
+    got, ref = state(), state()
+    residents.perceive(got, ties, how)
+    nd.perceive(ref, ties, how)
+    assert_same_state(got, ref)
+    chunked = state()
+    h = Judgement(*how)
+    r = ResidentState(*chunked)
+    residents.perceive_chunks(r.experience, r.heard, ties[0], *ties[2:], r.performance, r.expectation, r.grievance,
+                              h.word_of_mouth, h.rate_down, h.rate_up, h.rate_expectation, h.keep_grievance)
+    assert_same_state(chunked, ref)
+    assert np.any(ResidentState(*ref).heard != ResidentState(*ref).experience[:n]) or not deg.any()

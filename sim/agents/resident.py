@@ -98,8 +98,8 @@ def _ties(world: World) -> Fields:
     small = padded_size < 2**31 and world.n_residents < 2**31
     dtype = np.int32 if small else np.int64
     indptr, indices = unsigned(indptr.astype(dtype, copy=False)), unsigned(indices.astype(dtype, copy=False))
-    padded_ptr, padded = pad_ties(indptr, indices)
-    return indptr, indices, padded_ptr, padded
+    padded_ptr, padded, block_res = pad_ties(indptr, indices)
+    return indptr, indices, padded_ptr, padded, block_res
 
 
 def judgement(params: ResidentParams) -> Judgement:

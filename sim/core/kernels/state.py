@@ -218,13 +218,15 @@ class SocialTies(NamedTuple):
     """The neighbour ties as CSR over residents, as unsigned views (no negative-index checks).
 
     ``padded_ptr``/``padded``: the same lists, each padded with the index ``n`` (the zero after the
-    residents' experience) to whole blocks of ``residents.WOM_BLOCK`` (``residents.pad_ties``).
+    residents' experience) to whole blocks of ``residents.WOM_BLOCK`` (``residents.pad_ties``);
+    ``block_res``: the resident of each block.
     """
 
     indptr: np.ndarray
     indices: np.ndarray
     padded_ptr: np.ndarray
     padded: np.ndarray
+    block_res: np.ndarray
 
 
 class Participation(NamedTuple):
