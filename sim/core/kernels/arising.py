@@ -250,16 +250,16 @@ def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: F
         for i in range(c * FIND_CHUNK, min(status.size, (c + 1) * FIND_CHUNK)):
             n += status[i] == LATENT
         counts[c] = n
-    first = chunk_states(draws, counts)
-    inc = draws[3]
+    starts = chunk_states(draws, counts)
+    inc = draws[-1]  # the stream's increment (the row after the states)
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
     if status.size >= PARALLEL_ROWS:
-        find_rows(t, first, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
+        find_rows(t, starts, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
                   rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links, who.n_links,
                   who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     else:
         for c in range(n_chunks):
-            find_chunk(c, t, first, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
+            find_chunk(c, t, starts, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
                        visited, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links,
                        who.n_links, who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     for g in range(visit_ptr.size):
@@ -267,7 +267,7 @@ def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: F
 
 
 @jit_parallel
-def find_rows(t: int, first: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
+def find_rows(t: int, starts: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
               t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray, p_visit: float,
               tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
               p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
@@ -278,19 +278,19 @@ def find_rows(t: int, first: np.ndarray, inc: np.ndarray, status: np.ndarray, re
     number of threads. (Plain arrays: a parallel loop over arrays taken from named tuples gave
     wrong results with numba 0.68.)
     """
-    for c in prange(first.shape[0]):
-        find_chunk(c, t, first, inc, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
+    for c in prange(starts.shape[0]):
+        find_chunk(c, t, starts, inc, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
                    trust, efficacy, link_max, p_by_links, n_links, link_code, rate_self, self_max, report_mult,
                    res_community)
 
 
 @jit_inline
-def find_chunk(c: int, t: int, first: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray,
+def find_chunk(c: int, t: int, starts: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray,
                sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray,
                p_visit: float, tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
                p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
                self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
-    """:func:`find_latent`'s decisions for the rows of chunk ``c``, stepping its draws from ``first[c]``.
+    """:func:`find_latent`'s decisions for the rows of chunk ``c``, stepping its draws from ``starts[c]``.
 
     The cheap tests come first, each as the exact chance would decide it: the resident's
     visited bit (:func:`visited_residents`, rarely set, so the branch is predictable) before
@@ -299,7 +299,7 @@ def find_chunk(c: int, t: int, first: np.ndarray, inc: np.ndarray, status: np.nd
     """
     p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
     n = status.size
-    a0, b0, a1, b1, a2, b2 = first[c, 0], first[c, 1], first[c, 2], first[c, 3], first[c, 4], first[c, 5]
+    a0, b0, a1, b1, a2, b2 = starts[c, 0], starts[c, 1], starts[c, 2], starts[c, 3], starts[c, 4], starts[c, 5]
     inc_hi, inc_lo = inc[0], inc[1]
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
         if status[i] != LATENT:

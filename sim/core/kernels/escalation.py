@@ -65,7 +65,7 @@ def escalate_day(t: int, draws: np.ndarray, pool: Fields, rules: Fields, ledger:
     late_res, quit_res, lost_res = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     n_up = n_again = n_late = n_quit = n_lost = 0
     a0, b0, a1, b1, a2, b2 = draws[0, 0], draws[0, 1], draws[1, 0], draws[1, 1], draws[2, 0], draws[2, 1]
-    inc_hi, inc_lo = draws[3, 0], draws[3, 1]
+    inc_hi, inc_lo = draws[-1, 0], draws[-1, 1]  # the stream's increment (the row after the states)
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass
         a0, b0, u0 = next_double(a0, b0, inc_hi, inc_lo)
         a1, b1, u1 = next_double(a1, b1, inc_hi, inc_lo)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
-from numba import types
+from numba import literal_unroll, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -71,22 +71,12 @@ def shift_runs(column: np.ndarray, runs: np.ndarray, n_runs: int) -> None:
 def keep_rows(pool: Fields) -> int:
     """Drop the pool's rows whose status is negative (closed), keeping order; returns the new row count.
 
-    Each run of open rows moves down over the closed rows before it, a block copy per run and column.
+    Each run of open rows moves down over the closed rows before it, a block copy per run and column
+    (every column of :class:`PoolColumns`, each of its own dtype: ``literal_unroll``).
     """
-    pool = PoolColumns(*pool)
-    runs, n_runs, m = open_runs(pool.status)
-    shift_runs(pool.res, runs, n_runs)
-    shift_runs(pool.cat, runs, n_runs)
-    shift_runs(pool.sev, runs, n_runs)
-    shift_runs(pool.status, runs, n_runs)
-    shift_runs(pool.level, runs, n_runs)
-    shift_runs(pool.handler, runs, n_runs)
-    shift_runs(pool.t_arise, runs, n_runs)
-    shift_runs(pool.t_found, runs, n_runs)
-    shift_runs(pool.t_level, runs, n_runs)
-    shift_runs(pool.n_contacts, runs, n_runs)
-    shift_runs(pool.finder, runs, n_runs)
-    shift_runs(pool.flags, runs, n_runs)
+    runs, n_runs, m = open_runs(PoolColumns(*pool).status)
+    for column in literal_unroll(pool):
+        shift_runs(column, runs, n_runs)
     return m
 
 
