@@ -57,7 +57,7 @@ SERIES_AXES: dict[str, tuple[str, float]] = {
     "trust_mean": ("Mean trust (0-1)", 1.0),
     "cost_yuan": ("Cumulative cost (yuan)", 1.0),
     "volunteer_hours": ("Cumulative volunteer hours (h)", 1.0),
-    "resolution_rate_30d": ("Resolution rate, last 30 days (share of problems closed, 0-1)", 1.0),
+    "resolution_rate_30d": ("Resolution rate, 30 days (0-1)", 1.0),  # the title says of what (a longer label was cut)
     "satisfaction_mean_30d": ("Mean satisfaction, last 30 days (0-1)", 1.0),
     "trust_mean_30d": ("Mean trust, last 30 days (0-1)", 1.0),
 }
