@@ -800,12 +800,12 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads(busy_model: 
         assert_same_state(tuple(par), seq)
     assert not np.array_equal(ResidentState(*seq).performance, m.residents.performance)  # it moved
     runs = []
-    sc = Scenario().with_overrides({"world.n_communities_per_street": 2, "world.n_compounds_per_community": 24,
-                                    "run.n_steps": 40})
+    sc = Scenario().with_overrides({"world.n_communities_per_street": 8, "world.n_compounds_per_community": 20,
+                                    "run.n_steps": 120})  # ~89,000 residents, the pool crosses PARALLEL_ROWS by day ~90
     for threads in (1, 2):
         numba.set_num_threads(threads)
         model = Model(sc, seed=4)
-        runs.append(model.run(40, progress=False))
+        runs.append(model.run(120, progress=False))
     numba.set_num_threads(before)  # the session's threads (conftest: one)
     assert model.residents.n >= residents.PARALLEL_RESIDENTS and model.problems.n >= arising.PARALLEL_ROWS
     for name in SERIES:

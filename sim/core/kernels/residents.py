@@ -125,9 +125,10 @@ def experience(res: Fields, t: int, pool: Fields, how: Fields) -> None:
         acc[r] = 0.0
 
 
-#: residents from which the judge phase's loops over residents run in parallel (below, a thread
-#: pool's start costs more than it saves)
-PARALLEL_RESIDENTS = 20_000
+#: residents from which the judge phase's loops over residents run in parallel (below, waking the
+#: thread pool costs more than it saves: on 2 cores two threads took 1.13x one thread's time at 21,600
+#: residents, 0.94x at 45,000)
+PARALLEL_RESIDENTS = 32_768
 
 #: neighbours summed per block in word of mouth: each resident's list is padded to whole blocks
 #: (:func:`pad_ties`), so the summing loop's trip count is a multiple of it and its exit rarely
