@@ -900,3 +900,39 @@ def test_word_of_mouth_in_interleaved_runs_matches_numpy_on_awkward_lists(n: int
                               h.word_of_mouth, h.rate_down, h.rate_up, h.rate_expectation, h.keep_grievance)
     assert_same_state(chunked, ref)
     assert np.any(ResidentState(*ref).heard != ResidentState(*ref).experience[:n]) or not deg.any()
+
+
+_SIGNATURES_AFTER_WARM_UP = """
+import importlib, json, pkgutil
+from numba.core.registry import CPUDispatcher
+import sim.core.kernels, sim.core.rng, sim.core.results
+from sim import Model, Scenario
+from sim.core.model import warm_up
+from sim.policies import builtin
+mods = [importlib.import_module(f"sim.core.kernels.{m.name}") for m in pkgutil.iter_modules(sim.core.kernels.__path__)]
+mods += [sim.core.rng, sim.core.results]
+def loaded():
+    return {f"{m.__name__}.{n}": len(o.signatures) for m in mods for n, o in vars(m).items()
+            if isinstance(o, CPUDispatcher)}
+warm_up()
+before = loaded()
+Model(Scenario().with_overrides({"world.n_compounds_per_community": 12, "run.n_steps": 40}), seed=1).run(progress=False)
+sc = Scenario(name="all").with_overrides({"world.n_compounds_per_community": 6, "run.n_steps": 60}).to_dict()
+Model(Scenario.from_dict({**sc, "policies": {p: {} for p in builtin()}}), seed=2).run(progress=False)
+after = loaded()
+print(json.dumps({"kernels": len(before), "new": [k for k in after if after[k] > before.get(k, 0)]}))
+"""
+
+
+def test_warm_up_leaves_no_kernel_to_load_or_compile_in_a_run() -> None:
+    """After ``warm_up`` (in a fresh interpreter) a bigger baseline run and a run with every built-in policy
+    add no kernel signature: nothing is compiled or loaded inside a run that follows it (two days of
+    warm-up left three kernels to compile in a district's first day)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _SIGNATURES_AFTER_WARM_UP], capture_output=True, text=True,
+                         check=True, cwd=REPO, env={**__import__("os").environ, "NUMBA_NUM_THREADS": "1"})
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["kernels"] > 30 and got["new"] == [], got

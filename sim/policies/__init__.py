@@ -33,6 +33,11 @@ def register(cls: type[Policy]) -> type[Policy]:
     return cls
 
 
+def builtin() -> tuple[str, ...]:
+    """Names of the policies shipped with govsim, in a fixed order."""
+    return tuple(_BUILTIN)
+
+
 def available() -> tuple[str, ...]:
     """Names of all policies a scenario may use."""
     return tuple(sorted(set(_REGISTRY) | set(_BUILTIN)))
