@@ -23,6 +23,10 @@ def test_quick_json_reports_a_model_case_and_the_mesa_reference_ratio() -> None:
     core = rows["community_10k"]
     assert core["resident_steps_per_s"] == pytest.approx(core["residents"] * core["steps"] / core["run_s"], rel=1e-3)
     assert 0.0 < core["resolution_rate"] <= 1.0 and core["peak_rss_mb"] > 0
+    # memory: the base (interpreter, imports, kernels, after warm_up) and what each resident adds to it
+    assert 0 < core["base_rss_mb"] <= core["peak_rss_mb"] and core["max_peak_mb"] == 0.0
+    per_resident = (core["peak_rss_mb"] - core["base_rss_mb"]) * 2**20 / core["residents"]
+    assert core["bytes_per_resident"] == pytest.approx(per_resident, abs=0.1 * 2**20 / core["residents"] + 1)
     # the one-thread run, then one on every core (numba's parallel loops): same seed, same results
     assert core["threads"] == 1
     assert [more["threads"] for more in core["more_threads"]] == thread_counts()[1:]

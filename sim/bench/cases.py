@@ -29,6 +29,8 @@ class Case:
     steps: int
     floor: float
     description: str
+    #: the target for the case's peak memory in MB (0: none)
+    max_peak_mb: float = 0.0
 
 
 _DISTRICT: dict[str, Any] = {"world.n_streets": 8, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 20}
@@ -42,9 +44,11 @@ CASES: tuple[Case, ...] = (
          "Jiyang-size district: 40 communities, ~450,000 residents (000) x 365 days"),
     Case("district_450k_all_policies", {**_DISTRICT, **{f"policies.{p}": {} for p in _ALL_POLICIES}}, 365, 3e6,
          "the same district with all seven policies switched on"),
+    Case("city_3m", {"world.n_streets": 35, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 30},
+         365, 0.0, "a city of ~3,080,000 residents (Bazhong's scale, 002) x 365 days, in at most 3 GB", 3072.0),
 )
 
-QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20}
+QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20, "city_3m": 30}
 
 
 def thread_counts() -> list[int]:
@@ -76,6 +80,7 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
     policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
     scenario = Scenario.from_dict({**Scenario(name=name).with_overrides(overrides).to_dict(), "policies": policies})
     warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
+    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the interpreter, imports and kernels
     t0 = time.perf_counter()
     model = Model(scenario, seed=1)
     setup_s = time.perf_counter() - t0
@@ -85,8 +90,9 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
     return {
         "name": name, "residents": n, "steps": steps, "threads": numba.get_num_threads(), "setup_s": round(setup_s, 6),
         "run_s": round(res.run_s, 6), "resident_steps_per_s": round(n * steps / res.run_s),
-        "peak_rss_mb": round(peak_kb / 1024, 1), "floor_resident_steps_per_s": case.floor,
-        "resolution_rate": round(res.summary["resolution_rate"], 4),
+        "peak_rss_mb": round(peak_kb / 1024, 1), "base_rss_mb": round(base_kb / 1024, 1),
+        "bytes_per_resident": round((peak_kb - base_kb) * 1024 / n), "floor_resident_steps_per_s": case.floor,
+        "max_peak_mb": case.max_peak_mb, "resolution_rate": round(res.summary["resolution_rate"], 4),
     }
 
 
@@ -133,7 +139,11 @@ def case_lines(row: dict[str, Any]) -> list[str]:
     ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
     lines = [f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
              f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-             f"at {row['threads']} thread{'s' if row['threads'] > 1 else ''} {ratio}  peak {row['peak_rss_mb']:7.1f} MB"]
+             f"at {row['threads']} thread{'s' if row['threads'] > 1 else ''} {ratio}  peak {row['peak_rss_mb']:7.1f} MB "
+             f"(base {row['base_rss_mb']:.0f} MB + {row['bytes_per_resident']:,} B a resident)"]
+    if row["max_peak_mb"]:
+        ok = "meets" if row["peak_rss_mb"] <= row["max_peak_mb"] else "ABOVE"
+        lines[0] += f"; {ok} the {row['max_peak_mb']:,.0f} MB target"
     for more in row.get("more_threads", []):
         ratio = f"{more['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
         lines.append(f"{'':<16} {'':>9}{'':>21}{'':>18}{more['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
@@ -170,7 +180,8 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
             runs = [call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": str(k)},
                                         what=f"bench case {name} on {k} thread(s)") for k in thread_counts()]
             row = {**runs[0], "more_threads": [{k: r[k] for k in ("threads", "run_s", "resident_steps_per_s",
-                                                                 "peak_rss_mb", "resolution_rate")} for r in runs[1:]]}
+                                                                 "peak_rss_mb", "base_rss_mb", "bytes_per_resident",
+                                                                 "resolution_rate")} for r in runs[1:]]}
         out.append(row)
         if on_row is not None:
             on_row(row)
