@@ -9,6 +9,7 @@ random numbers), and adding a policy does not shift the core's draws.
 
 from __future__ import annotations
 
+import threading
 import zlib
 
 import numpy as np
@@ -61,6 +62,8 @@ def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.
 
 
 _MASK64 = (1 << 64) - 1
+#: each thread's PCG64 that :func:`row_states` sets and advances (building one costs more than the rest of the call)
+_WALKERS = threading.local()
 
 
 def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -76,7 +79,9 @@ def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
         raise TypeError(f"row_states needs a PCG64 generator, got {type(bits).__name__}")
     start = bits.state
     out = np.empty((k + 1, 2), dtype=np.uint64)
-    walker = np.random.PCG64(0)  # its seed is overwritten: a fixed one spares reading the OS's entropy
+    walker = getattr(_WALKERS, "pcg", None)
+    if walker is None:
+        walker = _WALKERS.pcg = np.random.PCG64(0)  # its seed is overwritten: a fixed one spares the OS's entropy
     walker.state = start
     for j in range(k):
         s = int(walker.state["state"]["state"])
