@@ -51,7 +51,10 @@ def exp(x: np.ndarray) -> np.ndarray:
 
 @cache
 def _powf() -> Any:  # a ctypes function pointer
-    f = ctypes.CDLL(ctypes.util.find_library("m")).powf
+    name = ctypes.util.find_library("m")
+    if name is None:
+        raise RuntimeError("the C math library (libm) was not found: the definitions' powf calls it")
+    f = ctypes.CDLL(name).powf
     f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
     return f
 
