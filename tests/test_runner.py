@@ -52,6 +52,15 @@ def _after_next(marker_dir: str, task: int) -> int:
     return task * task
 
 
+def _after_go(marker_dir: str, task: int) -> int:
+    """Task 0 finishes only once the caller has written a ``go`` marker; the others at once."""
+    here = Path(marker_dir)
+    end = time.monotonic() + 30
+    while task == 0 and not (here / "go").exists() and time.monotonic() < end:
+        time.sleep(0.01)
+    return task * task
+
+
 def _die(shared: None, task: int) -> int:
     if task == 2:
         os._exit(3)  # as the out-of-memory killer would end it
@@ -76,8 +85,13 @@ def test_tasks_finishing_out_of_order_come_in_completion_or_task_order(tmp_path:
     tasks = list(range(6))
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-    done = [task for task, _ in map_tasks(_after_next, tasks, str(tmp_path / "a"), workers=2)]
-    assert sorted(done) == tasks and done.index(1) < done.index(0)  # completion order
+    # task 0 finishes only after the caller has had another task's result: completion order puts it later
+    # (task 0 waiting for task 2's marker instead failed under load: a busy caller saw 0 and 1 done at once)
+    results = map_tasks(_after_go, tasks, str(tmp_path / "a"), workers=2)
+    first, _ = next(results)
+    (tmp_path / "a" / "go").touch()
+    done = [first] + [task for task, _ in results]
+    assert sorted(done) == tasks and first != 0  # completion order
     ordered = list(map_tasks(_after_next, tasks, str(tmp_path / "b"), workers=2, ordered=True))
     assert ordered == [(t, t * t) for t in tasks]  # task 1 finished first, task 0 still comes first
 
