@@ -9,7 +9,6 @@ random numbers), and adding a policy does not shift the core's draws.
 
 from __future__ import annotations
 
-import threading
 import zlib
 
 import numpy as np
@@ -62,33 +61,24 @@ def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.
 
 
 _MASK64 = (1 << 64) - 1
-#: each thread's PCG64 that :func:`row_states` sets and advances (building one costs more than the rest of the call)
-_WALKERS = threading.local()
 
 
 def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     """Where each row of ``rng.random((k, n))`` starts, for a kernel that steps them (``kernels.pcg``).
 
     Returns uint64 ``(k + 1, 2)``: row ``j``'s PCG64 state (high, low halves) is the generator's
-    state advanced by ``j n`` draws; the last line is the increment. ``rng`` is left as
-    ``rng.random((k, n))`` would leave it: ``advance``, then the buffered 32-bit half-draw put back
+    state advanced by ``j n`` draws (:func:`sim.core.kernels.pcg.row_starts`); the last line is the
+    increment. ``rng`` is left as ``rng.random((k, n))`` would leave it: ``advance``, then the buffered 32-bit half-draw put back
     (``advance`` drops it; ``random`` keeps it).
     """
     bits = rng.bit_generator
     if not isinstance(bits, np.random.PCG64):
         raise TypeError(f"row_states needs a PCG64 generator, got {type(bits).__name__}")
+    from sim.core.kernels.pcg import row_starts  # compiled: imported where a run needs it
+
     start = bits.state
-    out = np.empty((k + 1, 2), dtype=np.uint64)
-    walker = getattr(_WALKERS, "pcg", None)
-    if walker is None:
-        walker = _WALKERS.pcg = np.random.PCG64(0)  # its seed is overwritten: a fixed one spares the OS's entropy
-    walker.state = start
-    for j in range(k):
-        s = int(walker.state["state"]["state"])
-        out[j] = (s >> 64, s & _MASK64)
-        walker.advance(n)
-    inc = int(start["state"]["inc"])
-    out[k] = (inc >> 64, inc & _MASK64)
+    s, inc = int(start["state"]["state"]), int(start["state"]["inc"])
+    out = row_starts(np.uint64(s >> 64), np.uint64(s & _MASK64), np.uint64(inc >> 64), np.uint64(inc & _MASK64), n, k)
     bits.advance(k * n)
     if start["has_uint32"]:
         after = bits.state

@@ -90,6 +90,21 @@ def advance(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint
 
 
 @jit
+def row_starts(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64, n: int, k: int) -> np.ndarray:
+    """The starts of the ``k`` rows of ``n`` draws from state ``(s_hi, s_lo)``: uint64 ``(k + 1, 2)``.
+
+    Row ``j`` is the state advanced by ``j n`` (:func:`advance`); the last line is the increment
+    (:func:`sim.core.rng.row_states` fills it from a generator).
+    """
+    out = np.empty((k + 1, 2), dtype=np.uint64)
+    for j in range(k):
+        out[j, 0], out[j, 1] = s_hi, s_lo
+        s_hi, s_lo = advance(s_hi, s_lo, inc_hi, inc_lo, n)
+    out[k, 0], out[k, 1] = inc_hi, inc_lo
+    return out
+
+
+@jit
 def chunk_states(draws: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Where each chunk's draws start in each row of ``draws`` (:func:`sim.core.rng.row_states`).
 

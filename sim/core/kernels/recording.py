@@ -155,7 +155,8 @@ def resident_stats(s: np.ndarray, trust: np.ndarray, compounds: Fields, n_types:
     for c in range(n_comp):
         lo = compounds.start[c]
         hi = compounds.start[c + 1] if c + 1 < n_comp else s.size
-        v = np.float64(s[lo]) + pairwise_with(s, lo + 1, max(hi - lo - 1, 0), 0.0, work, vals)  # reduceat: first + pairwise(rest)
+        # as reduceat: the first value plus the pairwise sum of the rest
+        v = np.float64(s[lo]) + pairwise_with(s, lo + 1, max(hi - lo - 1, 0), 0.0, work, vals)
         sums[compounds.ctype[c]] += v
         counts[compounds.ctype[c]] += np.float64(compounds.size[c])
     by_type = np.empty(n_types)
