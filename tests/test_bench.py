@@ -60,3 +60,23 @@ def test_a_case_with_a_memory_target_prints_its_verdict(peak: float, verdict: st
     line = case_lines(row)[0]
     assert line.endswith(verdict) and "base 195 MB + 600 B a resident" in line
     assert "target" not in case_lines({**row, "max_peak_mb": 0.0})[0]
+
+
+@pytest.mark.parametrize(("in_process", "speedup", "overhead_verdict", "speedup_verdict"),
+                         [(1.36, 1.86, "both meet the target < 2%", "meets the 1.85x target"),
+                          (2.4, 1.82, "both do NOT meet the target < 2%", "BELOW the 1.85x target")])
+def test_sweep_lines_print_each_target_beside_its_figure(in_process: float, speedup: float, overhead_verdict: str,
+                                                         speedup_verdict: str) -> None:
+    """The sweep's overhead line judges both overheads against 2%; the throughput line its speedup against 1.85x."""
+    from sim.bench.sweep import OVERHEAD_TARGET_PCT, SPEEDUP_TARGET, sweep_lines
+
+    assert (OVERHEAD_TARGET_PCT, SPEEDUP_TARGET) == (2.0, 1.85)
+    run = {"run_s": 0.24, "overhead_ms": 3.3, "store_ms": 1.8}
+    figures = {"overhead": {"residents": 2039, "steps": 365, "target_pct": 2.0,
+                            "in_process": {**run, "overhead_pct": in_process},
+                            "one_worker_process": {**run, "overhead_pct": 1.43}},
+               "throughput": {"runs_per_min_1": 264.0, "runs_per_min_2": 264.0 * speedup, "speedup": speedup,
+                              "target_speedup": 1.85}}
+    overhead, throughput = sweep_lines(figures)
+    assert overhead.endswith(overhead_verdict) and f"({in_process:.2f}%" in overhead
+    assert throughput.endswith(f"({speedup_verdict})") and f"speedup {speedup:.2f}x" in throughput

@@ -25,7 +25,7 @@ from sim.cli.sweep import main
 from sim.errors import StoreError
 from sim.experiments.sweep.spec import load_sweep
 from sim.store.database import ResultStore, RunRecord
-from sim.store.schema import runs, summary, sweep_results, timeseries
+from sim.store.schema import runs, series, summary, sweep_results
 
 PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
 
@@ -90,7 +90,7 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
     with ResultStore(db_url) as store:
         insp = inspect(store.engine)
         tables = set(insp.get_table_names())
-        assert {"runs", "summary", "timeseries", "sweeps", "experiments", "sweep_results"} <= tables
+        assert {"runs", "summary", "series", "timeseries", "sweeps", "experiments", "sweep_results"} <= tables
         uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("sweep_results")}
         uniques |= {tuple(i["column_names"]) for i in insp.get_indexes("sweep_results") if i["unique"]}
         assert ("experiment_id", "replicate") in uniques and ("run_id",) in uniques
@@ -98,6 +98,9 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
         exp_idx |= {tuple(u["column_names"]) for u in insp.get_unique_constraints("experiments")}
         assert ("sweep_id", "idx") in exp_idx and ("scenario_hash",) in exp_idx
         assert ("run_id", "metric") in {tuple(i["column_names"]) for i in insp.get_indexes("timeseries")}
+        series_keys = {tuple(u["column_names"]) for u in insp.get_unique_constraints("series")}
+        series_keys |= {tuple(i["column_names"]) for i in insp.get_indexes("series") if i["unique"]}
+        assert ("run_id", "metric") in series_keys
 
 
 def _open_tiny_sweep(store: ResultStore, tmp_path: Path):
@@ -128,7 +131,7 @@ def test_a_failing_save_writes_nothing(db_url: str, tmp_path: Path) -> None:
         store.save_sweep_run(_record(1), ids[0], 0)
 
         def fail(conn, cursor, statement, params, context, executemany):
-            if statement.lstrip().upper().startswith("INSERT INTO TIMESERIES"):
+            if statement.lstrip().upper().startswith("INSERT INTO SERIES"):
                 raise RuntimeError("simulated failure")
 
         event.listen(store.engine, "before_cursor_execute", fail)
@@ -139,8 +142,8 @@ def test_a_failing_save_writes_nothing(db_url: str, tmp_path: Path) -> None:
             event.remove(store.engine, "before_cursor_execute", fail)
         with store.engine.connect() as conn:
             counts = [conn.execute(select(func.count()).select_from(t)).scalar()
-                      for t in (runs, summary, timeseries, sweep_results)]
-        assert counts == [1, 3, 12, 1]
+                      for t in (runs, summary, series, sweep_results)]
+        assert counts == [1, 3, 2, 1]  # one series row a metric
 
 
 def test_sweep_end_to_end_and_identical_to_sqlite(db_url: str, tmp_path: Path,

@@ -2,7 +2,7 @@
 
 A *comparison* is the set of runs ``govsim compare`` stored with label ``compare:<id>``; a *sweep*
 is a row of ``sweeps`` with its linked runs; a *single run* is any other run (``govsim run``, a
-notebook's ``save_run``). Sizes count the stored time-series values (one row per metric and
+notebook's ``save_run``). Sizes count the stored time-series values (one per metric and
 recorded day, the bulk of a store; the README gives the bytes a value takes on SQLite).
 """
 
@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 from sim.errors import StoreError
 from sim.store.database import ResultStore
-from sim.store.schema import experiments, runs, sweep_results, sweeps, timeseries
+from sim.store.schema import experiments, runs, series, sweep_results, sweeps, timeseries
+from sim.store.series import values_per_run
 
 __all__ = ["COMPARISON_PREFIX", "KINDS", "latest", "list_comparisons", "list_runs", "list_stored", "list_sweeps"]
 
@@ -29,12 +30,6 @@ KINDS = ("runs", "comparisons", "sweeps")
 def _read(store: ResultStore, what: str, body: Callable[[Connection], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """``body(conn)`` under the store's deadline and retries; a database error becomes one StoreError naming it."""
     return store.run_op(what, body)
-
-
-def _values_per_run(conn: Connection) -> dict[int, int]:
-    """Run id -> number of stored time-series values."""
-    rows = conn.execute(select(timeseries.c.run_id, func.count()).group_by(timeseries.c.run_id))
-    return {int(r): int(n) for r, n in rows}
 
 
 def list_runs(store: ResultStore) -> list[dict[str, Any]]:
@@ -49,7 +44,7 @@ def list_runs(store: ResultStore) -> list[dict[str, Any]]:
                  .where(~runs.c.label.like(COMPARISON_PREFIX + "%"), runs.c.id.not_in(in_sweep))
                  .order_by(runs.c.id))
         rows = conn.execute(query).all()
-        size = _values_per_run(conn) if rows else {}
+        size = values_per_run(conn) if rows else {}
         return [{"id": int(r[0]), "label": r[1], "scenario": r[2], "seed": int(r[3]), "steps": int(r[4]),
                  "date": r[5], "size": size.get(int(r[0]), 0)} for r in rows]
 
@@ -67,7 +62,7 @@ def list_comparisons(store: ResultStore) -> list[dict[str, Any]]:
                         runs.c.finished_at)
                  .where(runs.c.label.like(COMPARISON_PREFIX + "%")).order_by(runs.c.id))
         rows = conn.execute(query).all()
-        size = _values_per_run(conn) if rows else {}
+        size = values_per_run(conn) if rows else {}
         groups: dict[str, dict[str, Any]] = {}
         for rid, label, scenario, seed, steps, finished in rows:
             g = groups.setdefault(label, {"id": label[len(COMPARISON_PREFIX):], "label": label, "scenario": [],
@@ -101,12 +96,14 @@ def list_sweeps(store: ResultStore) -> list[dict[str, Any]]:
             return []
         linked = (select(experiments.c.sweep_id, sweep_results.c.run_id)
                   .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)).subquery()
-        counts = conn.execute(select(linked.c.sweep_id, func.count(timeseries.c.run_id))
-                              .select_from(linked.outerjoin(timeseries, timeseries.c.run_id == linked.c.run_id))
-                              .group_by(linked.c.sweep_id)).all()
+        size: dict[str, int] = {}
+        for table, n in ((series, func.sum(series.c.n)), (timeseries, func.count())):  # this version's, older ones'
+            for sid, k in conn.execute(select(linked.c.sweep_id, n)
+                                       .select_from(linked.join(table, table.c.run_id == linked.c.run_id))
+                                       .group_by(linked.c.sweep_id)):
+                size[str(sid)] = size.get(str(sid), 0) + int(k)
         n_runs: dict[str, int] = {str(s): int(n) for s, n in conn.execute(
             select(linked.c.sweep_id, func.count()).group_by(linked.c.sweep_id))}
-        size = {sid: int(n) for sid, n in counts}
         return [{"id": sid, "label": name, "scenario": base, "seed": int(seed), "runs": int(n_runs.get(sid, 0)),
                  "runs_planned": int(n_exp) * int(reps), "steps": int(steps), "date": created,
                  "size": size.get(sid, 0)}

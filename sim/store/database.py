@@ -12,7 +12,6 @@ import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,12 +26,13 @@ from sim.store.schema import (
     error_line,
     experiments,
     runs,
+    series,
     summary,
     sweep_failures,
     sweep_results,
     sweeps,
-    timeseries,
 )
+from sim.store.series import read_series, series_rows
 
 if TYPE_CHECKING:
     import pandas
@@ -41,6 +41,7 @@ __all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
 
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 _INT64 = (-(2**63), 2**63 - 1)
+_SERIES_COLUMNS = ("run_id", "metric", "n", "t", "value")
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,7 @@ class ResultStore(StoreConnection):
             self._fail(f"t must be a 1-D array of integer step indices, got shape {t.shape} dtype {t.dtype}")
         if t.size > 1 and not bool(np.all(np.diff(t.astype(np.int64)) > 0)):  # int64: uint diffs wrap
             self._fail("t must be strictly increasing")
-        steps = [int(s) for s in t.tolist()]
-        ts_rows: list[tuple[Any, ...]] = []
+        arrays: dict[str, np.ndarray] = {}
         for metric, arr in record.timeseries.items():
             self._check_name(metric, "timeseries metric name")
             if metric == "t":
@@ -172,9 +172,8 @@ class ResultStore(StoreConnection):
                 self._fail(f"timeseries '{metric}' has shape {values.shape} but t has length {t.shape[0]}")
             if values.dtype.kind not in "biuf":
                 self._fail(f"timeseries '{metric}' must be numeric, got dtype {values.dtype}")
-            floats = values.astype(np.float64).tolist()  # Python floats; v != v only for NaN
-            ts_rows.extend((metric, s, None if v != v else v) for s, v in zip(steps, floats))
-        return run_row, summary_rows, ts_rows
+            arrays[metric] = values
+        return run_row, summary_rows, series_rows(t, arrays)
 
     def save_run(self, record: RunRecord) -> int:
         """Store one run in a single transaction (all or nothing) and return its id."""
@@ -185,8 +184,7 @@ class ResultStore(StoreConnection):
             if summary_rows:
                 conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
             if ts_rows:
-                rows = [(run_id, *r) for r in ts_rows]
-                _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
+                _bulk_insert(conn, series, _SERIES_COLUMNS, [(run_id, *r) for r in ts_rows])
             return run_id
 
         return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
@@ -201,26 +199,6 @@ class ResultStore(StoreConnection):
             self._fail(f"no run with id {run_id}")
         return row
 
-    def _series(self, conn: Connection, run_id: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """A run's steps and one float array per metric (NULL -> nan), metrics in name order."""
-        rows = conn.execute(
-            select(timeseries.c.metric, timeseries.c.t, timeseries.c.value)
-            .where(timeseries.c.run_id == int(run_id))
-            .order_by(timeseries.c.metric, timeseries.c.t)
-        ).all()
-        steps = np.array([r[1] for r in rows], dtype=np.int64)
-        values = np.array([r[2] for r in rows], dtype=np.float64)  # None (NULL) -> nan
-        t = np.unique(steps)
-        pos = np.searchsorted(t, steps)
-        out: dict[str, np.ndarray] = {}
-        start = 0
-        for metric, group in groupby(r[0] for r in rows):  # rows arrive grouped by metric
-            stop = start + sum(1 for _ in group)
-            arr = out[metric] = np.full(t.shape[0], np.nan)
-            arr[pos[start:stop]] = values[start:stop]
-            start = stop
-        return t, out
-
     def load_run(self, run_id: int) -> RunRecord:
         """Read a run back in full; StoreError if there is no such run."""
         def load(conn: Connection) -> tuple[Any, Any, np.ndarray, dict[str, np.ndarray]]:
@@ -230,7 +208,7 @@ class ResultStore(StoreConnection):
                 .where(summary.c.run_id == int(run_id))
                 .order_by(summary.c.metric)
             ).all()
-            return (row, summ, *self._series(conn, run_id))
+            return (row, summ, *read_series(conn, int(run_id)))
 
         row, summ, t, series = self.run_op(f"load run {run_id}", load)
         fields = {k: v for k, v in row.items() if k != "id"}
@@ -278,7 +256,7 @@ class ResultStore(StoreConnection):
 
         def read(conn: Connection) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             self._run_row(conn, run_id)
-            return self._series(conn, run_id)
+            return read_series(conn, int(run_id))
 
         t, series = self.run_op(f"read the time series of run {run_id}", read)
         return pd.DataFrame({"t": t, **series})
@@ -402,7 +380,7 @@ class ResultStore(StoreConnection):
                 rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
                 _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
             if ts_rows:
-                _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), [(run_id, *r) for r in ts_rows])
+                _bulk_insert(conn, series, _SERIES_COLUMNS, [(run_id, *r) for r in ts_rows])
             conn.execute(insert(sweep_results), {**link, "run_id": run_id})
             conn.execute(delete(sweep_failures).where(sweep_failures.c.experiment_id == link["experiment_id"])
                          .where(sweep_failures.c.replicate == link["replicate"]))

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -54,6 +55,7 @@ __all__ = [
     "metadata",
     "open_engine",
     "runs",
+    "series",
     "summary",
     "sweep_failures",
     "sweep_leases",
@@ -112,6 +114,19 @@ summary = Table(
     UniqueConstraint("run_id", "metric", name="uq_summary_run_metric"),
 )
 
+#: a run's time series, one row per metric (sim.store.series): its steps, values and their count
+series = Table(
+    "series",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("metric", String(NAME_LEN), nullable=False),
+    Column("n", Integer, nullable=False),  # values in the series
+    Column("t", LargeBinary, nullable=False),  # int64 little-endian step indices
+    Column("value", LargeBinary, nullable=False),  # float64 little-endian, NaN and inf as they are
+    UniqueConstraint("run_id", "metric", name="uq_series_run_metric"),
+)
+
+#: the long-format series of databases written before ``series`` (one row per metric and step); read, not written
 timeseries = Table(
     "timeseries",
     metadata,
