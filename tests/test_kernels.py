@@ -227,6 +227,14 @@ def test_maxima_match_numpy(busy_model: Model) -> None:
     assert arising.link_codes(many)[1] == 300
     assert residents.max_product(party.volunteer_rate, party.volunteer_mult) == (
         party.volunteer_rate * party.volunteer_mult).max()
+    # eight running maxima and a tail: every length around a multiple of 8, the maximum in each place
+    rng = np.random.default_rng(11)
+    assert residents.max_product(np.zeros(0, np.float32), np.zeros(0, np.float32)) == 0
+    for n in (1, 2, 7, 8, 9, 15, 16, 17, 25):
+        a, b = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32) * np.float32(3)
+        for where in {0, n // 2, n - 1}:
+            a[where] = np.float32(2.0)
+            assert residents.max_product(a, b) == (a * b).max(), (n, where)
 
 
 def test_wrap_offset_is_pythons_float_modulo() -> None:
