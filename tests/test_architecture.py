@@ -101,8 +101,13 @@ def cli_importers(modules: Modules) -> list[str]:
 
 
 def heavy_loaded(code: str, heavy: tuple[str, ...] = HEAVY, path: Path = SIM.parent) -> list[str]:
-    """The top-level packages in ``heavy`` that a fresh interpreter has loaded after running ``code``."""
-    probe = f"{code}\nimport sys; print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r})))"
+    """The modules in ``heavy`` that a fresh interpreter has loaded after running ``code``.
+
+    A top-level name (``scipy``) counts when any of its modules is loaded, a dotted one (``scipy.sparse``)
+    when that module is.
+    """
+    probe = (f"{code}\nimport sys; loaded = set(sys.modules) | {{m.split('.')[0] for m in sys.modules}}\n"
+             f"print(','.join(sorted(loaded & {set(heavy)!r})))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=path,
                          env={**os.environ, "PYTHONPATH": str(path)}).stdout.strip()
     return out.split(",") if out else []
@@ -196,6 +201,17 @@ def test_import_sim_is_light() -> None:
     assert not loaded, f"import sim loaded: {loaded}"
 
 
+def test_the_model_loads_only_what_a_run_needs() -> None:
+    """``sim.core.model`` loads numba (which imports the scipy package itself) and nothing else heavy.
+
+    Issue 16's small-run memory: networkx is loaded by ``Model.graph`` alone and scipy.sparse when a
+    world is built (``sim.core.world``); plotting, Mesa, databases and pandas not at all.
+    """
+    light = tuple(h for h in HEAVY if h not in ("numba", "scipy")) + ("scipy.sparse",)
+    loaded = heavy_loaded("import sim.core.model", heavy=light)
+    assert not loaded, f"import sim.core.model loaded: {loaded}"
+
+
 def test_cli_help_is_light() -> None:
     """Building the whole command line (``govsim --help``) loads no heavy library either."""
     loaded = heavy_loaded("from sim.cli import build_parser; build_parser()")
@@ -250,6 +266,7 @@ def test_an_import_of_the_cli_is_found() -> None:
 def test_a_heavy_import_is_found() -> None:
     assert heavy_loaded("import json", heavy=("json", "csv")) == ["json"]
     assert heavy_loaded("import json", heavy=("csv",)) == []
+    assert heavy_loaded("import json.decoder", heavy=("json.decoder", "json.tool")) == ["json.decoder"]
 
 
 @pytest.mark.parametrize("source", [

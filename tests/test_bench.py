@@ -3,6 +3,7 @@ speed is measured by the benchmark itself, never asserted by a timed unit test).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -80,3 +81,42 @@ def test_sweep_lines_print_each_target_beside_its_figure(in_process: float, spee
     overhead, throughput = sweep_lines(figures)
     assert overhead.endswith(overhead_verdict) and f"({in_process:.2f}%" in overhead
     assert throughput.endswith(f"({speedup_verdict})") and f"speedup {speedup:.2f}x" in throughput
+
+
+@pytest.mark.parametrize(("peak", "verdict"), [(110.0, "meets the 120 MB target"), (179.3, "ABOVE the 120 MB target")])
+def test_the_small_run_case_prints_its_fresh_process_peak_against_120_mb(peak: float, verdict: str) -> None:
+    """Issue 16's small run: the peak of a fresh process, beside the 120 MB target; its speed has no floor."""
+    small = next(c for c in CASES if c.name == "community_5k")
+    assert small.fresh and small.max_peak_mb == 120.0 and small.floor == 0.0 and small.steps == 30
+    row = {"name": "community_5k", "residents": 5417, "steps": 30, "setup_s": 0.09, "resident_steps_per_s": 4.8e5,
+           "threads": 1, "peak_rss_mb": peak, "base_rss_mb": 98.9, "bytes_per_resident": 15572,
+           "floor_resident_steps_per_s": 0.0, "max_peak_mb": small.max_peak_mb, "fresh": True,
+           "more_threads": [{"threads": 2, "resident_steps_per_s": 5.1e5, "peak_rss_mb": peak}]}
+    first, more = case_lines(row)
+    assert first.endswith(verdict) and "imports 99 MB, then numba's start" in first and "B a resident" not in first
+    assert "kernels load in the run: no floor" in first and "no floor" in more
+
+
+def test_the_small_run_case_is_the_community_closest_to_5400_residents() -> None:
+    """Its compound count is the one whose world (the bench's seed) is closest to 5,400 residents."""
+    from sim.bench.cases import case_scenario
+    from sim.core.model import Model
+
+    small = next(c for c in CASES if c.name == "community_5k")
+    k = small.overrides["world.n_compounds_per_community"]
+
+    def residents(compounds: int) -> int:
+        case = dataclasses.replace(small, overrides={**small.overrides, "world.n_compounds_per_community": compounds})
+        return Model(case_scenario(case, quick=False)[0], seed=1).world.n_residents
+
+    sizes = {c: residents(c) for c in (k - 1, k, k + 1)}
+    assert min(sizes, key=lambda c: abs(sizes[c] - 5400)) == k and abs(sizes[k] - 5400) < 100
+
+
+def test_a_fresh_case_measures_a_process_without_warm_up() -> None:
+    """The fresh case's base is the imports alone: numba's start and the kernels come after it, inside the run."""
+    row = run_bench(quick=True, cases=["community_5k"])["cases"][0]
+    assert row["fresh"] and row["max_peak_mb"] == 0.0 and row["floor_resident_steps_per_s"] == 0.0
+    # after warm_up the run would add a few MB; numba's start alone is tens of MB
+    assert row["peak_rss_mb"] - row["base_rss_mb"] > 30
+    assert [more["resolution_rate"] for more in row["more_threads"]] == [row["resolution_rate"]] * len(row["more_threads"])

@@ -6,6 +6,10 @@ every core (numba's parallel loops, :func:`thread_counts`), and its row gives bo
 printed beside the figures are the project's targets, compared with the one-thread figure; the
 ratio column is measured rate over floor. :func:`run_bench` returns
 the figures; :func:`case_lines` formats a case's figures as the table's lines.
+
+A model case calls :func:`~sim.core.model.warm_up` before its clock (no kernel loads or compiles
+inside the timed run), except a ``fresh`` case: its figure is the peak of a fresh process running
+that case alone, and warm_up would load every kernel, the run's and the others'.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sim.experiments.runner import call_in_new_process
+if TYPE_CHECKING:  # a bench child imports this module: it loads only what its case needs
+    from sim.core.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class Case:
     description: str
     #: the target for the case's peak memory in MB (0: none)
     max_peak_mb: float = 0.0
+    #: a fresh process, no warm_up: its peak is what the run needs (its kernels load inside the run,
+    #: so its speed is not comparable with the other cases' and it has no floor)
+    fresh: bool = False
 
 
 _DISTRICT: dict[str, Any] = {"world.n_streets": 8, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 20}
@@ -46,9 +54,14 @@ CASES: tuple[Case, ...] = (
          "the same district with all seven policies switched on"),
     Case("city_3m", {"world.n_streets": 35, "world.n_communities_per_street": 5, "world.n_compounds_per_community": 30},
          365, 0.0, "a city of ~3,080,000 residents (Bazhong's scale, 002) x 365 days, in at most 3 GB", 3072.0),
+    # issue 16's small run: 8 compounds are the default world closest to 5,400 residents (5,417 with seed 1)
+    Case("community_5k", {"world.n_streets": 1, "world.n_communities_per_street": 1,
+                          "world.n_compounds_per_community": 8}, 30, 0.0,
+         "one community of ~5,400 residents x 30 days in a fresh process, in at most 120 MB", 120.0, fresh=True),
 )
 
-QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20, "city_3m": 30}
+QUICK_SCALE = {"community_10k": 4, "district_450k": 20, "district_450k_all_policies": 20, "city_3m": 30,
+               "community_5k": 2}
 
 
 def thread_counts() -> list[int]:
@@ -57,30 +70,40 @@ def thread_counts() -> list[int]:
     return [1] if cores == 1 else [1, cores]
 
 
+def case_scenario(case: Case, quick: bool) -> tuple[Scenario, int]:
+    """The case's scenario and its days (fewer compounds and at most 60 days with ``quick``)."""
+    from sim.core.scenario import Scenario
+
+    overrides = {k: v for k, v in case.overrides.items() if not k.startswith("policies.")}
+    steps = case.steps
+    if quick:
+        compounds = overrides["world.n_compounds_per_community"]
+        overrides["world.n_compounds_per_community"] = max(1, compounds // QUICK_SCALE[case.name])
+        steps = min(steps, 60)
+    overrides["run.n_steps"] = steps
+    policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
+    scenario = Scenario.from_dict({**Scenario(name=case.name).with_overrides(overrides).to_dict(), "policies": policies})
+    return scenario, steps
+
+
 def case_figures(name: str, quick: bool) -> dict[str, Any]:
     """Run the model case ``name`` in this process and return its figures (a bench child calls it).
 
     Numba's parallel loops use ``NUMBA_NUM_THREADS`` threads (set by :func:`run_bench`); the row
-    says how many ran.
+    says how many ran. The base memory is the peak before the model is built: after warm_up
+    (interpreter, imports, numba's start, every kernel), or for a ``fresh`` case after the imports alone.
     """
     import resource
 
     import numba
 
     from sim.core.model import Model, warm_up
-    from sim.core.scenario import Scenario
 
     case = next(c for c in CASES if c.name == name)
-    overrides = {k: v for k, v in case.overrides.items() if not k.startswith("policies.")}
-    steps = case.steps
-    if quick:
-        overrides["world.n_compounds_per_community"] = max(1, overrides["world.n_compounds_per_community"] // QUICK_SCALE[name])
-        steps = min(steps, 60)
-    overrides["run.n_steps"] = steps
-    policies = {k.split(".", 1)[1]: v for k, v in case.overrides.items() if k.startswith("policies.")}
-    scenario = Scenario.from_dict({**Scenario(name=name).with_overrides(overrides).to_dict(), "policies": policies})
-    warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # peak so far: interpreter, imports, kernels, warm_up
+    scenario, steps = case_scenario(case, quick)
+    if not case.fresh:
+        warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
+    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     model = Model(scenario, seed=1)
     setup_s = time.perf_counter() - t0
@@ -94,6 +117,7 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
         "bytes_per_resident": round((peak_kb - base_kb) * 1024 / n), "floor_resident_steps_per_s": case.floor,
         # a memory target holds for the case's full size, not for --quick
         "max_peak_mb": 0.0 if quick else case.max_peak_mb, "resolution_rate": round(res.summary["resolution_rate"], 4),
+        "fresh": case.fresh,
     }
 
 
@@ -136,19 +160,31 @@ def case_lines(row: dict[str, Any]) -> list[str]:
         from sim.bench.sweep import sweep_lines
 
         return sweep_lines(row)
-    floor = row["floor_resident_steps_per_s"]
-    ratio = f"{row['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
+    return _model_lines(row)
+
+
+def _model_lines(row: dict[str, Any]) -> list[str]:
+    """A model case's lines: one thread, then every core; a ``fresh`` case's base is its imports alone."""
+    floor, fresh = row["floor_resident_steps_per_s"], row.get("fresh", False)
+
+    def ratio(rate: float) -> str:
+        if floor:
+            return f"{rate / floor:5.2f}x floor"
+        return "(fresh process, kernels load in the run: no floor)" if fresh else "(no floor)"
+
+    base = (f"imports {row['base_rss_mb']:.0f} MB, then numba's start, the run's kernels and the model" if fresh
+            else f"base {row['base_rss_mb']:.0f} MB + {row['bytes_per_resident']:,} B a resident")
     lines = [f"{row['name']:<16} {row['residents']:>9,} residents x {row['steps']:>5} steps  "
              f"setup {row['setup_s']:6.2f} s  {row['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-             f"at {row['threads']} thread{'s' if row['threads'] > 1 else ''} {ratio}  "
-             f"peak {row['peak_rss_mb']:7.1f} MB (base {row['base_rss_mb']:.0f} MB + {row['bytes_per_resident']:,} B a resident)"]
+             f"at {row['threads']} thread{'s' if row['threads'] > 1 else ''} {ratio(row['resident_steps_per_s'])}  "
+             f"peak {row['peak_rss_mb']:7.1f} MB ({base})"]
     if row["max_peak_mb"]:
         ok = "meets" if row["peak_rss_mb"] <= row["max_peak_mb"] else "ABOVE"
         lines[0] += f"; {ok} the {row['max_peak_mb']:,.0f} MB target"
     for more in row.get("more_threads", []):
-        ratio = f"{more['resident_steps_per_s'] / floor:5.2f}x floor" if floor else "(no floor)"
         lines.append(f"{'':<16} {'':>9}{'':>21}{'':>18}{more['resident_steps_per_s'] / 1e6:6.2f} M resident-steps/s "
-                     f"at {more['threads']} threads {ratio} ({more['resident_steps_per_s'] / row['resident_steps_per_s']:.2f}x "
+                     f"at {more['threads']} threads {ratio(more['resident_steps_per_s'])} "
+                     f"({more['resident_steps_per_s'] / row['resident_steps_per_s']:.2f}x "
                      f"one thread)  peak {more['peak_rss_mb']:7.1f} MB")
     return lines
 
@@ -160,8 +196,11 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     Returns ``{"quick", "python", "cases": [one row of figures per case]}``; ``on_row`` gets each
     row as soon as its case has finished (:func:`case_lines` formats it). A model case's row has the
     one-thread figures, and under ``more_threads`` those of a run on every core (same seed, same
-    results: the parallel loops are bit-identical for any thread count).
+    results: the parallel loops are bit-identical for any thread count). Before a ``fresh`` case,
+    another child runs warm_up, so the measured ones load cached kernels and compile nothing.
     """
+    from sim.experiments.runner import call_in_new_process
+
     names = [c.name for c in CASES] + list(RATIO_CASES)
     wanted = list(cases or names)
     unknown = [c for c in wanted if c not in names]
@@ -178,6 +217,8 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
             row = call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": "1"},
                                       what=f"bench case {name}")
         else:
+            if next(c for c in CASES if c.name == name).fresh:
+                call_in_new_process("sim.core.model", "warm_up", env=env, what=f"warm_up before bench case {name}")
             runs = [call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": str(k)},
                                         what=f"bench case {name} on {k} thread(s)") for k in thread_counts()]
             row = {**runs[0], "more_threads": [{k: r[k] for k in ("threads", "run_s", "resident_steps_per_s",

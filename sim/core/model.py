@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from sim import policies as policy_registry
@@ -51,6 +52,9 @@ from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
 from sim.errors import InputError
 
+if TYPE_CHECKING:  # networkx is loaded by Model.graph alone (to_networkx): a run does not need it
+    import networkx as nx
+
 #: "no outcomes today", for the judge kernel
 _NO_IDS = np.empty(0, dtype=np.int32)
 _NO_PERF = np.empty(0, dtype=np.float32)
@@ -83,7 +87,6 @@ class Model:
         self._create_problems()
         self._create_policies()
         self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
-        self._graph: nx.Graph | None = None
         self._perf = PerformanceTable(scenario.run.n_steps)
         self._visit_slots: tuple[object, tuple[np.ndarray, np.ndarray]] | None = None  # (its grids, visit_slots)
         if self.dur_warmup:  # baseline days before day 0, not recorded (sim.core.reform)
@@ -154,10 +157,8 @@ class Model:
     def _create_problems(self) -> None:
         """The arrival strata, the empty pool, the ledger and the day's running figures."""
         sc, w, p = self.scenario, self.world, self.scenario.problems
-        self.arrivals = arrival_table(
-            w.res_ctype, w.res_group, p.rate_arise, p.category_weights.matrix(), p.category_mult.matrix(),
-            p.severity_weights.matrix(),
-        )
+        self.arrivals = arrival_table(w.res_ctype, w.res_group, p.rate_arise, p.category_weights.matrix(),
+                                      p.category_mult.matrix(), p.severity_weights.matrix())
         self.problems = ProblemPool(capacity=max(1024, int(w.n_residents * p.rate_arise * 60)))
         self.ledger = Ledger(n_days=sc.run.n_steps + sc.reform.dur_warmup + 1)
         #: outcome counters kept by policies, reported in the summary as ``<policy>_<name>``
@@ -225,12 +226,10 @@ class Model:
         res = self.problems.res[rows]
         return p_tell(self.residents.trust[res], self.residents.efficacy[res], self.scenario.problems)
 
-    @property
+    @cached_property
     def graph(self) -> nx.Graph:
         """The community graph as networkx (built on first access; costly at district scale)."""
-        if self._graph is None:
-            self._graph = to_networkx(self.world, self.grids.household_grid)
-        return self._graph
+        return to_networkx(self.world, self.grids.household_grid)
 
     def climb(self) -> Fields:
         """How problems are placed (``Climb``).
