@@ -8,6 +8,7 @@ different model.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import numba
@@ -56,7 +57,7 @@ from sim.core.problems import ProblemPool, draw_arrival_uniforms
 from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
 from sim.core.rng import binomial_each, poisson_each, row_states
 from sim.core.scenario import load_scenario
-from sim.core.windows import WINDOW_SERIES
+from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, trailing_mean, trailing_ratio
 
 
 @pytest.fixture(scope="module")
@@ -731,6 +732,40 @@ def test_utilisation_matches_the_recorders_numpy(reform_model: Model) -> None:
     ref = utilisation_by_numpy(staff, used, cap, slice(comm_lo, comm_lo + n_comm), slice(0, n_grid))
     assert got == ref and all(type(x) is float for x in got)
     assert ref[1] < ref[0] and ref[5] != 0.0
+
+
+def test_effort_and_waits_by_level_match_their_numpy_definitions(reform_model: Model) -> None:
+    """``level_sums`` is ``np.bincount`` by level (float64, handler order); ``count_waits`` is ``np.add.at``."""
+    m, h, pool = reform_model, reform_model.handlers, reform_model.problems
+    h.spare(m.clock)  # today's capacity
+    spent = h.capacity_today * np.random.default_rng(4).random(h.n_handlers)
+    assert_identical(recording.level_sums(h.handler_level, spent, h.capacity_today, N_LEVELS),
+                     nd.level_sums(h.handler_level, spent, h.capacity_today, N_LEVELS), "level sums")
+    # every open row, and days that fall off both ends of a short table (negative, past its last bin)
+    rows = np.flatnonzero(pool.status >= 0)
+    assert (pool.status[rows] == QUEUED).any() and (pool.status[rows] != QUEUED).any()
+    for t in (m.clock, m.clock + 50, int(pool.t_level[rows].min()) - 3):
+        got, want = np.zeros((N_LEVELS, 40), dtype=np.int64), np.zeros((N_LEVELS, 40), dtype=np.int64)
+        recording.count_waits(got, rows, pool.status, pool.level, pool.t_level, t)
+        nd.count_waits(want, rows, pool.status, pool.level, pool.t_level, t)
+        assert_identical(got, want, f"waits at t={t}")
+        assert got.sum() == (pool.status[rows] == QUEUED).sum()
+
+
+@pytest.mark.parametrize("day", [0, 1, 6, 7, 8, 29, 30, 31, 100, 199])
+def test_trailing_row_is_the_windows_numpy(day: int) -> None:
+    """The recorder's windowed series in one kernel: ``trailing_ratio`` and ``trailing_mean`` to the bit.
+
+    Windows shorter than 8 values, around numpy's unrolled blocks of 8, the full 30 days; a zero denominator.
+    """
+    rng = np.random.default_rng(day)
+    closed = np.concatenate([[0], np.cumsum(rng.integers(0, 4, 201))]).astype(np.int64)
+    resolved = np.minimum(closed, np.concatenate([[0], np.cumsum(rng.integers(0, 3, 201))])).astype(np.int64)
+    sat, trust = rng.random(201) * 10.0 ** rng.uniform(-3, 3, 201), rng.random(201)
+    got = recording.trailing_row(resolved, closed, sat, trust, day, WINDOW_DAYS)
+    assert got == (trailing_ratio(resolved, closed, day), trailing_mean(sat, day), trailing_mean(trust, day))
+    flat = np.zeros(202, dtype=np.int64)
+    assert math.isnan(recording.trailing_row(flat, flat, sat, trust, day, WINDOW_DAYS)[0])
 
 
 def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> None:

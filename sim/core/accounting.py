@@ -18,9 +18,11 @@ import numpy as np
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import CITY, DEPARTMENT, LEVELS, N_LEVELS, STREET
 from sim.core.kernels.pairwise import sum32
+from sim.core.kernels.recording import count_waits
 
 if TYPE_CHECKING:
     from sim.core.model import Model
+    from sim.core.problems import ProblemPool
 
 #: waits of a day or longer than this are counted in the last bin
 _MAX_WAIT = 4096
@@ -72,11 +74,9 @@ class LevelLoad:
         self.spent += by_level[0]
         self.capacity += by_level[1]
 
-    def waited(self, level: np.ndarray, days: np.ndarray) -> None:
-        """Count problems resolved at ``level`` after ``days`` there."""
-        if level.size:
-            flat = level.astype(np.int64) * _MAX_WAIT + np.clip(days, 0, _MAX_WAIT - 1)
-            np.add.at(self.waits.reshape(-1), flat, 1)
+    def waited(self, rows: np.ndarray, pool: ProblemPool, t: int) -> None:
+        """Count the queued ones of pool rows ``rows``, resolved today (clock ``t``), by level and days there."""
+        count_waits(self.waits, rows, pool.status, pool.level, pool.t_level, t)
 
     def summary(self) -> dict[str, float]:
         """Per level: ``utilisation_<level>`` and ``wait_days_<level>_median``.

@@ -20,6 +20,7 @@ from sim.config.params import HandlingParams
 from sim.config.taxonomy import CITY, COMMUNITY, DEPARTMENT, GRID, N_CATEGORIES, N_LEVELS, PROPERTY, STREET
 from sim.core.kernels.handling import capacity
 from sim.core.kernels.handling import take as take_effort
+from sim.core.kernels.recording import level_sums
 from sim.core.kernels.state import Fields
 
 if TYPE_CHECKING:
@@ -154,9 +155,7 @@ class Handlers:
 
     def spent_by_level(self) -> np.ndarray:
         """Effort spent today (staff-days) and today's capacity, summed by level: shape (2, levels)."""
-        lvl = self.handler_level
-        return np.stack([np.bincount(lvl, weights=self.spent, minlength=N_LEVELS),
-                         np.bincount(lvl, weights=self.capacity_today, minlength=N_LEVELS)])
+        return level_sums(self.handler_level, self.spent, self.capacity_today, N_LEVELS)
 
     def effort_of(self, cat: np.ndarray, sev: np.ndarray) -> np.ndarray:
         """Staff-days one attempt at each problem takes (category, severity)."""

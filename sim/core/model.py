@@ -330,8 +330,7 @@ class Model:
         if rows.size == 0:
             return
         led.extend_days(t)  # a run stepped past its planned length
-        queued = rows[pool.status[rows] == QUEUED]
-        self.recorder.load.waited(pool.level[queued], t - pool.t_level[queued])
+        self.recorder.load.waited(rows, pool, t)
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
         res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, self._perf.get(t, self.expected_wait),

@@ -29,9 +29,9 @@ from sim.config.taxonomy import (
     SEVERITIES,
 )
 from sim.core.accounting import LevelLoad
-from sim.core.kernels.recording import P10_BINS, record_row, utilisation
+from sim.core.kernels.recording import P10_BINS, record_row, trailing_row, utilisation
 from sim.core.kernels.state import Fields, SeriesRows
-from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary, trailing_mean, trailing_ratio
+from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,9 +197,8 @@ class Recorder:
         d = self.data
         self._satisfaction_day[day] = d["satisfaction_mean"][r]
         self._trust_day[day] = d["trust_mean"][r]
-        d["resolution_rate_30d"][r] = trailing_ratio(self._resolved_cum, self._closed_cum, day, WINDOW_DAYS)
-        d["satisfaction_mean_30d"][r] = trailing_mean(self._satisfaction_day, day, WINDOW_DAYS)
-        d["trust_mean_30d"][r] = trailing_mean(self._trust_day, day, WINDOW_DAYS)
+        d["resolution_rate_30d"][r], d["satisfaction_mean_30d"][r], d["trust_mean_30d"][r] = trailing_row(
+            self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day, day, WINDOW_DAYS)
 
     def summary(self) -> dict[str, float]:
         """End-of-run outcomes (see docs/model.md, "Outputs")."""

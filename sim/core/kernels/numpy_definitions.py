@@ -465,3 +465,17 @@ def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, 
     vol = Volunteering(*vol)
     p = np.minimum(vol.rate[cand] * vol.mult[cand] * trust[cand], np.float32(1.0))
     return np.sort(cand[u * top < p])
+
+
+def level_sums(handler_level: np.ndarray, spent: np.ndarray, capacity: np.ndarray, n_levels: int) -> np.ndarray:
+    """Effort spent and capacity summed by level (``recording.level_sums``)."""
+    return np.stack([np.bincount(handler_level, weights=spent, minlength=n_levels),
+                     np.bincount(handler_level, weights=capacity, minlength=n_levels)])
+
+
+def count_waits(waits: np.ndarray, rows: np.ndarray, status: np.ndarray, level: np.ndarray, t_level: np.ndarray,
+                t: int) -> None:
+    """Queued rows counted by level and days at it (``recording.count_waits``)."""
+    queued = rows[status[rows] == QUEUED]
+    flat = level[queued].astype(np.int64) * waits.shape[1] + np.clip(t - t_level[queued], 0, waits.shape[1] - 1)
+    np.add.at(waits.reshape(-1), flat, 1)

@@ -1,4 +1,4 @@
-"""Kernels of the record phase: pool counts, residents' statistics, utilisation, the series row.
+"""Kernels of the record phase: pool counts, residents' statistics, utilisation, the series row, effort and waits by level.
 
 Each figure is computed as numpy computes it (pairwise sums), to the last bit.
 """
@@ -229,3 +229,39 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     table[rows.escalations, r] = np.float64(totals.escalations)
     table[rows.self_reported, r] = np.float64(totals.self_reported)
     table[rows.unreported_pending, r] = np.float64(unreported)
+
+
+@jit
+def level_sums(handler_level: np.ndarray, spent: np.ndarray, capacity: np.ndarray, n_levels: int) -> np.ndarray:
+    """Effort spent and capacity summed by level, shape (2, levels), as ``np.bincount`` sums them (handler order)."""
+    out = np.zeros((2, n_levels))
+    for h in range(handler_level.size):
+        out[0, handler_level[h]] += spent[h]
+        out[1, handler_level[h]] += capacity[h]
+    return out
+
+
+@jit
+def count_waits(waits: np.ndarray, rows: np.ndarray, status: np.ndarray, level: np.ndarray, t_level: np.ndarray,
+                t: int) -> None:
+    """Count each queued row of ``rows`` in ``waits[level, days since it reached the level]`` (days clipped to the table)."""
+    top = waits.shape[1] - 1
+    for i in range(rows.size):
+        r = rows[i]
+        if status[r] == QUEUED:
+            waits[level[r], min(max(t - t_level[r], 0), top)] += 1
+
+
+@jit
+def trailing_row(resolved_cum: np.ndarray, closed_cum: np.ndarray, satisfaction_day: np.ndarray,
+                 trust_day: np.ndarray, day: int, width: int) -> tuple[float, float, float]:
+    """The windowed series on ``day``: resolution rate, mean satisfaction and mean trust over the last ``width`` days.
+
+    As :func:`sim.core.windows.trailing_ratio` and :func:`~sim.core.windows.trailing_mean` compute them
+    (the means numpy's pairwise sum over the window, divided by its length).
+    """
+    lo = max(0, day + 1 - width)
+    den = closed_cum[day + 1] - closed_cum[lo]
+    ratio = np.float64(resolved_cum[day + 1] - resolved_cum[lo]) / np.float64(den) if den else np.nan
+    n = day + 1 - lo
+    return ratio, pairwise64(satisfaction_day, lo, n) / n, pairwise64(trust_day, lo, n) / n
