@@ -120,3 +120,31 @@ def test_a_fresh_case_measures_a_process_without_warm_up() -> None:
     # after warm_up the run would add a few MB; numba's start alone is tens of MB
     assert row["peak_rss_mb"] - row["base_rss_mb"] > 30
     assert [more["resolution_rate"] for more in row["more_threads"]] == [row["resolution_rate"]] * len(row["more_threads"])
+
+
+@pytest.mark.parametrize(("name", "rate", "verdict"),
+                         [("district_450k", 24.1e6, "BELOW the 40 M one-thread target (0.60x)"),
+                          ("district_450k", 41e6, "meets the 40 M one-thread target (1.02x)"),
+                          ("community_10k", 16.5e6, "BELOW the 30 M one-thread target (0.55x)")])
+def test_model_cases_print_issue_16s_speed_target_beside_the_figure(name: str, rate: float, verdict: str) -> None:
+    """The district and the small community are judged against their one-thread targets; no target on --quick rows."""
+    case = next(c for c in CASES if c.name == name)
+    row = {"name": name, "residents": 456_891, "steps": 365, "setup_s": 1.0, "resident_steps_per_s": rate,
+           "threads": 1, "peak_rss_mb": 453.0, "base_rss_mb": 180.0, "bytes_per_resident": 600,
+           "floor_resident_steps_per_s": case.floor, "target_resident_steps_per_s": case.target, "max_peak_mb": 0.0,
+           "more_threads": []}
+    line = case_lines(row)[0]
+    assert line.endswith(verdict)
+    assert "target" not in case_lines({**row, "target_resident_steps_per_s": 0.0})[0]
+
+
+@pytest.mark.parametrize(("speedup", "verdict"), [(55.0, "(meets the 50x floor; BELOW the 200x target)"),
+                                                   (210.0, "(meets the 50x floor; meets the 200x target)"),
+                                                   (45.0, "(BELOW the 50x floor; BELOW the 200x target)")])
+def test_the_mesa_ratio_prints_its_floor_and_its_target(speedup: float, verdict: str) -> None:
+    from sim.bench.cases import MESA_REFERENCE_TARGET
+
+    row = {"name": "mesa_reference", "core_residents": 5000, "core_steps": 365, "core_resident_steps_per_s": 12.3e6,
+           "reference_residents": 5000, "reference_steps": 365, "reference_resident_steps_per_s": 12.3e6 / speedup,
+           "speedup": speedup, "floor_speedup": 50.0, "target_speedup": MESA_REFERENCE_TARGET}
+    assert case_lines(row)[0].endswith(verdict)
