@@ -17,7 +17,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sim.errors import StoreError
 from sim.store.catalog import list_runs
 from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord, _bulk_insert
-from sim.store.schema import metadata, runs, timeseries
+from sim.store.schema import STORE_FORMAT, metadata, runs, timeseries
 
 SCENARIO = 'name = "baseline"\nn_agents = 50\n'
 
@@ -191,33 +191,108 @@ def test_summary_nan_sent_as_null_and_series_as_little_endian_arrays(store: Resu
     assert not any(isinstance(v, np.generic) for v in sent)
     assert not any(isinstance(v, float) and math.isnan(v) for v in sent)
     assert sent.count(None) == 1  # summary "missing"
-    # one row per metric, read with plain sqlite3 and numpy: the bytes are the arrays, NaN and inf kept
+    # the steps once, then one row per metric, read with plain sqlite3 and numpy: the bytes are the arrays
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT run_id, metric, n, t, value FROM series ORDER BY metric").fetchall()
+        (n, t), = conn.execute("SELECT n, t FROM series_steps WHERE run_id = ?", (run_id,)).fetchall()
+        rows = conn.execute("SELECT run_id, metric, n, value FROM series ORDER BY metric").fetchall()
+    assert n == 6
+    np.testing.assert_array_equal(np.frombuffer(t, dtype="<i8"), rec.t)
     assert [(r[0], r[1], r[2]) for r in rows] == [(run_id, "metric_00", 6), (run_id, "metric_01", 6)]
-    for _, metric, _, t, value in rows:
-        np.testing.assert_array_equal(np.frombuffer(t, dtype="<i8"), rec.t)
+    for _, metric, _, value in rows:  # NaN and inf as they are
         np.testing.assert_array_equal(np.frombuffer(value, dtype="<f8"), rec.timeseries[metric])
 
 
-def test_series_of_older_databases_are_read(store: ResultStore, db: Path) -> None:
-    """Runs an older version stored in the long table (one row per metric and step, NULL for NaN) load as before."""
-    run_id = store.save_run(make_record(n_rows=3, n_metrics=1))
-    with sqlite3.connect(db) as conn:  # what the older version wrote for another run
+def _format_1_database(db: Path) -> tuple[int, int]:
+    """A database as a version before format 2 left it: no ``series``, ``series_steps`` nor ``store_info``.
+
+    Two runs: one saved by this version then moved to the long table, one with steps its metrics
+    do not share and a NULL. Returns their ids.
+    """
+    with ResultStore(f"sqlite:///{db}") as store:
+        run_id = store.save_run(make_record(n_rows=3, n_metrics=1))
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM series")
+        conn.executemany("INSERT INTO timeseries (run_id, metric, t, value) VALUES (?, ?, ?, ?)",
+                         [(run_id, "c", 0, 1.0), (run_id, "c", 2, 3.0), (run_id, "c", 4, -1.0)])
         conn.execute("INSERT INTO runs (scenario_name, scenario_hash, scenario_text, seed, n_steps, package_version, "
                      "started_at, finished_at, label) SELECT scenario_name, scenario_hash, scenario_text, 9, n_steps, "
                      "package_version, started_at, finished_at, 'old' FROM runs WHERE id = ?", (run_id,))
         old_id = conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]
         conn.executemany("INSERT INTO timeseries (run_id, metric, t, value) VALUES (?, ?, ?, ?)",
                          [(old_id, "b", 0, 1.5), (old_id, "b", 2, None), (old_id, "a", 2, 4.0)])
-    loaded = store.load_run(old_id)
-    np.testing.assert_array_equal(loaded.t, [0, 2])
-    assert list(loaded.timeseries) == ["a", "b"]
-    np.testing.assert_array_equal(loaded.timeseries["a"], [np.nan, 4.0])  # no value at step 0
-    np.testing.assert_array_equal(loaded.timeseries["b"], [1.5, np.nan])  # NULL -> NaN
-    assert list(store.timeseries_frame(old_id).columns) == ["t", "a", "b"]
-    sizes = {r["id"]: r["size"] for r in list_runs(store)}
-    assert sizes == {run_id: 3, old_id: 3}
+        for table in ("series", "series_steps", "store_info"):
+            conn.execute(f"DROP TABLE {table}")
+    return run_id, old_id
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_series_of_older_databases_are_read(db: Path, read_only: bool) -> None:
+    """Runs stored in format 1 (one row per metric and step, NULL for NaN) load as before, read-only too."""
+    run_id, old_id = _format_1_database(db)
+    with ResultStore(f"sqlite:///{db}", read_only=read_only) as store:
+        loaded = store.load_run(old_id)
+        np.testing.assert_array_equal(loaded.t, [0, 2])
+        assert list(loaded.timeseries) == ["a", "b"]
+        np.testing.assert_array_equal(loaded.timeseries["a"], [np.nan, 4.0])  # no value at step 0
+        np.testing.assert_array_equal(loaded.timeseries["b"], [1.5, np.nan])  # NULL -> NaN
+        assert list(store.timeseries_frame(old_id).columns) == ["t", "a", "b"]
+        np.testing.assert_array_equal(store.load_run(run_id).timeseries["c"], [1.0, 3.0, -1.0])
+        assert {r["id"]: r["size"] for r in list_runs(store)} == {run_id: 3, old_id: 3}
+        if not read_only:  # opened for writing it gains format 2's tables: new runs go there, old ones stay
+            new_id = store.save_run(make_record(n_rows=4, n_metrics=2))
+            assert {r["id"]: r["size"] for r in list_runs(store)} == {run_id: 3, old_id: 3, new_id: 8}
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert ("series" in tables) is (not read_only)  # a read-only open created nothing
+
+
+def test_a_database_of_a_newer_store_format_is_refused(db: Path) -> None:
+    with ResultStore(f"sqlite:///{db}") as store:
+        store.save_run(make_record())
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM store_info WHERE key = 'format'").fetchone() == (str(STORE_FORMAT),)
+        conn.execute("UPDATE store_info SET value = ? WHERE key = 'format'", (str(STORE_FORMAT + 1),))
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match=f"newer govsim \\(store format {STORE_FORMAT + 1}; this version reads "
+                                             f"formats 1 to {STORE_FORMAT}\\)"):
+            ResultStore(f"sqlite:///{db}", read_only=read_only)
+
+
+def test_damaged_series_are_a_store_error_naming_the_run(store: ResultStore, db: Path) -> None:
+    run_id = store.save_run(make_record(n_rows=3, n_metrics=1))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE series SET value = substr(value, 1, 20)")
+    with pytest.raises(StoreError, match=f"series 'metric_00' of run {run_id} is damaged: 20 bytes where 3 values"):
+        store.load_run(run_id)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE series SET n = 4")
+    with pytest.raises(StoreError, match=f"'metric_00' of run {run_id} is damaged: 4 values for 3 steps"):
+        store.load_run(run_id)
+
+
+def test_series_keep_special_values_byte_orders_and_empty_runs(store: ResultStore) -> None:
+    """Big-endian and strided input, -0.0, NaN and inf, steps past 32 bits; no series; series of no steps."""
+    t = np.array([0, 3, 7, 2**40], dtype=">i8")
+    v = np.array([np.nan, np.inf, -np.inf, -0.0], dtype=">f8")
+    rec = RunRecord(**{**make_record().__dict__, "t": t, "timeseries": {"z": v, "a": v[::-1], "i": np.arange(4)}})
+    back = store.load_run(store.save_run(rec))
+    assert back.t.dtype == np.int64 and back.t.tolist() == t.tolist() and list(back.timeseries) == ["a", "i", "z"]
+    for k, arr in back.timeseries.items():
+        assert arr.dtype == np.float64 and arr.flags.writeable
+        assert arr.astype(np.float64).tobytes() == np.asarray(rec.timeseries[k], dtype=np.float64).tobytes()
+    none = store.load_run(store.save_run(RunRecord(**{**rec.__dict__, "timeseries": {}})))
+    assert none.t.shape == (0,) and none.timeseries == {}
+    empty = RunRecord(**{**rec.__dict__, "t": np.zeros(0, np.int64), "timeseries": {"a": np.zeros(0)}})
+    got = store.load_run(store.save_run(empty))
+    assert got.t.shape == (0,) and got.timeseries["a"].shape == (0,)
+
+
+def test_steps_beyond_signed_64_bits_are_refused(store: ResultStore, db: Path) -> None:
+    rec = RunRecord(**{**make_record(n_rows=3, n_metrics=1).__dict__, "t": np.array([2**63], dtype=np.uint64),
+                       "timeseries": {"a": np.zeros(1)}})
+    with pytest.raises(StoreError, match="t must fit in a signed 64-bit integer"):
+        store.save_run(rec)
+    assert sqlite_counts(db) == {"runs": 0, "summary": 0, "series": 0}
 
 
 def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
@@ -247,7 +322,7 @@ def test_schema_compiles_for_postgresql() -> None:
     indexes = [ix for tbl in metadata.sorted_tables for ix in tbl.indexes]
     ddl += " ".join(str(CreateIndex(ix).compile(dialect=dialect)) for ix in indexes)
     assert "TIMESTAMP WITH TIME ZONE" in ddl and "REFERENCES runs (id)" in ddl and "ix_timeseries_run_metric" in ddl
-    assert "BYTEA" in ddl and "uq_series_run_metric" in ddl
+    assert "BYTEA" in ddl and "uq_series_run_metric" in ddl and "series_steps" in ddl
     bind = runs.c.started_at.type.process_bind_param(datetime(2024, 1, 1, 12, tzinfo=UTC), dialect)
     assert bind is not None and bind.utcoffset() == timedelta(0)  # Postgres gets an aware value
 

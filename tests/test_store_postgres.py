@@ -90,7 +90,8 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
     with ResultStore(db_url) as store:
         insp = inspect(store.engine)
         tables = set(insp.get_table_names())
-        assert {"runs", "summary", "series", "timeseries", "sweeps", "experiments", "sweep_results"} <= tables
+        assert {"runs", "summary", "series", "series_steps", "store_info", "timeseries", "sweeps", "experiments",
+                "sweep_results"} <= tables
         uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("sweep_results")}
         uniques |= {tuple(i["column_names"]) for i in insp.get_indexes("sweep_results") if i["unique"]}
         assert ("experiment_id", "replicate") in uniques and ("run_id",) in uniques

@@ -100,10 +100,12 @@ def results_by_pair(db: Path) -> dict[tuple[int, int], dict[str, Any]]:
                               JOIN experiments e ON e.id = r.experiment_id""")
     for idx, rep, seed, run_id in rows:
         summ = dict(sqlite_rows(db, "SELECT metric, value FROM summary WHERE run_id = ?", (run_id,)))
+        steps = [np.frombuffer(t, "<i8") for t, in sqlite_rows(db, "SELECT t FROM series_steps WHERE run_id = ?",
+                                                                (run_id,))]
         ts = [(m, int(t), None if math.isnan(v) else float(v))  # NaN -> None: rows compare equal
-              for m, steps, values in sqlite_rows(db, "SELECT metric, t, value FROM series WHERE run_id = ? "
-                                                       "ORDER BY metric", (run_id,))
-              for t, v in zip(np.frombuffer(steps, "<i8"), np.frombuffer(values, "<f8"), strict=True)]
+              for m, values in sqlite_rows(db, "SELECT metric, value FROM series WHERE run_id = ? ORDER BY metric",
+                                           (run_id,))
+              for t, v in zip(steps[0], np.frombuffer(values, "<f8"), strict=True)]
         out[(idx, rep)] = {"seed": seed, "run_id": run_id, "summary": summ, "timeseries": ts}
     return out
 

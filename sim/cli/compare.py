@@ -167,7 +167,7 @@ def add_compare_command(subparsers: Subparsers) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     c.add_argument("--series-every", type=int, default=1, metavar="N",
                    help="store every N-th recorded day of each run's time series, e.g. 7 for weekly series: a store "
-                        "about N times smaller; the table, summaries and this command's figures use every day "
+                        "nearly N times smaller (3.9x for 7); the table, summaries and this command's figures use every day "
                         "(default: 1)")
     c.add_argument("--uncertainty", nargs="?", const="", metavar="FILE",
                    help="each replicate draws the uncertain parameters once, shared by all scenarios: every "

@@ -1,6 +1,6 @@
 """Coarser stored series: keep every n-th recorded day of a run's time series in the store (``compare --series-every``).
 
-Why: the time series are the bulk of a results store (one row per metric and recorded day); a
+Why: the time series are the bulk of a results store (8 bytes per metric and recorded day); a
 comparison's report and figures read well from weekly points. The summary is always the run's own,
 computed from every day, and the comparison returned in memory keeps every recorded day.
 """

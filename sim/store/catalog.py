@@ -12,13 +12,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
 from sim.errors import StoreError
 from sim.store.database import ResultStore
 from sim.store.schema import experiments, runs, series, sweep_results, sweeps, timeseries
-from sim.store.series import values_per_run
+from sim.store.series import tables_present, values_per_run
 
 __all__ = ["COMPARISON_PREFIX", "KINDS", "latest", "list_comparisons", "list_runs", "list_stored", "list_sweeps"]
 
@@ -97,7 +97,10 @@ def list_sweeps(store: ResultStore) -> list[dict[str, Any]]:
         linked = (select(experiments.c.sweep_id, sweep_results.c.run_id)
                   .join(sweep_results, sweep_results.c.experiment_id == experiments.c.id)).subquery()
         size: dict[str, int] = {}
-        for table, n in ((series, func.sum(series.c.n)), (timeseries, func.count())):  # this version's, older ones'
+        new, old = tables_present(conn)
+        counted: list[tuple[Table, Any]] = [(series, func.sum(series.c.n))] if new else []
+        counted += [(timeseries, func.count())] if old else []  # format 1's rows, of older databases
+        for table, n in counted:
             for sid, k in conn.execute(select(linked.c.sweep_id, n)
                                        .select_from(linked.join(table, table.c.run_id == linked.c.run_id))
                                        .group_by(linked.c.sweep_id)):

@@ -27,6 +27,7 @@ from sim.store.schema import (
     experiments,
     runs,
     series,
+    series_steps,
     summary,
     sweep_failures,
     sweep_results,
@@ -41,7 +42,7 @@ __all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
 
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 _INT64 = (-(2**63), 2**63 - 1)
-_SERIES_COLUMNS = ("run_id", "metric", "n", "t", "value")
+_SeriesRows = tuple[tuple[int, bytes] | None, list[tuple[str, int, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
     Why: for tens of thousands of rows SQLAlchemy's per-row parameter processing costs
     several times the insert itself. The statement is still compiled for the connection's
     dialect (``?`` for SQLite, ``%(name)s`` for psycopg), so this stays portable; the
-    values are int/str/float/None, which need no type processing.
+    values are int/str/float/bytes/None, which need no type processing.
     """
     sql, order = _insert_sql(conn.dialect, table, tuple(columns))
     params: list[Any]
@@ -81,6 +82,14 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
 
 
 _INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
+
+
+def _insert_series(conn: Connection, run_id: int, rows: _SeriesRows) -> None:
+    """Insert a run's steps and its series rows (:func:`sim.store.series.series_rows`)."""
+    steps, values = rows
+    if steps is not None:
+        conn.execute(insert(series_steps), {"run_id": run_id, "n": steps[0], "t": steps[1]})
+        _bulk_insert(conn, series, ("run_id", "metric", "n", "value"), [(run_id, *r) for r in values])
 
 
 def _new_run_id(conn: Connection, run_row: dict[str, Any]) -> int:
@@ -123,7 +132,7 @@ class ResultStore(StoreConnection):
         if not isinstance(name, str) or not name or len(name) > NAME_LEN:
             self._fail(f"{what} must be a non-empty str of at most {NAME_LEN} characters, got {name!r}")
 
-    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[Any, ...]]]:
+    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], _SeriesRows]:
         """Check a whole record before touching the database; return the rows to insert (sans run_id)."""
         if not isinstance(record, RunRecord):
             self._fail(f"save_run expects a RunRecord, got {type(record).__name__}")
@@ -160,6 +169,8 @@ class ResultStore(StoreConnection):
         t = np.asarray(record.t)
         if t.ndim != 1 or (t.size and t.dtype.kind not in "iu"):
             self._fail(f"t must be a 1-D array of integer step indices, got shape {t.shape} dtype {t.dtype}")
+        if t.size and t.dtype.kind == "u" and int(t.max()) > _INT64[1]:
+            self._fail(f"t must fit in a signed 64-bit integer, got a step of {int(t.max())}")
         if t.size > 1 and not bool(np.all(np.diff(t.astype(np.int64)) > 0)):  # int64: uint diffs wrap
             self._fail("t must be strictly increasing")
         arrays: dict[str, np.ndarray] = {}
@@ -183,8 +194,7 @@ class ResultStore(StoreConnection):
             run_id = _new_run_id(conn, run_row)
             if summary_rows:
                 conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
-            if ts_rows:
-                _bulk_insert(conn, series, _SERIES_COLUMNS, [(run_id, *r) for r in ts_rows])
+            _insert_series(conn, run_id, ts_rows)
             return run_id
 
         return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
@@ -379,8 +389,7 @@ class ResultStore(StoreConnection):
             if summary_rows:
                 rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
                 _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
-            if ts_rows:
-                _bulk_insert(conn, series, _SERIES_COLUMNS, [(run_id, *r) for r in ts_rows])
+            _insert_series(conn, run_id, ts_rows)
             conn.execute(insert(sweep_results), {**link, "run_id": run_id})
             conn.execute(delete(sweep_failures).where(sweep_failures.c.experiment_id == link["experiment_id"])
                          .where(sweep_failures.c.replicate == link["replicate"]))

@@ -36,10 +36,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
+    insert,
     inspect,
+    select,
 )
-from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
@@ -48,6 +51,7 @@ from sim.store.faults import StoreTimeouts, retrying
 
 __all__ = [
     "NAME_LEN",
+    "STORE_FORMAT",
     "check_url",
     "error_line",
     "experiments",
@@ -56,6 +60,8 @@ __all__ = [
     "open_engine",
     "runs",
     "series",
+    "series_steps",
+    "store_info",
     "summary",
     "sweep_failures",
     "sweep_leases",
@@ -114,19 +120,40 @@ summary = Table(
     UniqueConstraint("run_id", "metric", name="uq_summary_run_metric"),
 )
 
-#: a run's time series, one row per metric (sim.store.series): its steps, values and their count
+#: a run's recorded steps, once per run (sim.store.series): their count and the steps as int64 little-endian
+series_steps = Table(
+    "series_steps",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+    Column("t", LargeBinary, nullable=False),
+)
+
+#: a run's time series, one row per metric: its values at the run's steps (float64 little-endian, NaN and inf
+#: as they are) and their count
 series = Table(
     "series",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("metric", String(NAME_LEN), nullable=False),
-    Column("n", Integer, nullable=False),  # values in the series
-    Column("t", LargeBinary, nullable=False),  # int64 little-endian step indices
-    Column("value", LargeBinary, nullable=False),  # float64 little-endian, NaN and inf as they are
+    Column("n", Integer, nullable=False),
+    Column("value", LargeBinary, nullable=False),
     UniqueConstraint("run_id", "metric", name="uq_series_run_metric"),
 )
 
-#: the long-format series of databases written before ``series`` (one row per metric and step); read, not written
+#: what a database holds, as keys and values: ``format``, the newest way of storing results written to it
+store_info = Table(
+    "store_info",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
+#: the store format this version writes: 1 kept series one row per metric and step (``timeseries``),
+#: 2 one row per metric (``series``, ``series_steps``); a database of a newer format is refused
+STORE_FORMAT = 2
+
+#: format 1: one row per metric and step (databases written before format 2); read, never written
 timeseries = Table(
     "timeseries",
     metadata,
@@ -311,6 +338,7 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False,
                 elif not inspect(conn).has_table(runs.name):
                     raise StoreError(f"results database '{masked}': it holds no govsim results "
                                      f"(no table '{runs.name}')")
+                _check_format(conn, masked, write=not read_only)
 
         def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> None:
             after = f" (gave up after {tries} attempts in {seconds:.0f} s)" if tries > 1 else ""
@@ -324,6 +352,24 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False,
     except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: e.g. a NUL in a file: URI
         _cleanup(engine, created)
         _fail_open(masked, error_line(exc))
+
+
+def _check_format(conn: Connection, masked: str, *, write: bool) -> None:
+    """Refuse a database of a newer store format than this version's; a writable open records this version's.
+
+    A database without ``store_info`` was written before format 2 (format 1). Opened for writing,
+    it gets format 2's tables (``create_all``) and the record; its older runs stay as they are.
+    """
+    found = 1
+    if inspect(conn).has_table(store_info.name):
+        value = conn.execute(select(store_info.c.value).where(store_info.c.key == "format")).scalar()
+        found = int(value) if value is not None and str(value).isdigit() else 1
+    if found > STORE_FORMAT:
+        raise StoreError(f"results database '{masked}': written by a newer govsim (store format {found}; this "
+                         f"version reads formats 1 to {STORE_FORMAT}); upgrade govsim to read it")
+    if write and found < STORE_FORMAT:
+        conn.execute(delete(store_info).where(store_info.c.key == "format"))
+        conn.execute(insert(store_info).values(key="format", value=str(STORE_FORMAT)))
 
 
 def _check_sqlite_exists(parsed: URL, masked: str) -> None:
