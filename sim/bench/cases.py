@@ -1,7 +1,7 @@
 """``govsim bench``: set-up time, resident-steps per second and peak memory for standard cases.
 
 Each case runs in a fresh child process (so its peak resident set size is its own, measured
-with ``resource.getrusage``) pinned to one thread; a model case runs again in another child on
+with :func:`~sim.bench.rss.peak_rss_kb`) pinned to one thread; a model case runs again in another child on
 every core (numba's parallel loops, :func:`thread_counts`), and its row gives both. The floors
 printed beside the figures are the project's targets, compared with the one-thread figure; the
 ratio column is measured rate over floor. :func:`run_bench` returns
@@ -95,22 +95,21 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
     says how many ran. The base memory is the peak before the model is built: after warm_up
     (interpreter, imports, numba's start, every kernel), or for a ``fresh`` case after the imports alone.
     """
-    import resource
-
     import numba
 
+    from sim.bench.rss import peak_rss_kb
     from sim.core.model import Model, warm_up
 
     case = next(c for c in CASES if c.name == name)
     scenario, steps = case_scenario(case, quick)
     if not case.fresh:
         warm_up()  # load the compiled kernels (compile them on a fresh install): a one-off per process
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_kb = peak_rss_kb()
     t0 = time.perf_counter()
     model = Model(scenario, seed=1)
     setup_s = time.perf_counter() - t0
     res = model.run(steps, progress=False)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak_rss_kb()
     n = model.world.n_residents
     return {
         "name": name, "residents": n, "steps": steps, "threads": numba.get_num_threads(), "setup_s": round(setup_s, 6),

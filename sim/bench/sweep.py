@@ -134,9 +134,9 @@ def coordinator_memory(sweep_path: str, db_url: str, workers: int, checkpoints: 
     A checkpoint is a number of runs stored. :func:`measure_memory` calls it in a fresh process,
     so that the peaks are the sweep's own.
     """
-    import resource
     import tracemalloc
 
+    from sim.bench.rss import peak_rss_kb
     from sim.experiments.sweep.run import SweepReport, run_sweep
     from sim.experiments.sweep.spec import load_sweep
     from sim.store.database import ResultStore
@@ -149,7 +149,7 @@ def coordinator_memory(sweep_path: str, db_url: str, workers: int, checkpoints: 
             _, peak = tracemalloc.get_traced_memory()
             out[str(rep.n_stored)] = {
                 "runs": rep.n_stored, "heap_peak_kb": round(peak / 1024, 1),
-                "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "rss_peak_mb": round(peak_rss_kb() / 1024, 1),
                 "elapsed_s": round(time.perf_counter() - t0, 2)}
 
     with ResultStore(db_url) as store:
