@@ -7,11 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 from helpers import SEEDS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import Model, Scenario
 from sim.config.taxonomy import COMPOUND_TYPES, GROUPS, OLD
 from sim.core.rng import Streams
-from sim.core.world import UNIT_TYPES, World, generate_world
+from sim.core.world import UNIT_TYPES, World, first_occurrences, generate_world, in_sorted
 
 
 def world_for(overrides: dict, seed: int = 1) -> World:
@@ -255,3 +257,28 @@ def test_party_members_are_the_given_share_of_residents(share: float) -> None:
     party = np.concatenate([world_for({"world.p_party_member": share}, seed=s).res_party for s in SEEDS])
     se = np.sqrt(share * (1 - share) / party.size)
     assert abs(party.mean() - share) < 4 * se, (party.mean(), share, se)
+
+
+# ---- rewiring's lookups, held to the numpy calls they replace ----------------------------------------
+_INT64 = st.integers(min_value=np.iinfo(np.int64).min, max_value=np.iinfo(np.int64).max)
+# small pools make repeats likely; the int64 extremes and a wide range test the comparisons
+_KEYS = st.one_of(st.lists(st.integers(0, 6), max_size=40), st.lists(_INT64, max_size=40),
+                  st.lists(st.sampled_from([np.iinfo(np.int64).min, -1, 0, 1, np.iinfo(np.int64).max]), max_size=40))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(keys=_KEYS)
+def test_first_occurrences_are_np_uniques_first_indices(keys: list[int]) -> None:
+    a = np.array(keys, dtype=np.int64)
+    got = first_occurrences(a)
+    assert np.array_equal(np.sort(got), np.sort(np.unique(a, return_index=True)[1]))  # the same positions
+    assert got.dtype == np.intp
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(keys=_KEYS, values=_KEYS)
+def test_in_sorted_is_np_isin(keys: list[int], values: list[int]) -> None:
+    a, v = np.array(keys, dtype=np.int64), np.sort(np.array(values, dtype=np.int64))
+    got = in_sorted(a, v)
+    assert got.dtype == bool and got.shape == a.shape
+    assert np.array_equal(got, np.isin(a, v))

@@ -194,6 +194,39 @@ def generate_world(params: WorldParams, rng: np.random.Generator,
     return World(**cols)
 
 
+def first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Where each distinct value of ``keys`` first occurs: ``np.unique(keys, return_index=True)[1]``.
+
+    The same positions (in another order), without the stable sort np.unique uses to find them:
+    the smallest position of each run of equal values in an unstable sort (which of the equal
+    values the sort puts first does not matter).
+    """
+    if keys.size == 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.argsort(keys)
+    s = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    return np.minimum.reduceat(order, starts)
+
+
+def in_sorted(keys: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, sorted_values)`` for values sorted ascending, by binary search.
+
+    np.isin sorts both arrays together at every call; :func:`rewire` looks up the same kept ties
+    in every round, so it sorts them once and searches. The keys are searched in sorted order
+    (each search starts near the last one's answer, instead of a random walk through memory).
+    """
+    found = np.zeros(keys.shape, dtype=bool)
+    if sorted_values.size == 0 or keys.size == 0:
+        return found
+    order = np.argsort(keys)
+    k = keys[order]
+    i = np.searchsorted(sorted_values, k)
+    i[i == sorted_values.size] = 0
+    found[order] = sorted_values[i] == k
+    return found
+
+
 def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Generator,
            max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Rewire each undirected tie with probability ``p``, keeping every resident's degree.
@@ -209,16 +242,15 @@ def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Gen
     upper = rows < cols
     a, b = rows[upper], cols[upper]
     cut = rng.random(a.size) < p
-    kept_keys = a[~cut] * n + b[~cut]
+    kept = np.sort(a[~cut] * n + b[~cut])  # the kept ties' keys, sorted once for every round's lookup
     stubs = rng.permutation(np.concatenate([a[cut], b[cut]]))
     u, v = stubs[0::2], stubs[1::2]
     for _ in range(max_rounds):
         lo, hi = np.minimum(u, v), np.maximum(u, v)
         key = lo * n + hi
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
         dup = np.ones(key.size, dtype=bool)
-        dup[first] = False  # the first of repeated new pairs may stay
-        bad = (u == v) | dup | np.isin(key, kept_keys)
+        dup[first_occurrences(key)] = False  # the first of repeated new pairs may stay
+        bad = (u == v) | dup | in_sorted(key, kept)
         n_bad = int(bad.sum())
         if n_bad == 0:
             break
@@ -228,10 +260,9 @@ def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Gen
         u[redo], v[redo] = ends[0::2], ends[1::2]
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     key = lo * n + hi
-    _, first = np.unique(key, return_index=True)
     ok = np.zeros(key.size, dtype=bool)
-    ok[first] = True
-    ok &= (u != v) & ~np.isin(key, kept_keys)
+    ok[first_occurrences(key)] = True
+    ok &= (u != v) & ~in_sorted(key, kept)
     src = np.concatenate([a[~cut], u[ok]])
     dst = np.concatenate([b[~cut], v[ok]])
     return _csr(src, dst, n, n, symmetric=True)
