@@ -12,11 +12,13 @@ monthly decision owns ``volunteer_rate`` (which the participate kernel reads).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.config.params import PartyParams
+from sim.core.kernels import libm
 from sim.core.kernels.arising import link_codes
 from sim.core.world import World
 
@@ -74,7 +76,7 @@ def decide_volunteering(party: PartyMembers, volunteer_turns: np.ndarray, hours_
     """
     turns = volunteer_turns - party.turns_seen
     party.turns_seen = volunteer_turns.copy()
-    keep = np.float32(np.exp(-dur_month / params.dur_load_memory))
+    keep = np.float32(math.exp(-dur_month / params.dur_load_memory))  # the C library's exp, as the kernels'
     party.load = keep * party.load + (np.float32(1.0) - keep) * turns.astype(np.float32) * np.float32(hours_per_turn)
     over = np.maximum(party.load / np.float32(params.hours_burnout) - np.float32(1.0), np.float32(0.0))
     lift = np.float32(1.0) + np.float32(params.recognition_gain) * party.recognition
@@ -85,4 +87,4 @@ def decide_volunteering(party: PartyMembers, volunteer_turns: np.ndarray, hours_
 def p_found_by_links(n_links: np.ndarray, params: PartyParams) -> np.ndarray:
     """Daily chance that a resident's latent problem is found through their party-member links."""
     p_one = params.rate_contact * params.p_find_on_contact
-    return 1.0 - np.power(1.0 - p_one, n_links.astype(np.float64))
+    return 1.0 - libm.power(1.0 - p_one, n_links)  # the C library's pow, not numpy's CPU-dependent ufunc

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.params import ProblemParams, ResidentParams
+from sim.core.kernels import libm
 from sim.core.kernels.jit import unsigned
 from sim.core.kernels.residents import WOM_BLOCK, max_product, pad_ties, participation_gain
 from sim.core.kernels.state import Fields, Influence, Judgement
@@ -123,7 +124,7 @@ def influence(params: ResidentParams) -> Influence:
 def performance(wait: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Performance of a resolved problem: 1 if on time, decaying with the overdue share of the wait."""
     overdue = np.maximum(wait - expected, 0.0) / expected
-    return np.exp(-overdue).astype(np.float32)
+    return libm.exp(-overdue).astype(np.float32)  # the C library's, not numpy's CPU-dependent ufunc
 
 
 def p_tell(trust: np.ndarray, efficacy: np.ndarray, params: ProblemParams) -> np.ndarray:

@@ -50,6 +50,7 @@ from sim.agents.resident import participate
 from sim.config import paramtools
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import CATEGORIES, COMMUNITY, N_CATEGORIES, STREET
+from sim.core.kernels import libm
 from sim.core.phases import Policy
 from sim.errors import ParameterError
 from sim.policies import register
@@ -139,7 +140,7 @@ class Alliance(Policy):
         strength = np.zeros((n_big, N_CATEGORIES))
         np.add.at(strength, self.unit_big, give[:, None] * self.res)
         #: share of each (big community, category) the units' willing resources cover
-        self.coverage = 1.0 - np.exp(-strength)
+        self.coverage = 1.0 - libm.exp(-strength)  # the C library's exp, not numpy's CPU-dependent ufunc
         factor = (1.0 + p.success_boost * self.coverage[w.community_big]).astype(np.float32)
         model.handlers.mult[COMMUNITY] *= factor / self.factor
         self.factor = factor

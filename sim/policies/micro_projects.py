@@ -51,6 +51,7 @@ from sim.config.taxonomy import (
     POLICY_FIND,
 )
 from sim.config.vectors import ByCompoundType
+from sim.core.kernels import libm
 from sim.core.phases import Policy
 from sim.errors import ParameterError
 from sim.policies import register
@@ -238,7 +239,7 @@ class MicroProjects(Policy):
         p, pool, w = self.params, model.problems, model.world
         latent = np.flatnonzero((pool.status == LATENT) & (pool.t_found < 0))
         # a daily chance that gives p_suggest_latent x tell over the whole window
-        p_day = 1.0 - (1.0 - p.p_suggest_latent * model.p_tell(latent)) ** (1.0 / p.dur_collect)
+        p_day = 1.0 - libm.power(1.0 - p.p_suggest_latent * model.p_tell(latent), 1.0 / p.dur_collect)  # C's pow
         voiced = latent[self.rng.random(latent.size) < p_day]
         model.mark_found(voiced, POLICY_FIND, t)
         model.count(self.name, "suggestions_voiced", voiced.size)
