@@ -113,11 +113,13 @@ class Uncertain:
         """Values at the quantiles ``u`` (in [0, 1)) of the distribution, within [lo, hi]."""
         from scipy import stats
 
+        from sim.core.kernels import libm  # compiled: imported where a sample is drawn
+
         lo, hi = self.lo, self.hi
         if self.distribution == "uniform":
             x = lo + u * (hi - lo)
         elif self.distribution == "loguniform":
-            x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+            x = libm.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))  # the C library's, as the model's
         elif self.distribution == "triangular":
             mode = self.default if self.mode is None else self.mode
             x = stats.triang.ppf(u, (mode - lo) / (hi - lo), loc=lo, scale=hi - lo)

@@ -18,15 +18,7 @@ from sim.core.kernels.jit import jit
 
 
 @jit
-def _exp64(x: np.ndarray) -> np.ndarray:
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = np.exp(x[i])
-    return out
-
-
-@jit
-def _exp32(x: np.ndarray) -> np.ndarray:
+def _exp(x: np.ndarray) -> np.ndarray:  # compiled once per dtype: float64 calls exp, float32 expf
     out = np.empty_like(x)
     for i in range(x.size):
         out[i] = np.exp(x[i])
@@ -47,7 +39,7 @@ def exp(x: np.ndarray | float) -> np.ndarray:
     if a.dtype != np.float32:
         a = a.astype(np.float64)
     flat = np.ascontiguousarray(a).reshape(-1)
-    out = _exp32(flat) if flat.dtype == np.float32 else _exp64(flat)
+    out = _exp(flat)
     return out.reshape(a.shape)
 
 
