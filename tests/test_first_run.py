@@ -62,3 +62,18 @@ def test_compare_writes_no_progress_frames_when_stderr_is_not_a_terminal(
                  "--db", f"sqlite:///{tmp_path / 'c.db'}", "--out", str(tmp_path / "figs")]) == 0  # no --quiet
     err = capsys.readouterr().err
     assert err == "" and "\r" not in err
+
+
+def test_a_sweep_says_it_compiles_only_when_it_has_runs_to_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The notice comes once the sweep is this coordinator's and has runs left; a finished sweep has none."""
+    from test_sweep_support import write_sweep
+
+    monkeypatch.setattr(jit, "cache_is_cold", lambda: True)
+    args = ["sweep", str(write_sweep(tmp_path, steps=3, replicates=1)), "--db", f"sqlite:///{tmp_path / 's.db'}",
+            "--workers", "1", "--quiet"]
+    notice = "govsim: compiling the simulation kernels (once, about 30 s)\n"
+    assert main(args) == 0
+    assert capsys.readouterr().err.count(notice) == 1
+    assert main(args) == 0  # every run stored: nothing to compile for
+    assert notice not in capsys.readouterr().err

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sim import Model, Scenario
 from sim.config.taxonomy import COMPOUND_TYPES, GROUPS, OLD
 from sim.core.rng import Streams
-from sim.core.world import UNIT_TYPES, World, first_occurrences, generate_world, in_sorted
+from sim.core.world import UNIT_TYPES, World, generate_world, repeats_and_members
 
 
 def world_for(overrides: dict, seed: int = 1) -> World:
@@ -266,19 +266,13 @@ _KEYS = st.one_of(st.lists(st.integers(0, 6), max_size=40), st.lists(_INT64, max
                   st.lists(st.sampled_from([np.iinfo(np.int64).min, -1, 0, 1, np.iinfo(np.int64).max]), max_size=40))
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
-@given(keys=_KEYS)
-def test_first_occurrences_are_np_uniques_first_indices(keys: list[int]) -> None:
-    a = np.array(keys, dtype=np.int64)
-    got = first_occurrences(a)
-    assert np.array_equal(np.sort(got), np.sort(np.unique(a, return_index=True)[1]))  # the same positions
-    assert got.dtype == np.intp
-
-
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@settings(max_examples=400, derandomize=True, deadline=None, database=None)
 @given(keys=_KEYS, values=_KEYS)
-def test_in_sorted_is_np_isin(keys: list[int], values: list[int]) -> None:
+def test_repeats_and_members_are_np_unique_and_np_isin(keys: list[int], values: list[int]) -> None:
     a, v = np.array(keys, dtype=np.int64), np.sort(np.array(values, dtype=np.int64))
-    got = in_sorted(a, v)
-    assert got.dtype == bool and got.shape == a.shape
-    assert np.array_equal(got, np.isin(a, v))
+    repeat, member = repeats_and_members(a, v)
+    assert repeat.dtype == member.dtype == bool and repeat.shape == member.shape == a.shape
+    expected = np.ones(a.size, dtype=bool)
+    expected[np.unique(a, return_index=True)[1]] = False  # False at each value's first position only
+    np.testing.assert_array_equal(repeat, expected)
+    np.testing.assert_array_equal(member, np.isin(a, v))

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import insert, select, update
 from test_sweep_support import count, popen_cli, sqlite_rows, write_sweep
 
+import sim.core.kernels.jit as jit
 from sim.cli.sweep import main
-from sim.core.model import warm_up
 from sim.errors import StoreError
 from sim.experiments.runner import ProcessExecutor
 from sim.experiments.sweep.run import _ExperimentRows, run_context, run_sweep, sweep_row
@@ -30,10 +30,9 @@ from sim.store.schema import sweep_leases
 
 # ------------------------------------------------------------------ the lease
 def test_a_second_coordinator_stops_at_once_naming_the_holder_and_redoes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # the second coordinator's stderr must be its one line: with the kernels compiled in this process the
-    # CLI has no "compiling" notice to print (it did when a kernel's source had just changed)
-    warm_up()
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # as if no kernel were compiled yet: the refusal still comes alone, before any compile notice
+    monkeypatch.setattr(jit, "cache_is_cold", lambda: True)
     # long enough (60 runs) that the first coordinator is still running when the second starts
     path = write_sweep(tmp_path, steps=150, record_every=10, replicates=2,
                        design={"method": "latin_hypercube", "n_samples": 30})

@@ -124,9 +124,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finished = False
     try:
         store = ResultStore(args.db)  # a bad URL fails here, before anything is written
-        notice_compiling()
-        try:
-            report = run_sweep(spec, store, executor=executor, progress=not args.quiet)
+        try:  # the compile notice once the lease is held: a sweep run elsewhere or done is refused without it
+            report = run_sweep(spec, store, executor=executor, progress=not args.quiet, on_start=notice_compiling)
         finally:
             store.close()
         finished = not report.interrupted

@@ -194,37 +194,27 @@ def generate_world(params: WorldParams, rng: np.random.Generator,
     return World(**cols)
 
 
-def first_occurrences(keys: np.ndarray) -> np.ndarray:
-    """Where each distinct value of ``keys`` first occurs: ``np.unique(keys, return_index=True)[1]``.
+def repeats_and_members(keys: np.ndarray, sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per key: whether an earlier key has its value, and whether it is one of ``sorted_values`` (ascending).
 
-    The same positions (in another order), without the stable sort np.unique uses to find them:
-    the smallest position of each run of equal values in an unstable sort (which of the equal
-    values the sort puts first does not matter).
+    The first is False exactly at ``np.unique(keys, return_index=True)[1]``, the second is
+    ``np.isin(keys, sorted_values)``. One unstable sort of the keys serves both: the smallest
+    position in each run of equal values is the first occurrence (whichever the sort put first),
+    and the sorted keys are searched in the values in order (each search starts near the last
+    one's answer). np.isin would sort keys and values together on every call; :func:`rewire`
+    looks up the same kept ties in every round, so it sorts them once.
     """
+    repeat, member = np.ones(keys.shape, dtype=bool), np.zeros(keys.shape, dtype=bool)
     if keys.size == 0:
-        return np.empty(0, dtype=np.intp)
-    order = np.argsort(keys)
-    s = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    return np.minimum.reduceat(order, starts)
-
-
-def in_sorted(keys: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
-    """``np.isin(keys, sorted_values)`` for values sorted ascending, by binary search.
-
-    np.isin sorts both arrays together at every call; :func:`rewire` looks up the same kept ties
-    in every round, so it sorts them once and searches. The keys are searched in sorted order
-    (each search starts near the last one's answer, instead of a random walk through memory).
-    """
-    found = np.zeros(keys.shape, dtype=bool)
-    if sorted_values.size == 0 or keys.size == 0:
-        return found
+        return repeat, member
     order = np.argsort(keys)
     k = keys[order]
-    i = np.searchsorted(sorted_values, k)
-    i[i == sorted_values.size] = 0
-    found[order] = sorted_values[i] == k
-    return found
+    repeat[np.minimum.reduceat(order, np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1]))))] = False
+    if sorted_values.size:
+        i = np.searchsorted(sorted_values, k)
+        i[i == sorted_values.size] = 0
+        member[order] = sorted_values[i] == k
+    return repeat, member
 
 
 def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Generator,
@@ -248,9 +238,8 @@ def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Gen
     for _ in range(max_rounds):
         lo, hi = np.minimum(u, v), np.maximum(u, v)
         key = lo * n + hi
-        dup = np.ones(key.size, dtype=bool)
-        dup[first_occurrences(key)] = False  # the first of repeated new pairs may stay
-        bad = (u == v) | dup | in_sorted(key, kept)
+        dup, old = repeats_and_members(key, kept)  # the first of repeated new pairs may stay
+        bad = (u == v) | dup | old
         n_bad = int(bad.sum())
         if n_bad == 0:
             break
@@ -260,9 +249,8 @@ def rewire(indptr: np.ndarray, indices: np.ndarray, p: float, rng: np.random.Gen
         u[redo], v[redo] = ends[0::2], ends[1::2]
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     key = lo * n + hi
-    ok = np.zeros(key.size, dtype=bool)
-    ok[first_occurrences(key)] = True
-    ok &= (u != v) & ~in_sorted(key, kept)
+    dup, old = repeats_and_members(key, kept)
+    ok = ~dup & (u != v) & ~old
     src = np.concatenate([a[~cut], u[ok]])
     dst = np.concatenate([b[~cut], v[ok]])
     return _csr(src, dst, n, n, symmetric=True)

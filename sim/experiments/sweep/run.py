@@ -311,6 +311,7 @@ def run_sweep(
     stream: TextIO | None = None,
     on_result: Callable[[SweepReport], None] | None = None,
     lease_ttl_s: float = DEFAULT_TTL_S,
+    on_start: Callable[[], None] | None = None,
 ) -> SweepReport:
     """Run the missing runs of ``spec`` and store each as it finishes; see the module docstring.
 
@@ -318,7 +319,9 @@ def run_sweep(
     otherwise one is made from ``workers`` / ``scheduler`` and closed. With ``progress`` a tqdm
     bar (runs done, rate, ETA) goes to ``stream`` (stderr); without it ``log`` gets a line every
     ``log_every_s`` seconds (for batch logs).
-    ``on_result`` is called with the report after each stored result. ``lease_ttl_s``: seconds
+    ``on_start`` is called once the sweep's lease is held and runs are to be made (not when every
+    run is stored, nor when another coordinator holds the sweep); ``on_result`` with the report
+    after each stored result. ``lease_ttl_s``: seconds
     without heartbeat after which another coordinator may take the sweep's lease over.
     A coordinator already running the sweep: :class:`~sim.errors.StoreError`, nothing run.
     """
@@ -339,6 +342,8 @@ def run_sweep(
         with LeaseKeeper(store, spec.sweep_id, ttl_s=lease_ttl_s) as lease:
             done = store.sweep_done(spec.sweep_id)  # read again under the lease: what the last holder stored
             report.n_before = len(done)
+            if on_start is not None:
+                on_start()
             _say_plan(spec, report, done, say)
             loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result, lease)
             cancel = not loop.run(executor, done)
