@@ -79,8 +79,23 @@ def test_sweep_lines_print_each_target_beside_its_figure(in_process: float, spee
                "throughput": {"runs_per_min_1": 264.0, "runs_per_min_2": 264.0 * speedup, "speedup": speedup,
                               "target_speedup": 1.85}}
     overhead, throughput = sweep_lines(figures)
-    assert overhead.endswith(overhead_verdict) and f"({in_process:.2f}%" in overhead
+    assert overhead.endswith(overhead_verdict) and f"({in_process:.2f}%" in overhead and "PostgreSQL" not in overhead
     assert throughput.endswith(f"({speedup_verdict})") and f"speedup {speedup:.2f}x" in throughput
+    for on_pg, verdict in ((1.8, "all meet" if in_process < 2 else "do NOT all meet"), (2.1, "do NOT all meet")):
+        figures["overhead"]["in_process_postgresql"] = {**run, "overhead_pct": on_pg}  # govsim bench --postgres URL
+        overhead = sweep_lines(figures)[0]
+        assert overhead.endswith(f"; {verdict} the target < 2%") and f"on PostgreSQL ({on_pg:.2f}%" in overhead
+
+
+@pytest.mark.parametrize(("url", "says"), [("sqlite:///x.db", "not a PostgreSQL URL"), ("::", "not a valid database URL"),
+                                           ("sqlite://", "in-memory")])
+def test_bench_refuses_a_postgres_url_it_cannot_use_before_any_case_runs(url: str, says: str,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["bench", "--case", "sweep", "--postgres", url]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and says in err
 
 
 @pytest.mark.parametrize(("peak", "verdict"), [(110.0, "meets the 120 MB target"), (179.3, "ABOVE the 120 MB target")])

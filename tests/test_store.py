@@ -16,8 +16,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from sim.errors import StoreError
 from sim.store.catalog import list_runs
-from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord, _bulk_insert
+from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord
 from sim.store.schema import STORE_FORMAT, metadata, runs, timeseries
+from sim.store.writes import bulk_insert
 
 SCENARIO = 'name = "baseline"\nn_agents = 50\n'
 
@@ -309,7 +310,7 @@ def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
                 )
             ).inserted_primary_key[0]
             rows = [(run_id, "m", 0, 1.5), (run_id, "m", 1, None)]
-            _bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
+            bulk_insert(conn, timeseries, ("run_id", "metric", "t", "value"), rows)
             got = conn.execute(select(timeseries.c.t, timeseries.c.value).order_by(timeseries.c.t)).all()
     finally:
         engine.dispose()

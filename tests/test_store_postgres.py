@@ -126,6 +126,78 @@ def test_saving_a_pair_twice_stores_it_once(db_url: str, tmp_path: Path) -> None
         assert store.sweep_done(spec.sweep_id) == {(0, 0), (0, 1)}
 
 
+def test_a_batch_stores_its_new_pairs_and_leaves_the_stored_ones(db_url: str, tmp_path: Path) -> None:
+    """``save_sweep_runs``: one transaction for many runs; a pair already stored is left as it was (None)."""
+    from sim.store.database import SweepRun
+
+    with ResultStore(db_url) as store:
+        spec, ids = _open_tiny_sweep(store, tmp_path)
+        first = store.save_sweep_run(_record(1), ids[0], 0)
+        got = store.save_sweep_runs([SweepRun(_record(2), ids[0], 0), SweepRun(_record(3), ids[0], 1, "w:1", 0.5),
+                                     SweepRun(_record(4), ids[1], 0)])
+        assert got[0] is None and None not in got[1:] and len({first, *got[1:]}) == 3
+        assert store.sweep_done(spec.sweep_id) == {(0, 0), (0, 1), (1, 0)}
+        assert store.load_run(first).seed == 1 and [store.load_run(i).seed for i in got[1:]] == [3, 4]
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(runs)).scalar() == 3  # no orphan run
+            link = conn.execute(select(sweep_results.c.worker, sweep_results.c.run_s)
+                                .where(sweep_results.c.run_id == got[1])).one()
+        assert tuple(link) == ("w:1", 0.5)
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_a_batch_gets_its_run_ids_in_order_with_or_without_insert_returning(db_url: str, tmp_path: Path, returning: bool,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's run ids come back in its runs' order, by one INSERT ... RETURNING where the database sorts it
+    (PostgreSQL) and by one INSERT a run where it does not (SQLite; before 3.35 it has no RETURNING at all)."""
+    from sim.store.database import SweepRun
+
+    with ResultStore(db_url) as store:
+        spec, ids = _open_tiny_sweep(store, tmp_path)
+        dialect = store.engine.dialect
+        sorted_returning = dialect.insert_executemany_returning_sort_by_parameter_order
+        if not returning:  # as SQLAlchemy sets them for SQLite < 3.35
+            for flag in ("insert_returning", "insert_executemany_returning",
+                         "insert_executemany_returning_sort_by_parameter_order"):
+                monkeypatch.setattr(dialect, flag, False)
+        inserts: list[str] = []  # the statements inserting runs
+        event.listen(store.engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *_: inserts.append(statement)
+                     if statement.lstrip().upper().startswith("INSERT INTO RUNS") else None)
+        batch = [SweepRun(_record(10 + k), ids[k % 2], k // 2) for k in range(6)]
+        got = store.save_sweep_runs(batch)
+        assert [store.load_run(i).seed for i in got] == [10 + k for k in range(6)] and len(set(got)) == 6
+    # PostgreSQL: one statement for the batch; SQLite: one a run (SQLAlchemy's own fallback, or ours without RETURNING)
+    assert len(inserts) == (1 if returning and db_url.startswith("postgresql") else 6), inserts
+    assert sorted_returning  # SQLite >= 3.35 (here) and PostgreSQL declare it
+
+
+def test_a_batch_that_meets_a_pair_stored_meanwhile_is_stored_run_by_run(db_url: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """If another coordinator stored a pair between the batch's check and its insert (the unique
+    constraint fails), nothing of the batch stays and its runs are stored one by one."""
+    from sim.store import writes
+    from sim.store.database import SweepRun
+
+    with ResultStore(db_url) as store:
+        spec, ids = _open_tiny_sweep(store, tmp_path)
+        stored = store.save_sweep_run(_record(1), ids[0], 0)
+        real, calls = writes.stored_pairs, []
+
+        def missed_by_the_batch(conn: object, pairs: object) -> set:  # the batch checks before the other's commit
+            calls.append(sorted(pairs := list(pairs)))
+            return set() if len(calls) == 1 else real(conn, pairs)
+
+        monkeypatch.setattr(writes, "stored_pairs", missed_by_the_batch)
+        got = store.save_sweep_runs([SweepRun(_record(2), ids[0], 1), SweepRun(_record(3), ids[0], 0)])
+        e = ids[0]
+        assert calls == [[(e, 0), (e, 1)], [(e, 1)], [(e, 0)]]  # the batch's check, then each run's
+        assert got[1] is None and got[0] is not None
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(runs)).scalar() == 2  # the batch's run 0 rolled back
+        assert store.sweep_done(spec.sweep_id) == {(0, 0), (0, 1)} and store.load_run(stored).seed == 1
+
+
 def test_a_failing_save_writes_nothing(db_url: str, tmp_path: Path) -> None:
     with ResultStore(db_url) as store:
         _, ids = _open_tiny_sweep(store, tmp_path)
@@ -193,3 +265,18 @@ def test_sqlite_reader_sees_committed_results_only(tmp_path: Path) -> None:
         store.save_sweep_run(_record(1), ids[0], 0)
         event.remove(store.engine, "before_cursor_execute", peek)
     assert seen == [0]
+
+
+def test_the_bench_measures_a_sweeps_overhead_on_postgresql_twice_in_one_database(tmp_path: Path) -> None:
+    """``govsim bench --postgres URL``: the overhead sweep also stored in PostgreSQL, under fresh names each time,
+    so a second bench in the same database runs (and stores) every run again."""
+    from sim.bench.sweep import measure_overhead
+
+    with pg_schema("govsim_bench") as url:
+        figures = [measure_overhead(n_runs=2, steps=5, postgres_url=url) for _ in range(2)]
+        with ResultStore(url) as store:
+            sweeps = sorted(s["name"] for s in store.list_sweeps())
+    assert [n.split("_")[1] for n in sweeps] == ["overhead", "overhead", "warm", "warm"]  # bench_<what>_<token>
+    for fig in figures:
+        pg = fig["in_process_postgresql"]
+        assert pg["run_s"] > 0 and pg["overhead_ms"] >= pg["store_ms"] > 0 and pg["overhead_pct"] > 0

@@ -76,7 +76,8 @@ def _check_consistent(db: Path, spec_path: Path) -> dict:
 def test_sigkill_mid_sweep_then_rerun_gives_exactly_one_result_per_pair(tmp_path: Path) -> None:
     path = _sweep(tmp_path)
     db = tmp_path / "k.db"
-    args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--quiet")
+    # runs of 0.1-0.2 s are committed together; every 0.2 s (not 2) so that the kill comes mid-sweep
+    args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--quiet", "--commit-every", "0.2")
     proc = popen_cli(*args)
     try:
         _wait_for(proc, db, 4)
@@ -108,7 +109,7 @@ def test_sigkill_mid_sweep_then_rerun_gives_exactly_one_result_per_pair(tmp_path
 def test_interrupt_finishes_and_stores_the_runs_in_flight(tmp_path: Path, sig: str) -> None:
     path = _sweep(tmp_path)
     db = tmp_path / "i.db"
-    args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2")
+    args = ("sweep", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--commit-every", "0.2")  # as above
     proc = popen_cli(*args, "--json")
     try:
         _wait_for(proc, db, 3)

@@ -6,6 +6,7 @@ import json
 import math
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,8 +170,107 @@ def test_quiet_progress_lines_for_batch_logs(tmp_path: Path) -> None:
     with ResultStore(f"sqlite:///{tmp_path / 'q.db'}") as store:
         report = run_sweep(spec, store, workers=1, progress=False, log=lines.append, log_every_s=0.0)
     assert report.complete and lines[0].startswith(f"sweep {spec.sweep_id}: 4 experiments x 2 replicates = 8 runs")
-    progress = [ln for ln in lines[1:] if "ETA" in ln]
-    assert len(progress) == 8 and "8/8 runs (100%)" in progress[-1] and "runs/min" in progress[-1]
+    progress = [ln for ln in lines[1:] if "ETA" in ln]  # one a commit (log_every_s=0)
+    done = [int(ln.split(": ")[1].split("/")[0]) for ln in progress]
+    assert done == sorted(done) and done[-1] == 8 and "8/8 runs (100%)" in progress[-1] and "runs/min" in progress[-1]
+
+
+def _batched_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, after_run=None, **kw: Any):
+    """Run an 8-run in-process sweep of short runs; return the report, the batch sizes committed and the db.
+
+    ``after_run(k)`` is called in the worker after its ``k``-th run (1-based), before the result is handed back.
+    """
+    from sim.experiments.sweep import run as sweep_run
+
+    spec = load_sweep(write_sweep(tmp_path, steps=20))  # 8 runs of a few ms
+    if after_run is not None:
+        real, done = sim.experiments.sweep.work.execute, []
+
+        def execute(ctx: Any, task: Any) -> Any:
+            out = real(ctx, task)
+            done.append(task)
+            after_run(len(done))
+            return out
+
+        monkeypatch.setattr(sim.experiments.sweep.work, "execute", execute)
+    db, batches, seen = tmp_path / f"{name}.db", [], []
+    with ResultStore(f"sqlite:///{db}") as store:
+        save = store.save_sweep_runs
+        monkeypatch.setattr(store, "save_sweep_runs",
+                            lambda batch, save=save, sizes=batches: sizes.append(len(batch)) or save(batch))
+        report = sweep_run.run_sweep(spec, store, workers=1, progress=False, log=lambda m: None,
+                                     on_result=lambda rep, counts=seen: counts.append(rep.n_stored), **kw)
+    assert seen == list(np.cumsum(batches)[: len(seen)])  # on_result after each commit, its runs counted
+    return report, batches, db
+
+
+def test_short_runs_finished_within_the_window_of_a_commit_are_stored_together(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short runs arriving within ``commit_every_s`` of the last commit share the next one: fewer commits than runs,
+    the same stored results as a commit per run (``commit_every_s=0``)."""
+    from sim.experiments.sweep.run import STORE_EVERY_S
+
+    assert STORE_EVERY_S == 2.0
+    got = {every: _batched_sweep(tmp_path, monkeypatch, f"b{every}", commit_every_s=every) for every in (2.0, 3600.0, 0.0)}
+    for report, batches, _ in got.values():
+        assert report.complete and report.n_stored == 8 and sum(batches) == 8
+    assert got[2.0][1][0] == 1 and len(got[2.0][1]) < 8  # the first run at once, later ones together
+    assert got[3600.0][1] == [1, 7] and got[0.0][1] == [1] * 8  # the rest at the loop's end; each as it arrives
+    stored = {every: strip_ids(results_by_pair(db)) for every, (_, _, db) in got.items()}
+    assert len(stored[0.0]) == 8 and stored[2.0] == stored[0.0] == stored[3600.0]
+
+
+def test_a_run_as_long_as_the_window_is_committed_as_it_arrives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the clock stopped (no commit is ever 'old'), runs longer than ``commit_every_s`` are still committed as
+    they arrive, and shorter ones wait: waves of long runs never wait for the next wave."""
+    from sim.experiments.sweep import run as sweep_run
+
+    class StoppedClock:
+        @staticmethod
+        def perf_counter() -> float:
+            return 100.0
+
+    monkeypatch.setattr(sweep_run, "time", StoppedClock)
+    assert _batched_sweep(tmp_path, monkeypatch, "long", commit_every_s=1e-6)[1] == [1] * 8  # every run is longer
+    assert _batched_sweep(tmp_path, monkeypatch, "short", commit_every_s=3600.0)[1] == [1, 7]
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_runs_waiting_for_a_commit_are_stored_when_a_signal_stops_the_sweep(tmp_path: Path, signals: int,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the 4th run, runs 2-4 waiting: the first Ctrl-C lets run 4 finish and stores 2-4 with it; a second
+    one drops run 4 (in flight) but still stores 2 and 3, which had finished."""
+    import os
+    import signal
+
+    def ctrl_c(k: int) -> None:
+        if k == 4:
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    report, batches, db = _batched_sweep(tmp_path, monkeypatch, f"sig{signals}", after_run=ctrl_c, commit_every_s=3600.0)
+    assert report.interrupted and batches == ([1, 3] if signals == 1 else [1, 2])
+    assert report.n_stored == len(results_by_pair(db)) == sum(batches)
+    if signals == 1:
+        assert report.in_flight_at_stop == report.stored_after_stop == 1
+
+
+def test_an_error_ending_the_loop_stores_the_runs_waiting_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store error recording a failed run ends the sweep; the runs that finished before it are stored, not lost."""
+    from sim.errors import StoreError
+    from sim.experiments.sweep import run as sweep_run
+
+    def fail_4th(k: int) -> None:
+        if k == 4:
+            raise RuntimeError("run 4 fails")
+
+    def no_failures(*args: Any) -> None:
+        raise StoreError("the database refused the failure record")
+
+    monkeypatch.setattr(sweep_run, "record_failure", no_failures)
+    with pytest.raises(StoreError, match="refused the failure record"):
+        _batched_sweep(tmp_path, monkeypatch, "err", after_run=fail_4th, commit_every_s=3600.0)
+    assert sorted(r for _, r in results_by_pair(tmp_path / "err.db")) == [0, 0, 1]  # runs 1-3: pairs (0,0) (0,1) (1,0)
 
 
 def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: Path,

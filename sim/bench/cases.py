@@ -144,11 +144,11 @@ def reference_figures(quick: bool) -> dict[str, Any]:
             "floor_speedup": MESA_REFERENCE_FLOOR, "target_speedup": 0.0 if quick else MESA_REFERENCE_TARGET}
 
 
-def sweep_figures(quick: bool) -> dict[str, Any]:
-    """The ``sweep`` case's figures (a bench child calls it)."""
+def sweep_figures(quick: bool, postgres_url: str | None = None) -> dict[str, Any]:
+    """The ``sweep`` case's figures (a bench child calls it); ``postgres_url``: also store in that database."""
     from sim.bench.sweep import bench_sweep
 
-    return {"name": "sweep", **bench_sweep(quick=quick)}
+    return {"name": "sweep", **bench_sweep(quick=quick, postgres_url=postgres_url)}
 
 
 def case_lines(row: dict[str, Any]) -> list[str]:
@@ -200,7 +200,7 @@ def _model_lines(row: dict[str, Any]) -> list[str]:
 
 
 def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_row: Callable[[dict[str, Any]], None] | None = None, postgres_url: str | None = None) -> dict[str, Any]:
     """Run the cases (all by default), each in its own single-threaded child process.
 
     Returns ``{"quick", "python", "cases": [one row of figures per case]}``; ``on_row`` gets each
@@ -208,6 +208,7 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     one-thread figures, and under ``more_threads`` those of a run on every core (same seed, same
     results: the parallel loops are bit-identical for any thread count). Before a ``fresh`` case,
     another child runs warm_up, so the measured ones load cached kernels and compile nothing.
+    ``postgres_url``: the ``sweep`` case also measures its overhead storing in that PostgreSQL database.
     """
     from sim.experiments.runner import call_in_new_process
 
@@ -222,7 +223,7 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     out: list[dict[str, Any]] = []
     for name in wanted:
         func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures"}.get(name, "case_figures")
-        args = (quick,) if name in RATIO_CASES else (name, quick)
+        args = ((quick, postgres_url) if name == "sweep" else (quick,)) if name in RATIO_CASES else (name, quick)
         if name in RATIO_CASES:
             row = call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": "1"},
                                       what=f"bench case {name}")

@@ -21,16 +21,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """
     from sim.bench.cases import case_lines, run_bench
 
+    if args.postgres is not None:
+        if args.case and "sweep" not in args.case:
+            from sim.errors import InputError
+
+            raise InputError("--postgres measures the sweep case's store overhead; allowed: with --case sweep, or "
+                             "without --case")
+        _check_postgres(args.postgres)
     stream = sys.stderr if args.json else sys.stdout
 
     def show(row: dict[str, Any]) -> None:
         for line in case_lines(row):
             print(line, file=stream, flush=True)
 
-    report = run_bench(quick=args.quick, cases=args.case, on_row=show)
+    report = run_bench(quick=args.quick, cases=args.case, on_row=show, postgres_url=args.postgres)
     if args.json:
         print(json_text(report))
     return 0
+
+
+def _check_postgres(url: str) -> None:
+    """Refuse a ``--postgres`` URL that is not a reachable PostgreSQL database, before any case runs."""
+    from sim.errors import InputError
+    from sim.store.database import ResultStore
+    from sim.store.schema import check_url, mask_url
+
+    check_url(url, persistent=True)
+    if not url.startswith(("postgresql:", "postgresql+")):
+        raise InputError(f"--postgres {mask_url(url)}: not a PostgreSQL URL; allowed: postgresql+psycopg://user@host/db")
+    with ResultStore(url):  # reachable, and its tables made (the bench's sweeps are stored there)
+        pass
 
 
 def add_bench_command(subparsers: Subparsers) -> None:
@@ -39,4 +59,7 @@ def add_bench_command(subparsers: Subparsers) -> None:
     b.add_argument("--json", action="store_true", help="print one JSON object with the cases")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     b.add_argument("--case", action="append", default=None, help="run only this case (repeatable)")
+    b.add_argument("--postgres", metavar="URL", default=None,
+                   help="also measure the sweep's overhead storing in this PostgreSQL database (a scratch database: "
+                        "the bench stores two small sweeps of its own there each time)")
     b.set_defaults(func=cmd_bench)

@@ -12,37 +12,32 @@ import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Table, delete, func, insert, select
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from sim.errors import StoreError
 from sim.store.connection import DEFAULT_DB_URL, StoreConnection
 from sim.store.schema import (
     NAME_LEN,
     error_line,
     experiments,
     runs,
-    series,
-    series_steps,
     summary,
-    sweep_failures,
     sweep_results,
     sweeps,
 )
 from sim.store.series import read_series, series_rows
+from sim.store.writes import SeriesRows, insert_series, new_run_id, save_sweep_batch, stored_pairs
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord"]
+__all__ = ["DEFAULT_DB_URL", "ResultStore", "RunRecord", "SweepRun"]
 
-_CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 _INT64 = (-(2**63), 2**63 - 1)
-_SeriesRows = tuple[tuple[int, bytes] | None, list[tuple[str, int, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -63,56 +58,20 @@ class RunRecord:
     label: str = ""  # free text, e.g. a comparison name
 
 
-def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Driver-level executemany of plain-Python tuples, in chunks.
+class SweepRun(NamedTuple):
+    """One finished sweep run as :meth:`ResultStore.save_sweep_runs` takes it: the record and its pair."""
 
-    Why: for tens of thousands of rows SQLAlchemy's per-row parameter processing costs
-    several times the insert itself. The statement is still compiled for the connection's
-    dialect (``?`` for SQLite, ``%(name)s`` for psycopg), so this stays portable; the
-    values are int/str/float/bytes/None, which need no type processing.
-    """
-    sql, order = _insert_sql(conn.dialect, table, tuple(columns))
-    params: list[Any]
-    if order is not None:
-        params = rows if order == list(range(len(columns))) else [tuple(r[i] for i in order) for r in rows]
-    else:
-        params = [dict(zip(columns, r)) for r in rows]
-    for start in range(0, len(params), _CHUNK_ROWS):
-        conn.exec_driver_sql(sql, params[start : start + _CHUNK_ROWS])
+    record: RunRecord
+    experiment_id: int
+    replicate: int
+    worker: str = ""
+    run_s: float | None = None
 
 
-_INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
-
-
-def _insert_series(conn: Connection, run_id: int, rows: _SeriesRows) -> None:
-    """Insert a run's steps and its series rows (:func:`sim.store.series.series_rows`)."""
-    steps, values = rows
-    if steps is not None:
-        conn.execute(insert(series_steps), {"run_id": run_id, "n": steps[0], "t": steps[1]})
-        _bulk_insert(conn, series, ("run_id", "metric", "n", "value"), [(run_id, *r) for r in values])
-
-
-def _new_run_id(conn: Connection, run_row: dict[str, Any]) -> int:
-    """Insert one row into ``runs`` and return its id (every supported database reports it)."""
-    key = conn.execute(insert(runs), run_row).inserted_primary_key
-    if key is None:  # pragma: no cover - SQLite and PostgreSQL always return the new key
-        raise StoreError("the results database did not return the id of the new run")
-    return int(key[0])
-
-
-def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, list[int] | None]:
-    """The INSERT statement for ``columns`` compiled for ``dialect``, and the order of its columns.
-
-    Cached: compiling costs more than inserting a few rows. The order is given for positional
-    paramstyles only (None otherwise).
-    """
-    key = (type(dialect), dialect.paramstyle, table.name, columns)
-    hit = _INSERT_SQL.get(key)
-    if hit is None:
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        order = [list(columns).index(k) for k in compiled.positiontup or ()] if compiled.positional else None
-        hit = _INSERT_SQL[key] = (compiled.string, order)
-    return hit
+def _link(run: SweepRun) -> dict[str, Any]:
+    """The run's ``sweep_results`` row, without its run id."""
+    return {"experiment_id": int(run.experiment_id), "replicate": int(run.replicate), "seed": int(run.record.seed),
+            "worker": str(run.worker)[:NAME_LEN], "run_s": None if run.run_s is None else float(run.run_s)}
 
 
 class ResultStore(StoreConnection):
@@ -132,7 +91,7 @@ class ResultStore(StoreConnection):
         if not isinstance(name, str) or not name or len(name) > NAME_LEN:
             self._fail(f"{what} must be a non-empty str of at most {NAME_LEN} characters, got {name!r}")
 
-    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], _SeriesRows]:
+    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], SeriesRows]:
         """Check a whole record before touching the database; return the rows to insert (sans run_id)."""
         if not isinstance(record, RunRecord):
             self._fail(f"save_run expects a RunRecord, got {type(record).__name__}")
@@ -191,10 +150,10 @@ class ResultStore(StoreConnection):
         run_row, summary_rows, ts_rows = self._validate(record)
 
         def save(conn: Connection) -> int:
-            run_id = _new_run_id(conn, run_row)
+            run_id = new_run_id(conn, run_row)
             if summary_rows:
                 conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
-            _insert_series(conn, run_id, ts_rows)
+            insert_series(conn, run_id, ts_rows)
             return run_id
 
         return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
@@ -377,30 +336,26 @@ class ResultStore(StoreConnection):
         Idempotent: if (experiment, replicate) already has a result nothing is written and None is
         returned (the unique constraint settles a race between two coordinators the same way).
         """
-        run_row, summary_rows, ts_rows = self._validate(record)
-        link = {"experiment_id": int(experiment_id), "replicate": int(replicate), "seed": int(record.seed),
-                "worker": str(worker)[:NAME_LEN], "run_s": None if run_s is None else float(run_s)}
-        have = (select(sweep_results.c.id).where(sweep_results.c.experiment_id == link["experiment_id"])
-                .where(sweep_results.c.replicate == link["replicate"]))
-        def save(conn: Connection) -> int | None:
-            if conn.execute(have).first() is not None:
-                return None
-            run_id = _new_run_id(conn, run_row)
-            if summary_rows:
-                rows = [(run_id, r["metric"], r["value"]) for r in summary_rows]
-                _bulk_insert(conn, summary, ("run_id", "metric", "value"), rows)
-            _insert_series(conn, run_id, ts_rows)
-            conn.execute(insert(sweep_results), {**link, "run_id": run_id})
-            conn.execute(delete(sweep_failures).where(sweep_failures.c.experiment_id == link["experiment_id"])
-                         .where(sweep_failures.c.replicate == link["replicate"]))
-            return run_id
+        return self.save_sweep_runs([SweepRun(record, experiment_id, replicate, worker, run_s)])[0]
 
-        # idempotent: a retry after a commit that did happen finds the result and writes nothing
-        try:
-            return self.run_op("save the run, nothing was written", save, write=True, passthrough=(IntegrityError,))
+    def save_sweep_runs(self, batch: Sequence[SweepRun]) -> list[int | None]:
+        """Store sweep runs and their links in one transaction; each one's run id, or None if its pair had one.
+
+        Idempotent per run, as :meth:`save_sweep_run`. If another coordinator stored one of the
+        pairs meanwhile (the unique constraint), nothing of the batch is written and its runs are
+        stored one by one.
+        """
+        prepared = [(self._validate(run.record), _link(run)) for run in batch]
+        what = "save the run" if len(batch) == 1 else f"save {len(batch)} runs"
+        try:  # idempotent: a retry after a commit that did happen finds the results and writes nothing
+            return self.run_op(f"{what}, nothing was written", lambda conn: save_sweep_batch(conn, prepared), write=True,
+                               passthrough=(IntegrityError,), deadline_s=self.timeouts.statement_s * (1 + len(batch) / 16))
         except IntegrityError as exc:
-            if self.run_op("check a sweep result", lambda conn: conn.execute(have).first()) is not None:
-                return None  # stored meanwhile by someone else
+            if len(batch) > 1:
+                return [self.save_sweep_runs([run])[0] for run in batch]
+            pair = (prepared[0][1]["experiment_id"], prepared[0][1]["replicate"])
+            if self.run_op("check a sweep result", lambda conn: stored_pairs(conn, [pair])):
+                return [None]  # stored meanwhile by someone else
             self._fail(f"could not save the run, nothing was written: {error_line(exc)}")
 
     def sweep_frame(self, sweep_id: str, metrics: Sequence[str] | None = None) -> pandas.DataFrame:

@@ -1,14 +1,21 @@
 """The sweep coordinator: creates the sweep in the store, runs what is missing, streams results in.
 
 Crash safety. The sweep and all its experiments are written in one transaction before any run
-starts. Each finished run is then stored with its link ``(experiment, replicate) -> run`` in a
-transaction of its own, and the store's unique constraint on ``(experiment, replicate)`` makes
-saving idempotent. Running the same sweep file again (same content -> same sweep id) reads the
-finished pairs and runs only the missing ones, whether the last attempt ended normally, by
-Ctrl-C, by SIGTERM or by SIGKILL.
+starts. Each finished run is then stored with its link ``(experiment, replicate) -> run``, and the
+store's unique constraint on ``(experiment, replicate)`` makes saving idempotent. A run that took
+``commit_every_s`` (default :data:`STORE_EVERY_S`, 2 s) or longer is committed as it arrives, with
+any runs waiting; a shorter one that arrives within ``commit_every_s`` of the last commit waits for
+the next result (or the loop's end) and is committed with it, in one transaction: a commit has a
+fixed cost (3-15 ms on SQLite and on a local PostgreSQL right after a run, when the store's code and
+the server run cold), so short runs committed together cost the sweep well under 1% of its time. A
+SIGKILL loses only the runs not yet committed, each under ``commit_every_s`` of work, which a rerun
+makes again. Running the same sweep file again (same content -> same sweep id) reads the finished
+pairs and runs only the missing ones, whether the last attempt ended normally, by Ctrl-C, by
+SIGTERM or by SIGKILL.
 
-Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; each
-result is written and dropped, so the coordinator's memory does not grow with the number of runs.
+Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; results
+are written (at most :data:`_STORE_BATCH` waiting) and dropped, so the coordinator's memory does not
+grow with the number of runs.
 
 One coordinator per sweep. The coordinator holds the sweep's lease in the store
 (:class:`~sim.store.lease.LeaseKeeper`) while it runs; a second coordinator of the same sweep
@@ -44,13 +51,17 @@ from sim.experiments.runner import Executor, StopSignals, progress_bar, run_reco
 from sim.experiments.sweep import work
 from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
 from sim.experiments.sweep.work import RunContext, RunOutput, Task
-from sim.store.database import ResultStore
+from sim.store.database import ResultStore, SweepRun
 from sim.store.lease import DEFAULT_TTL_S, LeaseKeeper, record_failure
 
-__all__ = ["SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_executor", "sweep_row"]
+__all__ = ["STORE_EVERY_S", "SweepReport", "experiment_rows", "run_context", "run_sweep", "sweep_executor", "sweep_row"]
 
 _MAX_ERRORS_KEPT = 10
 _GC_EVERY = 250  # stored results between full garbage collections in the coordinator
+#: seconds after a commit during which short runs wait to be stored together (see the module docstring)
+STORE_EVERY_S = 2.0
+#: finished runs stored together at most
+_STORE_BATCH = 64
 
 
 @dataclass
@@ -185,7 +196,7 @@ def _say_plan(spec: SweepSpec, report: SweepReport, done: set[tuple[int, int]], 
 
 @dataclass
 class _Loop:
-    """The coordinator's loop: stores each result as it arrives, reports failures and progress."""
+    """The coordinator's loop: stores the results as they arrive (short runs together), reports failures and progress."""
 
     spec: SweepSpec
     store: ResultStore
@@ -198,6 +209,9 @@ class _Loop:
     on_result: Callable[[SweepReport], None] | None
     lease: LeaseKeeper | None = None
     bar: Any = None
+    commit_every_s: float = STORE_EVERY_S
+    pending: list[tuple[Task, RunOutput, int]] = field(default_factory=list)  # finished, not yet stored
+    t_commit: float = float("-inf")  # when the last batch was stored
     t_log: float = 0.0
     t_run0: float = 0.0
     handed_out: int = 0
@@ -239,7 +253,14 @@ class _Loop:
                             if isinstance(out, Exception):
                                 self._failed(task, out, stop)
                             else:
-                                self._store(task, out, stop, self.received)
+                                self._received(task, out, stop, self.received)
+                except KeyboardInterrupt:
+                    report.interrupted = True
+                except BaseException:  # an executor's, the store's or a callback's error: store what finished first
+                    self._store_before_failing(stop)
+                    raise
+                try:  # finished runs always stay
+                    self._store(stop)
                 except KeyboardInterrupt:
                     report.interrupted = True
                 report.interrupted = report.interrupted or stop.stopping
@@ -261,27 +282,58 @@ class _Loop:
             self.report.errors.append(msg)
             self._say(f"govsim: {msg}")
 
-    def _store(self, task: Task, out: RunOutput, stop: StopSignals, nth: int) -> None:
-        """Store the ``nth`` run received; it counts as stored after the stop if it was in flight then."""
+    def _received(self, task: Task, out: RunOutput, stop: StopSignals, nth: int) -> None:
+        """Keep the ``nth`` run received; store it with those waiting unless it is short and the last commit recent.
+
+        See the module docstring; on a stop signal, and at :data:`_STORE_BATCH` runs waiting, at once.
+        """
+        self.pending.append((task, out, nth))
+        if (stop.stopping or len(self.pending) >= _STORE_BATCH or out.run_s >= self.commit_every_s
+                or time.perf_counter() - self.t_commit >= self.commit_every_s):
+            self._store(stop)
+
+    def _store_before_failing(self, stop: StopSignals) -> None:
+        """Store the runs waiting while an error ends the loop (an error storing them is said, not raised)."""
+        n = len(self.pending)
+        try:
+            self._store(stop)
+        except Exception as exc:  # noqa: BLE001 - the loop's own error is the one raised
+            self._say(f"govsim: {n} finished run{'s' if n != 1 else ''} not stored ({exc}); a rerun makes "
+                      f"{'them' if n != 1 else 'it'} again")
+
+    def _store(self, stop: StopSignals) -> None:
+        """Store the runs received and not yet stored, in one transaction.
+
+        A run counts as stored after the stop if it was in flight then (received after it). The
+        runs leave ``pending`` when the transaction starts: if it fails, its error says so and a
+        rerun makes them again.
+        """
+        if not self.pending:
+            return
         spec, report = self.spec, self.report
-        record = run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
-                            scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
-                            n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}")
         t0 = time.perf_counter()
         with stop.critical():  # a Ctrl-C or SIGTERM waits for this commit
-            stored = self.store.save_sweep_run(record, self.exp_ids[task.experiment], task.replicate,
-                                               worker=out.worker, run_s=out.run_s)
-            report.store_s += time.perf_counter() - t0
-            report.compute_s += out.run_s
-            if stored is not None:
-                report.n_stored += 1
-                # not ``stop.stopping``: a signal during this commit must not count a run received before it
-                report.stored_after_stop += stop.stopping and nth > self.received_at_stop
-            self.bar.update(1)
+            items, self.pending = self.pending, []
+            batch = [SweepRun(run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
+                                         scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
+                                         n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}"),
+                              self.exp_ids[task.experiment], task.replicate, out.worker, out.run_s)
+                     for task, out, _ in items]
+            stored = self.store.save_sweep_runs(batch)
+            self.t_commit = time.perf_counter()
+            report.store_s += self.t_commit - t0
+            gc_due = report.n_stored // _GC_EVERY
+            for (_, out, nth), run_id in zip(items, stored, strict=True):
+                report.compute_s += out.run_s
+                if run_id is not None:
+                    report.n_stored += 1
+                    # not ``stop.stopping``: a signal during this commit must not count a run received before it
+                    report.stored_after_stop += stop.stopping and nth > self.received_at_stop
+            self.bar.update(len(batch))
         if self.lease is not None and self.lease.lost:
             raise StoreError(f"sweep {spec.sweep_id}: another coordinator took over its lease (this one's heartbeat "
                              f"had stopped); stopping here, every run finished so far is stored")
-        if report.n_stored % _GC_EVERY == 0:
+        if report.n_stored // _GC_EVERY > gc_due:
             gc.collect()  # storing leaves cyclic garbage: keep the coordinator's heap flat
         if self.on_result is not None:
             self.on_result(report)
@@ -312,19 +364,21 @@ def run_sweep(
     on_result: Callable[[SweepReport], None] | None = None,
     lease_ttl_s: float = DEFAULT_TTL_S,
     on_start: Callable[[], None] | None = None,
+    commit_every_s: float = STORE_EVERY_S,
 ) -> SweepReport:
-    """Run the missing runs of ``spec`` and store each as it finishes; see the module docstring.
+    """Run the missing runs of ``spec`` and store them as they finish; see the module docstring.
 
-    ``executor`` (if given) is used and left open (cancelled if the sweep is interrupted);
-    otherwise one is made from ``workers`` / ``scheduler`` and closed. With ``progress`` a tqdm
-    bar (runs done, rate, ETA) goes to ``stream`` (stderr); without it ``log`` gets a line every
-    ``log_every_s`` seconds (for batch logs).
+    ``executor`` (if given) is used and left open (cancelled if the sweep is interrupted); otherwise one is
+    made from ``workers`` / ``scheduler`` and closed. With ``progress`` a tqdm bar (runs done, rate, ETA) goes
+    to ``stream`` (stderr); without it ``log`` gets a line every ``log_every_s`` seconds (for batch logs).
     ``on_start`` is called once the sweep's lease is held and runs are to be made (not when every
     run is stored, nor when another coordinator holds the sweep); ``on_result`` with the report
-    after each stored result. ``lease_ttl_s``: seconds
-    without heartbeat after which another coordinator may take the sweep's lease over.
-    A coordinator already running the sweep: :class:`~sim.errors.StoreError`, nothing run.
+    after each commit (of one or more runs: ``commit_every_s``, 0 for one each; module docstring).
+    ``lease_ttl_s``: seconds without heartbeat after which another coordinator may take the sweep's
+    lease over. A coordinator already running the sweep: :class:`~sim.errors.StoreError`, nothing run.
     """
+    if not (isinstance(commit_every_s, (int, float)) and 0 <= commit_every_s < float("inf")):
+        raise InputError(f"commit_every_s must be a number of seconds >= 0, got {commit_every_s!r}")
     stream = stream or sys.stderr
     say = log or (lambda msg: print(msg, file=stream, flush=True))
     t_start = time.perf_counter()
@@ -345,7 +399,8 @@ def run_sweep(
             if on_start is not None:
                 on_start()
             _say_plan(spec, report, done, say)
-            loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result, lease)
+            loop = _Loop(spec, store, report, exp_ids, say, progress, stream, log_every_s, on_result, lease,
+                         commit_every_s=float(commit_every_s))
             cancel = not loop.run(executor, done)
     finally:
         if own_executor or cancel:

@@ -86,6 +86,7 @@ def execute(ctx: RunContext, task: Task) -> RunOutput:
     from sim.core.scenario import apply_overrides
 
     scenario = apply_overrides(_base_scenario(ctx), task.parameters, switch_on=True)
+    scenario_hash = scenario.content_hash()  # before the run, while this code is warm (0.3 ms, after a run ~1 ms)
     t0 = time.perf_counter()
     model = Model(scenario, seed=task.seed)
     res = model.run(progress=False)
@@ -96,7 +97,7 @@ def execute(ctx: RunContext, task: Task) -> RunOutput:
         summary[name] = float(value) if value is not None else (0.0 if name in ctx.dynamic else math.nan)
     out = RunOutput(
         experiment=task.experiment, replicate=task.replicate, seed=task.seed, n_steps=model.t,
-        scenario_hash=scenario.content_hash(), summary=summary, t=res.t,
+        scenario_hash=scenario_hash, summary=summary, t=res.t,
         timeseries={k: res.timeseries[k] for k in ctx.series}, started_at=res.started_at,
         finished_at=res.finished_at, run_s=run_s, worker=f"{socket.gethostname()}:{os.getpid()}",
     )
