@@ -198,7 +198,7 @@ def _batched_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, a
         save = store.save_sweep_runs
         monkeypatch.setattr(store, "save_sweep_runs",
                             lambda batch, save=save, sizes=batches: sizes.append(len(batch)) or save(batch))
-        report = sweep_run.run_sweep(spec, store, workers=1, progress=False, log=lambda m: None,
+        report = sweep_run.run_sweep(spec, store, workers=1, progress=False, log=kw.pop("log", lambda m: None),
                                      on_result=lambda rep, counts=seen: counts.append(rep.n_stored), **kw)
     assert seen == list(np.cumsum(batches)[: len(seen)])  # on_result after each commit, its runs counted
     return report, batches, db
@@ -268,9 +268,28 @@ def test_an_error_ending_the_loop_stores_the_runs_waiting_first(tmp_path: Path, 
         raise StoreError("the database refused the failure record")
 
     monkeypatch.setattr(sweep_run, "record_failure", no_failures)
+    lines: list[str] = []
     with pytest.raises(StoreError, match="refused the failure record"):
-        _batched_sweep(tmp_path, monkeypatch, "err", after_run=fail_4th, commit_every_s=3600.0)
+        _batched_sweep(tmp_path, monkeypatch, "err", after_run=fail_4th, commit_every_s=3600.0, log=lines.append)
     assert sorted(r for _, r in results_by_pair(tmp_path / "err.db")) == [0, 0, 1]  # runs 1-3: pairs (0,0) (0,1) (1,0)
+    assert not [ln for ln in lines if "not stored" in ln]
+    # and when storing them fails too, the loop's error is still the one raised, and the runs lost are said
+    real_save = ResultStore.save_sweep_runs
+    calls: list[int] = []
+
+    def second_save_fails(self: ResultStore, batch: list) -> list:
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise StoreError("the database is gone")
+        return real_save(self, batch)
+
+    monkeypatch.setattr(ResultStore, "save_sweep_runs", second_save_fails)
+    lines.clear()
+    with pytest.raises(StoreError, match="refused the failure record"):
+        _batched_sweep(tmp_path, monkeypatch, "err2", after_run=fail_4th, commit_every_s=3600.0, log=lines.append)
+    assert calls == [1, 2] and len(results_by_pair(tmp_path / "err2.db")) == 1
+    assert [ln for ln in lines if "not stored" in ln] == ["govsim: 2 finished runs were not stored; running the same "
+                                                          "sweep again makes them again"]
 
 
 def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: Path,

@@ -5,8 +5,8 @@
   through a sweep (in-process, and through one worker process), each result stored in SQLite.
   The overhead (scheduling, building the scenario, serialising, storing) is reported per run in
   ms and as a share of the run itself; the target is under 2% (:data:`OVERHEAD_TARGET_PCT`). A
-  two-run sweep first compiles the store's statements: a one-off of the process (~3 ms), like the
-  kernels' loading, not a cost per run.
+  two-run sweep first pays the process's one-offs (imports and first calls of the sweep and store
+  code, ~3 ms), like the kernels' loading, not a cost per run.
 * throughput — runs per minute of that scenario with 1 and 2 local worker processes; speedup,
   target :data:`SPEEDUP_TARGET`.
 * memory — the coordinating process's peak Python heap (tracemalloc) and peak RSS after 500 and
@@ -75,8 +75,8 @@ def measure_overhead(n_runs: int = 16, steps: int = 365, postgres_url: str | Non
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        with ResultStore(f"sqlite:///{d / 'warm.db'}") as store:  # the one-off of a process (compiling the store's
-            warm = load_sweep(_sweep_file(d, "bench_warm", steps=5, n=2))  # statements) is not timed, as the kernels'
+        with ResultStore(f"sqlite:///{d / 'warm.db'}") as store:  # the process's one-offs are not timed (as the
+            warm = load_sweep(_sweep_file(d, "bench_warm", steps=5, n=2))  # kernels' loading is not)
             _check(run_sweep(warm, store, workers=1, progress=False, log=lambda m: None))
         spec = load_sweep(_sweep_file(d, "bench_overhead", steps=steps, n=n_runs))
         direct, residents = 0.0, 0

@@ -204,9 +204,10 @@ def _add_sweep(subparsers: Subparsers) -> None:
     s.add_argument("--db", help=DB_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar: a progress line a minute (batch logs)")
     s.add_argument("--commit-every", type=float, default=None, metavar="SECONDS",
-                   help="runs shorter than this that finish within it of the last commit are stored together with "
-                        "the next result, one commit for many (a commit costs a few ms); a SIGKILL loses only runs "
-                        "not yet committed (default: 2; 0: each run committed as it finishes)")
+                   help="a run shorter than this that finishes within it of the last commit waits for the next "
+                        "result due (a longer run, one this long after the last commit, the end), one commit for many "
+                        "(a commit costs a few ms); a SIGKILL loses only runs not yet committed (default: 2; 0: each "
+                        "run committed as it finishes)")
     s.add_argument("--json", action="store_true", help="print one JSON object describing what was done")
     s.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size; run nothing")
     s.set_defaults(func=cmd_sweep)

@@ -349,7 +349,8 @@ class ResultStore(StoreConnection):
         what = "save the run" if len(batch) == 1 else f"save {len(batch)} runs"
         try:  # idempotent: a retry after a commit that did happen finds the results and writes nothing
             return self.run_op(f"{what}, nothing was written", lambda conn: save_sweep_batch(conn, prepared), write=True,
-                               passthrough=(IntegrityError,), deadline_s=self.timeouts.statement_s * (1 + len(batch) / 16))
+                               passthrough=(IntegrityError,),
+                               deadline_s=self.timeouts.statement_s * max(1.0, len(batch) / 16))  # a big batch: more
         except IntegrityError as exc:
             if len(batch) > 1:
                 return [self.save_sweep_runs([run])[0] for run in batch]

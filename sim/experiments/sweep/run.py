@@ -2,16 +2,18 @@
 
 Crash safety. The sweep and all its experiments are written in one transaction before any run
 starts. Each finished run is then stored with its link ``(experiment, replicate) -> run``, and the
-store's unique constraint on ``(experiment, replicate)`` makes saving idempotent. A run that took
-``commit_every_s`` (default :data:`STORE_EVERY_S`, 2 s) or longer is committed as it arrives, with
-any runs waiting; a shorter one that arrives within ``commit_every_s`` of the last commit waits for
-the next result (or the loop's end) and is committed with it, in one transaction: a commit has a
-fixed cost (3-15 ms on SQLite and on a local PostgreSQL right after a run, when the store's code and
-the server run cold), so short runs committed together cost the sweep well under 1% of its time. A
-SIGKILL loses only the runs not yet committed, each under ``commit_every_s`` of work, which a rerun
-makes again. Running the same sweep file again (same content -> same sweep id) reads the finished
-pairs and runs only the missing ones, whether the last attempt ended normally, by Ctrl-C, by
-SIGTERM or by SIGKILL.
+store's unique constraint on ``(experiment, replicate)`` makes saving idempotent. A result is
+committed, with any runs waiting, when it arrives if its run took ``commit_every_s`` (default
+:data:`STORE_EVERY_S`, 2 s) or longer, if the last commit is that old, once a stop signal came, or
+at :data:`_STORE_BATCH` runs waiting; otherwise (a short run soon after a commit) it waits for such
+a result, or for the loop's end, an error ending the loop, or a signal's next result. A commit has
+a fixed cost (3-15 ms on SQLite and on a local PostgreSQL right after a run, when the store's code
+and the server run cold), so short runs committed together cost the sweep well under 1% of its
+time. The price: a run waits for the next result, which may be a long one; a SIGKILL (or the
+SIGKILL that follows a scheduler's SIGTERM while long runs are in flight) loses the short runs not
+yet committed, which a rerun makes again. Running the same sweep file again (same content -> same
+sweep id) reads the finished pairs and runs only the missing ones, whether the last attempt ended
+normally, by Ctrl-C, by SIGTERM or by SIGKILL.
 
 Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; results
 are written (at most :data:`_STORE_BATCH` waiting) and dropped, so the coordinator's memory does not
@@ -211,6 +213,7 @@ class _Loop:
     bar: Any = None
     commit_every_s: float = STORE_EVERY_S
     pending: list[tuple[Task, RunOutput, int]] = field(default_factory=list)  # finished, not yet stored
+    unstored: int = 0  # runs of a commit under way (taken from ``pending``) until it succeeds
     t_commit: float = float("-inf")  # when the last batch was stored
     t_log: float = 0.0
     t_run0: float = 0.0
@@ -261,8 +264,9 @@ class _Loop:
                     raise
                 try:  # finished runs always stay
                     self._store(stop)
-                except KeyboardInterrupt:
+                except KeyboardInterrupt:  # a further Ctrl-C before the commit began
                     report.interrupted = True
+                    self._say_unstored()
                 report.interrupted = report.interrupted or stop.stopping
                 report.loop_s = time.perf_counter() - self.t_run0
         finally:
@@ -278,6 +282,8 @@ class _Loop:
                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         with stop.critical():
             record_failure(self.store, self.exp_ids[task.experiment], task.replicate, task.seed, attempts, msg)
+        if stop.stopping or time.perf_counter() - self.t_commit >= self.commit_every_s:
+            self._store(stop)  # a result arrived: the runs waiting are due as after a short run
         if len(self.report.errors) < _MAX_ERRORS_KEPT:
             self.report.errors.append(msg)
             self._say(f"govsim: {msg}")
@@ -293,13 +299,23 @@ class _Loop:
             self._store(stop)
 
     def _store_before_failing(self, stop: StopSignals) -> None:
-        """Store the runs waiting while an error ends the loop (an error storing them is said, not raised)."""
-        n = len(self.pending)
+        """Store the runs waiting while an error ends the loop; the loop's error is the one raised.
+
+        Runs that could not be stored (an error or a Ctrl-C while storing them) are said in one line.
+        """
         try:
             self._store(stop)
-        except Exception as exc:  # noqa: BLE001 - the loop's own error is the one raised
-            self._say(f"govsim: {n} finished run{'s' if n != 1 else ''} not stored ({exc}); a rerun makes "
-                      f"{'them' if n != 1 else 'it'} again")
+        except BaseException:  # noqa: BLE001, S110 - said below if runs were lost; the loop's error goes on
+            pass
+        self._say_unstored()
+
+    def _say_unstored(self) -> None:
+        """Say how many finished runs were not stored (an error or a Ctrl-C while storing them), if any."""
+        n, self.unstored = self.unstored + len(self.pending), 0
+        self.pending.clear()
+        if n:
+            self._say(f"govsim: {n} finished run{'s were' if n != 1 else ' was'} not stored; running the same "
+                      f"sweep again makes {'them' if n != 1 else 'it'} again")
 
     def _store(self, stop: StopSignals) -> None:
         """Store the runs received and not yet stored, in one transaction.
@@ -314,12 +330,14 @@ class _Loop:
         t0 = time.perf_counter()
         with stop.critical():  # a Ctrl-C or SIGTERM waits for this commit
             items, self.pending = self.pending, []
+            self.unstored = len(items)  # until the commit
             batch = [SweepRun(run_record(out, scenario_name=spec.base.name, scenario_hash=out.scenario_hash,
                                          scenario_text=_scenario_text(spec, out, task.parameters), seed=out.seed,
                                          n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}"),
                               self.exp_ids[task.experiment], task.replicate, out.worker, out.run_s)
                      for task, out, _ in items]
             stored = self.store.save_sweep_runs(batch)
+            self.unstored = 0
             self.t_commit = time.perf_counter()
             report.store_s += self.t_commit - t0
             gc_due = report.n_stored // _GC_EVERY
