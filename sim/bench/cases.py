@@ -223,7 +223,7 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     out: list[dict[str, Any]] = []
     for name in wanted:
         func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures"}.get(name, "case_figures")
-        args = ((quick, postgres_url) if name == "sweep" else (quick,)) if name in RATIO_CASES else (name, quick)
+        args = {"mesa_reference": (quick,), "sweep": (quick, postgres_url)}.get(name, (name, quick))
         if name in RATIO_CASES:
             row = call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": "1"},
                                       what=f"bench case {name}")

@@ -75,9 +75,8 @@ def measure_overhead(n_runs: int = 16, steps: int = 365, postgres_url: str | Non
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        with ResultStore(f"sqlite:///{d / 'warm.db'}") as store:  # the process's one-offs are not timed (as the
-            warm = load_sweep(_sweep_file(d, "bench_warm", steps=5, n=2))  # kernels' loading is not)
-            _check(run_sweep(warm, store, workers=1, progress=False, log=lambda m: None))
+        with ResultStore(f"sqlite:///{d / 'warm.db'}") as store:
+            _warm_up(d, store, "bench_warm")
         spec = load_sweep(_sweep_file(d, "bench_overhead", steps=steps, n=n_runs))
         direct, residents = 0.0, 0
         for e in range(spec.n_experiments):
@@ -113,6 +112,15 @@ def measure_overhead(n_runs: int = 16, steps: int = 365, postgres_url: str | Non
     return out
 
 
+def _warm_up(d: Path, store: Any, name: str) -> None:
+    """A two-run sweep ``name`` into ``store``: the process's (and the store's) one-offs, which are not timed."""
+    from sim.experiments.sweep.run import run_sweep
+    from sim.experiments.sweep.spec import load_sweep
+
+    _check(run_sweep(load_sweep(_sweep_file(d, name, steps=5, n=2)), store, workers=1, progress=False,
+                     log=lambda m: None))
+
+
 def _postgres_sweep(d: Path, url: str, steps: int, n_runs: int) -> Any:
     """The overhead bench's sweep stored in PostgreSQL at ``url``, under a fresh name (after a warming sweep)."""
     import secrets
@@ -123,8 +131,7 @@ def _postgres_sweep(d: Path, url: str, steps: int, n_runs: int) -> Any:
 
     token = secrets.token_hex(4)  # the database may hold the bench's sweeps of earlier runs
     with ResultStore(url) as store:
-        _check(run_sweep(load_sweep(_sweep_file(d, f"bench_warm_{token}", steps=5, n=2)), store, workers=1,
-                         progress=False, log=lambda m: None))
+        _warm_up(d, store, f"bench_warm_{token}")
         spec = load_sweep(_sweep_file(d, f"bench_overhead_{token}", steps=steps, n=n_runs))
         return run_sweep(spec, store, workers=1, progress=False, log=lambda m: None)
 
@@ -211,15 +218,14 @@ def sweep_lines(figures: dict[str, Any]) -> list[str]:
         ov = figures["overhead"]
         o1, o2, pg = ov["in_process"], ov["one_worker_process"], ov.get("in_process_postgresql")
         target = ov.get("target_pct", OVERHEAD_TARGET_PCT)
-        worst = max(o["overhead_pct"] for o in (o1, o2, pg) if o is not None)
-        ok = ("meet" if worst < target else "do NOT meet") if pg is None else ("all meet" if worst < target else
-                                                                             "do NOT all meet")
+        met = max(o["overhead_pct"] for o in (o1, o2, pg) if o is not None) < target
+        verdict = ("both meet" if met else "both do NOT meet") if pg is None else ("all meet" if met else "do NOT all meet")
         on_pg = "" if pg is None else (f", {pg['overhead_ms']:.1f} ms/run in-process on PostgreSQL "
                                        f"({pg['overhead_pct']:.2f}%, storing {pg['store_ms']:.1f} ms)")
         lines.append(f"sweep overhead   {ov['residents']:,} residents x {ov['steps']} days, run {o1['run_s']:.2f} s: "
                      f"{o1['overhead_ms']:.1f} ms/run in-process on SQLite ({o1['overhead_pct']:.2f}%, storing "
                      f"{o1['store_ms']:.1f} ms), {o2['overhead_ms']:.1f} ms/run via a worker process "
-                     f"({o2['overhead_pct']:.2f}%){on_pg}; {'both ' if pg is None else ''}{ok} the target < {target:g}%")
+                     f"({o2['overhead_pct']:.2f}%){on_pg}; {verdict} the target < {target:g}%")
     if "throughput" in figures:
         th = figures["throughput"]
         target_x = th.get("target_speedup", SPEEDUP_TARGET)

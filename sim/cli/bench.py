@@ -42,12 +42,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _check_postgres(url: str) -> None:
     """Refuse a ``--postgres`` URL that is not a reachable PostgreSQL database, before any case runs."""
+    from sqlalchemy.engine import make_url
+
     from sim.errors import InputError
     from sim.store.database import ResultStore
     from sim.store.schema import check_url, mask_url
 
-    check_url(url, persistent=True)
-    if not url.startswith(("postgresql:", "postgresql+")):
+    check_url(url, persistent=True)  # a URL that parses
+    if make_url(url).get_backend_name() != "postgresql":
         raise InputError(f"--postgres {mask_url(url)}: not a PostgreSQL URL; allowed: postgresql+psycopg://user@host/db")
     with ResultStore(url):  # reachable, and its tables made (the bench's sweeps are stored there)
         pass

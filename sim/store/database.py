@@ -30,7 +30,7 @@ from sim.store.schema import (
     sweeps,
 )
 from sim.store.series import read_series, series_rows
-from sim.store.writes import SeriesRows, insert_series, new_run_id, save_sweep_batch, stored_pairs
+from sim.store.writes import RunRows, insert_run_rows, new_run_id, save_sweep_batch, stored_pairs
 
 if TYPE_CHECKING:
     import pandas
@@ -68,10 +68,10 @@ class SweepRun(NamedTuple):
     run_s: float | None = None
 
 
-def _link(run: SweepRun) -> dict[str, Any]:
-    """The run's ``sweep_results`` row, without its run id."""
-    return {"experiment_id": int(run.experiment_id), "replicate": int(run.replicate), "seed": int(run.record.seed),
-            "worker": str(run.worker)[:NAME_LEN], "run_s": None if run.run_s is None else float(run.run_s)}
+def _link(run: SweepRun) -> tuple[Any, ...]:
+    """The run's ``sweep_results`` row without its run id: experiment, replicate (its pair), seed, worker, run_s."""
+    return (int(run.experiment_id), int(run.replicate), int(run.record.seed), str(run.worker)[:NAME_LEN],
+            None if run.run_s is None else float(run.run_s))
 
 
 class ResultStore(StoreConnection):
@@ -91,7 +91,7 @@ class ResultStore(StoreConnection):
         if not isinstance(name, str) or not name or len(name) > NAME_LEN:
             self._fail(f"{what} must be a non-empty str of at most {NAME_LEN} characters, got {name!r}")
 
-    def _validate(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]], SeriesRows]:
+    def _validate(self, record: RunRecord) -> RunRows:
         """Check a whole record before touching the database; return the rows to insert (sans run_id)."""
         if not isinstance(record, RunRecord):
             self._fail(f"save_run expects a RunRecord, got {type(record).__name__}")
@@ -147,13 +147,11 @@ class ResultStore(StoreConnection):
 
     def save_run(self, record: RunRecord) -> int:
         """Store one run in a single transaction (all or nothing) and return its id."""
-        run_row, summary_rows, ts_rows = self._validate(record)
+        rows = self._validate(record)
 
         def save(conn: Connection) -> int:
-            run_id = new_run_id(conn, run_row)
-            if summary_rows:
-                conn.execute(insert(summary), [{"run_id": run_id, **r} for r in summary_rows])
-            insert_series(conn, run_id, ts_rows)
+            run_id = new_run_id(conn, rows[0])
+            insert_run_rows(conn, [(run_id, rows)])
             return run_id
 
         return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
@@ -354,7 +352,7 @@ class ResultStore(StoreConnection):
         except IntegrityError as exc:
             if len(batch) > 1:
                 return [self.save_sweep_runs([run])[0] for run in batch]
-            pair = (prepared[0][1]["experiment_id"], prepared[0][1]["replicate"])
+            pair = prepared[0][1][:2]
             if self.run_op("check a sweep result", lambda conn: stored_pairs(conn, [pair])):
                 return [None]  # stored meanwhile by someone else
             self._fail(f"could not save the run, nothing was written: {error_line(exc)}")

@@ -15,11 +15,13 @@ from sqlalchemy.engine import Connection, Dialect
 from sim.errors import StoreError
 from sim.store.schema import runs, series, series_steps, summary, sweep_failures, sweep_results
 
-__all__ = ["SeriesRows", "bulk_insert", "insert_series", "new_run_id", "save_sweep_batch", "stored_pairs"]
+__all__ = ["RunRows", "SeriesRows", "bulk_insert", "insert_run_rows", "new_run_id", "save_sweep_batch", "stored_pairs"]
 
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 #: a run's steps row (None without series) and its ``(metric, n, value)`` rows (:func:`sim.store.series.series_rows`)
 SeriesRows = tuple[tuple[int, bytes] | None, list[tuple[str, int, bytes]]]
+#: a validated run's rows: its ``runs`` row, its summary rows, its series rows (``ResultStore._validate``)
+RunRows = tuple[dict[str, Any], list[dict[str, Any]], SeriesRows]
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -41,14 +43,6 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
 
 
 _INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
-
-
-def insert_series(conn: Connection, run_id: int, rows: SeriesRows) -> None:
-    """Insert a run's steps and its series rows (:func:`sim.store.series.series_rows`)."""
-    steps, values = rows
-    if steps is not None:
-        conn.execute(insert(series_steps), {"run_id": run_id, "n": steps[0], "t": steps[1]})
-        bulk_insert(conn, series, ("run_id", "metric", "n", "value"), [(run_id, *r) for r in values])
 
 
 def new_run_id(conn: Connection, run_row: dict[str, Any]) -> int:
@@ -89,46 +83,51 @@ _STORED_PAIRS = (select(sweep_results.c.experiment_id, sweep_results.c.replicate
 _CLEAR_FAILURE = (delete(sweep_failures).where(sweep_failures.c.experiment_id == bindparam("e"))
                   .where(sweep_failures.c.replicate == bindparam("r")))
 _INSERT_RUNS = insert(runs).returning(runs.c.id, sort_by_parameter_order=True)
+#: a sweep run's ``sweep_results`` row without its run id, then with it (last)
 _LINK_COLUMNS = ("experiment_id", "replicate", "seed", "worker", "run_s", "run_id")
+_COLUMNS = {summary: ("run_id", "metric", "value"), series_steps: ("run_id", "n", "t"),
+            series: ("run_id", "metric", "n", "value"), sweep_results: _LINK_COLUMNS}
 
 
-def save_sweep_batch(conn: Connection, prepared: list[tuple[tuple[dict[str, Any], list[dict[str, Any]], SeriesRows],
-                                                              dict[str, Any]]]) -> list[int | None]:
+def insert_run_rows(conn: Connection, saved: Iterable[tuple[int, RunRows]],
+                    links: Sequence[tuple[Any, ...]] = ()) -> None:
+    """Insert the summary, step and series rows of runs already in ``runs`` (their ids given), and sweep links.
+
+    One driver-level executemany a table for all the runs: per statement SQLAlchemy costs more than a
+    run's rows. ``links``: full ``sweep_results`` rows (:data:`_LINK_COLUMNS`).
+    """
+    rows: dict[Table, list[tuple[Any, ...]]] = {summary: [], series_steps: [], series: [], sweep_results: [*links]}
+    for run_id, (_, summary_rows, (steps, values)) in saved:
+        rows[summary] += [(run_id, r["metric"], r["value"]) for r in summary_rows]
+        if steps is not None:
+            rows[series_steps].append((run_id, *steps))
+            rows[series] += [(run_id, *v) for v in values]
+    for table, table_rows in rows.items():
+        if table_rows:
+            bulk_insert(conn, table, _COLUMNS[table], table_rows)
+
+
+def save_sweep_batch(conn: Connection, prepared: list[tuple[RunRows, tuple[Any, ...]]]) -> list[int | None]:
     """Insert validated sweep runs and their links; each one's run id, None (nothing written) if its pair has one.
 
-    A few statements for the whole batch (its pairs' check, each run's row for its id, then every
-    summary, step, series and link row at once, and the pairs' failures cleared): per statement
-    SQLAlchemy costs more than a run's rows.
+    ``prepared``: each run's rows and its link row without the run id (its pair first). A few statements
+    for the whole batch: the pairs' check, the runs' rows for their ids, every other row at once
+    (:func:`insert_run_rows`), and the pairs' failures cleared.
     """
-    taken = stored_pairs(conn, ((link["experiment_id"], link["replicate"]) for _, link in prepared))
+    taken = stored_pairs(conn, (link[:2] for _, link in prepared))
     new = []  # positions of the runs whose pairs have no result (a pair twice in the batch: its first)
     for i, (_, link) in enumerate(prepared):
-        pair = (link["experiment_id"], link["replicate"])
-        if pair not in taken:
-            taken.add(pair)
+        if link[:2] not in taken:
+            taken.add(link[:2])
             new.append(i)
-    ids: list[int | None] = [None] * len(prepared)
     run_rows = [prepared[i][0][0] for i in new]
     if len(new) > 1 and conn.dialect.insert_executemany_returning_sort_by_parameter_order:
         got = conn.execute(_INSERT_RUNS, run_rows).scalars().all()  # one INSERT ... RETURNING, ids in order
     else:  # one INSERT a run (SQLite before 3.35 has no RETURNING; SQLAlchemy would send one a run anyway)
         got = [new_run_id(conn, row) for row in run_rows]
-    for i, run_id in zip(new, got, strict=True):
-        ids[i] = int(run_id)
-    rows: dict[Table, list[tuple[Any, ...]]] = {summary: [], series_steps: [], series: [], sweep_results: []}
-    for i in new:
-        (_, summary_rows, (steps, values)), link = prepared[i]
-        run_id = ids[i]
-        rows[summary] += [(run_id, r["metric"], r["value"]) for r in summary_rows]
-        if steps is not None:
-            rows[series_steps].append((run_id, *steps))
-            rows[series] += [(run_id, *v) for v in values]
-        rows[sweep_results].append(tuple({**link, "run_id": run_id}[c] for c in _LINK_COLUMNS))
-    columns = {summary: ("run_id", "metric", "value"), series_steps: ("run_id", "n", "t"),
-               series: ("run_id", "metric", "n", "value"), sweep_results: _LINK_COLUMNS}
-    for table, table_rows in rows.items():
-        if table_rows:
-            bulk_insert(conn, table, columns[table], table_rows)
-    if rows[sweep_results]:
-        conn.execute(_CLEAR_FAILURE, [{"e": row[0], "r": row[1]} for row in rows[sweep_results]])
-    return ids
+    saved = {i: int(run_id) for i, run_id in zip(new, got, strict=True)}
+    links = [(*prepared[i][1], run_id) for i, run_id in saved.items()]
+    insert_run_rows(conn, ((run_id, prepared[i][0]) for i, run_id in saved.items()), links)
+    if links:
+        conn.execute(_CLEAR_FAILURE, [{"e": link[0], "r": link[1]} for link in links])
+    return [saved.get(i) for i in range(len(prepared))]

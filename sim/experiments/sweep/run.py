@@ -282,7 +282,7 @@ class _Loop:
                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         with stop.critical():
             record_failure(self.store, self.exp_ids[task.experiment], task.replicate, task.seed, attempts, msg)
-        if stop.stopping or time.perf_counter() - self.t_commit >= self.commit_every_s:
+        if self._due(stop):
             self._store(stop)  # a result arrived: the runs waiting are due as after a short run
         if len(self.report.errors) < _MAX_ERRORS_KEPT:
             self.report.errors.append(msg)
@@ -294,9 +294,12 @@ class _Loop:
         See the module docstring; on a stop signal, and at :data:`_STORE_BATCH` runs waiting, at once.
         """
         self.pending.append((task, out, nth))
-        if (stop.stopping or len(self.pending) >= _STORE_BATCH or out.run_s >= self.commit_every_s
-                or time.perf_counter() - self.t_commit >= self.commit_every_s):
+        if out.run_s >= self.commit_every_s or len(self.pending) >= _STORE_BATCH or self._due(stop):
             self._store(stop)
+
+    def _due(self, stop: StopSignals) -> bool:
+        """Whether a result arriving now commits the runs waiting: a stop signal came, or the last commit is old."""
+        return stop.stopping or time.perf_counter() - self.t_commit >= self.commit_every_s
 
     def _store_before_failing(self, stop: StopSignals) -> None:
         """Store the runs waiting while an error ends the loop; the loop's error is the one raised.
