@@ -163,3 +163,18 @@ def test_the_mesa_ratio_prints_its_floor_and_its_target(speedup: float, verdict:
            "reference_residents": 5000, "reference_steps": 365, "reference_resident_steps_per_s": 12.3e6 / speedup,
            "speedup": speedup, "floor_speedup": 50.0, "target_speedup": MESA_REFERENCE_TARGET}
     assert case_lines(row)[0].endswith(verdict)
+
+
+def test_the_shared_days_case_runs_both_ways_and_finds_the_same_runs() -> None:
+    """``shared_days`` (quick): one comparison with the days shared, one without; the same runs, bit for bit.
+
+    Its speed is the bench's figure, not this test's: the test checks what the row says and that it is computed.
+    """
+    from sim.bench.shared import bench_shared, shared_lines
+
+    row = bench_shared(quick=True, replicates=2, repeats=1)
+    assert row["identical"] is True
+    assert (row["scenarios"], row["replicates"], row["steps"], row["warmup"], row["reform_day"]) == (6, 2, 120, 60, 60)
+    assert row["speedup"] == round(row["separate_s"] / row["shared_s"], 4)
+    line = shared_lines({**row, "identical": False})[0]
+    assert "DIFFERENT runs" in line and "first 120 days" in line

@@ -127,7 +127,8 @@ def case_figures(name: str, quick: bool) -> dict[str, Any]:
 #: ``mesa_reference``: the numpy core against the plain-Mesa reference model (sim/reference) on the
 #: baseline at 5,000 residents, one process; floor: the core at least 50x faster.
 #: ``sweep``: per-run overhead of a sweep, runs per minute with 1 and 2 workers, coordinator memory.
-RATIO_CASES: tuple[str, ...] = ("mesa_reference", "sweep")
+#: ``shared_days``: a comparison of scenarios sharing their first days, with and without running them once.
+RATIO_CASES: tuple[str, ...] = ("mesa_reference", "sweep", "shared_days")
 MESA_REFERENCE_FLOOR = 50.0
 #: issue 16's target for that ratio
 MESA_REFERENCE_TARGET = 200.0
@@ -151,6 +152,13 @@ def sweep_figures(quick: bool, postgres_url: str | None = None) -> dict[str, Any
     return {"name": "sweep", **bench_sweep(quick=quick, postgres_url=postgres_url)}
 
 
+def shared_figures(quick: bool) -> dict[str, Any]:
+    """The ``shared_days`` case's figures (a bench child calls it)."""
+    from sim.bench.shared import bench_shared
+
+    return {"name": "shared_days", **bench_shared(quick=quick)}
+
+
 def case_lines(row: dict[str, Any]) -> list[str]:
     """The table's line (or lines) of a finished case: its figures against its floor."""
     if row["name"] == "mesa_reference":
@@ -166,6 +174,10 @@ def case_lines(row: dict[str, Any]) -> list[str]:
         from sim.bench.sweep import sweep_lines
 
         return sweep_lines(row)
+    if row["name"] == "shared_days":
+        from sim.bench.shared import shared_lines
+
+        return shared_lines(row)
     return _model_lines(row)
 
 
@@ -222,8 +234,9 @@ def run_bench(quick: bool = False, cases: Sequence[str] | None = None,
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out: list[dict[str, Any]] = []
     for name in wanted:
-        func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures"}.get(name, "case_figures")
-        args = {"mesa_reference": (quick,), "sweep": (quick, postgres_url)}.get(name, (name, quick))
+        func = {"mesa_reference": "reference_figures", "sweep": "sweep_figures",
+                "shared_days": "shared_figures"}.get(name, "case_figures")
+        args = {"mesa_reference": (quick,), "sweep": (quick, postgres_url), "shared_days": (quick,)}.get(name, (name, quick))
         if name in RATIO_CASES:
             row = call_in_new_process("sim.bench.cases", func, *args, env={**env, "NUMBA_NUM_THREADS": "1"},
                                       what=f"bench case {name}")

@@ -62,12 +62,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         if uncertain is None:
             comp = run_comparison(entries, args.replicates, args.seed, args.workers, progress=not args.quiet,
-                                  store=store, series_every=args.series_every)
+                                  store=store, series_every=args.series_every, share_prefix=args.share_prefix)
         else:
             from sim.experiments.uncertainty import run_uncertain
 
             unc = run_uncertain(entries, uncertain, args.replicates, args.seed, args.workers,
-                                progress=not args.quiet, store=store, series_every=args.series_every)
+                                progress=not args.quiet, store=store, series_every=args.series_every,
+                                share_prefix=args.share_prefix)
             comp = unc.comparison
     except ComparisonInterrupted as exc:
         print(f"govsim: interrupted; {exc.n_stored} finished runs were stored with label "
@@ -174,5 +175,9 @@ def add_compare_command(subparsers: Subparsers) -> None:
                         "parameter with a plausible range (govsim params), or those FILE names with their "
                         "distributions; the table gives 95%% ranges over draws and seeds, P(beats baseline), "
                         "P(best) and the parameters driving each difference")
+    c.add_argument("--no-share-prefix", dest="share_prefix", action="store_false",
+                   help="run every scenario's days before its reform date itself; by default scenarios that differ "
+                        "only in their policies run the warm-up and those days once per replicate and go on from a "
+                        "copy each (the same results, bit for bit, in less time)")
     c.add_argument("--out", default="results", metavar="DIR", help="directory for the figures (default: results)")
     c.set_defaults(func=cmd_compare)

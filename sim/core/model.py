@@ -69,7 +69,8 @@ class Model:
     >>> res.summary["resolution_rate"]                                # doctest: +SKIP
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, defer_reform: bool = False) -> None:
+        """``defer_reform``: with a reform on day 0, set the policies up at the first step, not here (branching)."""
         t0 = time.perf_counter()
         prefer_sleeping_threads()  # before the first parallel kernel starts numba's threads
         self.scenario = scenario
@@ -93,7 +94,7 @@ class Model:
             warm_up_days(self)
             self.recorder = Recorder(self, scenario.run.n_steps, scenario.run.record_every)
             self._build_schedule()
-        if self.reform_day == 0:
+        if self.reform_day == 0 and not defer_reform:
             self._start_reform()
         self.setup_s = time.perf_counter() - t0
 

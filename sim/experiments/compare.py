@@ -52,7 +52,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,9 +61,9 @@ import numpy as np
 
 from sim.config.taxonomy import COMPOUND_TYPES
 from sim.core.scenario import Scenario
-from sim.errors import InputError
 from sim.experiments.compare_json import comparison_to_json
 from sim.experiments.compare_prepare import Entry, prepare, unique_labels
+from sim.experiments.compare_runs import ComparisonRuns, check_run_args
 from sim.experiments.compare_stats import (
     CE_OUTCOMES,
     LEVEL,
@@ -75,14 +74,13 @@ from sim.experiments.compare_stats import (
     t_interval,
 )
 from sim.experiments.compare_table import MAIN_METRICS, format_table
-from sim.experiments.runner import StopSignals, check_workers, open_executor, progress_bar, run_record
-from sim.experiments.series_every import check_series_every, thin_series
+from sim.experiments.series_every import check_series_every
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from sim.store.database import ResultStore, RunRecord
+    from sim.store.database import ResultStore
 
 # The statistics live in sim.experiments.compare_stats, the text table in sim.experiments.compare_table and the
 # comparison as plain data (for JSON) in sim.experiments.compare_json.
@@ -92,6 +90,7 @@ __all__ = [
     "Comparison",
     "ComparisonInterrupted",
     "Entry",
+    "assemble",
     "compare",
     "new_comparison_id",
     "prepare",
@@ -112,54 +111,6 @@ def new_comparison_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-@dataclass
-class _RunOutput:
-    """What a worker sends back: no model, only outcomes and timings."""
-
-    index: int  # scenario position
-    replicate: int
-    seed: int
-    n_steps: int
-    summary: dict[str, float]
-    timeseries: dict[str, np.ndarray]
-    t: np.ndarray
-    started_at: datetime
-    finished_at: datetime
-    setup_s: float
-    run_s: float
-
-
-@dataclass(frozen=True)
-class _Shared:
-    """What every run of a comparison gets once per worker: the scenarios as plain data, policy modules."""
-
-    scenarios: tuple[dict[str, Any], ...]
-    #: modules defining non-built-in policies, imported first (a worker starts with the built-in ones only)
-    plugins: tuple[str, ...] = ()
-
-
-def _run_one(shared: _Shared, task: tuple[int, int, int]) -> _RunOutput:
-    """Run one (scenario index, replicate, seed); the same code path in-process and in a worker."""
-    from sim import policies
-    from sim.core.model import Model
-
-    index, replicate, seed = task
-    policies.import_modules(shared.plugins)
-    scenario = Scenario.from_dict(shared.scenarios[index])
-    model = Model(scenario, seed=seed)
-    res = model.run(progress=False)
-    return _RunOutput(index, replicate, seed, model.t, res.summary, res.timeseries, res.t, res.started_at,
-                      res.finished_at, res.setup_s, res.run_s)
-
-
-def _check_run_args(replicates: int, seed: int, workers: int | None) -> None:
-    if int(replicates) < 2:
-        raise InputError(f"replicates must be at least 2 for confidence intervals, got {replicates}")
-    if int(seed) < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed}")
-    check_workers(workers)
-
-
 def run_comparison(
     entries: Sequence[Entry],
     replicates: int = 20,
@@ -170,99 +121,48 @@ def run_comparison(
     store: ResultStore | None = None,
     comparison_id: str | None = None,
     series_every: int = 1,
+    share_prefix: bool = True,
 ) -> Comparison:
     """Run prepared entries (see :func:`prepare`); store each run in ``store`` as it finishes.
 
     ``series_every``: store every n-th recorded day of the time series (and the last), e.g. 7 for weekly
-    series: a smaller store; the comparison returned keeps every recorded day.
+    series: a smaller store; the comparison returned keeps every recorded day. ``share_prefix``: run the
+    days scenarios share before their reform date once per replicate (:mod:`sim.experiments.compare_runs`).
     """
-    _check_run_args(replicates, seed, workers)
+    check_run_args(replicates, seed, workers)
     check_series_every(series_every)
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
-    n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
+    runs = ComparisonRuns(entries, store, cid, series_every=series_every, share_prefix=share_prefix)
+    n_workers = min(int(workers or os.cpu_count() or 1), len(runs.tasks(seeds)[1]))
     t0 = time.perf_counter()
-    runs = _ComparisonRuns(entries, store, cid, series_every=series_every)
     try:
         runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
-    return runs.comparison(seeds, int(seed), time.perf_counter() - t0, n_workers)
+    return assemble(runs, seeds, int(seed), time.perf_counter() - t0, n_workers)
 
 
-class _ComparisonRuns:
-    """The runs of one comparison: run on the runner's executor, stored as they finish, then assembled.
+def assemble(runs: ComparisonRuns, seeds: list[int], root_seed: int, wall_s: float, n_workers: int) -> Comparison:
+    """The finished runs as a :class:`Comparison`, ordered by (scenario, replicate)."""
+    import pandas as pd
 
-    ``variants`` (parameter uncertainty): per entry, per replicate, the scenario that replicate runs
-    and the header stored before its TOML text; None runs each entry's own scenario in every replicate.
-    """
-
-    def __init__(self, entries: Sequence[Entry], store: ResultStore | None, cid: str,
-                 variants: Sequence[Sequence[tuple[Scenario, str]]] | None = None, *, series_every: int = 1) -> None:
-        self.entries, self.store, self.cid, self.variants = entries, store, cid, variants
-        self.series_every = int(series_every)
-        self.outputs: dict[tuple[int, int], _RunOutput] = {}
-        self.run_ids: dict[tuple[int, int], int] = {}
-        #: each scenario's provenance in the store: name, content hash, TOML text
-        self.meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries] if store else []
-
-    def run(self, seeds: Sequence[int], n_workers: int, progress: bool) -> None:
-        """Run every (scenario, replicate), storing each as it finishes (completion order)."""
-        plugins: tuple[str, ...] = ()
-        if n_workers > 1:  # workers must import the modules of policies that are not built in
-            from sim import policies
-
-            plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
-        n_rep = len(seeds)
-        if self.variants is None:  # task index: the entry
-            scenarios = tuple(e.scenario.to_dict() for e in self.entries)
-            tasks = [(i, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
-        else:  # task index: entry x replicate
-            scenarios = tuple(sc.to_dict() for row in self.variants for sc, _ in row)
-            tasks = [(i * n_rep + r, r, s) for i in range(len(self.entries)) for r, s in enumerate(seeds)]
-        bar_cm = progress_bar(len(tasks), f"compare {self.cid}", progress, terminal_only=True)
-        with (StopSignals() as stop, bar_cm as bar,
-              open_executor(_run_one, _Shared(scenarios, plugins), workers=n_workers) as executor,
-              closing(executor.run(tasks)) as results):
-            for _task, out in results:
-                if isinstance(out, Exception):
-                    raise out
-                key = (out.index if self.variants is None else out.index // n_rep, out.replicate)
-                with stop.critical():  # a Ctrl-C or SIGTERM waits for this run to be stored
-                    self.outputs[key] = out
-                    if self.store is not None:
-                        self.run_ids[key] = self.store.save_run(self._record(out, *key))  # one transaction
-                bar.update(1)
-
-    def _record(self, out: _RunOutput, i: int, r: int) -> RunRecord:
-        name, digest, text = self.meta[i]
-        if self.variants is not None:  # the drawn scenario (it reproduces the run), after its header
-            variant, header = self.variants[i][r]
-            text = header + "\n" + variant.to_toml()
-        record = run_record(out, scenario_name=name, scenario_hash=digest, scenario_text=text, seed=out.seed,
-                            n_steps=out.n_steps, label=f"compare:{self.cid}")
-        return thin_series(record, self.series_every)
-
-    def comparison(self, seeds: list[int], root_seed: int, wall_s: float, n_workers: int) -> Comparison:
-        """The finished runs as a :class:`Comparison`, ordered by (scenario, replicate)."""
-        import pandas as pd
-
-        rows, timing, series, t_of = [], [], {}, {}
-        for i, e in enumerate(self.entries):
-            outs = [self.outputs[(i, r)] for r in range(len(seeds))]
-            for out in outs:
-                rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
-                timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
-                               "run_id": self.run_ids.get((i, out.replicate)), "setup_s": out.setup_s,
-                               "run_s": out.run_s, "started_at": out.started_at, "finished_at": out.finished_at})
-            t_of[e.label] = outs[0].t
-            series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
-        return Comparison(
-            comparison_id=self.cid, labels=[e.label for e in self.entries], seeds=seeds, root_seed=root_seed,
-            runs=pd.DataFrame(rows), series=series, t=t_of,
-            files=[e.file for e in self.entries], scenarios=[e.scenario for e in self.entries],
-            timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
-        )
+    rows, timing, series, t_of = [], [], {}, {}
+    for i, e in enumerate(runs.entries):
+        outs = [runs.outputs[(i, r)] for r in range(len(seeds))]
+        for out in outs:
+            rows.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed, **out.summary})
+            timing.append({"scenario": e.label, "replicate": out.replicate, "seed": out.seed,
+                           "run_id": runs.run_ids.get((i, out.replicate)), "setup_s": out.setup_s,
+                           "run_s": out.run_s, "started_at": out.started_at, "finished_at": out.finished_at})
+        t_of[e.label] = outs[0].t
+        series[e.label] = {k: np.vstack([o.timeseries[k] for o in outs]) for k in outs[0].timeseries}
+    return Comparison(
+        comparison_id=runs.cid, labels=[e.label for e in runs.entries], seeds=seeds, root_seed=root_seed,
+        runs=pd.DataFrame(rows), series=series, t=t_of,
+        files=[e.file for e in runs.entries], scenarios=[e.scenario for e in runs.entries],
+        timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
+    )
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
@@ -285,6 +185,7 @@ def compare(
     store: ResultStore | None = None,
     overrides: Mapping[str, Any] | None = None,
     series_every: int = 1,
+    share_prefix: bool = True,
 ) -> Comparison:
     """Run every scenario ``replicates`` times with common random numbers; see the module docstring.
 
@@ -293,10 +194,12 @@ def compare(
     ``workers``: processes (default ``os.cpu_count()``; 1 runs in this process). ``store``: a
     :class:`~sim.store.database.ResultStore` to save every run in (label ``compare:<comparison_id>``).
     ``overrides``: ``{"dotted.key": value}`` set in every scenario before anything runs (as ``--set``).
-    ``series_every``: store every n-th recorded day of the series (see :func:`run_comparison`).
+    ``series_every``: store every n-th recorded day of the series, ``share_prefix``: run the days
+    scenarios share once per replicate (see :func:`run_comparison`).
     """
     entries = prepare(scenarios, steps, overrides)
-    return run_comparison(entries, replicates, seed, workers, progress, store=store, series_every=series_every)
+    return run_comparison(entries, replicates, seed, workers, progress, store=store, series_every=series_every,
+                          share_prefix=share_prefix)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,15 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.core.scenario import Scenario
-from sim.experiments.compare import (
-    Comparison,
-    ComparisonInterrupted,
-    Entry,
-    _check_run_args,
-    _ComparisonRuns,
-    new_comparison_id,
-    prepare,
-)
+from sim.experiments.compare import Comparison, ComparisonInterrupted, Entry, assemble, new_comparison_id, prepare
+from sim.experiments.compare_runs import ComparisonRuns, check_run_args
 from sim.experiments.compare_stats import replicate_seeds
 from sim.experiments.compare_table import MAIN_METRICS
 from sim.experiments.series_every import check_series_every
@@ -113,26 +106,28 @@ def prepare_draws(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
 
 def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], replicates: int = 20, seed: int = 1,
                   workers: int | None = None, progress: bool = True, *, store: ResultStore | None = None,
-                  comparison_id: str | None = None, series_every: int = 1) -> UncertainComparison:
+                  comparison_id: str | None = None, series_every: int = 1,
+                  share_prefix: bool = True) -> UncertainComparison:
     """Run prepared entries (:func:`~sim.experiments.compare.prepare`) with one draw per replicate.
 
-    ``series_every``: store every n-th recorded day of the series (see :func:`~sim.experiments.compare.run_comparison`).
+    ``series_every``, ``share_prefix``: as :func:`~sim.experiments.compare.run_comparison` (a replicate's
+    draw is the same in every scenario, so its scenarios still share their days before the reform date).
     """
-    _check_run_args(replicates, seed, workers)
+    check_run_args(replicates, seed, workers)
     check_series_every(series_every)
     values, drawn = prepare_draws(entries, uncertain, replicates, seed)
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
-    n_workers = min(int(workers or os.cpu_count() or 1), len(entries) * replicates)
-    t0 = time.perf_counter()
     variants = [[(drawn[i][r], draw_header(r, uncertain, values[r])) for r in range(int(replicates))]
                 for i in range(len(entries))]
-    runs = _ComparisonRuns(entries, store, cid, variants, series_every=series_every)
+    runs = ComparisonRuns(entries, store, cid, variants, series_every=series_every, share_prefix=share_prefix)
+    n_workers = min(int(workers or os.cpu_count() or 1), len(runs.tasks(seeds)[1]))
+    t0 = time.perf_counter()
     try:
         runs.run(seeds, n_workers, progress)
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
-    comp = runs.comparison(seeds, int(seed), time.perf_counter() - t0, n_workers)
+    comp = assemble(runs, seeds, int(seed), time.perf_counter() - t0, n_workers)
     on = {e.label: frozenset(s.name for s in e.scenario.policies) for e in entries}
     return UncertainComparison(comp, list(uncertain), values, on)
 

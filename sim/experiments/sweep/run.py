@@ -117,7 +117,8 @@ def run_context(spec: SweepSpec) -> RunContext:
     local = tuple(name for name in sorted(pols) if policies.get(name).__module__ == "__main__")
     return RunContext(key=spec.sweep_id, base=spec.base.to_dict(), outcomes=spec.outcomes,
                       dynamic=tuple(o for o in spec.outcomes if dynamic_metric(o, pols)), series=spec.timeseries,
-                      plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local)
+                      plugins=policies.defining_modules(sorted(pols - set(local))), local_policies=local,
+                      share_prefix=spec.shares_prefix)
 
 
 def sweep_executor(spec: SweepSpec, workers: int | None = None, scheduler: str | None = None, *,

@@ -263,12 +263,31 @@ class SweepSpec:
         """The seed of one run (see the module docstring)."""
         return run_seed(self.seed, experiment, replicate, self.common_random_numbers)
 
+    @property
+    def shares_prefix(self) -> bool:
+        """Whether the runs of a replicate share their days before the reform date (:mod:`sim.core.branching`).
+
+        So they do under common random numbers when every factor is a policy's parameter and there are
+        days to share (a warm-up, or a reform date after day 0): workers then run those days once per
+        replicate, and the runs are handed out replicate by replicate.
+        """
+        from sim.core.branching import shared_days
+
+        return (self.common_random_numbers and all(f.key.startswith("policies.") for f in self.factors)
+                and self.base.reform.dur_warmup + shared_days(self.base) > 0)
+
     def pairs(self, done: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()) -> Iterator[tuple[int, int]]:
-        """(experiment, replicate) pairs in order, skipping ``done`` (lazily: no list of all runs)."""
-        for e in range(self.n_experiments):
-            for r in range(self.replicates):
-                if (e, r) not in done:
-                    yield e, r
+        """(experiment, replicate) pairs in order, skipping ``done`` (lazily: no list of all runs).
+
+        Experiment by experiment; replicate by replicate when runs share days (:attr:`shares_prefix`).
+        """
+        outer, inner = (self.replicates, self.n_experiments) if self.shares_prefix else (self.n_experiments,
+                                                                                          self.replicates)
+        for a in range(outer):
+            for b in range(inner):
+                pair = (b, a) if self.shares_prefix else (a, b)
+                if pair not in done:
+                    yield pair
 
     # ---- identity ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class RunContext:
     plugins: tuple[str, ...] = ()
     #: policies defined in ``__main__`` (a notebook): they exist only in this process
     local_policies: tuple[str, ...] = ()
+    #: runs of a replicate share their days before the reform date (``SweepSpec.shares_prefix``)
+    share_prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class RunOutput:
     timeseries: dict[str, np.ndarray]
     started_at: datetime
     finished_at: datetime
-    run_s: float  # model set-up + run
+    run_s: float  # model set-up (or the shared days, or their copy) + run
     worker: str = field(default="")
 
 
@@ -80,29 +82,58 @@ def _base_scenario(ctx: RunContext) -> Any:
     return sc
 
 
+#: the shared days this worker ran last, by (prefix key, seed): at most two, at most _PREFIX_BYTES beyond the first
+_PREFIXES: dict[tuple[str, int], Any] = {}
+_PREFIX_BYTES = 512 << 20
+
+
+def _prefix(scenario: Any, seed: int) -> Any:
+    """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept for the next runs."""
+    from sim.core.branching import Prefix, prefix_key
+
+    key = (prefix_key(scenario), seed)
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        prefix = Prefix(scenario, seed)
+        while _PREFIXES and (len(_PREFIXES) >= 2 or sum(len(p.data) for p in _PREFIXES.values()) + len(prefix.data)
+                             > _PREFIX_BYTES):
+            del _PREFIXES[next(iter(_PREFIXES))]  # the oldest: runs come replicate by replicate
+        _PREFIXES[key] = prefix
+    return prefix
+
+
+def _run(ctx: RunContext, scenario: Any, seed: int) -> Any:
+    """The run's results: from the shared days of its replicate, or a model of its own."""
+    from sim.core.model import Model
+
+    if ctx.share_prefix:
+        return _prefix(scenario, seed).run(scenario)
+    model = Model(scenario, seed=seed)
+    res = model.run(progress=False)
+    # The model's policies and recorder refer back to it (reference cycles), so a discarded model
+    # would wait for a full garbage collection; dropping its state frees it at once.
+    model.__dict__.clear()
+    return res
+
+
 def execute(ctx: RunContext, task: Task) -> RunOutput:
     """Run one task; the same code in-process, in a worker process and on a Dask worker."""
-    from sim.core.model import Model
     from sim.core.scenario import apply_overrides
 
     scenario = apply_overrides(_base_scenario(ctx), task.parameters, switch_on=True)
     scenario_hash = scenario.content_hash()  # before the run, while this code is warm (0.3 ms, after a run ~1 ms)
     t0 = time.perf_counter()
-    model = Model(scenario, seed=task.seed)
-    res = model.run(progress=False)
+    res = _run(ctx, scenario, task.seed)
     run_s = time.perf_counter() - t0
     summary: dict[str, float] = {}
     for name in ctx.outcomes:
         value = res.summary.get(name)
         summary[name] = float(value) if value is not None else (0.0 if name in ctx.dynamic else math.nan)
     out = RunOutput(
-        experiment=task.experiment, replicate=task.replicate, seed=task.seed, n_steps=model.t,
+        experiment=task.experiment, replicate=task.replicate, seed=task.seed, n_steps=int(res.summary["n_steps"]),
         scenario_hash=scenario_hash, summary=summary, t=res.t,
         timeseries={k: res.timeseries[k] for k in ctx.series}, started_at=res.started_at,
         finished_at=res.finished_at, run_s=run_s, worker=f"{socket.gethostname()}:{os.getpid()}",
     )
-    # The model's policies and recorder refer back to it (reference cycles), so a discarded model
-    # would wait for a full garbage collection; dropping its state frees it at once.
-    model.__dict__.clear()
-    del model, res
+    del res
     return out
