@@ -26,6 +26,14 @@ def cluster():
         yield c
 
 
+def _zero_after_go(marker_dir: str, task: int) -> int:
+    """Task 0 finishes once a ``go`` marker is written (or after 30 s), the others at once."""
+    end = time.monotonic() + 30
+    while task == 0 and not (Path(marker_dir) / "go").exists() and time.monotonic() < end:
+        time.sleep(0.01)
+    return task * task
+
+
 @pytest.fixture(scope="module")
 def sweep_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("sweep")
@@ -130,6 +138,27 @@ def test_run_sweep_api_with_an_executor(tmp_path: Path, sweep_file: Path, cluste
         ex.close()
     assert report.complete and report.n_stored == spec.n_runs and report.compute_s > 0
     assert report.executor.startswith("Dask scheduler") and ex.max_in_flight <= ex.window
+
+
+def test_dask_executor_ticks_while_only_a_long_task_is_in_flight(tmp_path: Path, cluster) -> None:
+    """Task 1 finishes at once, task 0 once three ticks came: ticks about ``tick_s`` apart between the results."""
+    from sim.experiments.runner import TICK, DaskExecutor
+
+    ex = DaskExecutor(_zero_after_go, str(tmp_path), cluster.scheduler_address)
+    got: list[tuple[object, float]] = []
+    try:
+        for item in ex.run([0, 1], tick_s=0.2):
+            got.append((item, time.monotonic()))
+            if sum(i is TICK for i, _ in got) == 3:
+                (tmp_path / "go").touch()
+        assert TICK not in list(ex.run([0, 1]))  # no tick_s: no tick
+    finally:
+        ex.close()
+    items = [i for i, _ in got]
+    assert [i for i in items if i is not TICK] == [(1, 1), (0, 0)]
+    assert items.count(TICK) >= 3 and items[-1] is not TICK, items  # the ticks came before task 0's result
+    ticks = [t for i, t in got if i is TICK]
+    assert all(0.19 <= b - a < 2.0 for a, b in zip(ticks, ticks[1:], strict=False)), ticks
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from sim.cli.common import EXIT_FAILED, dispatch
 from sim.errors import InputError, WorkerError
 from sim.experiments.runner import (
+    TICK,
     ProcessExecutor,
     SerialExecutor,
     StopSignals,
@@ -103,6 +104,39 @@ def test_map_tasks_yields_each_failure_with_its_task() -> None:
     assert all(got[t] == (t, t**3) for t in range(8) if t != 5)
     with pytest.raises(ArithmeticError, match="five"):
         run_tasks(_power, range(8), 3, workers=1)
+
+
+def _zero_after_go(shared: None, task: tuple[str, int]) -> int:
+    """``_after_go`` with the marker directory in the task: ``(directory, n)``."""
+    return _after_go(*task)
+
+
+def test_tick_s_yields_a_tick_each_time_no_result_came_for_that_long(tmp_path: Path) -> None:
+    """Task 1 finishes at once, task 0 only once three ticks came: ticks ``tick_s`` apart between the two results,
+    in completion and in task order (task 1's result held meanwhile); none unless asked, none in this process."""
+    ex = ProcessExecutor(_zero_after_go, None, workers=2)
+    try:
+        ex.start()
+        for ordered in (False, True):
+            here = str(tmp_path / str(ordered))
+            Path(here).mkdir()
+            got: list[tuple[object, float]] = []
+            for item in ex.run([(here, 0), (here, 1)], ordered=ordered, tick_s=0.2):
+                got.append((item, time.monotonic()))
+                if sum(i is TICK for i, _ in got) == 3:
+                    Path(here, "go").touch()
+            items = [i for i, _ in got]
+            results = [((here, 1), 1), ((here, 0), 0)]  # in completion order
+            assert [i for i in items if i is not TICK] == (results[::-1] if ordered else results)
+            assert items.count(TICK) >= 3 and items[-1] is not TICK, items  # the ticks came before task 0's result
+            ticks = [t for i, t in got if i is TICK]
+            assert all(0.19 <= b - a < 2.0 for a, b in zip(ticks, ticks[1:], strict=False)), ticks
+        assert TICK not in list(ex.run([(here, 0), (here, 1)]))  # no tick_s: no tick
+    finally:
+        ex.close(cancel=True)
+    assert list(SerialExecutor(_power, 2).run([1, 2], tick_s=1e-9)) == [(1, (1, 1)), (2, (2, 4))]
+    with pytest.raises(InputError, match="tick_s must be a number of seconds > 0, got 0"):
+        next(SerialExecutor(_power, 2).run([1], tick_s=0))
 
 
 @pytest.mark.parametrize("make", [lambda: ProcessExecutor(_first_fails, None, workers=2),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -240,9 +243,6 @@ def test_runs_waiting_for_a_commit_are_stored_when_a_signal_stops_the_sweep(tmp_
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C after the 4th run, runs 2-4 waiting: the first Ctrl-C lets run 4 finish and stores 2-4 with it; a second
     one drops run 4 (in flight) but still stores 2 and 3, which had finished."""
-    import os
-    import signal
-
     def ctrl_c(k: int) -> None:
         if k == 4:
             for _ in range(signals):
@@ -290,6 +290,66 @@ def test_an_error_ending_the_loop_stores_the_runs_waiting_first(tmp_path: Path, 
     assert calls == [1, 2] and len(results_by_pair(tmp_path / "err2.db")) == 1
     assert [ln for ln in lines if "not stored" in ln] == ["govsim: 2 finished runs were not stored; running the same "
                                                           "sweep again makes them again"]
+
+
+def _wait_for_file(path: Path, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def _released_by_commits(shared: tuple[Any, str, int], task: Any) -> Any:
+    """A sweep run in a worker process, its result held back until the coordinator's commits release it.
+
+    Experiment 0 returns at once; 1 once the first commit is stored (marker ``1``), so that it arrives just after it
+    and waits; 2 is the long run: it returns once a second commit is stored (marker ``2``), or after 4 s. With a
+    ``pid``, run 2 also sends it SIGTERM once run 1 has had time to arrive.
+    """
+    ctx, marker_dir, pid = shared
+    out = sim.experiments.sweep.work.execute(ctx, task)
+    here = Path(marker_dir)
+    if task.experiment == 1:
+        _wait_for_file(here / "1", 30)
+    elif task.experiment == 2:
+        if pid:
+            _wait_for_file(here / "1", 30)
+            time.sleep(0.3)  # run 1 has arrived and waits for a commit
+            os.kill(pid, signal.SIGTERM)
+        _wait_for_file(here / "2", 4)
+    return out
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["window", "sigterm"])
+def test_runs_waiting_are_committed_while_only_a_long_run_is_in_flight(tmp_path: Path, stop: bool) -> None:
+    """A short run that waits for a commit while only a long run is in flight is committed within ``commit_every_s``
+    and a tick of the last commit (window), or within a tick of a SIGTERM (``commit_every_s`` an hour), not when the
+    long run ends: that run ends only once the short one is stored (after 4 s otherwise)."""
+    from sim.experiments.runner import ProcessExecutor
+    from sim.experiments.sweep.run import run_context, run_sweep
+
+    spec = load_sweep(write_sweep(tmp_path, steps=20, replicates=1, design={"method": "latin_hypercube",
+                                                                          "n_samples": 3}))
+    every = 3600.0 if stop else 0.5  # the tick: 0.5 s
+    ex = ProcessExecutor(_released_by_commits, (run_context(spec), str(tmp_path), os.getpid() if stop else 0),
+                         workers=2)
+    commits: list[tuple[float, int]] = []
+    stopped: list[float] = []
+
+    def committed(report: Any) -> None:
+        commits.append((time.monotonic(), report.n_stored))
+        (tmp_path / str(len(commits))).touch()  # releases run 1 after the first commit, run 2 after the second
+
+    try:
+        ex.start()
+        with ResultStore(f"sqlite:///{tmp_path / 'r.db'}") as store:
+            report = run_sweep(spec, store, executor=ex, progress=False, commit_every_s=every, on_result=committed,
+                               log=lambda msg: stopped.append(time.monotonic()) if "stopping" in msg else None)
+    finally:
+        ex.close(cancel=True)
+    assert [n for _, n in commits] == [1, 2, 3] and report.n_stored == 3  # run 1 alone, before run 2 ended
+    gap = commits[1][0] - (stopped[0] if stop else commits[0][0])
+    assert (0.0 if stop else every - 0.05) <= gap < (0.5 if stop else every + 0.5) + 1.0, gap
+    assert report.interrupted == stop and report.in_flight_at_stop == report.stored_after_stop == int(stop)
 
 
 def test_run_sweep_api_with_a_user_policy_module_on_worker_processes(tmp_path: Path,

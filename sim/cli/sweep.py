@@ -204,10 +204,11 @@ def _add_sweep(subparsers: Subparsers) -> None:
     s.add_argument("--db", help=DB_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar: a progress line a minute (batch logs)")
     s.add_argument("--commit-every", type=float, default=None, metavar="SECONDS",
-                   help="a run shorter than this that finishes within it of the last commit waits for the next "
-                        "result due (a longer run, one this long after the last commit, the end), one commit for many "
-                        "(a commit costs a few ms); a SIGKILL loses only runs not yet committed (default: 2; 0: each "
-                        "run committed as it finishes)")
+                   help="a run shorter than this that finishes within it of the last commit waits, one commit for "
+                        "many (a commit costs a few ms): it is committed once the last commit is this old, at most half "
+                        "a second later if no result comes, or within half a second of a stop signal (with --workers 1, "
+                        "once the run under way ends); a SIGKILL loses only runs not yet committed (default: 2; 0: "
+                        "each run committed as it finishes)")
     s.add_argument("--json", action="store_true", help="print one JSON object describing what was done")
     s.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size; run nothing")
     s.set_defaults(func=cmd_sweep)

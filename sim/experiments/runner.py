@@ -5,7 +5,9 @@ task needs (sent to each worker once), each task is small. Workers return result
 worker that outlives a killed coordinator cannot write twice. ``run(tasks)`` consumes the tasks lazily, keeps at
 most ``window`` in flight and yields ``(task, result or exception)`` in completion order (``ordered=True``: task
 order), so the coordinator's memory does not grow with the number of tasks and results never depend on the number of
-workers (each task carries its own seed).
+workers (each task carries its own seed). ``run(tasks, tick_s=s)`` also yields :data:`TICK` each time ``s`` seconds
+pass without a result, so that a coordinator waiting for long tasks can do its own work meanwhile (store what
+finished, act on a stop signal); in this process a task holds the coordinator anyway, so there is no tick.
 
 * :class:`SerialExecutor` — in this process (one worker).
 * :class:`ProcessExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver`` where available)
@@ -24,7 +26,7 @@ only its own results.
 :func:`open_executor`, :func:`map_tasks` and :func:`run_tasks` are the short ways to use them;
 :func:`call_in_new_process` runs one function in a fresh interpreter (benchmarks measure a process of their own).
 :class:`StopSignals` is how a coordinator that stores results as they arrive stops on SIGINT or SIGTERM without
-cutting a commit in half; :func:`run_record` turns any run's outcome into the store's row.
+cutting a commit in half; :func:`run_record` turns any run's outcome into the store's row (both re-exported here).
 """
 
 from __future__ import annotations
@@ -37,26 +39,23 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import closing, contextmanager
-from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from sim.errors import ClusterError, InputError, WorkerError
+from sim.experiments.records import RunOutcome, run_record
 from sim.experiments.signals import StopSignals
 
-if TYPE_CHECKING:
-    from sim.store.database import RunRecord
-
 __all__ = [
-    "DaskExecutor", "Executor", "ProcessExecutor", "RunOutcome", "SerialExecutor", "StopSignals", "Work",
+    "TICK", "DaskExecutor", "Executor", "ProcessExecutor", "RunOutcome", "SerialExecutor", "StopSignals", "Work",
     "call_in_new_process", "check_workers", "gather", "in_this_process", "make_executor", "map_tasks",
     "open_executor", "progress_bar", "run_record", "run_tasks",
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
+_POLL_S = 0.05  # seconds between looks at Dask's finished tasks while a tick is due (Dask's own wait polls too)
 #: Modules every worker process imports before its first task (the fork server preloads them).
 PRELOAD: tuple[str, ...] = ("sim.experiments.runner", "sim.core.model")
 
@@ -64,44 +63,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 #: ``fn(shared, task) -> result``: the work an executor does, a module-level function (it is pickled by name).
 Work = Callable[[Any, Any], Any]
-
-
-class RunOutcome(Protocol):
-    """What any finished run offers the store: :class:`sim.core.results.Results`, a sweep's ``RunOutput``..."""
-
-    @property
-    def summary(self) -> Mapping[str, float]:
-        """Metric -> value."""
-
-    @property
-    def timeseries(self) -> Mapping[str, np.ndarray]:
-        """Metric -> recorded values."""
-
-    @property
-    def t(self) -> np.ndarray:
-        """Recorded steps."""
-
-    @property
-    def started_at(self) -> datetime:
-        """When the run started (UTC)."""
-
-    @property
-    def finished_at(self) -> datetime:
-        """When the run finished (UTC)."""
-
-
-def run_record(outcome: RunOutcome, *, scenario_name: str, scenario_hash: str, scenario_text: str, seed: int,
-               n_steps: int, label: str = "") -> RunRecord:
-    """The store's row of one run: its outcome, the scenario's provenance and this package's version."""
-    from sim.config.version import __version__
-    from sim.store.database import RunRecord
-
-    return RunRecord(
-        scenario_name=scenario_name, scenario_hash=scenario_hash, scenario_text=scenario_text, seed=seed,
-        n_steps=n_steps, package_version=__version__, started_at=outcome.started_at,
-        finished_at=outcome.finished_at, summary=outcome.summary, timeseries=outcome.timeseries, t=outcome.t,
-        label=label,
-    )
+#: What ``run(tasks, tick_s=...)`` yields in place of a ``(task, result)`` when ``tick_s`` seconds passed without a
+#: result; test it with ``is``.
+TICK: Final[tuple[Any, Any]] = (object(), None)
 
 
 class Executor(Protocol):
@@ -110,25 +74,39 @@ class Executor(Protocol):
     name: str
     workers: int
 
-    def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
-        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
+    def run(self, tasks: Iterable[Any], ordered: bool = False, *,
+            tick_s: float | None = None) -> Generator[tuple[Any, Any], None, None]:
+        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order).
+
+        With ``tick_s``, also :data:`TICK` each time ``tick_s`` seconds pass without a result (not in this process).
+        """
 
     def close(self, cancel: bool = False) -> None:
         """Release the workers; with ``cancel`` at once, dropping what is queued or running."""
 
 
 class _Runs:
-    """``run`` on top of ``_results``, which yields ``(submission index, task, result)`` as they finish."""
+    """``run`` on top of ``_results``: ``(submission index, task, result)`` as they finish, None for a tick."""
 
-    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
+    def _results(self, tasks: Iterable[Any], tick_s: float | None) -> Generator[tuple[int, Any, Any] | None, None, None]:
         raise NotImplementedError
 
-    def run(self, tasks: Iterable[Any], ordered: bool = False) -> Generator[tuple[Any, Any], None, None]:
-        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order)."""
+    def run(self, tasks: Iterable[Any], ordered: bool = False, *,
+            tick_s: float | None = None) -> Generator[tuple[Any, Any], None, None]:
+        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order).
+
+        With ``tick_s`` (seconds > 0), also :data:`TICK` each time ``tick_s`` seconds pass without a result.
+        """
+        if tick_s is not None and not (isinstance(tick_s, (int, float)) and 0 < tick_s < float("inf")):
+            raise InputError(f"tick_s must be a number of seconds > 0, got {tick_s!r}")
         held: dict[int, tuple[Any, Any]] = {}
         nxt = 0
-        with closing(self._results(tasks)) as results:  # abandoned: its tasks in flight are cancelled
-            for seq, task, out in results:
+        with closing(self._results(tasks, tick_s)) as results:  # abandoned: its tasks in flight are cancelled
+            for entry in results:
+                if entry is None:
+                    yield TICK
+                    continue
+                seq, task, out = entry
                 if not ordered:
                     yield task, out
                     continue
@@ -148,8 +126,8 @@ class SerialExecutor(_Runs):
         self.fn = fn
         self.shared = shared
 
-    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
-        for seq, task in enumerate(tasks):
+    def _results(self, tasks: Iterable[Any], tick_s: float | None) -> Generator[tuple[int, Any, Any], None, None]:
+        for seq, task in enumerate(tasks):  # no tick: each task holds this process until it ends
             try:
                 out = self.fn(self.shared, task)
             except Exception as exc:  # any failure of the work is the task's result, for the coordinator
@@ -247,7 +225,7 @@ class ProcessExecutor(_Runs):
         """Start the worker processes now (they start with the first task otherwise)."""
         wait([self._pool.submit(_ready) for _ in range(self.workers)])
 
-    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
+    def _results(self, tasks: Iterable[Any], tick_s: float | None) -> Generator[tuple[int, Any, Any] | None, None, None]:
         from concurrent.futures.process import BrokenProcessPool
 
         it = enumerate(tasks)
@@ -273,7 +251,10 @@ class ProcessExecutor(_Runs):
         try:
             fill()
             while inflight:
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(inflight), timeout=tick_s, return_when=FIRST_COMPLETED)
+                if not done:  # tick_s seconds and no result
+                    yield None
+                    continue
                 victims: list[tuple[int, Any, int]] = []
                 for fut in sorted(done, key=lambda f: inflight[f][0]):
                     seq, task, tries = inflight.pop(fut)
@@ -358,7 +339,7 @@ class DaskExecutor(_Runs):
         #: the futures in flight of each run under way, only for ``close(cancel=True)``
         self._runs: list[dict[Any, Any]] = []
 
-    def _results(self, tasks: Iterable[Any]) -> Generator[tuple[int, Any, Any], None, None]:
+    def _results(self, tasks: Iterable[Any], tick_s: float | None) -> Generator[tuple[int, Any, Any] | None, None, None]:
         from distributed import as_completed
 
         it = enumerate(tasks)
@@ -376,7 +357,11 @@ class DaskExecutor(_Runs):
             for seq, task in islice(it, self.window):
                 submit(seq, task)
             self.max_in_flight = max(self.max_in_flight, len(inflight))
-            for fut in ac:
+            while not ac.is_empty():
+                if tick_s is not None and not _ready_within(ac, tick_s):
+                    yield None
+                    continue
+                fut = next(ac)
                 _, seq, task = inflight.pop(fut.key)
                 try:
                     out = fut.result()
@@ -406,6 +391,20 @@ class DaskExecutor(_Runs):
                     self._cancel(inflight)
         finally:
             self.client.close()
+
+
+def _ready_within(ac: Any, seconds: float) -> bool:
+    """Whether Dask's ``as_completed`` ``ac`` has a finished task within ``seconds``.
+
+    Polled: its ``timeout`` bounds the whole iteration from its creation, not one wait.
+    """
+    end = time.monotonic() + seconds
+    while not ac.has_ready():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(_POLL_S, left))
+    return True
 
 
 # ------------------------------------------------------------------ the short ways

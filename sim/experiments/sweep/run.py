@@ -5,15 +5,19 @@ starts. Each finished run is then stored with its link ``(experiment, replicate)
 store's unique constraint on ``(experiment, replicate)`` makes saving idempotent. A result is
 committed, with any runs waiting, when it arrives if its run took ``commit_every_s`` (default
 :data:`STORE_EVERY_S`, 2 s) or longer, if the last commit is that old, once a stop signal came, or
-at :data:`_STORE_BATCH` runs waiting; otherwise (a short run soon after a commit) it waits for such
-a result, or for the loop's end, an error ending the loop, or a signal's next result. A commit has
-a fixed cost (3-15 ms on SQLite and on a local PostgreSQL right after a run, when the store's code
-and the server run cold), so short runs committed together cost the sweep well under 1% of its
-time. The price: a run waits for the next result, which may be a long one; a SIGKILL (or the
-SIGKILL that follows a scheduler's SIGTERM while long runs are in flight) loses the short runs not
-yet committed, which a rerun makes again. Running the same sweep file again (same content -> same
-sweep id) reads the finished pairs and runs only the missing ones, whether the last attempt ended
-normally, by Ctrl-C, by SIGTERM or by SIGKILL.
+at :data:`_STORE_BATCH` runs waiting; otherwise (a short run soon after a commit) it waits. The
+runs waiting are also committed when the executor has had no result for a tick (``commit_every_s``
+within :data:`_TICK_S`, 0.05-0.5 s) and the last commit is ``commit_every_s`` old or a stop signal
+came, and at the loop's end or an error ending it. So with worker processes or Dask a run waits at
+most ``commit_every_s`` and a tick after it finished, however long the runs still in flight; in
+this process (one worker) the run under way holds the coordinator, and a short run waits for it to
+end. A commit has a fixed cost (3-15 ms on SQLite and on a local PostgreSQL right after a run, when
+the store's code and the server run cold), so short runs committed together cost the sweep well
+under 1% of its time. The price: a SIGKILL loses the short runs not yet committed (with workers,
+at most those of the last ``commit_every_s`` and a tick; after a scheduler's SIGTERM, none once a
+tick has passed), which a rerun makes again. Running the same sweep file again (same
+content -> same sweep id) reads the finished pairs and runs only the missing ones, whether the last
+attempt ended normally, by Ctrl-C, by SIGTERM or by SIGKILL.
 
 Memory. Tasks are generated lazily from the design and at most ``window`` are in flight; results
 are written (at most :data:`_STORE_BATCH` waiting) and dropped, so the coordinator's memory does not
@@ -29,10 +33,11 @@ it elsewhere first), is recorded in the store's ``sweep_failures`` with its erro
 goes on; the report lists the failures. Running the same sweep again retries them.
 
 Signals. The first SIGINT (Ctrl-C) or SIGTERM (batch schedulers) stops the sweep gracefully
-(:class:`~sim.experiments.runner.StopSignals`): no new run is handed out, the runs in flight (at
-most the executor's window, twice the workers) finish and are stored, then it returns with the
-report marked interrupted. A second signal drops the runs still in flight at once (a result
-being stored is committed first). Finished runs always stay.
+(:class:`~sim.experiments.runner.StopSignals`): no new run is handed out, the runs waiting are
+committed (at the next result or tick), the runs in flight (at most the executor's window, twice
+the workers) finish and are stored, then it returns with the report marked interrupted. A second
+signal drops the runs still in flight at once (a result being stored is committed first). Finished
+runs always stay.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from typing import Any, TextIO
 from sim.core.scenario import dump_toml
 from sim.errors import InputError, StoreError, WorkerError
 from sim.experiments import runner
-from sim.experiments.runner import Executor, StopSignals, progress_bar, run_record
+from sim.experiments.runner import TICK, Executor, StopSignals, progress_bar, run_record
 from sim.experiments.sweep import work
 from sim.experiments.sweep.spec import SweepSpec, dynamic_metric
 from sim.experiments.sweep.work import RunContext, RunOutput, Task
@@ -64,6 +69,9 @@ _GC_EVERY = 250  # stored results between full garbage collections in the coordi
 STORE_EVERY_S = 2.0
 #: finished runs stored together at most
 _STORE_BATCH = 64
+#: bounds of the executor's tick (``commit_every_s`` within them): how often a loop with no result looks at the runs
+#: waiting, to store them once due
+_TICK_S = (0.05, 0.5)
 
 
 @dataclass
@@ -251,13 +259,9 @@ class _Loop:
         try:
             with StopSignals(graceful=True, on_stop=self._on_stop) as stop:
                 try:
-                    with closing(executor.run(self._tasks(done, stop))) as results:
-                        for task, out in results:
-                            self.received += 1
-                            if isinstance(out, Exception):
-                                self._failed(task, out, stop)
-                            else:
-                                self._received(task, out, stop, self.received)
+                    with closing(executor.run(self._tasks(done, stop), tick_s=self._tick_s())) as results:
+                        for item in results:
+                            self._take(item, stop)
                 except KeyboardInterrupt:
                     report.interrupted = True
                 except BaseException:  # an executor's, the store's or a callback's error: store what finished first
@@ -274,6 +278,24 @@ class _Loop:
             report.worker_restarts = getattr(executor, "restarts", 0) - restarts0
             self.bar.close()
         return not report.interrupted
+
+    def _tick_s(self) -> float | None:
+        """The executor's tick: ``commit_every_s`` within :data:`_TICK_S`; none if each run is committed at once."""
+        lo, hi = _TICK_S
+        return min(max(self.commit_every_s, lo), hi) if self.commit_every_s > 0 else None
+
+    def _take(self, item: tuple[Any, Any], stop: StopSignals) -> None:
+        """One item from the executor: a run's result or failure, or a tick (nothing finished for a while)."""
+        if item is TICK:
+            if self.pending and self._due(stop):
+                self._store(stop)  # the runs waiting, due while only longer runs are in flight (or a signal came)
+            return
+        task, out = item
+        self.received += 1
+        if isinstance(out, Exception):
+            self._failed(task, out, stop)
+        else:
+            self._received(task, out, stop, self.received)
 
     def _failed(self, task: Task, exc: Exception, stop: StopSignals) -> None:
         """Record the failed run in the store with its error, and report it; the sweep goes on."""
@@ -299,7 +321,7 @@ class _Loop:
             self._store(stop)
 
     def _due(self, stop: StopSignals) -> bool:
-        """Whether a result arriving now commits the runs waiting: a stop signal came, or the last commit is old."""
+        """Whether a result or a tick now commits the runs waiting: a stop signal came, or the last commit is old."""
         return stop.stopping or time.perf_counter() - self.t_commit >= self.commit_every_s
 
     def _store_before_failing(self, stop: StopSignals) -> None:
