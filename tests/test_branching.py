@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,12 +13,13 @@ from sim.config.paths import SCENARIO_DIR
 from sim.core import branching
 from sim.core.branching import Prefix, prefix_key, restore, shared_days, snapshot
 from sim.core.model import Model
+from sim.core.phases import Policy
 from sim.core.results import Results
 from sim.core.scenario import Scenario, load_scenario
 from sim.errors import InputError
 from sim.experiments.compare import compare
 from sim.experiments.compare_prepare import prepare
-from sim.experiments.compare_runs import ComparisonRuns, groups
+from sim.experiments.compare_runs import ComparisonRuns, groups, split
 from sim.experiments.sweep.spec import SweepSpec, load_sweep
 
 #: the case scenarios that differ from the baseline in their policies only (sanya_jiyang_1plusN changes the world)
@@ -206,3 +208,177 @@ def test_a_sweep_sharing_days_stores_the_runs_of_one_that_does_not(tmp_path: Pat
     cols = [c for c in frames[False].columns if c != "run_id"]
     assert frames[True][cols].reset_index(drop=True).equals(frames[False][cols].reset_index(drop=True))
     assert frames[True]["resolution_rate"].nunique() > 3  # the levers do act
+
+
+# ---- from the review: what could make a branch differ, and the costs of sharing -------------------------
+def _arrays(obj: object, path: str, seen: set[int], out: dict[str, np.ndarray]) -> None:
+    """Every array reachable from ``obj`` through dicts, lists, tuples and govsim objects, by its first path."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        if obj.nbytes:
+            out[path] = obj
+        return
+    if isinstance(obj, dict):
+        items: Any = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif type(obj).__module__.startswith("sim.") and hasattr(obj, "__dict__"):
+        items = vars(obj).items()
+    else:
+        return
+    for k, v in items:
+        _arrays(v, f"{path}.{k}", seen, out)
+
+
+def _shared_pairs(model: Model) -> set[tuple[str, str]]:
+    """The paths of every pair of the model's arrays that share memory."""
+    arrays: dict[str, np.ndarray] = {}
+    _arrays(model, "model", set(), arrays)
+    names = sorted(arrays)
+    return {(a, b) for i, a in enumerate(names) for b in names[i + 1:] if np.shares_memory(arrays[a], arrays[b])}
+
+
+@pytest.mark.parametrize("start_day", [10, 0])
+def test_a_restored_model_has_the_same_arrays_sharing_memory_and_none_with_the_original(start_day: int) -> None:
+    """Every pair of arrays that share memory in a model (before and after its reform) shares it in its copy."""
+    model = Model(_scenarios(start_day, ("combined_reforms.toml",))[0], seed=6)
+    for _ in range(15):  # past the reform: the policies' arrays too
+        model.step()
+    pairs = _shared_pairs(model)
+    assert ("model.recorder._table", "model.recorder.data.resolved") in pairs  # the walk finds views
+    copy = restore(snapshot(model))
+    assert _shared_pairs(copy) == pairs
+    for name, value in vars(copy.residents).items():
+        if isinstance(value, np.ndarray) and value.nbytes:
+            assert not np.shares_memory(value, vars(model.residents)[name]), name
+
+
+def test_views_of_an_f_ordered_or_foreign_base_stay_views_and_a_strided_base_is_refused() -> None:
+    f = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    foreign = np.frombuffer(bytearray(np.arange(6, dtype=np.int64).tobytes()), dtype=np.int64)  # base: a bytearray
+    holder = {"f": f, "f_col": f[:, 1], "foreign": foreign, "foreign_tail": foreign[2:]}
+    copy: Any = restore(snapshot(holder))  # type: ignore[arg-type]
+    copy["f"][0, 1] = -1.0
+    copy["foreign"][3] = -7
+    assert copy["f_col"][0] == -1.0 and copy["foreign_tail"][1] == -7
+    assert f[0, 1] == 1.0 and foreign[3] == 3
+    strided = np.ndarray((5,), float, buffer=bytearray(80), strides=(16,))  # the topmost array, every other double
+    with pytest.raises(TypeError, match="not contiguous"):
+        snapshot({"base": strided, "view": strided[1:]})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("more", [{"run.record_every": 7}, {"reform.dur_warmup": 0}, {"run.n_steps": 20}])
+def test_branches_with_a_coarser_record_no_warm_up_or_a_short_run(more: dict[str, object]) -> None:
+    scenarios = _scenarios(30, SHARING[:3], **more)
+    prefix = Prefix(scenarios[0], seed=8)
+    for sc in scenarios:
+        _assert_same(prefix.run(sc), Model(sc, seed=8).run(progress=False))
+
+
+class _Remembers(Policy):
+    """A plugin policy whose own ``__init__`` reads the model: built before the warm-up, it sees another state."""
+
+    name = "remembers_trust"
+
+    def __init__(self, params: Any, model: Model) -> None:
+        super().__init__(params, model)
+        self.trust0 = float(model.residents.trust.mean())
+
+    def setup(self, model: Model) -> None:
+        model.p_prevent[:] = 0.5 * self.trust0
+
+
+def test_a_policy_with_its_own_init_shares_no_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import policies
+
+    monkeypatch.setitem(policies._REGISTRY, _Remembers.name, _Remembers)
+    base = _scenarios(30)[0]
+    odd = Scenario.from_dict({**base.to_dict(), "policies": {"remembers_trust": {}}})
+    assert prefix_key(odd) is None and prefix_key(base) is not None
+    assert groups([base, odd, base]) == [(0, 2), (1,)]
+    with pytest.raises(InputError, match="__init__ of its own"):
+        Prefix(base, seed=1).branch(odd)
+    # what sharing would have got wrong: the policy built on the reform date sees the warmed-up residents
+    fresh = Model(odd, seed=1)
+    branched = Prefix(base, seed=1).branch(base)
+    first = fresh._waiting[0]
+    assert isinstance(first, _Remembers)
+    assert _Remembers(odd.policies[0].params, branched).trust0 != first.trust0
+
+
+def test_the_prefix_model_is_freed_once_its_snapshot_is_taken() -> None:
+    import gc
+    import weakref
+
+    made: list[weakref.ref[Model]] = []
+    real = branching.snapshot
+
+    def keep(model: Model) -> memoryview:
+        made.append(weakref.ref(model))
+        return real(model)
+
+    gc.disable()
+    try:
+        mp = pytest.MonkeyPatch()
+        mp.setattr(branching, "snapshot", keep)
+        prefix = Prefix(_scenarios(30)[0], seed=1)
+        mp.undo()
+        assert made and made[0]() is None  # freed by reference counting, no collection needed
+        assert prefix.days == 30
+    finally:
+        gc.enable()
+
+
+def test_more_workers_than_groups_cuts_the_groups() -> None:
+    """Six scenarios sharing days, 2 replicates: 2 tasks on 2 workers, but 8 on 8 (no worker idle)."""
+    entries = prepare([SCENARIO_DIR / f for f in SHARING], None, {**SMALL, "reform.start_day": 30})
+    runs = ComparisonRuns(entries, None, "x")
+    assert [len(t[0]) for t in runs.tasks([1, 2], workers=2)[1]] == [6, 6]
+    cut = runs.tasks([1, 2], workers=8)[1]
+    assert len(cut) == 8 and sorted(i for t in cut if t[1] == 0 for i in t[0]) == list(range(6))
+    assert split([(0, 1, 2, 3, 4)], 2) == [(0, 1), (2, 3, 4)]
+    assert split([(0,), (1, 2)], 8) == [(0,), (1,), (2,)]
+    alone = ComparisonRuns(entries, None, "x", share_prefix=False).tasks([1, 2], workers=8)[1]
+    assert [(t[0][0], t[1]) for t in alone] == [(i, r) for i in range(6) for r in range(2)]  # entry by entry, as before
+
+
+def test_worker_threads_build_a_replicates_days_once() -> None:
+    """A Dask worker's threads asking for the same shared days at once: one builds them, the others reuse them."""
+    import threading
+
+    from sim.core.branching import prefix_key as key_of
+    from sim.experiments.sweep import work
+
+    sc = _scenarios(30)[1]
+    work.forget_prefixes()
+    got: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def ask() -> None:
+        barrier.wait()
+        got.append(work._prefix(str(key_of(sc)), sc, 9))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(p is got[0] for p in got)
+    work.forget_prefixes()
+
+
+def test_a_sweep_sharing_days_on_two_worker_processes_stores_the_same_runs(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim.experiments.sweep.run import run_sweep
+    from sim.store.database import ResultStore
+
+    spec = _share_spec(tmp_path)
+    frames = {}
+    for workers, share in ((2, True), (1, False)):
+        monkeypatch.setattr(SweepSpec, "shares_prefix", share)
+        with ResultStore(f"sqlite:///{tmp_path / f'{workers}.db'}") as store:
+            assert run_sweep(spec, store, workers=workers, progress=False, log=lambda m: None).complete
+            frames[workers] = store.sweep_frame(spec.sweep_id).drop(columns="run_id").reset_index(drop=True)
+    assert frames[2].equals(frames[1])

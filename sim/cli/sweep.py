@@ -186,7 +186,10 @@ def _add_sweep(subparsers: Subparsers) -> None:
         description="Run every experiment of a sweep file (uncertainties x levers by a full factorial, Latin "
                     "hypercube, Sobol or Morris design) R times, storing the runs as they finish. Running the same "
                     "file again resumes: only missing (experiment, replicate) runs are run. Seeds derive from the "
-                    "file's root seed, so results do not depend on workers or order. Ctrl-C (or SIGTERM) hands out "
+                    "file's root seed, so results do not depend on workers or order. With common_random_numbers and only "
+                    "policy parameters as factors, the days before the reform date are run once per replicate and "
+                    "each experiment goes on from a copy (the same results; runs are handed out replicate by "
+                    "replicate). Ctrl-C (or SIGTERM) hands out "
                     "no new run, finishes and stores the runs in flight, and exits 130; a second Ctrl-C drops them. "
                     "Exit 1 if some runs failed (recorded with their errors; the rest of the sweep ran); exit 2 if "
                     "another coordinator is running the sweep (nothing run) or the database fails for good.")

@@ -38,11 +38,19 @@ if TYPE_CHECKING:
 __all__ = ["Prefix", "prefix_key", "restore", "shared_days", "snapshot"]
 
 
-def prefix_key(scenario: Scenario) -> str:
-    """Equal for scenarios whose runs share their days before the reform date under one seed.
+def prefix_key(scenario: Scenario) -> str | None:
+    """Equal for scenarios whose runs share their days before the reform date under one seed; None: shares none.
 
-    The content hash of the scenario without its name, description and policies (on or off).
+    The content hash of the scenario without its name, description and policies (on or off). A
+    scenario with a policy whose class has an ``__init__`` of its own shares nothing: a fresh model
+    builds its policies before the warm-up, a branch on the reform date, and such an ``__init__`` could
+    read the model's state (the built-in policies have none; :class:`~sim.core.phases.Policy` says so).
     """
+    from sim.core.phases import Policy
+    from sim.policies import get
+
+    if any(get(spec.name).__init__ is not Policy.__init__ for spec in scenario.policies):
+        return None
     bare = dataclasses.replace(scenario, name="prefix", description="", policies=(), policies_off=())
     return bare.content_hash()
 
@@ -53,33 +61,40 @@ def shared_days(scenario: Scenario) -> int:
 
 
 def _view(root: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A view of ``root`` as the pickled one was of its base (:class:`_Pickler`)."""
-    return np.ndarray(shape, dtype, buffer=root, offset=offset, strides=strides)
+    """A view of ``root`` as the pickled one was of its base (:class:`_Pickler`); an F-ordered base through its transpose."""
+    buffer = root if root.flags.c_contiguous else root.T  # the same memory, from the same first byte
+    return np.ndarray(shape, dtype, buffer=buffer, offset=offset, strides=strides)
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles a view of a C-contiguous array as a view of it: the base once, every view pointing into it."""
+    """Pickles a view as a view of its topmost ndarray base: the base once (a copy), every view pointing into it.
+
+    The base may own its memory or not (numba's arrays hold theirs in a ``MemInfo``): it is pickled as
+    an array, in its own order. A view of a base that is not contiguous cannot be rebuilt: ``TypeError``.
+    """
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is not np.ndarray or not isinstance(obj.base, np.ndarray):
+        if not isinstance(obj, np.ndarray) or not isinstance(obj.base, np.ndarray):
             return NotImplemented
+        if type(obj) is not np.ndarray:
+            raise TypeError(f"cannot snapshot a view of type {type(obj).__name__}")
         root = obj.base
         while isinstance(root.base, np.ndarray):
             root = root.base
-        if type(root) is not np.ndarray or root.base is not None or not root.flags.c_contiguous:
-            return NotImplemented  # a view of foreign memory: copied on its own, as pickle does
+        if type(root) is not np.ndarray or not (root.flags.c_contiguous or root.flags.f_contiguous):
+            raise TypeError(f"cannot snapshot a view of a {type(root).__name__} that is not contiguous")
         offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
         return _view, (root, offset, obj.shape, obj.strides, obj.dtype)
 
 
-def snapshot(model: Model) -> bytes:
+def snapshot(model: Model) -> memoryview:
     """The model's whole state as bytes (:func:`restore` makes an independent copy of it)."""
     buf = io.BytesIO()
     _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
-    return buf.getvalue()
+    return buf.getbuffer()  # the buffer's own bytes, not a second copy
 
 
-def restore(data: bytes) -> Model:
+def restore(data: bytes | memoryview) -> Model:
     """A model from :func:`snapshot`'s bytes: the state it was in, sharing nothing with it."""
     model: Model = pickle.loads(data)  # noqa: S301 - bytes this process made with snapshot()
     return model
@@ -96,8 +111,10 @@ class Prefix:
         model = Model(bare, seed=seed, defer_reform=True)
         for _ in range(shared_days(scenario)):
             model.step()
-        self.key, self.seed, self.days = prefix_key(scenario), int(seed), model.t
+        self.key: str | None = prefix_key(dataclasses.replace(scenario, policies=(), policies_off=()))
+        self.seed, self.days = int(seed), model.t
         self.data = snapshot(model)
+        model.__dict__.clear()  # reference cycles (recorder, handlers): freed now, not at the next full collection
         #: seconds the shared days took (construction and warm-up included) and the snapshot
         self.shared_s = time.perf_counter() - t0
 
@@ -107,7 +124,8 @@ class Prefix:
         from sim.policies import get
 
         if prefix_key(scenario) != self.key or shared_days(scenario) != self.days:
-            raise InputError(f"scenario {scenario.name!r} does not share this prefix: it differs in more than its policies")
+            raise InputError(f"scenario {scenario.name!r} does not share this prefix: it differs in more than its "
+                             "policies, or a policy of its has an __init__ of its own")
         model = restore(self.data)
         model.scenario = scenario
         model._waiting = [get(spec.name)(spec.params, model) for spec in scenario.policies]

@@ -43,7 +43,8 @@ class Policy:
 
     Hooks receive the model, which owns all state; they act on its arrays with vectorised
     numpy and draw random numbers only from ``self.rng`` (a stream of their own, so adding a
-    policy never shifts the draws of the core or of other policies).
+    policy never shifts the draws of the core or of other policies). A policy class with an
+    ``__init__`` of its own makes its scenario's runs share no days with others (:mod:`sim.core.branching`).
     """
 
     name: ClassVar[str] = ""

@@ -134,10 +134,11 @@ def run_comparison(
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
     runs = ComparisonRuns(entries, store, cid, series_every=series_every, share_prefix=share_prefix)
-    n_workers = min(int(workers or os.cpu_count() or 1), len(runs.tasks(seeds)[1]))
+    want = int(workers or os.cpu_count() or 1)
+    n_workers = min(want, len(runs.tasks(seeds, want)[1]))
     t0 = time.perf_counter()
     try:
-        runs.run(seeds, n_workers, progress)
+        runs.run(seeds, n_workers, progress, workers=want)
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
     return assemble(runs, seeds, int(seed), time.perf_counter() - t0, n_workers)

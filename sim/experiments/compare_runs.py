@@ -83,7 +83,7 @@ def _run_task(shared: _Shared, task: Task) -> list[RunOutput]:
 def groups(scenarios: Sequence[Scenario], share_prefix: bool = True) -> list[tuple[int, ...]]:
     """The positions of ``scenarios`` run together: those sharing their first days (:func:`~sim.core.branching.prefix_key`).
 
-    A scenario with no day to share (no warm-up and a reform on day 0) runs alone.
+    A scenario with no day to share (no warm-up and a reform on day 0), or no key, runs alone.
     """
     from sim.core.branching import prefix_key, shared_days
 
@@ -91,9 +91,24 @@ def groups(scenarios: Sequence[Scenario], share_prefix: bool = True) -> list[tup
         return [(i,) for i in range(len(scenarios))]
     by_key: dict[str, list[int]] = {}
     for i, sc in enumerate(scenarios):
-        key = prefix_key(sc) if sc.reform.dur_warmup + shared_days(sc) > 0 else f"alone {i}"
-        by_key.setdefault(key, []).append(i)
+        key = prefix_key(sc) if sc.reform.dur_warmup + shared_days(sc) > 0 else None
+        by_key.setdefault(key if key is not None else f"alone {i}", []).append(i)
     return [tuple(ix) for ix in by_key.values()]
+
+
+def split(together: list[tuple[int, ...]], n_tasks: int) -> list[tuple[int, ...]]:
+    """``together`` cut into more, smaller groups (in order) until there are ``n_tasks`` if the groups allow.
+
+    Each group is cut into at most ``ceil(n_tasks / len(together))`` near-equal parts: with more workers
+    than groups, the shared days are run more than once so that every worker has a task.
+    """
+    k = -(-n_tasks // max(1, len(together)))
+    out: list[tuple[int, ...]] = []
+    for g in together:
+        parts = min(len(g), k)
+        cuts = [len(g) * j // parts for j in range(parts + 1)]
+        out += [g[cuts[j]:cuts[j + 1]] for j in range(parts)]
+    return out
 
 
 def check_run_args(replicates: int, seed: int, workers: int | None) -> None:
@@ -120,39 +135,53 @@ class ComparisonRuns:
         self.series_every = int(series_every)
         self.share_prefix = bool(share_prefix)
         self.outputs: dict[tuple[int, int], RunOutput] = {}
-        self._tasks: tuple[tuple[int, ...], tuple[tuple[Scenario, ...], list[Task]]] | None = None
+        self._tasks: tuple[tuple[int, ...], tuple[tuple[Scenario, ...], list[Task]]] | None = None  # by (seeds, workers)
         self.run_ids: dict[tuple[int, int], int] = {}
         #: each scenario's provenance in the store: name, content hash, TOML text
         self.meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries] if store else []
 
-    def tasks(self, seeds: Sequence[int]) -> tuple[tuple[Scenario, ...], list[Task]]:
-        """The scenarios (by index) and the tasks: per replicate, each group of scenarios sharing their first days."""
-        if self._tasks is None or self._tasks[0] != tuple(seeds):
-            self._tasks = (tuple(seeds), self._make_tasks(seeds))
+    def tasks(self, seeds: Sequence[int], workers: int = 1) -> tuple[tuple[Scenario, ...], list[Task]]:
+        """The scenarios (by index) and the tasks: per replicate, the groups of scenarios sharing their first days.
+
+        Groups are cut smaller where there would be fewer tasks than ``workers`` (:func:`split`).
+        Without ``share_prefix`` each scenario's replicates in turn, one run a task.
+        """
+        if self._tasks is None or self._tasks[0] != (*seeds, workers):
+            self._tasks = ((*seeds, workers), self._make_tasks(seeds, workers))
         return self._tasks[1]
 
-    def _make_tasks(self, seeds: Sequence[int]) -> tuple[tuple[Scenario, ...], list[Task]]:
+    def _make_tasks(self, seeds: Sequence[int], workers: int) -> tuple[tuple[Scenario, ...], list[Task]]:
         n_rep, n_ent = len(seeds), len(self.entries)
         if self.variants is None:  # scenario index: the entry
             scenarios = tuple(e.scenario for e in self.entries)
-            together = groups(scenarios, self.share_prefix)
-            return scenarios, [(g, r, s) for r, s in enumerate(seeds) for g in together]
-        scenarios = tuple(sc for row in self.variants for sc, _ in row)  # scenario index: entry x replicate
+        else:  # scenario index: entry x replicate
+            scenarios = tuple(sc for row in self.variants for sc, _ in row)
+
+        def index(i: int, r: int) -> int:
+            return i if self.variants is None else i * n_rep + r
+
+        if not self.share_prefix:
+            return scenarios, [((index(i, r),), r, s) for i in range(n_ent) for r, s in enumerate(seeds)]
+        together = [groups([scenarios[index(i, r)] for i in range(n_ent)]) for r in range(n_rep)]
+        n_groups = sum(len(g) for g in together)
         tasks: list[Task] = []
         for r, s in enumerate(seeds):
-            drawn = [scenarios[i * n_rep + r] for i in range(n_ent)]
-            tasks += [(tuple(i * n_rep + r for i in g), r, s) for g in groups(drawn, self.share_prefix)]
+            cut = split(together[r], -(-len(together[r]) * workers // n_groups)) if n_groups < workers else together[r]
+            tasks += [(tuple(index(i, r) for i in g), r, s) for g in cut]
         return scenarios, tasks
 
-    def run(self, seeds: Sequence[int], n_workers: int, progress: bool) -> None:
-        """Run every (scenario, replicate), storing each as it finishes (completion order)."""
+    def run(self, seeds: Sequence[int], n_workers: int, progress: bool, workers: int | None = None) -> None:
+        """Run every (scenario, replicate), storing each task's runs as it finishes (completion order).
+
+        ``workers``: the workers asked for, which :meth:`tasks` cuts groups for (default ``n_workers``).
+        """
         plugins: tuple[str, ...] = ()
         if n_workers > 1:  # workers must import the modules of policies that are not built in
             from sim import policies
 
             plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
         n_rep = len(seeds)
-        scenarios, tasks = self.tasks(seeds)
+        scenarios, tasks = self.tasks(seeds, workers or n_workers)
         bar_cm = progress_bar(len(self.entries) * n_rep, f"compare {self.cid}", progress, terminal_only=True)
         shared = _Shared(tuple(sc.to_dict() for sc in scenarios), plugins)
         with (StopSignals() as stop, bar_cm as bar, open_executor(_run_task, shared, workers=n_workers) as executor,
@@ -160,13 +189,13 @@ class ComparisonRuns:
             for _task, outs in results:
                 if isinstance(outs, Exception):
                     raise outs
-                for out in outs:
-                    key = (out.index if self.variants is None else out.index // n_rep, out.replicate)
-                    with stop.critical():  # a Ctrl-C or SIGTERM waits for this run to be stored
+                with stop.critical():  # a Ctrl-C or SIGTERM waits for the task's runs to be stored
+                    for out in outs:
+                        key = (out.index if self.variants is None else out.index // n_rep, out.replicate)
                         self.outputs[key] = out
                         if self.store is not None:
                             self.run_ids[key] = self.store.save_run(self._record(out, *key))  # one transaction
-                    bar.update(1)
+                bar.update(len(outs))
 
     def _record(self, out: RunOutput, i: int, r: int) -> RunRecord:
         name, digest, text = self.meta[i]

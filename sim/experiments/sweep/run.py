@@ -426,9 +426,8 @@ def run_sweep(
     stream = stream or sys.stderr
     say = log or (lambda msg: print(msg, file=stream, flush=True))
     t_start = time.perf_counter()
-    own_executor = executor is None
-    if executor is None:
-        executor = sweep_executor(spec, workers, scheduler)  # an unreachable scheduler fails before any write
+    own_executor = executor is None  # if not given, one is made: an unreachable scheduler fails before any write
+    executor = executor or sweep_executor(spec, workers, scheduler)
     report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
     cancel = True
     try:
@@ -452,5 +451,6 @@ def run_sweep(
                 executor.close(cancel=cancel)
             except KeyboardInterrupt:  # a second Ctrl-C while shutting down
                 executor.close(cancel=True)
+        work.forget_prefixes()  # runs made in this process (one worker) kept their shared days here
         report.wall_s = time.perf_counter() - t_start
     return report

@@ -272,20 +272,23 @@ class SweepSpec:
         replicate, and the runs are handed out replicate by replicate.
         """
         from sim.core.branching import shared_days
+        from sim.core.phases import Policy
+        from sim.policies import get
 
         return (self.common_random_numbers and all(f.key.startswith("policies.") for f in self.factors)
-                and self.base.reform.dur_warmup + shared_days(self.base) > 0)
+                and self.base.reform.dur_warmup + shared_days(self.base) > 0
+                and all(get(name).__init__ is Policy.__init__ for name in self.policies_used()))  # branching.prefix_key
 
     def pairs(self, done: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()) -> Iterator[tuple[int, int]]:
         """(experiment, replicate) pairs in order, skipping ``done`` (lazily: no list of all runs).
 
         Experiment by experiment; replicate by replicate when runs share days (:attr:`shares_prefix`).
         """
-        outer, inner = (self.replicates, self.n_experiments) if self.shares_prefix else (self.n_experiments,
-                                                                                          self.replicates)
+        by_replicate = self.shares_prefix
+        outer, inner = (self.replicates, self.n_experiments) if by_replicate else (self.n_experiments, self.replicates)
         for a in range(outer):
             for b in range(inner):
-                pair = (b, a) if self.shares_prefix else (a, b)
+                pair = (b, a) if by_replicate else (a, b)
                 if pair not in done:
                     yield pair
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,29 +86,39 @@ def _base_scenario(ctx: RunContext) -> Any:
 #: the shared days this worker ran last, by (prefix key, seed): at most two, at most _PREFIX_BYTES beyond the first
 _PREFIXES: dict[tuple[str, int], Any] = {}
 _PREFIX_BYTES = 512 << 20
+#: a Dask worker runs tasks on several threads of one process: one builds a replicate's days, the others wait for them
+_PREFIX_LOCK = threading.Lock()
 
 
-def _prefix(scenario: Any, seed: int) -> Any:
+def _prefix(key: str, scenario: Any, seed: int) -> Any:
     """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept for the next runs."""
-    from sim.core.branching import Prefix, prefix_key
+    from sim.core.branching import Prefix
 
-    key = (prefix_key(scenario), seed)
-    prefix = _PREFIXES.get(key)
-    if prefix is None:
-        prefix = Prefix(scenario, seed)
-        while _PREFIXES and (len(_PREFIXES) >= 2 or sum(len(p.data) for p in _PREFIXES.values()) + len(prefix.data)
-                             > _PREFIX_BYTES):
-            del _PREFIXES[next(iter(_PREFIXES))]  # the oldest: runs come replicate by replicate
-        _PREFIXES[key] = prefix
-    return prefix
+    with _PREFIX_LOCK:
+        prefix = _PREFIXES.get((key, seed))
+        if prefix is None:
+            prefix = Prefix(scenario, seed)
+            while _PREFIXES and (len(_PREFIXES) >= 2 or sum(len(p.data) for p in _PREFIXES.values())
+                                 + len(prefix.data) > _PREFIX_BYTES):
+                del _PREFIXES[next(iter(_PREFIXES))]  # the oldest: runs come replicate by replicate
+            _PREFIXES[(key, seed)] = prefix
+        return prefix
+
+
+def forget_prefixes() -> None:
+    """Drop the shared days this process keeps (a sweep run in this process calls it when it ends)."""
+    with _PREFIX_LOCK:
+        _PREFIXES.clear()
 
 
 def _run(ctx: RunContext, scenario: Any, seed: int) -> Any:
     """The run's results: from the shared days of its replicate, or a model of its own."""
+    from sim.core.branching import prefix_key
     from sim.core.model import Model
 
-    if ctx.share_prefix:
-        return _prefix(scenario, seed).run(scenario)
+    key = prefix_key(scenario) if ctx.share_prefix else None
+    if key is not None:
+        return _prefix(key, scenario, seed).run(scenario)
     model = Model(scenario, seed=seed)
     res = model.run(progress=False)
     # The model's policies and recorder refer back to it (reference cycles), so a discarded model
