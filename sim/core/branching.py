@@ -70,7 +70,7 @@ class _Pickler(pickle.Pickler):
     """Pickles a view as a view of its topmost ndarray base: the base once (a copy), every view pointing into it.
 
     The base may own its memory or not (numba's arrays hold theirs in a ``MemInfo``): it is pickled as
-    an array, in its own order. A view of a base that is not contiguous cannot be rebuilt: ``TypeError``.
+    an array, in its own order. A view of a base neither C- nor F-contiguous cannot be rebuilt: ``TypeError``.
     """
 
     def reducer_override(self, obj: Any) -> Any:
@@ -82,19 +82,20 @@ class _Pickler(pickle.Pickler):
         while isinstance(root.base, np.ndarray):
             root = root.base
         if type(root) is not np.ndarray or not (root.flags.c_contiguous or root.flags.f_contiguous):
-            raise TypeError(f"cannot snapshot a view of a {type(root).__name__} that is not contiguous")
+            raise TypeError(f"cannot snapshot a view of a {type(root).__name__} that is neither C- nor F-contiguous: "
+                            "its runs cannot share days (share_prefix=False)")
         offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
         return _view, (root, offset, obj.shape, obj.strides, obj.dtype)
 
 
-def snapshot(model: Model) -> memoryview:
+def snapshot(model: Model) -> bytes:
     """The model's whole state as bytes (:func:`restore` makes an independent copy of it)."""
     buf = io.BytesIO()
     _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
-    return buf.getbuffer()  # the buffer's own bytes, not a second copy
+    return buf.getvalue()  # CPython hands the buffer over (no second copy) once nothing else views it
 
 
-def restore(data: bytes | memoryview) -> Model:
+def restore(data: bytes) -> Model:
     """A model from :func:`snapshot`'s bytes: the state it was in, sharing nothing with it."""
     model: Model = pickle.loads(data)  # noqa: S301 - bytes this process made with snapshot()
     return model

@@ -96,18 +96,28 @@ def groups(scenarios: Sequence[Scenario], share_prefix: bool = True) -> list[tup
     return [tuple(ix) for ix in by_key.values()]
 
 
-def split(together: list[tuple[int, ...]], n_tasks: int) -> list[tuple[int, ...]]:
-    """``together`` cut into more, smaller groups (in order) until there are ``n_tasks`` if the groups allow.
+def split(together: list[list[tuple[int, ...]]], workers: int) -> list[list[tuple[int, ...]]]:
+    """Each replicate's groups (``together[r]``) cut into smaller ones, in order, up to ``workers`` groups in all.
 
-    Each group is cut into at most ``ceil(n_tasks / len(together))`` near-equal parts: with more workers
-    than groups, the shared days are run more than once so that every worker has a task.
+    With fewer groups than workers, the shared days are run more than once so that more workers
+    have a task: one part at a time goes to the group with the most runs a part, never past
+    ``workers`` parts (a second round of tasks would cost more than the days shared save).
     """
-    k = -(-n_tasks // max(1, len(together)))
-    out: list[tuple[int, ...]] = []
-    for g in together:
-        parts = min(len(g), k)
-        cuts = [len(g) * j // parts for j in range(parts + 1)]
-        out += [g[cuts[j]:cuts[j + 1]] for j in range(parts)]
+    import heapq
+
+    parts = [[1] * len(gs) for gs in together]
+    heap: list[tuple[float, int, int]] = [(-float(len(g)), r, j) for r, gs in enumerate(together) for j, g in enumerate(gs)]
+    heapq.heapify(heap)
+    total = len(heap)
+    while total < workers and heap and -heap[0][0] > 1:
+        _, r, j = heapq.heappop(heap)
+        parts[r][j] += 1
+        total += 1
+        heapq.heappush(heap, (-len(together[r][j]) / parts[r][j], r, j))
+    out: list[list[tuple[int, ...]]] = []
+    for gs, ks in zip(together, parts, strict=True):
+        cuts = [[len(g) * i // k for i in range(k + 1)] for g, k in zip(gs, ks, strict=True)]
+        out.append([g[c[i]:c[i + 1]] for g, c in zip(gs, cuts, strict=True) for i in range(len(c) - 1)])
     return out
 
 
@@ -143,7 +153,7 @@ class ComparisonRuns:
     def tasks(self, seeds: Sequence[int], workers: int = 1) -> tuple[tuple[Scenario, ...], list[Task]]:
         """The scenarios (by index) and the tasks: per replicate, the groups of scenarios sharing their first days.
 
-        Groups are cut smaller where there would be fewer tasks than ``workers`` (:func:`split`).
+        Groups are cut smaller while there are fewer tasks than ``workers`` (:func:`split`).
         Without ``share_prefix`` each scenario's replicates in turn, one run a task.
         """
         if self._tasks is None or self._tasks[0] != (*seeds, workers):
@@ -162,13 +172,8 @@ class ComparisonRuns:
 
         if not self.share_prefix:
             return scenarios, [((index(i, r),), r, s) for i in range(n_ent) for r, s in enumerate(seeds)]
-        together = [groups([scenarios[index(i, r)] for i in range(n_ent)]) for r in range(n_rep)]
-        n_groups = sum(len(g) for g in together)
-        tasks: list[Task] = []
-        for r, s in enumerate(seeds):
-            cut = split(together[r], -(-len(together[r]) * workers // n_groups)) if n_groups < workers else together[r]
-            tasks += [(tuple(index(i, r) for i in g), r, s) for g in cut]
-        return scenarios, tasks
+        together = split([groups([scenarios[index(i, r)] for i in range(n_ent)]) for r in range(n_rep)], workers)
+        return scenarios, [(tuple(index(i, r) for i in g), r, s) for r, s in enumerate(seeds) for g in together[r]]
 
     def run(self, seeds: Sequence[int], n_workers: int, progress: bool, workers: int | None = None) -> None:
         """Run every (scenario, replicate), storing each task's runs as it finishes (completion order).

@@ -426,8 +426,8 @@ def run_sweep(
     stream = stream or sys.stderr
     say = log or (lambda msg: print(msg, file=stream, flush=True))
     t_start = time.perf_counter()
-    own_executor = executor is None  # if not given, one is made: an unreachable scheduler fails before any write
-    executor = executor or sweep_executor(spec, workers, scheduler)
+    if own_executor := executor is None:  # one is made: an unreachable scheduler fails before any write
+        executor = sweep_executor(spec, workers, scheduler)
     report = SweepReport(spec.sweep_id, spec.n_runs, 0, executor=executor.name)
     cancel = True
     try:

@@ -86,29 +86,42 @@ def _base_scenario(ctx: RunContext) -> Any:
 #: the shared days this worker ran last, by (prefix key, seed): at most two, at most _PREFIX_BYTES beyond the first
 _PREFIXES: dict[tuple[str, int], Any] = {}
 _PREFIX_BYTES = 512 << 20
-#: a Dask worker runs tasks on several threads of one process: one builds a replicate's days, the others wait for them
+#: a Dask worker runs tasks on several threads of one process: the cache's lock, and one lock a key being built
 _PREFIX_LOCK = threading.Lock()
+_BUILDING: dict[tuple[str, int], threading.Lock] = {}
 
 
 def _prefix(key: str, scenario: Any, seed: int) -> Any:
-    """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept for the next runs."""
+    """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept for the next runs.
+
+    One thread builds a replicate's days; the others asking for them wait for that one, not for other keys.
+    """
     from sim.core.branching import Prefix
 
     with _PREFIX_LOCK:
         prefix = _PREFIXES.get((key, seed))
+        building = _BUILDING.setdefault((key, seed), threading.Lock()) if prefix is None else None
+    if building is None:
+        return prefix
+    with building:
+        with _PREFIX_LOCK:
+            prefix = _PREFIXES.get((key, seed))
         if prefix is None:
             prefix = Prefix(scenario, seed)
-            while _PREFIXES and (len(_PREFIXES) >= 2 or sum(len(p.data) for p in _PREFIXES.values())
-                                 + len(prefix.data) > _PREFIX_BYTES):
-                del _PREFIXES[next(iter(_PREFIXES))]  # the oldest: runs come replicate by replicate
-            _PREFIXES[(key, seed)] = prefix
-        return prefix
+            with _PREFIX_LOCK:
+                while _PREFIXES and (len(_PREFIXES) >= 2 or sum(len(p.data) for p in _PREFIXES.values())
+                                     + len(prefix.data) > _PREFIX_BYTES):
+                    del _PREFIXES[next(iter(_PREFIXES))]  # the oldest: runs come replicate by replicate
+                _PREFIXES[(key, seed)] = prefix
+                _BUILDING.pop((key, seed), None)
+    return prefix
 
 
 def forget_prefixes() -> None:
     """Drop the shared days this process keeps (a sweep run in this process calls it when it ends)."""
     with _PREFIX_LOCK:
         _PREFIXES.clear()
+        _BUILDING.clear()
 
 
 def _run(ctx: RunContext, scenario: Any, seed: int) -> Any:
