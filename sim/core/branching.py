@@ -112,7 +112,7 @@ class Prefix:
         model = Model(bare, seed=seed, defer_reform=True)
         for _ in range(shared_days(scenario)):
             model.step()
-        self.key: str | None = prefix_key(dataclasses.replace(scenario, policies=(), policies_off=()))
+        self.key: str | None = prefix_key(bare)  # never None: the bare scenario has no policy
         self.seed, self.days = int(seed), model.t
         self.data = snapshot(model)
         model.__dict__.clear()  # reference cycles (recorder, handlers): freed now, not at the next full collection

@@ -32,8 +32,10 @@ Statistics
 
 Runs go to the experiment runner's worker processes (:mod:`sim.experiments.runner`; ``workers=1``
 runs in this process); workers receive the scenarios once as plain data and return only the
-summary, the time series and timings. Results are ordered by (scenario, replicate), never by
-completion, so they are the same whatever the number of workers. Workers import the modules
+summary, the time series and timings; a replicate's scenarios that differ only in their policies
+run their days before the reform date once (:mod:`sim.experiments.compare_runs`, ``share_prefix``).
+Results are ordered by (scenario, replicate), never by completion, so they are the same whatever the
+number of workers. Workers import the modules
 that define non-built-in policies; a policy class defined in ``__main__`` (a notebook) exists
 only in this process: use ``workers=1`` for it.
 
