@@ -114,6 +114,7 @@ def test_groups_put_together_the_scenarios_that_share_days() -> None:
     assert groups(scs) == [(0, 1, 2, 4), (3,)]
     assert groups(scs, share_prefix=False) == [(i,) for i in range(5)]
     alone = _scenarios(0, SHARING[:2], **{"reform.dur_warmup": 0})  # nothing to share
+    assert prefix_key(alone[0]) is None and prefix_key(alone[1]) is None
     assert groups(alone) == [(0,), (1,)]
 
 
@@ -297,6 +298,7 @@ def test_a_policy_with_its_own_init_shares_no_days(monkeypatch: pytest.MonkeyPat
     base = _scenarios(30)[0]
     odd = Scenario.from_dict({**base.to_dict(), "policies": {"remembers_trust": {}}})
     assert prefix_key(odd) is None and prefix_key(base) is not None
+    assert prefix_key(base, also=["remembers_trust"]) is None  # a sweep's factor switching it on
     assert groups([base, odd, base]) == [(0, 2), (1,)]
     with pytest.raises(InputError, match="__init__ of its own"):
         Prefix(base, seed=1).branch(odd)

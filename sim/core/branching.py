@@ -24,6 +24,7 @@ import dataclasses
 import io
 import pickle
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,21 +39,35 @@ if TYPE_CHECKING:
 __all__ = ["Prefix", "prefix_key", "restore", "shared_days", "snapshot"]
 
 
-def prefix_key(scenario: Scenario) -> str | None:
+def prefix_key(scenario: Scenario, also: Iterable[str] = ()) -> str | None:
     """Equal for scenarios whose runs share their days before the reform date under one seed; None: shares none.
 
-    The content hash of the scenario without its name, description and policies (on or off). A
-    scenario with a policy whose class has an ``__init__`` of its own shares nothing: a fresh model
+    The content hash of the scenario without its name, description and policies (on or off). None
+    when there is no day to share (no warm-up and a reform on day 0), or when a policy of the
+    scenario (or one named in ``also``) has a class with an ``__init__`` of its own: a fresh model
     builds its policies before the warm-up, a branch on the reform date, and such an ``__init__`` could
     read the model's state (the built-in policies have none; :class:`~sim.core.phases.Policy` says so).
     """
+    if scenario.reform.dur_warmup + shared_days(scenario) == 0 or _own_init((*_names(scenario), *also)):
+        return None
+    return _bare(scenario).content_hash()
+
+
+def _bare(scenario: Scenario) -> Scenario:
+    """The scenario without what a prefix does not depend on: its name, description and policies."""
+    return dataclasses.replace(scenario, name="prefix", description="", policies=(), policies_off=())
+
+
+def _names(scenario: Scenario) -> tuple[str, ...]:
+    return tuple(spec.name for spec in scenario.policies)
+
+
+def _own_init(names: Iterable[str]) -> bool:
+    """Whether a policy of ``names`` has a class with an ``__init__`` of its own (see :func:`prefix_key`)."""
     from sim.core.phases import Policy
     from sim.policies import get
 
-    if any(get(spec.name).__init__ is not Policy.__init__ for spec in scenario.policies):
-        return None
-    bare = dataclasses.replace(scenario, name="prefix", description="", policies=(), policies_off=())
-    return bare.content_hash()
+    return any(get(name).__init__ is not Policy.__init__ for name in names)
 
 
 def shared_days(scenario: Scenario) -> int:
@@ -108,12 +123,11 @@ class Prefix:
         from sim.core.model import Model
 
         t0 = time.perf_counter()
-        bare = dataclasses.replace(scenario, policies=(), policies_off=())  # policies wait: they draw nothing
+        bare = _bare(scenario)  # policies wait before the reform date: they draw nothing
         model = Model(bare, seed=seed, defer_reform=True)
         for _ in range(shared_days(scenario)):
             model.step()
-        self.key: str | None = prefix_key(bare)  # never None: the bare scenario has no policy
-        self.seed, self.days = int(seed), model.t
+        self.key, self.seed, self.days = bare.content_hash(), int(seed), model.t
         self.data = snapshot(model)
         model.__dict__.clear()  # reference cycles (recorder, handlers): freed now, not at the next full collection
         #: seconds the shared days took (construction and warm-up included) and the snapshot
@@ -124,7 +138,7 @@ class Prefix:
         from sim.core.model import Model
         from sim.policies import get
 
-        if prefix_key(scenario) != self.key or shared_days(scenario) != self.days:
+        if _bare(scenario).content_hash() != self.key or _own_init(_names(scenario)):
             raise InputError(f"scenario {scenario.name!r} does not share this prefix: it differs in more than its "
                              "policies, or a policy of its has an __init__ of its own")
         model = restore(self.data)

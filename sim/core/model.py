@@ -442,10 +442,7 @@ class Model:
         self.t += 1
 
     def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:
-        """Run ``n_steps`` days (default: the scenario's) and return the results.
-
-        ``progress`` shows a tqdm bar; by default only for runs expected to take over a few seconds.
-        """
+        """Run ``n_steps`` days (default: the scenario's); ``progress``: a tqdm bar (default: for runs of seconds or more)."""
         n = self.scenario.run.n_steps if n_steps is None else int(n_steps)
         if n < 1:
             raise InputError(f"n_steps must be >= 1, got {n}")
@@ -486,14 +483,17 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     small = Scenario(name="warm_up").with_overrides({"world.n_compounds_per_community": 1, "run.n_steps": 60})
     scenario = Scenario.from_dict({**small.to_dict(), "policies": {name: {} for name in policy_registry.builtin()}})
-    Model(scenario, seed=0).run(progress=False)
+    run_scenario(scenario, seed=0, progress=False)
     return time.perf_counter() - t0
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, n_steps: int | None = None,
                  progress: bool | None = None) -> Results:
-    """Build a model and run it: the one-call API."""
-    return Model(scenario, seed=seed).run(n_steps, progress=progress)
+    """Build a model and run it: the one-call API. The model is dropped at once (reference cycles: no collection waits)."""
+    model = Model(scenario, seed=seed)
+    res = model.run(n_steps, progress=progress)
+    model.__dict__.clear()
+    return res
 
 
 __all__ = ["Model", "run_scenario", "warm_up"]

@@ -136,17 +136,15 @@ def run_comparison(
     cid = comparison_id or new_comparison_id()
     seeds = replicate_seeds(seed, replicates)
     runs = ComparisonRuns(entries, store, cid, series_every=series_every, share_prefix=share_prefix)
-    want = int(workers or os.cpu_count() or 1)
-    n_workers = min(want, len(runs.tasks(seeds, want)[1]))
     t0 = time.perf_counter()
     try:
-        runs.run(seeds, n_workers, progress, workers=want)
+        runs.run(seeds, int(workers or os.cpu_count() or 1), progress)
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
-    return assemble(runs, seeds, int(seed), time.perf_counter() - t0, n_workers)
+    return assemble(runs, seeds, int(seed), time.perf_counter() - t0)
 
 
-def assemble(runs: ComparisonRuns, seeds: list[int], root_seed: int, wall_s: float, n_workers: int) -> Comparison:
+def assemble(runs: ComparisonRuns, seeds: list[int], root_seed: int, wall_s: float) -> Comparison:
     """The finished runs as a :class:`Comparison`, ordered by (scenario, replicate)."""
     import pandas as pd
 
@@ -164,7 +162,7 @@ def assemble(runs: ComparisonRuns, seeds: list[int], root_seed: int, wall_s: flo
         comparison_id=runs.cid, labels=[e.label for e in runs.entries], seeds=seeds, root_seed=root_seed,
         runs=pd.DataFrame(rows), series=series, t=t_of,
         files=[e.file for e in runs.entries], scenarios=[e.scenario for e in runs.entries],
-        timing=pd.DataFrame(timing), wall_s=wall_s, workers=n_workers,
+        timing=pd.DataFrame(timing), wall_s=wall_s, workers=runs.n_workers,
     )
 
 

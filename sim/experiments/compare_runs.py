@@ -64,15 +64,13 @@ def _run_task(shared: _Shared, task: Task) -> list[RunOutput]:
     """Run the scenarios of one task with its seed: alone, or sharing their first days; the same code in any process."""
     from sim import policies
     from sim.core.branching import Prefix
-    from sim.core.model import Model
+    from sim.core.model import run_scenario
 
     indices, replicate, seed = task
     policies.import_modules(shared.plugins)
     scenarios = [Scenario.from_dict(shared.scenarios[i]) for i in indices]
     if len(scenarios) == 1:
-        model = Model(scenarios[0], seed=seed)
-        results = [model.run(progress=False)]
-        model.__dict__.clear()  # reference cycles: freed now
+        results = [run_scenario(scenarios[0], seed, progress=False)]
     else:
         prefix = Prefix(scenarios[0], seed)
         results = [prefix.run(sc, share=len(scenarios)) for sc in scenarios]
@@ -83,16 +81,15 @@ def _run_task(shared: _Shared, task: Task) -> list[RunOutput]:
 def groups(scenarios: Sequence[Scenario], share_prefix: bool = True) -> list[tuple[int, ...]]:
     """The positions of ``scenarios`` run together: those sharing their first days (:func:`~sim.core.branching.prefix_key`).
 
-    A scenario with no day to share (no warm-up and a reform on day 0), or no key, runs alone.
+    A scenario without a key (nothing to share) runs alone.
     """
-    from sim.core.branching import prefix_key, shared_days
+    from sim.core.branching import prefix_key
 
     if not share_prefix:
         return [(i,) for i in range(len(scenarios))]
     by_key: dict[str, list[int]] = {}
     for i, sc in enumerate(scenarios):
-        key = prefix_key(sc) if sc.reform.dur_warmup + shared_days(sc) > 0 else None
-        by_key.setdefault(key if key is not None else f"alone {i}", []).append(i)
+        by_key.setdefault(prefix_key(sc) or f"alone {i}", []).append(i)
     return [tuple(ix) for ix in by_key.values()]
 
 
@@ -145,7 +142,8 @@ class ComparisonRuns:
         self.series_every = int(series_every)
         self.share_prefix = bool(share_prefix)
         self.outputs: dict[tuple[int, int], RunOutput] = {}
-        self._tasks: tuple[tuple[int, ...], tuple[tuple[Scenario, ...], list[Task]]] | None = None  # by (seeds, workers)
+        #: worker processes the runs were given (at most one a task)
+        self.n_workers = 1
         self.run_ids: dict[tuple[int, int], int] = {}
         #: each scenario's provenance in the store: name, content hash, TOML text
         self.meta = [(e.scenario.name, e.scenario.content_hash(), e.scenario.to_toml()) for e in entries] if store else []
@@ -156,11 +154,6 @@ class ComparisonRuns:
         Groups are cut smaller while there are fewer tasks than ``workers`` (:func:`split`).
         Without ``share_prefix`` each scenario's replicates in turn, one run a task.
         """
-        if self._tasks is None or self._tasks[0] != (*seeds, workers):
-            self._tasks = ((*seeds, workers), self._make_tasks(seeds, workers))
-        return self._tasks[1]
-
-    def _make_tasks(self, seeds: Sequence[int], workers: int) -> tuple[tuple[Scenario, ...], list[Task]]:
         n_rep, n_ent = len(seeds), len(self.entries)
         if self.variants is None:  # scenario index: the entry
             scenarios = tuple(e.scenario for e in self.entries)
@@ -175,18 +168,16 @@ class ComparisonRuns:
         together = split([groups([scenarios[index(i, r)] for i in range(n_ent)]) for r in range(n_rep)], workers)
         return scenarios, [(tuple(index(i, r) for i in g), r, s) for r, s in enumerate(seeds) for g in together[r]]
 
-    def run(self, seeds: Sequence[int], n_workers: int, progress: bool, workers: int | None = None) -> None:
-        """Run every (scenario, replicate), storing each task's runs as it finishes (completion order).
-
-        ``workers``: the workers asked for, which :meth:`tasks` cuts groups for (default ``n_workers``).
-        """
+    def run(self, seeds: Sequence[int], workers: int, progress: bool) -> None:
+        """Run every (scenario, replicate) on ``workers`` processes at most, storing each task's runs as it finishes."""
+        n_rep = len(seeds)
+        scenarios, tasks = self.tasks(seeds, workers)
+        self.n_workers = n_workers = min(workers, len(tasks))
         plugins: tuple[str, ...] = ()
         if n_workers > 1:  # workers must import the modules of policies that are not built in
             from sim import policies
 
             plugins = policies.defining_modules(sorted({s.name for e in self.entries for s in e.scenario.policies}))
-        n_rep = len(seeds)
-        scenarios, tasks = self.tasks(seeds, workers or n_workers)
         bar_cm = progress_bar(len(self.entries) * n_rep, f"compare {self.cid}", progress, terminal_only=True)
         shared = _Shared(tuple(sc.to_dict() for sc in scenarios), plugins)
         with (StopSignals() as stop, bar_cm as bar, open_executor(_run_task, shared, workers=n_workers) as executor,

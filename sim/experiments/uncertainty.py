@@ -121,14 +121,12 @@ def run_uncertain(entries: Sequence[Entry], uncertain: Sequence[Uncertain], repl
     variants = [[(drawn[i][r], draw_header(r, uncertain, values[r])) for r in range(int(replicates))]
                 for i in range(len(entries))]
     runs = ComparisonRuns(entries, store, cid, variants, series_every=series_every, share_prefix=share_prefix)
-    want = int(workers or os.cpu_count() or 1)
-    n_workers = min(want, len(runs.tasks(seeds, want)[1]))
     t0 = time.perf_counter()
     try:
-        runs.run(seeds, n_workers, progress, workers=want)
+        runs.run(seeds, int(workers or os.cpu_count() or 1), progress)
     except KeyboardInterrupt:
         raise ComparisonInterrupted(cid, len(runs.run_ids)) from None
-    comp = assemble(runs, seeds, int(seed), time.perf_counter() - t0, n_workers)
+    comp = assemble(runs, seeds, int(seed), time.perf_counter() - t0)
     on = {e.label: frozenset(s.name for s in e.scenario.policies) for e in entries}
     return UncertainComparison(comp, list(uncertain), values, on)
 

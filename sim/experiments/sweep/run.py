@@ -287,7 +287,7 @@ class _Loop:
     def _take(self, item: tuple[Any, Any], stop: StopSignals) -> None:
         """One item from the executor: a run's result or failure, or a tick (nothing finished for a while)."""
         if item is TICK:
-            if self.pending and self._due(stop):
+            if self._due(stop):
                 self._store(stop)  # the runs waiting, due while only longer runs are in flight (or a signal came)
             return
         task, out = item

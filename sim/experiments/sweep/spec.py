@@ -271,13 +271,10 @@ class SweepSpec:
         days to share (a warm-up, or a reform date after day 0): workers then run those days once per
         replicate, and the runs are handed out replicate by replicate.
         """
-        from sim.core.branching import shared_days
-        from sim.core.phases import Policy
-        from sim.policies import get
+        from sim.core.branching import prefix_key
 
         return (self.common_random_numbers and all(f.key.startswith("policies.") for f in self.factors)
-                and self.base.reform.dur_warmup + shared_days(self.base) > 0
-                and all(get(name).__init__ is Policy.__init__ for name in self.policies_used()))  # branching.prefix_key
+                and prefix_key(self.base, also=self.policies_used()) is not None)
 
     def pairs(self, done: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()) -> Iterator[tuple[int, int]]:
         """(experiment, replicate) pairs in order, skipping ``done`` (lazily: no list of all runs).

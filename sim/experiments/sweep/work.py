@@ -127,17 +127,12 @@ def forget_prefixes() -> None:
 def _run(ctx: RunContext, scenario: Any, seed: int) -> Any:
     """The run's results: from the shared days of its replicate, or a model of its own."""
     from sim.core.branching import prefix_key
-    from sim.core.model import Model
+    from sim.core.model import run_scenario
 
     key = prefix_key(scenario) if ctx.share_prefix else None
     if key is not None:
         return _prefix(key, scenario, seed).run(scenario)
-    model = Model(scenario, seed=seed)
-    res = model.run(progress=False)
-    # The model's policies and recorder refer back to it (reference cycles), so a discarded model
-    # would wait for a full garbage collection; dropping its state frees it at once.
-    model.__dict__.clear()
-    return res
+    return run_scenario(scenario, seed, progress=False)
 
 
 def execute(ctx: RunContext, task: Task) -> RunOutput:
