@@ -17,8 +17,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sim.errors import StoreError
 from sim.store.catalog import list_runs
 from sim.store.database import DEFAULT_DB_URL, ResultStore, RunRecord
-from sim.store.schema import STORE_FORMAT, metadata, runs, timeseries
-from sim.store.writes import bulk_insert
+from sim.store.schema import STORE_FORMAT, metadata, runs, series_steps, timeseries
+from sim.store.writes import bulk_insert, chunks
 
 SCENARIO = 'name = "baseline"\nn_agents = 50\n'
 
@@ -315,6 +315,32 @@ def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert [tuple(r) for r in got] == [(0, 1.5), (1, None)]
+
+
+def test_bulk_insert_sends_binary_values_in_batches_of_32_kb(tmp_path: Path) -> None:
+    """Binary values go in executemany batches of at most 32 kB (a lone bigger row alone), in order, all stored.
+
+    Why: psycopg sends a whole batch before reading a result; a local PostgreSQL behind on it
+    closed its TCP window and the client stalled ~200 ms (sim.store.writes._CHUNK_BYTES).
+    """
+    engine = create_engine(f"sqlite:///{tmp_path / 'chunks.db'}")
+    batches: list[int] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: batches.append(len(params) if many else 1)
+                 if sql.startswith("INSERT INTO series_steps") else None)
+    sizes = [3_000] * 25 + [40_000] + [3_000] * 3  # 75 kB, one row over the budget, 9 kB
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            rows = [(i, 1, bytes([i]) * n) for i, n in enumerate(sizes)]
+            bulk_insert(conn, series_steps, ("run_id", "n", "t"), rows)
+            got = conn.execute(select(series_steps.c.run_id, series_steps.c.t).order_by(series_steps.c.run_id)).all()
+    finally:
+        engine.dispose()
+    assert batches == [10, 10, 5, 1, 3]  # 10 x 3 kB fit in 32 kB, 11 do not
+    assert [(r, len(t), t[:1]) for r, t in got] == [(i, n, bytes([i])) for i, n in enumerate(sizes)]
+    assert list(chunks([(1, 2.0)] * 25_000)) == [(0, 10_000), (10_000, 20_000), (20_000, 25_000)]  # rows bound too
+    assert list(chunks([])) == []
 
 
 def test_schema_compiles_for_postgresql() -> None:

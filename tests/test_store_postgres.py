@@ -25,7 +25,7 @@ from sim.cli.sweep import main
 from sim.errors import StoreError
 from sim.experiments.sweep.spec import load_sweep
 from sim.store.database import ResultStore, RunRecord
-from sim.store.schema import runs, series, summary, sweep_results
+from sim.store.schema import UNCOMPRESSED, runs, series, summary, sweep_results
 
 PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
 
@@ -102,6 +102,40 @@ def test_sweep_tables_indexes_and_constraints_exist(db_url: str) -> None:
         series_keys = {tuple(u["column_names"]) for u in insp.get_unique_constraints("series")}
         series_keys |= {tuple(i["column_names"]) for i in insp.get_indexes("series") if i["unique"]}
         assert ("run_id", "metric") in series_keys
+
+
+def _storage(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {f"{table.name}.{column}": conn.execute(text(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = :c"),
+                {"t": table.name, "c": column}).scalar() for table, column in UNCOMPRESSED}
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_stores_steps_and_series_uncompressed_also_in_an_older_database(tmp_path: Path) -> None:
+    """New tables, and those of a database made before (compressed: 'x'), store the arrays uncompressed ('e').
+
+    A read-only open changes nothing; values round-trip either way (sim.store.schema.UNCOMPRESSED).
+    """
+    with pg_schema("govsim_test") as url:
+        with ResultStore(url) as store:
+            first = store.save_run(_record())
+        assert _storage(url) == {"series_steps.t": "e", "series.value": "e"}
+        engine = create_engine(url)
+        with engine.begin() as conn:  # as a database made by an older version
+            for table, column in UNCOMPRESSED:
+                conn.execute(text(f"ALTER TABLE {table.name} ALTER COLUMN {column} SET STORAGE EXTENDED"))
+        engine.dispose()
+        with ResultStore(url, read_only=True) as store:
+            np.testing.assert_array_equal(store.load_run(first).timeseries["b"], _record().timeseries["b"])
+        assert set(_storage(url).values()) == {"x"}
+        with ResultStore(url) as store:
+            got = store.load_run(store.save_run(_record(seed=4)))
+        assert _storage(url) == {"series_steps.t": "e", "series.value": "e"}
+        np.testing.assert_array_equal(got.timeseries["a"], _record(seed=4).timeseries["a"])
 
 
 def _open_tiny_sweep(store: ResultStore, tmp_path: Path):

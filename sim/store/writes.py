@@ -6,7 +6,7 @@ run ids out. Importing this module makes no engine or connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, tuple_
@@ -15,9 +15,14 @@ from sqlalchemy.engine import Connection, Dialect
 from sim.errors import StoreError
 from sim.store.schema import runs, series, series_steps, summary, sweep_failures, sweep_results
 
-__all__ = ["RunRows", "SeriesRows", "bulk_insert", "insert_run_rows", "new_run_id", "save_sweep_batch", "stored_pairs"]
+__all__ = ["RunRows", "SeriesRows", "bulk_insert", "chunks", "insert_run_rows", "new_run_id", "save_sweep_batch", "stored_pairs"]
 
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
+#: bytes of binary values (a run's steps and series) per executemany batch. psycopg pipelines a batch: it
+#: sends every row before reading a result. A local PostgreSQL over TCP (loopback, 64 kB segments) that
+#: falls behind then advertises a zero receive window (the kernel's TCPToZeroWindowAdv), and the client waited
+#: ~200 ms for it to reopen: in 1 to 3 of 6 sweeps of the bench's overhead case, in none of 24 with 32 kB batches
+_CHUNK_BYTES = 32 * 1024
 #: a run's steps row (None without series) and its ``(metric, n, value)`` rows (:func:`sim.store.series.series_rows`)
 SeriesRows = tuple[tuple[int, bytes] | None, list[tuple[str, int, bytes]]]
 #: a validated run's rows: its ``runs`` row, its summary rows, its series rows (``ResultStore._validate``)
@@ -38,8 +43,25 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
         params = rows if order == list(range(len(columns))) else [tuple(r[i] for i in order) for r in rows]
     else:
         params = [dict(zip(columns, r)) for r in rows]
-    for start in range(0, len(params), _CHUNK_ROWS):
-        conn.exec_driver_sql(sql, params[start : start + _CHUNK_ROWS])
+    for start, stop in chunks(rows):
+        conn.exec_driver_sql(sql, params[start:stop])
+
+
+def chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, int]]:
+    """``rows`` cut into executemany batches, as (start, stop) pairs, in order.
+
+    A batch has at most :data:`_CHUNK_ROWS` rows, and at most :data:`_CHUNK_BYTES` bytes of ``bytes``
+    values unless it is one row.
+    """
+    start = size = 0
+    for i, row in enumerate(rows):
+        n = sum(len(v) for v in row if isinstance(v, bytes))
+        if i > start and (i - start >= _CHUNK_ROWS or size + n > _CHUNK_BYTES):
+            yield start, i
+            start, size = i, 0
+        size += n
+    if start < len(rows):
+        yield start, len(rows)
 
 
 _INSERT_SQL: dict[tuple[Any, ...], tuple[str, list[int] | None]] = {}
