@@ -186,6 +186,18 @@ def test_stop_signals_wait_for_the_critical_block_then_stop() -> None:
         time.sleep(1)
 
 
+def test_call_in_new_process_keeps_its_arguments_off_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bench child gets a PostgreSQL URL: its password must not show in the process list (``ps``)."""
+    import subprocess
+
+    url = "postgresql+psycopg://govsim:s3cret-pw@db.example/govsim"
+    seen: list[list[str]] = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(list(cmd)) or real(cmd, **kw))
+    assert call_in_new_process("builtins", "str", url) == url  # it still reaches the function
+    assert len(seen) == 1 and not any("s3cret" in part for part in seen[0])
+
+
 def test_call_in_new_process_returns_the_json_result() -> None:
     assert call_in_new_process("os.path", "join", "a", "b") == "a/b"
     with pytest.raises(RuntimeError, match="no_such_function"):

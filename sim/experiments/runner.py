@@ -483,16 +483,17 @@ def call_in_new_process(module: str, function: str, *args: Any, env: Mapping[str
                         what: str = "") -> Any:
     """``module.function(*args)`` in a fresh Python interpreter (its own memory peak); its JSON result.
 
-    ``args`` and the result travel as JSON; the function's last line of standard output must be
-    nothing else. ``RuntimeError`` with the child's standard error if it fails.
+    ``args`` travel as JSON on the child's standard input (a command line is readable by every user: a
+    URL may hold a password), the result as the last line of its standard output, which must be nothing
+    else. ``RuntimeError`` with the child's standard error if it fails.
     """
     import json
     import subprocess
     import sys
 
     code = ("import importlib, json, sys; f = getattr(importlib.import_module(sys.argv[1]), sys.argv[2]); "
-            "print(json.dumps(f(*json.loads(sys.argv[3]))))")
-    proc = subprocess.run([sys.executable, "-c", code, module, function, json.dumps(args)], capture_output=True,
+            "print(json.dumps(f(*json.loads(sys.stdin.read()))))")
+    proc = subprocess.run([sys.executable, "-c", code, module, function], input=json.dumps(args), capture_output=True,
                           text=True, env=None if env is None else dict(env), check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{what or f'{module}.{function}'} failed:\n{proc.stderr}")
