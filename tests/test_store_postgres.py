@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,14 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, event, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, inspect, make_url, select, text
+from sqlalchemy.engine import Connection
 from test_sweep_support import write_sweep
 
 from sim.cli.sweep import main
 from sim.errors import StoreError
 from sim.experiments.sweep.spec import load_sweep
 from sim.store.database import ResultStore, RunRecord
-from sim.store.schema import UNCOMPRESSED, runs, series, summary, sweep_results
+from sim.store.schema import runs, series, summary, sweep_results
+from sim.store.storage import UNCOMPRESSED
 
 PG_ENV = "GOVSIM_TEST_POSTGRES_URL"
 
@@ -108,9 +111,9 @@ def _storage(url: str) -> dict[str, str]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return {f"{table.name}.{column}": conn.execute(text(
+            return {f"{table}.{column}": conn.execute(text(
                 "SELECT attstorage FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = :c"),
-                {"t": table.name, "c": column}).scalar() for table, column in UNCOMPRESSED}
+                {"t": table, "c": column}).scalar() for table, column in UNCOMPRESSED}
     finally:
         engine.dispose()
 
@@ -126,8 +129,7 @@ def test_postgresql_stores_steps_and_series_uncompressed_also_in_an_older_databa
         assert _storage(url) == {"series_steps.t": "e", "series.value": "e"}
         engine = create_engine(url)
         with engine.begin() as conn:  # as a database made by an older version
-            for table, column in UNCOMPRESSED:
-                conn.execute(text(f"ALTER TABLE {table.name} ALTER COLUMN {column} SET STORAGE EXTENDED"))
+            _compressed(conn)
         engine.dispose()
         with ResultStore(url, read_only=True) as store:
             np.testing.assert_array_equal(store.load_run(first).timeseries["b"], _record().timeseries["b"])
@@ -136,6 +138,54 @@ def test_postgresql_stores_steps_and_series_uncompressed_also_in_an_older_databa
             got = store.load_run(store.save_run(_record(seed=4)))
         assert _storage(url) == {"series_steps.t": "e", "series.value": "e"}
         np.testing.assert_array_equal(got.timeseries["a"], _record(seed=4).timeseries["a"])
+
+
+def _compressed(conn: Connection) -> None:
+    for table, column in UNCOMPRESSED:  # as in a database made by an older version
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTENDED"))
+
+
+def test_an_open_that_may_not_or_cannot_change_the_storage_still_opens_and_stores() -> None:
+    """Storing uncompressed is a saving: a role that does not own the tables, or a table in use, leaves it for later.
+
+    Before, such an open worked; it must still (sim.store.storage.store_uncompressed).
+    """
+    role = f"govsim_user_{secrets.token_hex(4)}"
+    with pg_schema("govsim_test") as url:
+        with ResultStore(url) as store:  # made by its owner
+            store.save_run(_record())
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                _compressed(conn)
+                schema = conn.execute(text("SELECT current_schema()")).scalar()
+                conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'"))
+                conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+                conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+                conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+            as_user = make_url(url).set(username=role, password="pw").render_as_string(hide_password=False)
+            with ResultStore(as_user) as store:  # may write rows, may not alter the tables
+                got = store.load_run(store.save_run(_record(seed=5)))
+            np.testing.assert_array_equal(got.timeseries["a"], _record(seed=5).timeseries["a"])
+            assert set(_storage(url).values()) == {"x"}
+            other = create_engine(url)
+            with other.begin() as busy:  # another session reading the series table
+                busy.execute(text("LOCK TABLE series IN ACCESS SHARE MODE"))
+                t0 = time.perf_counter()
+                with ResultStore(url) as store:
+                    store.save_run(_record(seed=6))
+                waited = time.perf_counter() - t0
+            other.dispose()
+            assert _storage(url) == {"series_steps.t": "e", "series.value": "x"} and waited < 5
+            with ResultStore(url):
+                pass
+            assert _storage(url) == {"series_steps.t": "e", "series.value": "e"}  # a later open does it
+        finally:
+            with admin.connect() as conn:
+                if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar():
+                    conn.execute(text(f"DROP OWNED BY {role}"))  # its grants
+                    conn.execute(text(f"DROP ROLE {role}"))
+            admin.dispose()
 
 
 def _open_tiny_sweep(store: ResultStore, tmp_path: Path):

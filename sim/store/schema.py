@@ -41,7 +41,6 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    text,
 )
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -49,6 +48,7 @@ from sqlalchemy.types import TypeDecorator
 
 from sim.errors import StoreError
 from sim.store.faults import StoreTimeouts, retrying
+from sim.store.storage import store_uncompressed
 
 __all__ = [
     "NAME_LEN",
@@ -63,7 +63,6 @@ __all__ = [
     "series",
     "series_steps",
     "store_info",
-    "store_uncompressed",
     "summary",
     "sweep_failures",
     "sweep_leases",
@@ -355,30 +354,6 @@ def open_engine(url: str, *, create_dirs: bool, read_only: bool = False,
     except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: e.g. a NUL in a file: URI
         _cleanup(engine, created)
         _fail_open(masked, error_line(exc))
-
-
-#: the binary columns PostgreSQL stores uncompressed (``STORAGE EXTERNAL``): a run's steps and its series. By
-#: default it compresses a value over ~2 kB (pglz) before storing it, which cost the server ~0.6 ms a run's steps
-#: (int64, which compress) and ~50 us a series (float64, which do not: it gives up after trying), 40% of a sweep's
-#: storing on a local server; the arrays take ~3 kB a year of daily values either way
-UNCOMPRESSED = ((series_steps, "t"), (series, "value"))
-
-
-def store_uncompressed(conn: Connection) -> None:
-    """On PostgreSQL, make :data:`UNCOMPRESSED` columns store new values uncompressed (existing rows stay as they are).
-
-    Done once per database: the columns' storage is read first, so an open that finds it set
-    takes no lock (``ALTER TABLE`` locks the table while it changes it). Reading is the same
-    either way. Other databases: nothing.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    for table, column in UNCOMPRESSED:
-        storage = conn.execute(text("SELECT attstorage FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
-                                    "AND attname = :c"), {"t": quote(table.name), "c": column}).scalar()
-        if storage != "e":
-            conn.execute(text(f"ALTER TABLE {quote(table.name)} ALTER COLUMN {quote(column)} SET STORAGE EXTERNAL"))
 
 
 def _check_format(conn: Connection, masked: str, *, write: bool) -> None:
