@@ -317,8 +317,8 @@ def test_bulk_insert_with_named_paramstyle(tmp_path: Path) -> None:
     assert [tuple(r) for r in got] == [(0, 1.5), (1, None)]
 
 
-def test_bulk_insert_sends_binary_values_in_batches_of_32_kb(tmp_path: Path) -> None:
-    """Binary values go in executemany batches of at most 32 kB (a lone bigger row alone), in order, all stored.
+def test_bulk_insert_sends_binary_values_in_batches_of_64_kb(tmp_path: Path) -> None:
+    """Binary values go in executemany batches of at most 64 kB (a lone bigger row alone), in order, all stored.
 
     Why: psycopg sends a whole batch before reading a result; a local PostgreSQL behind on it
     closed its TCP window and the client stalled ~200 ms (sim.store.writes._CHUNK_BYTES).
@@ -328,7 +328,7 @@ def test_bulk_insert_sends_binary_values_in_batches_of_32_kb(tmp_path: Path) -> 
     event.listen(engine, "before_cursor_execute",
                  lambda conn, cursor, sql, params, context, many: batches.append(len(params) if many else 1)
                  if sql.startswith("INSERT INTO series_steps") else None)
-    sizes = [3_000] * 25 + [40_000] + [3_000] * 3  # 75 kB, one row over the budget, 9 kB
+    sizes = [6_000] * 25 + [80_000] + [6_000] * 3  # 150 kB, one row over the budget, 18 kB
     try:
         with engine.begin() as conn:
             metadata.create_all(conn)
@@ -337,9 +337,16 @@ def test_bulk_insert_sends_binary_values_in_batches_of_32_kb(tmp_path: Path) -> 
             got = conn.execute(select(series_steps.c.run_id, series_steps.c.t).order_by(series_steps.c.run_id)).all()
     finally:
         engine.dispose()
-    assert batches == [10, 10, 5, 1, 3]  # 10 x 3 kB fit in 32 kB, 11 do not
+    assert batches == [10, 10, 5, 1, 3]  # 10 x 6 kB fit in 64 kB, 11 do not
     assert [(r, len(t), t[:1]) for r, t in got] == [(i, n, bytes([i])) for i, n in enumerate(sizes)]
-    assert list(chunks([(1, 2.0)] * 25_000)) == [(0, 10_000), (10_000, 20_000), (20_000, 25_000)]  # rows bound too
+
+
+def test_executemany_batches_are_bounded_by_bytes_and_by_rows() -> None:
+    budget = 64 * 1024
+    assert list(chunks([(1, b"x" * (budget // 2))] * 2 + [(1, b"y")])) == [(0, 2), (2, 3)]  # exactly at the budget
+    assert list(chunks([(b"x" * budget, bytearray(1))] + [(memoryview(b"z" * budget),)])) == [(0, 1), (1, 2)]
+    assert list(chunks([(1, 2.0)] * 25_000)) == [(0, 10_000), (10_000, 20_000), (20_000, 25_000)]
+    assert list(chunks([(1, 2.0)] * 10_000)) == [(0, 10_000)]
     assert list(chunks([])) == []
 
 

@@ -21,8 +21,10 @@ _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts
 #: bytes of binary values (a run's steps and series) per executemany batch. psycopg pipelines a batch: it
 #: sends every row before reading a result. A local PostgreSQL over TCP (loopback, 64 kB segments) that
 #: falls behind then advertises a zero receive window (the kernel's TCPToZeroWindowAdv), and the client waited
-#: ~200 ms for it to reopen: in 1 to 3 of 6 sweeps of the bench's overhead case, in none of 24 with 32 kB batches
-_CHUNK_BYTES = 32 * 1024
+#: ~200 ms for it to reopen: in 1 to 3 of 6 sweeps of the bench's overhead case; in none of 18 with batches of
+#: 32 or 64 kB. The price is a round trip a batch: on a server 2 ms away, ~2 ms a run keeping 20 daily series
+#: of a year (61 kB)
+_CHUNK_BYTES = 64 * 1024
 #: a run's steps row (None without series) and its ``(metric, n, value)`` rows (:func:`sim.store.series.series_rows`)
 SeriesRows = tuple[tuple[int, bytes] | None, list[tuple[str, int, bytes]]]
 #: a validated run's rows: its ``runs`` row, its summary rows, its series rows (``ResultStore._validate``)
@@ -55,7 +57,7 @@ def chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, int]]:
     """
     start = size = 0
     for i, row in enumerate(rows):
-        n = sum(len(v) for v in row if isinstance(v, bytes))
+        n = sum(memoryview(v).nbytes for v in row if isinstance(v, (bytes, bytearray, memoryview)))
         if i > start and (i - start >= _CHUNK_ROWS or size + n > _CHUNK_BYTES):
             yield start, i
             start, size = i, 0
