@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from sim.errors import StoreError
@@ -389,6 +390,22 @@ def test_database_error_mid_save_rolls_back(store: ResultStore, db: Path) -> Non
         event.remove(store.engine, "before_cursor_execute", fail_on_series)
     assert sqlite_counts(db) == before
     assert [r["seed"] for r in store.list_runs()] == [1]
+
+
+def test_a_save_whose_commit_fails_says_it_may_have_been_written(store: ResultStore, db: Path) -> None:
+    """An error while committing leaves the client not knowing: the message must not claim nothing was written."""
+
+    def fail_commit(conn) -> None:  # as SQLAlchemy wraps the driver's error of a failed COMMIT
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error while committing (simulated)"))
+
+    event.listen(store.engine, "commit", fail_commit)
+    try:
+        with pytest.raises(StoreError, match=r"could not save the run, though it may have been written \(a commit "
+                                             r"was sent and its answer lost\): .*simulated") as err:
+            store.save_run(make_record(seed=2))
+    finally:
+        event.remove(store.engine, "commit", fail_commit)
+    assert "nothing was written" not in str(err.value)
 
 
 def test_long_run_of_many_series_round_trips(store: ResultStore, db: Path) -> None:

@@ -116,14 +116,14 @@ def _postmaster(url: str) -> psutil.Process:
     """The PostgreSQL server of ``url`` (its postmaster), or skip if it is not a process of this machine."""
     engine = create_engine(url)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # the backend is asked for its parent while it lives (it ends with the connection)
             backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            try:
+                postmaster = psutil.Process(backend).parent()
+            except psutil.Error:
+                postmaster = None
     finally:
         engine.dispose()
-    try:
-        postmaster = psutil.Process(backend).parent()
-    except psutil.Error:
-        postmaster = None
     if postmaster is None:
         pytest.skip("the PostgreSQL server is not a process of this machine")
     if os.geteuid() != 0 and postmaster.uids().real != os.getuid():

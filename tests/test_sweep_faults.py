@@ -172,3 +172,36 @@ def test_the_process_executor_reruns_the_tasks_a_dead_worker_took_down(tmp_path:
     finally:
         ex.close()
     assert got == {t: t * t for t in range(8)} and ex.restarts == 1
+
+
+# ------------------------------------------------------------------ a commit whose answer was lost
+def test_runs_whose_commit_happened_but_whose_answer_was_lost_count_as_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store retries a batch whose commit may have happened; the retry finds its runs: done, stored once.
+
+    Before, they were not counted: a complete sweep reported itself incomplete (``n_done < n_runs``).
+    """
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    import sim.store.database as database
+
+    spec = load_sweep(write_sweep(tmp_path, steps=5, replicates=2), check_outcomes=False)
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    real, lost = database.save_sweep_batch, []
+
+    def answer_lost(conn: Any, prepared: list[Any]) -> list[int | None]:
+        if not lost:  # the first batch commits (on a connection of its own), then its answer never comes
+            with ResultStore(url) as other:
+                lost.extend(other.run_op("save", lambda c: real(c, prepared), write=True))
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+        return real(conn, prepared)
+
+    monkeypatch.setattr(database, "save_sweep_batch", answer_lost)
+    with ResultStore(url) as store:
+        report = run_sweep(spec, store, workers=1, progress=False, log=lambda m: None, commit_every_s=0)
+    assert len(lost) == 1 and lost[0] is not None  # the first run, stored by the commit whose answer was lost
+    assert (report.n_found, report.n_stored, report.n_done) == (1, spec.n_runs - 1, spec.n_runs)
+    assert report.complete and report.to_json()["n_found"] == 1
+    assert count(tmp_path / "lost.db", "sweep_results") == spec.n_runs

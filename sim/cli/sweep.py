@@ -51,8 +51,8 @@ def _scheduler(args: argparse.Namespace) -> str | None:
 
 
 #: units of ``govsim sweep --json``
-_SWEEP_UNITS = {"n_runs": "runs", "n_before": "runs", "n_stored": "runs", "n_done": "runs", "n_failed": "runs",
-                "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds", "store_s": "seconds"}
+_SWEEP_UNITS = {"n_runs": "runs", "n_before": "runs", "n_stored": "runs", "n_found": "runs", "n_done": "runs",
+                "n_failed": "runs", "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds", "store_s": "seconds"}
 
 
 def _print_plan(spec: SweepSpec, as_json: bool) -> None:

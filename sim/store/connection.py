@@ -50,11 +50,12 @@ class StoreConnection:
         """``body(conn)`` (in a transaction if ``write``) under the deadline, retried while the error is transient.
 
         A write that is not ``idempotent`` is not retried once its commit was sent: the commit may
-        have happened. A StoreError raised by ``body``, and errors of the ``passthrough`` types (e.g. an
+        have happened. A write given up says whether something may have been written: nothing,
+        unless a commit was sent and its answer lost (``what`` names the operation alone). A StoreError raised by ``body``, and errors of the ``passthrough`` types (e.g. an
         ``IntegrityError`` the caller settles), are raised unchanged. ``deadline_s``: the time the whole
         operation may take (default: the statement timeout; more for bulk reads and writes).
         """
-        state = {"cut": False, "committing": False}
+        state = {"cut": False, "committing": False, "sent": False}
         timeouts = self.timeouts if retry else StoreTimeouts(**{**self.timeouts.__dict__, "retries": 0})
 
         def attempt() -> T:
@@ -75,6 +76,7 @@ class StoreConnection:
                         state["cut"] = True
 
         def may_retry(exc: SQLAlchemyError) -> bool:
+            state["sent"] = state["sent"] or state["committing"]  # this try's commit was sent, its answer lost
             return transient(exc) and (idempotent or not state["committing"]) and not isinstance(exc, passthrough)
 
         def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> NoReturn:
@@ -83,7 +85,12 @@ class StoreConnection:
             reason = (f"no answer within {deadline_s or timeouts.statement_s:g} s (timed out: is the server paused, overloaded "
                       f"or unreachable?)" if state["cut"] else error_line(exc))
             after = f"; gave up after {tries} attempts in {seconds:.1f} s" if tries > 1 else ""
-            self._fail(f"could not {what}: {reason}{after}")
+            written = ""
+            if write:
+                sent = state["sent"] or state["committing"]
+                written = (", nothing was written" if not sent else
+                           ", though it may have been written (a commit was sent and its answer lost)")
+            self._fail(f"could not {what}{written}: {reason}{after}")
 
         return retrying(attempt, timeouts, give_up, may_retry=may_retry)
 

@@ -154,7 +154,7 @@ class ResultStore(StoreConnection):
             insert_run_rows(conn, [(run_id, rows)])
             return run_id
 
-        return self.run_op("save the run, nothing was written", save, write=True, idempotent=False)
+        return self.run_op("save the run", save, write=True, idempotent=False)
 
     # ------------------------------------------------------------------ reading
 
@@ -260,7 +260,7 @@ class ResultStore(StoreConnection):
             try:
                 # a one-shot iterator cannot be read again: then no retry
                 n = int(sweep.get("n_experiments") or 0)  # a large design takes longer to write
-                return self.run_op(f"create sweep {sweep_id}, nothing was written", create, write=True,
+                return self.run_op(f"create sweep {sweep_id}", create, write=True,
                                    passthrough=(IntegrityError,), retry=not isinstance(experiment_rows, Iterator),
                                    deadline_s=self.timeouts.statement_s * (1 + n / 20_000))
             except IntegrityError:  # created meanwhile by another coordinator: fall through and check it
@@ -346,7 +346,7 @@ class ResultStore(StoreConnection):
         prepared = [(self._validate(run.record), _link(run)) for run in batch]
         what = "save the run" if len(batch) == 1 else f"save {len(batch)} runs"
         try:  # idempotent: a retry after a commit that did happen finds the results and writes nothing
-            return self.run_op(f"{what}, nothing was written", lambda conn: save_sweep_batch(conn, prepared), write=True,
+            return self.run_op(what, lambda conn: save_sweep_batch(conn, prepared), write=True,
                                passthrough=(IntegrityError,),
                                deadline_s=self.timeouts.statement_s * max(1.0, len(batch) / 16))  # a big batch: more
         except IntegrityError as exc:

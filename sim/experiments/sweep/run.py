@@ -82,6 +82,9 @@ class SweepReport:
     n_runs: int  # runs in the sweep (experiments x replicates)
     n_before: int  # already stored when it started
     n_stored: int = 0  # stored by this call
+    #: runs of this call found stored when it saved them: a commit that happened though its answer was lost (the
+    #: save is retried and finds its runs), or a coordinator that outlived its lease; done, not stored again
+    n_found: int = 0
     n_failed: int = 0
     errors: list[str] = field(default_factory=list)  # the first few failures, one line each
     interrupted: bool = False
@@ -97,8 +100,8 @@ class SweepReport:
 
     @property
     def n_done(self) -> int:
-        """Runs stored, before this call and by it."""
-        return self.n_before + self.n_stored
+        """Runs stored, before this call and by it (or found stored when it saved them)."""
+        return self.n_before + self.n_stored + self.n_found
 
     @property
     def complete(self) -> bool:
@@ -108,7 +111,7 @@ class SweepReport:
     def to_json(self) -> dict[str, Any]:
         """The report as plain data (seconds rounded to the millisecond)."""
         return {"sweep_id": self.sweep_id, "n_runs": self.n_runs, "n_before": self.n_before,
-                "n_stored": self.n_stored, "n_done": self.n_done, "n_failed": self.n_failed,
+                "n_stored": self.n_stored, "n_found": self.n_found, "n_done": self.n_done, "n_failed": self.n_failed,
                 "errors": self.errors, "interrupted": self.interrupted, "created": self.created,
                 "in_flight_at_stop": self.in_flight_at_stop, "stored_after_stop": self.stored_after_stop,
                 "worker_restarts": self.worker_restarts,
@@ -369,10 +372,12 @@ class _Loop:
             gc_due = report.n_stored // _GC_EVERY
             for (_, out, nth), run_id in zip(items, stored, strict=True):
                 report.compute_s += out.run_s
-                if run_id is not None:
+                if run_id is None:  # stored already: by this commit's first try, whose answer was lost
+                    report.n_found += 1
+                else:
                     report.n_stored += 1
-                    # not ``stop.stopping``: a signal during this commit must not count a run received before it
-                    report.stored_after_stop += stop.stopping and nth > self.received_at_stop
+                # not ``stop.stopping``: a signal during this commit must not count a run received before it
+                report.stored_after_stop += stop.stopping and nth > self.received_at_stop
             self.bar.update(len(batch))
         if self.lease is not None and self.lease.lost:
             raise StoreError(f"sweep {spec.sweep_id}: another coordinator took over its lease (this one's heartbeat "
