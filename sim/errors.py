@@ -124,6 +124,9 @@ class OutputError(GovsimError):
 class StoreError(GovsimError):
     """One clear line for the user: names the URL (password masked) and what is wrong / allowed."""
 
+    #: a write given up after its commit was sent and the answer lost: it may have happened
+    maybe_written: bool = False
+
 
 class ClusterError(GovsimError):
     """A Dask scheduler cannot be reached, or Dask is not installed."""

@@ -185,7 +185,8 @@ def test_a_tls_scheduler_needs_the_certificates_and_runs_the_sweep_with_them(
                    tls_worker_key=key, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://",
                                   worker_dashboard_address="127.0.0.1:0",
-                                  host="127.0.0.1", security=sec, dashboard_address="127.0.0.1:0", silence_logs=40) as c:
+                                  host="127.0.0.1", security=sec, dashboard_address="127.0.0.1:0",
+                                  silence_logs=40) as c:
         address = c.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
         db = tmp_path / "tls.db"

@@ -401,7 +401,7 @@ def test_a_save_whose_commit_fails_says_it_may_have_been_written(store: ResultSt
     event.listen(store.engine, "commit", fail_commit)
     try:
         with pytest.raises(StoreError, match=r"could not save the run, though it may have been written \(a commit "
-                                             r"was sent and its answer lost\): .*simulated") as err:
+                                             r"was sent, outcome unknown\): .*simulated") as err:
             store.save_run(make_record(seed=2))
     finally:
         event.remove(store.engine, "commit", fail_commit)

@@ -38,6 +38,48 @@ def test_timeouts_from_the_environment_are_checked() -> None:
     assert [StoreTimeouts(backoff_s=0.5, backoff_max_s=3).backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1, 2, 3]
 
 
+def _locked() -> OperationalError:
+    return OperationalError("x", {}, sqlite3.OperationalError("database is locked"))  # transient
+
+
+def _gone() -> OperationalError:
+    return OperationalError("x", {}, sqlite3.OperationalError("disk I/O error"))  # not transient
+
+
+@pytest.mark.parametrize(("script", "idempotent", "says"), [
+    # each try: where it fails ("body": before the commit, "commit": at it), and the error
+    ((("commit", _locked), ("body", _locked)), True, "may have been written"),  # an earlier try's commit counts
+    ((("body", _locked), ("commit", _locked)), False, "may have been written"),  # the last try's commit counts
+    ((("body", _locked), ("body", _gone)), True, "nothing was written"),
+    ((("commit", _gone),), True, "may have been written"),
+])
+def test_a_write_given_up_says_whether_it_may_have_been_written(
+        tmp_path: Path, script: tuple[tuple[str, object], ...], idempotent: bool, says: str) -> None:
+    """``run_op``: "nothing was written" only if no try sent its commit; otherwise the write may have happened."""
+    from sqlalchemy import event
+
+    tries = iter(script)
+    with ResultStore(f"sqlite:///{tmp_path / 'w.db'}", timeouts=StoreTimeouts(retries=1, backoff_s=0.01)) as store:
+        at: dict[str, object] = {}
+
+        def body(conn: object) -> None:
+            at["where"], at["error"] = next(tries)
+            if at["where"] == "body":
+                raise at["error"]()  # type: ignore[operator]
+
+        def commit(conn: object) -> None:
+            if at.pop("where", None) == "commit":
+                raise at["error"]()  # type: ignore[operator]
+
+        event.listen(store.engine, "commit", commit)
+        with pytest.raises(StoreError, match=says) as err:
+            store.run_op("write", body, write=True, idempotent=idempotent)
+        assert err.value.maybe_written is (says != "nothing was written")
+        with pytest.raises(StoreError) as err:  # a read says nothing of writing
+            store.run_op("read", lambda conn: (_ for _ in ()).throw(_gone()))
+    assert "written" not in str(err.value) and not err.value.maybe_written
+
+
 def test_transient_errors_are_retried_with_backoff_then_given_up() -> None:
     locked = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
     constraint = OperationalError("INSERT", {}, sqlite3.OperationalError("no such table: x"))
@@ -116,7 +158,7 @@ def _postmaster(url: str) -> psutil.Process:
     """The PostgreSQL server of ``url`` (its postmaster), or skip if it is not a process of this machine."""
     engine = create_engine(url)
     try:
-        with engine.connect() as conn:  # the backend is asked for its parent while it lives (it ends with the connection)
+        with engine.connect() as conn:  # asked for its parent while the backend lives (it ends with the connection)
             backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
             try:
                 postmaster = psutil.Process(backend).parent()

@@ -175,33 +175,64 @@ def test_the_process_executor_reruns_the_tasks_a_dead_worker_took_down(tmp_path:
 
 
 # ------------------------------------------------------------------ a commit whose answer was lost
+def _lose_answers(store: ResultStore, monkeypatch: pytest.MonkeyPatch, batches: set[int]) -> list[int]:
+    """Make the commits of the sweep's ``batches`` (counted from 1) happen and then fail, as if their answer were lost.
+
+    Returns the sizes of the batches saved, one entry per try.
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    import sim.store.database as database
+
+    real, sizes = database.save_sweep_batch, []
+
+    def counted(conn: Any, prepared: list[Any]) -> list[int | None]:
+        sizes.append(len(prepared))
+        return real(conn, prepared)
+
+    def commit(conn: Any) -> None:
+        if len(sizes) in batches:
+            batches.discard(len(sizes))
+            conn.connection.dbapi_connection.commit()  # the commit happens ...
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))  # ... its answer not
+
+    monkeypatch.setattr(database, "save_sweep_batch", counted)
+    event.listen(store.engine, "commit", commit)
+    return sizes
+
+
 def test_runs_whose_commit_happened_but_whose_answer_was_lost_count_as_done(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store retries a batch whose commit may have happened; the retry finds its runs: done, stored once.
 
     Before, they were not counted: a complete sweep reported itself incomplete (``n_done < n_runs``).
     """
-    import sqlite3
-
-    from sqlalchemy.exc import OperationalError
-
-    import sim.store.database as database
-
     spec = load_sweep(write_sweep(tmp_path, steps=5, replicates=2), check_outcomes=False)
-    url = f"sqlite:///{tmp_path / 'lost.db'}"
-    real, lost = database.save_sweep_batch, []
+    with ResultStore(f"sqlite:///{tmp_path / 'lost.db'}") as store:
+        sizes = _lose_answers(store, monkeypatch, {2})
+        report = run_sweep(spec, store, workers=1, progress=False, log=lambda m: None, commit_every_s=60)
+    n = spec.n_runs
+    assert sizes == [1, n - 1, n - 1]  # the first run at once, the rest together (tried twice)
+    assert (report.n_found, report.n_stored, report.n_done) == (n - 1, 1, n)
+    assert report.complete and report.to_json()["n_found"] == n - 1
+    assert count(tmp_path / "lost.db", "sweep_results") == n
 
-    def answer_lost(conn: Any, prepared: list[Any]) -> list[int | None]:
-        if not lost:  # the first batch commits (on a connection of its own), then its answer never comes
-            with ResultStore(url) as other:
-                lost.extend(other.run_op("save", lambda c: real(c, prepared), write=True))
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
-        return real(conn, prepared)
 
-    monkeypatch.setattr(database, "save_sweep_batch", answer_lost)
-    with ResultStore(url) as store:
-        report = run_sweep(spec, store, workers=1, progress=False, log=lambda m: None, commit_every_s=0)
-    assert len(lost) == 1 and lost[0] is not None  # the first run, stored by the commit whose answer was lost
-    assert (report.n_found, report.n_stored, report.n_done) == (1, spec.n_runs - 1, spec.n_runs)
-    assert report.complete and report.to_json()["n_found"] == 1
-    assert count(tmp_path / "lost.db", "sweep_results") == spec.n_runs
+def test_a_sweep_whose_store_gave_up_on_a_commit_that_may_have_happened_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not "not stored": the runs may be there (they are, here), and a rerun makes only those missing."""
+    spec = load_sweep(write_sweep(tmp_path, steps=5, replicates=2), check_outcomes=False)
+    said: list[str] = []
+    from sim.store.faults import StoreTimeouts
+
+    with ResultStore(f"sqlite:///{tmp_path / 'gave_up.db'}", timeouts=StoreTimeouts(retries=0)) as store:
+        _lose_answers(store, monkeypatch, {2})
+        with pytest.raises(StoreError, match="may have been written") as err:
+            run_sweep(spec, store, workers=1, progress=False, log=said.append, commit_every_s=60)
+    n = spec.n_runs
+    assert err.value.maybe_written and count(tmp_path / "gave_up.db", "sweep_results") == n
+    assert f"govsim: {n - 1} finished runs may not have been stored; running the same sweep again makes any that " \
+           f"are missing" in said, said

@@ -63,6 +63,7 @@ def add_bench_command(subparsers: Subparsers) -> None:
     b.add_argument("--case", action="append", default=None, help="run only this case (repeatable)")
     b.add_argument("--postgres", metavar="URL", default=None,
                    help="also measure the sweep's overhead storing in this PostgreSQL database (a scratch database: "
-                        "each bench stores two sweeps of its own there, 2 tiny runs and 16 runs of a year); a password "
-                        "is better in PGPASSWORD or ~/.pgpass than in the URL, which other users see in the process list")
+                        "each bench stores two sweeps of its own there, 2 tiny runs and 16 runs of a year); a "
+                        "password is better in PGPASSWORD or ~/.pgpass than in the URL, which other users see in "
+                        "the process list")
     b.set_defaults(func=cmd_bench)

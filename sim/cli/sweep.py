@@ -52,7 +52,8 @@ def _scheduler(args: argparse.Namespace) -> str | None:
 
 #: units of ``govsim sweep --json``
 _SWEEP_UNITS = {"n_runs": "runs", "n_before": "runs", "n_stored": "runs", "n_found": "runs", "n_done": "runs",
-                "n_failed": "runs", "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds", "store_s": "seconds"}
+                "n_failed": "runs", "wall_s": "seconds", "loop_s": "seconds", "compute_s": "seconds",
+                "store_s": "seconds"}
 
 
 def _print_plan(spec: SweepSpec, as_json: bool) -> None:
@@ -89,7 +90,7 @@ def _finish(args: argparse.Namespace, report: SweepReport, url: str) -> int:
             print(f"  ... and {report.n_failed - len(report.errors)} more", file=sys.stderr)
         return EXIT_FAILED
     if not args.json:
-        ran = report.n_stored
+        ran = report.n_stored + report.n_found  # found: stored by a commit whose answer was lost
         rate = f", {ran / report.wall_s * 60:,.0f} runs/min" if ran and report.wall_s > 0 else ""
         print(f"sweep {report.sweep_id}: {report.n_done:,}/{report.n_runs:,} runs stored in {url} "
               f"(ran {ran:,} in {report.wall_s:.1f} s{rate})")

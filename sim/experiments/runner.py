@@ -76,7 +76,7 @@ class Executor(Protocol):
 
     def run(self, tasks: Iterable[Any], ordered: bool = False, *,
             tick_s: float | None = None) -> Generator[tuple[Any, Any], None, None]:
-        """``(task, result or exception)`` per task, as they finish (``ordered``: in task order).
+        """``(task, result or exception)`` once per task (sweeps count them), as they finish (``ordered``: in order).
 
         With ``tick_s``, also :data:`TICK` each time ``tick_s`` seconds pass without a result (not in this process).
         """

@@ -41,8 +41,10 @@ class StoreConnection:
         self._engine: Engine | None = open_engine(raw, create_dirs=create_dirs, read_only=read_only,
                                                   timeouts=self.timeouts)
 
-    def _fail(self, reason: str) -> NoReturn:
-        raise StoreError(f"results database '{self._url}': {reason}") from None
+    def _fail(self, reason: str, *, maybe_written: bool = False) -> NoReturn:
+        err = StoreError(f"results database '{self._url}': {reason}")
+        err.maybe_written = maybe_written
+        raise err from None
 
     def run_op(self, what: str, body: Callable[[Connection], T], *, write: bool = False, idempotent: bool = True,
                retry: bool = True, passthrough: tuple[type[SQLAlchemyError], ...] = (),
@@ -51,9 +53,11 @@ class StoreConnection:
 
         A write that is not ``idempotent`` is not retried once its commit was sent: the commit may
         have happened. A write given up says whether something may have been written: nothing,
-        unless a commit was sent and its answer lost (``what`` names the operation alone). A StoreError raised by ``body``, and errors of the ``passthrough`` types (e.g. an
-        ``IntegrityError`` the caller settles), are raised unchanged. ``deadline_s``: the time the whole
-        operation may take (default: the statement timeout; more for bulk reads and writes).
+        unless a commit was sent and came back with an error or not at all (``what`` names the
+        operation alone; the error's ``maybe_written``). A StoreError raised by ``body``, and errors
+        of the ``passthrough`` types (e.g. an ``IntegrityError`` the caller settles), are raised
+        unchanged. ``deadline_s``: the time the whole operation may take (default: the statement
+        timeout; more for bulk reads and writes).
         """
         state = {"cut": False, "committing": False, "sent": False}
         timeouts = self.timeouts if retry else StoreTimeouts(**{**self.timeouts.__dict__, "retries": 0})
@@ -85,12 +89,10 @@ class StoreConnection:
             reason = (f"no answer within {deadline_s or timeouts.statement_s:g} s (timed out: is the server paused, overloaded "
                       f"or unreachable?)" if state["cut"] else error_line(exc))
             after = f"; gave up after {tries} attempts in {seconds:.1f} s" if tries > 1 else ""
-            written = ""
-            if write:
-                sent = state["sent"] or state["committing"]
-                written = (", nothing was written" if not sent else
-                           ", though it may have been written (a commit was sent and its answer lost)")
-            self._fail(f"could not {what}{written}: {reason}{after}")
+            sent = write and (state["sent"] or state["committing"])  # a commit of this try or an earlier one
+            written = "" if not write else (", nothing was written" if not sent else
+                                            ", though it may have been written (a commit was sent, outcome unknown)")
+            self._fail(f"could not {what}{written}: {reason}{after}", maybe_written=sent)
 
         return retrying(attempt, timeouts, give_up, may_retry=may_retry)
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sim.errors import StoreError
 from sim.store.schema import runs, series, series_steps, summary, sweep_failures, sweep_results
 
-__all__ = ["RunRows", "SeriesRows", "bulk_insert", "chunks", "insert_run_rows", "new_run_id", "save_sweep_batch", "stored_pairs"]
+__all__ = ["RunRows", "SeriesRows", "bulk_insert", "chunks", "insert_run_rows", "new_run_id", "save_sweep_batch",
+           "stored_pairs"]
 
 _CHUNK_ROWS = 10_000  # rows per executemany batch: bounds memory, keeps inserts fast
 #: bytes of binary values (a run's steps and series) per executemany batch. psycopg pipelines a batch: it

@@ -226,6 +226,7 @@ class _Loop:
     commit_every_s: float = STORE_EVERY_S
     pending: list[tuple[Task, RunOutput, int]] = field(default_factory=list)  # finished, not yet stored
     unstored: int = 0  # runs of a commit under way (taken from ``pending``) until it succeeds
+    maybe_stored: bool = False  # the store gave up on a commit that may have happened
     t_commit: float = float("-inf")  # when the last batch was stored
     t_log: float = 0.0
     t_run0: float = 0.0
@@ -275,6 +276,9 @@ class _Loop:
                 except KeyboardInterrupt:  # a further Ctrl-C before the commit began
                     report.interrupted = True
                     self._say_unstored()
+                except BaseException:  # the store gave up: say what was lost, then its error
+                    self._say_unstored()
+                    raise
                 report.interrupted = report.interrupted or stop.stopping
                 report.loop_s = time.perf_counter() - self.t_run0
         finally:
@@ -342,7 +346,10 @@ class _Loop:
         """Say how many finished runs were not stored (an error or a Ctrl-C while storing them), if any."""
         n, self.unstored = self.unstored + len(self.pending), 0
         self.pending.clear()
-        if n:
+        if n and self.maybe_stored:
+            self._say(f"govsim: {n} finished run{'s' if n != 1 else ''} may not have been stored; running the same "
+                      f"sweep again makes any that are missing")
+        elif n:
             self._say(f"govsim: {n} finished run{'s were' if n != 1 else ' was'} not stored; running the same "
                       f"sweep again makes {'them' if n != 1 else 'it'} again")
 
@@ -365,7 +372,11 @@ class _Loop:
                                          n_steps=out.n_steps, label=f"sweep:{spec.sweep_id}"),
                               self.exp_ids[task.experiment], task.replicate, out.worker, out.run_s)
                      for task, out, _ in items]
-            stored = self.store.save_sweep_runs(batch)
+            try:
+                stored = self.store.save_sweep_runs(batch)
+            except StoreError as exc:
+                self.maybe_stored = exc.maybe_written
+                raise
             self.unstored = 0
             self.t_commit = time.perf_counter()
             report.store_s += self.t_commit - t0
@@ -392,7 +403,7 @@ class _Loop:
     def _log_progress(self) -> None:
         spec, report = self.spec, self.report
         self.t_log = time.perf_counter()
-        rate = report.n_stored / max(self.t_log - self.t_run0, 1e-9) * 60
+        rate = (report.n_stored + report.n_found) / max(self.t_log - self.t_run0, 1e-9) * 60
         left = spec.n_runs - report.n_done
         eta = _hms(left / rate * 60) if rate > 0 else "?"
         self.say(f"sweep {spec.sweep_id}: {report.n_done:,}/{spec.n_runs:,} runs "
