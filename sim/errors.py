@@ -124,7 +124,7 @@ class OutputError(GovsimError):
 class StoreError(GovsimError):
     """One clear line for the user: names the URL (password masked) and what is wrong / allowed."""
 
-    #: a write given up after its commit was sent and the answer lost: it may have happened
+    #: a write given up after a commit was sent whose outcome is unknown: it may have happened
     maybe_written: bool = False
 
 

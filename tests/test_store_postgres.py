@@ -121,7 +121,7 @@ def _storage(url: str) -> dict[str, str]:
 def test_postgresql_stores_steps_and_series_uncompressed_also_in_an_older_database(tmp_path: Path) -> None:
     """New tables, and those of a database made before (compressed: 'x'), store the arrays uncompressed ('e').
 
-    A read-only open changes nothing; values round-trip either way (sim.store.schema.UNCOMPRESSED).
+    A read-only open changes nothing; values round-trip either way (sim.store.storage.UNCOMPRESSED).
     """
     with pg_schema("govsim_test") as url:
         with ResultStore(url) as store:

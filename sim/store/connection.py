@@ -80,7 +80,7 @@ class StoreConnection:
                         state["cut"] = True
 
         def may_retry(exc: SQLAlchemyError) -> bool:
-            state["sent"] = state["sent"] or state["committing"]  # this try's commit was sent, its answer lost
+            state["sent"] = state["sent"] or state["committing"]  # this try's commit was sent, its outcome unknown
             return transient(exc) and (idempotent or not state["committing"]) and not isinstance(exc, passthrough)
 
         def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> NoReturn:

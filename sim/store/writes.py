@@ -53,8 +53,8 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
 def chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, int]]:
     """``rows`` cut into executemany batches, as (start, stop) pairs, in order.
 
-    A batch has at most :data:`_CHUNK_ROWS` rows, and at most :data:`_CHUNK_BYTES` bytes of ``bytes``
-    values unless it is one row.
+    A batch has at most :data:`_CHUNK_ROWS` rows, and at most :data:`_CHUNK_BYTES` bytes of binary
+    values (``bytes``, ``bytearray``, ``memoryview``) unless it is one row.
     """
     start = size = 0
     for i, row in enumerate(rows):

@@ -383,7 +383,7 @@ class _Loop:
             gc_due = report.n_stored // _GC_EVERY
             for (_, out, nth), run_id in zip(items, stored, strict=True):
                 report.compute_s += out.run_s
-                if run_id is None:  # stored already: by this commit's first try, whose answer was lost
+                if run_id is None:  # stored already: by a first try of this commit whose answer was lost
                     report.n_found += 1
                 else:
                     report.n_stored += 1
