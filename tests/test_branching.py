@@ -334,7 +334,7 @@ def test_the_prefix_model_is_freed_once_its_snapshot_is_taken() -> None:
 
 
 def test_more_workers_than_groups_cuts_the_groups_up_to_the_workers() -> None:
-    """Six scenarios sharing days, 2 replicates: 2 tasks on 2 workers, 8 on 8 (no worker idle), never more than workers."""
+    """Six scenarios sharing days, 2 replicates: 2 tasks on 2 workers, 8 on 8 (none idle), never more than workers."""
     entries = prepare([SCENARIO_DIR / f for f in SHARING], None, {**SMALL, "reform.start_day": 30})
     runs = ComparisonRuns(entries, None, "x")
     assert [len(t[0]) for t in runs.tasks([1, 2], workers=2)[1]] == [6, 6]

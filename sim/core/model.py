@@ -442,7 +442,7 @@ class Model:
         self.t += 1
 
     def run(self, n_steps: int | None = None, progress: bool | None = None) -> Results:
-        """Run ``n_steps`` days (default: the scenario's); ``progress``: a tqdm bar (default: for runs of seconds or more)."""
+        """Run ``n_steps`` days (default: the scenario's); ``progress``: a tqdm bar (default: runs of seconds)."""
         n = self.scenario.run.n_steps if n_steps is None else int(n_steps)
         if n < 1:
             raise InputError(f"n_steps must be >= 1, got {n}")
@@ -489,7 +489,7 @@ def warm_up() -> float:
 
 def run_scenario(scenario: Scenario, seed: int | None = None, n_steps: int | None = None,
                  progress: bool | None = None) -> Results:
-    """Build a model and run it: the one-call API. The model is dropped at once (reference cycles: no collection waits)."""
+    """Build a model and run it: the one-call API. The model is freed at once (its reference cycles broken)."""
     model = Model(scenario, seed=seed)
     res = model.run(n_steps, progress=progress)
     model.__dict__.clear()

@@ -103,7 +103,8 @@ def split(together: list[list[tuple[int, ...]]], workers: int) -> list[list[tupl
     import heapq
 
     parts = [[1] * len(gs) for gs in together]
-    heap: list[tuple[float, int, int]] = [(-float(len(g)), r, j) for r, gs in enumerate(together) for j, g in enumerate(gs)]
+    heap: list[tuple[float, int, int]] = [(-float(len(g)), r, j) for r, gs in enumerate(together)
+                                          for j, g in enumerate(gs)]
     heapq.heapify(heap)
     total = len(heap)
     while total < workers and heap and -heap[0][0] > 1:

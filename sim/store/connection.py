@@ -72,7 +72,7 @@ class StoreConnection:
                         return body(conn)
                     trans = conn.begin()
                     result = body(conn)
-                    state["committing"] = True
+                    state["committing"] = state["sent"] = True  # sent: by any try, and the op not done
                     trans.commit()
                     return result
                 finally:
@@ -80,7 +80,6 @@ class StoreConnection:
                         state["cut"] = True
 
         def may_retry(exc: SQLAlchemyError) -> bool:
-            state["sent"] = state["sent"] or state["committing"]  # this try's commit was sent, its outcome unknown
             return transient(exc) and (idempotent or not state["committing"]) and not isinstance(exc, passthrough)
 
         def give_up(exc: SQLAlchemyError, tries: int, seconds: float) -> NoReturn:
@@ -89,7 +88,7 @@ class StoreConnection:
             reason = (f"no answer within {deadline_s or timeouts.statement_s:g} s (timed out: is the server paused, overloaded "
                       f"or unreachable?)" if state["cut"] else error_line(exc))
             after = f"; gave up after {tries} attempts in {seconds:.1f} s" if tries > 1 else ""
-            sent = write and (state["sent"] or state["committing"])  # a commit of this try or an earlier one
+            sent = write and state["sent"]  # a commit was sent, by this try or an earlier one, outcome unknown
             written = "" if not write else (", nothing was written" if not sent else
                                             ", though it may have been written (a commit was sent, outcome unknown)")
             self._fail(f"could not {what}{written}: {reason}{after}", maybe_written=sent)

@@ -92,7 +92,7 @@ _BUILDING: dict[tuple[str, int], threading.Lock] = {}
 
 
 def _prefix(key: str, scenario: Any, seed: int) -> Any:
-    """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept for the next runs.
+    """The shared days of ``scenario``'s replicate with ``seed`` (:class:`~sim.core.branching.Prefix`), kept.
 
     One thread builds a replicate's days; the others asking for them wait for that one, not for other keys.
     """
