@@ -16,7 +16,7 @@ from sim.agents.community import Communities, Grids
 from sim.agents.department import Departments
 from sim.agents.party_member import PartyMembers
 from sim.agents.property_firm import PropertyFirms
-from sim.agents.resident import PerformanceTable, Residents, influence, judgement, p_tell, volunteer_candidates
+from sim.agents.resident import PerformanceTable, Residents, influence, judgement, p_tell
 from sim.agents.street_office import StreetOffices
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import (
@@ -35,19 +35,19 @@ from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, count_equal, find_latent, visit_slots
+from sim.core.kernels.arising import arise_into, arrival_draws, count_equal, find_latent, visit_slots
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.jit import prefer_sleeping_threads
-from sim.core.kernels.residents import judge_day, participate_day
+from sim.core.kernels.residents import judge_day, participate_drawn
 from sim.core.kernels.routing import place, route_found
 from sim.core.kernels.state import Fields
 from sim.core.phases import PHASES, Policy
-from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table, draw_arrival_uniforms
+from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table
 from sim.core.reform import start_reform
 from sim.core.reform import warm_up as warm_up_days
 from sim.core.results import Recorder, Results
-from sim.core.rng import Streams, binomial_each, poisson_list, row_states
+from sim.core.rng import Streams, row_states
 from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
 from sim.errors import InputError
@@ -246,7 +246,7 @@ class Model:
     # ---- phases -------------------------------------------------------------------------------
     def _arise(self, t: int) -> None:
         tab, led, w, pool = self.arrivals, self.ledger, self.world, self.problems
-        k, u = draw_arrival_uniforms(tab, self.streams.get("arrival"))
+        k, u = arrival_draws(self.streams.handle("arrival"), tab.lam)  # as draw_arrival_uniforms
         # today's problems less the prevented ones, appended to the pool as latent, unrouted problems
         buffers = pool.reserve(u.shape[1])
         n_new, n_prevented = arise_into(k, u, tab.strata(), self.p_prevent, w.res_compound, w.res_ctype,
@@ -398,21 +398,15 @@ class Model:
                   lost.astype(np.int32, copy=False), t, self.problems.cols, r.ties, self._judgement)
 
     def _participate(self, t: int) -> None:
-        rng = self.streams.get("participate")
-        w, params = self.world, self.scenario.residents
-        events = poisson_list(rng, self.communities.event_rate)
-        self.events_today = sum(events)
-        p_reach = self.scenario.community.p_event_reach
-        # reach = min(events * p_event_reach, 1) per community; attendance Binomial(size, reach)
-        n_att = binomial_each(rng, w.community_size, np.array([min(e * p_reach, 1.0) for e in events]))
-        u_att = rng.random(int(n_att.sum()))
-        r, party = self.residents, self.party
-        top, cand, u_vol = volunteer_candidates(r.n, rng, party.volunteer_rate, party.volunteer_mult)
-        # attendees and volunteers take part, then satisfaction and trust settle
-        draws = (n_att, u_att, cand, u_vol, top)  # Participation
-        n_vols = participate_day(draws, w.community_start, w.community_size, (party.volunteer_rate, party.volunteer_mult),
-                                 r.state(), self._influence)
-        self.volunteer_hours += n_vols * params.dur_volunteer_hours
+        w, party = self.world, self.party
+        # events per community, their attendees, and today's volunteers, drawn in the kernel from the
+        # participate stream; attendees and volunteers take part, then satisfaction and trust settle
+        events, n_vols = participate_drawn(self.streams.handle("participate"), self.communities.event_rate,
+                                           float(self.scenario.community.p_event_reach), w.community_start,
+                                           w.community_size, (party.volunteer_rate, party.volunteer_mult),
+                                           self.residents.state(), self._influence)
+        self.events_today = int(events)
+        self.volunteer_hours += n_vols * self.scenario.residents.dur_volunteer_hours
         decide_month(self, t)  # on a month's last day volunteers and property firms decide for the next (§7.13)
 
     def cost_per_day(self) -> float:

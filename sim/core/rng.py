@@ -10,10 +10,14 @@ random numbers), and adding a policy does not shift the core's draws.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:
+    from sim.core.kernels.draws import Handle
 
 
 class Streams:
@@ -24,6 +28,14 @@ class Streams:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
         self._streams: dict[str, np.random.Generator] = {}
+        self._handles: dict[str, Handle] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"seed": self.seed, "_streams": self._streams}  # handles are addresses in this process
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._handles = {}
 
     def get(self, name: str) -> np.random.Generator:
         """The generator for ``name`` (created on first use)."""
@@ -33,6 +45,15 @@ class Streams:
             gen = np.random.Generator(np.random.PCG64(ss))
             self._streams[name] = gen
         return gen
+
+    def handle(self, name: str) -> Handle:
+        """The stream ``name`` as a kernel draws from it (:mod:`sim.core.kernels.draws`): its generator moves on."""
+        h = self._handles.get(name)
+        if h is None:
+            from sim.core.kernels.draws import handle  # compiled: imported where a run needs it
+
+            h = self._handles[name] = handle(self.get(name))
+        return h
 
 
 #: Up to this many draws, one scalar call each is cheaper than numpy's broadcasting path.

@@ -9,7 +9,8 @@ Modules: :mod:`~sim.core.kernels.pool` (append, compact), :mod:`~sim.core.kernel
 :mod:`~sim.core.kernels.handling` (capacity, attempts, resolving), :mod:`~sim.core.kernels.escalation`,
 :mod:`~sim.core.kernels.residents` (judge, participate), :mod:`~sim.core.kernels.recording`,
 :mod:`~sim.core.kernels.pairwise` (numpy's sums), :mod:`~sim.core.kernels.pcg` (numpy's PCG64
-stepped in a loop); their arguments are the named tuples of
+stepped in a loop), :mod:`~sim.core.kernels.draws` (numpy's generators drawn from in a kernel);
+their arguments are the named tuples of
 :mod:`~sim.core.kernels.state`, compiled by :func:`~sim.core.kernels.jit.jit`.
 :mod:`~sim.core.kernels.numpy_definitions` states in plain numpy what each kernel computes;
 ``tests/test_kernels.py`` holds every kernel to it, bit for bit.
@@ -17,11 +18,12 @@ stepped in a loop); their arguments are the named tuples of
 Rules that keep the kernels equal to their numpy definitions (and to docs/model.md), bit for bit:
 
 * every random number is drawn from numpy's generator for its stream, in the same amount and
-  order: mostly in the caller, the kernels taking the uniforms; the find and escalate phases,
-  which read a few uniforms per pool row, step numpy's PCG64 in their row loops instead
-  (:mod:`~sim.core.kernels.pcg`, from :func:`sim.core.rng.row_states`): the same doubles as
-  ``rng.random``, the generator left where it leaves it, ``tests/test_rng.py`` holding the steps
-  to numpy's;
+  order: in the caller, the kernel taking the uniforms; or in the kernel, from the generator
+  itself through its stream's handle (:mod:`~sim.core.kernels.draws`: the arise and participate
+  phases); the find and escalate phases, which read a few uniforms per pool row, step numpy's
+  PCG64 in their row loops instead (:mod:`~sim.core.kernels.pcg`, from
+  :func:`sim.core.rng.row_states`): the same doubles as ``rng.random``, the generator left where
+  it leaves it, ``tests/test_rng.py`` and ``tests/test_draws.py`` holding them to numpy's;
 * float32 state is computed in float32 (parameters come in as ``np.float32``, as numpy's
   promotion rules would cast them), sums of float32 updates in float64 in input order, as
   ``np.bincount`` adds them; comparisons of a float32 with a Python float are done in float32;

@@ -6,6 +6,7 @@ import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT
+from sim.core.kernels.draws import Handle, generator_at
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.pcg import chunk_states, next_double
 from sim.core.kernels.pool import append_latent
@@ -66,6 +67,19 @@ def arise(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarray, r
             ledger.arisen_ctype[res_ctype[res[i]]] += 1
             n_ok += 1
     return res[ok], cat[ok], sev[ok], res.size - n_ok
+
+
+@jit
+def arrival_draws(stream: Handle, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sim.core.problems.draw_arrival_uniforms`` drawn in a kernel from ``stream``: the same numbers.
+
+    Today's Poisson count per stratum (at ``lam``), then four uniforms per problem, shape (4, problems).
+    """
+    gen = generator_at(stream)
+    k = np.empty(lam.size, dtype=np.int64)
+    for i in range(lam.size):
+        k[i] = gen.poisson(np.float64(lam[i]))
+    return k, gen.random(4 * k.sum()).reshape((4, k.sum()))
 
 
 @jit

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import numba
 import numpy as np
-from numba.core.caching import CompileResultCacheImpl, FunctionCache
+from filelock import FileLock
+from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,10 +72,43 @@ class _KernelCacheImpl(CompileResultCacheImpl):
         return _PackageStamped(super().locator)
 
 
+#: the lock file, in each cache directory, that saving a compiled kernel holds (:class:`_LockedCacheFile`)
+CACHE_LOCK = "govsim-kernels.lock"
+
+
+class _LockedCacheFile(IndexDataCacheFile):
+    """numba's index and data files of a kernel, each new entry saved under a lock shared by all processes.
+
+    numba names a new entry's data file from the index as it read it, without a lock: two processes
+    compiling different signatures of a kernel at once (xdist's test workers, a sweep's workers after
+    an edit) can both take ``.1.nbc``, and one's index then names the other's machine code. Later
+    processes load it as the kernel for the wrong types: a TypeError, or a segfault. Here the
+    index is read again under the lock, the data written, then the index that names it.
+    """
+
+    def save(self, key: Any, data: Any) -> None:
+        """Save the compiled ``data`` of signature ``key``."""
+        with FileLock(os.path.join(self._cache_path, CACHE_LOCK)):
+            overloads = self._load_index()
+            name = overloads.get(key)
+            if name is None:
+                taken = set(overloads.values())
+                name = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
+            self._save_data(name, data)
+            if overloads.get(key) != name:
+                overloads[key] = name
+                self._save_index(overloads)
+
+
 class _KernelCache(FunctionCache):
-    """What ``Dispatcher.enable_caching`` installs, with :class:`_KernelCacheImpl`."""
+    """What ``Dispatcher.enable_caching`` installs, with :class:`_KernelCacheImpl` and :class:`_LockedCacheFile`."""
 
     _impl_class = _KernelCacheImpl
+
+    def __init__(self, py_func: Any) -> None:
+        super().__init__(py_func)
+        self._cache_file = _LockedCacheFile(cache_path=self._cache_path, filename_base=self._impl.filename_base,
+                                            source_stamp=self._impl.locator.get_source_stamp())
 
 
 #: every kernel declared so far (by the kernel modules imported), for :func:`cache_is_cold`

@@ -6,10 +6,13 @@ performance and expectation, participation, satisfaction and trust (docs/model.m
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT, QUEUED
+from sim.core.kernels.draws import Handle, choice_without_replacement, generator_at
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.state import (
     Fields,
@@ -326,6 +329,45 @@ def accept_volunteers(cand: np.ndarray, u: np.ndarray, top: float, vol: Fields, 
         p = min(np.float32(np.float32(vol.rate[r] * vol.mult[r]) * trust[r]), ONE32)
         keep[j] = u[j] * top < p
     return np.sort(cand[keep])
+
+
+@jit
+def volunteer_draws(gen: Any, n: int, vol: Fields) -> tuple[float, np.ndarray, np.ndarray]:
+    """``sim.agents.resident.volunteer_candidates`` drawn in a kernel: ``top``, the candidates, a uniform each.
+
+    Binomial(n, top) candidates, ``top`` the largest chance any resident has; fewer than a quarter of
+    ``n`` by numpy's ``choice`` without replacement, else the residents whose uniform falls below ``top``.
+    """
+    vol = Volunteering(*vol)
+    top = min(np.float64(max_product(vol.rate, vol.mult)), 1.0)
+    if top <= 0:
+        return 0.0, np.empty(0, dtype=np.int64), np.empty(0)
+    k = gen.binomial(n, top)
+    cand = choice_without_replacement(gen, n, k) if k < n // 4 else np.flatnonzero(gen.random(n) < top)
+    return top, cand, gen.random(cand.size)
+
+
+@jit
+def participate_drawn(stream: Handle, event_rate: np.ndarray, p_reach: float, community_start: np.ndarray,
+                      community_size: np.ndarray, vol: Fields, res: Fields, how: Fields) -> tuple[int, int]:
+    """The participate phase with its draws from ``stream``; returns the day's events and volunteers.
+
+    In numpy's order: events per community (Poisson at ``event_rate``), attendees per community
+    (Binomial(size, min(events p_reach, 1))), a uniform per attendee, the volunteers' draws
+    (:func:`volunteer_draws`); then :func:`participate_day`.
+    """
+    gen = generator_at(stream)
+    n_comm = event_rate.size
+    events = np.empty(n_comm, dtype=np.int64)
+    for c in range(n_comm):
+        events[c] = gen.poisson(np.float64(event_rate[c]))
+    n_att = np.empty(n_comm, dtype=np.int64)
+    for c in range(n_comm):
+        n_att[c] = gen.binomial(np.int64(community_size[c]), min(np.float64(events[c]) * p_reach, 1.0))
+    u_att = gen.random(n_att.sum())
+    top, cand, u_vol = volunteer_draws(gen, ResidentState(*res).satisfaction.size, vol)
+    n_vols = participate_day((n_att, u_att, cand, u_vol, top), community_start, community_size, vol, res, how)
+    return events.sum(), n_vols
 
 
 @jit

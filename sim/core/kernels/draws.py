@@ -1,0 +1,154 @@
+"""numpy's generators drawn from inside a kernel: the same numbers, the generator itself moving on.
+
+A kernel given a stream's :func:`handle` (where numpy's bit generator keeps its state, and its C
+functions for the next 64-bit, 32-bit and double draw) makes a numba ``Generator`` of it
+(:func:`generator_at`) and draws with numba's ports of numpy's distributions (``random``,
+``poisson``, ``binomial``, ...). They call numpy's own bit generator on numpy's own state, so the
+draws are numpy's, in the same order, and the Python ``Generator`` is left where the same calls
+in Python would leave it. numba has no ``choice``: :func:`choice_without_replacement` is numpy's,
+step for step. ``tests/test_rng.py`` holds both to numpy bit for bit.
+
+Why: passing a ``Generator`` to a kernel costs numba ~7 microseconds of Python attribute lookups
+each call (more than a phase's draws), and drawing in Python costs a call into numpy per draw;
+a handle is four integers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.random.generator_core import next_uint32, next_uint64
+
+from sim.core.kernels.jit import jit, jit_inline
+from sim.core.kernels.pcg import mul_add_128
+
+#: numba's types of a numpy Generator and of its bit generator (the members :func:`generator_at` fills)
+_GENERATOR = types.NumPyRandomGeneratorType("NumPyRandomGeneratorType")
+_BIT_GENERATOR = types.NumPyRandomBitGeneratorType("bit_generator")
+
+#: A stream as a kernel takes it: uint64 addresses of numpy's bit generator state and of its
+#: ``next_uint64``, ``next_uint32`` and ``next_double`` functions (:func:`handle`).
+Handle = tuple[np.uint64, np.uint64, np.uint64, np.uint64]
+
+
+def handle(rng: np.random.Generator) -> Handle:
+    """The addresses a kernel draws from ``rng`` with; valid while ``rng`` lives (never pickle them)."""
+    iface = rng.bit_generator.ctypes
+
+    def address(fn: Any) -> np.uint64:
+        value = ctypes.cast(fn, ctypes.c_void_p).value
+        if not value:
+            raise ValueError("numpy's bit generator has no function at this address")
+        return np.uint64(value)
+
+    return (np.uint64(iface.state_address), address(iface.next_uint64), address(iface.next_uint32),
+            address(iface.next_double))
+
+
+@intrinsic
+def _generator_at(typingctx: Any, h: Any) -> Any:
+    """A numba ``Generator`` on the bit generator a :data:`Handle` points at (no Python object behind it)."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        state, next_u64, next_u32, next_double = (builder.extract_value(args[0], i) for i in range(4))
+        bits = cgutils.create_struct_proxy(_BIT_GENERATOR)(context, builder)
+        bits.parent = cgutils.get_null_value(bits.parent.type)
+        bits.state_address = state
+        bits.state = state
+        bits.fnptr_next_uint64 = next_u64
+        bits.fnptr_next_uint32 = next_u32
+        bits.fnptr_next_double = next_double
+        bits.bit_generator = context.get_constant(types.uintp, 0)
+        gen = cgutils.create_struct_proxy(_GENERATOR)(context, builder)
+        gen.bit_generator = bits._getvalue()
+        gen.meminfo = cgutils.get_null_value(gen.meminfo.type)
+        gen.parent = cgutils.get_null_value(gen.parent.type)
+        return gen._getvalue()
+
+    return _GENERATOR(types.UniTuple(types.uint64, 4)), codegen
+
+
+#: :func:`_generator_at` as kernels call it (numba's intrinsic takes the typing context itself)
+generator_at: Any = _generator_at
+
+
+@jit_inline
+def bounded(gen: Any, rng: int) -> np.uint64:
+    """A uint64 draw in ``[0, rng]``: numpy's ``random_bounded_uint64(bitgen, 0, rng, 0, false)`` (Lemire's method).
+
+    Below 2**32 from 32-bit draws (numpy's bit generator keeps the other half of a 64-bit draw for
+    the next), above from 64-bit draws; rejection as numpy's, so the same draws are used up.
+    """
+    bits = gen.bit_generator
+    r = np.uint64(rng)
+    if r == 0:
+        return np.uint64(0)
+    if r <= np.uint64(0xFFFFFFFF):
+        if r == np.uint64(0xFFFFFFFF):
+            return np.uint64(next_uint32(bits))
+        excl = np.uint64(r + np.uint64(1))
+        low = np.uint64(0xFFFFFFFF)
+        m = np.uint64(next_uint32(bits)) * excl
+        if (m & low) < excl:
+            threshold = (low - r) % excl
+            while (m & low) < threshold:
+                m = np.uint64(next_uint32(bits)) * excl
+        return m >> np.uint64(32)
+    if r == np.uint64(0xFFFFFFFFFFFFFFFF):
+        return np.uint64(next_uint64(bits))
+    excl = np.uint64(r + np.uint64(1))
+    zero = np.uint64(0)
+    hi, lo = mul_add_128(zero, next_uint64(bits), zero, excl, zero, zero)
+    if lo < excl:
+        threshold = (np.uint64(0xFFFFFFFFFFFFFFFF) - r) % excl
+        while lo < threshold:
+            hi, lo = mul_add_128(zero, next_uint64(bits), zero, excl, zero, zero)
+    return hi
+
+
+@jit_inline
+def shuffle_tail(gen: Any, n: int, first: int, data: np.ndarray) -> None:
+    """As numpy's ``_shuffle_int``: ``data[n - 1]`` down to ``data[first]``, each swapped with an earlier place."""
+    for i in range(n - 1, first - 1, -1):
+        j = bounded(gen, i)
+        data[i], data[j] = data[j], data[i]
+
+
+@jit
+def choice_without_replacement(gen: Any, n: int, k: int) -> np.ndarray:
+    """``Generator.choice(n, size=k, replace=False)``: numpy's algorithm, its draws, its int64 result.
+
+    A partial shuffle of ``arange(n)`` when ``n > 10,000`` and ``k > n // 50``, else Floyd's
+    algorithm with numpy's open-addressing set, then the sample shuffled.
+    """
+    if n > 10_000 and k > n // 50:
+        idx = np.arange(n, dtype=np.int64)
+        shuffle_tail(gen, n, max(n - k, 1), idx)
+        return idx[n - k:].copy()
+    out = np.empty(k, dtype=np.int64)
+    mask = np.uint64(np.float64(1.2) * np.float64(k))  # numpy's <uint64_t>(1.2 * size), then the mask over it
+    for s in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(s)
+    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
+    table = np.full(np.int64(mask) + 1, empty, dtype=np.uint64)
+    for j in range(n - k, n):
+        val = bounded(gen, j)
+        loc = val & mask
+        while table[loc] != empty and table[loc] != val:
+            loc = (loc + np.uint64(1)) & mask
+        if table[loc] == empty:  # val not drawn before
+            table[loc] = val
+            out[j - n + k] = np.int64(val)
+        else:  # it was: take j instead
+            loc = np.uint64(j) & mask
+            while table[loc] != empty:
+                loc = (loc + np.uint64(1)) & mask
+            table[loc] = np.uint64(j)
+            out[j - n + k] = j
+    shuffle_tail(gen, k, 1, out)
+    return out

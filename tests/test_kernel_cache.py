@@ -1,0 +1,113 @@
+"""The kernels' disk cache when several processes compile at once (sim.core.kernels.jit._LockedCacheFile)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sim.core.kernels.jit as jit
+
+#: a module of kernels through govsim's ``jit``; ``FUNCS[i](x)`` is ``(i + 1) * sum(x)`` in x's dtype
+N_FUNCS = 20
+KERNELS = "from sim.core.kernels.jit import jit\n" + "".join(
+    f"\n\n@jit\ndef f{i}(x):\n    s = x[0] * 0\n    for v in x:\n        s += v * {i + 1}\n    return s\n"
+    for i in range(N_FUNCS)) + "\n\nFUNCS = [" + ", ".join(f"f{i}" for i in range(N_FUNCS)) + "]\n"
+
+COMPILE = """
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import race_kernels
+start = float(sys.argv[3])
+while time.time() < start:
+    time.sleep(0.001)
+x = np.arange(1, 6, dtype=np.dtype(sys.argv[2]))
+for f in race_kernels.FUNCS:
+    f(x)
+"""
+
+CHECK = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import race_kernels
+wrong = []
+for dt in sys.argv[2:]:
+    x = np.arange(1, 6, dtype=np.dtype(dt))
+    for i, f in enumerate(race_kernels.FUNCS):
+        if f(x) != x.sum() * (i + 1):
+            wrong.append([dt, i])
+print(json.dumps({"wrong": wrong, "compiled": sum(len(f.stats.cache_misses) for f in race_kernels.FUNCS)}))
+"""
+
+DTYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
+
+
+def test_processes_compiling_a_kernel_at_once_leave_each_signature_its_own_code(tmp_path: Path) -> None:
+    """Six processes compile the same twenty kernels at the same moment, each for its own dtype; a
+    seventh then loads every kernel for every dtype from the cache: all right, none compiled again.
+
+    With numba's own cache file (no lock) this layout lost signatures and paired others with another
+    dtype's machine code in 5 of 5 tries here (a TypeError on loading, a segfault in govsim's kernels).
+    """
+    (tmp_path / "race_kernels.py").write_text(KERNELS, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(jit.__file__).parents[3]), os.environ.get(
+        "PYTHONPATH", "")])}
+    start = str(time.time() + 4.0)  # after every process has imported numba
+    procs = [subprocess.Popen([sys.executable, "-c", COMPILE, str(tmp_path), dt, start], env=env)
+             for dt in DTYPES]
+    assert [p.wait(timeout=300) for p in procs] == [0] * len(DTYPES)
+    out = subprocess.run([sys.executable, "-c", CHECK, str(tmp_path), *DTYPES], env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    assert out.stdout.strip() == '{"wrong": [], "compiled": 0}'
+    assert len(list((tmp_path / "__pycache__").glob("race_kernels.f0-*.nbc"))) == len(DTYPES)
+
+
+class _Probe:
+    """A cache file of a throw-away kernel: what ``save`` wrote, and a hook in the middle of saving data."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.file = jit._LockedCacheFile(cache_path=str(cache_dir), filename_base="probe.f-1.py311",
+                                         source_stamp=("stamp", "package"))
+        self.during_data: Any = None
+        save_data = self.file._save_data
+
+        def hooked(name: str, data: Any) -> None:
+            if self.during_data is not None:
+                hook, self.during_data = self.during_data, None
+                hook()
+            save_data(name, data)
+
+        self.file._save_data = hooked  # type: ignore[method-assign]
+
+
+def test_a_save_waits_for_the_one_under_way_and_takes_another_data_file(tmp_path: Path) -> None:
+    """While one save is between choosing its data file and writing its index, another (here a thread;
+    across processes the same lock) waits, then reads the new index and takes the next file."""
+    a, b = _Probe(tmp_path), _Probe(tmp_path)
+    done: list[str] = []
+
+    def other_save() -> None:
+        b.file.save("sig-b", "code-b")
+        done.append("b")
+
+    thread = threading.Thread(target=other_save)
+
+    def start_other() -> None:
+        thread.start()
+        time.sleep(0.3)
+        assert not done, "the second save did not wait for the lock"
+
+    a.during_data = start_other
+    a.file.save("sig-a", "code-a")
+    thread.join(timeout=30)
+    assert done == ["b"]
+    index = a.file._load_index()
+    assert sorted(index.items()) == [("sig-a", "probe.f-1.py311.1.nbc"), ("sig-b", "probe.f-1.py311.2.nbc")]
+    assert a.file.load("sig-a") == "code-a" and a.file.load("sig-b") == "code-b"
+    assert (tmp_path / jit.CACHE_LOCK).exists()
