@@ -652,14 +652,16 @@ def test_participate_day_counts_volunteer_turns(busy_model: Model) -> None:
 
 # ---- record --------------------------------------------------------------------------------------
 def test_p10_binned_matches_the_counting_definition() -> None:
-    """By the window a sample guesses, or, where the sample misleads, by counting every bin."""
+    """By one count of every value below 2 P10_SAMPLE values, else by the window a sample guesses, or, where
+    the sample misleads, by counting every bin."""
     rng = np.random.default_rng(6)
-    for n in (0, 1, 7, 1000, 54321, 456_891):
+    for n in (0, 1, 7, 1000, 2 * recording.P10_SAMPLE - 1, 2 * recording.P10_SAMPLE, 54321, 456_891):
         v = rng.beta(2, 3, n).astype(np.float32)
         v[: n // 10] = 1.0
         assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
         assert recording.p10_binned(v, 1) == p10_binned(v, 1)
-    for v in (np.full(5000, 0.37, dtype=np.float32), rng.random(9999).astype(np.float32),
+    for v in (np.full(5000, 0.37, dtype=np.float32), np.full(5000, 1.0, dtype=np.float32), np.zeros(10, np.float32),
+              rng.random(9999).astype(np.float32),
               np.linspace(0, 1, 100_001, dtype=np.float32)):
         assert recording.p10_binned(v, recording.P10_BINS) == p10_binned(v)
     for first in (0.0, 1.0):  # every sampled value at one end: the 10th percentile is outside the window
