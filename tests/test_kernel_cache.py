@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -9,6 +10,9 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
+from filelock import FileLock
 
 import sim.core.kernels.jit as jit
 
@@ -111,3 +115,28 @@ def test_a_save_waits_for_the_one_under_way_and_takes_another_data_file(tmp_path
     assert sorted(index.items()) == [("sig-a", "probe.f-1.py311.1.nbc"), ("sig-b", "probe.f-1.py311.2.nbc")]
     assert a.file.load("sig-a") == "code-a" and a.file.load("sig-b") == "code-b"
     assert (tmp_path / jit.CACHE_LOCK).exists()
+
+
+def test_a_lock_that_cannot_be_taken_leaves_the_kernel_unsaved_not_failed(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock file that cannot be opened (here a directory in its place) or a lock held past the wait: the
+    kernel still compiles and runs, and is not saved, as with an unwritable cache."""
+    (tmp_path / "locked_kernels.py").write_text(
+        "from sim.core.kernels.jit import jit\n\n\n@jit\ndef add_one(x):\n    return x + 1\n\n\n@jit\n"
+        "def add_two(x):\n    return x + 2\n", encoding="utf-8")
+    (tmp_path / "__pycache__" / jit.CACHE_LOCK).mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(jit, "_KERNELS", [])
+    mod = importlib.import_module("locked_kernels")
+    try:
+        assert mod.add_one(1) == 2
+        assert not list((tmp_path / "__pycache__").glob("locked_kernels.add_one-*"))
+        (tmp_path / "__pycache__" / jit.CACHE_LOCK).rmdir()
+        monkeypatch.setattr(jit, "CACHE_LOCK_WAIT", 0.2)
+        with FileLock(str(tmp_path / "__pycache__" / jit.CACHE_LOCK)):  # another process's save that hangs
+            t0 = time.perf_counter()
+            assert mod.add_two(1) == 3
+            assert time.perf_counter() - t0 < 10
+        assert not list((tmp_path / "__pycache__").glob("locked_kernels.add_two-*"))
+    finally:
+        sys.modules.pop("locked_kernels", None)

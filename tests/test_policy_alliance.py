@@ -77,6 +77,27 @@ def resolution(cats: list[int]) -> Callable[[Model], float]:
     return lambda m: float(m.ledger.resolved[cats].sum() / m.ledger.arisen[cats].sum())
 
 
+def test_event_rate_stays_at_or_above_zero_when_the_units_events_end() -> None:
+    """With no events of its own, a community's rate is the units' events in float32; when they end, the
+    rate less the old events would be a hair below zero wherever float32 rounded down (numpy's Poisson
+    refuses it), so it is kept at zero."""
+    m = Model(with_alliance(), seed=2)
+    pol = m.policies[0]
+    assert isinstance(pol, Alliance)
+    m.communities.event_rate = np.zeros_like(m.communities.event_rate)
+    pol.extra_events = np.zeros_like(pol.extra_events)
+    for seed in range(50):  # willingness for which float32 rounds some community's events down
+        pol.w = np.random.default_rng(seed).random(pol.w.size)
+        pol._refresh(m)
+        if np.any(m.communities.event_rate.astype(np.float64) < pol.extra_events):
+            break
+    unclipped = (m.communities.event_rate - pol.extra_events).astype(np.float32)  # the rate once the events end
+    assert np.any(unclipped < 0)  # where float32 rounded down: the case that went below zero
+    pol.active = np.zeros_like(pol.active)
+    pol._refresh(m)
+    np.testing.assert_array_equal(m.communities.event_rate, np.maximum(unclipped, 0))
+
+
 def test_setup_allies_units_and_backs_covered_categories() -> None:
     base = Model(BASE, seed=2)
     m = Model(with_alliance(unit_mix=ONLY_HOSPITAL_FIRE), seed=2)

@@ -146,7 +146,10 @@ class Alliance(Policy):
         self.factor = factor
         per_big = np.bincount(self.unit_big, weights=give, minlength=n_big) * p.events_per_unit_per_month
         extra = per_big[w.community_big] * self.size_share / DAYS_PER_MONTH
-        model.communities.event_rate = (model.communities.event_rate + (extra - self.extra_events)).astype(np.float32)
+        # the rate moves by the change of the units' events; at zero the float32 sum's rounding could leave it a
+        # hair below zero (no Poisson rate), so it is kept at or above zero
+        rate = model.communities.event_rate + (extra - self.extra_events)
+        model.communities.event_rate = np.maximum(rate, 0.0).astype(np.float32)
         self.extra_events = extra
 
     # ---- the service centre every day; joint meetings and needs lists on their schedules ---------------------

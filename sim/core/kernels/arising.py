@@ -6,7 +6,7 @@ import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT
-from sim.core.kernels.draws import Handle, generator_at
+from sim.core.kernels.draws import Handle, check_poisson, generator_at, poisson
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.pcg import chunk_states, next_double
 from sim.core.kernels.pool import append_latent
@@ -78,7 +78,8 @@ def arrival_draws(stream: Handle, lam: np.ndarray) -> tuple[np.ndarray, np.ndarr
     gen = generator_at(stream)
     k = np.empty(lam.size, dtype=np.int64)
     for i in range(lam.size):
-        k[i] = gen.poisson(np.float64(lam[i]))
+        check_poisson(np.float64(lam[i]))  # as numpy refuses a rate
+        k[i] = poisson(gen, np.float64(lam[i]))
     return k, gen.random(4 * k.sum()).reshape((4, k.sum()))
 
 

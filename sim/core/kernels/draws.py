@@ -3,10 +3,13 @@
 A kernel given a stream's :func:`handle` (where numpy's bit generator keeps its state, and its C
 functions for the next 64-bit, 32-bit and double draw) makes a numba ``Generator`` of it
 (:func:`generator_at`) and draws with numba's ports of numpy's distributions (``random``,
-``poisson``, ``binomial``, ...). They call numpy's own bit generator on numpy's own state, so the
-draws are numpy's, in the same order, and the Python ``Generator`` is left where the same calls
-in Python would leave it. numba has no ``choice``: :func:`choice_without_replacement` is numpy's,
-step for step. ``tests/test_rng.py`` holds both to numpy bit for bit.
+``binomial``). They call numpy's own bit generator on numpy's own state, so the draws are numpy's,
+in the same order, and the Python ``Generator`` is left where the same calls in Python would leave
+it. numba has no ``choice``: :func:`choice_without_replacement` is numpy's, step for step; and its
+Poisson truncates where numpy floors (from a rate of 10, one draw in ~10^4 at 10 differs, and every
+one after it), so :func:`poisson` is numpy's, step for step. ``tests/test_draws.py`` holds each to
+numpy bit for bit, a million draws a case. numba's binomial is numpy's from numba 0.67 (before, its
+BTPE method truncated ``p1`` and had a wrong constant).
 
 Why: passing a ``Generator`` to a kernel costs numba ~7 microseconds of Python attribute lookups
 each call (more than a phase's draws), and drawing in Python costs a call into numpy per draw;
@@ -18,14 +21,21 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
+import numba
 import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.random.generator_core import next_uint32, next_uint64
+from numba.np.random.generator_core import next_double, next_uint32, next_uint64
 
 from sim.core.kernels.jit import jit, jit_inline
 from sim.core.kernels.pcg import mul_add_128
+
+if tuple(int(x) for x in numba.__version__.split(".")[:2]) < (0, 67):
+    raise ImportError(f"govsim needs numba >= 0.67 (its numpy binomial differs before), found {numba.__version__}")
+
+#: numpy's largest Poisson rate (``Generator.poisson`` refuses larger ones)
+POISSON_LAM_MAX = float(np.iinfo(np.int64).max - np.sqrt(np.iinfo(np.int64).max) * 10)
 
 #: numba's types of a numpy Generator and of its bit generator (the members :func:`generator_at` fills)
 _GENERATOR = types.NumPyRandomGeneratorType("NumPyRandomGeneratorType")
@@ -37,7 +47,12 @@ Handle = tuple[np.uint64, np.uint64, np.uint64, np.uint64]
 
 
 def handle(rng: np.random.Generator) -> Handle:
-    """The addresses a kernel draws from ``rng`` with; valid while ``rng`` lives (never pickle them)."""
+    """The addresses a kernel draws from ``rng`` with.
+
+    They point into ``rng``: the caller keeps ``rng`` alive while a kernel may use them, and never
+    pickles them (a handle of a freed generator draws from freed memory). :meth:`sim.core.rng.Streams.handle`
+    keeps both, and leaves handles out of its pickle.
+    """
     iface = rng.bit_generator.ctypes
 
     def address(fn: Any) -> np.uint64:
@@ -75,6 +90,88 @@ def _generator_at(typingctx: Any, h: Any) -> Any:
 
 #: :func:`_generator_at` as kernels call it (numba's intrinsic takes the typing context itself)
 generator_at: Any = _generator_at
+
+
+#: numpy's ``random_loggam`` coefficients (``distributions.c``)
+_LOGGAM = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04, -5.952380952380952e-04,
+                    8.417508417508418e-04, -1.917526917526918e-03, 6.410256410256410e-03, -2.955065359477124e-02,
+                    1.796443723688307e-01, -1.39243221690590e+00])
+
+
+@jit_inline
+def loggam(x: float) -> float:
+    """Log Gamma(x) as numpy's ``random_loggam`` (its series), for the PTRS Poisson's acceptance test."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = np.int64(7 - x) if x < 7.0 else np.int64(0)
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453e+00 + (x0 - 0.5) * np.log(x0) - x0
+    if x < 7.0:
+        for _ in range(n):
+            gl -= np.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+@jit_inline
+def poisson(gen: Any, lam: float) -> np.int64:
+    """A Poisson draw as numpy's ``random_poisson``, where numba's port truncates and numpy floors.
+
+    0 at rate 0, by multiplying uniforms below 10, else PTRS (Hormann's transformed rejection).
+    """
+    bits = gen.bit_generator
+    if lam == 0.0:
+        return np.int64(0)
+    if lam < 10.0:
+        enlam = np.exp(-lam)
+        x = np.int64(0)
+        prod = 1.0
+        while True:
+            prod *= next_double(bits)
+            if prod > enlam:
+                x += 1
+            else:
+                return x
+    slam, loglam = np.sqrt(lam), np.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2)
+    while True:
+        u = next_double(bits) - 0.5
+        v = next_double(bits)
+        us = 0.5 - np.fabs(u)
+        k = np.int64(np.floor((2 * a / us + b) * u + lam + 0.43))
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if np.log(v) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + np.float64(k) * loglam - loggam(
+                np.float64(k) + 1):
+            return k
+
+
+@jit_inline
+def check_poisson(lam: float) -> None:
+    """As numpy, refuse a Poisson rate: ``ValueError`` if negative, nan or above :data:`POISSON_LAM_MAX`."""
+    if not (lam >= 0.0):
+        raise ValueError("lam < 0 or lam is NaN")
+    if lam > POISSON_LAM_MAX:
+        raise ValueError("lam value too large")
+
+
+@jit_inline
+def check_binomial(n: int | np.integer, p: float) -> None:
+    """As numpy, refuse a binomial's ``n`` and ``p``: ``ValueError`` if ``n < 0`` or ``p`` outside [0, 1] or nan."""
+    if n < 0:
+        raise ValueError("n < 0")
+    if not (0.0 <= p <= 1.0):
+        raise ValueError("p < 0, p > 1 or p is NaN")
 
 
 @jit_inline

@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numba
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
 P = ParamSpec("P")
@@ -76,6 +76,11 @@ class _KernelCacheImpl(CompileResultCacheImpl):
 CACHE_LOCK = "govsim-kernels.lock"
 
 
+#: seconds a process waits for another's save of a compiled kernel (milliseconds, unless it hangs) before
+#: it leaves its own unsaved
+CACHE_LOCK_WAIT = 30.0
+
+
 class _LockedCacheFile(IndexDataCacheFile):
     """numba's index and data files of a kernel, each new entry saved under a lock shared by all processes.
 
@@ -83,21 +88,29 @@ class _LockedCacheFile(IndexDataCacheFile):
     compiling different signatures of a kernel at once (xdist's test workers, a sweep's workers after
     an edit) can both take ``.1.nbc``, and one's index then names the other's machine code. Later
     processes load it as the kernel for the wrong types: a TypeError, or a segfault. Here the
-    index is read again under the lock, the data written, then the index that names it.
+    index is read again under the lock, the data written, then the index that names it. A lock that
+    cannot be taken (not writable, no ``flock``, held past :data:`CACHE_LOCK_WAIT`) leaves the entry
+    unsaved, as an unwritable cache does: this process runs the code it compiled, a later one compiles again.
     """
 
     def save(self, key: Any, data: Any) -> None:
-        """Save the compiled ``data`` of signature ``key``."""
-        with FileLock(os.path.join(self._cache_path, CACHE_LOCK)):
-            overloads = self._load_index()
-            name = overloads.get(key)
-            if name is None:
-                taken = set(overloads.values())
-                name = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
-            self._save_data(name, data)
-            if overloads.get(key) != name:
-                overloads[key] = name
-                self._save_index(overloads)
+        """Save the compiled ``data`` of signature ``key``, or nothing if the lock or the files fail."""
+        try:
+            with FileLock(os.path.join(self._cache_path, CACHE_LOCK), timeout=CACHE_LOCK_WAIT, mode=0o666):
+                self._save_locked(key, data)
+        except (OSError, NotImplementedError, Timeout):
+            return
+
+    def _save_locked(self, key: Any, data: Any) -> None:
+        overloads = self._load_index()
+        name = overloads.get(key)
+        if name is None:
+            taken = set(overloads.values())
+            name = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
+        self._save_data(name, data)
+        if overloads.get(key) != name:
+            overloads[key] = name
+            self._save_index(overloads)
 
 
 class _KernelCache(FunctionCache):

@@ -12,7 +12,14 @@ import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT, QUEUED
-from sim.core.kernels.draws import Handle, choice_without_replacement, generator_at
+from sim.core.kernels.draws import (
+    Handle,
+    check_binomial,
+    check_poisson,
+    choice_without_replacement,
+    generator_at,
+    poisson,
+)
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
 from sim.core.kernels.state import (
     Fields,
@@ -342,6 +349,7 @@ def volunteer_draws(gen: Any, n: int, vol: Fields) -> tuple[float, np.ndarray, n
     top = min(np.float64(max_product(vol.rate, vol.mult)), 1.0)
     if top <= 0:
         return 0.0, np.empty(0, dtype=np.int64), np.empty(0)
+    check_binomial(n, top)  # a nan chance: numpy's error
     k = gen.binomial(n, top)
     cand = choice_without_replacement(gen, n, k) if k < n // 4 else np.flatnonzero(gen.random(n) < top)
     return top, cand, gen.random(cand.size)
@@ -358,12 +366,17 @@ def participate_drawn(stream: Handle, event_rate: np.ndarray, p_reach: float, co
     """
     gen = generator_at(stream)
     n_comm = event_rate.size
+    if community_size.size != n_comm:
+        raise ValueError("event_rate and community_size differ in length")
     events = np.empty(n_comm, dtype=np.int64)
     for c in range(n_comm):
-        events[c] = gen.poisson(np.float64(event_rate[c]))
+        check_poisson(np.float64(event_rate[c]))  # numpy's error for a rate it refuses
+        events[c] = poisson(gen, np.float64(event_rate[c]))
     n_att = np.empty(n_comm, dtype=np.int64)
     for c in range(n_comm):
-        n_att[c] = gen.binomial(np.int64(community_size[c]), min(np.float64(events[c]) * p_reach, 1.0))
+        p = min(np.float64(events[c]) * p_reach, 1.0)
+        check_binomial(np.int64(community_size[c]), p)
+        n_att[c] = gen.binomial(np.int64(community_size[c]), p)
     u_att = gen.random(n_att.sum())
     top, cand, u_vol = volunteer_draws(gen, ResidentState(*res).satisfaction.size, vol)
     n_vols = participate_day((n_att, u_att, cand, u_vol, top), community_start, community_size, vol, res, how)
