@@ -19,7 +19,6 @@ from typing import Any, ParamSpec, TypeVar
 
 import numba
 import numpy as np
-from filelock import FileLock, Timeout
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
 P = ParamSpec("P")
@@ -95,6 +94,8 @@ class _LockedCacheFile(IndexDataCacheFile):
 
     def save(self, key: Any, data: Any) -> None:
         """Save the compiled ``data`` of signature ``key``, or nothing if the lock or the files fail."""
+        from filelock import FileLock, Timeout  # ~1 MB: imported by the processes that compile, not by every run
+
         try:
             with FileLock(os.path.join(self._cache_path, CACHE_LOCK), timeout=CACHE_LOCK_WAIT, mode=0o666):
                 self._save_locked(key, data)
