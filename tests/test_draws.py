@@ -153,8 +153,10 @@ def test_kernel_poissons_are_numpys_for_long(lam: float) -> None:
 
 @pytest.mark.parametrize("bad", [-1e-9, float("nan"), 1e19])
 def test_arrival_draws_refuse_the_rates_numpy_refuses(bad: float) -> None:
+    """numpy's scalar checks and messages (its array path, above 16 rates, words them otherwise)."""
+    rng = np.random.default_rng(0)  # alive while the kernel draws from it
     with pytest.raises(ValueError, match="lam"):
-        arrival_draws(handle(np.random.default_rng(0)), np.array([3.0, bad]))
+        arrival_draws(handle(rng), np.array([3.0, bad]))
     table = SimpleNamespace(lam=np.array([3.0, bad]))
     with pytest.raises(ValueError, match="lam"):  # as the Python draws
         draw_arrival_uniforms(table, np.random.default_rng(0))  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ def test_processes_compiling_a_kernel_at_once_leave_each_signature_its_own_code(
     (tmp_path / "race_kernels.py").write_text(KERNELS, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(jit.__file__).parents[3]), os.environ.get(
         "PYTHONPATH", "")])}
+    env.pop("NUMBA_CACHE_DIR", None)  # the cache next to the module, where the test looks
     start = str(time.time() + 4.0)  # after every process has imported numba
     procs = [subprocess.Popen([sys.executable, "-c", COMPILE, str(tmp_path), dt, start], env=env)
              for dt in DTYPES]
@@ -119,24 +120,33 @@ def test_a_save_waits_for_the_one_under_way_and_takes_another_data_file(tmp_path
 
 def test_a_lock_that_cannot_be_taken_leaves_the_kernel_unsaved_not_failed(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A lock file that cannot be opened (here a directory in its place) or a lock held past the wait: the
-    kernel still compiles and runs, and is not saved, as with an unwritable cache."""
+    """A lock file that cannot be opened (here a directory in its place), or a lock held past the wait: the
+    kernel still compiles and runs, is not saved (as with an unwritable cache), and the process says so once
+    and saves no more (one wait, not one a kernel)."""
     (tmp_path / "locked_kernels.py").write_text(
         "from sim.core.kernels.jit import jit\n\n\n@jit\ndef add_one(x):\n    return x + 1\n\n\n@jit\n"
-        "def add_two(x):\n    return x + 2\n", encoding="utf-8")
-    (tmp_path / "__pycache__" / jit.CACHE_LOCK).mkdir(parents=True)
+        "def add_two(x):\n    return x + 2\n\n\n@jit\ndef add_three(x):\n    return x + 3\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(jit, "_KERNELS", [])
+    monkeypatch.setattr(jit, "_UNSAVED", [])
     mod = importlib.import_module("locked_kernels")
     try:
-        assert mod.add_one(1) == 2
-        assert not list((tmp_path / "__pycache__").glob("locked_kernels.add_one-*"))
-        (tmp_path / "__pycache__" / jit.CACHE_LOCK).rmdir()
+        cache = Path(mod.add_one._cache._cache_path)  # in-tree, or NUMBA_CACHE_DIR's
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / jit.CACHE_LOCK).mkdir()
+        with pytest.warns(RuntimeWarning, match="not saved"):
+            assert mod.add_one(1) == 2
+        assert not list(cache.glob("locked_kernels.add_one-*"))
+        (cache / jit.CACHE_LOCK).rmdir()
+        assert mod.add_two(1) == 3  # no more saves in this process: nothing written, no second warning
+        assert not list(cache.glob("locked_kernels.add_two-*"))
+        monkeypatch.setattr(jit, "_UNSAVED", [])
         monkeypatch.setattr(jit, "CACHE_LOCK_WAIT", 0.2)
-        with FileLock(str(tmp_path / "__pycache__" / jit.CACHE_LOCK)):  # another process's save that hangs
+        with FileLock(str(cache / jit.CACHE_LOCK)):  # another process's save that hangs
             t0 = time.perf_counter()
-            assert mod.add_two(1) == 3
+            with pytest.warns(RuntimeWarning, match="Timeout"):
+                assert mod.add_three(1) == 4
             assert time.perf_counter() - t0 < 10
-        assert not list((tmp_path / "__pycache__").glob("locked_kernels.add_two-*"))
+        assert not list(cache.glob("locked_kernels.add_three-*"))
     finally:
         sys.modules.pop("locked_kernels", None)

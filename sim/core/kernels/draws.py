@@ -19,6 +19,7 @@ a handle is four integers.
 from __future__ import annotations
 
 import ctypes
+import re
 from typing import Any
 
 import numba
@@ -31,7 +32,8 @@ from numba.np.random.generator_core import next_double, next_uint32, next_uint64
 from sim.core.kernels.jit import jit, jit_inline
 from sim.core.kernels.pcg import mul_add_128
 
-if tuple(int(x) for x in numba.__version__.split(".")[:2]) < (0, 67):
+_NUMBA = re.match(r"(\d+)\.(\d+)", numba.__version__)  # a build without a release number is not checked
+if _NUMBA and (int(_NUMBA[1]), int(_NUMBA[2])) < (0, 67):
     raise ImportError(f"govsim needs numba >= 0.67 (its numpy binomial differs before), found {numba.__version__}")
 
 #: numpy's largest Poisson rate (``Generator.poisson`` refuses larger ones)
@@ -125,9 +127,9 @@ def poisson(gen: Any, lam: float) -> np.int64:
     0 at rate 0, by multiplying uniforms below 10, else PTRS (Hormann's transformed rejection).
     """
     bits = gen.bit_generator
-    if lam == 0.0:
-        return np.int64(0)
-    if lam < 10.0:
+    if not lam >= 10.0:  # numpy's order of branches: a nan rate goes here (and returns 0) as in numpy
+        if lam == 0.0:
+            return np.int64(0)
         enlam = np.exp(-lam)
         x = np.int64(0)
         prod = 1.0
@@ -168,10 +170,10 @@ def check_poisson(lam: float) -> None:
 @jit_inline
 def check_binomial(n: int | np.integer, p: float) -> None:
     """As numpy, refuse a binomial's ``n`` and ``p``: ``ValueError`` if ``n < 0`` or ``p`` outside [0, 1] or nan."""
+    if not (0.0 <= p <= 1.0):  # numpy checks p first
+        raise ValueError("p < 0, p > 1 or p is NaN")
     if n < 0:
         raise ValueError("n < 0")
-    if not (0.0 <= p <= 1.0):
-        raise ValueError("p < 0, p > 1 or p is NaN")
 
 
 @jit_inline

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import itertools
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -75,6 +76,9 @@ class _KernelCacheImpl(CompileResultCacheImpl):
 CACHE_LOCK = "govsim-kernels.lock"
 
 
+#: why this process stopped saving compiled kernels (empty while it saves them)
+_UNSAVED: list[str] = []
+
 #: seconds a process waits for another's save of a compiled kernel (milliseconds, unless it hangs) before
 #: it leaves its own unsaved
 CACHE_LOCK_WAIT = 30.0
@@ -93,14 +97,22 @@ class _LockedCacheFile(IndexDataCacheFile):
     """
 
     def save(self, key: Any, data: Any) -> None:
-        """Save the compiled ``data`` of signature ``key``, or nothing if the lock or the files fail."""
+        """Save the compiled ``data`` of signature ``key``, or nothing if the lock or the files fail.
+
+        After a failure this process saves no more (one wait of :data:`CACHE_LOCK_WAIT`, not one per
+        kernel) and says so once, as a warning: later processes will compile again.
+        """
         from filelock import FileLock, Timeout  # ~1 MB: imported by the processes that compile, not by every run
 
+        if _UNSAVED:
+            return
         try:
             with FileLock(os.path.join(self._cache_path, CACHE_LOCK), timeout=CACHE_LOCK_WAIT, mode=0o666):
                 self._save_locked(key, data)
-        except (OSError, NotImplementedError, Timeout):
-            return
+        except (OSError, NotImplementedError, Timeout) as exc:
+            _UNSAVED.append(f"{type(exc).__name__}: {exc}")
+            warnings.warn(f"govsim: compiled kernels are not saved to {self._cache_path} ({_UNSAVED[0]}); "
+                          "they run, and later processes compile them again", RuntimeWarning, stacklevel=2)
 
     def _save_locked(self, key: Any, data: Any) -> None:
         overloads = self._load_index()
