@@ -102,10 +102,10 @@ class _LockedCacheFile(IndexDataCacheFile):
         After a failure this process saves no more (one wait of :data:`CACHE_LOCK_WAIT`, not one per
         kernel) and says so once, as a warning: later processes will compile again.
         """
-        from filelock import FileLock, Timeout  # ~1 MB: imported by the processes that compile, not by every run
-
         if _UNSAVED:
             return
+        from filelock import FileLock, Timeout  # ~1 MB: imported by the processes that compile, not by every run
+
         try:
             with FileLock(os.path.join(self._cache_path, CACHE_LOCK), timeout=CACHE_LOCK_WAIT, mode=0o666):
                 self._save_locked(key, data)
@@ -115,6 +115,7 @@ class _LockedCacheFile(IndexDataCacheFile):
                           "they run, and later processes compile them again", RuntimeWarning, stacklevel=2)
 
     def _save_locked(self, key: Any, data: Any) -> None:
+        """The save, under the lock: the index read now, the data written, then the index naming it."""
         overloads = self._load_index()
         name = overloads.get(key)
         if name is None:
