@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
@@ -150,3 +151,51 @@ def test_a_lock_that_cannot_be_taken_leaves_the_kernel_unsaved_not_failed(tmp_pa
         assert not list(cache.glob("locked_kernels.add_three-*"))
     finally:
         sys.modules.pop("locked_kernels", None)
+
+
+PARALLEL_KERNELS = '''
+import numpy as np
+from numba import prange
+from sim.core.kernels.jit import jit, jit_parallel
+
+
+@jit_parallel
+def doubled(x):
+    out = np.empty_like(x)
+    for i in prange(x.size):
+        out[i] = 2 * x[i]
+    return out
+
+
+@jit
+def caller(x):
+    return doubled(x).sum()
+'''
+
+STEP = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import par_kernels
+x = np.arange(100_000, dtype=np.float64)
+for name in sys.argv[2:]:
+    print(name, float(np.sum(getattr(par_kernels, name)(x))))
+"""
+
+
+def test_a_kernel_compiled_after_its_parallel_callee_was_loaded_from_the_cache_starts_the_threads(
+        tmp_path: Path) -> None:
+    """One process caches a parallel kernel; a second loads it from the cache, then compiles and caches a
+    kernel calling it; a third loads only the caller and runs it. numba gives a caller compiled against a
+    cached parallel callee no thread start on loading (its library forgets the callee's), so the third
+    process crashed (a segfault in the find phase, after xdist's workers compiled the kernels in CI)."""
+    (tmp_path / "par_kernels.py").write_text(PARALLEL_KERNELS, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(jit.__file__).parents[3]), os.environ.get(
+        "PYTHONPATH", "")])}
+    env.pop("NUMBA_CACHE_DIR", None)
+    want = float(2 * np.arange(100_000, dtype=np.float64).sum())
+    for names in (["doubled"], ["doubled", "caller"], ["caller"]):
+        out = subprocess.run([sys.executable, "-c", STEP, str(tmp_path), *names], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, (names, out.returncode, out.stderr[-2000:])
+        assert out.stdout.split()[-1] == str(want)

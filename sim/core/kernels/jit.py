@@ -71,6 +71,19 @@ class _KernelCacheImpl(CompileResultCacheImpl):
         """The locator numba chose (in-tree ``__pycache__``, else the user's cache directory)."""
         return _PackageStamped(super().locator)
 
+    def rebuild(self, target_context: Any, payload: Any) -> Any:
+        """A kernel from the cache, its library keeping what must run on loading (the thread start).
+
+        numba runs a cached kernel's ``reload_init`` (for parallel loops: start numba's threads) but
+        leaves it off the kernel's library; a kernel compiled later in the process that calls it inherits
+        the functions from the libraries it links, so it got none, was cached without the thread start
+        and crashed when a new process loaded it (a segfault in the find phase, in CI after xdist's
+        workers compiled the kernels, each loading what the other had cached).
+        """
+        result = super().rebuild(target_context, payload)
+        result.library._reload_init.update(result.reload_init)
+        return result
+
 
 #: the lock file, in each cache directory, that saving a compiled kernel holds (:class:`_LockedCacheFile`)
 CACHE_LOCK = "govsim-kernels.lock"
