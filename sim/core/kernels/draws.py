@@ -27,10 +27,11 @@ import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.np.random.distributions import random_loggam, random_poisson_mult
 from numba.np.random.generator_core import next_double, next_uint32, next_uint64
+from numba.np.random.random_methods import bounded_lemire_uint64, buffered_bounded_lemire_uint32
 
 from sim.core.kernels.jit import jit, jit_inline
-from sim.core.kernels.pcg import mul_add_128
 
 _NUMBA = re.match(r"(\d+)\.(\d+)", numba.__version__)  # a build without a release number is not checked
 if _NUMBA and (int(_NUMBA[1]), int(_NUMBA[2])) < (0, 67):
@@ -94,51 +95,16 @@ def _generator_at(typingctx: Any, h: Any) -> Any:
 generator_at: Any = _generator_at
 
 
-#: numpy's ``random_loggam`` coefficients (``distributions.c``)
-_LOGGAM = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04, -5.952380952380952e-04,
-                    8.417508417508418e-04, -1.917526917526918e-03, 6.410256410256410e-03, -2.955065359477124e-02,
-                    1.796443723688307e-01, -1.39243221690590e+00])
-
-
-@jit_inline
-def loggam(x: float) -> float:
-    """Log Gamma(x) as numpy's ``random_loggam`` (its series), for the PTRS Poisson's acceptance test."""
-    if x == 1.0 or x == 2.0:
-        return 0.0
-    n = np.int64(7 - x) if x < 7.0 else np.int64(0)
-    x0 = x + n
-    x2 = (1.0 / x0) * (1.0 / x0)
-    gl0 = _LOGGAM[9]
-    for k in range(8, -1, -1):
-        gl0 *= x2
-        gl0 += _LOGGAM[k]
-    gl = gl0 / x0 + 0.5 * 1.8378770664093453e+00 + (x0 - 0.5) * np.log(x0) - x0
-    if x < 7.0:
-        for _ in range(n):
-            gl -= np.log(x0 - 1.0)
-            x0 -= 1.0
-    return gl
-
-
 @jit_inline
 def poisson(gen: Any, lam: float) -> np.int64:
     """A Poisson draw as numpy's ``random_poisson``, where numba's port truncates and numpy floors.
 
-    0 at rate 0, by multiplying uniforms below 10, else PTRS (Hormann's transformed rejection).
+    0 at rate 0, by multiplying uniforms below 10 (numba's), else PTRS (Hormann's transformed rejection),
+    as numba's but for numpy's ``floor``, with numba's ``random_loggam`` (numpy's series).
     """
     bits = gen.bit_generator
     if not lam >= 10.0:  # numpy's order of branches: a nan rate goes here (and returns 0) as in numpy
-        if lam == 0.0:
-            return np.int64(0)
-        enlam = np.exp(-lam)
-        x = np.int64(0)
-        prod = 1.0
-        while True:
-            prod *= next_double(bits)
-            if prod > enlam:
-                x += 1
-            else:
-                return x
+        return np.int64(0) if lam == 0.0 else np.int64(random_poisson_mult(bits, lam))  # numba's is numpy's
     slam, loglam = np.sqrt(lam), np.log(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
@@ -153,7 +119,7 @@ def poisson(gen: Any, lam: float) -> np.int64:
             return k
         if k < 0 or (us < 0.013 and v > us):
             continue
-        if np.log(v) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + np.float64(k) * loglam - loggam(
+        if np.log(v) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + np.float64(k) * loglam - random_loggam(
                 np.float64(k) + 1):
             return k
 
@@ -181,33 +147,20 @@ def bounded(gen: Any, rng: int) -> np.uint64:
     """A uint64 draw in ``[0, rng]``: numpy's ``random_bounded_uint64(bitgen, 0, rng, 0, false)`` (Lemire's method).
 
     Below 2**32 from 32-bit draws (numpy's bit generator keeps the other half of a 64-bit draw for
-    the next), above from 64-bit draws; rejection as numpy's, so the same draws are used up.
+    the next), above from 64-bit draws, by numba's ports of numpy's two Lemire methods; numpy's
+    dispatch among them and the full ranges, so the same draws are used up.
     """
     bits = gen.bit_generator
     r = np.uint64(rng)
     if r == 0:
         return np.uint64(0)
-    if r <= np.uint64(0xFFFFFFFF):
-        if r == np.uint64(0xFFFFFFFF):
-            return np.uint64(next_uint32(bits))
-        excl = np.uint64(r + np.uint64(1))
-        low = np.uint64(0xFFFFFFFF)
-        m = np.uint64(next_uint32(bits)) * excl
-        if (m & low) < excl:
-            threshold = (low - r) % excl
-            while (m & low) < threshold:
-                m = np.uint64(next_uint32(bits)) * excl
-        return m >> np.uint64(32)
+    if r == np.uint64(0xFFFFFFFF):  # the 32-bit Lemire method excludes its full range
+        return np.uint64(next_uint32(bits))
+    if r < np.uint64(0xFFFFFFFF):
+        return np.uint64(buffered_bounded_lemire_uint32(bits, r))
     if r == np.uint64(0xFFFFFFFFFFFFFFFF):
         return np.uint64(next_uint64(bits))
-    excl = np.uint64(r + np.uint64(1))
-    zero = np.uint64(0)
-    hi, lo = mul_add_128(zero, next_uint64(bits), zero, excl, zero, zero)
-    if lo < excl:
-        threshold = (np.uint64(0xFFFFFFFFFFFFFFFF) - r) % excl
-        while lo < threshold:
-            hi, lo = mul_add_128(zero, next_uint64(bits), zero, excl, zero, zero)
-    return hi
+    return np.uint64(bounded_lemire_uint64(bits, r))
 
 
 @jit_inline

@@ -130,14 +130,13 @@ class _LockedCacheFile(IndexDataCacheFile):
     def _save_locked(self, key: Any, data: Any) -> None:
         """The save, under the lock: the index read now, the data written, then the index naming it."""
         overloads = self._load_index()
-        name = overloads.get(key)
-        if name is None:
-            taken = set(overloads.values())
-            name = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
-        self._save_data(name, data)
-        if overloads.get(key) != name:
-            overloads[key] = name
-            self._save_index(overloads)
+        if key in overloads:  # a signature saved before: its file is rewritten, the index stays
+            self._save_data(overloads[key], data)
+            return
+        taken = set(overloads.values())
+        overloads[key] = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
+        self._save_data(overloads[key], data)
+        self._save_index(overloads)
 
 
 class _KernelCache(FunctionCache):

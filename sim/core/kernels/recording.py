@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import LATENT, N_COMPOUND_TYPES, N_LEVELS, QUEUED
-from sim.core.kernels.jit import jit
+from sim.core.kernels.jit import jit, jit_inline
 from sim.core.kernels.pairwise import mean64, pairwise32, pairwise64, pairwise_with
 from sim.core.kernels.state import (
     CommunityStaff,
@@ -67,10 +67,19 @@ def p10_counted(values: np.ndarray, bins: int) -> float:
     for i in range(m, n):
         k = np.uint64(np.int64(np.float32(values[i] * scale)))
         counts[(k if k < top else top) * four] += 1
-    target = 0.1 * n
+    return rank_bin(counts, 4, 0.1 * n, bins)
+
+
+@jit_inline
+def rank_bin(counts: np.ndarray, lanes: int, target: float, bins: int) -> float:
+    """The middle of the first bin whose cumulative count reaches ``target`` (the last bin's if none does).
+
+    ``counts`` holds ``lanes`` interleaved counts per bin (:func:`p10_counted`'s four, one otherwise).
+    """
     cum = 0
     for b in range(bins):
-        cum += counts[4 * b] + counts[4 * b + 1] + counts[4 * b + 2] + counts[4 * b + 3]
+        for lane in range(lanes):
+            cum += counts[lanes * b + lane]
         if cum >= target:
             return (b + 0.5) / bins
     return (bins - 0.5) / bins
@@ -127,13 +136,7 @@ def p10_binned(values: np.ndarray, bins: int) -> float:
     n = values.size
     target = 0.1 * n
     if n < 2 * P10_SAMPLE:  # the window's sample would be every value: its count is the answer
-        counts = bin_counts(values, bins, 1)
-        cum = 0
-        for b in range(bins):
-            cum += counts[b]
-            if cum >= target:
-                return (b + 0.5) / bins
-        return (bins - 0.5) / bins
+        return rank_bin(bin_counts(values, bins, 1), 1, target, bins)
     lo, hi = p10_window(values, bins)
     if lo < hi:
         scale, flo, fhi = np.float32(bins), np.float32(lo), np.float32(hi)
