@@ -36,6 +36,7 @@ from sim.config.taxonomy import (
 )
 from sim.core.kernels import arising, escalation, handling, jit, pairwise, recording, residents, routing
 from sim.core.kernels import numpy_definitions as nd
+from sim.core.kernels.draws import pcg_state
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.state import (
     CommunityStaff,
@@ -55,7 +56,7 @@ from sim.core.kernels.state import (
 )
 from sim.core.problems import ProblemPool, draw_arrival_uniforms
 from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
-from sim.core.rng import binomial_each, poisson_each, row_states
+from sim.core.rng import binomial_each, poisson_each
 from sim.core.scenario import load_scenario
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, trailing_mean, trailing_ratio
 
@@ -284,9 +285,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: in
     m = busy_model
     pool, w, sc = copy.deepcopy(m.problems), m.world, m.scenario
     idx = np.flatnonzero(pool.status == LATENT)
-    assert arising.count_equal(pool.status, LATENT) == idx.size
-    u = np.random.default_rng(2).random((3, idx.size))  # what the kernel steps from row_states
-    draws = row_states(np.random.default_rng(2), idx.size, 3)
+    numpy_rng, kernel_rng = np.random.default_rng(2), np.random.default_rng(2)
+    u = numpy_rng.random((3, idx.size))  # what the kernel steps from the generator's state
     assert pool.n > 2 * arising.FIND_CHUNK  # several chunks: each one's draws start where one loop's would be
     g, moved = copy.deepcopy(m.grids), copy.deepcopy(m.grids)
     pool.t_found[idx] = -1
@@ -300,7 +300,8 @@ def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: in
                       np.float32(3.5), np.float32(0.8))
     slots = arising.visit_slots(w.res_household, m.grids.household_grid, m.grids.household_pos, m.grids.grid_size)
     who = Reporters(*slots, w.res_community, n_links, link_code, m.residents.trust, m.communities.report_mult, efficacy)
-    arising.find_latent(9, draws, pool.cols, moved.rounds(), tuple(rules), tuple(who))
+    arising.find_latent(9, pcg_state(kernel_rng), pool.cols, moved.rounds(), tuple(rules), tuple(who))
+    assert kernel_rng.bit_generator.state == numpy_rng.bit_generator.state  # moved on past u, as numpy's random
     res, sev = pool.res[idx], pool.sev[idx]
     visits = nd.visits_per_day(g.n_workers, m.visits_per_worker_per_month)
     prop = nd.propensity(m.residents.trust[res], efficacy[res], rules.slope, rules.slope_efficacy)
@@ -467,10 +468,11 @@ def escalate_both(m: Model, pool: ProblemPool, seed: int, rules: EscalationRules
     h = m.handlers
     a, b = copy.deepcopy(pool), copy.deepcopy(pool)
     led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
-    u = np.random.default_rng(seed).random((3, pool.n))
-    draws = row_states(np.random.default_rng(seed), pool.n, 3)
-    got = escalation.escalate_day(t, draws, a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
+    numpy_rng, kernel_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    u = numpy_rng.random((3, pool.n))
+    got = escalation.escalate_day(t, pcg_state(kernel_rng), a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
                                   m.climb())
+    assert kernel_rng.bit_generator.state == numpy_rng.bit_generator.state  # moved on past u, as numpy's random
     up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(rules), m.climb()[2], led_b.counts())
     place_by_numpy(m, b, up, rules.next_level[b.level[up]], t)
     nd.keep(b, b.status >= 0)

@@ -119,3 +119,45 @@ def test_chunk_states_start_each_chunk_where_one_loop_would_be() -> None:
                                                             "inc": inc}, "has_uint32": 0, "uinteger": 0}
             got = np.random.Generator(st).random(int(counts[c]))
             assert np.array_equal(got, u[j, first[c]: first[c + 1]])
+
+
+def test_pcg_state_views_the_generator_and_keeps_it_alive() -> None:
+    """``draws.pcg_state`` views the live state: a state set through numpy is seen by the view, the view
+    moved on by ``take_rows`` is where numpy's ``random`` leaves the generator, and a view of a generator
+    nobody else holds keeps it (and its memory) alive."""
+    import gc
+
+    from sim.core.kernels.draws import pcg_state
+    from sim.core.kernels.pcg import take_rows
+
+    rng, twin = np.random.default_rng(11), np.random.default_rng(11)
+    state, hi = pcg_state(rng)
+    assert hi in (0, 1)
+    rng.bit_generator.state = np.random.default_rng(12).bit_generator.state  # numpy writes into the same memory
+    twin.bit_generator.state = rng.bit_generator.state
+    got = fill_rows(take_rows(state, hi, 40, 3), 40)
+    assert np.array_equal(got, twin.random((3, 40)))
+    assert rng.bit_generator.state == twin.bit_generator.state
+    orphan, hi = pcg_state(np.random.default_rng(13))
+    gc.collect()
+    np.random.default_rng(99).random(10_000)  # memory a freed generator's state would be reused by
+    assert np.array_equal(fill_rows(take_rows(orphan, hi, 25, 2), 25), np.random.default_rng(13).random((2, 25)))
+
+
+def test_stream_state_views_are_not_pickled() -> None:
+    """``Streams.pcg`` caches a view per stream; a copy of the streams (pickle, deepcopy) views its own generators."""
+    import copy
+    import pickle
+
+    from sim.core.kernels.pcg import take_rows
+
+    streams = Streams(4)
+    take_rows(*streams.pcg("find"), 10, 3)
+    for duplicate in (copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))):
+        twin = duplicate(streams)
+        take_rows(*twin.pcg("find"), 10, 3)  # moves the copy's generator, not the original's
+        take_rows(*streams.pcg("find"), 10, 3)
+        assert twin.get("find").bit_generator.state == streams.get("find").bit_generator.state
+        take_rows(*streams.pcg("find"), 5, 1)
+        assert twin.get("find").bit_generator.state != streams.get("find").bit_generator.state
+        take_rows(*twin.pcg("find"), 5, 1)

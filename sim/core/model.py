@@ -35,7 +35,7 @@ from sim.core.accounting import book_day, cost_items
 from sim.core.decisions import decide_month
 from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
-from sim.core.kernels.arising import arise_into, arrival_draws, count_equal, find_latent, visit_slots
+from sim.core.kernels.arising import arise_into, arrival_draws, find_latent, visit_slots
 from sim.core.kernels.escalation import escalate_day
 from sim.core.kernels.handling import attempts, resolve_rows
 from sim.core.kernels.jit import prefer_sleeping_threads
@@ -47,7 +47,7 @@ from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_t
 from sim.core.reform import start_reform
 from sim.core.reform import warm_up as warm_up_days
 from sim.core.results import Recorder, Results
-from sim.core.rng import Streams, row_states
+from sim.core.rng import Streams
 from sim.core.scenario import Scenario
 from sim.core.world import World, generate_world, to_networkx
 from sim.errors import InputError
@@ -256,7 +256,6 @@ class Model:
 
     def _find(self, t: int) -> None:
         pool, w, sc = self.problems, self.world, self.scenario
-        draws = row_states(self.streams.get("find"), count_equal(pool.status, LATENT), 3)  # rng.random((3, latent))
         # one finder per problem, proactive ones first: grid visit, then party link, then self-report; then the
         # grid workers go round (visits come first in their day, as far as their time allows: grids.start_day)
         visiting = self.grids.start_day(self.grid_worker_capacity, self.visits_per_worker_per_month, sc.community.effort_visit)
@@ -269,7 +268,8 @@ class Model:
             self._visit_slots = (g, visit_slots(w.res_household, g.household_grid, g.household_pos, g.grid_size))
         who = (*self._visit_slots[1], w.res_community, self.party.n_links, link_code, self.residents.trust,
                self.communities.report_mult, self.residents.efficacy)  # Reporters
-        find_latent(t, draws, pool.cols, self.grids.rounds(visiting), rules, who)
+        # u = rng.random((3, latent rows)) of the find stream, stepped in the kernel
+        find_latent(t, self.streams.pcg("find"), pool.cols, self.grids.rounds(visiting), rules, who)
 
     def mark_found(self, rows: np.ndarray, finder: int | np.ndarray, t: int) -> None:
         """Mark latent problems at pool rows ``rows`` as found today by ``finder`` (policies use it).
@@ -370,11 +370,12 @@ class Model:
 
     def _escalate(self, t: int) -> None:
         pool, led, h = self.problems, self.ledger, self.handlers
-        draws = row_states(self.streams.get("escalate"), pool.n, 3)  # rng.random((3, pool.n)), stepped in the kernel
         # queued problems wait since the report, latent ones since arising (docs/model.md §7.6); stuck
         # rows are placed at their next level (as _place), then closed rows leave the pool
+        # u = rng.random((3, pool.n)) of the escalate stream, stepped in the kernel
         n_up, n_again, self._overdue_res, quit_res, lost_res, n_rows = escalate_day(
-            t, draws, pool.cols, self.escalation_rules(), led.counts(), h.residence(), h.success_tables(), self.climb())
+            t, self.streams.pcg("escalate"), pool.cols, self.escalation_rules(), led.counts(), h.residence(),
+            h.success_tables(), self.climb())
         led.escalations += n_up
         led.repeat_contacts += n_again
         if quit_res.size:

@@ -17,7 +17,7 @@ import numpy as np
 from sim.errors import InputError
 
 if TYPE_CHECKING:
-    from sim.core.kernels.draws import Handle
+    from sim.core.kernels.draws import Handle, PcgState
 
 
 class Streams:
@@ -29,13 +29,15 @@ class Streams:
         self.seed = int(seed)
         self._streams: dict[str, np.random.Generator] = {}
         self._handles: dict[str, Handle] = {}
+        self._pcg: dict[str, PcgState] = {}
 
     def __getstate__(self) -> dict[str, object]:
-        return {"seed": self.seed, "_streams": self._streams}  # handles are addresses in this process
+        return {"seed": self.seed, "_streams": self._streams}  # handles and state views are of this process
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._handles = {}
+        self._pcg = {}
 
     def get(self, name: str) -> np.random.Generator:
         """The generator for ``name`` (created on first use)."""
@@ -54,6 +56,15 @@ class Streams:
 
             h = self._handles[name] = handle(self.get(name))
         return h
+
+    def pcg(self, name: str) -> PcgState:
+        """The stream ``name``'s PCG64 state as a kernel steps it in place (:func:`sim.core.kernels.pcg.take_rows`)."""
+        st = self._pcg.get(name)
+        if st is None:
+            from sim.core.kernels.draws import pcg_state  # compiled: imported where a run needs it
+
+            st = self._pcg[name] = pcg_state(self.get(name))
+        return st
 
 
 #: Up to this many draws, one scalar call each is cheaper than numpy's broadcasting path.
@@ -81,28 +92,17 @@ def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.
     return np.array([rng.binomial(k, q) for k, q in zip(n.tolist(), p.tolist(), strict=True)], dtype=np.int64)
 
 
-_MASK64 = (1 << 64) - 1
-
-
 def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     """Where each row of ``rng.random((k, n))`` starts, for a kernel that steps them (``kernels.pcg``).
 
     Returns uint64 ``(k + 1, 2)``: row ``j``'s PCG64 state (high, low halves) is the generator's
-    state advanced by ``j n`` draws (:func:`sim.core.kernels.pcg.row_starts`); the last line is the
-    increment. ``rng`` is left as ``rng.random((k, n))`` would leave it: ``advance``, then the buffered 32-bit half-draw put back
-    (``advance`` drops it; ``random`` keeps it).
+    state advanced by ``j n`` draws; the last line is the increment. ``rng`` is left where
+    ``rng.random((k, n))`` leaves it, its buffered 32-bit half-draw kept. The phases take the rows
+    inside their kernels (:func:`sim.core.kernels.pcg.take_rows` on :meth:`Streams.pcg`); this is the same for a
+    generator of its own.
     """
-    bits = rng.bit_generator
-    if not isinstance(bits, np.random.PCG64):
-        raise TypeError(f"row_states needs a PCG64 generator, got {type(bits).__name__}")
-    from sim.core.kernels.pcg import row_starts  # compiled: imported where a run needs it
+    from sim.core.kernels.draws import pcg_state  # compiled: imported where a run needs it
+    from sim.core.kernels.pcg import take_rows
 
-    start = bits.state
-    s, inc = int(start["state"]["state"]), int(start["state"]["inc"])
-    out = row_starts(np.uint64(s >> 64), np.uint64(s & _MASK64), np.uint64(inc >> 64), np.uint64(inc & _MASK64), n, k)
-    bits.advance(k * n)
-    if start["has_uint32"]:
-        after = bits.state
-        after["has_uint32"], after["uinteger"] = start["has_uint32"], start["uinteger"]
-        bits.state = after
-    return out
+    state, hi = pcg_state(rng)
+    return take_rows(state, hi, n, k)

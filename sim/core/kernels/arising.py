@@ -6,9 +6,9 @@ import numpy as np
 from numba import prange
 
 from sim.config.taxonomy import LATENT
-from sim.core.kernels.draws import Handle, check_poisson, generator_at, poisson
+from sim.core.kernels.draws import Handle, PcgState, check_poisson, generator_at, poisson
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
-from sim.core.kernels.pcg import chunk_states, next_double
+from sim.core.kernels.pcg import chunk_states, next_double, take_rows
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -93,16 +93,6 @@ def arise_into(k: np.ndarray, u: np.ndarray, strata: Fields, p_prevent: np.ndarr
     res, cat, sev, n_prevented = arise(k, u, strata, p_prevent, res_compound, res_ctype, ledger)
     append_latent(n, res, cat, sev, t, buffers)
     return res.size, n_prevented
-
-
-@jit
-def count_equal(a: np.ndarray, value: int) -> int:
-    """``np.count_nonzero(a == value)``."""
-    n = 0
-    for x in a:
-        if x == value:
-            n += 1
-    return n
 
 
 #: the largest link count a 4-bit code holds (the code LINKS_MORE: read the count itself)
@@ -227,7 +217,7 @@ PARALLEL_ROWS = 32_768
 
 
 @jit
-def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: Fields,
+def find_latent(t: int, stream: PcgState, pool: Fields, grids: Fields, rules: Fields,
                 who: Fields) -> None:
     """Mark latent rows found today: by a grid visit, else a party link, else a self-report.
 
@@ -235,7 +225,7 @@ def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: F
     whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
     grid's round of visits moves on by the day's visits. The ``j``-th latent row (in row order)
     reads ``u[0, j]``, ``u[1, j]`` and ``u[2, j]`` of ``rng.random((3, latent rows))``, stepped
-    here from ``draws`` (:func:`sim.core.rng.row_states`, :mod:`sim.core.kernels.pcg`). Rows
+    here from the stream's state (:func:`~sim.core.kernels.pcg.take_rows`), which moves on past them. Rows
     already marked found (by a policy) keep their finder. Chunks of rows (:func:`find_chunk`),
     each from its first latent row's draws (:func:`~sim.core.kernels.pcg.chunk_states`), run in
     parallel from :data:`PARALLEL_ROWS` rows (:func:`find_rows`).
@@ -266,6 +256,7 @@ def find_latent(t: int, draws: np.ndarray, pool: Fields, grids: Fields, rules: F
         for i in range(c * FIND_CHUNK, min(status.size, (c + 1) * FIND_CHUNK)):
             n += status[i] == LATENT
         counts[c] = n
+    draws = take_rows(stream[0], stream[1], counts.sum(), 3)
     starts = chunk_states(draws, counts)
     inc = draws[-1]  # the stream's increment (the row after the states)
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)

@@ -68,6 +68,39 @@ def handle(rng: np.random.Generator) -> Handle:
             address(iface.next_double))
 
 
+#: numpy's PCG64 state as a kernel steps it in place (:func:`pcg_state`): four uint64 words viewing the
+#: generator's ``pcg64_random_t`` (its state, then its increment, 128 bits each), and the index of
+#: the high half within each pair (1 where the C compiler has 128-bit integers, 0 where numpy emulates them)
+PcgState = tuple[np.ndarray, int]
+
+_MASK64 = (1 << 64) - 1
+
+
+def pcg_state(rng: np.random.Generator) -> PcgState:
+    """The words of ``rng``'s PCG64 state, which a kernel reads and moves on in place (``pcg.take_rows``).
+
+    The view points into ``rng`` and keeps it alive. Its layout is numpy's private ``pcg64_random_t``:
+    checked here against ``bit_generator.state``, so a numpy that laid it out otherwise is refused
+    (RuntimeError), not misread. The buffered 32-bit half-draw is not in the view: stepping the state
+    leaves it, as ``Generator.random`` does.
+    """
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64):
+        raise TypeError(f"a kernel steps a PCG64 generator's state, got {type(bits).__name__}")
+    struct = ctypes.c_void_p.from_address(bits.ctypes.state_address).value  # pcg64_state.pcg_state
+    if not struct:
+        raise RuntimeError("numpy's PCG64 has no state at its address")
+    buf = (ctypes.c_uint64 * 4).from_address(struct)
+    buf._generator = rng  # type: ignore[attr-defined]  # the view keeps the generator (and its state) alive
+    words = np.ctypeslib.as_array(buf)
+    state = bits.state["state"]
+    halves = [int(v) for x in (state["state"], state["inc"]) for v in (x >> 64, x & _MASK64)]  # hi, lo, hi, lo
+    for hi in (1, 0):  # __uint128_t (little-endian: low, high) or numpy's emulated struct (high, low)
+        if [int(words[hi]), int(words[1 - hi]), int(words[2 + hi]), int(words[3 - hi])] == halves:
+            return words, hi
+    raise RuntimeError("numpy's PCG64 state is laid out as govsim does not know (sim.core.kernels.draws.pcg_state)")
+
+
 @intrinsic
 def _generator_at(typingctx: Any, h: Any) -> Any:
     """A numba ``Generator`` on the bit generator a :data:`Handle` points at (no Python object behind it)."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import LATENT, QUEUED
+from sim.core.kernels.draws import PcgState
 from sim.core.kernels.jit import jit, jit_inline
-from sim.core.kernels.pcg import next_double
+from sim.core.kernels.pcg import next_double, take_rows
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
 from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
@@ -39,13 +40,13 @@ def count_abandoned(i: int, pool: PoolColumns, ledger: LedgerCounts) -> None:
 
 
 @jit
-def escalate_day(t: int, draws: np.ndarray, pool: Fields, rules: Fields, ledger: Fields,
+def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: Fields,
                  where: Fields, success: Fields,
                  climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
     """The escalate phase: one pass over the pool, with uniforms ``u`` (3, rows), then the moves it decided.
 
-    Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped here from ``draws``
-    (:func:`sim.core.rng.row_states`, :mod:`sim.core.kernels.pcg`) rather than read from an array.
+    Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped here from the stream's state
+    (:func:`~sim.core.kernels.pcg.take_rows`, which moves it on past them) rather than read from an array.
 
     A queued problem below the top is stuck after ``dur_escalate`` days at its level with chance
     ``rate_escalate`` (``u[0]``), or surely after the level's deadline; it is overdue after
@@ -64,6 +65,7 @@ def escalate_day(t: int, draws: np.ndarray, pool: Fields, rules: Fields, ledger:
     up, start = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int8)
     late_res, quit_res, lost_res = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     n_up = n_again = n_late = n_quit = n_lost = 0
+    draws = take_rows(stream[0], stream[1], n, 3)
     a0, b0, a1, b1, a2, b2 = draws[0, 0], draws[0, 1], draws[1, 0], draws[1, 1], draws[2, 0], draws[2, 1]
     inc_hi, inc_lo = draws[-1, 0], draws[-1, 1]  # the stream's increment (the row after the states)
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass

@@ -2,8 +2,9 @@
 
 A phase that reads ``k`` uniforms per row, ``u = rng.random((k, n))``, can instead step ``k``
 PCG64 states in its row loop, one started where each row of ``u`` starts
-(:func:`sim.core.rng.row_states`): the same numbers, in the same rows, and the generator left where
-``rng.random`` leaves it, without writing and reading ``8 k n`` bytes. numpy's PCG64 is the 128-bit
+(:func:`take_rows`, from the generator's own state: ``draws.pcg_state``): the same numbers, in the
+same rows, and the generator left where ``rng.random`` leaves it, without writing and reading
+``8 k n`` bytes. numpy's PCG64 is the 128-bit
 LCG ``s <- s * MULT + inc`` with the XSL-RR output; a double is the output's top 53 bits times
 2**-53 (numpy's ``next_double``). ``tests/test_rng.py`` holds :func:`next_double` to numpy's
 ``Generator.random`` bit for bit.
@@ -90,23 +91,28 @@ def advance(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint
 
 
 @jit
-def row_starts(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64, n: int, k: int) -> np.ndarray:
-    """The starts of the ``k`` rows of ``n`` draws from state ``(s_hi, s_lo)``: uint64 ``(k + 1, 2)``.
+def take_rows(state: np.ndarray, hi: int, n: int, k: int) -> np.ndarray:
+    """Where each row of ``rng.random((k, n))`` starts, taken from a generator's live state (``draws.pcg_state``).
 
-    Row ``j`` is the state advanced by ``j n`` (:func:`advance`); the last line is the increment
-    (:func:`sim.core.rng.row_states` fills it from a generator).
+    Returns uint64 ``(k + 1, 2)``: row ``j``'s state (high, low halves) is the generator's advanced
+    by ``j n`` draws (:func:`advance`); the last line is the increment. The generator's state is left
+    ``k n`` draws on, where ``rng.random((k, n))`` leaves it (its buffered 32-bit half-draw, outside
+    ``state``, untouched, as ``random`` leaves it).
     """
+    lo = 1 - hi
+    s_hi, s_lo, inc_hi, inc_lo = state[hi], state[lo], state[2 + hi], state[2 + lo]
     out = np.empty((k + 1, 2), dtype=np.uint64)
     for j in range(k):
         out[j, 0], out[j, 1] = s_hi, s_lo
         s_hi, s_lo = advance(s_hi, s_lo, inc_hi, inc_lo, n)
     out[k, 0], out[k, 1] = inc_hi, inc_lo
+    state[hi], state[lo] = s_hi, s_lo
     return out
 
 
 @jit
 def chunk_states(draws: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Where each chunk's draws start in each row of ``draws`` (:func:`sim.core.rng.row_states`).
+    """Where each chunk's draws start in each row of ``draws`` (:func:`take_rows`).
 
     Chunk ``c`` takes ``counts[c]`` draws of every row: its states (row ``j``'s high and low
     halves at columns ``2 j`` and ``2 j + 1``) are the previous chunk's advanced by the previous
