@@ -17,6 +17,7 @@ from sim import Model, Scenario
 from sim.agents.resident import volunteer_candidates
 from sim.core.kernels.arising import arrival_draws
 from sim.core.kernels.draws import Handle, bounded, choice_without_replacement, generator_at, handle, poisson
+from sim.core.kernels.handling import successes
 from sim.core.kernels.residents import participate_day, participate_drawn, volunteer_draws
 from sim.core.problems import draw_arrival_uniforms
 from sim.core.rng import Streams, binomial_each, poisson_list
@@ -96,6 +97,24 @@ def test_arrival_draws_are_draw_arrival_uniforms(lam: list[float]) -> None:
         np.testing.assert_array_equal(k, k_b)
         np.testing.assert_array_equal(u, u_b)
         assert same_state(a, b)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 5_000])
+def test_successes_are_numpys_draws_against_the_chances(n: int) -> None:
+    """``handling.successes`` keeps the rows whose ``rng.random(n)`` falls below their float32 chance, as numpy,
+    with chances of 0 and 1 and between, and leaves the generator where numpy's draw does."""
+    p = np.random.default_rng(n).random(n).astype(np.float32)
+    p[: n // 3] = np.float32(0.0)
+    p[n // 3: n // 2] = np.float32(1.0)
+    rows = np.random.default_rng(1).permutation(3 * n)[:n].astype(np.int64)
+    want_rng, got_rng = np.random.default_rng(4), np.random.default_rng(4)
+    want_rng.integers(0, 3, dtype=np.uint32)  # a buffered half-draw, which random leaves in place
+    got_rng.integers(0, 3, dtype=np.uint32)
+    want = rows[want_rng.random(n) < p]
+    got = successes(handle(got_rng), rows, p)
+    np.testing.assert_array_equal(got, want, strict=True)
+    assert got_rng.bit_generator.state == want_rng.bit_generator.state
+    assert n < 7 or 0 < got.size < n
 
 
 def test_handles_are_made_again_after_pickling_and_copying() -> None:

@@ -280,6 +280,22 @@ def test_visited_residents_match_the_rounds(busy_model: Model) -> None:
         arising.visit_slots(w.res_household, g.household_grid, bad, g.grid_size)
 
 
+@pytest.mark.parametrize("effort_visit", [0.0, -1.0, 0.01, 0.125, 0.3, 2.0])
+def test_book_visits_matches_start_day(effort_visit: float) -> None:
+    """``arising.book_visits`` gives ``nd.start_day``'s visiting workers and time to the bit: grids with no,
+    fractional and many workers, budgets that cover the visits and budgets that do not (both seen)."""
+    rng = np.random.default_rng(5)
+    n_workers = np.concatenate([[0.0, 0.5, 1.0, 3.0], rng.random(300) * 4]).astype(np.float32)
+    for capacity, per_month in ((1.0, 20.0), (0.37, 45.0), (0.05, 30.0), (2.0, 0.0)):
+        got = arising.book_visits(n_workers, np.float32(capacity), np.float32(per_month / DAYS_PER_MONTH),
+                                  np.float32(effort_visit))
+        want = nd.start_day(n_workers, capacity, per_month, effort_visit)
+        for g, w in zip(got, want):
+            assert_identical(g, w, "book_visits")
+    assert (nd.start_day(n_workers, 0.05, 30.0, 0.125)[0] < n_workers)[n_workers > 0].all()  # every grid short
+    assert np.array_equal(nd.start_day(n_workers, 1.0, 20.0, 0.01)[0], n_workers)  # none short
+
+
 @pytest.mark.parametrize("scale", [1, 8])  # 8: counts past arising.link_codes' codes (read from n_links)
 def test_find_latent_matches_the_vectorised_finders(busy_model: Model, scale: int) -> None:
     m = busy_model

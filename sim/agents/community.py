@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.params import DAYS_PER_MONTH, CommunityParams
+from sim.core.kernels.arising import book_visits
 from sim.core.kernels.state import Fields
 from sim.core.world import World
 
@@ -67,18 +68,12 @@ class Grids:
 
         Each worker plans ``visits_per_month / 30`` visits a day; the visits take ``effort_visit``
         staff-days each and come first, so a grid whose budget cannot cover them visits only as
-        many as its time allows. ``spent`` restarts at the visits' time.
+        many as its time allows. ``spent`` restarts at the visits' time (:func:`~sim.core.kernels.arising.book_visits`).
         """
         visits_per_worker = np.float32(visits_per_month / DAYS_PER_MONTH)  # as the find kernel's rule
-        budget = self.budget(capacity_per_worker)
-        planned = self.n_workers * visits_per_worker
-        if effort_visit <= 0:
-            self.spent = np.zeros_like(budget)
-            return self.n_workers
-        visits = np.minimum(planned, budget / np.float32(effort_visit))
-        self.spent = (visits * np.float32(effort_visit)).astype(np.float32)
-        short = visits < planned  # implies visits_per_worker > 0
-        return np.where(short, visits / np.where(short, visits_per_worker, 1), self.n_workers).astype(np.float32)
+        visiting, self.spent = book_visits(self.n_workers, np.float32(capacity_per_worker), visits_per_worker,
+                                           np.float32(effort_visit))
+        return visiting
 
     def rounds(self, visiting: np.ndarray | None = None) -> Fields:
         """The grids' rounds of visits as the find kernel reads and moves them (``GridRounds``).

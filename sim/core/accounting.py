@@ -28,19 +28,20 @@ if TYPE_CHECKING:
 _MAX_WAIT = 4096
 
 
-def cost_items(model: Model) -> dict[str, float]:
+def cost_items(model: Model, by_level: np.ndarray | None = None) -> dict[str, float]:
     """Today's cost by item (yuan): the core's posts, events and staff-days, then each policy's items.
 
     Grid workers and community staff are paid by the post (monthly pay / 30 a day); streets,
     departments and the city by the staff-days they spent on residents' problems today;
     property firms are paid from residents' fees and are not a public cost. Policies' items are
-    booked as ``<policy>_<item>`` (negative for released pay).
+    booked as ``<policy>_<item>`` (negative for released pay). ``by_level``: today's
+    ``Handlers.spent_by_level`` if the caller has it.
     """
     c = model.scenario.costs
     # the pre-reform grid role holders are paid whatever the grids become (a reform that merges
     # their roles books their pay as released, §8.1); community staff by the post
     workers, staff = sum32(model.n_grid_roles, model.communities.n_staff)  # as ndarray.sum()
-    spent = model.handlers.spent_by_level()[0]
+    spent = (model.handlers.spent_by_level() if by_level is None else by_level)[0]
     items = {"grid_workers": float(workers * c.pay_grid_worker / DAYS_PER_MONTH),
              "community_staff": float(staff * c.pay_community_staff / DAYS_PER_MONTH),
              "events": float(model.events_today * c.cost_event),
@@ -52,9 +53,9 @@ def cost_items(model: Model) -> dict[str, float]:
     return items
 
 
-def book_day(model: Model) -> float:
-    """Book today's cost items into ``model.cost_ledger``; return their sum (yuan)."""
-    items, ledger = cost_items(model), model.cost_ledger
+def book_day(model: Model, by_level: np.ndarray | None = None) -> float:
+    """Book today's cost items into ``model.cost_ledger``; return their sum (yuan). ``by_level``: as :func:`cost_items`."""
+    items, ledger = cost_items(model, by_level), model.cost_ledger
     for k, v in items.items():
         ledger[k] = ledger.get(k, 0.0) + v
     return sum(items.values())

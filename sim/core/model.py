@@ -37,7 +37,7 @@ from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, arrival_draws, find_latent, visit_slots
 from sim.core.kernels.escalation import escalate_day
-from sim.core.kernels.handling import attempts, resolve_rows
+from sim.core.kernels.handling import attempts, resolve_rows, successes
 from sim.core.kernels.jit import prefer_sleeping_threads
 from sim.core.kernels.residents import judge_day, participate_drawn
 from sim.core.kernels.routing import place, route_found
@@ -321,8 +321,7 @@ class Model:
         self.effort_used = h.spent
         if a.size == 0:
             return
-        ok = self.streams.get("handle").random(a.size) < p
-        self.resolve(a[ok], t)
+        self.resolve(successes(self.streams.handle("handle"), a, p), t)  # a[rng.random(a.size) < p]
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
         """Close pool rows as resolved today at their current level, spending no effort (policies: ``resolve_by``)."""
@@ -415,8 +414,9 @@ class Model:
         return sum(cost_items(self).values())
 
     def _record(self, t: int) -> None:
-        self.cost_yuan += book_day(self)  # the day's items into the ledger
-        self.recorder.record(t)
+        by_level = self.handlers.spent_by_level()  # effort spent and capacity by level, for both
+        self.cost_yuan += book_day(self, by_level)  # the day's items into the ledger
+        self.recorder.record(t, by_level)
 
     # ---- running -------------------------------------------------------------------------------
     def step(self) -> None:

@@ -161,10 +161,13 @@ class Recorder:
         """Take the ledger as it stands as yesterday's totals (after a warm-up: the carried problems)."""
         self._self_reported_before = int(self.model.ledger.found_by[SELF_REPORT])
 
-    def record(self, t: int) -> None:
-        """Account the day (clock ``t``); write a row every ``record_every`` recorded days."""
+    def record(self, t: int, by_level: np.ndarray | None = None) -> None:
+        """Account the day (clock ``t``); write a row every ``record_every`` recorded days.
+
+        ``by_level``: today's ``Handlers.spent_by_level`` if the caller has it.
+        """
         staff_u, grid_u = self.utilisation()
-        self.load.day(self.model.handlers.spent_by_level())
+        self.load.day(self.model.handlers.spent_by_level() if by_level is None else by_level)
         self_total = int(self.model.ledger.found_by[SELF_REPORT])
         self_today, self._self_reported_before = self_total - self._self_reported_before, self_total
         m, led = self.model, self.model.ledger

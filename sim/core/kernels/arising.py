@@ -100,6 +100,30 @@ LINKS_MORE = 15
 
 
 @jit
+def book_visits(n_workers: np.ndarray, capacity_per_worker: np.float32, visits_per_worker: np.float32,
+                effort_visit: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Today's visits booked on the grid workers' time (``Grids.start_day``): the visiting workers and their time.
+
+    Each grid plans ``n_workers x visits_per_worker`` visits of ``effort_visit`` staff-days from a
+    budget of ``n_workers x capacity_per_worker``; a grid short of time visits as many as it allows.
+    Returns the visiting workers per grid (workers' worth of visits) and the staff-days they spend,
+    both float32, as ``numpy_definitions.start_day`` computes them.
+    """
+    n = n_workers.size
+    visiting, spent = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    for g in range(n):
+        workers = n_workers[g]
+        if effort_visit <= 0:
+            visiting[g], spent[g] = workers, ZERO32
+            continue
+        planned = np.float32(workers * visits_per_worker)
+        visits = min(planned, np.float32(np.float32(workers * capacity_per_worker) / effort_visit))
+        spent[g] = np.float32(visits * effort_visit)
+        visiting[g] = np.float32(visits / visits_per_worker) if visits < planned else workers
+    return visiting, spent
+
+
+@jit
 def link_codes(n_links: np.ndarray) -> tuple[np.ndarray, int]:
     """Each resident's link count in 4 bits, two to a byte (low nibble first), and the most links.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.taxonomy import QUEUED
+from sim.core.kernels.draws import Handle, generator_at
 from sim.core.kernels.jit import ONE32, jit, jit_inline
 from sim.core.kernels.routing import chance
 from sim.core.kernels.state import CommunityStaff, Fields, HandlerEffort, LedgerCounts, PoolColumns, SuccessTables
@@ -221,6 +222,16 @@ def attempts(pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray, 
         if mult[lv] != ONE32 and np.float32(t - pool.t_level[rows[a]]) >= deadline[lv] - window[lv]:
             p[a] = ONE32 - (ONE32 - p[a]) ** mult[lv]
     return rows, p, used
+
+
+@jit
+def successes(stream: Handle, rows: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The attempts that succeed: ``rows[rng.random(rows.size) < p]``, drawn from the stream's generator."""
+    gen = generator_at(stream)
+    ok = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        ok[i] = gen.random() < p[i]  # float64 against the float32 chance, as numpy compares them
+    return rows[ok]
 
 
 @jit

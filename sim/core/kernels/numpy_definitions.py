@@ -145,6 +145,19 @@ def visits_per_day(n_workers: np.ndarray, visits_per_worker_per_month: float) ->
     return n_workers * (visits_per_worker_per_month / DAYS_PER_MONTH)
 
 
+def start_day(n_workers: np.ndarray, capacity_per_worker: float, visits_per_month: float,
+              effort_visit: float) -> tuple[np.ndarray, np.ndarray]:
+    """The visiting workers and their time today (``arising.book_visits``, ``Grids.start_day``)."""
+    visits_per_worker = np.float32(visits_per_month / DAYS_PER_MONTH)
+    budget, planned = n_workers * np.float32(capacity_per_worker), n_workers * visits_per_worker
+    if effort_visit <= 0:
+        return n_workers, np.zeros_like(budget)
+    visits = np.minimum(planned, budget / np.float32(effort_visit))
+    short = visits < planned  # implies visits_per_worker > 0
+    visiting = np.where(short, visits / np.where(short, visits_per_worker, 1), n_workers).astype(np.float32)
+    return visiting, (visits * np.float32(effort_visit)).astype(np.float32)
+
+
 def visited(grids: Grids, households: np.ndarray, visits: np.ndarray) -> np.ndarray:
     """Whether each household is in today's round: workers go round their grid in order."""
     g = grids.household_grid[households]
