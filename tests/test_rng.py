@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from sim.core.kernels.pcg import chunk_states, next_double
+from sim.core.kernels.pcg import JUMP_MAX, chunk_states, draw_after, jump_table, next_double
 from sim.core.rng import Streams, row_states
 
 
@@ -161,3 +161,30 @@ def test_stream_state_views_are_not_pickled() -> None:
         take_rows(*streams.pcg("find"), 5, 1)
         assert twin.get("find").bit_generator.state != streams.get("find").bit_generator.state
         take_rows(*twin.pcg("find"), 5, 1)
+
+
+@numba.njit
+def draws_with_skips(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64,
+                     skips: np.ndarray) -> np.ndarray:
+    """The doubles ``pcg.draw_after`` gives, skipping ``skips[k]`` draws before the ``k``-th."""
+    table = jump_table(inc_hi, inc_lo)
+    out = np.empty(skips.size)
+    for k in range(skips.size):
+        s_hi, s_lo, out[k] = draw_after(s_hi, s_lo, skips[k], table)
+    return out
+
+
+def test_draw_after_jumps_to_the_draw_numpy_gives_there() -> None:
+    """``pcg.draw_after`` (``jump_table``'s multiply-adds) gives the draw ``skip`` draws on, for skips of 0, 1,
+    around ``JUMP_MAX`` and its multiples, and large: numpy's ``random`` at those places, bit for bit."""
+    rng = np.random.default_rng(21)
+    rng.random(5)
+    st = rng.bit_generator.state["state"]
+    skips = np.array([0, 1, 0, 2, JUMP_MAX - 1, JUMP_MAX, JUMP_MAX + 1, 2 * JUMP_MAX, 2 * JUMP_MAX + 1, 3, 999, 0,
+                      5 * JUMP_MAX + 17, 100_003], dtype=np.int64)
+    m = (1 << 64) - 1
+    got = draws_with_skips(np.uint64(st["state"] >> 64), np.uint64(st["state"] & m), np.uint64(st["inc"] >> 64),
+                           np.uint64(st["inc"] & m), skips)
+    u = rng.random(int(skips.sum() + skips.size))
+    at = np.cumsum(skips + 1) - 1  # the k-th draw read is at skips[0] + ... + skips[k] + k
+    assert np.array_equal(got, u[at])

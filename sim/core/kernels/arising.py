@@ -8,7 +8,7 @@ from numba import prange
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.draws import Handle, PcgState, check_poisson, generator_at, poisson
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
-from sim.core.kernels.pcg import chunk_states, next_double, take_rows
+from sim.core.kernels.pcg import chunk_states, draw_after, jump_table, next_double, take_rows
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -282,15 +282,15 @@ def find_latent(t: int, stream: PcgState, pool: Fields, grids: Fields, rules: Fi
         counts[c] = n
     draws = take_rows(stream[0], stream[1], counts.sum(), 3)
     starts = chunk_states(draws, counts)
-    inc = draws[-1]  # the stream's increment (the row after the states)
+    table = jump_table(draws[-1, 0], draws[-1, 1])  # the stream's jumps (its increment: the row after the states)
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)
     if status.size >= PARALLEL_ROWS:
-        find_rows(t, starts, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
+        find_rows(t, starts, table, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts, visited,
                   rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links, who.n_links,
                   who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     else:
         for c in range(n_chunks):
-            find_chunk(c, t, starts, inc, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
+            find_chunk(c, t, starts, table, status, pool.res, pool.sev, pool.t_found, pool.finder, pool.n_contacts,
                        visited, rules.p_visit, tell_rules, who.trust, who.efficacy, link_max, rules.p_by_links,
                        who.n_links, who.link_code, rules.rate_self, self_max, who.report_mult, who.res_community)
     for g in range(visit_ptr.size):
@@ -298,7 +298,7 @@ def find_latent(t: int, stream: PcgState, pool: Fields, grids: Fields, rules: Fi
 
 
 @jit_parallel
-def find_rows(t: int, starts: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
+def find_rows(t: int, starts: np.ndarray, table: np.ndarray, status: np.ndarray, res: np.ndarray, sev: np.ndarray,
               t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray, p_visit: float,
               tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
               p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
@@ -310,18 +310,20 @@ def find_rows(t: int, starts: np.ndarray, inc: np.ndarray, status: np.ndarray, r
     wrong results with numba 0.68.)
     """
     for c in prange(starts.shape[0]):
-        find_chunk(c, t, starts, inc, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
+        find_chunk(c, t, starts, table, status, res, sev, t_found, finder, n_contacts, visited, p_visit, tell_rules,
                    trust, efficacy, link_max, p_by_links, n_links, link_code, rate_self, self_max, report_mult,
                    res_community)
 
 
 @jit_inline
-def find_chunk(c: int, t: int, starts: np.ndarray, inc: np.ndarray, status: np.ndarray, res: np.ndarray,
+def find_chunk(c: int, t: int, starts: np.ndarray, table: np.ndarray, status: np.ndarray, res: np.ndarray,
                sev: np.ndarray, t_found: np.ndarray, finder: np.ndarray, n_contacts: np.ndarray, visited: np.ndarray,
                p_visit: float, tell_rules: np.ndarray, trust: np.ndarray, efficacy: np.ndarray, link_max: float,
                p_by_links: np.ndarray, n_links: np.ndarray, link_code: np.ndarray, rate_self: np.ndarray,
                self_max: np.ndarray, report_mult: np.ndarray, res_community: np.ndarray) -> None:
     """:func:`find_latent`'s decisions for the rows of chunk ``c``, stepping its draws from ``starts[c]``.
+
+    ``table``: the stream's jumps (:func:`~sim.core.kernels.pcg.jump_table`), its row 1 the increment.
 
     The cheap tests come first, each as the exact chance would decide it: the resident's
     visited bit (:func:`visited_residents`, rarely set, so the branch is predictable) before
@@ -331,21 +333,27 @@ def find_chunk(c: int, t: int, starts: np.ndarray, inc: np.ndarray, status: np.n
     p_tell, slope, slope_efficacy = tell_rules[0], tell_rules[1], tell_rules[2]
     n = status.size
     a0, b0, a1, b1, a2, b2 = starts[c, 0], starts[c, 1], starts[c, 2], starts[c, 3], starts[c, 4], starts[c, 5]
-    inc_hi, inc_lo = inc[0], inc[1]
+    inc_hi, inc_lo = table[1, 2], table[1, 3]  # one step's increment: the stream's (pcg.jump_table)
+    # u[0] is read only where a grid worker visited: its state jumps over the rest (pcg.draw_after; j: the
+    # chunk's latent rows so far, at0: the one it stands before); u[1] and u[2], read by most, step every row
+    j = at0 = 0
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
         if status[i] != LATENT:
             continue
-        a0, b0, u0 = next_double(a0, b0, inc_hi, inc_lo)
         a1, b1, u1 = next_double(a1, b1, inc_hi, inc_lo)
         a2, b2, u2 = next_double(a2, b2, inc_hi, inc_lo)
         r = res[i]
         s = sev[i]
         f = -1
         tell = -1.0  # not known yet
-        if (visited[r >> 3] >> (r & 7)) & 1 and u0 < p_visit:
-            tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
-            if u0 < p_visit * tell:
-                f = 1  # GRID_VISIT
+        if (visited[r >> 3] >> (r & 7)) & 1:
+            a0, b0, u0 = draw_after(a0, b0, j - at0, table)
+            at0 = j + 1
+            if u0 < p_visit:
+                tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
+                if u0 < p_visit * tell:
+                    f = 1  # GRID_VISIT
+        j += 1
         if f < 0 and u1 < link_max:
             code = (link_code[r >> 1] >> ((r & 1) << 2)) & 0xF
             p_link = p_by_links[code] if code < LINKS_MORE else p_by_links[n_links[r]]

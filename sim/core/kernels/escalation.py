@@ -10,7 +10,7 @@ import numpy as np
 from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.draws import PcgState
 from sim.core.kernels.jit import jit, jit_inline
-from sim.core.kernels.pcg import next_double, take_rows
+from sim.core.kernels.pcg import draw_after, jump_table, next_double, take_rows
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
 from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
@@ -68,22 +68,29 @@ def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: 
     draws = take_rows(stream[0], stream[1], n, 3)
     a0, b0, a1, b1, a2, b2 = draws[0, 0], draws[0, 1], draws[1, 0], draws[1, 1], draws[2, 0], draws[2, 1]
     inc_hi, inc_lo = draws[-1, 0], draws[-1, 1]  # the stream's increment (the row after the states)
+    # u[0] and u[1] are read by few rows (stuck and overdue ones): their states jump over the rest
+    # (pcg.draw_after; at0, at1: the row each stands before); u[2], read by most, steps every row
+    table, at0, at1 = jump_table(inc_hi, inc_lo), 0, 0
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass
-        a0, b0, u0 = next_double(a0, b0, inc_hi, inc_lo)
-        a1, b1, u1 = next_double(a1, b1, inc_hi, inc_lo)
         a2, b2, u2 = next_double(a2, b2, inc_hi, inc_lo)
         st, s, lvl0 = pool.status[i], pool.sev[i], max(pool.level[i], 0)
         queued = st == QUEUED
         waited = np.int32(t - pool.t_found[i])
         if queued and rules.next_level[lvl0] <= top and pool.level[i] != top:
             at_level = np.int32(t - pool.t_level[i])
-            if ((at_level >= rules.dur_escalate[s] and u0 < rules.rate_escalate[lvl0])
-                    or at_level >= rules.deadline[lvl0]):
+            stuck = at_level >= rules.deadline[lvl0]
+            if not stuck and at_level >= rules.dur_escalate[s]:
+                a0, b0, u0 = draw_after(a0, b0, i - at0, table)
+                at0 = i + 1
+                stuck = u0 < rules.rate_escalate[lvl0]
+            if stuck:
                 up[n_up], start[n_up] = i, rules.next_level[pool.level[i]]
                 n_up += 1
         if queued and waited > rules.expected_wait[s]:
             late_res[n_late] = pool.res[i]
             n_late += 1
+            a1, b1, u1 = draw_after(a1, b1, i - at1, table)
+            at1 = i + 1
             if u1 < recontact_hazard(waited, rules.expected_wait[s], pool.flags[i], rules):
                 pool.n_contacts[i] += 1
                 n_again += 1

@@ -20,7 +20,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from sim.core.kernels.jit import jit
+from sim.core.kernels.jit import jit, jit_inline
 
 #: numpy's PCG64 multiplier (PCG_DEFAULT_MULTIPLIER_128), as high and low 64-bit halves
 MULT_HI = np.uint64(2549297995355413924)
@@ -88,6 +88,44 @@ def advance(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint
         cur_m_hi, cur_m_lo = mul_add_128(cur_m_hi, cur_m_lo, cur_m_hi, cur_m_lo, zero, zero)
         delta >>= 1
     return mul_add_128(acc_m_hi, acc_m_lo, s_hi, s_lo, acc_p_hi, acc_p_lo)
+
+
+#: the longest jump made by one multiply-add (:func:`jump_table`'s last row); longer ones take several
+JUMP_MAX = 64
+
+
+@jit
+def jump_table(inc_hi: np.uint64, inc_lo: np.uint64) -> np.ndarray:
+    """The LCG's jumps of 0 to :data:`JUMP_MAX` steps: uint64 ``(JUMP_MAX + 1, 4)``.
+
+    Row ``d`` holds ``A_d`` and ``C_d`` (high, low halves each) with ``s_{+d} = A_d s + C_d`` mod 2**128:
+    ``A_0 = 1, C_0 = 0``, ``A_{d+1} = MULT A_d``, ``C_{d+1} = MULT C_d + inc``. A row that reads a
+    stream's draw only now and then jumps over the draws it does not read (:func:`draw_after`),
+    one multiply-add where stepping would take one per skipped draw: the same state, exactly.
+    """
+    zero = np.uint64(0)
+    out = np.empty((JUMP_MAX + 1, 4), dtype=np.uint64)
+    a_hi, a_lo, c_hi, c_lo = zero, np.uint64(1), zero, zero
+    for d in range(JUMP_MAX + 1):
+        out[d, 0], out[d, 1], out[d, 2], out[d, 3] = a_hi, a_lo, c_hi, c_lo
+        a_hi, a_lo = mul_add_128(MULT_HI, MULT_LO, a_hi, a_lo, zero, zero)
+        c_hi, c_lo = mul_add_128(MULT_HI, MULT_LO, c_hi, c_lo, inc_hi, inc_lo)
+    return out
+
+
+@jit_inline
+def draw_after(s_hi: np.uint64, s_lo: np.uint64, skip: int, table: np.ndarray) -> tuple[np.uint64, np.uint64, float]:
+    """The draw after ``skip`` unread ones from state ``(s_hi, s_lo)``: the state after it, and the double.
+
+    ``skip`` steps by :func:`jump_table` (one multiply-add per :data:`JUMP_MAX`), then :func:`next_double`
+    (the table's row 1 is the increment).
+    """
+    while skip > JUMP_MAX:
+        s_hi, s_lo = mul_add_128(table[JUMP_MAX, 0], table[JUMP_MAX, 1], s_hi, s_lo, table[JUMP_MAX, 2],
+                                 table[JUMP_MAX, 3])
+        skip -= JUMP_MAX
+    s_hi, s_lo = mul_add_128(table[skip, 0], table[skip, 1], s_hi, s_lo, table[skip, 2], table[skip, 3])
+    return next_double(s_hi, s_lo, table[1, 2], table[1, 3])
 
 
 @jit
