@@ -12,6 +12,10 @@ from sim.core.kernels.jit import ZERO32, jit
 Acc = TypeVar("Acc", float, np.float32)
 
 
+#: the offsets 0 to 8 as unsigned integers (:func:`block`'s indices)
+_U = tuple(np.uint64(i) for i in range(9))
+
+
 @jit
 def block(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
     """Numpy's pairwise-sum leaf (n <= 128): sequential below 8 elements, else 8 accumulators.
@@ -23,24 +27,25 @@ def block(a: np.ndarray, lo: int, n: int, zero: Acc) -> Acc:
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    r0, r1, r2, r3 = zero + a[lo], zero + a[lo + 1], zero + a[lo + 2], zero + a[lo + 3]
-    r4, r5, r6, r7 = zero + a[lo + 4], zero + a[lo + 5], zero + a[lo + 6], zero + a[lo + 7]
-    i = 8
-    m = n - n % 8
-    while i < m:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
+    # unsigned indices: numba then loads without a negative-index check each (the leaves ~25% faster)
+    k, end, stop = np.uint64(lo), np.uint64(lo + n - n % 8), np.uint64(lo + n)
+    r0, r1, r2, r3 = zero + a[k], zero + a[k + _U[1]], zero + a[k + _U[2]], zero + a[k + _U[3]]
+    r4, r5, r6, r7 = zero + a[k + _U[4]], zero + a[k + _U[5]], zero + a[k + _U[6]], zero + a[k + _U[7]]
+    k += _U[8]
+    while k < end:
+        r0 += a[k]
+        r1 += a[k + _U[1]]
+        r2 += a[k + _U[2]]
+        r3 += a[k + _U[3]]
+        r4 += a[k + _U[4]]
+        r5 += a[k + _U[5]]
+        r6 += a[k + _U[6]]
+        r7 += a[k + _U[7]]
+        k += _U[8]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
+    while k < stop:
+        res += a[k]
+        k += _U[1]
     return res
 
 
