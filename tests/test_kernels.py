@@ -36,7 +36,7 @@ from sim.config.taxonomy import (
 )
 from sim.core.kernels import arising, escalation, handling, jit, pairwise, recording, residents, routing
 from sim.core.kernels import numpy_definitions as nd
-from sim.core.kernels.draws import pcg_state
+from sim.core.kernels.draws import handle, pcg_state
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.state import (
     CommunityStaff,
@@ -358,6 +358,32 @@ def test_route_found_matches_the_entry_rules(busy_model: Model) -> None:
         a.status[rows], b.status[rows] = LATENT, LATENT
 
 
+def test_route_day_is_route_found_then_place(busy_model: Model) -> None:
+    """``routing.route_day`` (the route phase's one call) leaves the pool and ledger as ``route_found`` then
+    ``place`` of its rows at their entry levels, and returns the count; a day with none found changes nothing."""
+    m, h = busy_model, busy_model.handlers
+    a = copy.deepcopy(m.problems)
+    latent = np.flatnonzero(a.status == LATENT)
+    a.t_found[latent] = np.where(np.random.default_rng(14).random(latent.size) < 0.5, m.t, -1)
+    b = copy.deepcopy(a)
+    led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
+    entry = tuple(EntryRules(m.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, -1))
+    where, success, climb = h.residence(), h.success_tables(), m.climb()
+    n = routing.route_day(a.cols, led_a.counts(), entry, m.compound_firm, m.world.res_compound, 9, where, success,
+                          climb)
+    rows, level = routing.route_found(b.cols, led_b.counts(), entry, m.compound_firm, m.world.res_compound)
+    routing.place(rows, level, 9, b.cols, where, success, climb)
+    assert n == rows.size > 20
+    for name, x, y in zip(PoolColumns._fields, a.buffers, b.buffers):
+        assert_identical(x, y, name)
+    assert_identical(led_a.found_by, led_b.found_by, "found_by")
+    before = copy.deepcopy(a)
+    assert routing.route_day(a.cols, led_a.counts(), entry, m.compound_firm, m.world.res_compound, 10, where,
+                             success, climb) == 0
+    for name, x, y in zip(PoolColumns._fields, a.buffers, before.buffers):
+        assert_identical(x, y, name)
+
+
 def test_place_matches_the_climb_over_levels(busy_model: Model) -> None:
     m, h = busy_model, busy_model.handlers
     rng = np.random.default_rng(1)
@@ -430,6 +456,31 @@ def test_attempts_match_allocate_and_p_success(busy_model: Model, priority: bool
     np.testing.assert_array_equal(work[0], ref_work[0])
     np.testing.assert_array_equal(work[1], ref_work[1])
     assert np.all(used <= h.capacity() + 1e-9)  # a handler never spends more than its capacity
+
+
+def test_handle_day_is_attempts_then_spent_then_the_draw(busy_model: Model) -> None:
+    """``handling.handle_day`` (the handle phase's one call): ``attempts``, their effort added to the handlers'
+    ``spent``, then the attempts whose ``rng.random(n)`` falls below their chance, and the generator left there."""
+    m, h = busy_model, busy_model.handlers
+    threat = (m.deadline, m.threat_window, m.threat_effort)
+    pool_a, pool_b = copy.deepcopy(m.problems), copy.deepcopy(m.problems)
+    work_a, work_b = (h.work[0].copy(), h.work[1].copy()), (h.work[0].copy(), h.work[1].copy())
+    spent_a = np.random.default_rng(3).random(h.n_handlers) * 0.1
+    spent_b = spent_a.copy()
+    rng_a, rng_b = np.random.default_rng(15), np.random.default_rng(15)
+    cap = h.capacity()
+    got = handling.handle_day(handle(rng_a), pool_a.cols, h.level_offset, m.priority_days, m.world.res_compound,
+                              h.effort, cap, work_a, h.success_tables(), m.flag_success, m.clock, threat, spent_a)
+    rows, p, used = handling.attempts(pool_b.cols, h.level_offset, m.priority_days, m.world.res_compound, h.effort,
+                                      cap, work_b, h.success_tables(), m.flag_success, m.clock, threat)
+    spent_b += used
+    want = rows[rng_b.random(rows.size) < p]
+    assert 0 < want.size < rows.size
+    assert_identical(got, want, "rows")
+    assert_identical(spent_a, spent_b, "spent")
+    for x, y in zip(work_a, work_b):
+        assert_identical(x, y, "work")
+    assert rng_a.bit_generator.state == rng_b.bit_generator.state
 
 
 def test_capacity_matches_its_numpy_definition(busy_model: Model) -> None:

@@ -37,10 +37,10 @@ from sim.core.handlers import Handlers
 from sim.core.invariants import check_invariants
 from sim.core.kernels.arising import arise_into, arrival_draws, find_latent, visit_slots
 from sim.core.kernels.escalation import escalate_day
-from sim.core.kernels.handling import attempts, resolve_rows, successes
+from sim.core.kernels.handling import handle_day, resolve_rows
 from sim.core.kernels.jit import prefer_sleeping_threads
 from sim.core.kernels.residents import judge_day, participate_drawn
-from sim.core.kernels.routing import place, route_found
+from sim.core.kernels.routing import place, route_day
 from sim.core.kernels.state import Fields
 from sim.core.phases import PHASES, Policy
 from sim.core.problems import CHAINS, NEXT_LEVEL, Ledger, ProblemPool, arrival_table
@@ -290,15 +290,13 @@ class Model:
         pool.n_contacts[rows] = 1
 
     def _route(self, t: int) -> None:
-        pool = self.problems
+        pool, h = self.problems, self.handlers
         admin = -1 if self.admin_entry_level is None else self.admin_entry_level
-        # latent rows marked found (today, or late yesterday) are counted, queued and get their entry level
+        # latent rows marked found (today, or late yesterday) are counted, queued and get their entry level,
+        # then are placed there or at the first level above it that can handle them (as _place)
         entry = (self.entry_level, PROPERTY_CATEGORY, ADMIN_CATEGORY, admin)  # EntryRules
-        new, level = route_found(pool.cols, self.ledger.counts(), entry, self.compound_firm, self.world.res_compound)
-        if new.size == 0:
-            return
-        self.ledger.found += new.size
-        self._place(new, level, t)
+        self.ledger.found += route_day(pool.cols, self.ledger.counts(), entry, self.compound_firm,
+                                       self.world.res_compound, t, h.residence(), h.success_tables(), self.climb())
 
     def _place(self, rows: np.ndarray, level: np.ndarray, t: int) -> None:
         """Put pool rows at ``level`` or the first level above it that can handle them."""
@@ -313,15 +311,13 @@ class Model:
 
     def _handle(self, t: int) -> None:
         pool, h = self.problems, self.handlers
-        # each handler's queue within its capacity, then each attempt's chance of success
-        a, p, used = attempts(pool.cols, h.level_offset, self.priority_days, self.world.res_compound,
-                              h.effort, h.spare(t), h.work, h.success_tables(), self.flag_success, t,
-                              (self.deadline, self.threat_window, self.threat_effort))
-        h.spent += used
+        # each handler's queue within its capacity, then each attempt's chance of success and its draw
+        # (rng.random(attempts) < p); the effort is booked to the handlers (h.spent)
+        solved = handle_day(self.streams.handle("handle"), pool.cols, h.level_offset, self.priority_days,
+                            self.world.res_compound, h.effort, h.spare(t), h.work, h.success_tables(),
+                            self.flag_success, t, (self.deadline, self.threat_window, self.threat_effort), h.spent)
         self.effort_used = h.spent
-        if a.size == 0:
-            return
-        self.resolve(successes(self.streams.handle("handle"), a, p), t)  # a[rng.random(a.size) < p]
+        self.resolve(solved, t)
 
     def resolve(self, rows: np.ndarray, t: int) -> None:
         """Close pool rows as resolved today at their current level, spending no effort (policies: ``resolve_by``)."""

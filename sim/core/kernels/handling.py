@@ -235,6 +235,21 @@ def successes(stream: Handle, rows: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 @jit
+def handle_day(stream: Handle, pool: Fields, level_offset: np.ndarray, priority_days: np.ndarray,
+               res_compound: np.ndarray, effort: np.ndarray, capacity: np.ndarray, work: Fields, success: Fields,
+               flag_success: np.ndarray, t: int, threat: Fields, spent: np.ndarray) -> np.ndarray:
+    """The handle phase in one call: :func:`attempts`, their effort added to ``spent``, then :func:`successes`.
+
+    Returns the attempted rows that succeed (row order).
+    """
+    rows, p, used = attempts(pool, level_offset, priority_days, res_compound, effort, capacity, work, success,
+                             flag_success, t, threat)
+    for h in range(spent.size):  # as spent += used
+        spent[h] += used[h]
+    return successes(stream, rows, p)
+
+
+@jit
 def resolve_rows(rows: np.ndarray, t: int, pool: Fields, res_ctype: np.ndarray, perf_table: np.ndarray,
                  ledger: Fields) -> tuple[np.ndarray, np.ndarray, int]:
     """Count queued ``rows`` as resolved today and close them (status -1).

@@ -111,6 +111,16 @@ def route_found(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.n
 
 
 @jit
+def route_day(pool: Fields, ledger: Fields, entry: Fields, compound_firm: np.ndarray, res_compound: np.ndarray,
+              t: int, where: Fields, success: Fields, climb: Fields) -> int:
+    """The route phase in one call: :func:`route_found`, then :func:`place` of the rows; returns how many were found."""
+    rows, level = route_found(pool, ledger, entry, compound_firm, res_compound)
+    if rows.size:
+        place(rows, level, t, pool, where, success, climb)
+    return rows.size
+
+
+@jit
 def entry_levels(rows: np.ndarray, pool: Fields, entry: Fields, compound_firm: np.ndarray,
                  res_compound: np.ndarray) -> np.ndarray:
     """Entry level of found rows: by severity, with two exceptions.
