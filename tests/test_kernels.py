@@ -503,8 +503,12 @@ def test_resolve_rows_counts_what_it_closes(busy_model: Model) -> None:
     t = int(m.t)
     pool.flags[rows[:40]] |= np.uint8(0b101)
     q = rows[pool.status[rows] == QUEUED]
+    waits = np.random.default_rng(10).integers(0, 5, (N_LEVELS, 64))
+    want_waits = waits.copy()
+    nd.count_waits(want_waits, rows, pool.status, pool.level, pool.t_level, t)  # before the rows close
     res, perf, contacts = handling.resolve_rows(rows, t, pool.cols, m.world.res_ctype, m._perf.get(t, m.expected_wait),
-                                                led.counts())
+                                                led.counts(), waits)
+    assert_identical(waits, want_waits, "waits")
     cat, sev = m.problems.cat[q], m.problems.sev[q]
     expected = before.resolved.copy()
     np.add.at(expected, (cat, sev), 1)

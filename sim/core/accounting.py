@@ -18,11 +18,9 @@ import numpy as np
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import CITY, DEPARTMENT, LEVELS, N_LEVELS, STREET
 from sim.core.kernels.pairwise import sum32
-from sim.core.kernels.recording import count_waits
 
 if TYPE_CHECKING:
     from sim.core.model import Model
-    from sim.core.problems import ProblemPool
 
 #: waits of a day or longer than this are counted in the last bin
 _MAX_WAIT = 4096
@@ -74,10 +72,6 @@ class LevelLoad:
         """Add a day's effort spent and capacity by level (``Handlers.spent_by_level``)."""
         self.spent += by_level[0]
         self.capacity += by_level[1]
-
-    def waited(self, rows: np.ndarray, pool: ProblemPool, t: int) -> None:
-        """Count the queued ones of pool rows ``rows``, resolved today (clock ``t``), by level and days there."""
-        count_waits(self.waits, rows, pool.status, pool.level, pool.t_level, t)
 
     def summary(self) -> dict[str, float]:
         """Per level: ``utilisation_<level>`` and ``wait_days_<level>_median``.

@@ -7,6 +7,7 @@ import numpy as np
 from sim.config.taxonomy import QUEUED
 from sim.core.kernels.draws import Handle, generator_at
 from sim.core.kernels.jit import ONE32, jit, jit_inline
+from sim.core.kernels.recording import count_waits
 from sim.core.kernels.routing import chance
 from sim.core.kernels.state import CommunityStaff, Fields, HandlerEffort, LedgerCounts, PoolColumns, SuccessTables
 
@@ -251,8 +252,11 @@ def handle_day(stream: Handle, pool: Fields, level_offset: np.ndarray, priority_
 
 @jit
 def resolve_rows(rows: np.ndarray, t: int, pool: Fields, res_ctype: np.ndarray, perf_table: np.ndarray,
-                 ledger: Fields) -> tuple[np.ndarray, np.ndarray, int]:
+                 ledger: Fields, waits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Count queued ``rows`` as resolved today and close them (status -1).
+
+    Each is counted in the ledger and in ``waits`` by its level and the days it waited there
+    (:func:`~sim.core.kernels.recording.count_waits`, ``LevelLoad.waits``).
 
     Returns the residents of the rows closed, the performance of each outcome (looked up by
     severity and days waited since the report in ``perf_table``), and the contacts the closed
@@ -260,6 +264,7 @@ def resolve_rows(rows: np.ndarray, t: int, pool: Fields, res_ctype: np.ndarray, 
     """
     pool, ledger = PoolColumns(*pool), LedgerCounts(*ledger)
     status, sev = pool.status, pool.sev
+    count_waits(waits, rows, status, pool.level, pool.t_level, t)
     n = 0
     for j in range(rows.size):
         if status[rows[j]] == QUEUED:
