@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from sim.core.kernels.pcg import JUMP_MAX, chunk_states, draw_after, jump_table, next_double
+from sim.core.kernels.pcg import JUMP_MAX, chunk_states, draw_at, jump_table, next_double
 from sim.core.rng import Streams, row_states
 
 
@@ -166,16 +166,17 @@ def test_stream_state_views_are_not_pickled() -> None:
 @numba.njit
 def draws_with_skips(s_hi: np.uint64, s_lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64,
                      skips: np.ndarray) -> np.ndarray:
-    """The doubles ``pcg.draw_after`` gives, skipping ``skips[k]`` draws before the ``k``-th."""
+    """The doubles ``pcg.draw_at`` gives, skipping ``skips[k]`` draws before the ``k``-th."""
     table = jump_table(inc_hi, inc_lo)
     out = np.empty(skips.size)
+    at = 0
     for k in range(skips.size):
-        s_hi, s_lo, out[k] = draw_after(s_hi, s_lo, skips[k], table)
+        s_hi, s_lo, out[k], at = draw_at(s_hi, s_lo, at, at + skips[k], table)
     return out
 
 
-def test_draw_after_jumps_to_the_draw_numpy_gives_there() -> None:
-    """``pcg.draw_after`` (``jump_table``'s multiply-adds) gives the draw ``skip`` draws on, for skips of 0, 1,
+def test_draw_at_jumps_to_the_draw_numpy_gives_there() -> None:
+    """``pcg.draw_at`` (``jump_table``'s multiply-adds) gives the draw ``skip`` draws on, for skips of 0, 1,
     around ``JUMP_MAX`` and its multiples, and large: numpy's ``random`` at those places, bit for bit."""
     rng = np.random.default_rng(21)
     rng.random(5)

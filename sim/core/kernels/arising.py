@@ -8,7 +8,7 @@ from numba import prange
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.draws import Handle, PcgState, check_poisson, generator_at, poisson
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
-from sim.core.kernels.pcg import chunk_states, draw_after, jump_table, next_double, take_rows
+from sim.core.kernels.pcg import chunk_states, draw_at, jump_table, next_double, take_rows
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -334,7 +334,7 @@ def find_chunk(c: int, t: int, starts: np.ndarray, table: np.ndarray, status: np
     n = status.size
     a0, b0, a1, b1, a2, b2 = starts[c, 0], starts[c, 1], starts[c, 2], starts[c, 3], starts[c, 4], starts[c, 5]
     inc_hi, inc_lo = table[1, 2], table[1, 3]  # one step's increment: the stream's (pcg.jump_table)
-    # u[0] is read only where a grid worker visited: its state jumps over the rest (pcg.draw_after; j: the
+    # u[0] is read only where a grid worker visited: its state jumps over the rest (pcg.draw_at; j: the
     # chunk's latent rows so far, at0: the one it stands before); u[1] and u[2], read by most, step every row
     j = at0 = 0
     for i in range(c * FIND_CHUNK, min(n, (c + 1) * FIND_CHUNK)):
@@ -347,8 +347,7 @@ def find_chunk(c: int, t: int, starts: np.ndarray, table: np.ndarray, status: np
         f = -1
         tell = -1.0  # not known yet
         if (visited[r >> 3] >> (r & 7)) & 1:
-            a0, b0, u0 = draw_after(a0, b0, j - at0, table)
-            at0 = j + 1
+            a0, b0, u0, at0 = draw_at(a0, b0, at0, j, table)
             if u0 < p_visit:
                 tell = np.float64(min(p_tell * propensity(trust[r], efficacy[r], slope, slope_efficacy), ONE32))
                 if u0 < p_visit * tell:

@@ -10,7 +10,7 @@ import numpy as np
 from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.draws import PcgState
 from sim.core.kernels.jit import jit, jit_inline
-from sim.core.kernels.pcg import draw_after, jump_table, next_double, take_rows
+from sim.core.kernels.pcg import draw_at, jump_table, next_double, take_rows
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
 from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
@@ -40,36 +40,30 @@ def count_abandoned(i: int, pool: PoolColumns, ledger: LedgerCounts) -> None:
 
 
 @jit
-def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: Fields,
-                 where: Fields, success: Fields,
-                 climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
+def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: Fields, where: Fields,
+                 success: Fields, climb: Fields) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
     """The escalate phase: one pass over the pool, with uniforms ``u`` (3, rows), then the moves it decided.
 
-    Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped here from the stream's state
-    (:func:`~sim.core.kernels.pcg.take_rows`, which moves it on past them) rather than read from an array.
-
-    A queued problem below the top is stuck after ``dur_escalate`` days at its level with chance
-    ``rate_escalate`` (``u[0]``), or surely after the level's deadline; it is overdue after
-    ``expected_wait`` days since the report, and its resident may contact again (``u[1]``,
-    :func:`recontact_hazard`); after ``patience`` days (since the report, or since arising for a
-    latent problem) the resident may give up (``u[2]``): the row is counted as abandoned and closed.
-    Then the stuck rows are placed at their next level or the first above that can handle it
-    (:func:`~sim.core.kernels.routing.place`), and closed rows leave the pool
-    (:func:`~sim.core.kernels.pool.keep_rows`). Returns the number escalated, the number of repeat
-    contacts, the residents of overdue rows (one per row), those whose found problems were given up
-    (their outcome: performance 0), those whose unreported problems were given up, and the new
-    number of rows.
+    Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped from the stream's state
+    (``pcg.take_rows``, which moves it on past them). A queued problem below the top is stuck after
+    ``dur_escalate`` days at its level with chance ``rate_escalate`` (``u[0]``), or surely after the
+    level's deadline; it is overdue after ``expected_wait`` days since the report, and its resident
+    may contact again (``u[1]``, :func:`recontact_hazard`); after ``patience`` days (since the report,
+    or since arising for a latent problem) the resident may give up (``u[2]``): the row is counted as
+    abandoned and closed. Then the stuck rows are placed at their next level or the first above that
+    can handle it (:func:`~sim.core.kernels.routing.place`), and closed rows leave the pool
+    (:func:`~sim.core.kernels.pool.keep_rows`). Returns the number escalated, the number of repeat contacts,
+    the residents of overdue rows (one per row), those whose found problems were given up (their outcome:
+    performance 0), those whose unreported problems were given up, and the new number of rows.
     """
     pool, rules, ledger = PoolColumns(*pool), EscalationRules(*rules), LedgerCounts(*ledger)
     n, top = pool.status.size, Climb(*climb).top
     up, start = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int8)
     late_res, quit_res, lost_res = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     n_up = n_again = n_late = n_quit = n_lost = 0
-    draws = take_rows(stream[0], stream[1], n, 3)
-    a0, b0, a1, b1, a2, b2 = draws[0, 0], draws[0, 1], draws[1, 0], draws[1, 1], draws[2, 0], draws[2, 1]
-    inc_hi, inc_lo = draws[-1, 0], draws[-1, 1]  # the stream's increment (the row after the states)
-    # u[0] and u[1] are read by few rows (stuck and overdue ones): their states jump over the rest
-    # (pcg.draw_after; at0, at1: the row each stands before); u[2], read by most, steps every row
+    # each row's start (high, low halves), then the stream's increment
+    a0, b0, a1, b1, a2, b2, inc_hi, inc_lo = take_rows(stream[0], stream[1], n, 3).ravel()
+    # u[0], u[1]: read by few rows (stuck, overdue), jump to them (pcg.draw_at; at0, at1: the row each stands before)
     table, at0, at1 = jump_table(inc_hi, inc_lo), 0, 0
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass
         a2, b2, u2 = next_double(a2, b2, inc_hi, inc_lo)
@@ -80,8 +74,7 @@ def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: 
             at_level = np.int32(t - pool.t_level[i])
             stuck = at_level >= rules.deadline[lvl0]
             if not stuck and at_level >= rules.dur_escalate[s]:
-                a0, b0, u0 = draw_after(a0, b0, i - at0, table)
-                at0 = i + 1
+                a0, b0, u0, at0 = draw_at(a0, b0, at0, i, table)
                 stuck = u0 < rules.rate_escalate[lvl0]
             if stuck:
                 up[n_up], start[n_up] = i, rules.next_level[pool.level[i]]
@@ -89,8 +82,7 @@ def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: 
         if queued and waited > rules.expected_wait[s]:
             late_res[n_late] = pool.res[i]
             n_late += 1
-            a1, b1, u1 = draw_after(a1, b1, i - at1, table)
-            at1 = i + 1
+            a1, b1, u1, at1 = draw_at(a1, b1, at1, i, table)
             if u1 < recontact_hazard(waited, rules.expected_wait[s], pool.flags[i], rules):
                 pool.n_contacts[i] += 1
                 n_again += 1

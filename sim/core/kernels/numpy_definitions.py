@@ -8,16 +8,16 @@ they are the specification, kept executable.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import math
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config.params import DAYS_PER_MONTH
 from sim.config.taxonomy import COMMUNITY, LATENT, N_CATEGORIES, N_LEVELS, PROPERTY, QUEUED
+from sim.core.kernels.c_library import exp as exp  # the C library's functions, re-exported for the tests
+from sim.core.kernels.c_library import expf as expf
+from sim.core.kernels.c_library import pow64 as pow64
+from sim.core.kernels.c_library import powf as powf
 from sim.core.kernels.state import (
     ArrivalStrata,
     EntryRules,
@@ -36,50 +36,6 @@ from sim.core.problems import CHAINS, ArrivalTable, ProblemPool, draw_arrival_un
 if TYPE_CHECKING:
     from sim.agents.community import Grids
     from sim.core.handlers import Handlers
-
-
-# ---- the C library's functions, as the kernels call them ------------------------------------
-# A compiled kernel's ``np.exp`` and ``x ** y`` call the C library (glibc's ``exp``, ``powf``);
-# numpy's own ufuncs run SIMD code of their own on AVX-512 machines, which differs from it in the
-# last bit for 2% (float64 exp) to 20% (float32 power) of inputs. The definitions call the C
-# library element by element, so they hold the kernels (and ``kernels.libm``) to the last bit.
-def exp(x: np.ndarray) -> np.ndarray:
-    """``e ** x`` in float64, element by element, by the C library's ``exp`` (:func:`math.exp`)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.fromiter(map(math.exp, x.ravel()), dtype=np.float64, count=x.size).reshape(x.shape)
-
-
-@cache
-def _c_float(name: str, n_args: int) -> Any:  # a float32 function of the C math library, as ctypes calls it
-    lib = ctypes.util.find_library("m")
-    if lib is None:
-        raise RuntimeError(f"the C math library (libm) was not found: the definitions' {name} calls it")
-    f = getattr(ctypes.CDLL(lib), name)
-    f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float] * n_args
-    return f
-
-
-def expf(x: np.ndarray) -> np.ndarray:
-    """``e ** x`` in float32, element by element, by the C library's ``expf``."""
-    x = np.asarray(x, dtype=np.float32)
-    f = _c_float("expf", 1)
-    return np.fromiter(map(f, x.ravel().tolist()), dtype=np.float32, count=x.size).reshape(x.shape)
-
-
-def pow64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x ** y`` in float64, element by element, by the C library's ``pow`` (:func:`math.pow`; broadcast)."""
-    xb, yb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    out = np.fromiter(map(math.pow, xb.ravel().tolist(), yb.ravel().tolist()), dtype=np.float64, count=xb.size)
-    return out.reshape(xb.shape)
-
-
-def powf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x ** y`` in float32, element by element, by the C library's ``powf`` (``x`` and ``y`` broadcast)."""
-    xb, yb = np.broadcast_arrays(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))
-    f = _c_float("powf", 2)
-    out = np.fromiter((f(a, b) for a, b in zip(xb.ravel().tolist(), yb.ravel().tolist(), strict=True)),
-                      dtype=np.float32, count=xb.size)
-    return out.reshape(xb.shape)
 
 
 # ---- the pool ------------------------------------------------------------------------------

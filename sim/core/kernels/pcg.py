@@ -100,7 +100,7 @@ def jump_table(inc_hi: np.uint64, inc_lo: np.uint64) -> np.ndarray:
 
     Row ``d`` holds ``A_d`` and ``C_d`` (high, low halves each) with ``s_{+d} = A_d s + C_d`` mod 2**128:
     ``A_0 = 1, C_0 = 0``, ``A_{d+1} = MULT A_d``, ``C_{d+1} = MULT C_d + inc``. A row that reads a
-    stream's draw only now and then jumps over the draws it does not read (:func:`draw_after`),
+    stream's draw only now and then jumps over the draws it does not read (:func:`draw_at`),
     one multiply-add where stepping would take one per skipped draw: the same state, exactly.
     """
     zero = np.uint64(0)
@@ -114,18 +114,22 @@ def jump_table(inc_hi: np.uint64, inc_lo: np.uint64) -> np.ndarray:
 
 
 @jit_inline
-def draw_after(s_hi: np.uint64, s_lo: np.uint64, skip: int, table: np.ndarray) -> tuple[np.uint64, np.uint64, float]:
-    """The draw after ``skip`` unread ones from state ``(s_hi, s_lo)``: the state after it, and the double.
+def draw_at(s_hi: np.uint64, s_lo: np.uint64, at: int, i: int,
+            table: np.ndarray) -> tuple[np.uint64, np.uint64, float, int]:
+    """Draw ``i`` of a stream whose state ``(s_hi, s_lo)`` stands before draw ``at``.
 
-    ``skip`` steps by :func:`jump_table` (one multiply-add per :data:`JUMP_MAX`), then :func:`next_double`
-    (the table's row 1 is the increment).
+    Returns the state after it, the double and ``i + 1`` (where the state then stands). The ``i - at``
+    draws between are jumped (:func:`jump_table`, one multiply-add per :data:`JUMP_MAX`), then one
+    :func:`next_double` (the table's row 1 is the increment).
     """
+    skip = i - at
     while skip > JUMP_MAX:
         s_hi, s_lo = mul_add_128(table[JUMP_MAX, 0], table[JUMP_MAX, 1], s_hi, s_lo, table[JUMP_MAX, 2],
                                  table[JUMP_MAX, 3])
         skip -= JUMP_MAX
     s_hi, s_lo = mul_add_128(table[skip, 0], table[skip, 1], s_hi, s_lo, table[skip, 2], table[skip, 3])
-    return next_double(s_hi, s_lo, table[1, 2], table[1, 3])
+    s_hi, s_lo, u = next_double(s_hi, s_lo, table[1, 2], table[1, 3])
+    return s_hi, s_lo, u, i + 1
 
 
 @jit
