@@ -869,6 +869,39 @@ def test_record_row_writes_each_series_into_its_named_row(busy_model: Model) -> 
     assert all(np.isnan(table[SERIES.index(name), 1]) for name in WINDOW_SERIES)  # the recorder writes those
 
 
+@pytest.mark.parametrize("day", [0, 1, 29, 30, 47])
+def test_record_day_is_the_counts_the_row_then_the_windows(busy_model: Model, day: int) -> None:
+    """``recording.record_day`` (a recorded day's one call) gives what its parts give: the day's cumulative
+    resolved and closed counts (numpy's integer sums), ``record_row``, the row's means kept as the day's,
+    and ``trailing_row``'s windowed series in their rows, to the bit."""
+    from sim.core.results import _SERIES_ROWS, _WINDOW_ROWS
+
+    m, w, led, pool = busy_model, busy_model.world, busy_model.ledger, busy_model.problems
+    totals = tuple(DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16, 17))
+    compounds = (w.compound_start, w.compound_type, w.compound_size)
+    rng = np.random.default_rng(day)
+    # earlier days' counts and means, as a run would have kept them (cumulative counts never fall)
+    resolved_cum = np.zeros(60, dtype=np.int64)
+    resolved_cum[1:] = np.cumsum(rng.integers(0, 5, 59))
+    closed_cum = resolved_cum + np.concatenate([[0], np.cumsum(rng.integers(0, 3, 59))])
+    got_days = (resolved_cum, closed_cum, rng.random(60), rng.random(60))
+    want_days = tuple(a.copy() for a in got_days)
+    got, want = np.full((len(SERIES), 3), np.nan), np.full((len(SERIES), 3), np.nan)
+    recording.record_day(got, 2, _SERIES_ROWS, _WINDOW_ROWS, pool.cols, led.counts(), m.residents.state(), compounds,
+                         totals, got_days, day, WINDOW_DAYS)
+    resolved = int(led.resolved.sum())
+    want_days[0][day + 1], want_days[1][day + 1] = resolved, resolved + int(led.abandoned.sum())
+    recording.record_row(want, 2, _SERIES_ROWS, pool.cols, led.counts(), m.residents.state(), compounds, totals)
+    want_days[2][day] = want[SERIES.index("satisfaction_mean"), 2]
+    want_days[3][day] = want[SERIES.index("trust_mean"), 2]
+    for name, value in zip(WINDOW_SERIES, recording.trailing_row(*want_days, day, WINDOW_DAYS)):
+        want[SERIES.index(name), 2] = value
+    assert_identical(got, want, "table")
+    for name, x, y in zip(("resolved_cum", "closed_cum", "satisfaction_day", "trust_day"), got_days, want_days):
+        assert_identical(x, y, name)
+    assert not np.isnan(got[[SERIES.index(name) for name in WINDOW_SERIES], 2]).any()
+
+
 # ---- draws ---------------------------------------------------------------------------------------
 def test_scalar_draws_are_the_array_draws() -> None:
     """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the

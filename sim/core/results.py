@@ -29,7 +29,7 @@ from sim.config.taxonomy import (
     SEVERITIES,
 )
 from sim.core.accounting import LevelLoad
-from sim.core.kernels.recording import P10_BINS, record_row, trailing_row, utilisation
+from sim.core.kernels.recording import P10_BINS, record_day, utilisation
 from sim.core.kernels.state import Fields, SeriesRows
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary
 
@@ -60,6 +60,8 @@ def series_rows() -> SeriesRows:
 
 
 _SERIES_ROWS: Fields = tuple(series_rows())
+#: the row of each windowed series (``WindowRows``)
+_WINDOW_ROWS: Fields = tuple(SERIES.index(name) for name in WINDOW_SERIES)
 
 
 def quantile_from_hist(hist: np.ndarray, q: float) -> float:
@@ -174,10 +176,10 @@ class Recorder:
         day = t - m.dur_warmup
         if day + 2 > self._resolved_cum.size:  # stepping past the scenario's n_steps: grow
             self.extend(2 * self.n_steps)
-        resolved = int(led.resolved.sum())
-        self._resolved_cum[day + 1] = resolved
-        self._closed_cum[day + 1] = resolved + int(led.abandoned.sum())
-        if day % self.record_every != 0:  # the windows' daily means (a recorded day has them in its row)
+        if day % self.record_every != 0:  # the windows' daily counts and means (a recorded day has them in its row)
+            resolved = int(led.resolved.sum())
+            self._resolved_cum[day + 1] = resolved
+            self._closed_cum[day + 1] = resolved + int(led.abandoned.sum())
             self._satisfaction_day[day] = m.residents.satisfaction.mean(dtype=np.float64)
             self._trust_day[day] = m.residents.trust.mean(dtype=np.float64)
             return
@@ -187,21 +189,14 @@ class Recorder:
         self.t[r] = day
         # cumulative counts; pending rows by status and level; resolution rate; satisfaction mean (as
         # ndarray.mean(dtype=float64)), 10th percentile (as p10_binned) and by compound type (as
-        # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations
+        # mean_by_ctype); trust mean; utilisation; volunteer hours; cost; repeat contacts; escalations;
+        # then the windowed series (sim.core.windows)
         totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
                   led.escalations, self_today)  # DayTotals
-        record_row(self._table, r, _SERIES_ROWS, m.problems.cols, led.counts(), m.residents.state(), self._compounds,
-                   totals)
-        self._record_windows(r, day)
+        days = (self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day)  # DayCounts
+        record_day(self._table, r, _SERIES_ROWS, _WINDOW_ROWS, m.problems.cols, led.counts(), m.residents.state(),
+                   self._compounds, totals, days, day, WINDOW_DAYS)
         self.rows = r + 1
-
-    def _record_windows(self, r: int, day: int) -> None:
-        """The windowed series of row ``r`` (day ``day``): see :mod:`sim.core.windows`."""
-        d = self.data
-        self._satisfaction_day[day] = d["satisfaction_mean"][r]
-        self._trust_day[day] = d["trust_mean"][r]
-        d["resolution_rate_30d"][r], d["satisfaction_mean_30d"][r], d["trust_mean_30d"][r] = trailing_row(
-            self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day, day, WINDOW_DAYS)
 
     def summary(self) -> dict[str, float]:
         """End-of-run outcomes (see docs/model.md, "Outputs")."""

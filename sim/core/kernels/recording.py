@@ -13,12 +13,14 @@ from sim.core.kernels.pairwise import mean64, pairwise32, pairwise64, pairwise_w
 from sim.core.kernels.state import (
     CommunityStaff,
     Compounds,
+    DayCounts,
     DayTotals,
     Fields,
     LedgerCounts,
     PoolColumns,
     ResidentState,
     SeriesRows,
+    WindowRows,
 )
 
 #: bins of the binned 10th percentile of satisfaction (``results.p10_binned``)
@@ -248,6 +250,30 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     table[rows.escalations, r] = np.float64(totals.escalations)
     table[rows.self_reported, r] = np.float64(totals.self_reported)
     table[rows.unreported_pending, r] = np.float64(unreported)
+
+
+@jit
+def record_day(table: np.ndarray, r: int, rows: Fields, windows: Fields, pool: Fields, ledger: Fields, res: Fields,
+               compounds: Fields, totals: Fields, days: Fields, day: int, width: int) -> None:
+    """A recorded day in one call: its cumulative counts, column ``r`` of ``table``, then the windows.
+
+    The resolved and closed problems up to the end of ``day`` into ``days`` (integer sums: numpy's),
+    :func:`record_row`, the row's mean satisfaction and trust kept as the day's, and the windowed
+    series of the row (:func:`trailing_row` over the last ``width`` days).
+    """
+    led, days, windows = LedgerCounts(*ledger), DayCounts(*days), WindowRows(*windows)
+    resolved = led.resolved.sum()
+    days.resolved_cum[day + 1] = resolved
+    days.closed_cum[day + 1] = resolved + led.abandoned.sum()
+    record_row(table, r, rows, pool, ledger, res, compounds, totals)
+    series = SeriesRows(*rows)
+    days.satisfaction_day[day] = table[series.satisfaction_mean, r]
+    days.trust_day[day] = table[series.trust_mean, r]
+    rate, sat, trust = trailing_row(days.resolved_cum, days.closed_cum, days.satisfaction_day, days.trust_day, day,
+                                    width)
+    table[windows.resolution_rate_30d, r] = rate
+    table[windows.satisfaction_mean_30d, r] = sat
+    table[windows.trust_mean_30d, r] = trust
 
 
 @jit

@@ -293,6 +293,24 @@ class DayTotals(NamedTuple):
     self_reported: int  # problems residents reported themselves today
 
 
+class WindowRows(NamedTuple):
+    """Row of each windowed series in the recorder's table (``windows.WINDOW_SERIES``)."""
+
+    resolution_rate_30d: int
+    satisfaction_mean_30d: int
+    trust_mean_30d: int
+
+
+class DayCounts(NamedTuple):
+    """What the windows read, by day (``Recorder``): resolved and closed up to the end of day ``d``
+    (at ``d + 1``, int64), and day ``d``'s mean satisfaction and trust (float64)."""
+
+    resolved_cum: np.ndarray
+    closed_cum: np.ndarray
+    satisfaction_day: np.ndarray
+    trust_day: np.ndarray
+
+
 class SeriesRows(NamedTuple):
     """Row of each time series in the recorder's table (``results.SERIES`` names them)."""
 
