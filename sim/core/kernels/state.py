@@ -302,8 +302,11 @@ class WindowRows(NamedTuple):
 
 
 class DayCounts(NamedTuple):
-    """What the windows read, by day (``Recorder``): resolved and closed up to the end of day ``d``
-    (at ``d + 1``, int64), and day ``d``'s mean satisfaction and trust (float64)."""
+    """What the windows read, by day (``Recorder``).
+
+    Resolved and closed problems up to the end of day ``d`` (at ``d + 1``, int64), and day ``d``'s
+    mean satisfaction and trust (float64).
+    """
 
     resolved_cum: np.ndarray
     closed_cum: np.ndarray
