@@ -55,7 +55,7 @@ from sim.core.kernels.state import (
     Volunteering,
 )
 from sim.core.problems import ProblemPool, draw_arrival_uniforms
-from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows
+from sim.core.results import SERIES, mean_by_ctype, p10_binned, series_rows, window_rows
 from sim.core.rng import binomial_each, poisson_each
 from sim.core.scenario import load_scenario
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, trailing_mean, trailing_ratio
@@ -874,8 +874,6 @@ def test_record_day_is_the_counts_the_row_then_the_windows(busy_model: Model, da
     """``recording.record_day`` (a recorded day's one call) gives what its parts give: the day's cumulative
     resolved and closed counts (numpy's integer sums), ``record_row``, the row's means kept as the day's,
     and ``trailing_row``'s windowed series in their rows, to the bit."""
-    from sim.core.results import _SERIES_ROWS, _WINDOW_ROWS
-
     m, w, led, pool = busy_model, busy_model.world, busy_model.ledger, busy_model.problems
     totals = tuple(DayTotals(11, 12, 0.25, 0.5, 13.5, 14.5, 15, 16, 17))
     compounds = (w.compound_start, w.compound_type, w.compound_size)
@@ -887,11 +885,12 @@ def test_record_day_is_the_counts_the_row_then_the_windows(busy_model: Model, da
     got_days = (resolved_cum, closed_cum, rng.random(60), rng.random(60))
     want_days = tuple(a.copy() for a in got_days)
     got, want = np.full((len(SERIES), 3), np.nan), np.full((len(SERIES), 3), np.nan)
-    recording.record_day(got, 2, _SERIES_ROWS, _WINDOW_ROWS, pool.cols, led.counts(), m.residents.state(), compounds,
+    rows = tuple(series_rows())
+    recording.record_day(got, 2, rows, tuple(window_rows()), pool.cols, led.counts(), m.residents.state(), compounds,
                          totals, got_days, day, WINDOW_DAYS)
     resolved = int(led.resolved.sum())
     want_days[0][day + 1], want_days[1][day + 1] = resolved, resolved + int(led.abandoned.sum())
-    recording.record_row(want, 2, _SERIES_ROWS, pool.cols, led.counts(), m.residents.state(), compounds, totals)
+    recording.record_row(want, 2, rows, pool.cols, led.counts(), m.residents.state(), compounds, totals)
     want_days[2][day] = want[SERIES.index("satisfaction_mean"), 2]
     want_days[3][day] = want[SERIES.index("trust_mean"), 2]
     for name, value in zip(WINDOW_SERIES, recording.trailing_row(*want_days, day, WINDOW_DAYS)):

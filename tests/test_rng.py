@@ -6,8 +6,9 @@ import numba
 import numpy as np
 import pytest
 
-from sim.core.kernels.pcg import JUMP_MAX, chunk_states, draw_at, jump_table, next_double
-from sim.core.rng import Streams, row_states
+from sim.core.kernels.draws import pcg_state
+from sim.core.kernels.pcg import JUMP_MAX, chunk_states, draw_at, jump_table, next_double, take_row_starts
+from sim.core.rng import Streams
 
 
 def test_same_seed_and_name_give_the_same_draws() -> None:
@@ -51,6 +52,13 @@ def test_bad_seeds_are_rejected(seed: object) -> None:
     with pytest.raises(ValueError):
         Streams(seed)  # type: ignore[arg-type]
 
+
+
+def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """Where each row of ``rng.random((k, n))`` starts (``pcg.take_row_starts`` on ``rng``'s own state),
+    ``rng`` moved on as that call moves it."""
+    state, hi = pcg_state(rng)
+    return take_row_starts(state, hi, n, k)
 
 
 @numba.njit
@@ -121,27 +129,35 @@ def test_chunk_states_start_each_chunk_where_one_loop_would_be() -> None:
             assert np.array_equal(got, u[j, first[c]: first[c + 1]])
 
 
+class _Referable(np.random.Generator):
+    """A Generator a weak reference can point at (numpy's own cannot be), to see when one is freed."""
+
+
 def test_pcg_state_views_the_generator_and_keeps_it_alive() -> None:
     """``draws.pcg_state`` views the live state: a state set through numpy is seen by the view, the view
-    moved on by ``take_rows`` is where numpy's ``random`` leaves the generator, and a view of a generator
-    nobody else holds keeps it (and its memory) alive."""
+    moved on by ``take_row_starts`` is where numpy's ``random`` leaves the generator; a view of a generator
+    nobody else holds keeps it alive (its memory with it) until the view itself goes."""
     import gc
-
-    from sim.core.kernels.draws import pcg_state
-    from sim.core.kernels.pcg import take_rows
+    import weakref
 
     rng, twin = np.random.default_rng(11), np.random.default_rng(11)
     state, hi = pcg_state(rng)
     assert hi in (0, 1)
     rng.bit_generator.state = np.random.default_rng(12).bit_generator.state  # numpy writes into the same memory
     twin.bit_generator.state = rng.bit_generator.state
-    got = fill_rows(take_rows(state, hi, 40, 3), 40)
+    got = fill_rows(take_row_starts(state, hi, 40, 3), 40)
     assert np.array_equal(got, twin.random((3, 40)))
     assert rng.bit_generator.state == twin.bit_generator.state
-    orphan, hi = pcg_state(np.random.default_rng(13))
+    orphan = _Referable(np.random.PCG64(13))
+    alive = weakref.ref(orphan)
+    view, hi = pcg_state(orphan)
+    del orphan
     gc.collect()
-    np.random.default_rng(99).random(10_000)  # memory a freed generator's state would be reused by
-    assert np.array_equal(fill_rows(take_rows(orphan, hi, 25, 2), 25), np.random.default_rng(13).random((2, 25)))
+    assert alive() is not None  # held by the view
+    assert np.array_equal(fill_rows(take_row_starts(view, hi, 25, 2), 25), np.random.default_rng(13).random((2, 25)))
+    del view
+    gc.collect()
+    assert alive() is None  # and freed with it
 
 
 def test_stream_state_views_are_not_pickled() -> None:
@@ -149,18 +165,16 @@ def test_stream_state_views_are_not_pickled() -> None:
     import copy
     import pickle
 
-    from sim.core.kernels.pcg import take_rows
-
     streams = Streams(4)
-    take_rows(*streams.pcg("find"), 10, 3)
+    take_row_starts(*streams.pcg("find"), 10, 3)
     for duplicate in (copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))):
         twin = duplicate(streams)
-        take_rows(*twin.pcg("find"), 10, 3)  # moves the copy's generator, not the original's
-        take_rows(*streams.pcg("find"), 10, 3)
+        take_row_starts(*twin.pcg("find"), 10, 3)  # moves the copy's generator, not the original's
+        take_row_starts(*streams.pcg("find"), 10, 3)
         assert twin.get("find").bit_generator.state == streams.get("find").bit_generator.state
-        take_rows(*streams.pcg("find"), 5, 1)
+        take_row_starts(*streams.pcg("find"), 5, 1)
         assert twin.get("find").bit_generator.state != streams.get("find").bit_generator.state
-        take_rows(*twin.pcg("find"), 5, 1)
+        take_row_starts(*twin.pcg("find"), 5, 1)
 
 
 @numba.njit

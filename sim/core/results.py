@@ -30,7 +30,7 @@ from sim.config.taxonomy import (
 )
 from sim.core.accounting import LevelLoad
 from sim.core.kernels.recording import P10_BINS, record_day, utilisation
-from sim.core.kernels.state import Fields, SeriesRows
+from sim.core.kernels.state import Fields, SeriesRows, WindowRows
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary
 
 if TYPE_CHECKING:
@@ -59,9 +59,13 @@ def series_rows() -> SeriesRows:
                       satisfaction_by_ctype=np.array([at[f"satisfaction_{ct}"] for ct in COMPOUND_TYPES]))
 
 
+def window_rows() -> WindowRows:
+    """The row of each windowed series (:data:`~sim.core.windows.WINDOW_SERIES`) in the table, by name."""
+    return WindowRows(**{name: SERIES.index(name) for name in WindowRows._fields})
+
+
 _SERIES_ROWS: Fields = tuple(series_rows())
-#: the row of each windowed series (``WindowRows``)
-_WINDOW_ROWS: Fields = tuple(SERIES.index(name) for name in WINDOW_SERIES)
+_WINDOW_ROWS: Fields = tuple(window_rows())
 
 
 def quantile_from_hist(hist: np.ndarray, q: float) -> float:

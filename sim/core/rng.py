@@ -58,7 +58,7 @@ class Streams:
         return h
 
     def pcg(self, name: str) -> PcgState:
-        """The stream ``name``'s PCG64 state as a kernel steps it in place (:func:`sim.core.kernels.pcg.take_rows`)."""
+        """The stream ``name``'s PCG64 state as a kernel steps it in place (:func:`sim.core.kernels.pcg.take_row_starts`)."""
         st = self._pcg.get(name)
         if st is None:
             from sim.core.kernels.draws import pcg_state  # compiled: imported where a run needs it
@@ -90,19 +90,3 @@ def binomial_each(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.
     if n.size > _SCALAR_DRAWS:
         return rng.binomial(n, p)
     return np.array([rng.binomial(k, q) for k, q in zip(n.tolist(), p.tolist(), strict=True)], dtype=np.int64)
-
-
-def row_states(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Where each row of ``rng.random((k, n))`` starts, for a kernel that steps them (``kernels.pcg``).
-
-    Returns uint64 ``(k + 1, 2)``: row ``j``'s PCG64 state (high, low halves) is the generator's
-    state advanced by ``j n`` draws; the last line is the increment. ``rng`` is left where
-    ``rng.random((k, n))`` leaves it, its buffered 32-bit half-draw kept. The phases take the rows
-    inside their kernels (:func:`sim.core.kernels.pcg.take_rows` on :meth:`Streams.pcg`); this is the same for a
-    generator of its own.
-    """
-    from sim.core.kernels.draws import pcg_state  # compiled: imported where a run needs it
-    from sim.core.kernels.pcg import take_rows
-
-    state, hi = pcg_state(rng)
-    return take_rows(state, hi, n, k)

@@ -19,11 +19,12 @@ Rules that keep the kernels equal to their numpy definitions (and to docs/model.
 
 * every random number is drawn from numpy's generator for its stream, in the same amount and
   order: in the caller, the kernel taking the uniforms; or in the kernel, from the generator
-  itself through its stream's handle (:mod:`~sim.core.kernels.draws`: the arise and participate
-  phases); the find and escalate phases, which read a few uniforms per pool row, step numpy's
-  PCG64 in their row loops instead (:mod:`~sim.core.kernels.pcg`, the rows' starts taken from the
-  generator's own state, :func:`~sim.core.kernels.draws.pcg_state`): the same doubles as
-  ``rng.random``, the generator left where it leaves it, ``tests/test_rng.py`` and ``tests/test_draws.py`` holding them to numpy's;
+  itself through its stream's handle (:mod:`~sim.core.kernels.draws`: the arise, handle and
+  participate phases); the find and escalate phases, which read a few uniforms per pool row, step
+  numpy's PCG64 in their row loops instead, or jump it to the rows that read a uniform few rows
+  read (:mod:`~sim.core.kernels.pcg`, the rows' starts taken from the generator's own state,
+  :func:`~sim.core.kernels.draws.pcg_state`): the same doubles as ``rng.random``, the generator left
+  where it leaves it, ``tests/test_rng.py`` and ``tests/test_draws.py`` holding them to numpy's;
 * float32 state is computed in float32 (parameters come in as ``np.float32``, as numpy's
   promotion rules would cast them), sums of float32 updates in float64 in input order, as
   ``np.bincount`` adds them; comparisons of a float32 with a Python float are done in float32;

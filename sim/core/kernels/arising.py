@@ -8,7 +8,7 @@ from numba import prange
 from sim.config.taxonomy import LATENT
 from sim.core.kernels.draws import Handle, PcgState, check_poisson, generator_at, poisson
 from sim.core.kernels.jit import ONE32, ZERO32, jit, jit_inline, jit_parallel
-from sim.core.kernels.pcg import chunk_states, draw_at, jump_table, next_double, take_rows
+from sim.core.kernels.pcg import chunk_states, draw_at, jump_table, next_double, take_row_starts
 from sim.core.kernels.pool import append_latent
 from sim.core.kernels.state import ArrivalStrata, Fields, FindRules, GridRounds, LedgerCounts, PoolColumns, Reporters
 
@@ -249,7 +249,7 @@ def find_latent(t: int, stream: PcgState, pool: Fields, grids: Fields, rules: Fi
     whether they tell a visiting grid worker or a linked member (``min(1, p_tell m)``). Then each
     grid's round of visits moves on by the day's visits. The ``j``-th latent row (in row order)
     reads ``u[0, j]``, ``u[1, j]`` and ``u[2, j]`` of ``rng.random((3, latent rows))``, stepped
-    here from the stream's state (:func:`~sim.core.kernels.pcg.take_rows`), which moves on past them. Rows
+    here from the stream's state (:func:`~sim.core.kernels.pcg.take_row_starts`), which moves on past them. Rows
     already marked found (by a policy) keep their finder. Chunks of rows (:func:`find_chunk`),
     each from its first latent row's draws (:func:`~sim.core.kernels.pcg.chunk_states`), run in
     parallel from :data:`PARALLEL_ROWS` rows (:func:`find_rows`).
@@ -280,7 +280,7 @@ def find_latent(t: int, stream: PcgState, pool: Fields, grids: Fields, rules: Fi
         for i in range(c * FIND_CHUNK, min(status.size, (c + 1) * FIND_CHUNK)):
             n += status[i] == LATENT
         counts[c] = n
-    draws = take_rows(stream[0], stream[1], counts.sum(), 3)
+    draws = take_row_starts(stream[0], stream[1], counts.sum(), 3)
     starts = chunk_states(draws, counts)
     table = jump_table(draws[-1, 0], draws[-1, 1])  # the stream's jumps (its increment: the row after the states)
     tell_rules = np.array([rules.p_tell, rules.slope, rules.slope_efficacy], dtype=np.float32)

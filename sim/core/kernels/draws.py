@@ -5,10 +5,12 @@ functions for the next 64-bit, 32-bit and double draw) makes a numba ``Generator
 (:func:`generator_at`) and draws with numba's ports of numpy's distributions (``random``,
 ``binomial``). They call numpy's own bit generator on numpy's own state, so the draws are numpy's,
 in the same order, and the Python ``Generator`` is left where the same calls in Python would leave
-it. numba has no ``choice``: :func:`choice_without_replacement` is numpy's, step for step; and its
-Poisson truncates where numpy floors (from a rate of 10, one draw in ~10^4 at 10 differs, and every
-one after it), so :func:`poisson` is numpy's, step for step. ``tests/test_draws.py`` holds each to
-numpy bit for bit, a million draws a case. numba's binomial is numpy's from numba 0.67 (before, its
+it. Kernels that step PCG64 themselves (:mod:`~sim.core.kernels.pcg`) read and move its state
+through :func:`pcg_state`, a view of numpy's own words. numba has no ``choice``:
+:func:`choice_without_replacement` is numpy's, step for step; and its Poisson truncates where numpy
+floors (from a rate of 10, one draw in ~10^4 at 10 differs, and every one after it), so
+:func:`poisson` is numpy's, step for step. ``tests/test_draws.py`` holds each to numpy bit for bit,
+a million draws a case. numba's binomial is numpy's from numba 0.67 (before, its
 BTPE method truncated ``p1`` and had a wrong constant).
 
 Why: passing a ``Generator`` to a kernel costs numba ~7 microseconds of Python attribute lookups
@@ -77,12 +79,14 @@ _MASK64 = (1 << 64) - 1
 
 
 def pcg_state(rng: np.random.Generator) -> PcgState:
-    """The words of ``rng``'s PCG64 state, which a kernel reads and moves on in place (``pcg.take_rows``).
+    """The words of ``rng``'s PCG64 state, which a kernel reads and moves on in place (``pcg.take_row_starts``).
 
-    The view points into ``rng`` and keeps it alive. Its layout is numpy's private ``pcg64_random_t``:
-    checked here against ``bit_generator.state``, so a numpy that laid it out otherwise is refused
-    (RuntimeError), not misread. The buffered 32-bit half-draw is not in the view: stepping the state
-    leaves it, as ``Generator.random`` does.
+    The view points into ``rng`` and keeps it alive. Its layout is numpy's private ``pcg64_random_t``,
+    reached through the first member of numpy's ``pcg64_state``; the four words read there are checked
+    against ``bit_generator.state``, so words laid out otherwise are refused (RuntimeError), not used.
+    (A numpy whose ``pcg64_state`` began otherwise could fault on that read: numpy 1.17 to 2.x keep it.)
+    The buffered 32-bit half-draw is not in the view: stepping the state leaves it, as
+    ``Generator.random`` does.
     """
     bits = rng.bit_generator
     if not isinstance(bits, np.random.PCG64):

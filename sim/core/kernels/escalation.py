@@ -10,7 +10,7 @@ import numpy as np
 from sim.config.taxonomy import LATENT, QUEUED
 from sim.core.kernels.draws import PcgState
 from sim.core.kernels.jit import jit, jit_inline
-from sim.core.kernels.pcg import draw_at, jump_table, next_double, take_rows
+from sim.core.kernels.pcg import draw_at, jump_table, next_double, take_row_starts
 from sim.core.kernels.pool import keep_rows
 from sim.core.kernels.routing import place
 from sim.core.kernels.state import Climb, EscalationRules, Fields, LedgerCounts, PoolColumns
@@ -45,7 +45,7 @@ def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: 
     """The escalate phase: one pass over the pool, with uniforms ``u`` (3, rows), then the moves it decided.
 
     Row ``i`` reads ``u[:, i]`` of ``rng.random((3, rows))``, stepped from the stream's state
-    (``pcg.take_rows``, which moves it on past them). A queued problem below the top is stuck after
+    (``pcg.take_row_starts``, which moves it on past them). A queued problem below the top is stuck after
     ``dur_escalate`` days at its level with chance ``rate_escalate`` (``u[0]``), or surely after the
     level's deadline; it is overdue after ``expected_wait`` days since the report, and its resident
     may contact again (``u[1]``, :func:`recontact_hazard`); after ``patience`` days (since the report,
@@ -62,7 +62,7 @@ def escalate_day(t: int, stream: PcgState, pool: Fields, rules: Fields, ledger: 
     late_res, quit_res, lost_res = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     n_up = n_again = n_late = n_quit = n_lost = 0
     # each row's start (high, low halves), then the stream's increment
-    a0, b0, a1, b1, a2, b2, inc_hi, inc_lo = take_rows(stream[0], stream[1], n, 3).ravel()
+    a0, b0, a1, b1, a2, b2, inc_hi, inc_lo = take_row_starts(stream[0], stream[1], n, 3).ravel()
     # u[0], u[1]: read by few rows (stuck, overdue), jump to them (pcg.draw_at; at0, at1: the row each stands before)
     table, at0, at1 = jump_table(inc_hi, inc_lo), 0, 0
     for i in range(n):  # the marks are written out here: an inlined helper taking the groups costs 5x the pass

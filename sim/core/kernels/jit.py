@@ -34,15 +34,19 @@ _PACKAGE = Path(__file__).resolve().parent
 _CONSTANTS = (_PACKAGE.parents[1] / "config" / "taxonomy.py",)
 
 
+#: modules of the package no kernel calls (the tests' definitions): editing them recompiles nothing
+_NOT_COMPILED = frozenset({"numpy_definitions.py", "c_library.py"})
+
+
 @functools.cache
 def package_stamp() -> str:
     """Digest of every module compiled into a kernel: the package's and the taxonomy (read once per process).
 
-    The numpy definitions are left out: no kernel calls them.
+    The numpy definitions and the C library's functions they use are left out: no kernel calls them.
     """
     digest = hashlib.sha256()
     for path in [*sorted(_PACKAGE.glob("*.py")), *_CONSTANTS]:
-        if path.name == "numpy_definitions.py":
+        if path.name in _NOT_COMPILED:
             continue
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

@@ -2,7 +2,7 @@
 
 A phase that reads ``k`` uniforms per row, ``u = rng.random((k, n))``, can instead step ``k``
 PCG64 states in its row loop, one started where each row of ``u`` starts
-(:func:`take_rows`, from the generator's own state: ``draws.pcg_state``): the same numbers, in the
+(:func:`take_row_starts`, from the generator's own state: ``draws.pcg_state``): the same numbers, in the
 same rows, and the generator left where ``rng.random`` leaves it, without writing and reading
 ``8 k n`` bytes. numpy's PCG64 is the 128-bit
 LCG ``s <- s * MULT + inc`` with the XSL-RR output; a double is the output's top 53 bits times
@@ -133,7 +133,7 @@ def draw_at(s_hi: np.uint64, s_lo: np.uint64, at: int, i: int,
 
 
 @jit
-def take_rows(state: np.ndarray, hi: int, n: int, k: int) -> np.ndarray:
+def take_row_starts(state: np.ndarray, hi: int, n: int, k: int) -> np.ndarray:
     """Where each row of ``rng.random((k, n))`` starts, taken from a generator's live state (``draws.pcg_state``).
 
     Returns uint64 ``(k + 1, 2)``: row ``j``'s state (high, low halves) is the generator's advanced
@@ -154,7 +154,7 @@ def take_rows(state: np.ndarray, hi: int, n: int, k: int) -> np.ndarray:
 
 @jit
 def chunk_states(draws: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Where each chunk's draws start in each row of ``draws`` (:func:`take_rows`).
+    """Where each chunk's draws start in each row of ``draws`` (:func:`take_row_starts`).
 
     Chunk ``c`` takes ``counts[c]`` draws of every row: its states (row ``j``'s high and low
     halves at columns ``2 j`` and ``2 j + 1``) are the previous chunk's advanced by the previous
