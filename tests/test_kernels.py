@@ -541,8 +541,8 @@ def escalate_both(m: Model, pool: ProblemPool, seed: int, rules: EscalationRules
     led_a, led_b = copy.deepcopy(m.ledger), copy.deepcopy(m.ledger)
     numpy_rng, kernel_rng = np.random.default_rng(seed), np.random.default_rng(seed)
     u = numpy_rng.random((3, pool.n))
-    got = escalation.escalate_day(t, pcg_state(kernel_rng), a.cols, tuple(rules), led_a.counts(), h.residence(), h.success_tables(),
-                                  m.climb())
+    got = escalation.escalate_day(t, pcg_state(kernel_rng), a.cols, tuple(rules), led_a.counts(), h.residence(),
+                                  h.success_tables(), m.climb())
     assert kernel_rng.bit_generator.state == numpy_rng.bit_generator.state  # moved on past u, as numpy's random
     up, n_again, late_res, quit_res, lost_res = nd.escalate(t, u, b.cols, tuple(rules), m.climb()[2], led_b.counts())
     place_by_numpy(m, b, up, rules.next_level[b.level[up]], t)

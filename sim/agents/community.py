@@ -68,7 +68,8 @@ class Grids:
 
         Each worker plans ``visits_per_month / 30`` visits a day; the visits take ``effort_visit``
         staff-days each and come first, so a grid whose budget cannot cover them visits only as
-        many as its time allows. ``spent`` restarts at the visits' time (:func:`~sim.core.kernels.arising.book_visits`).
+        many as its time allows. ``spent`` restarts at the visits' time
+        (:func:`~sim.core.kernels.arising.book_visits`).
         """
         visits_per_worker = np.float32(visits_per_month / DAYS_PER_MONTH)  # as the find kernel's rule
         visiting, self.spent = book_visits(self.n_workers, np.float32(capacity_per_worker), visits_per_worker,

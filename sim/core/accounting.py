@@ -52,7 +52,10 @@ def cost_items(model: Model, by_level: np.ndarray | None = None) -> dict[str, fl
 
 
 def book_day(model: Model, by_level: np.ndarray | None = None) -> float:
-    """Book today's cost items into ``model.cost_ledger``; return their sum (yuan). ``by_level``: as :func:`cost_items`."""
+    """Book today's cost items into ``model.cost_ledger``; return their sum (yuan).
+
+    ``by_level``: as :func:`cost_items`.
+    """
     items, ledger = cost_items(model, by_level), model.cost_ledger
     for k, v in items.items():
         ledger[k] = ledger.get(k, 0.0) + v

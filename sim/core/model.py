@@ -328,8 +328,9 @@ class Model:
         led.extend_days(t)  # a run stepped past its planned length
         # days to resolution count from arising; the resident's judgement from the report (waited);
         # the rows are closed (status -1) and leave the pool at the end of the escalate phase
-        res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype,
-                                           self._perf.get(t, self.expected_wait), led.counts(), self.recorder.load.waits)
+        perf_table = self._perf.get(t, self.expected_wait)
+        res, perf, contacts = resolve_rows(rows, t, pool.cols, self.world.res_ctype, perf_table, led.counts(),
+                                           self.recorder.load.waits)
         if res.size:
             led.contacts_resolved += contacts
             self._closed_res.append(res)

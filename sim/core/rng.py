@@ -58,7 +58,7 @@ class Streams:
         return h
 
     def pcg(self, name: str) -> PcgState:
-        """The stream ``name``'s PCG64 state as a kernel steps it in place (:func:`sim.core.kernels.pcg.take_row_starts`)."""
+        """The stream ``name``'s PCG64 state as a kernel steps it in place (``kernels.pcg.take_row_starts``)."""
         st = self._pcg.get(name)
         if st is None:
             from sim.core.kernels.draws import pcg_state  # compiled: imported where a run needs it
