@@ -901,6 +901,27 @@ def test_record_day_is_the_counts_the_row_then_the_windows(busy_model: Model, da
     assert not np.isnan(got[[SERIES.index(name) for name in WINDOW_SERIES], 2]).any()
 
 
+def test_an_unrecorded_day_keeps_what_a_recorded_day_keeps(busy_model: Model) -> None:
+    """``recording.unrecorded_day`` (a day without a row) keeps the day's cumulative counts (numpy's integer
+    sums) and its mean satisfaction and trust (``ndarray.mean(dtype=float64)``), the values ``record_day``
+    keeps for a day with a row."""
+    m, led = busy_model, busy_model.ledger
+    days = (np.zeros(40, dtype=np.int64), np.zeros(40, dtype=np.int64), np.full(40, np.nan), np.full(40, np.nan))
+    recording.unrecorded_day(led.counts(), m.residents.state(), days, 17)
+    resolved = int(led.resolved.sum())
+    assert days[0][18] == resolved > 0 and days[1][18] == resolved + int(led.abandoned.sum()) > resolved
+    assert days[2][17] == m.residents.satisfaction.mean(dtype=np.float64)
+    assert days[3][17] == m.residents.trust.mean(dtype=np.float64)
+    assert not days[0][:18].any() and np.isnan(days[2][:17]).all() and np.isnan(days[2][18:]).all()
+    table, rows = np.full((len(SERIES), 1), np.nan), tuple(series_rows())
+    recorded = tuple(a.copy() for a in days)
+    recording.record_day(table, 0, rows, tuple(window_rows()), m.problems.cols, led.counts(), m.residents.state(),
+                         (m.world.compound_start, m.world.compound_type, m.world.compound_size),
+                         tuple(DayTotals(0, 0, 0.5, 0.5, 0.0, 0.0, 0, 0, 0)), recorded, 17, WINDOW_DAYS)
+    for name, x, y in zip(("resolved_cum", "closed_cum", "satisfaction_day", "trust_day"), recorded, days):
+        assert_identical(x, y, name)
+
+
 # ---- draws ---------------------------------------------------------------------------------------
 def test_scalar_draws_are_the_array_draws() -> None:
     """poisson_each / binomial_each draw the same numbers as numpy's array calls and leave the
@@ -1070,6 +1091,8 @@ def loaded():
 warm_up()
 before = loaded()
 Model(Scenario().with_overrides({"world.n_compounds_per_community": 12, "run.n_steps": 40}), seed=1).run(progress=False)
+Model(Scenario().with_overrides({"world.n_compounds_per_community": 3, "run.n_steps": 20, "run.record_every": 3}),
+      seed=3).run(progress=False)
 sc = Scenario(name="all").with_overrides({"world.n_compounds_per_community": 6, "run.n_steps": 60}).to_dict()
 Model(Scenario.from_dict({**sc, "policies": {p: {} for p in builtin()}}), seed=2).run(progress=False)
 after = loaded()
@@ -1078,8 +1101,8 @@ print(json.dumps({"kernels": len(before), "new": [k for k in after if after[k] >
 
 
 def test_warm_up_leaves_no_kernel_to_load_or_compile_in_a_run() -> None:
-    """After ``warm_up`` (in a fresh interpreter) a bigger baseline run and a run with every built-in policy
-    add no kernel signature: nothing is compiled or loaded inside a run that follows it (two days of
+    """After ``warm_up`` (in a fresh interpreter) a bigger baseline run, one recording every third day and a
+    run with every built-in policy add no kernel signature: nothing is compiled or loaded inside a run that follows it (two days of
     warm-up left three kernels to compile in a district's first day)."""
     import json
     import subprocess

@@ -472,7 +472,9 @@ def warm_up() -> float:
     after it compiles nothing (a test holds it). Workers and benchmarks call it: the one-off is not timed.
     """
     t0 = time.perf_counter()
-    small = Scenario(name="warm_up").with_overrides({"world.n_compounds_per_community": 1, "run.n_steps": 60})
+    # every other day recorded: both the recorded day's kernel and the unrecorded day's run
+    small = Scenario(name="warm_up").with_overrides({"world.n_compounds_per_community": 1, "run.n_steps": 60,
+                                                     "run.record_every": 2})
     scenario = Scenario.from_dict({**small.to_dict(), "policies": {name: {} for name in policy_registry.builtin()}})
     run_scenario(scenario, seed=0, progress=False)
     return time.perf_counter() - t0

@@ -29,7 +29,7 @@ from sim.config.taxonomy import (
     SEVERITIES,
 )
 from sim.core.accounting import LevelLoad
-from sim.core.kernels.recording import P10_BINS, record_day, utilisation
+from sim.core.kernels.recording import P10_BINS, record_day, unrecorded_day, utilisation
 from sim.core.kernels.state import Fields, SeriesRows, WindowRows
 from sim.core.windows import WINDOW_DAYS, WINDOW_SERIES, pre_post_summary
 
@@ -132,15 +132,14 @@ class Recorder:
     def extend(self, n_steps: int) -> None:
         """Make room for a run continued beyond the scenario's n_steps."""
         old_t, old, rows = self.t, self.data, self.rows
-        old_days = (self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day)
+        old_days = self._day_counts()
         self.n_steps = n_steps
         self._alloc(n_steps)
         self.t[:rows] = old_t[:rows]
         for k in SERIES:
             self.data[k][:rows] = old[k][:rows]
         self.rows = rows
-        for new, old_day in zip((self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day),
-                                old_days, strict=True):
+        for new, old_day in zip(self._day_counts(), old_days, strict=True):
             new[:old_day.size] = old_day
 
     def utilisation(self) -> tuple[float, float]:
@@ -163,6 +162,10 @@ class Recorder:
         self.grid_busy_total += grid_used
         return (comm_used + admin) / staff if staff else float("nan"), grid_used / grid_cap if grid_cap else float("nan")
 
+    def _day_counts(self) -> Fields:
+        """What the windows read, by day, as the kernels take it (``DayCounts``)."""
+        return self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day
+
     def start_counts(self) -> None:
         """Take the ledger as it stands as yesterday's totals (after a warm-up: the carried problems)."""
         self._self_reported_before = int(self.model.ledger.found_by[SELF_REPORT])
@@ -181,11 +184,7 @@ class Recorder:
         if day + 2 > self._resolved_cum.size:  # stepping past the scenario's n_steps: grow
             self.extend(2 * self.n_steps)
         if day % self.record_every != 0:  # the windows' daily counts and means (a recorded day has them in its row)
-            resolved = int(led.resolved.sum())
-            self._resolved_cum[day + 1] = resolved
-            self._closed_cum[day + 1] = resolved + int(led.abandoned.sum())
-            self._satisfaction_day[day] = m.residents.satisfaction.mean(dtype=np.float64)
-            self._trust_day[day] = m.residents.trust.mean(dtype=np.float64)
+            unrecorded_day(led.counts(), m.residents.state(), self._day_counts(), day)
             return
         if self.rows >= self.t.size:
             self.extend(2 * self.n_steps)
@@ -197,9 +196,8 @@ class Recorder:
         # then the windowed series (sim.core.windows)
         totals = (led.found, led.prevented, staff_u, grid_u, m.volunteer_hours, m.cost_yuan, led.repeat_contacts,
                   led.escalations, self_today)  # DayTotals
-        days = (self._resolved_cum, self._closed_cum, self._satisfaction_day, self._trust_day)  # DayCounts
         record_day(self._table, r, _SERIES_ROWS, _WINDOW_ROWS, m.problems.cols, led.counts(), m.residents.state(),
-                   self._compounds, totals, days, day, WINDOW_DAYS)
+                   self._compounds, totals, self._day_counts(), day, WINDOW_DAYS)
         self.rows = r + 1
 
     def summary(self) -> dict[str, float]:

@@ -2,11 +2,10 @@
 
 A phase that reads ``k`` uniforms per row, ``u = rng.random((k, n))``, can instead step ``k``
 PCG64 states in its row loop, one started where each row of ``u`` starts
-(:func:`take_row_starts`, from the generator's own state: ``draws.pcg_state``): the same numbers, in the
-same rows, and the generator left where ``rng.random`` leaves it, without writing and reading
-``8 k n`` bytes. numpy's PCG64 is the 128-bit
-LCG ``s <- s * MULT + inc`` with the XSL-RR output; a double is the output's top 53 bits times
-2**-53 (numpy's ``next_double``). ``tests/test_rng.py`` holds :func:`next_double` to numpy's
+(:func:`take_row_starts`, from the generator's own state: ``draws.pcg_state``): the same numbers,
+in the same rows, and the generator left where ``rng.random`` leaves it, without writing and reading
+``8 k n`` bytes. numpy's PCG64 is the 128-bit LCG ``s <- s * MULT + inc`` with the XSL-RR output; a
+double is the output's top 53 bits times 2**-53 (numpy's ``next_double``). ``tests/test_rng.py`` holds :func:`next_double` to numpy's
 ``Generator.random`` bit for bit.
 """
 

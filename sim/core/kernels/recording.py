@@ -252,19 +252,24 @@ def record_row(table: np.ndarray, r: int, rows: Fields, pool: Fields, ledger: Fi
     table[rows.unreported_pending, r] = np.float64(unreported)
 
 
+@jit_inline
+def count_closed(ledger: LedgerCounts, days: DayCounts, day: int) -> None:
+    """The problems resolved and closed (resolved or abandoned) up to the end of ``day``, into ``days``."""
+    resolved = ledger.resolved.sum()  # integer sums: any order gives numpy's
+    days.resolved_cum[day + 1] = resolved
+    days.closed_cum[day + 1] = resolved + ledger.abandoned.sum()
+
+
 @jit
 def record_day(table: np.ndarray, r: int, rows: Fields, windows: Fields, pool: Fields, ledger: Fields, res: Fields,
                compounds: Fields, totals: Fields, days: Fields, day: int, width: int) -> None:
     """A recorded day in one call: its cumulative counts, column ``r`` of ``table``, then the windows.
 
-    The resolved and closed problems up to the end of ``day`` into ``days`` (integer sums: numpy's),
-    :func:`record_row`, the row's mean satisfaction and trust kept as the day's, and the windowed
-    series of the row (:func:`trailing_row` over the last ``width`` days).
+    :func:`count_closed`, :func:`record_row`, the row's mean satisfaction and trust kept as the day's,
+    and the windowed series of the row (:func:`trailing_row` over the last ``width`` days).
     """
-    led, days, windows = LedgerCounts(*ledger), DayCounts(*days), WindowRows(*windows)
-    resolved = led.resolved.sum()
-    days.resolved_cum[day + 1] = resolved
-    days.closed_cum[day + 1] = resolved + led.abandoned.sum()
+    days, windows = DayCounts(*days), WindowRows(*windows)
+    count_closed(LedgerCounts(*ledger), days, day)
     record_row(table, r, rows, pool, ledger, res, compounds, totals)
     series = SeriesRows(*rows)
     days.satisfaction_day[day] = table[series.satisfaction_mean, r]
@@ -274,6 +279,19 @@ def record_day(table: np.ndarray, r: int, rows: Fields, windows: Fields, pool: F
     table[windows.resolution_rate_30d, r] = rate
     table[windows.satisfaction_mean_30d, r] = sat
     table[windows.trust_mean_30d, r] = trust
+
+
+@jit
+def unrecorded_day(ledger: Fields, res: Fields, days: Fields, day: int) -> None:
+    """A day without a row (``record_every`` > 1): what the windows read of it, as :func:`record_day` keeps it.
+
+    :func:`count_closed`, and the mean satisfaction and trust (``ndarray.mean(dtype=float64)``, as the
+    row's).
+    """
+    days, res = DayCounts(*days), ResidentState(*res)
+    count_closed(LedgerCounts(*ledger), days, day)
+    days.satisfaction_day[day] = mean64(res.satisfaction)
+    days.trust_day[day] = mean64(res.trust)
 
 
 @jit
